@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fleetmedic's build, tests and demo need.
+# Runs apt-get only when something is missing, so a second `make test` costs
+# one dpkg-query. Needs root (as `make test` on a fresh machine is run).
+set -euo pipefail
+
+pkgs=(
+  # build
+  build-essential cmake pkg-config dpkg-dev bzip2 xz-utils ca-certificates
+  # dependencies taken as Debian -dev packages (versions checked by deps.sh)
+  libyaml-dev libsystemd-dev libsqlite3-dev libcmocka-dev
+  # real servers and tools used by the tests and the demo
+  etcd-server etcd-client openssl procps iproute2
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "host-packages.sh: missing packages: ${missing[*]}" >&2
+    echo "host-packages.sh: run 'make deps' as root, or install them with apt-get" >&2
+    exit 1
+fi
+echo "host-packages.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
