@@ -1,2 +1,315 @@
+/* fleetmedic-agent: options, build modules, run, tear down in reverse order.
+ *
+ * Exit status (DESIGN.md): 0 fine, 1 a critical finding (for probe: the
+ * source is unreachable or unhealthy), 2 usage or configuration error.
+ */
+#include "fm_conf.h"
+#include "fm_etcd.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+#include "hal/hal_path.h"
+
+#include <cjson/cJSON.h>
+#include <mbedtls/version.h>
+#include <coap3/coap.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
-int main(void) { puts("fleetmedic-agent " FM_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_FINDING 1
+#define EXIT_USAGE   2
+
+struct opts {
+	bool json;
+	const char *root;
+	uint64_t timeout_ms;
+	int tls_max;
+	const char *etcd_url, *etcd_ca, *etcd_cert, *etcd_key;
+	const char *apiserver_url, *kubeconfig;
+	const char *docker_host, *journal_dir, *kmsg, *since, *config;
+	const char *controller, *psk_identity, *psk_file, *state_dir;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: fleetmedic-agent COMMAND [OPTIONS]\n"
+		"\n"
+		"Watches a Kubernetes control-plane node from below (etcd, kube-apiserver,\n"
+		"Docker, the journal, the kernel log, the board) and says why the control\n"
+		"plane is broken and how to fix it.\n"
+		"\n"
+		"commands:\n"
+		"  probe etcd        ask etcd for its health and status over mTLS\n"
+		"  probe apiserver|docker|journal|hal   (not implemented yet)\n"
+		"  check             one-shot diagnosis of this node (not implemented yet)\n"
+		"  run               the daemon reporting to a controller (not implemented yet)\n"
+		"  --version         print the version and the libraries built in\n"
+		"  --help            this text\n"
+		"\n"
+		"options:\n"
+		"  --json                 print JSON instead of text\n"
+		"  --root DIR             read the host's files under DIR (default /)\n"
+		"  --timeout DURATION     deadline per request (default 2s; 500ms, 3s ...)\n"
+		"  --etcd URL             etcd client URL (default https://127.0.0.1:2379)\n"
+		"  --etcd-ca FILE         CA that signed etcd's certificate\n"
+		"                         (default ROOT/etc/kubernetes/pki/etcd/ca.crt)\n"
+		"  --etcd-cert FILE       client certificate for etcd\n"
+		"                         (default ROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt)\n"
+		"  --etcd-key FILE        its key (default .../healthcheck-client.key)\n"
+		"  --tls-max 1.2|1.3      highest TLS version to offer (default 1.3)\n"
+		"\n"
+		"exit status: 0 healthy, 1 a critical finding (probe: unreachable or\n"
+		"unhealthy), 2 usage or configuration error.\n");
+}
+
+static void version(void)
+{
+	printf("fleetmedic-agent %s\n", FM_VERSION);
+	printf("  Mbed TLS %s, libcoap %s, cJSON %s\n", MBEDTLS_VERSION_STRING, LIBCOAP_PACKAGE_VERSION,
+	       cJSON_Version());
+}
+
+enum {
+	OPT_JSON = 256, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
+	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
+	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR,
+};
+
+static const struct option long_opts[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"root", required_argument, NULL, OPT_ROOT},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"tls-max", required_argument, NULL, OPT_TLS_MAX},
+	{"etcd", required_argument, NULL, OPT_ETCD},
+	{"etcd-ca", required_argument, NULL, OPT_ETCD_CA},
+	{"etcd-cert", required_argument, NULL, OPT_ETCD_CERT},
+	{"etcd-key", required_argument, NULL, OPT_ETCD_KEY},
+	{"apiserver", required_argument, NULL, OPT_APISERVER},
+	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+	{"docker-host", required_argument, NULL, OPT_DOCKER_HOST},
+	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+	{"kmsg", required_argument, NULL, OPT_KMSG},
+	{"since", required_argument, NULL, OPT_SINCE},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"controller", required_argument, NULL, OPT_CONTROLLER},
+	{"psk-identity", required_argument, NULL, OPT_PSK_IDENTITY},
+	{"psk-file", required_argument, NULL, OPT_PSK_FILE},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Parses the options after the command. 0, or EXIT_USAGE after saying why. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: o->json = true; break;
+		case OPT_ROOT: o->root = optarg; break;
+		case OPT_TIMEOUT:
+			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
+			    o->timeout_ms > 600000) {
+				fprintf(stderr, "fleetmedic-agent: --timeout %s: give a duration such as 500ms or 2s (at most 10m)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_TLS_MAX:
+			if (strcmp(optarg, "1.2") == 0)
+				o->tls_max = 12;
+			else if (strcmp(optarg, "1.3") == 0)
+				o->tls_max = 13;
+			else {
+				fprintf(stderr, "fleetmedic-agent: --tls-max must be 1.2 or 1.3\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_ETCD: o->etcd_url = optarg; break;
+		case OPT_ETCD_CA: o->etcd_ca = optarg; break;
+		case OPT_ETCD_CERT: o->etcd_cert = optarg; break;
+		case OPT_ETCD_KEY: o->etcd_key = optarg; break;
+		case OPT_APISERVER: o->apiserver_url = optarg; break;
+		case OPT_KUBECONFIG: o->kubeconfig = optarg; break;
+		case OPT_DOCKER_HOST: o->docker_host = optarg; break;
+		case OPT_JOURNAL_DIR: o->journal_dir = optarg; break;
+		case OPT_KMSG: o->kmsg = optarg; break;
+		case OPT_SINCE: o->since = optarg; break;
+		case OPT_CONFIG: o->config = optarg; break;
+		case OPT_CONTROLLER: o->controller = optarg; break;
+		case OPT_PSK_IDENTITY: o->psk_identity = optarg; break;
+		case OPT_PSK_FILE: o->psk_file = optarg; break;
+		case OPT_STATE_DIR: o->state_dir = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case ':':
+			fprintf(stderr, "fleetmedic-agent: %s needs a value\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* A default path under --root; the agent never opens a host path otherwise. */
+static const char *rooted(const struct opts *o, const char *path, char *buf, size_t size)
+{
+	if (hal_path(buf, size, o->root, path) < 0)
+		return NULL;
+	return buf;
+}
+
+static void human_size(char *out, size_t size, int64_t bytes)
+{
+	if (bytes < 0)
+		snprintf(out, size, "?");
+	else if (bytes < 10 * 1024)
+		snprintf(out, size, "%lld B", (long long)bytes);
+	else if (bytes < 10 * 1024 * 1024)
+		snprintf(out, size, "%lld KiB", (long long)(bytes / 1024));
+	else
+		snprintf(out, size, "%lld MiB", (long long)(bytes / (1024 * 1024)));
+}
+
+static void print_etcd(const struct fm_etcd_status *st, const char *url)
+{
+	if (!st->reachable) {
+		printf("etcd %s: UNREACHABLE (%s%s%s)\n  %s\n", url,
+		       st->config_error ? "config" : fm_httpc_fail_name(st->fail),
+		       st->fail == FM_HTTPC_TLS ? ": " : "",
+		       st->fail == FM_HTTPC_TLS ? fm_tls_fail_name(st->tls_fail) : "", st->reason);
+		return;
+	}
+	printf("etcd %s: %s (%s, %llu ms)\n", url, st->healthy ? "healthy" : "UNHEALTHY",
+	       st->tls_version, (unsigned long long)st->rtt_ms);
+	if (!st->healthy)
+		printf("  health      %s\n", st->health_reason);
+	if (st->server_version[0])
+		printf("  version     %s (cluster %s)\n", st->server_version,
+		       st->cluster_version[0] ? st->cluster_version : "?");
+	if (st->have_status) {
+		char db[32], inuse[32];
+		human_size(db, sizeof(db), st->db_size);
+		human_size(inuse, sizeof(inuse), st->db_size_in_use);
+		printf("  member      %llx, leader %llx%s\n", (unsigned long long)st->member_id,
+		       (unsigned long long)st->leader,
+		       st->leader && st->leader == st->member_id ? " (this member)" : "");
+		printf("  raft        term %llu, index %llu\n", (unsigned long long)st->raft_term,
+		       (unsigned long long)st->raft_index);
+		printf("  db size     %s (in use %s)\n", db, inuse);
+	} else {
+		printf("  status      %s\n", st->status_error);
+	}
+}
+
+static int probe_etcd(const struct opts *o)
+{
+	char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	struct fm_etcd_opts eo = {
+		.url = o->etcd_url ? o->etcd_url : "https://127.0.0.1:2379",
+		.ca = o->etcd_ca ? o->etcd_ca : rooted(o, "/etc/kubernetes/pki/etcd/ca.crt", ca, sizeof(ca)),
+		.timeout_ms = (int)o->timeout_ms,
+		.tls_max = o->tls_max,
+	};
+	/* Without an explicit certificate, use kubeadm's healthcheck client: it
+	 * exists for exactly this. An explicit --etcd-ca alone means "no client
+	 * certificate". */
+	if (o->etcd_cert || o->etcd_key) {
+		eo.cert = o->etcd_cert;
+		eo.key = o->etcd_key;
+	} else if (!o->etcd_ca) {
+		eo.cert = rooted(o, "/etc/kubernetes/pki/etcd/healthcheck-client.crt", cert, sizeof(cert));
+		eo.key = rooted(o, "/etc/kubernetes/pki/etcd/healthcheck-client.key", key, sizeof(key));
+	}
+	if (!eo.ca) {
+		fprintf(stderr, "fleetmedic-agent: --root path too long\n");
+		return EXIT_USAGE;
+	}
+
+	struct fm_loop *loop = fm_loop_new();
+	if (!loop) {
+		fprintf(stderr, "fleetmedic-agent: cannot create the event loop: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	struct fm_etcd_status st;
+	int rc = fm_etcd_probe(loop, &eo, &st);
+	fm_loop_delete(&loop);
+
+	if (o->json) {
+		cJSON *j = fm_etcd_status_json(&st, eo.url);
+		char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+		if (s)
+			puts(s);
+		free(s);
+		cJSON_Delete(j);
+	} else {
+		print_etcd(&st, eo.url);
+	}
+	if (st.config_error)
+		return EXIT_USAGE;
+	return rc == 0 ? 0 : EXIT_FINDING;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.root = "/", .timeout_ms = 2000};
+
+	/* A peer that vanishes mid-write must not kill the agent. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		version();
+		return 0;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "probe") == 0) {
+		if (argc < 3 || argv[2][0] == '-') {
+			fprintf(stderr, "fleetmedic-agent: probe what? etcd|apiserver|docker|journal|hal\n");
+			return EXIT_USAGE;
+		}
+		const char *what = argv[2];
+		int rc = parse_opts(argc - 2, argv + 2, &o);
+		if (rc)
+			return rc;
+		if (optind < argc - 2) {
+			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 2]);
+			return EXIT_USAGE;
+		}
+		if (strcmp(what, "etcd") == 0)
+			return probe_etcd(&o);
+		if (strcmp(what, "apiserver") == 0 || strcmp(what, "docker") == 0 ||
+		    strcmp(what, "journal") == 0 || strcmp(what, "hal") == 0) {
+			fprintf(stderr, "fleetmedic-agent: probe %s is not implemented yet\n", what);
+			return EXIT_USAGE;
+		}
+		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|journal|hal\n",
+			what);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0) {
+		fprintf(stderr, "fleetmedic-agent: '%s' is not implemented yet; 'probe etcd' is\n", cmd);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "fleetmedic-agent: unknown command '%s' (see --help)\n", cmd);
+	return EXIT_USAGE;
+}

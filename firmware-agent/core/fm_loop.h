@@ -55,7 +55,8 @@ struct fm_signal {
 /* Returns NULL (errno set) when epoll cannot be created. */
 struct fm_loop *fm_loop_new(void);
 /* Closes the epoll fd and NULLs *loop. Registered events are not closed: their
- * owners close them. Accepts NULL and *loop == NULL. */
+ * owners close them, before this (an event keeps a pointer to the loop).
+ * Accepts NULL and *loop == NULL. */
 void fm_loop_delete(struct fm_loop **loop);
 
 /* Registers ev for fd. 0 or -errno. The loop borrows ev until fm_loop_del. */
@@ -70,7 +71,8 @@ void fm_loop_del(struct fm_event *ev);
 /* Waits at most timeout_ms (-1: forever) and dispatches what is ready.
  * Returns the number of callbacks run, or -errno. EINTR is not an error (0). */
 int fm_loop_run_once(struct fm_loop *loop, int timeout_ms);
-/* Runs until fm_loop_stop. 0 or -errno. */
+/* Runs until fm_loop_stop. 0 or -errno. The stop is sticky: once stopped,
+ * fm_loop_run returns at once and fm_loop_stopped stays true. */
 int fm_loop_run(struct fm_loop *loop);
 void fm_loop_stop(struct fm_loop *loop);
 bool fm_loop_stopped(const struct fm_loop *loop);
@@ -98,7 +100,8 @@ void fm_timer_close(struct fm_timer *t);
 
 /* Signals ----------------------------------------------------------------------
  * Blocks signo for the calling thread and delivers it through a signalfd.
- * 0 or -errno. */
+ * 0 or -errno. fn runs once per wake-up, however many instances of the signal
+ * were pending. */
 int fm_signal_init(struct fm_loop *loop, struct fm_signal *s, int signo, fm_signal_fn fn);
 /* Closes the signalfd and unblocks the signal. */
 void fm_signal_close(struct fm_signal *s);

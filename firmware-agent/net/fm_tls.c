@@ -1,1 +1,516 @@
-/* placeholder */
+/* fm_tls: see fm_tls.h. Every Mbed TLS error code is translated here, once. */
+#include "fm_tls.h"
+
+/* The alert a server sent us is the single most useful fact when it refuses
+ * our client certificate, and Mbed TLS 3.6 has no accessor for it: read the
+ * record it has just parsed (ssl->in_msg), which the LTS branch keeps stable. */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <psa/crypto.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+struct fm_tls_config {
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt own;
+	mbedtls_pk_context key;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	bool have_own;
+	char ca_file[256];
+	char cert_file[256];
+};
+
+struct fm_tls {
+	mbedtls_ssl_context ssl;
+	struct fm_tls_config *cfg;
+	int fd;
+	uint32_t want;
+	enum fm_tls_fail fail;
+	bool handshake_done;
+	char host[256];
+	/* What the verify callback saw of the server's leaf certificate. */
+	char peer_subject[128];
+	char peer_not_before[24];
+	char peer_not_after[24];
+	uint32_t peer_flags;
+	char reason[320];
+};
+
+const char *fm_tls_fail_name(enum fm_tls_fail f)
+{
+	switch (f) {
+	case FM_TLS_OK: return "ok";
+	case FM_TLS_UNKNOWN_CA: return "unknown-ca";
+	case FM_TLS_CERT_EXPIRED: return "cert-expired";
+	case FM_TLS_CERT_FUTURE: return "cert-not-yet-valid";
+	case FM_TLS_NAME_MISMATCH: return "name-mismatch";
+	case FM_TLS_BAD_CERT: return "bad-cert";
+	case FM_TLS_CLIENT_CERT_REJECTED: return "client-cert-rejected";
+	case FM_TLS_CLIENT_CERT_REQUIRED: return "client-cert-required";
+	case FM_TLS_ALERT: return "alert";
+	case FM_TLS_HANDSHAKE: return "handshake";
+	case FM_TLS_CLOSED: return "closed";
+	case FM_TLS_IO: return "io";
+	}
+	return "unknown";
+}
+
+static void mbed_err(char *out, size_t size, int rc)
+{
+	char s[128];
+	mbedtls_strerror(rc, s, sizeof(s));
+	snprintf(out, size, "%s (mbedtls -0x%04x)", s, (unsigned)-rc);
+}
+
+void fm_tls_config_delete(struct fm_tls_config **c)
+{
+	if (!c || !*c)
+		return;
+	struct fm_tls_config *cfg = *c;
+	mbedtls_ssl_config_free(&cfg->conf);
+	mbedtls_x509_crt_free(&cfg->ca);
+	mbedtls_x509_crt_free(&cfg->own);
+	mbedtls_pk_free(&cfg->key);
+	mbedtls_ctr_drbg_free(&cfg->drbg);
+	mbedtls_entropy_free(&cfg->entropy);
+	free(cfg);
+	*c = NULL;
+}
+
+static int tls_version(int v, mbedtls_ssl_protocol_version *out)
+{
+	switch (v) {
+	case 12: *out = MBEDTLS_SSL_VERSION_TLS1_2; return 0;
+	case 13: *out = MBEDTLS_SSL_VERSION_TLS1_3; return 0;
+	}
+	return -EINVAL;
+}
+
+int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o, char *err,
+		      size_t errlen)
+{
+	char m[160];
+	int rc;
+
+	*out = NULL;
+	if (!o->ca_file || !o->ca_file[0]) {
+		snprintf(err, errlen, "no CA file given: the server cannot be verified");
+		return -EINVAL;
+	}
+	if (!o->cert_file != !o->key_file) {
+		snprintf(err, errlen, "a client certificate needs both its certificate and its key file");
+		return -EINVAL;
+	}
+	mbedtls_ssl_protocol_version vmin, vmax;
+	if (tls_version(o->min_version ? o->min_version : 12, &vmin) ||
+	    tls_version(o->max_version ? o->max_version : 13, &vmax) || vmin > vmax) {
+		snprintf(err, errlen, "TLS versions must be 1.2 or 1.3, min <= max");
+		return -EINVAL;
+	}
+	/* PSA backs TLS 1.3 in Mbed TLS 3.6; initialising twice is harmless. */
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		snprintf(err, errlen, "PSA crypto initialisation failed");
+		return -EIO;
+	}
+
+	struct fm_tls_config *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	mbedtls_ssl_config_init(&cfg->conf);
+	mbedtls_x509_crt_init(&cfg->ca);
+	mbedtls_x509_crt_init(&cfg->own);
+	mbedtls_pk_init(&cfg->key);
+	mbedtls_entropy_init(&cfg->entropy);
+	mbedtls_ctr_drbg_init(&cfg->drbg);
+	snprintf(cfg->ca_file, sizeof(cfg->ca_file), "%s", o->ca_file);
+
+	static const unsigned char pers[] = "fleetmedic-tls";
+	rc = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy, pers,
+				   sizeof(pers) - 1);
+	if (rc) {
+		mbed_err(m, sizeof(m), rc);
+		snprintf(err, errlen, "seeding the random generator: %s", m);
+		rc = -EIO;
+		goto out_delete;
+	}
+	rc = mbedtls_x509_crt_parse_file(&cfg->ca, o->ca_file);
+	if (rc) {
+		mbed_err(m, sizeof(m), rc);
+		snprintf(err, errlen, "CA file %s: %s", o->ca_file, m);
+		rc = rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc == MBEDTLS_ERR_X509_FILE_IO_ERROR
+			     ? -ENOENT
+			     : -EINVAL;
+		goto out_delete;
+	}
+	if (o->cert_file) {
+		snprintf(cfg->cert_file, sizeof(cfg->cert_file), "%s", o->cert_file);
+		rc = mbedtls_x509_crt_parse_file(&cfg->own, o->cert_file);
+		if (rc) {
+			mbed_err(m, sizeof(m), rc);
+			snprintf(err, errlen, "certificate file %s: %s", o->cert_file, m);
+			rc = rc == MBEDTLS_ERR_X509_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+			goto out_delete;
+		}
+		rc = mbedtls_pk_parse_keyfile(&cfg->key, o->key_file, NULL,
+					      mbedtls_ctr_drbg_random, &cfg->drbg);
+		if (rc) {
+			mbed_err(m, sizeof(m), rc);
+			snprintf(err, errlen, "key file %s: %s", o->key_file, m);
+			rc = rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+			goto out_delete;
+		}
+		rc = mbedtls_pk_check_pair(&cfg->own.pk, &cfg->key, mbedtls_ctr_drbg_random,
+					   &cfg->drbg);
+		if (rc) {
+			snprintf(err, errlen, "key file %s does not belong to certificate %s",
+				 o->key_file, o->cert_file);
+			rc = -EINVAL;
+			goto out_delete;
+		}
+		cfg->have_own = true;
+	}
+
+	rc = mbedtls_ssl_config_defaults(&cfg->conf, MBEDTLS_SSL_IS_CLIENT,
+					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (rc) {
+		mbed_err(m, sizeof(m), rc);
+		snprintf(err, errlen, "TLS configuration: %s", m);
+		rc = -EIO;
+		goto out_delete;
+	}
+	/* Verification is not optional: there is no code path that relaxes it. */
+	mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
+	mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+	mbedtls_ssl_conf_min_tls_version(&cfg->conf, vmin);
+	mbedtls_ssl_conf_max_tls_version(&cfg->conf, vmax);
+	if (cfg->have_own) {
+		rc = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->own, &cfg->key);
+		if (rc) {
+			mbed_err(m, sizeof(m), rc);
+			snprintf(err, errlen, "client certificate: %s", m);
+			rc = -EINVAL;
+			goto out_delete;
+		}
+	}
+	*out = cfg;
+	return 0;
+
+out_delete:
+	fm_tls_config_delete(&cfg);
+	return rc;
+}
+
+/* Socket I/O for Mbed TLS: MSG_NOSIGNAL so a peer that vanishes cannot kill
+ * the agent with SIGPIPE, and the would-block cases mapped to WANT_*. */
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct fm_tls *t = ctx;
+	ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	if (errno == EPIPE || errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct fm_tls *t = ctx;
+	ssize_t n = recv(t->fd, buf, len, 0);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static void x509_time(char *out, size_t size, const mbedtls_x509_time *tm)
+{
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm->year, tm->mon, tm->day, tm->hour,
+		 tm->min, tm->sec);
+}
+
+/* Remembers what the server presented, so a failure can say which
+ * certificate is wrong and how, not only that one is. */
+static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct fm_tls *t = ctx;
+	if (depth == 0) {
+		if (mbedtls_x509_dn_gets(t->peer_subject, sizeof(t->peer_subject), &crt->subject) < 0)
+			t->peer_subject[0] = '\0';
+		x509_time(t->peer_not_before, sizeof(t->peer_not_before), &crt->valid_from);
+		x509_time(t->peer_not_after, sizeof(t->peer_not_after), &crt->valid_to);
+	}
+	t->peer_flags |= *flags;
+	return 0;
+}
+
+struct fm_tls *fm_tls_new(struct fm_tls_config *cfg, int fd, const char *host)
+{
+	struct fm_tls *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	mbedtls_ssl_init(&t->ssl);
+	t->cfg = cfg;
+	t->fd = fd;
+	t->want = EPOLLOUT;
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	if (mbedtls_ssl_setup(&t->ssl, &cfg->conf) != 0)
+		goto out_delete;
+	/* Both SNI and the name the certificate must carry; Mbed TLS 3.6 matches
+	 * an IP literal against iPAddress subjectAltNames. */
+	if (mbedtls_ssl_set_hostname(&t->ssl, host) != 0)
+		goto out_delete;
+	mbedtls_ssl_set_verify(&t->ssl, verify_cb, t);
+	mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
+	return t;
+
+out_delete:
+	fm_tls_delete(&t);
+	return NULL;
+}
+
+void fm_tls_delete(struct fm_tls **t)
+{
+	if (!t || !*t)
+		return;
+	mbedtls_ssl_free(&(*t)->ssl);
+	free(*t);
+	*t = NULL;
+}
+
+static const char *alert_name(unsigned a)
+{
+	switch (a) {
+	case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake failure";
+	case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad certificate";
+	case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT: return "unsupported certificate";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED: return "certificate revoked";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED: return "certificate expired";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN: return "certificate unknown";
+	case MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER: return "illegal parameter";
+	case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown CA";
+	case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access denied";
+	case MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR: return "decode error";
+	case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR: return "decrypt error";
+	case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol version";
+	case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY: return "insufficient security";
+	case MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR: return "internal error";
+	case MBEDTLS_SSL_ALERT_MSG_UNRECOGNIZED_NAME: return "unrecognized name";
+	case MBEDTLS_SSL_ALERT_MSG_CERT_REQUIRED: return "certificate required";
+	case MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL: return "no application protocol";
+	}
+	return "unknown alert";
+}
+
+/* An alert that says "your certificate": in TLS 1.3 it can arrive after our
+ * side of the handshake has finished, on the first read. */
+static bool alert_about_client_cert(unsigned a)
+{
+	return a == MBEDTLS_SSL_ALERT_MSG_BAD_CERT || a == MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT ||
+	       a == MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED || a == MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED ||
+	       a == MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN || a == MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA ||
+	       a == MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED || a == MBEDTLS_SSL_ALERT_MSG_CERT_REQUIRED;
+}
+
+static void own_cert_hint(const struct fm_tls *t, char *out, size_t size)
+{
+	const mbedtls_x509_crt *own = &t->cfg->own;
+	char when[24];
+	out[0] = '\0';
+	if (mbedtls_x509_time_is_past(&own->valid_to)) {
+		x509_time(when, sizeof(when), &own->valid_to);
+		snprintf(out, size, "; our certificate %s expired on %s", t->cfg->cert_file, when);
+	} else if (mbedtls_x509_time_is_future(&own->valid_from)) {
+		x509_time(when, sizeof(when), &own->valid_from);
+		snprintf(out, size, "; our certificate %s is not valid before %s (clock?)",
+			 t->cfg->cert_file, when);
+	}
+}
+
+/* Turns an Mbed TLS error into a failure kind and a reason. Returns the
+ * errno-style code for the caller. */
+static int set_failure(struct fm_tls *t, int rc)
+{
+	char m[160], hint[200];
+
+	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		uint32_t f = mbedtls_ssl_get_verify_result(&t->ssl) | t->peer_flags;
+		if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+			t->fail = FM_TLS_UNKNOWN_CA;
+			snprintf(t->reason, sizeof(t->reason),
+				 "unknown CA: the server's certificate (%s) is not signed by a CA in %s",
+				 t->peer_subject, t->cfg->ca_file);
+		} else if (f & MBEDTLS_X509_BADCERT_EXPIRED) {
+			t->fail = FM_TLS_CERT_EXPIRED;
+			snprintf(t->reason, sizeof(t->reason),
+				 "server certificate expired: %s was valid until %s", t->peer_subject,
+				 t->peer_not_after);
+		} else if (f & MBEDTLS_X509_BADCERT_FUTURE) {
+			t->fail = FM_TLS_CERT_FUTURE;
+			snprintf(t->reason, sizeof(t->reason),
+				 "server certificate not yet valid: %s starts %s (is the clock right?)",
+				 t->peer_subject, t->peer_not_before);
+		} else if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+			t->fail = FM_TLS_NAME_MISMATCH;
+			snprintf(t->reason, sizeof(t->reason),
+				 "name mismatch: the server's certificate (%s) is not valid for %s",
+				 t->peer_subject, t->host);
+		} else {
+			char info[160];
+			mbedtls_x509_crt_verify_info(info, sizeof(info), "", f);
+			info[strcspn(info, "\n")] = '\0';
+			t->fail = FM_TLS_BAD_CERT;
+			snprintf(t->reason, sizeof(t->reason), "server certificate rejected: %s", info);
+		}
+		return -EPROTO;
+	}
+	if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+		unsigned a = t->ssl.in_msg ? t->ssl.in_msg[1] : 0;
+		if (t->cfg->have_own && alert_about_client_cert(a)) {
+			own_cert_hint(t, hint, sizeof(hint));
+			t->fail = FM_TLS_CLIENT_CERT_REJECTED;
+			snprintf(t->reason, sizeof(t->reason),
+				 "server rejected our client certificate (alert: %s)%s", alert_name(a),
+				 hint);
+		} else if (!t->cfg->have_own &&
+			   (alert_about_client_cert(a) || a == MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE)) {
+			t->fail = FM_TLS_CLIENT_CERT_REQUIRED;
+			snprintf(t->reason, sizeof(t->reason),
+				 "server requires a client certificate and none was given (alert: %s)",
+				 alert_name(a));
+		} else {
+			t->fail = FM_TLS_ALERT;
+			snprintf(t->reason, sizeof(t->reason), "server sent alert: %s (%u)",
+				 alert_name(a), a);
+		}
+		return -EPROTO;
+	}
+	if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
+		t->fail = FM_TLS_CLOSED;
+		snprintf(t->reason, sizeof(t->reason),
+			 "connection closed by the server during the TLS handshake");
+		return -ECONNRESET;
+	}
+	if (rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED) {
+		t->fail = FM_TLS_IO;
+		snprintf(t->reason, sizeof(t->reason), "socket error: %s", strerror(errno));
+		return -EIO;
+	}
+	mbed_err(m, sizeof(m), rc);
+	t->fail = FM_TLS_HANDSHAKE;
+	snprintf(t->reason, sizeof(t->reason), "TLS handshake failed: %s", m);
+	return -EPROTO;
+}
+
+int fm_tls_handshake(struct fm_tls *t)
+{
+	if (t->handshake_done)
+		return 0;
+	if (t->fail)
+		return -EPROTO;
+	int rc = mbedtls_ssl_handshake(&t->ssl);
+	if (rc == 0) {
+		t->handshake_done = true;
+		t->want = EPOLLIN;
+		return 0;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+		t->want = EPOLLIN;
+		return -EAGAIN;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		t->want = EPOLLOUT;
+		return -EAGAIN;
+	}
+	return set_failure(t, rc);
+}
+
+ssize_t fm_tls_read(struct fm_tls *t, void *buf, size_t len)
+{
+	if (t->fail)
+		return -EPROTO;
+	for (;;) {
+		int rc = mbedtls_ssl_read(&t->ssl, buf, len);
+		if (rc > 0)
+			return rc;
+		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+			return 0;
+		if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+			t->want = EPOLLIN;
+			return -EAGAIN;
+		}
+		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			t->want = EPOLLOUT;
+			return -EAGAIN;
+		}
+		/* TLS 1.3 post-handshake messages: nothing for us, read on. */
+		if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+			continue;
+		if (rc == MBEDTLS_ERR_NET_CONN_RESET) {
+			t->fail = FM_TLS_CLOSED;
+			snprintf(t->reason, sizeof(t->reason), "connection reset by the server");
+			return -ECONNRESET;
+		}
+		return set_failure(t, rc);
+	}
+}
+
+ssize_t fm_tls_write(struct fm_tls *t, const void *buf, size_t len)
+{
+	if (t->fail)
+		return -EPROTO;
+	int rc = mbedtls_ssl_write(&t->ssl, buf, len);
+	if (rc >= 0)
+		return rc;
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		t->want = EPOLLOUT;
+		return -EAGAIN;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+		t->want = EPOLLIN;
+		return -EAGAIN;
+	}
+	return set_failure(t, rc);
+}
+
+uint32_t fm_tls_want(const struct fm_tls *t)
+{
+	return t->want;
+}
+
+enum fm_tls_fail fm_tls_failure(const struct fm_tls *t)
+{
+	return t->fail;
+}
+
+const char *fm_tls_reason(const struct fm_tls *t)
+{
+	return t->reason;
+}
+
+const char *fm_tls_version(const struct fm_tls *t)
+{
+	return t->handshake_done ? mbedtls_ssl_get_version(&t->ssl) : "";
+}

@@ -1,0 +1,92 @@
+/* fm_tls: TLS client sessions over non-blocking sockets. The only file of the
+ * agent that includes mbedtls/.
+ *
+ * The server's certificate is always verified against a CA file, and its name
+ * (DNS or IP subjectAltName) against the host we dialled; there is no switch
+ * to turn that off. A client certificate is optional (etcd's --client-cert-auth
+ * wants one). TLS 1.2 and 1.3 are both offered unless narrowed.
+ *
+ * A session is a state machine driven by the caller's event loop: every call
+ * that would block returns -EAGAIN and fm_tls_want() says whether to wait for
+ * EPOLLIN or EPOLLOUT. Failures come back as -EPROTO (or -ECONNRESET) with a
+ * reason a person can act on ("unknown CA", "server certificate expired",
+ * "server rejected our client certificate (alert: bad certificate)" ...).
+ */
+#ifndef FM_TLS_H
+#define FM_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Why a session failed; FM_TLS_OK while it has not. */
+enum fm_tls_fail {
+	FM_TLS_OK = 0,
+	FM_TLS_UNKNOWN_CA,     /* server certificate not signed by our CA */
+	FM_TLS_CERT_EXPIRED,   /* server certificate past notAfter */
+	FM_TLS_CERT_FUTURE,    /* server certificate before notBefore (clock?) */
+	FM_TLS_NAME_MISMATCH,  /* server certificate not valid for the host dialled */
+	FM_TLS_BAD_CERT,       /* server certificate unusable for another reason */
+	FM_TLS_CLIENT_CERT_REJECTED, /* the server refused our client certificate */
+	FM_TLS_CLIENT_CERT_REQUIRED, /* the server wants one and we sent none */
+	FM_TLS_ALERT,          /* any other fatal alert from the server */
+	FM_TLS_HANDSHAKE,      /* the handshake failed locally (no common cipher, malformed ...) */
+	FM_TLS_CLOSED,         /* the peer closed or reset during the handshake */
+	FM_TLS_IO,             /* a socket error */
+};
+
+/* Short stable name of a failure kind ("unknown-ca", "name-mismatch" ...). */
+const char *fm_tls_fail_name(enum fm_tls_fail f);
+
+struct fm_tls_options {
+	const char *ca_file;   /* PEM bundle of trusted CAs; required */
+	const char *cert_file; /* our certificate (PEM), or NULL */
+	const char *key_file;  /* its key (PEM), required with cert_file */
+	int min_version;       /* 12 or 13 (TLS 1.2 / 1.3); 0: 12 */
+	int max_version;       /* 12 or 13; 0: 13 */
+};
+
+/* Shared by every session to one server: CA chain, our certificate and key,
+ * random generator. */
+struct fm_tls_config;
+
+/* Loads the files of o. Returns 0 and sets *out, or -errno with a reason in
+ * err (file missing, not PEM, key does not match certificate ...). The caller
+ * owns *out and frees it with fm_tls_config_delete. */
+int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o, char *err,
+		      size_t errlen);
+/* Frees and NULLs *c; accepts NULL, *c == NULL and half-built configs. */
+void fm_tls_config_delete(struct fm_tls_config **c);
+
+struct fm_tls;
+
+/* A client session on the connected non-blocking socket fd, verifying the
+ * server as host (a DNS name or an IP literal). Borrows cfg (which must
+ * outlive the session) and fd (the caller closes it). NULL on allocation or
+ * setup failure. */
+struct fm_tls *fm_tls_new(struct fm_tls_config *cfg, int fd, const char *host);
+/* Frees and NULLs *t; accepts NULL. Does not close the fd. */
+void fm_tls_delete(struct fm_tls **t);
+
+/* Advances the handshake. 0 when done; -EAGAIN: call again when the socket is
+ * ready for fm_tls_want(); -EPROTO / -ECONNRESET: failed, see fm_tls_fail()
+ * and fm_tls_reason(). */
+int fm_tls_handshake(struct fm_tls *t);
+/* Reads decrypted bytes: > 0, 0 when the peer closed (close_notify or EOF),
+ * -EAGAIN, or -EPROTO / -ECONNRESET with a reason. Mbed TLS keeps whole
+ * records: after a readable event call this until it returns -EAGAIN. */
+ssize_t fm_tls_read(struct fm_tls *t, void *buf, size_t len);
+/* Writes: bytes taken (> 0), -EAGAIN, or -EPROTO / -ECONNRESET. After -EAGAIN
+ * the same data must be offered again. */
+ssize_t fm_tls_write(struct fm_tls *t, const void *buf, size_t len);
+/* EPOLLIN or EPOLLOUT: what the last -EAGAIN waits for. */
+uint32_t fm_tls_want(const struct fm_tls *t);
+
+enum fm_tls_fail fm_tls_failure(const struct fm_tls *t);
+/* Why the session failed, "" while it has not. Valid while t lives. */
+const char *fm_tls_reason(const struct fm_tls *t);
+/* "TLSv1.3" ... once the handshake is done, else "". */
+const char *fm_tls_version(const struct fm_tls *t);
+
+#endif
