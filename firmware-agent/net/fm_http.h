@@ -76,6 +76,7 @@ struct fm_http_parser {
 	size_t line_len;
 	uint64_t left; /* bytes left in the body or the current chunk */
 	size_t trailer_bytes;
+	int error; /* what every call returns once state is FM_HTTP_P_ERROR */
 };
 
 /* Prepares p for one response. on_body may be NULL (the body is discarded but

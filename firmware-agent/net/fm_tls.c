@@ -407,6 +407,21 @@ static int set_failure(struct fm_tls *t, int rc)
 		}
 		return -EPROTO;
 	}
+	if ((rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_SSL_CONN_EOF) &&
+	    t->cfg->have_own && t->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_2 &&
+	    t->ssl.state > MBEDTLS_SSL_CLIENT_CERTIFICATE) {
+		/* TLS 1.2: a server refusing our certificate sends its alert and
+		 * closes while our next messages are in flight; the reset that
+		 * follows often destroys the alert before we read it. Closing
+		 * right after our certificate is the refusal all the same. */
+		own_cert_hint(t, hint, sizeof(hint));
+		t->fail = FM_TLS_CLIENT_CERT_REJECTED;
+		snprintf(t->reason, sizeof(t->reason),
+			 "server rejected our client certificate (it closed the connection "
+			 "right after receiving it)%s",
+			 hint);
+		return -EPROTO;
+	}
 	if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
 		t->fail = FM_TLS_CLOSED;
 		snprintf(t->reason, sizeof(t->reason),
