@@ -92,9 +92,9 @@ int fm_httpc_url_parse(const char *url, struct fm_httpc_url *out, char *err, siz
 	memcpy(out->host, host, hl);
 	out->host[hl] = '\0';
 	if (*p == ':') {
-		char *end;
-		long port = strtol(p + 1, &end, 10);
-		if (end == p + 1 || port < 1 || port > 65535) {
+		char *end = (char *)p + 1;
+		long port = p[1] >= '0' && p[1] <= '9' ? strtol(p + 1, &end, 10) : 0;
+		if (port < 1 || port > 65535) {
 			snprintf(err, errlen, "%s: invalid port", url);
 			return -EINVAL;
 		}
@@ -186,7 +186,10 @@ static void drop_connection(struct fm_httpc *c)
 
 void fm_httpc_close(struct fm_httpc *c)
 {
-	drop_connection(c);
+	/* init sets loop only after every fd field is -1: a zeroed c (fd 0)
+	 * holds no connection and must not close stdin. */
+	if (c->loop)
+		drop_connection(c);
 	fm_timer_close(&c->deadline);
 	fm_buf_free(&c->body);
 }
@@ -268,6 +271,9 @@ static void connect_failed(struct fm_httpc *c, int err)
 		fail_fmt(c, FM_HTTPC_REFUSED, "connection refused: nothing listens on %s", w);
 	else if (err == ENOENT && c->url.scheme == FM_HTTPC_UNIX)
 		fail_fmt(c, FM_HTTPC_REFUSED, "nothing listens on %s: no such socket file", w);
+	else if (err == EAGAIN && c->url.scheme == FM_HTTPC_UNIX)
+		fail_fmt(c, FM_HTTPC_CONNECT,
+			 "%s does not accept connections: its accept queue is full", w);
 	else
 		fail_fmt(c, FM_HTTPC_CONNECT, "cannot connect to %s: %s", w, strerror(err));
 }
@@ -280,8 +286,9 @@ static int connect_next(struct fm_httpc *c)
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
-	if (connect(c->fd, sa, c->addrlens[c->cur_addr]) == 0 || errno == EINPROGRESS ||
-	    errno == EAGAIN) {
+	/* EAGAIN is not "in progress" (connect(2)): on a unix socket the
+	 * server's accept queue is full, and the socket stays unconnected. */
+	if (connect(c->fd, sa, c->addrlens[c->cur_addr]) == 0 || errno == EINPROGRESS) {
 		c->state = FM_HTTPC_CONNECTING;
 		if (want(c, EPOLLOUT) < 0) {
 			int e = errno;
@@ -346,6 +353,10 @@ static int collect_body(void *ctx, const char *data, size_t len)
 static bool retry_fresh(struct fm_httpc *c)
 {
 	if (!c->reused || c->got_bytes)
+		return false;
+	/* RFC 9112 9.3.1: only a request that is safe to repeat goes again. */
+	if (!c->req.idempotent && strcmp(c->req.method, "GET") != 0 &&
+	    strcmp(c->req.method, "HEAD") != 0)
 		return false;
 	drop_connection(c);
 	c->reused = false;
@@ -577,7 +588,7 @@ int fm_httpc_start(struct fm_httpc *c, const struct fm_httpc_req *req)
 	c->sent = 0;
 	c->body.max = c->req.max_body;
 	fm_buf_reset(&c->body);
-	fm_http_parser_init(&c->parser, c->req.max_body, req->on_body ? req->on_body : collect_body,
+	fm_http_parser_init(&c->parser, c->req.stream ? UINT64_MAX : c->req.max_body, req->on_body ? req->on_body : collect_body,
 			    req->on_body ? req->body_ctx : c);
 	c->parser.no_body = strcmp(req->method, "HEAD") == 0;
 

@@ -65,7 +65,10 @@ struct fm_httpc_req {
 	size_t body_len;
 	uint64_t max_body;        /* cap on the response body; 0: 1 MiB */
 	int timeout_ms;           /* whole request; 0: 2000. For a stream: until its headers */
-	bool stream;              /* body is delivered through on_body and may never end */
+	bool stream;              /* body is delivered through on_body and may never end;
+				   * max_body does not apply: the reader caps each event */
+	bool idempotent;          /* may be sent again on a fresh connection if a kept-alive
+				   * one was closed under it (GET and HEAD always are) */
 	fm_http_body_fn on_body;  /* NULL: the body is collected into c->body */
 	void *body_ctx;
 	fm_httpc_done_fn on_done; /* called once per request, from the loop */

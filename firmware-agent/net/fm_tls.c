@@ -41,6 +41,8 @@ struct fm_tls {
 	uint32_t want;
 	enum fm_tls_fail fail;
 	bool handshake_done;
+	bool past_client_cert; /* our (possibly empty) certificate went out */
+	bool app_data;         /* any application byte arrived */
 	char host[256];
 	/* What the verify callback saw of the server's leaf certificate. */
 	char peer_subject[128];
@@ -408,24 +410,32 @@ static int set_failure(struct fm_tls *t, int rc)
 		return -EPROTO;
 	}
 	if ((rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_SSL_CONN_EOF) &&
-	    t->cfg->have_own && t->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_2 &&
-	    t->ssl.state > MBEDTLS_SSL_CLIENT_CERTIFICATE) {
-		/* TLS 1.2: a server refusing our certificate sends its alert and
-		 * closes while our next messages are in flight; the reset that
-		 * follows often destroys the alert before we read it. Closing
-		 * right after our certificate is the refusal all the same. */
-		own_cert_hint(t, hint, sizeof(hint));
-		t->fail = FM_TLS_CLIENT_CERT_REJECTED;
-		snprintf(t->reason, sizeof(t->reason),
-			 "server rejected our client certificate (it closed the connection "
-			 "right after receiving it)%s",
-			 hint);
+	    t->past_client_cert && !t->app_data) {
+		/* A server refusing our certificate (or its absence) sends an
+		 * alert and closes while our last flight or our request is still
+		 * in flight; the reset that follows often destroys the alert
+		 * before we can read it. A close right after our certificate
+		 * step, before any answer, is that refusal. */
+		if (t->cfg->have_own) {
+			own_cert_hint(t, hint, sizeof(hint));
+			t->fail = FM_TLS_CLIENT_CERT_REJECTED;
+			snprintf(t->reason, sizeof(t->reason),
+				 "server rejected our client certificate (it closed the connection "
+				 "right after receiving it)%s",
+				 hint);
+		} else {
+			t->fail = FM_TLS_CLIENT_CERT_REQUIRED;
+			snprintf(t->reason, sizeof(t->reason),
+				 "server requires a client certificate and none was given (it closed "
+				 "the connection right after our empty certificate)");
+		}
 		return -EPROTO;
 	}
 	if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
 		t->fail = FM_TLS_CLOSED;
-		snprintf(t->reason, sizeof(t->reason),
-			 "connection closed by the server during the TLS handshake");
+		snprintf(t->reason, sizeof(t->reason), "%s",
+			 t->handshake_done ? "connection closed by the server"
+					   : "connection closed by the server during the TLS handshake");
 		return -ECONNRESET;
 	}
 	if (rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED) {
@@ -445,7 +455,16 @@ int fm_tls_handshake(struct fm_tls *t)
 		return 0;
 	if (t->fail)
 		return -EPROTO;
-	int rc = mbedtls_ssl_handshake(&t->ssl);
+	/* Step by step, to know when our certificate has gone out: a close
+	 * after that point is the server's verdict on it. */
+	int rc = 0;
+	while (!mbedtls_ssl_is_handshake_over(&t->ssl)) {
+		if (t->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE)
+			t->past_client_cert = true;
+		rc = mbedtls_ssl_handshake_step(&t->ssl);
+		if (rc)
+			break;
+	}
 	if (rc == 0) {
 		t->handshake_done = true;
 		t->want = EPOLLIN;
@@ -468,8 +487,10 @@ ssize_t fm_tls_read(struct fm_tls *t, void *buf, size_t len)
 		return -EPROTO;
 	for (;;) {
 		int rc = mbedtls_ssl_read(&t->ssl, buf, len);
-		if (rc > 0)
+		if (rc > 0) {
+			t->app_data = true;
 			return rc;
+		}
 		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 			return 0;
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
@@ -483,11 +504,6 @@ ssize_t fm_tls_read(struct fm_tls *t, void *buf, size_t len)
 		/* TLS 1.3 post-handshake messages: nothing for us, read on. */
 		if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 			continue;
-		if (rc == MBEDTLS_ERR_NET_CONN_RESET) {
-			t->fail = FM_TLS_CLOSED;
-			snprintf(t->reason, sizeof(t->reason), "connection reset by the server");
-			return -ECONNRESET;
-		}
 		return set_failure(t, rc);
 	}
 }

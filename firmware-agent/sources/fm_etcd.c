@@ -132,6 +132,7 @@ int fm_etcd_probe(struct fm_loop *loop, const struct fm_etcd_opts *o, struct fm_
 	/* The v3 gateway takes POST with a JSON body even for an empty request. */
 	req = (struct fm_httpc_req){.method = "POST", .path = "/v3/maintenance/status",
 				    .content_type = "application/json", .body = "{}", .body_len = 2,
+				    .idempotent = true,
 				    .timeout_ms = o->timeout_ms, .max_body = 64 * 1024};
 	if (fm_httpc_fetch(&c, &req) == 0 && fm_httpc_require_2xx(&c) == 0)
 		parse_status(st, &c);

@@ -1,0 +1,354 @@
+/* `fleetmedic-agent probe etcd` against a real etcd (Debian etcd-server)
+ * started with a freshly generated kubeadm-like PKI and --client-cert-auth.
+ *
+ * Each case runs the agent binary as a person would and reads its --json
+ * output: the failure kind must be the right one, and the reason must say
+ * what a person needs to fix it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_harness.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char root[PATH_MAX];
+static char pki[PATH_MAX];  /* root/etc/kubernetes/pki/etcd */
+static char tpki[PATH_MAX]; /* root/test-pki */
+static struct fmh_etcd etcd;
+
+static const char *agent(void)
+{
+	const char *a = getenv("FM_AGENT");
+	return a ? a : "fleetmedic-agent";
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (fmh_init() < 0 || fmh_tmpdir(root, sizeof(root)) < 0 || fmh_pki(root) < 0)
+		return -1;
+	snprintf(pki, sizeof(pki), "%s/etc/kubernetes/pki/etcd", root);
+	snprintf(tpki, sizeof(tpki), "%s/test-pki", root);
+	/* 127.0.0.2 too: same server, an address its certificate does not name. */
+	return fmh_etcd_start(&etcd, root, "127.0.0.2") < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fmh_etcd_stop(&etcd);
+	fmh_cleanup();
+	return 0;
+}
+
+struct result {
+	int status;
+	char out[16384];
+	char err[4096];
+	cJSON *json;
+};
+
+/* Runs the agent with the given arguments (NULL-terminated) and parses its
+ * stdout as JSON when it is JSON. */
+static void run_agent(struct result *r, ...)
+{
+	const char *argv[40];
+	int n = 0;
+	va_list ap;
+
+	argv[n++] = agent();
+	va_start(ap, r);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 39)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+
+	memset(r, 0, sizeof(*r));
+	int rc = fmh_run2(argv, r->out, sizeof(r->out), r->err, sizeof(r->err), &r->status, 30000);
+	assert_int_equal(rc, 0);
+	r->json = cJSON_Parse(r->out);
+	if (!r->json)
+		print_message("agent stdout: %s\nagent stderr: %s\n", r->out, r->err);
+}
+
+static const char *jstr(const cJSON *o, const char *path)
+{
+	/* "error.kind" style lookups */
+	char key[64];
+	const char *dot;
+	while (o && (dot = strchr(path, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		o = cJSON_GetObjectItemCaseSensitive(o, key);
+		path = dot + 1;
+	}
+	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, path) : NULL;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void assert_failure(struct result *r, const char *kind, const char *tls_kind,
+			   const char *reason_has)
+{
+	if (!r->json)
+		fail_msg("no JSON from the agent");
+	assert_int_equal(r->status, 1);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r->json, "reachable")));
+	assert_non_null(jstr(r->json, "error.kind"));
+	assert_string_equal(jstr(r->json, "error.kind"), kind);
+	if (tls_kind) {
+		assert_non_null(jstr(r->json, "error.tls"));
+		assert_string_equal(jstr(r->json, "error.tls"), tls_kind);
+	}
+	const char *reason = jstr(r->json, "error.reason");
+	assert_non_null(reason);
+	if (!strstr(reason, reason_has))
+		fail_msg("reason \"%s\" does not say \"%s\"", reason, reason_has);
+	cJSON_Delete(r->json);
+}
+
+static void assert_healthy(struct result *r, const char *tls_version)
+{
+	if (!r->json)
+		fail_msg("no JSON from the agent");
+	if (r->status != 0)
+		print_message("%s\n%s\n", r->out, r->err);
+	assert_int_equal(r->status, 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r->json, "reachable")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r->json, "healthy")));
+	assert_string_equal(jstr(r->json, "tls_version"), tls_version);
+	/* Debian 12's etcd-server is 3.4.x. */
+	assert_non_null(jstr(r->json, "version"));
+	assert_memory_equal(jstr(r->json, "version"), "3.", 2);
+	/* A single-member cluster: this member leads, and it has a database. */
+	assert_non_null(jstr(r->json, "member_id"));
+	assert_string_equal(jstr(r->json, "member_id"), jstr(r->json, "leader"));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r->json, "is_leader")));
+	assert_true(cJSON_GetObjectItem(r->json, "db_size")->valuedouble > 0);
+	assert_true(cJSON_GetObjectItem(r->json, "raft_term")->valuedouble >= 1);
+	cJSON_Delete(r->json);
+}
+
+static void probe_with_client_cert(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
+		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_healthy(&r, "TLSv1.3");
+}
+
+static void probe_with_tls12(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--tls-max", "1.2", "--etcd", etcd.url,
+		  "--etcd-ca", etcd.ca, "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_healthy(&r, "TLSv1.2");
+}
+
+/* No certificate flags: kubeadm's paths under --root are used. */
+static void probe_finds_kubeadm_pki_under_root(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--root", root, "--etcd", etcd.url, NULL);
+	assert_healthy(&r, "TLSv1.3");
+}
+
+static void probe_human_output(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, ": healthy (TLSv1.3"));
+	assert_non_null(strstr(r.out, "(this member)"));
+	cJSON_Delete(r.json);
+
+	char ca[PATH_MAX];
+	snprintf(ca, sizeof(ca), "%s/wrong-ca.crt", tpki);
+	run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, "--etcd-ca", ca,
+		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.out, "UNREACHABLE (tls: unknown-ca)"));
+	cJSON_Delete(r.json);
+}
+
+static void wrong_ca(void **state)
+{
+	(void)state;
+	struct result r;
+	char ca[PATH_MAX];
+	snprintf(ca, sizeof(ca), "%s/wrong-ca.crt", tpki);
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", ca, "--etcd-cert",
+		  etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_failure(&r, "tls", "unknown-ca", "unknown CA");
+}
+
+static void expired_client_cert(void **state)
+{
+	(void)state;
+	char crt[PATH_MAX], key[PATH_MAX];
+	snprintf(crt, sizeof(crt), "%s/expired-client.crt", tpki);
+	snprintf(key, sizeof(key), "%s/expired-client.key", tpki);
+	/* TLS 1.3 refuses in an alert after our Finished, TLS 1.2 during the
+	 * handshake: both must say the same thing. */
+	static const char *const versions[] = {"1.3", "1.2"};
+	for (size_t i = 0; i < 2; i++) {
+		struct result r;
+		run_agent(&r, "probe", "etcd", "--json", "--tls-max", versions[i], "--etcd", etcd.url,
+			  "--etcd-ca", etcd.ca, "--etcd-cert", crt, "--etcd-key", key, NULL);
+		assert_failure(&r, "tls", "client-cert-rejected", "expired on");
+	}
+}
+
+static void not_yet_valid_client_cert(void **state)
+{
+	(void)state;
+	char crt[PATH_MAX], key[PATH_MAX];
+	snprintf(crt, sizeof(crt), "%s/notyet-client.crt", tpki);
+	snprintf(key, sizeof(key), "%s/notyet-client.key", tpki);
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
+		  "--etcd-cert", crt, "--etcd-key", key, NULL);
+	assert_failure(&r, "tls", "client-cert-rejected", "not valid before");
+}
+
+static void client_cert_from_wrong_ca(void **state)
+{
+	(void)state;
+	char crt[PATH_MAX], key[PATH_MAX];
+	snprintf(crt, sizeof(crt), "%s/wrong-ca-client.crt", tpki);
+	snprintf(key, sizeof(key), "%s/wrong-ca-client.key", tpki);
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
+		  "--etcd-cert", crt, "--etcd-key", key, NULL);
+	assert_failure(&r, "tls", "client-cert-rejected", "rejected our client certificate");
+}
+
+static void no_client_cert(void **state)
+{
+	(void)state;
+	static const char *const versions[] = {"1.3", "1.2"};
+	for (size_t i = 0; i < 2; i++) {
+		struct result r;
+		/* --etcd-ca alone: no client certificate at all. */
+		run_agent(&r, "probe", "etcd", "--json", "--tls-max", versions[i], "--etcd", etcd.url,
+			  "--etcd-ca", etcd.ca, NULL);
+		assert_failure(&r, "tls", "client-cert-required", "requires a client certificate");
+	}
+}
+
+static void name_mismatch(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.extra_url, "--etcd-ca", etcd.ca,
+		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_failure(&r, "tls", "name-mismatch", "not valid for 127.0.0.2");
+}
+
+/* Nothing listening: refused at once. The deadline is 20 s, so a "refused"
+ * (rather than "timeout") proves the agent did not wait for it. */
+static void nothing_listening(void **state)
+{
+	(void)state;
+	int port = fmh_free_port();
+	assert_true(port > 0);
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--timeout", "20s", "--etcd", url, "--etcd-ca",
+		  etcd.ca, "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_failure(&r, "refused", NULL, "connection refused");
+}
+
+/* A listener that accepts (in the kernel backlog) and never answers. */
+static void listener_never_answers(void **state)
+{
+	(void)state;
+	int port = 0;
+	int fd = fmh_listen_silent(&port);
+	assert_true(fd >= 0);
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--timeout", "500ms", "--etcd", url, "--etcd-ca",
+		  etcd.ca, "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	close(fd);
+	assert_failure(&r, "timeout", NULL, "timed out after 500 ms");
+}
+
+static void missing_ca_file_is_a_config_error(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca",
+		  "/nonexistent/ca.crt", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(r.json);
+	assert_string_equal(jstr(r.json, "error.kind"), "config");
+	assert_non_null(strstr(jstr(r.json, "error.reason"), "/nonexistent/ca.crt"));
+	cJSON_Delete(r.json);
+}
+
+static void usage_errors(void **state)
+{
+	(void)state;
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--timeout", "soon", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--timeout"));
+	cJSON_Delete(r.json);
+	run_agent(&r, "probe", "etcd", "--no-such-option", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "unknown option"));
+	cJSON_Delete(r.json);
+}
+
+/* Last: etcd goes away under us; the same probe now says refused. */
+static void etcd_stopped(void **state)
+{
+	(void)state;
+	pid_t pid = etcd.pid;
+	assert_int_equal(fmh_etcd_stop(&etcd), 0);
+	assert_int_equal(kill(pid, 0), -1);
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
+		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_failure(&r, "refused", NULL, "nothing listens");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(probe_with_client_cert),
+		cmocka_unit_test(probe_with_tls12),
+		cmocka_unit_test(probe_finds_kubeadm_pki_under_root),
+		cmocka_unit_test(probe_human_output),
+		cmocka_unit_test(wrong_ca),
+		cmocka_unit_test(expired_client_cert),
+		cmocka_unit_test(not_yet_valid_client_cert),
+		cmocka_unit_test(client_cert_from_wrong_ca),
+		cmocka_unit_test(no_client_cert),
+		cmocka_unit_test(name_mismatch),
+		cmocka_unit_test(nothing_listening),
+		cmocka_unit_test(listener_never_answers),
+		cmocka_unit_test(missing_ca_file_is_a_config_error),
+		cmocka_unit_test(usage_errors),
+		cmocka_unit_test(etcd_stopped),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
