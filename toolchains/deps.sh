@@ -82,9 +82,11 @@ if [ "$missing" = 1 ]; then
     done
     while read -r name version suite pool file sha; do
         verified "$file" "$sha" && continue
+        if [ -f "$dl/$file" ]; then
+            die "$file as the Debian archive serves it has sha256 $(sha256sum <"$dl/$file" | cut -d' ' -f1), deps.lock says $sha"
+        fi
         # The suite's index may have moved on to a newer version; the file can
         # still be in the pool. apt's own helper fetches it and checks the hash.
-        rm -f "$dl/$file"
         /usr/lib/apt/apt-helper download-file "$mirror/$pool/$file" "$dl/$file" "SHA256:$sha" >&2 ||
             die "the Debian archive did not serve $file ($name $version, $suite); deps.lock needs it"
         verified "$file" "$sha" || die "$file does not match the sha256 in deps.lock"
@@ -156,4 +158,8 @@ grep -q 'COAP_WITH_LIBMBEDTLS 1' "$prefix/include/coap3/coap_defines.h" ||
 { printf 'triplet %s\n' "$triplet"; cat "$lock"; } >"$prefix/deps.lock"
 touch "$prefix/.done"
 rm -rf "$work"
+# Prefixes built from an older lock or script are dead weight now.
+for old in "$cache/deps/$triplet"-*; do
+    [ "$old" = "$prefix" ] || rm -rf "$old"
+done
 say "dependencies for $triplet built into $prefix"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every symbol our libraries export carries its module prefix (STYLE.md 12):
+# fm_ for the agent, hal_ for hal/. A missing `static` shows up here.
+set -euo pipefail
+status=0
+for lib in "$@"; do
+    case "$(basename "$lib")" in
+        libhal.a) re='^(hal_|board_)' ;;
+        *) re='^(fm_|fmh_)' ;;
+    esac
+    bad=$(nm --defined-only -g "$lib" | awk 'NF == 3 && $2 ~ /[TDBRC]/ { print $3 }' |
+          grep -Ev "$re" || true)
+    if [ -n "$bad" ]; then
+        echo "$(basename "$lib"): exported symbols without the prefix:" >&2
+        echo "$bad" | sed 's/^/  /' >&2
+        status=1
+    else
+        echo "$(basename "$lib"): every exported symbol matches $re"
+    fi
+done
+exit $status
