@@ -1,0 +1,183 @@
+/*
+ * fm_harness: what an integration test needs to run real servers (etcd,
+ * openssl, the agent) and to leave nothing behind, even when it fails.
+ *
+ * Every process the harness starts is recorded in a fixed table (64 pids) and
+ * is stopped by fmh_cleanup(), which runs at exit and from the handlers for
+ * SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV and SIGBUS. Every child also gets
+ * PR_SET_PDEATHSIG(SIGKILL), so it dies with the test even when the test is
+ * killed by SIGKILL; every child leads its own process group, and stopping it
+ * signals the whole group, so grandchildren die too. Processes are only ever
+ * signalled by recorded pid (and the group that pid leads), never by name.
+ *
+ * Temporary directories (fmh_tmpdir) are removed at cleanup; set FMH_KEEP=1
+ * in the environment to keep them (their paths are printed) for a post-mortem.
+ *
+ * Not thread-safe: call from the test's main thread only (PDEATHSIG fires
+ * when the thread that forked exits, so it must be a thread that lives as
+ * long as the test).
+ *
+ * Errors: functions return 0 (or a pid, port or fd) on success and a negative
+ * errno on failure. -ETIMEDOUT always means "the deadline passed".
+ */
+#ifndef FM_HARNESS_H
+#define FM_HARNESS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Installs the exit and signal cleanup (see above). Call once at the start of
+ * main(); further calls do nothing. The other functions call it themselves,
+ * so forgetting it is not fatal. Returns 0 or -errno.
+ */
+int fmh_init(void);
+
+/*
+ * Stops every recorded process (SIGTERM to its group, up to 3 s, then
+ * SIGKILL), closes the fmh_listen_silent() sockets and removes every
+ * fmh_tmpdir() recursively. Safe to call twice; the harness stays usable
+ * afterwards. Does nothing in a forked child of the test.
+ */
+void fmh_cleanup(void);
+
+/*
+ * Creates a fresh directory $TMPDIR/fmh.XXXXXX (or /tmp/fmh.XXXXXX) and writes
+ * its path to out. The harness owns the directory: it is removed, with all
+ * it contains, at cleanup. Returns 0, -ENAMETOOLONG if size is too small,
+ * -ENOSPC if 32 directories are already recorded, or -errno from mkdtemp.
+ */
+int fmh_tmpdir(char *out, size_t size);
+
+/*
+ * Starts argv[0] (searched in PATH) with argv as its arguments: stdin is
+ * /dev/null, stdout and stderr are appended to log_path (created 0644), or go
+ * to /dev/null when log_path is NULL. argv and log_path are borrowed for the
+ * call only. The child leads its own process group and gets
+ * PDEATHSIG(SIGKILL). The pid is recorded; stop it with fmh_stop() (or leave
+ * it to cleanup); do not waitpid() it yourself.
+ *
+ * Returns the pid, -ENOSPC if the table is full, or the -errno with which the
+ * log could not be opened or the program could not be executed (-ENOENT for
+ * a missing program): exec failures are reported here, not as an exit status.
+ */
+pid_t fmh_spawn(const char *const argv[], const char *log_path);
+
+/*
+ * Stops a process started by fmh_spawn(): SIGTERM to its process group,
+ * waits up to 3 s for it to exit, then SIGKILL to the group; reaps it and
+ * forgets it. A process that has already exited is just reaped. Returns 0, or
+ * -ESRCH if pid is not one the harness recorded (nothing is signalled then).
+ */
+int fmh_stop(pid_t pid);
+
+/*
+ * Like fmh_stop(), and also tells how the process ended: *status (may be
+ * NULL) gets its exit code, or 128 + signal number if a signal ended it.
+ */
+int fmh_stop_status(pid_t pid, int *status);
+
+/*
+ * A TCP port that was free on 127.0.0.1 a moment ago (bind to port 0, read
+ * it back, close). Another process may take it before you bind it; the ports
+ * handed to one fmh_etcd_start() are distinct. Returns the port or -errno.
+ */
+int fmh_free_port(void);
+
+/*
+ * Waits until a TCP connection to ip:port (IPv4 literal) succeeds, retrying
+ * every 20 ms. Returns 0, -ETIMEDOUT, or -EINVAL for a bad address.
+ */
+int fmh_wait_tcp(const char *ip, int port, int timeout_ms);
+
+/*
+ * Waits until the file log_path contains needle (bytes, not lines; a file
+ * that does not exist yet is waited for). Woken by inotify, with a 100 ms
+ * poll as a backstop. Returns 0 or -ETIMEDOUT.
+ */
+int fmh_wait_log(const char *log_path, const char *needle, int timeout_ms);
+
+/*
+ * fmh_wait_log() that gives up early when pid (a recorded fmh_spawn()
+ * process; 0 for none) exits: returns -ESRCH then. The exited process is
+ * left for fmh_stop() to reap, so its status can still be read.
+ */
+int fmh_wait_log_pid(const char *log_path, const char *needle, pid_t pid, int timeout_ms);
+
+/*
+ * Runs FMH_PKI_SCRIPT (tests/harness/pki.sh) to write the kubeadm-like PKI
+ * into root (root/etc/kubernetes/pki/..., root/test-pki/...) with node name
+ * pi-master1. Prints the script's output to stderr on failure. Returns 0,
+ * -EIO if the script failed, or -errno / -ETIMEDOUT (60 s) from fmh_run().
+ */
+int fmh_pki(const char *root);
+
+/* A running single-member etcd; filled in by fmh_etcd_start(). */
+struct fmh_etcd {
+	pid_t pid;
+	int client_port;      /* https, on 127.0.0.1 (and extra_listen_ip) */
+	int peer_port;	      /* http, 127.0.0.1 */
+	int metrics_port;     /* http, 127.0.0.1: GET /metrics, /health */
+	char url[64];	      /* "https://127.0.0.1:<client_port>" */
+	char extra_url[64];   /* "https://<extra_listen_ip>:<client_port>" or "" */
+	char metrics_url[64]; /* "http://127.0.0.1:<metrics_port>" */
+	char dir[PATH_MAX];   /* its tmpdir: data/ and etcd.log; removed at cleanup */
+	char log[PATH_MAX];   /* etcd's stdout+stderr */
+	char ca[PATH_MAX];    /* root/etc/kubernetes/pki/etcd/ca.crt */
+	char cert[PATH_MAX];  /* .../etcd/healthcheck-client.crt */
+	char key[PATH_MAX];   /* .../etcd/healthcheck-client.key */
+};
+
+/*
+ * Starts the real `etcd` (from PATH) as a fresh single-member cluster named
+ * "node", serving clients over TLS with the PKI that fmh_pki() wrote under
+ * root (etcd/server.crt, --client-cert-auth against etcd/ca.crt), plus the
+ * same port on extra_listen_ip (e.g. "127.0.0.2", a loopback address NOT in
+ * the server certificate's SANs) when that is not NULL. Waits up to 20 s for
+ * etcd to log "ready to serve client requests" and to serve on 127.0.0.1,
+ * and for the port to accept TCP. On failure prints the tail of etcd's log to
+ * stderr, stops it and returns -errno (-ETIMEDOUT, or -ESRCH if etcd exited).
+ * e is the caller's; it is filled in before etcd is started, so e->log is
+ * usable even on failure.
+ */
+int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_listen_ip);
+
+/* Stops the etcd of e (see fmh_stop()) and sets e->pid to 0; its directory
+ * stays until cleanup. Returns 0 or -ESRCH if it was not running. */
+int fmh_etcd_stop(struct fmh_etcd *e);
+
+/*
+ * A listening TCP socket on 127.0.0.1:<free port> that never accepts: a
+ * client's connect() completes in the kernel backlog, then nothing is ever
+ * said. Writes the port to *port and returns the fd (CLOEXEC), or -errno.
+ * The caller may close the fd; cleanup closes it otherwise (only if the fd
+ * still refers to the same socket).
+ */
+int fmh_listen_silent(int *port);
+
+/*
+ * Runs argv (as fmh_spawn() does: PATH search, stdin /dev/null, own process
+ * group, PDEATHSIG, recorded while it runs) and waits at most timeout_ms for
+ * it. stdout and stderr are captured MERGED into out: at most out_size - 1
+ * bytes are kept, always NUL-terminated (the rest is read and dropped, so the
+ * program never blocks on a full pipe). out may be NULL (output dropped).
+ * When the program exits, whatever it left in its process group is killed.
+ *
+ * *exit_status (may be NULL) gets the exit code, or 128 + signal number.
+ * Returns 0 whenever the program ran, whatever its exit status; -ETIMEDOUT if
+ * the deadline passed (the program's group is then SIGKILLed and reaped, the
+ * output so far is kept and *exit_status is usually 137); -errno if it could not be
+ * started (-ENOENT for a missing program).
+ */
+int fmh_run(const char *const argv[], char *out, size_t out_size, int *exit_status, int timeout_ms);
+
+/*
+ * fmh_run() with stdout and stderr captured SEPARATELY (e.g. to parse JSON
+ * from stdout): out gets stdout, err gets stderr, each NUL-terminated and
+ * truncated as above; either may be NULL. With err NULL stderr is dropped.
+ */
+int fmh_run2(const char *const argv[], char *out, size_t out_size, char *err, size_t err_size,
+	     int *exit_status, int timeout_ms);
+
+#endif
