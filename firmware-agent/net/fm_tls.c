@@ -449,6 +449,21 @@ static int set_failure(struct fm_tls *t, int rc)
 	return -EPROTO;
 }
 
+/* WANT_READ / WANT_WRITE become -EAGAIN and what to wait for; anything else
+ * is a failure. */
+static int would_block_or_fail(struct fm_tls *t, int rc)
+{
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+		t->want = EPOLLIN;
+		return -EAGAIN;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		t->want = EPOLLOUT;
+		return -EAGAIN;
+	}
+	return set_failure(t, rc);
+}
+
 int fm_tls_handshake(struct fm_tls *t)
 {
 	if (t->handshake_done)
@@ -470,15 +485,7 @@ int fm_tls_handshake(struct fm_tls *t)
 		t->want = EPOLLIN;
 		return 0;
 	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-		t->want = EPOLLIN;
-		return -EAGAIN;
-	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-		t->want = EPOLLOUT;
-		return -EAGAIN;
-	}
-	return set_failure(t, rc);
+	return would_block_or_fail(t, rc);
 }
 
 ssize_t fm_tls_read(struct fm_tls *t, void *buf, size_t len)
@@ -493,18 +500,10 @@ ssize_t fm_tls_read(struct fm_tls *t, void *buf, size_t len)
 		}
 		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 			return 0;
-		if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-			t->want = EPOLLIN;
-			return -EAGAIN;
-		}
-		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-			t->want = EPOLLOUT;
-			return -EAGAIN;
-		}
 		/* TLS 1.3 post-handshake messages: nothing for us, read on. */
 		if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 			continue;
-		return set_failure(t, rc);
+		return would_block_or_fail(t, rc);
 	}
 }
 
@@ -513,17 +512,7 @@ ssize_t fm_tls_write(struct fm_tls *t, const void *buf, size_t len)
 	if (t->fail)
 		return -EPROTO;
 	int rc = mbedtls_ssl_write(&t->ssl, buf, len);
-	if (rc >= 0)
-		return rc;
-	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-		t->want = EPOLLOUT;
-		return -EAGAIN;
-	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-		t->want = EPOLLIN;
-		return -EAGAIN;
-	}
-	return set_failure(t, rc);
+	return rc >= 0 ? rc : would_block_or_fail(t, rc);
 }
 
 uint32_t fm_tls_want(const struct fm_tls *t)

@@ -197,58 +197,53 @@ static void wrong_ca(void **state)
 	assert_failure(&r, "tls", "unknown-ca", "unknown CA");
 }
 
+/* Probes with the test PKI's certificate NAME (or none) at TLS tls_max and
+ * expects the failure kind and a reason that says reason_has. */
+static void probe_client_cert(const char *name, const char *tls_max, const char *tls_kind,
+			      const char *reason_has)
+{
+	char crt[PATH_MAX], key[PATH_MAX];
+	snprintf(crt, sizeof(crt), "%s/%s.crt", tpki, name ? name : "");
+	snprintf(key, sizeof(key), "%s/%s.key", tpki, name ? name : "");
+	struct result r;
+	if (name)
+		run_agent(&r, "probe", "etcd", "--json", "--tls-max", tls_max, "--etcd", etcd.url,
+			  "--etcd-ca", etcd.ca, "--etcd-cert", crt, "--etcd-key", key, NULL);
+	else /* --etcd-ca alone: no client certificate at all */
+		run_agent(&r, "probe", "etcd", "--json", "--tls-max", tls_max, "--etcd", etcd.url,
+			  "--etcd-ca", etcd.ca, NULL);
+	assert_failure(&r, "tls", tls_kind, reason_has);
+}
+
+/* TLS 1.3 refuses in an alert after our Finished, TLS 1.2 during the
+ * handshake: both versions must say the same thing. */
 static void expired_client_cert(void **state)
 {
 	(void)state;
-	char crt[PATH_MAX], key[PATH_MAX];
-	snprintf(crt, sizeof(crt), "%s/expired-client.crt", tpki);
-	snprintf(key, sizeof(key), "%s/expired-client.key", tpki);
-	/* TLS 1.3 refuses in an alert after our Finished, TLS 1.2 during the
-	 * handshake: both must say the same thing. */
-	static const char *const versions[] = {"1.3", "1.2"};
-	for (size_t i = 0; i < 2; i++) {
-		struct result r;
-		run_agent(&r, "probe", "etcd", "--json", "--tls-max", versions[i], "--etcd", etcd.url,
-			  "--etcd-ca", etcd.ca, "--etcd-cert", crt, "--etcd-key", key, NULL);
-		assert_failure(&r, "tls", "client-cert-rejected", "expired on");
-	}
+	probe_client_cert("expired-client", "1.3", "client-cert-rejected", "expired on");
+	probe_client_cert("expired-client", "1.2", "client-cert-rejected", "expired on");
 }
 
 static void not_yet_valid_client_cert(void **state)
 {
 	(void)state;
-	char crt[PATH_MAX], key[PATH_MAX];
-	snprintf(crt, sizeof(crt), "%s/notyet-client.crt", tpki);
-	snprintf(key, sizeof(key), "%s/notyet-client.key", tpki);
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
-		  "--etcd-cert", crt, "--etcd-key", key, NULL);
-	assert_failure(&r, "tls", "client-cert-rejected", "not valid before");
+	probe_client_cert("notyet-client", "1.3", "client-cert-rejected", "not valid before");
 }
 
 static void client_cert_from_wrong_ca(void **state)
 {
 	(void)state;
-	char crt[PATH_MAX], key[PATH_MAX];
-	snprintf(crt, sizeof(crt), "%s/wrong-ca-client.crt", tpki);
-	snprintf(key, sizeof(key), "%s/wrong-ca-client.key", tpki);
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
-		  "--etcd-cert", crt, "--etcd-key", key, NULL);
-	assert_failure(&r, "tls", "client-cert-rejected", "rejected our client certificate");
+	probe_client_cert("wrong-ca-client", "1.3", "client-cert-rejected",
+			  "rejected our client certificate");
+	probe_client_cert("wrong-ca-client", "1.2", "client-cert-rejected",
+			  "rejected our client certificate");
 }
 
 static void no_client_cert(void **state)
 {
 	(void)state;
-	static const char *const versions[] = {"1.3", "1.2"};
-	for (size_t i = 0; i < 2; i++) {
-		struct result r;
-		/* --etcd-ca alone: no client certificate at all. */
-		run_agent(&r, "probe", "etcd", "--json", "--tls-max", versions[i], "--etcd", etcd.url,
-			  "--etcd-ca", etcd.ca, NULL);
-		assert_failure(&r, "tls", "client-cert-required", "requires a client certificate");
-	}
+	probe_client_cert(NULL, "1.3", "client-cert-required", "requires a client certificate");
+	probe_client_cert(NULL, "1.2", "client-cert-required", "requires a client certificate");
 }
 
 static void name_mismatch(void **state)
