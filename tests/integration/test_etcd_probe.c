@@ -158,6 +158,20 @@ static void probe_with_tls12(void **state)
 	assert_healthy(&r, "TLSv1.2");
 }
 
+/* The DNS subjectAltName ("localhost") is checked as well as the IP one;
+ * "localhost" may resolve to ::1 first, where etcd does not listen, and the
+ * client must go on to 127.0.0.1. */
+static void probe_by_dns_name(void **state)
+{
+	(void)state;
+	char url[64];
+	snprintf(url, sizeof(url), "https://localhost:%d", etcd.client_port);
+	struct result r;
+	run_agent(&r, "probe", "etcd", "--json", "--etcd", url, "--etcd-ca", etcd.ca,
+		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
+	assert_healthy(&r, "TLSv1.3");
+}
+
 /* No certificate flags: kubeadm's paths under --root are used. */
 static void probe_finds_kubeadm_pki_under_root(void **state)
 {
@@ -331,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probe_with_client_cert),
 		cmocka_unit_test(probe_with_tls12),
+		cmocka_unit_test(probe_by_dns_name),
 		cmocka_unit_test(probe_finds_kubeadm_pki_under_root),
 		cmocka_unit_test(probe_human_output),
 		cmocka_unit_test(wrong_ca),
