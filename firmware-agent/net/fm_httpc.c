@@ -598,7 +598,7 @@ int fm_httpc_start(struct fm_httpc *c, const struct fm_httpc_req *req)
 	else
 		where(c, host, sizeof(host));
 	ssize_t hl = fm_http_format_request(c->head, sizeof(c->head), req->method, req->path, host,
-					    req->content_type, c->req.body_len, NULL);
+					    req->content_type, c->req.body_len, req->extra_headers);
 	if (hl < 0)
 		return (int)hl;
 	c->head_len = (size_t)hl;

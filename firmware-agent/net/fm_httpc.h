@@ -61,6 +61,7 @@ struct fm_httpc_req {
 	const char *method;       /* "GET", "POST" ... */
 	const char *path;         /* "/health" */
 	const char *content_type; /* with a body, or NULL */
+	const char *extra_headers; /* "Name: value\r\n" lines (Authorization ...), or NULL */
 	const char *body;         /* borrowed until done; NULL: none */
 	size_t body_len;
 	uint64_t max_body;        /* cap on the response body; 0: 1 MiB */

@@ -102,19 +102,51 @@ static int tls_version(int v, mbedtls_ssl_protocol_version *out)
 	return -EINVAL;
 }
 
+/* A certificate chain from memory (PEM, NUL-terminated) or a file. */
+static int load_crt(mbedtls_x509_crt *crt, const char *file, const char *pem, const char *what,
+		    char *err, size_t errlen)
+{
+	char m[160];
+	int rc = pem ? mbedtls_x509_crt_parse(crt, (const unsigned char *)pem, strlen(pem) + 1)
+		     : mbedtls_x509_crt_parse_file(crt, file);
+	if (rc == 0)
+		return 0;
+	mbed_err(m, sizeof(m), rc);
+	snprintf(err, errlen, "%s %s: %s", what, pem ? "(embedded)" : file, m);
+	return rc == MBEDTLS_ERR_X509_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+}
+
+static int load_key(struct fm_tls_config *cfg, const char *file, const char *pem, char *err,
+		    size_t errlen)
+{
+	char m[160];
+	int rc = pem ? mbedtls_pk_parse_key(&cfg->key, (const unsigned char *)pem, strlen(pem) + 1,
+					    NULL, 0, mbedtls_ctr_drbg_random, &cfg->drbg)
+		     : mbedtls_pk_parse_keyfile(&cfg->key, file, NULL, mbedtls_ctr_drbg_random,
+						&cfg->drbg);
+	if (rc == 0)
+		return 0;
+	mbed_err(m, sizeof(m), rc);
+	snprintf(err, errlen, "key %s: %s", pem ? "(embedded)" : file, m);
+	return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+}
+
 int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o, char *err,
 		      size_t errlen)
 {
 	char m[160];
 	int rc;
+	bool have_ca = o->ca_pem || (o->ca_file && o->ca_file[0]);
+	bool have_cert = o->cert_pem || o->cert_file;
+	bool have_key = o->key_pem || o->key_file;
 
 	*out = NULL;
-	if (!o->ca_file || !o->ca_file[0]) {
-		snprintf(err, errlen, "no CA file given: the server cannot be verified");
+	if (!have_ca) {
+		snprintf(err, errlen, "no CA given: the server cannot be verified");
 		return -EINVAL;
 	}
-	if (!o->cert_file != !o->key_file) {
-		snprintf(err, errlen, "a client certificate needs both its certificate and its key file");
+	if (have_cert != have_key) {
+		snprintf(err, errlen, "a client certificate needs both its certificate and its key");
 		return -EINVAL;
 	}
 	mbedtls_ssl_protocol_version vmin, vmax;
@@ -140,7 +172,10 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 	mbedtls_pk_init(&cfg->key);
 	mbedtls_entropy_init(&cfg->entropy);
 	mbedtls_ctr_drbg_init(&cfg->drbg);
-	snprintf(cfg->ca_file, sizeof(cfg->ca_file), "%s", o->ca_file);
+	snprintf(cfg->ca_file, sizeof(cfg->ca_file), "%s",
+		 o->ca_pem ? "the embedded certificate-authority-data" : o->ca_file);
+	snprintf(cfg->cert_file, sizeof(cfg->cert_file), "%s",
+		 o->cert_pem ? "(embedded client-certificate-data)" : o->cert_file ? o->cert_file : "");
 
 	static const unsigned char pers[] = "fleetmedic-tls";
 	rc = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy, pers,
@@ -151,37 +186,21 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 		rc = -EIO;
 		goto out_delete;
 	}
-	rc = mbedtls_x509_crt_parse_file(&cfg->ca, o->ca_file);
-	if (rc) {
-		mbed_err(m, sizeof(m), rc);
-		snprintf(err, errlen, "CA file %s: %s", o->ca_file, m);
-		rc = rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc == MBEDTLS_ERR_X509_FILE_IO_ERROR
-			     ? -ENOENT
-			     : -EINVAL;
+	rc = load_crt(&cfg->ca, o->ca_file, o->ca_pem, "CA", err, errlen);
+	if (rc)
 		goto out_delete;
-	}
-	if (o->cert_file) {
-		snprintf(cfg->cert_file, sizeof(cfg->cert_file), "%s", o->cert_file);
-		rc = mbedtls_x509_crt_parse_file(&cfg->own, o->cert_file);
-		if (rc) {
-			mbed_err(m, sizeof(m), rc);
-			snprintf(err, errlen, "certificate file %s: %s", o->cert_file, m);
-			rc = rc == MBEDTLS_ERR_X509_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+	if (have_cert) {
+		rc = load_crt(&cfg->own, o->cert_file, o->cert_pem, "certificate", err, errlen);
+		if (rc)
 			goto out_delete;
-		}
-		rc = mbedtls_pk_parse_keyfile(&cfg->key, o->key_file, NULL,
-					      mbedtls_ctr_drbg_random, &cfg->drbg);
-		if (rc) {
-			mbed_err(m, sizeof(m), rc);
-			snprintf(err, errlen, "key file %s: %s", o->key_file, m);
-			rc = rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ? -ENOENT : -EINVAL;
+		rc = load_key(cfg, o->key_file, o->key_pem, err, errlen);
+		if (rc)
 			goto out_delete;
-		}
 		rc = mbedtls_pk_check_pair(&cfg->own.pk, &cfg->key, mbedtls_ctr_drbg_random,
 					   &cfg->drbg);
 		if (rc) {
-			snprintf(err, errlen, "key file %s does not belong to certificate %s",
-				 o->key_file, o->cert_file);
+			snprintf(err, errlen, "key %s does not belong to certificate %s",
+				 o->key_pem ? "(embedded)" : o->key_file, cfg->cert_file);
 			rc = -EINVAL;
 			goto out_delete;
 		}

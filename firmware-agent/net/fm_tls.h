@@ -39,10 +39,16 @@ enum fm_tls_fail {
 /* Short stable name of a failure kind ("unknown-ca", "name-mismatch" ...). */
 const char *fm_tls_fail_name(enum fm_tls_fail f);
 
+/* Each of CA, certificate and key comes from a file or, as kubeconfigs
+ * embed them (certificate-authority-data ...), from memory: a NUL-terminated
+ * PEM string. The *_pem form wins when both are given. */
 struct fm_tls_options {
-	const char *ca_file;   /* PEM bundle of trusted CAs; required */
+	const char *ca_file;   /* PEM bundle of trusted CAs; one of the two is required */
+	const char *ca_pem;
 	const char *cert_file; /* our certificate (PEM), or NULL */
-	const char *key_file;  /* its key (PEM), required with cert_file */
+	const char *cert_pem;
+	const char *key_file;  /* its key (PEM), required with a certificate */
+	const char *key_pem;
 	int min_version;       /* 12 or 13 (TLS 1.2 / 1.3); 0: 12 */
 	int max_version;       /* 12 or 13; 0: 13 */
 };

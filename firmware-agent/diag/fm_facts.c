@@ -1,0 +1,139 @@
+#include "fm_facts.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fm_facts {
+	cJSON *all; /* array of fact objects */
+};
+
+struct fm_facts *fm_facts_new(void)
+{
+	struct fm_facts *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->all = cJSON_CreateArray();
+	if (!f->all) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void fm_facts_delete(struct fm_facts **f)
+{
+	if (!f || !*f)
+		return;
+	cJSON_Delete((*f)->all);
+	free(*f);
+	*f = NULL;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static bool is(const cJSON *fact, const char *kind, const char *id)
+{
+	return strcmp(str(fact, "kind"), kind) == 0 && strcmp(str(fact, "id"), id) == 0;
+}
+
+/* A new object with kind and id first (a person reading the JSON sees them
+ * first) and then the fields, moved out of fields, which is freed. */
+static cJSON *keyed(const char *kind, const char *id, cJSON *fields)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "kind", kind) || !cJSON_AddStringToObject(o, "id", id))
+		goto out_free;
+	cJSON_DeleteItemFromObjectCaseSensitive(fields, "kind");
+	cJSON_DeleteItemFromObjectCaseSensitive(fields, "id");
+	while (fields->child) {
+		cJSON *item = cJSON_DetachItemViaPointer(fields, fields->child);
+		if (!cJSON_AddItemToObject(o, item->string, item)) {
+			cJSON_Delete(item);
+			goto out_free;
+		}
+	}
+	cJSON_Delete(fields);
+	return o;
+
+out_free:
+	cJSON_Delete(o);
+	cJSON_Delete(fields);
+	return NULL;
+}
+
+cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON *fields)
+{
+	if (!fields || !cJSON_IsObject(fields)) {
+		cJSON_Delete(fields);
+		return NULL;
+	}
+	cJSON *fact = keyed(kind, id, fields);
+	if (!fact)
+		return NULL;
+	int i = 0;
+	for (cJSON *c = f->all->child; c; c = c->next, i++) {
+		if (is(c, kind, id)) {
+			cJSON_ReplaceItemInArray(f->all, i, fact);
+			return fact;
+		}
+	}
+	if (!cJSON_AddItemToArray(f->all, fact)) {
+		cJSON_Delete(fact);
+		return NULL;
+	}
+	return fact;
+}
+
+const cJSON *fm_facts_get(const struct fm_facts *f, const char *kind, const char *id)
+{
+	for (const cJSON *c = f->all->child; c; c = c->next)
+		if (is(c, kind, id))
+			return c;
+	return NULL;
+}
+
+void fm_facts_drop(struct fm_facts *f, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	cJSON *c = f->all->child;
+	while (c) {
+		cJSON *next = c->next;
+		if (strncmp(str(c, "kind"), prefix, n) == 0)
+			cJSON_Delete(cJSON_DetachItemViaPointer(f->all, c));
+		c = next;
+	}
+}
+
+size_t fm_facts_count(const struct fm_facts *f)
+{
+	return (size_t)cJSON_GetArraySize(f->all);
+}
+
+const cJSON *fm_facts_at(const struct fm_facts *f, size_t i)
+{
+	return cJSON_GetArrayItem(f->all, (int)i);
+}
+
+cJSON *fm_facts_json(const struct fm_facts *f, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	cJSON *out = cJSON_CreateArray();
+	if (!out)
+		return NULL;
+	for (const cJSON *c = f->all->child; c; c = c->next) {
+		if (strncmp(str(c, "kind"), prefix, n) != 0)
+			continue;
+		cJSON *copy = cJSON_Duplicate(c, 1);
+		if (!copy || !cJSON_AddItemToArray(out, copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(out);
+			return NULL;
+		}
+	}
+	return out;
+}

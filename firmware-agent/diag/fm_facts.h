@@ -1,0 +1,45 @@
+/* fm_facts: the fact set. Sources put facts; the diagnosis engine reads them.
+ *
+ * A fact is a JSON object with at least "kind" (what it is: "etcd.status",
+ * "cert", "apiserver.readyz" ...) and "id" (which one: an endpoint URL, a
+ * file, a pod name), plus the fields that matter, in snake_case. The pair
+ * (kind, id) is unique in a set: putting it again replaces the fact. Facts
+ * that describe a failure carry "state" (fm_probe.h): "ok", "refused",
+ * "timeout", "tls", "http-status", "malformed", "too-large", "closed",
+ * "config", and a "reason" a person can act on.
+ *
+ * The set is small (tens to a few hundred facts on a node): a flat array,
+ * searched linearly.
+ */
+#ifndef FM_FACTS_H
+#define FM_FACTS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+struct fm_facts;
+
+/* NULL on allocation failure. */
+struct fm_facts *fm_facts_new(void);
+/* Frees and NULLs *f; accepts NULL. */
+void fm_facts_delete(struct fm_facts **f);
+
+/* Adds the fact (kind, id) with fields, replacing an earlier one with the
+ * same kind and id. Takes ownership of fields (a cJSON object; "kind" and
+ * "id" are set on it) also on failure. Returns the stored object (valid until
+ * it is replaced or the set is deleted), or NULL on allocation failure. */
+cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON *fields);
+/* The fact (kind, id), or NULL. */
+const cJSON *fm_facts_get(const struct fm_facts *f, const char *kind, const char *id);
+/* Removes every fact whose kind starts with prefix ("etcd." removes what the
+ * etcd source said), so a source can restate what it knows. */
+void fm_facts_drop(struct fm_facts *f, const char *prefix);
+
+size_t fm_facts_count(const struct fm_facts *f);
+/* The i-th fact in the order they were first put. */
+const cJSON *fm_facts_at(const struct fm_facts *f, size_t i);
+/* The facts whose kind starts with prefix, as a new JSON array (copies).
+ * prefix "" gives all. Caller owns the result; NULL on allocation failure. */
+cJSON *fm_facts_json(const struct fm_facts *f, const char *prefix);
+
+#endif
