@@ -4,10 +4,11 @@
  * source is unreachable or unhealthy), 2 usage or configuration error.
  */
 #include "fm_conf.h"
+#include "fm_discover.h"
 #include "fm_etcd.h"
+#include "fm_facts.h"
 #include "fm_log.h"
 #include "fm_loop.h"
-#include "hal/hal_path.h"
 
 #include <cjson/cJSON.h>
 #include <mbedtls/version.h>
@@ -163,103 +164,155 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* A default path under --root; the agent never opens a host path otherwise. */
-static const char *rooted(const struct opts *o, const char *path, char *buf, size_t size)
+/* A fact reports a problem when its request failed or it says unhealthy. */
+static bool fact_bad(const cJSON *f)
 {
-	if (hal_path(buf, size, o->root, path) < 0)
-		return NULL;
-	return buf;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "state");
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(f, "healthy");
+	return (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0) || cJSON_IsFalse(h);
 }
 
-static void human_size(char *out, size_t size, int64_t bytes)
+static bool fact_config_error(const cJSON *f)
 {
-	if (bytes < 0)
-		snprintf(out, size, "?");
-	else if (bytes < 10 * 1024)
-		snprintf(out, size, "%lld B", (long long)bytes);
-	else if (bytes < 10 * 1024 * 1024)
-		snprintf(out, size, "%lld KiB", (long long)(bytes / 1024));
-	else
-		snprintf(out, size, "%lld MiB", (long long)(bytes / (1024 * 1024)));
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "state");
+	return cJSON_IsString(st) && strcmp(st->valuestring, "config") == 0;
 }
 
-static void print_etcd(const struct fm_etcd_status *st, const char *url)
+static void print_value(const cJSON *v)
 {
-	if (!st->reachable) {
-		printf("etcd %s: UNREACHABLE (%s%s%s)\n  %s\n", url,
-		       st->config_error ? "config" : fm_httpc_fail_name(st->fail),
-		       st->fail == FM_HTTPC_TLS ? ": " : "",
-		       st->fail == FM_HTTPC_TLS ? fm_tls_fail_name(st->tls_fail) : "", st->reason);
-		return;
-	}
-	printf("etcd %s: %s (%s, %llu ms)\n", url, st->healthy ? "healthy" : "UNHEALTHY",
-	       st->tls_version, (unsigned long long)st->rtt_ms);
-	if (!st->healthy)
-		printf("  health      %s\n", st->health_reason);
-	if (st->server_version[0])
-		printf("  version     %s (cluster %s)\n", st->server_version,
-		       st->cluster_version[0] ? st->cluster_version : "?");
-	if (st->have_status) {
-		char db[32], inuse[32];
-		human_size(db, sizeof(db), st->db_size);
-		human_size(inuse, sizeof(inuse), st->db_size_in_use);
-		printf("  member      %llx, leader %llx%s\n", (unsigned long long)st->member_id,
-		       (unsigned long long)st->leader,
-		       st->leader && st->leader == st->member_id ? " (this member)" : "");
-		printf("  raft        term %llu, index %llu\n", (unsigned long long)st->raft_term,
-		       (unsigned long long)st->raft_index);
-		printf("  db size     %s (in use %s)\n", db, inuse);
+	if (cJSON_IsString(v)) {
+		fputs(v->valuestring, stdout);
+	} else if (cJSON_IsNumber(v)) {
+		if (v->valuedouble == (double)(long long)v->valuedouble)
+			printf("%lld", (long long)v->valuedouble);
+		else
+			printf("%.3g", v->valuedouble);
+	} else if (cJSON_IsBool(v)) {
+		fputs(cJSON_IsTrue(v) ? "yes" : "no", stdout);
 	} else {
-		printf("  status      %s\n", st->status_error);
+		char *s = cJSON_PrintUnformatted(v);
+		fputs(s ? s : "?", stdout);
+		free(s);
 	}
 }
 
-static int probe_etcd(const struct opts *o)
+/* The human form of the facts: one heading per fact, the problem first,
+ * then its fields. */
+static void print_facts(const struct fm_facts *facts)
 {
-	char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
-	struct fm_etcd_opts eo = {
-		.url = o->etcd_url ? o->etcd_url : "https://127.0.0.1:2379",
-		.ca = o->etcd_ca ? o->etcd_ca : rooted(o, "/etc/kubernetes/pki/etcd/ca.crt", ca, sizeof(ca)),
-		.timeout_ms = (int)o->timeout_ms,
-		.tls_max = o->tls_max,
-	};
-	/* Without an explicit certificate, use kubeadm's healthcheck client: it
-	 * exists for exactly this. An explicit --etcd-ca alone means "no client
-	 * certificate". */
-	if (o->etcd_cert || o->etcd_key) {
-		eo.cert = o->etcd_cert;
-		eo.key = o->etcd_key;
-	} else if (!o->etcd_ca) {
-		eo.cert = rooted(o, "/etc/kubernetes/pki/etcd/healthcheck-client.crt", cert, sizeof(cert));
-		eo.key = rooted(o, "/etc/kubernetes/pki/etcd/healthcheck-client.key", key, sizeof(key));
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *f = fm_facts_at(facts, i);
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "state");
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(f, "healthy");
+		const cJSON *tls = cJSON_GetObjectItemCaseSensitive(f, "tls");
+		printf("%s %s", cJSON_GetObjectItem(f, "kind")->valuestring,
+		       cJSON_GetObjectItem(f, "id")->valuestring);
+		if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
+			printf(": FAILED (%s%s%s)", st->valuestring, cJSON_IsString(tls) ? ": " : "",
+			       cJSON_IsString(tls) ? tls->valuestring : "");
+		else if (cJSON_IsBool(h))
+			printf(": %s", cJSON_IsTrue(h) ? "healthy" : "UNHEALTHY");
+		putchar('\n');
+		for (const cJSON *v = f->child; v; v = v->next) {
+			if (!strcmp(v->string, "kind") || !strcmp(v->string, "id") ||
+			    !strcmp(v->string, "state") || !strcmp(v->string, "tls") ||
+			    !strcmp(v->string, "healthy"))
+				continue;
+			printf("  %-16s ", v->string);
+			print_value(v);
+			putchar('\n');
+		}
 	}
-	if (!eo.ca) {
-		fprintf(stderr, "fleetmedic-agent: --root path too long\n");
+}
+
+typedef int (*collect_fn)(struct fm_loop *loop, const struct fm_discovery *d,
+			  const struct fm_collect_opts *co, struct fm_facts *facts);
+
+static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d,
+			const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	return fm_etcd_collect(loop, &d->etcd, co, facts);
+}
+
+static const struct {
+	const char *name;
+	collect_fn collect; /* NULL: not implemented yet */
+} sources[] = {
+	{"etcd", collect_etcd},
+	{"apiserver", NULL},
+	{"docker", NULL},
+	{"journal", NULL},
+	{"hal", NULL},
+};
+
+static int probe(const char *what, const struct opts *o)
+{
+	collect_fn collect = NULL;
+	bool known = false;
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		if (strcmp(sources[i].name, what) == 0) {
+			known = true;
+			collect = sources[i].collect;
+		}
+	}
+	if (!known) {
+		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|journal|hal\n",
+			what);
+		return EXIT_USAGE;
+	}
+	if (!collect) {
+		fprintf(stderr, "fleetmedic-agent: probe %s is not implemented yet\n", what);
 		return EXIT_USAGE;
 	}
 
-	struct fm_loop *loop = fm_loop_new();
-	if (!loop) {
-		fprintf(stderr, "fleetmedic-agent: cannot create the event loop: %s\n", strerror(errno));
+	struct fm_discover_opts dopts = {
+		.root = o->root, .etcd_url = o->etcd_url, .etcd_ca = o->etcd_ca,
+		.etcd_cert = o->etcd_cert, .etcd_key = o->etcd_key,
+		.apiserver_url = o->apiserver_url, .kubeconfig = o->kubeconfig,
+	};
+	struct fm_discovery d;
+	char err[512];
+	if (fm_discover(&d, &dopts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fleetmedic-agent: %s\n", err);
+		fm_discovery_free(&d);
 		return EXIT_USAGE;
 	}
-	struct fm_etcd_status st;
-	int rc = fm_etcd_probe(loop, &eo, &st);
+	struct fm_facts *facts = fm_facts_new();
+	struct fm_loop *loop = fm_loop_new();
+	if (!facts || !loop) {
+		fprintf(stderr, "fleetmedic-agent: out of memory\n");
+		fm_loop_delete(&loop);
+		fm_facts_delete(&facts);
+		fm_discovery_free(&d);
+		return EXIT_USAGE;
+	}
+	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
+	collect(loop, &d, &co, facts);
 	fm_loop_delete(&loop);
 
+	int status = 0;
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *f = fm_facts_at(facts, i);
+		if (fact_config_error(f))
+			status = EXIT_USAGE;
+		else if (fact_bad(f) && status == 0)
+			status = EXIT_FINDING;
+	}
 	if (o->json) {
-		cJSON *j = fm_etcd_status_json(&st, eo.url);
-		char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+		cJSON *out = cJSON_CreateObject();
+		cJSON_AddStringToObject(out, "source", what);
+		cJSON_AddItemToObject(out, "facts", fm_facts_json(facts, ""));
+		char *s = cJSON_PrintUnformatted(out);
 		if (s)
 			puts(s);
 		free(s);
-		cJSON_Delete(j);
+		cJSON_Delete(out);
 	} else {
-		print_etcd(&st, eo.url);
+		print_facts(facts);
 	}
-	if (st.config_error)
-		return EXIT_USAGE;
-	return rc == 0 ? 0 : EXIT_FINDING;
+	fm_facts_delete(&facts);
+	fm_discovery_free(&d);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -295,16 +348,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 2]);
 			return EXIT_USAGE;
 		}
-		if (strcmp(what, "etcd") == 0)
-			return probe_etcd(&o);
-		if (strcmp(what, "apiserver") == 0 || strcmp(what, "docker") == 0 ||
-		    strcmp(what, "journal") == 0 || strcmp(what, "hal") == 0) {
-			fprintf(stderr, "fleetmedic-agent: probe %s is not implemented yet\n", what);
-			return EXIT_USAGE;
-		}
-		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|journal|hal\n",
-			what);
-		return EXIT_USAGE;
+		return probe(what, &o);
 	}
 	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0) {
 		fprintf(stderr, "fleetmedic-agent: '%s' is not implemented yet; 'probe etcd' is\n", cmd);

@@ -7,6 +7,17 @@
 
 #include <cjson/cJSON.h>
 
+/* What every source's collect function is given besides its endpoint. */
+struct fm_collect_opts {
+	int timeout_ms; /* per request */
+	int tls_max;    /* 12 or 13; 0: 13 */
+};
+
+/* The fm_tls_options for an endpoint's CA, certificate and key (PEM from a
+ * kubeconfig wins over paths; empty paths are "none"). Borrows ep. */
+struct fm_endpoint;
+struct fm_tls_options fm_probe_tls_options(const struct fm_endpoint *ep, int tls_max);
+
 /* Adds to fact: "state" ("ok" or the failure kind: "refused", "timeout",
  * "tls", "http-status", "malformed", "too-large", "closed", "connect",
  * "canceled"), with a failure also "reason" and, for TLS, "tls" (the

@@ -84,37 +84,54 @@ static void run_agent(struct result *r, ...)
 		print_message("agent stdout: %s\nagent stderr: %s\n", r->out, r->err);
 }
 
-static const char *jstr(const cJSON *o, const char *path)
+/* The fact of the given kind in the agent's {"source":..., "facts":[...]}. */
+static const cJSON *fact(const struct result *r, const char *kind)
 {
-	/* "error.kind" style lookups */
-	char key[64];
-	const char *dot;
-	while (o && (dot = strchr(path, '.'))) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
-		path = dot + 1;
+	const cJSON *facts = cJSON_GetObjectItemCaseSensitive(r->json, "facts");
+	const cJSON *f;
+	cJSON_ArrayForEach(f, facts)
+	{
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "kind");
+		if (cJSON_IsString(k) && strcmp(k->valuestring, kind) == 0)
+			return f;
 	}
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, path) : NULL;
+	return NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void assert_failure(struct result *r, const char *kind, const char *tls_kind,
+static double jnum(const cJSON *o, const char *key)
+{
+	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The etcd.endpoint fact says the request failed with state (and TLS kind),
+ * and its reason says reason_has. */
+static void assert_failure(struct result *r, const char *state, const char *tls_kind,
 			   const char *reason_has)
 {
 	if (!r->json)
 		fail_msg("no JSON from the agent");
 	assert_int_equal(r->status, 1);
-	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r->json, "reachable")));
-	assert_non_null(jstr(r->json, "error.kind"));
-	assert_string_equal(jstr(r->json, "error.kind"), kind);
+	const cJSON *ep = fact(r, "etcd.endpoint");
+	assert_non_null(ep);
+	assert_non_null(jstr(ep, "state"));
+	assert_string_equal(jstr(ep, "state"), state);
 	if (tls_kind) {
-		assert_non_null(jstr(r->json, "error.tls"));
-		assert_string_equal(jstr(r->json, "error.tls"), tls_kind);
+		assert_non_null(jstr(ep, "tls"));
+		assert_string_equal(jstr(ep, "tls"), tls_kind);
 	}
-	const char *reason = jstr(r->json, "error.reason");
+	const char *reason = jstr(ep, "reason");
 	assert_non_null(reason);
 	if (!strstr(reason, reason_has))
 		fail_msg("reason \"%s\" does not say \"%s\"", reason, reason_has);
+	/* Nothing else could be learnt from an endpoint that did not answer. */
+	assert_null(fact(r, "etcd.health"));
 	cJSON_Delete(r->json);
 }
 
@@ -125,18 +142,21 @@ static void assert_healthy(struct result *r, const char *tls_version)
 	if (r->status != 0)
 		print_message("%s\n%s\n", r->out, r->err);
 	assert_int_equal(r->status, 0);
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r->json, "reachable")));
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r->json, "healthy")));
-	assert_string_equal(jstr(r->json, "tls_version"), tls_version);
+	const cJSON *ep = fact(r, "etcd.endpoint");
+	assert_string_equal(jstr(ep, "state"), "ok");
+	assert_string_equal(jstr(ep, "tls_version"), tls_version);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(fact(r, "etcd.health"), "healthy")));
 	/* Debian 12's etcd-server is 3.4.x. */
-	assert_non_null(jstr(r->json, "version"));
-	assert_memory_equal(jstr(r->json, "version"), "3.", 2);
+	const char *v = jstr(fact(r, "etcd.version"), "server");
+	assert_non_null(v);
+	assert_memory_equal(v, "3.", 2);
 	/* A single-member cluster: this member leads, and it has a database. */
-	assert_non_null(jstr(r->json, "member_id"));
-	assert_string_equal(jstr(r->json, "member_id"), jstr(r->json, "leader"));
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r->json, "is_leader")));
-	assert_true(cJSON_GetObjectItem(r->json, "db_size")->valuedouble > 0);
-	assert_true(cJSON_GetObjectItem(r->json, "raft_term")->valuedouble >= 1);
+	const cJSON *st = fact(r, "etcd.status");
+	assert_non_null(jstr(st, "member_id"));
+	assert_string_equal(jstr(st, "member_id"), jstr(st, "leader"));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "is_leader")));
+	assert_true(jnum(st, "db_size") > 0);
+	assert_true(jnum(st, "raft_term") >= 1);
 	cJSON_Delete(r->json);
 }
 
@@ -187,8 +207,9 @@ static void probe_human_output(void **state)
 	struct result r;
 	run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, NULL);
 	assert_int_equal(r.status, 0);
-	assert_non_null(strstr(r.out, ": healthy (TLSv1.3"));
-	assert_non_null(strstr(r.out, "(this member)"));
+	assert_non_null(strstr(r.out, "etcd.health https://127.0.0.1:"));
+	assert_non_null(strstr(r.out, ": healthy\n"));
+	assert_non_null(strstr(r.out, "TLSv1.3"));
 	cJSON_Delete(r.json);
 
 	char ca[PATH_MAX];
@@ -196,7 +217,7 @@ static void probe_human_output(void **state)
 	run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, "--etcd-ca", ca,
 		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.out, "UNREACHABLE (tls: unknown-ca)"));
+	assert_non_null(strstr(r.out, ": FAILED (tls: unknown-ca)"));
 	cJSON_Delete(r.json);
 }
 
@@ -308,8 +329,9 @@ static void missing_ca_file_is_a_config_error(void **state)
 		  "/nonexistent/ca.crt", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(r.json);
-	assert_string_equal(jstr(r.json, "error.kind"), "config");
-	assert_non_null(strstr(jstr(r.json, "error.reason"), "/nonexistent/ca.crt"));
+	const cJSON *ep = fact(&r, "etcd.endpoint");
+	assert_string_equal(jstr(ep, "state"), "config");
+	assert_non_null(strstr(jstr(ep, "reason"), "/nonexistent/ca.crt"));
 	cJSON_Delete(r.json);
 }
 
