@@ -210,6 +210,8 @@ static void print_facts(const struct fm_facts *facts)
 		if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
 			printf(": FAILED (%s%s%s)", st->valuestring, cJSON_IsString(tls) ? ": " : "",
 			       cJSON_IsString(tls) ? tls->valuestring : "");
+		else if (cJSON_IsString(st))
+			printf(": ok");
 		else if (cJSON_IsBool(h))
 			printf(": %s", cJSON_IsTrue(h) ? "healthy" : "UNHEALTHY");
 		putchar('\n');
