@@ -1,0 +1,106 @@
+/* fm_facts: put replaces by (kind, id), drop by prefix, JSON copies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_facts.h"
+
+#include <string.h>
+
+static cJSON *obj_with(const char *key, double v)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, key, v);
+	return o;
+}
+
+static void put_get_replace(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	assert_non_null(f);
+	assert_non_null(fm_facts_put(f, "etcd.status", "https://a", obj_with("db_size", 1)));
+	assert_non_null(fm_facts_put(f, "etcd.status", "https://b", obj_with("db_size", 2)));
+	assert_int_equal(fm_facts_count(f), 2);
+
+	/* Same kind and id: replaced in place, order kept. */
+	assert_non_null(fm_facts_put(f, "etcd.status", "https://a", obj_with("db_size", 3)));
+	assert_int_equal(fm_facts_count(f), 2);
+	const cJSON *a = fm_facts_get(f, "etcd.status", "https://a");
+	assert_non_null(a);
+	assert_int_equal((int)cJSON_GetObjectItem(a, "db_size")->valuedouble, 3);
+	assert_ptr_equal(fm_facts_at(f, 0), a);
+	assert_null(fm_facts_get(f, "etcd.status", "https://c"));
+	assert_null(fm_facts_get(f, "etcd.health", "https://a"));
+	fm_facts_delete(&f);
+	assert_null(f);
+	fm_facts_delete(&f); /* NULL is fine */
+}
+
+/* kind and id lead the object and cannot be overridden by the fields. */
+static void kind_and_id_first(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "state", "ok");
+	cJSON_AddStringToObject(o, "kind", "forged");
+	cJSON_AddStringToObject(o, "id", "forged");
+	const cJSON *p = fm_facts_put(f, "cert", "/etc/kubernetes/pki/ca.crt", o);
+	assert_non_null(p);
+	assert_string_equal(p->child->string, "kind");
+	assert_string_equal(p->child->valuestring, "cert");
+	assert_string_equal(p->child->next->string, "id");
+	assert_string_equal(p->child->next->valuestring, "/etc/kubernetes/pki/ca.crt");
+	assert_string_equal(p->child->next->next->string, "state");
+	assert_null(p->child->next->next->next);
+	fm_facts_delete(&f);
+}
+
+static void drop_and_json(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	fm_facts_put(f, "etcd.endpoint", "u", cJSON_CreateObject());
+	fm_facts_put(f, "cert", "x", cJSON_CreateObject());
+	fm_facts_put(f, "etcd.health", "u", cJSON_CreateObject());
+	fm_facts_put(f, "etcdx", "u", cJSON_CreateObject());
+
+	cJSON *j = fm_facts_json(f, "etcd.");
+	assert_int_equal(cJSON_GetArraySize(j), 2);
+	cJSON_Delete(j);
+	j = fm_facts_json(f, "");
+	assert_int_equal(cJSON_GetArraySize(j), 4);
+	cJSON_Delete(j);
+
+	fm_facts_drop(f, "etcd.");
+	assert_int_equal(fm_facts_count(f), 2);
+	assert_non_null(fm_facts_get(f, "cert", "x"));
+	assert_non_null(fm_facts_get(f, "etcdx", "u"));
+	fm_facts_delete(&f);
+}
+
+/* Not an object: refused, and freed (no leak under LSan). */
+static void rejects_non_objects(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	assert_null(fm_facts_put(f, "k", "i", cJSON_CreateString("x")));
+	assert_null(fm_facts_put(f, "k", "i", NULL));
+	assert_int_equal(fm_facts_count(f), 0);
+	fm_facts_delete(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(put_get_replace),
+		cmocka_unit_test(kind_and_id_first),
+		cmocka_unit_test(drop_and_json),
+		cmocka_unit_test(rejects_non_objects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
