@@ -5,6 +5,9 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 DEPS        = $(shell toolchains/deps.sh --print-prefix)
 CMAKE_ARGS ?=
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= kubeconfig
 
 .PHONY: all deps build test demo cross bench fuzz format clean help
 
@@ -15,7 +18,8 @@ help:
 	@echo "make test    install, build with ASan+UBSan, run every test"
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages and build the pinned dependencies"
-	@echo "make cross | bench | fuzz | format | clean"
+	@echo "make fuzz    build the libFuzzer targets with clang, run each FUZZ_SECONDS (60)"
+	@echo "make cross | bench | format | clean"
 
 deps:
 	toolchains/host-packages.sh
@@ -39,8 +43,13 @@ cross:
 bench:
 	@echo "make bench: the benchmarks are not implemented yet (issue 10)" >&2; exit 2
 
-fuzz:
-	@echo "make fuzz: the fuzz targets are not implemented yet (issue 11)" >&2; exit 2
+# One libFuzzer target per parser (tests/fuzz), built with clang into
+# $(BUILD)/fuzz and run FUZZ_SECONDS each from its seed corpus; a crash fails.
+fuzz: deps
+	cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=$(FUZZ_CC) -DFM_FUZZ=ON \
+		-DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD)/fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

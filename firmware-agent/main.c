@@ -3,6 +3,7 @@
  * Exit status (DESIGN.md): 0 fine, 1 a critical finding (for probe: the
  * source is unreachable or unhealthy), 2 usage or configuration error.
  */
+#include "fm_apiserver.h"
 #include "fm_conf.h"
 #include "fm_discover.h"
 #include "fm_etcd.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_FINDING 1
@@ -233,7 +235,13 @@ typedef int (*collect_fn)(struct fm_loop *loop, const struct fm_discovery *d,
 static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d,
 			const struct fm_collect_opts *co, struct fm_facts *facts)
 {
-	return fm_etcd_collect(loop, &d->etcd, co, facts);
+	return fm_etcd_collect(loop, &d->etcd, d->etcd_metrics_url, time(NULL), co, facts);
+}
+
+static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
+			     const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	return fm_apiserver_collect(loop, &d->apiserver, co, facts);
 }
 
 static const struct {
@@ -241,7 +249,7 @@ static const struct {
 	collect_fn collect; /* NULL: not implemented yet */
 } sources[] = {
 	{"etcd", collect_etcd},
-	{"apiserver", NULL},
+	{"apiserver", collect_apiserver},
 	{"docker", NULL},
 	{"journal", NULL},
 	{"hal", NULL},

@@ -10,7 +10,9 @@ pkgs=(
   # dependencies taken as Debian -dev packages (versions checked by deps.sh)
   libyaml-dev libsystemd-dev libsqlite3-dev libcmocka-dev
   # real servers and tools used by the tests and the demo
-  etcd-server etcd-client openssl procps iproute2
+  etcd-server etcd-client openssl procps iproute2 python3
+  # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -283,6 +283,7 @@ static void connect_failed(struct fm_httpc *c, int err)
 static int connect_next(struct fm_httpc *c)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->cur_addr];
+	c->have_peer_cert = false;
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
@@ -501,6 +502,7 @@ static void step(struct fm_httpc *c)
 			want(c, fm_tls_want(c->tls));
 			return;
 		}
+		c->have_peer_cert = fm_tls_peer_cert(c->tls, &c->peer_cert) == 0;
 		if (rc < 0) {
 			fail_tls(c);
 			return;

@@ -91,6 +91,12 @@ struct fm_httpc {
 	uint64_t elapsed_ms;  /* from start to done */
 	const char *tls_version;
 	struct fm_http_parser parser; /* headers of the answer: fm_http_header_get */
+	/* The server's certificate as presented in this connection's TLS
+	 * handshake, kept after the session is gone (also when the handshake
+	 * failed on it: an expired server certificate is still described).
+	 * Cleared when a new connection starts. */
+	struct fm_cert_info peer_cert;
+	bool have_peer_cert;
 
 	/* Internal. */
 	struct fm_loop *loop;

@@ -15,12 +15,17 @@
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct fm_tls_config {
 	mbedtls_ssl_config conf;
@@ -48,6 +53,8 @@ struct fm_tls {
 	char peer_subject[128];
 	char peer_not_before[24];
 	char peer_not_after[24];
+	struct fm_cert_info peer;
+	bool have_peer;
 	uint32_t peer_flags;
 	char reason[320];
 };
@@ -272,12 +279,100 @@ static void x509_time(char *out, size_t size, const mbedtls_x509_time *tm)
 		 tm->min, tm->sec);
 }
 
+/* Seconds since the epoch of an X.509 time (always UTC in a certificate),
+ * computed here rather than with timegm(): that is not C11, and where
+ * time_t is 32 bits (older armhf userlands) a notAfter past 2038 must
+ * saturate, not wrap into the past and read as "expired". The day count is
+ * the proleptic Gregorian days_from_civil algorithm (H. Hinnant). */
+static time_t x509_epoch(const mbedtls_x509_time *tm)
+{
+	int64_t y = tm->year, m = tm->mon, d = tm->day;
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t s = (era * 146097 + doe - 719468) * 86400 + (int64_t)tm->hour * 3600 +
+		    (int64_t)tm->min * 60 + tm->sec;
+	if (sizeof(time_t) < sizeof(int64_t)) {
+		if (s > INT32_MAX)
+			s = INT32_MAX;
+		if (s < INT32_MIN)
+			s = INT32_MIN;
+	}
+	return (time_t)s;
+}
+
+/* Bytes from a certificate, made printable: they end up in reports. */
+static void printable(char *out, size_t size, const char *prefix, const unsigned char *p, size_t len)
+{
+	size_t o = (size_t)snprintf(out, size, "%s", prefix);
+	for (size_t i = 0; i < len && o + 1 < size; i++)
+		out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	if (o < size)
+		out[o] = '\0';
+}
+
+static void describe_sans(const mbedtls_x509_crt *crt, struct fm_cert_info *ci)
+{
+	if (!crt->subject_alt_names.buf.p)
+		return;
+	for (const mbedtls_x509_sequence *cur = &crt->subject_alt_names; cur; cur = cur->next) {
+		mbedtls_x509_subject_alternative_name san;
+		memset(&san, 0, sizeof(san));
+		ci->sans_total++;
+		if (mbedtls_x509_parse_subject_alt_name(&cur->buf, &san) != 0)
+			continue;
+		if (ci->n_sans < FM_CERT_MAX_SANS) {
+			char *dst = ci->sans[ci->n_sans];
+			size_t size = sizeof(ci->sans[0]);
+			const mbedtls_x509_buf *u = &san.san.unstructured_name;
+			char ip[INET6_ADDRSTRLEN];
+			bool kept = true;
+			switch (san.type) {
+			case MBEDTLS_X509_SAN_DNS_NAME: printable(dst, size, "DNS:", u->p, u->len); break;
+			case MBEDTLS_X509_SAN_RFC822_NAME: printable(dst, size, "email:", u->p, u->len); break;
+			case MBEDTLS_X509_SAN_UNIFORM_RESOURCE_IDENTIFIER:
+				printable(dst, size, "URI:", u->p, u->len);
+				break;
+			case MBEDTLS_X509_SAN_IP_ADDRESS:
+				if ((u->len == 4 && inet_ntop(AF_INET, u->p, ip, sizeof(ip))) ||
+				    (u->len == 16 && inet_ntop(AF_INET6, u->p, ip, sizeof(ip))))
+					snprintf(dst, size, "IP:%s", ip);
+				else
+					kept = false;
+				break;
+			default: kept = false;
+			}
+			if (kept)
+				ci->n_sans++;
+		}
+		mbedtls_x509_free_subject_alt_name(&san);
+	}
+}
+
+static void describe(const mbedtls_x509_crt *crt, struct fm_cert_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	/* A DN longer than the field is cut, not dropped: the start names it. */
+	if (mbedtls_x509_dn_gets(ci->subject, sizeof(ci->subject), &crt->subject) < 0)
+		ci->subject[sizeof(ci->subject) - 1] = '\0';
+	if (mbedtls_x509_dn_gets(ci->issuer, sizeof(ci->issuer), &crt->issuer) < 0)
+		ci->issuer[sizeof(ci->issuer) - 1] = '\0';
+	ci->not_before = x509_epoch(&crt->valid_from);
+	ci->not_after = x509_epoch(&crt->valid_to);
+	ci->is_ca = mbedtls_x509_crt_get_ca_istrue(crt) == 1;
+	describe_sans(crt, ci);
+}
+
 /* Remembers what the server presented, so a failure can say which
  * certificate is wrong and how, not only that one is. */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	struct fm_tls *t = ctx;
 	if (depth == 0) {
+		describe(crt, &t->peer);
+		t->have_peer = true;
 		if (mbedtls_x509_dn_gets(t->peer_subject, sizeof(t->peer_subject), &crt->subject) < 0)
 			t->peer_subject[0] = '\0';
 		x509_time(t->peer_not_before, sizeof(t->peer_not_before), &crt->valid_from);
@@ -552,4 +647,119 @@ const char *fm_tls_reason(const struct fm_tls *t)
 const char *fm_tls_version(const struct fm_tls *t)
 {
 	return t->handshake_done ? mbedtls_ssl_get_version(&t->ssl) : "";
+}
+
+int fm_tls_peer_cert(const struct fm_tls *t, struct fm_cert_info *out)
+{
+	if (!t->have_peer)
+		return -ENODATA;
+	*out = t->peer;
+	return 0;
+}
+
+int fm_tls_cert_info_pem(const char *pem, size_t len, struct fm_cert_info *out, size_t max,
+			 size_t *n, char *err, size_t errlen)
+{
+	static const char begin_cert[] = "-----BEGIN CERTIFICATE-----";
+	char m[160];
+	int rc;
+
+	*n = 0;
+	if (len > FM_CERT_MAX_FILE) {
+		snprintf(err, errlen, "larger than %d bytes: not a certificate file",
+			 FM_CERT_MAX_FILE);
+		return -EMSGSIZE;
+	}
+	bool is_pem = memmem(pem, len, "-----BEGIN ", 11) != NULL;
+	if (is_pem && !memmem(pem, len, begin_cert, sizeof(begin_cert) - 1)) {
+		snprintf(err, errlen, "no certificate in it (other PEM blocks only)");
+		return -ENODATA;
+	}
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		snprintf(err, errlen, "PSA crypto initialisation failed");
+		return -EIO;
+	}
+	/* Mbed TLS wants PEM NUL-terminated, the NUL counted in the length. */
+	char *buf = malloc(len + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(buf, pem, len);
+	buf[len] = '\0';
+	mbedtls_x509_crt chain;
+	mbedtls_x509_crt_init(&chain);
+	rc = is_pem ? mbedtls_x509_crt_parse(&chain, (const unsigned char *)buf, len + 1)
+		    : mbedtls_x509_crt_parse_der(&chain, (const unsigned char *)buf, len);
+	free(buf);
+	if (rc < 0) {
+		mbed_err(m, sizeof(m), rc);
+		snprintf(err, errlen, "not a certificate: %s", m);
+		mbedtls_x509_crt_free(&chain);
+		return -EINVAL;
+	}
+	/* rc > 0 counts PEM blocks that did not parse: the others still say
+	 * something useful, so they are kept. */
+	for (const mbedtls_x509_crt *c = &chain; c && c->raw.p && *n < max; c = c->next)
+		describe(c, &out[(*n)++]);
+	mbedtls_x509_crt_free(&chain);
+	return 0;
+}
+
+int fm_tls_cert_info_file(const char *path, struct fm_cert_info *out, size_t max, size_t *n,
+			  char *err, size_t errlen)
+{
+	char e[200];
+	struct stat sb;
+	int rc;
+
+	*n = 0;
+	/* O_NONBLOCK: a FIFO planted where a certificate should be must not
+	 * hang the agent at open(). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -EINVAL;
+	}
+	if (sb.st_size > FM_CERT_MAX_FILE) {
+		close(fd);
+		snprintf(err, errlen, "%s: larger than %d bytes: not a certificate file", path,
+			 FM_CERT_MAX_FILE);
+		return -EMSGSIZE;
+	}
+	/* The size may change under us: read at most the cap, whatever fstat said. */
+	char *buf = malloc(FM_CERT_MAX_FILE);
+	if (!buf) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	size_t len = 0;
+	while (len < FM_CERT_MAX_FILE) {
+		ssize_t r = read(fd, buf + len, FM_CERT_MAX_FILE - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+			goto out_free;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	rc = fm_tls_cert_info_pem(buf, len, out, max, n, e, sizeof(e));
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, e);
+
+out_free:
+	free(buf);
+	close(fd);
+	return rc;
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Why a session failed; FM_TLS_OK while it has not. */
 enum fm_tls_fail {
@@ -94,5 +95,44 @@ enum fm_tls_fail fm_tls_failure(const struct fm_tls *t);
 const char *fm_tls_reason(const struct fm_tls *t);
 /* "TLSv1.3" ... once the handshake is done, else "". */
 const char *fm_tls_version(const struct fm_tls *t);
+
+/* Certificate inspection: what a certificate says about itself, for expiry
+ * and clock checks. Nothing here verifies anything. */
+
+#define FM_CERT_MAX_SANS 8
+
+struct fm_cert_info {
+	char subject[256];     /* DN as "O=system:masters, CN=kube-apiserver-etcd-client" */
+	char issuer[256];
+	time_t not_before;     /* UTC; clamped to time_t's range where it is 32 bits */
+	time_t not_after;
+	bool is_ca;            /* basicConstraints CA:TRUE */
+	int n_sans;            /* kept in sans[] (at most FM_CERT_MAX_SANS) */
+	int sans_total;        /* in the certificate */
+	char sans[FM_CERT_MAX_SANS][80]; /* "DNS:localhost", "IP:127.0.0.1", "URI:..." */
+};
+
+/* Caps on what is inspected: one file, and the certificates kept from it. */
+#define FM_CERT_MAX_FILE (256 * 1024)
+
+/* Describes the certificates in pem (len bytes; PEM, any number of
+ * certificates interleaved with other text, or one DER certificate) into
+ * out[0..max). *n gets how many were stored. Returns 0 (at least one
+ * certificate parsed; blocks that do not parse are skipped), -ENODATA when
+ * the text holds PEM blocks but no certificate (a key file), -EINVAL when
+ * nothing parses (reason in err), -EMSGSIZE over FM_CERT_MAX_FILE. Borrows
+ * pem for the call; it need not be NUL-terminated. */
+int fm_tls_cert_info_pem(const char *pem, size_t len, struct fm_cert_info *out, size_t max,
+			 size_t *n, char *err, size_t errlen);
+/* Same for a file (read up to FM_CERT_MAX_FILE bytes). Also -ENOENT,
+ * -EACCES ... when it cannot be read, with the path in err. */
+int fm_tls_cert_info_file(const char *path, struct fm_cert_info *out, size_t max, size_t *n,
+			  char *err, size_t errlen);
+
+/* The server's leaf certificate as the verify callback saw it during the
+ * handshake (also when verification then failed: an expired server
+ * certificate is described all the same). 0, or -ENODATA when no
+ * certificate has been seen (yet). */
+int fm_tls_peer_cert(const struct fm_tls *t, struct fm_cert_info *out);
 
 #endif

@@ -5,6 +5,38 @@
  *
  * Everything found says where it came from ("origin"), so a report can say
  * "from /etc/kubernetes/manifests/etcd.yaml" and a person can check it.
+ *
+ * kubeadm (any of manifests/etcd.yaml, manifests/kube-apiserver.yaml,
+ * admin.conf under /etc/kubernetes):
+ *   etcd.url     the loopback entry of etcd.yaml's --listen-client-urls (or of
+ *                --advertise-client-urls; an unspecified address becomes
+ *                127.0.0.1), else the first --advertise-client-urls; without
+ *                etcd.yaml, kube-apiserver.yaml's --etcd-servers (and
+ *                --etcd-cafile)
+ *   etcd.ca      --trusted-ca-file; etcd.cert/key: pki/etcd/healthcheck-client
+ *                when both files exist, else the apiserver's --etcd-certfile/
+ *                --etcd-keyfile
+ *   etcd_metrics_url  the http entry of --listen-metrics-urls
+ *   apiserver    admin.conf's server and credentials; without admin.conf (or
+ *                without a server in it) https://127.0.0.1:<--secure-port>
+ *                from kube-apiserver.yaml with --client-ca-file as the CA
+ *   node_name    etcd's --name, else "<component>-<node>" pod names, else
+ *                /etc/hostname
+ *   pki_dirs     /etc/kubernetes/pki; kubeconfigs: admin.conf,
+ *                super-admin.conf, kubelet.conf, controller-manager.conf,
+ *                scheduler.conf, those that exist
+ * k3s (/etc/rancher/k3s/k3s.yaml or /var/lib/rancher/k3s/server):
+ *   etcd         only with embedded etcd (server/db/etcd exists):
+ *                https://127.0.0.1:2379, server/tls/etcd/server-ca.crt,
+ *                server/tls/etcd/client.{crt,key}, metrics
+ *                http://127.0.0.1:2381; otherwise etcd.url is "" (SQLite or
+ *                an external datastore: there is no etcd to ask)
+ *   apiserver    k3s.yaml's server and credentials, else
+ *                https://127.0.0.1:6443 with server/tls/server-ca.crt and
+ *                client-admin.{crt,key}
+ *   pki_dirs     server/tls; kubeconfigs: k3s.yaml; node_name /etc/hostname
+ * Paths named inside the host's files are host paths: they are joined with
+ * the root prefix. Paths given as options are used as given.
  */
 #ifndef FM_DISCOVER_H
 #define FM_DISCOVER_H
@@ -19,24 +51,26 @@ enum fm_flavor { FM_FLAVOR_NONE = 0, FM_FLAVOR_KUBEADM, FM_FLAVOR_K3S };
  * the root prefix. PEM strings (malloc'd, NUL-terminated) hold material a
  * kubeconfig embeds (*-data, base64-decoded); they win over the paths. */
 struct fm_endpoint {
-	char url[256];        /* "https://127.0.0.1:2379"; "" when none found */
+	char url[256]; /* "https://127.0.0.1:2379"; "" when none found */
 	char ca[PATH_MAX];
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	char *ca_pem;
 	char *cert_pem;
 	char *key_pem;
-	char *token;          /* bearer token (kubeconfig user.token), or NULL */
-	char origin[PATH_MAX]; /* the file (or "--etcd" ...) it came from */
+	char *token;	       /* bearer token (kubeconfig user.token), or NULL */
+	char origin[PATH_MAX]; /* the file the URL came from (under the root prefix),
+				* "--etcd", "--apiserver", "--kubeconfig FILE",
+				* "default (kubeadm paths)", or "" with url "" */
 };
 
 #define FM_DISCOVER_MAX_FILES 8
 
 struct fm_discovery {
 	enum fm_flavor flavor;
-	char node_name[128];         /* from the manifests / kubeconfig, if seen */
-	struct fm_endpoint etcd;     /* client URL, etcd CA, a client cert etcd trusts */
-	char etcd_metrics_url[256];  /* plain http --listen-metrics-urls, or "" */
+	char node_name[128];	      /* from the manifests / kubeconfig, if seen */
+	struct fm_endpoint etcd;      /* client URL, etcd CA, a client cert etcd trusts */
+	char etcd_metrics_url[256];   /* plain http --listen-metrics-urls, or "" */
 	struct fm_endpoint apiserver; /* URL, CA, credentials (from admin.conf / k3s.yaml) */
 	/* Directories whose certificates are checked (PKI, k3s server/tls). */
 	char pki_dirs[FM_DISCOVER_MAX_FILES][PATH_MAX];
@@ -49,12 +83,17 @@ struct fm_discovery {
 
 /* Explicit settings (NULL: not given). */
 struct fm_discover_opts {
-	const char *root;       /* default "/" */
+	const char *root; /* default "/" */
 	const char *etcd_url, *etcd_ca, *etcd_cert, *etcd_key;
 	const char *apiserver_url, *kubeconfig;
 };
 
-/* Fills d from the host under o->root, then applies the explicit options.
+/* Fills d from the host under o->root, then applies the explicit options:
+ * --etcd replaces the URL (and drops a discovered metrics URL that belongs
+ * to another etcd); --etcd-ca alone also drops the client certificate;
+ * --kubeconfig (used as given; the paths inside it are host paths) replaces
+ * the apiserver's server, CA (when it names one) and client identity
+ * (certificate, key, token) as a whole; --apiserver then replaces the URL.
  * Returns 0 (also when nothing was found: d->flavor is FM_FLAVOR_NONE and
  * the endpoints fall back to the defaults https://127.0.0.1:2379 and
  * https://127.0.0.1:6443 with kubeadm's paths), or -errno with a reason in

@@ -1,13 +1,36 @@
 #include "fm_etcd.h"
 
+#include "fm_certs.h"
 #include "fm_httpc.h"
+#include "fm_promtext.h"
 #include "fm_tls.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MAX_ALARMS      16
+#define MAX_MEMBERS     64
+#define MAX_MEMBER_URLS 8
+#define SMALL_BODY      (64 * 1024)
+#define LIST_BODY       (512 * 1024)
+/* /metrics is parsed as it streams in and never held: the cap only bounds
+ * the time a runaway answer can take. etcd 3.4 serves ~150 KiB. */
+#define METRICS_BODY    (16 * 1024 * 1024)
+#define SLOW_LE_S       0.128
+
+/* The keys of the count-only range over /registry/masterleases/, base64 as
+ * the v3 gateway wants bytes fields (proto3 JSON mapping). Literal until
+ * core/fm_base64 lands:
+ *   "/registry/masterleases/" -> L3JlZ2lzdHJ5L21hc3RlcmxlYXNlcy8=
+ *   "/registry/masterleases0" -> L3JlZ2lzdHJ5L21hc3RlcmxlYXNlczA=
+ * (range_end is the prefix with its last byte + 1: '/' + 1 = '0'). */
+static const char masterleases_range[] =
+	"{\"key\":\"L3JlZ2lzdHJ5L21hc3RlcmxlYXNlcy8=\","
+	"\"range_end\":\"L3JlZ2lzdHJ5L21hc3RlcmxlYXNlczA=\",\"count_only\":true}";
 
 /* etcd's JSON gateway renders 64-bit integers as strings (proto3 JSON
  * mapping); older servers and other fields use numbers. Accept both. */
@@ -41,60 +64,369 @@ static cJSON *body_json(const struct fm_httpc *c)
 	return cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
 }
 
-static void add_id(cJSON *o, const char *key, uint64_t id)
+static void hex_id(char *s, size_t size, uint64_t id)
 {
 	/* Member ids are 64-bit: hex as etcdctl prints them, never a lossy double. */
+	snprintf(s, size, "%" PRIx64, id);
+}
+
+static void add_id(cJSON *o, const char *key, uint64_t id)
+{
 	char s[24];
-	snprintf(s, sizeof(s), "%" PRIx64, id);
+	hex_id(s, sizeof(s), id);
 	cJSON_AddStringToObject(o, key, s);
 }
 
-static bool put_health(struct fm_facts *facts, const char *url, const struct fm_httpc *c)
+static double now_ms_precise(void)
 {
-	cJSON *f = cJSON_CreateObject();
-	cJSON *j = body_json(c);
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "health");
-	bool healthy = cJSON_IsString(h) && strcmp(h->valuestring, "true") == 0;
-	const char *reason = json_str(j, "reason");
-	char why[96];
-
-	cJSON_AddBoolToObject(f, "healthy", healthy);
-	if (!healthy && (!reason || !reason[0])) {
-		snprintf(why, sizeof(why), j ? "/health answered HTTP %d" : "/health answered HTTP %d with no JSON",
-			 c->status);
-		reason = why;
-	}
-	if (reason && reason[0])
-		cJSON_AddStringToObject(f, "reason", reason);
-	cJSON_Delete(j);
-	fm_facts_put(facts, "etcd.health", url, f);
-	return healthy;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void put_version(struct fm_facts *facts, const char *url, const struct fm_httpc *c)
+/* One collection: the connection and what went wrong on it so far. */
+struct run {
+	struct fm_httpc *c;
+	const struct fm_collect_opts *co;
+	const char *url;
+	/* The connection failed (refused, timeout, TLS, closed): asking again
+	 * would only wait for the same failure once per request. */
+	bool dead;
+	char dead_reason[400];
+	double last_ms; /* duration of the last request, sub-millisecond */
+};
+
+enum asked { ASKED_OK, ASKED_FAILED, ASKED_SKIPPED, ASKED_NOT_JSON };
+
+/* Sends one request and waits for it; any status is an answer (etcd's
+ * health endpoints answer 503 with their verdict). */
+static enum asked ask_any(struct run *r, const char *method, const char *path, const char *body,
+			  uint64_t max_body)
+{
+	if (r->dead)
+		return ASKED_SKIPPED;
+	struct fm_httpc_req req = {
+		.method = method, .path = path, .timeout_ms = r->co->timeout_ms,
+		.max_body = max_body,
+		/* The v3 gateway takes POST with a JSON body even for reads:
+		 * every one used here is a read, safe to send again. */
+		.idempotent = true,
+	};
+	if (body) {
+		req.content_type = "application/json";
+		req.body = body;
+		req.body_len = strlen(body);
+	}
+	double t0 = now_ms_precise();
+	int rc = fm_httpc_fetch(r->c, &req);
+	r->last_ms = now_ms_precise() - t0;
+	if (rc == 0)
+		return ASKED_OK;
+	enum fm_httpc_fail f = r->c->fail;
+	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE) {
+		r->dead = true;
+		snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", r->c->reason);
+	}
+	return ASKED_FAILED;
+}
+
+/* ask_any, and only a 2xx answer is a success; with json, it is parsed
+ * into *json (caller frees). */
+static enum asked ask(struct run *r, const char *method, const char *path, const char *body,
+		      uint64_t max_body, cJSON **json)
+{
+	if (json)
+		*json = NULL;
+	enum asked a = ask_any(r, method, path, body, max_body);
+	if (a != ASKED_OK)
+		return a;
+	if (fm_httpc_require_2xx(r->c) < 0)
+		return ASKED_FAILED;
+	if (json && !(*json = body_json(r->c)))
+		return ASKED_NOT_JSON;
+	return ASKED_OK;
+}
+
+/* The fact for a request that did not give what was asked. */
+static cJSON *failed_fact(const struct run *r, enum asked a, const char *what)
 {
 	cJSON *f = cJSON_CreateObject();
-	cJSON *j = body_json(c);
+	char why[512];
+	switch (a) {
+	case ASKED_SKIPPED:
+		cJSON_AddStringToObject(f, "state", "skipped");
+		snprintf(why, sizeof(why), "%s: not asked, the connection failed before: %s", what,
+			 r->dead_reason);
+		cJSON_AddStringToObject(f, "reason", why);
+		break;
+	case ASKED_NOT_JSON:
+		cJSON_AddStringToObject(f, "state", "malformed");
+		snprintf(why, sizeof(why), "%s: the answer is not JSON", what);
+		cJSON_AddStringToObject(f, "reason", why);
+		cJSON_AddNumberToObject(f, "http_status", r->c->status);
+		break;
+	default:
+		fm_probe_outcome(f, r->c);
+	}
+	return f;
+}
+
+/* --- version ------------------------------------------------------------ */
+
+struct version {
+	bool known;
+	int major, minor, patch;
+};
+
+/* /livez and /readyz came with 3.6 and were backported to 3.5.11 and 3.4.29. */
+static bool has_livez(const struct version *v)
+{
+	if (!v->known || v->major < 3)
+		return false;
+	if (v->major > 3 || v->minor >= 6)
+		return true;
+	return (v->minor == 5 && v->patch >= 11) || (v->minor == 4 && v->patch >= 29);
+}
+
+static void collect_version(struct run *r, struct fm_facts *facts, cJSON *j, struct version *v)
+{
+	cJSON *f = cJSON_CreateObject();
 	const char *s = json_str(j, "etcdserver"), *cl = json_str(j, "etcdcluster");
-	if (s)
+	if (s) {
 		cJSON_AddStringToObject(f, "server", s);
+		v->known = sscanf(s, "%d.%d.%d", &v->major, &v->minor, &v->patch) == 3;
+	}
 	if (cl)
 		cJSON_AddStringToObject(f, "cluster", cl);
-	cJSON_Delete(j);
-	fm_facts_put(facts, "etcd.version", url, f);
+	if (!s) {
+		cJSON_AddStringToObject(f, "state", "malformed");
+		cJSON_AddStringToObject(f, "reason", "/version: no \"etcdserver\" in the answer");
+	}
+	fm_facts_put(facts, "etcd.version", r->url, f);
 }
 
-static void put_status(struct fm_facts *facts, const char *url, const struct fm_httpc *c)
+/* --- health ------------------------------------------------------------- */
+
+struct health {
+	cJSON *failure;       /* the request failed: this is the fact (until put) */
+	bool failed;
+	bool healthy;
+	bool server_reason;   /* reason is the server's own words */
+	char reason[256];
+	const char *via;
+	bool have_rtt;
+	double rtt_ms;
+};
+
+/* Appends s to the reason, "; " between, cut at the reason's size. */
+static void append_reason(struct health *h, const char *s)
 {
-	cJSON *f = cJSON_CreateObject();
-	cJSON *j = body_json(c);
-	uint64_t v, member = 0, leader = 0;
-	if (!j) {
-		cJSON_AddStringToObject(f, "state", "malformed");
-		cJSON_AddStringToObject(f, "reason", "maintenance status: the answer is not JSON");
-		fm_facts_put(facts, "etcd.status", url, f);
+	size_t have = strlen(h->reason), len = strlen(s);
+	if (have && have + 2 < sizeof(h->reason)) {
+		strcpy(h->reason + have, "; ");
+		have += 2;
+	}
+	if (len > sizeof(h->reason) - 1 - have)
+		len = sizeof(h->reason) - 1 - have;
+	memcpy(h->reason + have, s, len);
+	h->reason[have + len] = '\0';
+}
+
+static void note_rtt(struct run *r, struct health *h)
+{
+	/* Only a request on the kept-alive connection measures the round
+	 * trip; a fresh one would include the TCP and TLS handshakes. */
+	if (r->c->reused && r->c->fail == FM_HTTPC_OK && !h->have_rtt) {
+		h->have_rtt = true;
+		h->rtt_ms = round(r->last_ms * 100) / 100;
+	}
+}
+
+static void health_via_health(struct run *r, struct health *h)
+{
+	h->via = "/health";
+	enum asked a = ask_any(r, "GET", "/health", NULL, SMALL_BODY);
+	if (a != ASKED_OK) {
+		h->failure = failed_fact(r, a, "/health");
 		return;
 	}
+	note_rtt(r, h);
+	cJSON *j = body_json(r->c);
+	const cJSON *hv = cJSON_GetObjectItemCaseSensitive(j, "health");
+	h->healthy = cJSON_IsString(hv) && strcmp(hv->valuestring, "true") == 0;
+	const char *reason = json_str(j, "reason");
+	if (reason && reason[0]) {
+		snprintf(h->reason, sizeof(h->reason), "%s", reason);
+		h->server_reason = true;
+	} else if (!h->healthy) {
+		snprintf(h->reason, sizeof(h->reason),
+			 j ? "/health answered HTTP %d" : "/health answered HTTP %d with no JSON",
+			 r->c->status);
+	}
+	cJSON_Delete(j);
+}
+
+/* The "[-]check failed: why" lines of a verbose /readyz or /livez (the
+ * Kubernetes healthz format etcd adopted), as the reason. */
+static void failed_checks(struct health *h, const char *endpoint, const struct fm_httpc *c)
+{
+	const char *p = c->body.data ? c->body.data : "";
+	const char *end = p + c->body.len;
+	bool any = false;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		if (e - p > 3 && memcmp(p, "[-]", 3) == 0) {
+			char line[160];
+			snprintf(line, sizeof(line), "%s: %.*s", endpoint,
+				 (int)(e - p - 3 > 120 ? 120 : e - p - 3), p + 3);
+			append_reason(h, line);
+			any = true;
+		}
+		p = e + 1;
+	}
+	if (!any) {
+		char line[96];
+		snprintf(line, sizeof(line), "%s answered HTTP %d", endpoint, c->status);
+		append_reason(h, line);
+	} else {
+		h->server_reason = true;
+	}
+}
+
+static void health_via_livez(struct run *r, struct health *h)
+{
+	static const char *const paths[] = {"/livez?verbose", "/readyz?verbose"};
+	static const char *const names[] = {"/livez", "/readyz"};
+	h->via = "/livez+/readyz";
+	h->healthy = true;
+	for (size_t i = 0; i < 2; i++) {
+		enum asked a = ask_any(r, "GET", paths[i], NULL, SMALL_BODY);
+		if (a != ASKED_OK) {
+			h->failure = failed_fact(r, a, names[i]);
+			return;
+		}
+		note_rtt(r, h);
+		if (r->c->status != 200) {
+			h->healthy = false;
+			failed_checks(h, names[i], r->c);
+		}
+	}
+}
+
+static void put_health(struct run *r, struct fm_facts *facts, struct health *h)
+{
+	if (h->failure) {
+		cJSON_AddStringToObject(h->failure, "via", h->via);
+		fm_facts_put(facts, "etcd.health", r->url, h->failure);
+		h->failure = NULL;
+		h->failed = true;
+		return;
+	}
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddBoolToObject(f, "healthy", h->healthy);
+	if (!h->healthy && h->reason[0])
+		cJSON_AddStringToObject(f, "reason", h->reason);
+	cJSON_AddStringToObject(f, "via", h->via);
+	if (h->have_rtt)
+		cJSON_AddNumberToObject(f, "rtt_ms", h->rtt_ms);
+	fm_facts_put(facts, "etcd.health", r->url, f);
+}
+
+/* --- alarms ------------------------------------------------------------- */
+
+struct alarm {
+	char name[24];
+	uint64_t member;
+	int members;
+};
+
+/* The alarm's name: the gateway writes the enum's name, a marshaller with
+ * EnumsAsInts its number (etcdserverpb.AlarmType: NONE 0, NOSPACE 1,
+ * CORRUPT 2). Names become fact ids: only [A-Z0-9_] is kept. */
+static bool alarm_name(const cJSON *v, char *out, size_t size)
+{
+	static const char *const names[] = {"NONE", "NOSPACE", "CORRUPT"};
+	if (cJSON_IsNumber(v)) {
+		double n = v->valuedouble;
+		snprintf(out, size, "%s", n >= 0 && n < 3 ? names[(int)n] : "UNKNOWN");
+	} else if (cJSON_IsString(v)) {
+		size_t o = 0;
+		for (const char *p = v->valuestring; *p && o + 1 < size; p++)
+			if ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')
+				out[o++] = *p;
+		out[o] = '\0';
+	} else {
+		/* Absent: proto3 JSON omits the zero value, NONE. */
+		snprintf(out, size, "NONE");
+	}
+	return out[0] && strcmp(out, "NONE") != 0;
+}
+
+/* Puts the alarm facts; returns how many distinct alarms are raised, or -1
+ * when the list could not be read. */
+static int collect_alarms(struct run *r, struct fm_facts *facts, struct alarm *al, int max)
+{
+	cJSON *j;
+	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
+	enum asked a = ask(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY,
+			   &j);
+	if (a != ASKED_OK) {
+		fm_facts_put(facts, "etcd.alarm", r->url, failed_fact(r, a, "the alarm list"));
+		cJSON_Delete(j);
+		return -1;
+	}
+	int n = 0;
+	const cJSON *item;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(j, "alarms"))
+	{
+		char name[24];
+		uint64_t member = 0;
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(item, "alarm");
+		if (!alarm_name(kind, name, sizeof(name)))
+			continue;
+		json_u64(item, "memberID", &member);
+		int i;
+		for (i = 0; i < n && strcmp(al[i].name, name) != 0; i++)
+			;
+		if (i < n) {
+			al[i].members++;
+			continue;
+		}
+		if (n == max)
+			continue;
+		snprintf(al[n].name, sizeof(al[n].name), "%s", name);
+		al[n].member = member;
+		al[n].members = 1;
+		n++;
+	}
+	cJSON_Delete(j);
+	for (int i = 0; i < n; i++) {
+		char id[sizeof(((struct fm_endpoint *)0)->url) + 32];
+		snprintf(id, sizeof(id), "%s#%s", r->url, al[i].name);
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "alarm", al[i].name);
+		add_id(f, "member_id", al[i].member);
+		cJSON_AddNumberToObject(f, "members", al[i].members);
+		fm_facts_put(facts, "etcd.alarm", id, f);
+	}
+	return n;
+}
+
+/* --- status, members, masterleases --------------------------------------- */
+
+/* Returns the leader's id, 0 when there is none or it is unknown. */
+static uint64_t collect_status(struct run *r, struct fm_facts *facts, bool *known)
+{
+	cJSON *j;
+	uint64_t v, member = 0, leader = 0;
+	*known = false;
+	enum asked a = ask(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY, &j);
+	if (a != ASKED_OK) {
+		fm_facts_put(facts, "etcd.status", r->url, failed_fact(r, a, "maintenance status"));
+		return 0;
+	}
+	cJSON *f = cJSON_CreateObject();
 	const char *ver = json_str(j, "version");
 	if (ver)
 		cJSON_AddStringToObject(f, "version", ver);
@@ -105,6 +437,8 @@ static void put_status(struct fm_facts *facts, const char *url, const struct fm_
 	const cJSON *hdr = cJSON_GetObjectItemCaseSensitive(j, "header");
 	if (cJSON_IsObject(hdr) && json_u64(hdr, "member_id", &member))
 		add_id(f, "member_id", member);
+	/* proto3 JSON omits zero: no "leader" is leader 0, raft.None. */
+	*known = cJSON_IsObject(hdr);
 	if (json_u64(j, "leader", &leader))
 		add_id(f, "leader", leader);
 	cJSON_AddBoolToObject(f, "is_leader", leader && leader == member);
@@ -112,58 +446,279 @@ static void put_status(struct fm_facts *facts, const char *url, const struct fm_
 		cJSON_AddNumberToObject(f, "raft_term", (double)v);
 	if (json_u64(j, "raftIndex", &v))
 		cJSON_AddNumberToObject(f, "raft_index", (double)v);
+	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(j, "errors");
+	if (cJSON_IsArray(errs) && cJSON_GetArraySize(errs) > 0) {
+		cJSON *out = cJSON_AddArrayToObject(f, "errors");
+		const cJSON *e;
+		int n = 0;
+		cJSON_ArrayForEach(e, errs)
+		{
+			if (cJSON_IsString(e) && n++ < 8)
+				cJSON_AddItemToArray(out, cJSON_CreateString(e->valuestring));
+		}
+	}
 	cJSON_Delete(j);
-	fm_facts_put(facts, "etcd.status", url, f);
+	fm_facts_put(facts, "etcd.status", r->url, f);
+	return leader;
 }
 
-int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep,
-		    const struct fm_collect_opts *co, struct fm_facts *facts)
+static cJSON *url_list(const cJSON *arr)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *u;
+	int n = 0;
+	cJSON_ArrayForEach(u, arr)
+	{
+		if (cJSON_IsString(u) && n++ < MAX_MEMBER_URLS)
+			cJSON_AddItemToArray(out, cJSON_CreateString(u->valuestring));
+	}
+	return out;
+}
+
+static void collect_members(struct run *r, struct fm_facts *facts)
+{
+	cJSON *j;
+	enum asked a = ask(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY, &j);
+	if (a != ASKED_OK) {
+		fm_facts_put(facts, "etcd.members", r->url, failed_fact(r, a, "the member list"));
+		cJSON_Delete(j);
+		return;
+	}
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "members");
+	cJSON *f = cJSON_CreateObject();
+	cJSON *out = cJSON_CreateArray();
+	int count = 0;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, list)
+	{
+		if (!cJSON_IsObject(m))
+			continue;
+		if (count++ >= MAX_MEMBERS)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		uint64_t id = 0;
+		const char *name = json_str(m, "name");
+		json_u64(m, "ID", &id);
+		add_id(o, "id", id);
+		/* A member added but not started yet has no name. */
+		cJSON_AddStringToObject(o, "name", name ? name : "");
+		const cJSON *peers = cJSON_GetObjectItemCaseSensitive(m, "peerURLs");
+		const cJSON *clients = cJSON_GetObjectItemCaseSensitive(m, "clientURLs");
+		const cJSON *learner = cJSON_GetObjectItemCaseSensitive(m, "isLearner");
+		cJSON_AddItemToObject(o, "peer_urls", url_list(peers));
+		cJSON_AddItemToObject(o, "client_urls", url_list(clients));
+		cJSON_AddBoolToObject(o, "is_learner", cJSON_IsTrue(learner));
+		cJSON_AddItemToArray(out, o);
+	}
+	cJSON_AddNumberToObject(f, "count", count);
+	cJSON_AddItemToObject(f, "members", out);
+	cJSON_Delete(j);
+	fm_facts_put(facts, "etcd.members", r->url, f);
+}
+
+static void collect_masterleases(struct run *r, struct fm_facts *facts)
+{
+	cJSON *j;
+	uint64_t count = 0;
+	enum asked a = ask(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY, &j);
+	if (a == ASKED_OK && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "header")))
+		a = ASKED_NOT_JSON; /* JSON, but not a range answer */
+	if (a != ASKED_OK) {
+		fm_facts_put(facts, "etcd.masterleases", r->url,
+			     failed_fact(r, a, "the /registry/masterleases/ range"));
+		cJSON_Delete(j);
+		return;
+	}
+	/* proto3 JSON omits a zero count. */
+	json_u64(j, "count", &count);
+	cJSON_Delete(j);
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddNumberToObject(f, "count", (double)count);
+	fm_facts_put(facts, "etcd.masterleases", r->url, f);
+}
+
+/* --- metrics ------------------------------------------------------------- */
+
+static void add_share(cJSON *f, const char *prefix, const struct fm_prom_hist *h, double *bound,
+		      const char **bad)
+{
+	char key[64];
+	double count, share;
+	if (!h->seen || !fm_prom_hist_count(h, &count))
+		return;
+	snprintf(key, sizeof(key), "%s_count", prefix);
+	cJSON_AddNumberToObject(f, key, count);
+	int rc = fm_prom_hist_share_above(h, SLOW_LE_S, &share, bound);
+	if (rc == 0) {
+		snprintf(key, sizeof(key), "%s_slow_share", prefix);
+		cJSON_AddNumberToObject(f, key, round(share * 1e4) / 1e4);
+	} else if (rc == -ERANGE) {
+		*bad = h->name;
+	}
+}
+
+static void collect_disk(struct fm_loop *loop, const char *url, const char *metrics_url,
+			 struct fm_tls_config *tls, const struct fm_collect_opts *co,
+			 struct fm_facts *facts)
+{
+	struct fm_prom_hist h[2] = {{.name = "etcd_disk_wal_fsync_duration_seconds"},
+				    {.name = "etcd_disk_backend_commit_duration_seconds"}};
+	struct fm_promtext pt;
+	struct fm_httpc m = {.fd = -1};
+	char err[320];
+	cJSON *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "metrics_url", metrics_url);
+	fm_promtext_init(&pt, h, 2);
+	if (fm_httpc_init(&m, loop, metrics_url, tls, err, sizeof(err)) < 0) {
+		cJSON_AddStringToObject(f, "state", "config");
+		cJSON_AddStringToObject(f, "reason", err);
+		goto out_put;
+	}
+	struct fm_httpc_req req = {.method = "GET", .path = "/metrics",
+				   .timeout_ms = co->timeout_ms, .max_body = METRICS_BODY,
+				   .on_body = fm_promtext_feed, .body_ctx = &pt};
+	if (fm_httpc_fetch(&m, &req) < 0 || fm_httpc_require_2xx(&m) < 0) {
+		fm_probe_outcome(f, &m);
+		goto out_put;
+	}
+	fm_promtext_end(&pt);
+
+	double bound = SLOW_LE_S;
+	const char *bad = NULL;
+	add_share(f, "wal_fsync", &h[0], &bound, &bad);
+	add_share(f, "backend_commit", &h[1], &bound, &bad);
+	cJSON_AddNumberToObject(f, "bucket_le_ms", round(bound * 1000));
+	if (!h[0].seen && !h[1].seen) {
+		snprintf(err, sizeof(err),
+			 "%s/metrics has no etcd_disk_* histograms (%" PRIu64 " lines, %" PRIu64
+			 " unreadable): not etcd's metrics listener?",
+			 metrics_url, pt.lines, pt.bad_lines + pt.long_lines);
+		cJSON_AddStringToObject(f, "state", "malformed");
+		cJSON_AddStringToObject(f, "reason", err);
+	} else if (bad) {
+		snprintf(err, sizeof(err),
+			 "%s/metrics: %s has more observations in a bucket than in total",
+			 metrics_url, bad);
+		cJSON_AddStringToObject(f, "state", "malformed");
+		cJSON_AddStringToObject(f, "reason", err);
+	}
+
+out_put:
+	fm_httpc_close(&m);
+	fm_facts_put(facts, "etcd.disk", url, f);
+}
+
+/* --- certificates --------------------------------------------------------- */
+
+static void collect_certs(const struct fm_endpoint *ep, const struct fm_httpc *c, time_t now,
+			  struct fm_facts *facts)
+{
+	if (c->have_peer_cert) {
+		char id[sizeof(ep->url) + 16];
+		snprintf(id, sizeof(id), "%s (served)", ep->url);
+		cJSON *f = fm_certs_fields(&c->peer_cert, ep->url, now);
+		if (f) {
+			cJSON_AddBoolToObject(f, "served", true);
+			fm_facts_put(facts, "cert", id, f);
+		}
+	}
+	/* Material embedded in memory comes from a kubeconfig: its owner
+	 * reports it under the kubeconfig's name. */
+	if (!ep->ca_pem && ep->ca[0])
+		fm_certs_put_file(facts, ep->ca, now);
+	if (!ep->cert_pem && ep->cert[0])
+		fm_certs_put_file(facts, ep->cert, now);
+}
+
+int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
+		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts)
 {
 	struct fm_tls_config *tls = NULL;
 	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
 	struct fm_httpc c = {.fd = -1};
+	struct run r = {.c = &c, .co = co, .url = ep->url};
+	struct health h = {0};
+	struct alarm alarms[MAX_ALARMS];
+	struct version ver = {0};
 	char err[320];
 	int ret = -1;
-	const char *url = ep->url;
+	cJSON *j;
 
 	fm_facts_drop(facts, "etcd.");
-	if ((strncmp(url, "https://", 8) == 0 && fm_tls_config_new(&tls, &to, err, sizeof(err)) < 0) ||
-	    fm_httpc_init(&c, loop, url, tls, err, sizeof(err)) < 0) {
+	if ((strncmp(ep->url, "https://", 8) == 0 &&
+	     fm_tls_config_new(&tls, &to, err, sizeof(err)) < 0) ||
+	    fm_httpc_init(&c, loop, ep->url, tls, err, sizeof(err)) < 0) {
 		cJSON *f = fm_probe_config_error(err);
 		cJSON_AddStringToObject(f, "origin", ep->origin);
-		fm_facts_put(facts, "etcd.endpoint", url, f);
+		fm_facts_put(facts, "etcd.endpoint", ep->url, f);
 		goto out_close;
 	}
 
-	struct fm_httpc_req req = {.method = "GET", .path = "/health",
-				   .timeout_ms = co->timeout_ms, .max_body = 64 * 1024};
-	int rc = fm_httpc_fetch(&c, &req);
-	cJSON *ef = fm_probe_outcome(cJSON_CreateObject(), &c);
+	/* /version first: cheap, and it decides how health is asked. It opens
+	 * the connection, so its time includes the handshakes. */
+	enum asked a = ask(&r, "GET", "/version", NULL, SMALL_BODY, &j);
+	cJSON *ef = cJSON_CreateObject();
+	if (a == ASKED_OK || a == ASKED_NOT_JSON || c.fail == FM_HTTPC_STATUS) {
+		/* An answer arrived: the endpoint works, whatever /version said. */
+		cJSON_AddStringToObject(ef, "state", "ok");
+		cJSON_AddNumberToObject(ef, "elapsed_ms", (double)c.elapsed_ms);
+	} else {
+		fm_probe_outcome(ef, &c);
+	}
 	if (c.tls_version[0])
 		cJSON_AddStringToObject(ef, "tls_version", c.tls_version);
 	cJSON_AddStringToObject(ef, "origin", ep->origin);
-	fm_facts_put(facts, "etcd.endpoint", url, ef);
-	if (rc < 0)
+	fm_facts_put(facts, "etcd.endpoint", ep->url, ef);
+	if (r.dead) {
+		cJSON_Delete(j);
 		goto out_close;
-	bool healthy = put_health(facts, url, &c);
-
-	req.path = "/version";
-	if (fm_httpc_fetch(&c, &req) == 0 && fm_httpc_require_2xx(&c) == 0)
-		put_version(facts, url, &c);
-
-	/* The v3 gateway takes POST with a JSON body even for an empty request. */
-	req = (struct fm_httpc_req){.method = "POST", .path = "/v3/maintenance/status",
-				    .content_type = "application/json", .body = "{}", .body_len = 2,
-				    .idempotent = true, .timeout_ms = co->timeout_ms,
-				    .max_body = 64 * 1024};
-	if (fm_httpc_fetch(&c, &req) == 0 && fm_httpc_require_2xx(&c) == 0)
-		put_status(facts, url, &c);
+	}
+	if (a == ASKED_OK)
+		collect_version(&r, facts, j, &ver);
 	else
-		fm_facts_put(facts, "etcd.status", url, fm_probe_outcome(cJSON_CreateObject(), &c));
-	ret = healthy ? 0 : -1;
+		fm_facts_put(facts, "etcd.version", ep->url, failed_fact(&r, a, "/version"));
+	cJSON_Delete(j);
+
+	if (has_livez(&ver))
+		health_via_livez(&r, &h);
+	else
+		health_via_health(&r, &h);
+	/* Put now, so it reads second; restated below (in place) once the
+	 * alarms and the leader are known. */
+	put_health(&r, facts, &h);
+
+	int n_alarms = collect_alarms(&r, facts, alarms, MAX_ALARMS);
+	bool leader_known;
+	uint64_t leader = collect_status(&r, facts, &leader_known);
+	collect_members(&r, facts);
+	collect_masterleases(&r, facts);
+
+	/* What /health leaves unsaid, the other answers tell. */
+	if (!h.failed && n_alarms > 0) {
+		h.healthy = false;
+		if (!h.server_reason) {
+			h.reason[0] = '\0';
+			for (int i = 0; i < n_alarms; i++) {
+				char s[40];
+				snprintf(s, sizeof(s), "ALARM %s", alarms[i].name);
+				append_reason(&h, s);
+			}
+			h.server_reason = true;
+		}
+	}
+	if (!h.failed && !h.healthy && !h.server_reason && leader_known && leader == 0)
+		snprintf(h.reason, sizeof(h.reason), "RAFT NO LEADER");
+	if (!h.failed)
+		put_health(&r, facts, &h);
+	ret = !h.failed && h.healthy ? 0 : -1;
 
 out_close:
+	collect_certs(ep, &c, now, facts);
 	fm_httpc_close(&c);
+	if (metrics_url && metrics_url[0])
+		collect_disk(loop, ep->url, metrics_url, tls, co, facts);
 	fm_tls_config_delete(&tls);
+	cJSON_Delete(h.failure);
 	return ret;
 }

@@ -1,13 +1,41 @@
 /* fm_etcd: what etcd on 2379 says about itself, over mTLS, as facts.
  *
- * Facts (all with id = the client URL):
+ * Facts (all with id = the client URL unless said otherwise):
  *   etcd.endpoint  state (ok / refused / timeout / tls ...), reason, tls,
  *                  tls_version, elapsed_ms (first request, handshake included),
  *                  origin (where the endpoint was found)
- *   etcd.health    healthy, reason ("RAFT NO LEADER", "ALARM NOSPACE" ...)
  *   etcd.version   server, cluster
+ *   etcd.health    healthy, reason ("ALARM NOSPACE", "RAFT NO LEADER",
+ *                  "/readyz: linearizable_read failed ..."), via ("/health",
+ *                  or "/livez+/readyz" on etcd 3.4.29+ / 3.5.11+ / 3.6+),
+ *                  rtt_ms (one request on the kept-alive connection: a round
+ *                  trip without the handshake; absent when none was possible).
+ *                  A raised alarm makes it unhealthy whatever the endpoint
+ *                  said (3.5's /readyz ignores NOSPACE, 3.4's /health says
+ *                  false without a reason).
  *   etcd.status    version, db_size, db_size_in_use, member_id, leader,
- *                  is_leader, raft_term, raft_index (or state + reason)
+ *                  is_leader, raft_term, raft_index, errors (etcd's own
+ *                  strings, e.g. "memberID:... alarm:NOSPACE ")
+ *   etcd.alarm     id "<url>#<ALARM>" per raised alarm: alarm ("NOSPACE",
+ *                  "CORRUPT"), member_id (hex), members (how many members
+ *                  raised it). When the alarm list could not be read: one
+ *                  fact with id "<url>" and state/reason.
+ *   etcd.members   count, members [{id (hex), name, peer_urls, client_urls,
+ *                  is_learner}] (the first 64)
+ *   etcd.masterleases  count: keys under /registry/masterleases/ (one per
+ *                  live kube-apiserver with the lease endpoint reconciler)
+ *   etcd.disk      from the metrics listener: wal_fsync_count,
+ *                  wal_fsync_slow_share, backend_commit_count,
+ *                  backend_commit_slow_share (shares of operations slower
+ *                  than bucket_le_ms, 128: etcd's le="0.128" bucket),
+ *                  metrics_url
+ *   cert           "<url> (served)": the server's certificate, and one per
+ *                  certificate file used (the CA, our client certificate);
+ *                  see fm_certs.h
+ * Every request that fails leaves its failure on its fact (fm_probe.h
+ * "state"/"reason"); after the connection itself failed (refused, timeout,
+ * TLS, closed) the remaining requests are not sent and their facts say
+ * "skipped" with the reason.
  */
 #ifndef FM_ETCD_H
 #define FM_ETCD_H
@@ -17,10 +45,14 @@
 #include "fm_loop.h"
 #include "fm_probe.h"
 
+#include <time.h>
+
 /* Asks etcd at ep (one connection, kept alive; each request within
- * co->timeout_ms) and puts what it learnt into facts. Returns 0 when etcd
- * answered and is healthy, -1 otherwise (the facts say why). */
-int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep,
-		    const struct fm_collect_opts *co, struct fm_facts *facts);
+ * co->timeout_ms) and its metrics listener at metrics_url ("http://HOST:PORT",
+ * or NULL / "" when unknown: no etcd.disk fact), and puts what it learnt into
+ * facts. now is the wall clock the certificates are judged against. Returns
+ * 0 when etcd answered and is healthy, -1 otherwise (the facts say why). */
+int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
+		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts);
 
 #endif

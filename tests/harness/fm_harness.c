@@ -951,15 +951,27 @@ static void print_log_tail(const char *what, const char *log_path, int err)
 	fprintf(stderr, "%s\n", buf);
 }
 
+#define ETCD_MAX_EXTRA_ARGS 16
+
 int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_listen_ip)
+{
+	return fmh_etcd_start_args(e, root, extra_listen_ip, NULL);
+}
+
+int fmh_etcd_start_args(struct fmh_etcd *e, const char *root, const char *extra_listen_ip,
+			const char *const extra_argv[])
 {
 	char data[PATH_MAX], server_cert[PATH_MAX], server_key[PATH_MAX];
 	char listen_urls[160], peer_url[64], cluster[96], needle[96];
 	struct sockaddr_in sa;
 	long long deadline;
 	int ports[3], ret;
+	size_t n_extra = 0;
 
 	memset(e, 0, sizeof(*e));
+	while (extra_argv && extra_argv[n_extra])
+		if (++n_extra > ETCD_MAX_EXTRA_ARGS)
+			return -E2BIG;
 	/* Tests talk to loopback only. */
 	if (extra_listen_ip &&
 	    (parse_ipv4(extra_listen_ip, 1, &sa) < 0 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127))
@@ -1025,8 +1037,17 @@ int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_liste
 		};
 		/* clang-format on */
 
+		const size_t n_base = sizeof(argv) / sizeof(argv[0]) - 1;
+		const char *all[sizeof(argv) / sizeof(argv[0]) + ETCD_MAX_EXTRA_ARGS];
+
+		/* The caller's flags go last: etcd (Go's flag package) keeps the last
+		 * value of a repeated flag. */
+		memcpy(all, argv, n_base * sizeof(argv[0]));
+		for (size_t i = 0; i < n_extra; i++)
+			all[n_base + i] = extra_argv[i];
+		all[n_base + n_extra] = NULL;
 		deadline = now_ms() + ETCD_START_MS;
-		e->pid = fmh_spawn(argv, e->log);
+		e->pid = fmh_spawn(all, e->log);
 	}
 	if (e->pid < 0) {
 		ret = e->pid;

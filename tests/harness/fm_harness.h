@@ -143,6 +143,16 @@ struct fmh_etcd {
  */
 int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_listen_ip);
 
+/*
+ * fmh_etcd_start() with more etcd flags appended (NULL-terminated, at most
+ * 16; borrowed for the call), e.g. {"--quota-backend-bytes", "2097152",
+ * NULL}. A flag given twice takes its last value, so these can override the
+ * defaults above. NULL extra_argv is fmh_etcd_start(). Returns as
+ * fmh_etcd_start() does, or -E2BIG for too many flags.
+ */
+int fmh_etcd_start_args(struct fmh_etcd *e, const char *root, const char *extra_listen_ip,
+			const char *const extra_argv[]);
+
 /* Stops the etcd of e (see fmh_stop()) and sets e->pid to 0; its directory
  * stays until cleanup. Returns 0 or -ESRCH if it was not running. */
 int fmh_etcd_stop(struct fmh_etcd *e);

@@ -1,0 +1,70 @@
+/* fm_apiserver: what kube-apiserver on 6443 says about itself and, with
+ * credentials, about the nodes and the kube-system pods, as facts.
+ *
+ * Facts (id = the URL unless said otherwise):
+ *   apiserver.endpoint  state (ok / refused / timeout / tls ...), reason, tls,
+ *                  tls_version, elapsed_ms (first request, handshake
+ *                  included), origin (where the endpoint was found)
+ *   apiserver.livez     healthy, http_status, failed [names] (from
+ *                  /livez?verbose; a 500 that lists its checks is an answer:
+ *                  healthy false)
+ *   apiserver.readyz    healthy, http_status, checks [{name, ok, reason (when
+ *                  failed: the public endpoint says "reason withheld")}],
+ *                  failed [names]; the first 64 checks, check_count and
+ *                  truncated when there were more
+ *   apiserver.version   git_version, major, minor (numbers, "19+" read as
+ *                  19), platform
+ *   apiserver.auth      state "ok" when the lists below were answered, else
+ *                  "http-status" with http_status 401 / 403, reason and the
+ *                  server's message; credentials ("client-cert", "token",
+ *                  "client-cert+token" or "none"); denied [what was refused].
+ *                  Without credentials the lists are asked anonymously: the
+ *                  server's answer is the fact.
+ *   apiserver.nodes     count, kept, truncated (at most 256 node facts)
+ *   apiserver.pods      namespace ("kube-system"), count, kept, truncated
+ *                  (at most 256 pod facts); count is what the server says
+ *                  exists (kept + remainingItemCount), absent when unknown
+ *   node           id = node name: ready, ready_status ("True" / "False" /
+ *                  "Unknown" / "absent"), ready_reason and ready_message when
+ *                  not ready; memory_pressure, disk_pressure, pid_pressure,
+ *                  network_unavailable: true when the condition's status is
+ *                  True, false when False, absent when Unknown or not
+ *                  reported
+ *   pod            id = "kube-system/<name>": namespace, name, node, phase,
+ *                  reason ("Evicted" ...), message; containers [{name,
+ *                  init (only when true), ready, restarts, state ("waiting",
+ *                  "running", "terminated"), waiting_reason, waiting_message,
+ *                  exit_code, terminated_reason (current state), last_exit_code,
+ *                  last_reason (lastState.terminated)}] (the first 16).
+ *                  Messages are cut at 512 bytes (on a UTF-8 boundary) and
+ *                  end in "..." when cut.
+ * A list request that fails leaves its failure on apiserver.nodes /
+ * apiserver.pods (fm_probe.h "state"/"reason"), except 401/403, which are
+ * the apiserver.auth fact's. After the connection itself failed (refused,
+ * timeout, TLS, closed) the remaining requests are not sent and their facts
+ * say "skipped" with the reason.
+ *
+ * Every collection first removes what the previous one said: the kinds
+ * starting with "apiserver.", "node" and "pod".
+ *
+ * The bearer token goes only into the Authorization header; it is never
+ * logged nor put into a fact.
+ */
+#ifndef FM_APISERVER_H
+#define FM_APISERVER_H
+
+#include "fm_discover.h"
+#include "fm_facts.h"
+#include "fm_loop.h"
+#include "fm_probe.h"
+
+/* Asks kube-apiserver at ep (one connection, kept alive; each request within
+ * co->timeout_ms), verified against ep's CA (ca_pem or ca), with ep's client
+ * certificate (cert_pem/key_pem or cert/key) and/or bearer token when it has
+ * them, and puts what it learnt into facts. Borrows ep. Returns 0 when the
+ * apiserver answered and /livez and /readyz say healthy, -1 otherwise (the
+ * facts say why). */
+int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep,
+			 const struct fm_collect_opts *co, struct fm_facts *facts);
+
+#endif
