@@ -50,8 +50,9 @@ static void usage(FILE *out)
 		"plane is broken and how to fix it.\n"
 		"\n"
 		"commands:\n"
-		"  probe etcd        ask etcd for its health and status over mTLS\n"
-		"  probe apiserver|docker|journal|hal   (not implemented yet)\n"
+		"  probe etcd        etcd's health, status, alarms, members, disk latency, certificates\n"
+		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
+		"  probe docker|journal|hal   (not implemented yet)\n"
 		"  check             one-shot diagnosis of this node (not implemented yet)\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
@@ -61,13 +62,18 @@ static void usage(FILE *out)
 		"  --json                 print JSON instead of text\n"
 		"  --root DIR             read the host's files under DIR (default /)\n"
 		"  --timeout DURATION     deadline per request (default 2s; 500ms, 3s ...)\n"
-		"  --etcd URL             etcd client URL (default https://127.0.0.1:2379)\n"
+		"  --etcd URL             etcd client URL\n"
 		"  --etcd-ca FILE         CA that signed etcd's certificate\n"
-		"                         (default ROOT/etc/kubernetes/pki/etcd/ca.crt)\n"
-		"  --etcd-cert FILE       client certificate for etcd\n"
-		"                         (default ROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt)\n"
-		"  --etcd-key FILE        its key (default .../healthcheck-client.key)\n"
+		"  --etcd-cert FILE       client certificate for etcd (--etcd-ca alone: none)\n"
+		"  --etcd-key FILE        its key\n"
+		"  --apiserver URL        kube-apiserver URL\n"
+		"  --kubeconfig FILE      credentials and CA for the apiserver\n"
 		"  --tls-max 1.2|1.3      highest TLS version to offer (default 1.3)\n"
+		"\n"
+		"Without these the agent finds the control plane under --root: kubeadm's\n"
+		"/etc/kubernetes/manifests/*.yaml, pki/ and admin.conf, or k3s's\n"
+		"/etc/rancher/k3s/k3s.yaml and /var/lib/rancher/k3s/server/tls; each fact\n"
+		"names where its endpoint came from (\"origin\").\n"
 		"\n"
 		"exit status: 0 healthy, 1 a critical finding (probe: unreachable or\n"
 		"unhealthy), 2 usage or configuration error.\n");
@@ -166,18 +172,32 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* A fact reports a problem when its request failed or it says unhealthy. */
+/* The state of a source's endpoint fact ("etcd.endpoint" ...), or NULL for
+ * any other fact. */
+static const char *endpoint_state(const cJSON *f)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(f, "kind");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "state");
+	size_t n = cJSON_IsString(kind) ? strlen(kind->valuestring) : 0;
+	if (n < 9 || strcmp(kind->valuestring + n - 9, ".endpoint") != 0 || !cJSON_IsString(st))
+		return NULL;
+	return st->valuestring;
+}
+
+/* probe's verdict (exit status 1): the source is unreachable or says it is
+ * unhealthy. A side request that failed (no credentials for the node list,
+ * no metrics listener) is in the facts but is not that verdict. */
 static bool fact_bad(const cJSON *f)
 {
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "state");
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(f, "healthy");
-	return (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0) || cJSON_IsFalse(h);
+	const char *st = endpoint_state(f);
+	return (st && strcmp(st, "ok") != 0) ||
+	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(f, "healthy"));
 }
 
 static bool fact_config_error(const cJSON *f)
 {
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "state");
-	return cJSON_IsString(st) && strcmp(st->valuestring, "config") == 0;
+	const char *st = endpoint_state(f);
+	return st && strcmp(st, "config") == 0;
 }
 
 static void print_value(const cJSON *v)
