@@ -190,7 +190,7 @@ static const char *endpoint_state(const cJSON *f)
 static bool fact_bad(const cJSON *f)
 {
 	const char *st = endpoint_state(f);
-	return (st && strcmp(st, "ok") != 0) ||
+	return (st && strcmp(st, "ok") != 0 && strcmp(st, "absent") != 0) ||
 	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(f, "healthy"));
 }
 
@@ -229,7 +229,9 @@ static void print_facts(const struct fm_facts *facts)
 		const cJSON *tls = cJSON_GetObjectItemCaseSensitive(f, "tls");
 		printf("%s %s", cJSON_GetObjectItem(f, "kind")->valuestring,
 		       cJSON_GetObjectItem(f, "id")->valuestring);
-		if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
+		if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
+			printf(": absent");
+		else if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
 			printf(": FAILED (%s%s%s)", st->valuestring, cJSON_IsString(tls) ? ": " : "",
 			       cJSON_IsString(tls) ? tls->valuestring : "");
 		else if (cJSON_IsString(st))
@@ -255,6 +257,15 @@ typedef int (*collect_fn)(struct fm_loop *loop, const struct fm_discovery *d,
 static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d,
 			const struct fm_collect_opts *co, struct fm_facts *facts)
 {
+	if (!d->etcd.url[0]) {
+		/* k3s with its default datastore (kine on SQLite) has no etcd:
+		 * nothing to probe, and nothing wrong with that. */
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "absent");
+		cJSON_AddStringToObject(f, "reason", d->etcd.origin);
+		fm_facts_put(facts, "etcd.endpoint", "none", f);
+		return 0;
+	}
 	return fm_etcd_collect(loop, &d->etcd, d->etcd_metrics_url, time(NULL), co, facts);
 }
 

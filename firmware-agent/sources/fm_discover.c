@@ -429,7 +429,9 @@ static void k3s(struct ctx *c)
 		set(d->etcd.origin, sizeof(d->etcd.origin), db);
 	} else {
 		d->etcd.url[0] = d->etcd.ca[0] = d->etcd.cert[0] = d->etcd.key[0] = '\0';
-		d->etcd.origin[0] = '\0';
+		/* Said where a person reads it: the etcd facts carry the origin. */
+		snprintf(d->etcd.origin, sizeof(d->etcd.origin),
+			 "none: k3s without embedded etcd (no %s)", db);
 		note(d,
 		     "%s: not found: k3s without embedded etcd (SQLite or an external datastore)",
 		     db);

@@ -30,7 +30,8 @@
  *                https://127.0.0.1:2379, server/tls/etcd/server-ca.crt,
  *                server/tls/etcd/client.{crt,key}, metrics
  *                http://127.0.0.1:2381; otherwise etcd.url is "" (SQLite or
- *                an external datastore: there is no etcd to ask)
+ *                an external datastore: there is no etcd to ask) and
+ *                etcd.origin says so ("none: k3s without embedded etcd ...")
  *   apiserver    k3s.yaml's server and credentials, else
  *                https://127.0.0.1:6443 with server/tls/server-ca.crt and
  *                client-admin.{crt,key}
@@ -61,7 +62,7 @@ struct fm_endpoint {
 	char *token;	       /* bearer token (kubeconfig user.token), or NULL */
 	char origin[PATH_MAX]; /* the file the URL came from (under the root prefix),
 				* "--etcd", "--apiserver", "--kubeconfig FILE",
-				* "default (kubeadm paths)", or "" with url "" */
+				* "default (kubeadm paths)", or "none: why" with url "" */
 };
 
 #define FM_DISCOVER_MAX_FILES 8

@@ -422,7 +422,8 @@ static void k3s_without_etcd(void **state)
 	assert_string_equal(d.etcd.url, "");
 	assert_string_equal(d.etcd.ca, "");
 	assert_string_equal(d.etcd.cert, "");
-	assert_string_equal(d.etcd.origin, "");
+	assert_contains(d.etcd.origin, "none: k3s without embedded etcd (no ");
+	assert_contains(d.etcd.origin, "/var/lib/rancher/k3s/server/db/etcd)");
 	assert_string_equal(d.etcd_metrics_url, "");
 	assert_contains(d.notes, "k3s without embedded etcd");
 	assert_string_equal(d.apiserver.url, "https://127.0.0.1:6443");
