@@ -4,6 +4,7 @@
  * source is unreachable or unhealthy), 2 usage or configuration error.
  */
 #include "fm_apiserver.h"
+#include "fm_certs.h"
 #include "fm_conf.h"
 #include "fm_discover.h"
 #include "fm_etcd.h"
@@ -272,7 +273,11 @@ static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d,
 static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 			     const struct fm_collect_opts *co, struct fm_facts *facts)
 {
-	return fm_apiserver_collect(loop, &d->apiserver, co, facts);
+	time_t now = time(NULL);
+	int rc = fm_apiserver_collect(loop, &d->apiserver, now, co, facts);
+	/* The node's whole PKI and kubeconfigs: what 6443 stands on. */
+	fm_certs_put_node(facts, d, now);
+	return rc;
 }
 
 static const struct {

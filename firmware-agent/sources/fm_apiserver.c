@@ -1,5 +1,7 @@
 #include "fm_apiserver.h"
 
+#include "fm_certs.h"
+
 #include "fm_httpc.h"
 #include "fm_tls.h"
 
@@ -648,7 +650,7 @@ static int bearer_header(const char *token, char **out, char *err, size_t errlen
 	return 0;
 }
 
-int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep,
+int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, time_t now,
 			 const struct fm_collect_opts *co, struct fm_facts *facts)
 {
 	struct fm_tls_config *tls = NULL;
@@ -700,6 +702,7 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep,
 		cJSON_AddStringToObject(ef, "tls_version", c.tls_version);
 	cJSON_AddStringToObject(ef, "origin", ep->origin);
 	fm_facts_put(facts, "apiserver.endpoint", ep->url, ef);
+	fm_certs_put_endpoint(facts, ep, &c, now);
 	if (r.dead) {
 		/* Nothing else can be learnt: no livez fact repeating it. */
 		fm_facts_drop(facts, "apiserver.livez");

@@ -53,6 +53,8 @@
 #ifndef FM_APISERVER_H
 #define FM_APISERVER_H
 
+#include <time.h>
+
 #include "fm_discover.h"
 #include "fm_facts.h"
 #include "fm_loop.h"
@@ -64,7 +66,7 @@
  * them, and puts what it learnt into facts. Borrows ep. Returns 0 when the
  * apiserver answered and /livez and /readyz say healthy, -1 otherwise (the
  * facts say why). */
-int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep,
+int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, time_t now,
 			 const struct fm_collect_opts *co, struct fm_facts *facts);
 
 #endif

@@ -1,6 +1,10 @@
 /* fm_certs: see fm_certs.h. */
 #include "fm_certs.h"
 
+#include "fm_discover.h"
+#include "fm_httpc.h"
+#include "fm_kubeconfig.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -243,4 +247,65 @@ int fm_certs_scan_dir(struct fm_facts *facts, const char *dir, time_t now, int *
 	if (n_files)
 		*n_files = s.files;
 	return 0;
+}
+
+void fm_certs_put_endpoint(struct fm_facts *facts, const struct fm_endpoint *ep,
+			   const struct fm_httpc *c, time_t now)
+{
+	if (c->have_peer_cert) {
+		char id[sizeof(ep->url) + 16];
+		snprintf(id, sizeof(id), "%s (served)", ep->url);
+		cJSON *f = fm_certs_fields(&c->peer_cert, ep->url, now);
+		if (f) {
+			cJSON_AddBoolToObject(f, "served", true);
+			fm_facts_put(facts, "cert", id, f);
+		}
+	}
+	if (!ep->ca_pem && ep->ca[0])
+		fm_certs_put_file(facts, ep->ca, now);
+	if (!ep->cert_pem && ep->cert[0])
+		fm_certs_put_file(facts, ep->cert, now);
+}
+
+static void put_kubeconfig(struct fm_facts *facts, const char *path, const char *root, time_t now)
+{
+	struct fm_kubeconfig kc;
+	char err[512], id[PATH_MAX + 40];
+	int rc = fm_kubeconfig_load(&kc, path, root, err, sizeof(err));
+	if (rc < 0) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", rc == -ENOENT || rc == -EACCES ? "unreadable" : "malformed");
+		cJSON_AddStringToObject(f, "reason", err);
+		cJSON_AddStringToObject(f, "file", path);
+		fm_facts_put(facts, "cert", path, f);
+		return;
+	}
+	if (kc.ca_pem) {
+		snprintf(id, sizeof(id), "%s#certificate-authority-data", path);
+		fm_certs_put_pem(facts, id, path, kc.ca_pem, strlen(kc.ca_pem), now);
+	} else if (kc.ca_file[0]) {
+		fm_certs_put_file(facts, kc.ca_file, now);
+	}
+	if (kc.cert_pem) {
+		snprintf(id, sizeof(id), "%s#client-certificate-data", path);
+		fm_certs_put_pem(facts, id, path, kc.cert_pem, strlen(kc.cert_pem), now);
+	} else if (kc.cert_file[0]) {
+		fm_certs_put_file(facts, kc.cert_file, now);
+	}
+	fm_kubeconfig_free(&kc);
+}
+
+void fm_certs_put_node(struct fm_facts *facts, const struct fm_discovery *d, time_t now)
+{
+	char err[256];
+	for (int i = 0; i < d->n_pki_dirs; i++) {
+		if (fm_certs_scan_dir(facts, d->pki_dirs[i], now, NULL, err, sizeof(err)) < 0) {
+			cJSON *f = cJSON_CreateObject();
+			cJSON_AddStringToObject(f, "state", "unreadable");
+			cJSON_AddStringToObject(f, "reason", err);
+			fm_facts_put(facts, "cert", d->pki_dirs[i], f);
+		}
+	}
+	for (int i = 0; i < d->n_kubeconfigs; i++)
+		put_kubeconfig(facts, d->kubeconfigs[i], d->root, now);
 }

@@ -65,4 +65,22 @@ int fm_certs_put_pem(struct fm_facts *facts, const char *id, const char *file, c
 int fm_certs_scan_dir(struct fm_facts *facts, const char *dir, time_t now, int *n_files,
 		      char *err, size_t errlen);
 
+/* What an endpoint's TLS involved: the certificate the server presented on
+ * the connection c (id "<url> (served)", served: true) and the CA and client
+ * certificate files ep names. Material ep holds in memory comes from a
+ * kubeconfig and is reported by fm_certs_put_node under its name. */
+struct fm_endpoint;
+struct fm_httpc;
+void fm_certs_put_endpoint(struct fm_facts *facts, const struct fm_endpoint *ep,
+			   const struct fm_httpc *c, time_t now);
+
+/* Every certificate of the node's discovered PKI: the files under d's
+ * pki_dirs, and the certificates each of d's kubeconfigs holds (embedded
+ * *-data as "<kubeconfig>#certificate-authority-data" and
+ * "<kubeconfig>#client-certificate-data", or the files it names). A
+ * kubeconfig that cannot be read becomes a cert fact with state "malformed"
+ * or "unreadable". */
+struct fm_discovery;
+void fm_certs_put_node(struct fm_facts *facts, const struct fm_discovery *d, time_t now);
+
 #endif

@@ -538,6 +538,7 @@ int fm_discover(struct fm_discovery *d, const struct fm_discover_opts *o, char *
 	const char *root = c.root;
 
 	memset(d, 0, sizeof(*d));
+	set(d->root, sizeof(d->root), root);
 	if (err && errlen)
 		err[0] = '\0';
 	set(d->etcd.url, sizeof(d->etcd.url), "https://127.0.0.1:2379");

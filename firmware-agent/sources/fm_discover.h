@@ -69,6 +69,7 @@ struct fm_endpoint {
 
 struct fm_discovery {
 	enum fm_flavor flavor;
+	char root[PATH_MAX];         /* the root prefix everything was found under */
 	char node_name[128];	      /* from the manifests / kubeconfig, if seen */
 	struct fm_endpoint etcd;      /* client URL, etcd CA, a client cert etcd trusts */
 	char etcd_metrics_url[256];   /* plain http --listen-metrics-urls, or "" */

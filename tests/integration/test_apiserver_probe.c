@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -302,7 +303,7 @@ static cJSON *collect(const struct fm_endpoint *ep, int timeout_ms, int *ret)
 	assert_non_null(loop);
 	assert_non_null(facts);
 	struct fm_collect_opts co = {.timeout_ms = timeout_ms};
-	int rc = fm_apiserver_collect(loop, ep, &co, facts);
+	int rc = fm_apiserver_collect(loop, ep, time(NULL), &co, facts);
 	if (ret)
 		*ret = rc;
 	cJSON *all = fm_facts_json(facts, "");
@@ -363,6 +364,19 @@ static void healthy_standin(void **state)
 	assert_string_equal(jstr(au, "credentials"), "none");
 	assert_null(find(facts, "node", NULL));
 	assert_null(find(facts, "pod", NULL));
+
+	/* What 6443 stands on: the certificate it served, and the node's PKI. */
+	char id[PATH_MAX + 64];
+	snprintf(id, sizeof(id), "%s (served)", incident.url);
+	const cJSON *served = find(facts, "cert", id);
+	assert_non_null(served);
+	assert_true(jbool(served, "served"));
+	assert_true(jnum(served, "days_left") >= 364);
+	snprintf(id, sizeof(id), "%s/etc/kubernetes/pki/ca.crt", root);
+	const cJSON *ca = find(facts, "cert", id);
+	assert_non_null(ca);
+	assert_true(jbool(ca, "is_ca"));
+	assert_false(jbool(ca, "expired"));
 	assert_int_equal(r.status, 0);
 	cJSON_Delete(r.json);
 }
