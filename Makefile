@@ -17,13 +17,14 @@ help:
 	@echo "make demo    install, build, run the local demo (real etcd + fleetmedic-agent)"
 	@echo "make test    install, build with ASan+UBSan, run every test"
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
-	@echo "make deps    install host packages and build the pinned dependencies"
+	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
 	@echo "make fuzz    build the libFuzzer targets with clang, run each FUZZ_SECONDS (60)"
 	@echo "make cross | bench | format | clean"
 
 deps:
 	toolchains/host-packages.sh
 	toolchains/deps.sh
+	toolchains/test-tools.sh
 
 build: deps
 	cmake -S . -B $(BUILD)/host -DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)

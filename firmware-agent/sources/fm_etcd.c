@@ -335,12 +335,6 @@ static void put_health(struct run *r, struct fm_facts *facts, struct health *h)
 
 /* --- alarms ------------------------------------------------------------- */
 
-struct alarm {
-	char name[24];
-	uint64_t member;
-	int members;
-};
-
 /* The alarm's name: the gateway writes the enum's name, a marshaller with
  * EnumsAsInts its number (etcdserverpb.AlarmType: NONE 0, NOSPACE 1,
  * CORRUPT 2). Names become fact ids: only [A-Z0-9_] is kept. */
@@ -363,24 +357,14 @@ static bool alarm_name(const cJSON *v, char *out, size_t size)
 	return out[0] && strcmp(out, "NONE") != 0;
 }
 
-/* Puts the alarm facts; returns how many distinct alarms are raised, or -1
- * when the list could not be read. */
-static int collect_alarms(struct run *r, struct fm_facts *facts, struct alarm *al, int max)
+int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *answer,
+		       struct fm_etcd_alarm *al, int max)
 {
-	cJSON *j;
-	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
-	enum asked a = ask(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY,
-			   &j);
-	if (a != ASKED_OK) {
-		fm_facts_put(facts, "etcd.alarm", r->url, failed_fact(r, a, "the alarm list"));
-		cJSON_Delete(j);
-		return -1;
-	}
 	int n = 0;
 	const cJSON *item;
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(j, "alarms"))
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(answer, "alarms"))
 	{
-		char name[24];
+		char name[sizeof(al->name)];
 		uint64_t member = 0;
 		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(item, "alarm");
 		if (!alarm_name(kind, name, sizeof(name)))
@@ -400,16 +384,34 @@ static int collect_alarms(struct run *r, struct fm_facts *facts, struct alarm *a
 		al[n].members = 1;
 		n++;
 	}
-	cJSON_Delete(j);
 	for (int i = 0; i < n; i++) {
 		char id[sizeof(((struct fm_endpoint *)0)->url) + 32];
-		snprintf(id, sizeof(id), "%s#%s", r->url, al[i].name);
+		snprintf(id, sizeof(id), "%s#%s", url, al[i].name);
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "alarm", al[i].name);
 		add_id(f, "member_id", al[i].member);
 		cJSON_AddNumberToObject(f, "members", al[i].members);
 		fm_facts_put(facts, "etcd.alarm", id, f);
 	}
+	return n;
+}
+
+/* Puts the alarm facts; returns how many distinct alarms are raised, or -1
+ * when the list could not be read. */
+static int collect_alarms(struct run *r, struct fm_facts *facts, struct fm_etcd_alarm *al,
+			  int max)
+{
+	cJSON *j;
+	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
+	enum asked a = ask(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY,
+			   &j);
+	if (a != ASKED_OK) {
+		fm_facts_put(facts, "etcd.alarm", r->url, failed_fact(r, a, "the alarm list"));
+		cJSON_Delete(j);
+		return -1;
+	}
+	int n = fm_etcd_put_alarms(facts, r->url, j, al, max);
+	cJSON_Delete(j);
 	return n;
 }
 
@@ -557,19 +559,51 @@ static void add_share(cJSON *f, const char *prefix, const struct fm_prom_hist *h
 	}
 }
 
+void fm_etcd_disk_hists(struct fm_prom_hist h[FM_ETCD_DISK_HISTS])
+{
+	memset(h, 0, FM_ETCD_DISK_HISTS * sizeof(h[0]));
+	h[0].name = "etcd_disk_wal_fsync_duration_seconds";
+	h[1].name = "etcd_disk_backend_commit_duration_seconds";
+}
+
+void fm_etcd_disk_fields(cJSON *f, const char *metrics_url, const struct fm_promtext *pt,
+			 const struct fm_prom_hist h[FM_ETCD_DISK_HISTS])
+{
+	char err[320];
+	double bound = SLOW_LE_S;
+	const char *bad = NULL;
+	add_share(f, "wal_fsync", &h[0], &bound, &bad);
+	add_share(f, "backend_commit", &h[1], &bound, &bad);
+	cJSON_AddNumberToObject(f, "bucket_le_ms", round(bound * 1000));
+	if (!h[0].seen && !h[1].seen) {
+		snprintf(err, sizeof(err),
+			 "%s/metrics has no etcd_disk_* histograms (%" PRIu64 " lines, %" PRIu64
+			 " unreadable): not etcd's metrics listener?",
+			 metrics_url, pt->lines, pt->bad_lines + pt->long_lines);
+		cJSON_AddStringToObject(f, "state", "malformed");
+		cJSON_AddStringToObject(f, "reason", err);
+	} else if (bad) {
+		snprintf(err, sizeof(err),
+			 "%s/metrics: %s has more observations in a bucket than in total",
+			 metrics_url, bad);
+		cJSON_AddStringToObject(f, "state", "malformed");
+		cJSON_AddStringToObject(f, "reason", err);
+	}
+}
+
 static void collect_disk(struct fm_loop *loop, const char *url, const char *metrics_url,
 			 struct fm_tls_config *tls, const struct fm_collect_opts *co,
 			 struct fm_facts *facts)
 {
-	struct fm_prom_hist h[2] = {{.name = "etcd_disk_wal_fsync_duration_seconds"},
-				    {.name = "etcd_disk_backend_commit_duration_seconds"}};
+	struct fm_prom_hist h[FM_ETCD_DISK_HISTS];
 	struct fm_promtext pt;
 	struct fm_httpc m = {.fd = -1};
 	char err[320];
 	cJSON *f = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(f, "metrics_url", metrics_url);
-	fm_promtext_init(&pt, h, 2);
+	fm_etcd_disk_hists(h);
+	fm_promtext_init(&pt, h, FM_ETCD_DISK_HISTS);
 	if (fm_httpc_init(&m, loop, metrics_url, tls, err, sizeof(err)) < 0) {
 		cJSON_AddStringToObject(f, "state", "config");
 		cJSON_AddStringToObject(f, "reason", err);
@@ -583,26 +617,7 @@ static void collect_disk(struct fm_loop *loop, const char *url, const char *metr
 		goto out_put;
 	}
 	fm_promtext_end(&pt);
-
-	double bound = SLOW_LE_S;
-	const char *bad = NULL;
-	add_share(f, "wal_fsync", &h[0], &bound, &bad);
-	add_share(f, "backend_commit", &h[1], &bound, &bad);
-	cJSON_AddNumberToObject(f, "bucket_le_ms", round(bound * 1000));
-	if (!h[0].seen && !h[1].seen) {
-		snprintf(err, sizeof(err),
-			 "%s/metrics has no etcd_disk_* histograms (%" PRIu64 " lines, %" PRIu64
-			 " unreadable): not etcd's metrics listener?",
-			 metrics_url, pt.lines, pt.bad_lines + pt.long_lines);
-		cJSON_AddStringToObject(f, "state", "malformed");
-		cJSON_AddStringToObject(f, "reason", err);
-	} else if (bad) {
-		snprintf(err, sizeof(err),
-			 "%s/metrics: %s has more observations in a bucket than in total",
-			 metrics_url, bad);
-		cJSON_AddStringToObject(f, "state", "malformed");
-		cJSON_AddStringToObject(f, "reason", err);
-	}
+	fm_etcd_disk_fields(f, metrics_url, &pt, h);
 
 out_put:
 	fm_httpc_close(&m);
@@ -639,7 +654,7 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	struct fm_httpc c = {.fd = -1};
 	struct run r = {.c = &c, .co = co, .url = ep->url};
 	struct health h = {0};
-	struct alarm alarms[MAX_ALARMS];
+	struct fm_etcd_alarm alarms[MAX_ALARMS];
 	struct version ver = {0};
 	char err[320];
 	int ret = -1;

@@ -44,7 +44,9 @@
 #include "fm_facts.h"
 #include "fm_loop.h"
 #include "fm_probe.h"
+#include "fm_promtext.h"
 
+#include <stdint.h>
 #include <time.h>
 
 /* Asks etcd at ep (one connection, kept alive; each request within
@@ -54,5 +56,38 @@
  * 0 when etcd answered and is healthy, -1 otherwise (the facts say why). */
 int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
 		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts);
+
+/* The pure parts of fm_etcd_collect(), for the answers no etcd gives on
+ * demand (tests feed them recorded bodies). */
+
+/* One raised alarm, as fm_etcd_put_alarms() counted it. */
+struct fm_etcd_alarm {
+	char name[24];	 /* "NOSPACE", "CORRUPT", "UNKNOWN" (a number past the enum) */
+	uint64_t member; /* the first member seen raising it */
+	int members;	 /* how many entries raised it */
+};
+
+/* Puts one etcd.alarm fact (id "<url>#<ALARM>": alarm, member_id in hex,
+ * members) per distinct raised alarm of answer, the AlarmResponse of POST
+ * /v3/maintenance/alarm as etcd's JSON gateway writes it. The alarm may be
+ * the enum's name or its number; absent or NONE entries are not alarms.
+ * Keeps at most max distinct alarms in al (further ones are dropped) and
+ * returns how many it kept (0 for an answer without "alarms"). */
+int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *answer,
+		       struct fm_etcd_alarm *al, int max);
+
+#define FM_ETCD_DISK_HISTS 2
+
+/* Zeroes h and names etcd's disk latency histograms in it (WAL fsync, then
+ * backend commit), ready for fm_promtext_init(). */
+void fm_etcd_disk_hists(struct fm_prom_hist h[FM_ETCD_DISK_HISTS]);
+
+/* Adds the etcd.disk fields to f from h once fm_promtext has parsed
+ * metrics_url's /metrics (pt: its line counters): wal_fsync_count,
+ * wal_fsync_slow_share, backend_commit_count, backend_commit_slow_share,
+ * bucket_le_ms; state "malformed" and a reason when neither histogram is
+ * there or one contradicts itself. */
+void fm_etcd_disk_fields(cJSON *f, const char *metrics_url, const struct fm_promtext *pt,
+			 const struct fm_prom_hist h[FM_ETCD_DISK_HISTS]);
 
 #endif

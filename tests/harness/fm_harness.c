@@ -551,9 +551,9 @@ int fmh_stop(pid_t pid)
 /* n distinct ports free on 127.0.0.1: all are held bound until all are known. */
 static int free_ports(int *ports, int n)
 {
-	int fds[8], ret = 0, i;
+	int fds[16], ret = 0, i;
 
-	if (n > 8)
+	if (n > 16)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -580,7 +580,7 @@ static int free_ports(int *ports, int n)
 
 int fmh_free_port(void)
 {
-	int port, ret = free_ports(&port, 1);
+	int port = 0, ret = free_ports(&port, 1);
 
 	return ret < 0 ? ret : port;
 }
@@ -952,129 +952,264 @@ static void print_log_tail(const char *what, const char *log_path, int err)
 }
 
 #define ETCD_MAX_EXTRA_ARGS 16
+#define ETCD_VERSION_MS	    10000
 
-int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_listen_ip)
+/* What `bin --version` says ("etcd Version: 3.5.16") into version, and
+ * whether that etcd logs with zap: 3.5 removed capnslog, 3.4's default.
+ * 0, -EPROTO when it does not say, or fmh_run()'s -errno. */
+static int etcd_version(const char *bin, char *version, size_t size, bool *zap)
 {
-	return fmh_etcd_start_args(e, root, extra_listen_ip, NULL);
+	static const char tag[] = "etcd Version: ";
+	const char *const argv[] = {bin, "--version", NULL};
+	char out[1024];
+	const char *v;
+	int status, major, minor, ret;
+	size_t len;
+
+	ret = fmh_run(argv, out, sizeof(out), &status, ETCD_VERSION_MS);
+	if (ret < 0) {
+		fprintf(stderr, "fmh: cannot run %s --version: %s\n", bin, strerror(-ret));
+		return ret;
+	}
+	v = strstr(out, tag);
+	if (v)
+		v += sizeof(tag) - 1;
+	if (status != 0 || !v || sscanf(v, "%d.%d", &major, &minor) != 2 ||
+	    (len = strcspn(v, " \r\n")) >= size) {
+		fprintf(stderr, "fmh: %s --version exited %d and said:\n%s\n", bin, status, out);
+		return -EPROTO;
+	}
+	memcpy(version, v, len);
+	version[len] = '\0';
+	*zap = major > 3 || (major == 3 && minor >= 5);
+	return 0;
 }
 
-int fmh_etcd_start_args(struct fmh_etcd *e, const char *root, const char *extra_listen_ip,
-			const char *const extra_argv[])
+/* Zeroes e and fills it in for a member called name on ports[0..2] (client,
+ * peer, metrics), with the PKI under root: its tmpdir, URLs and paths. */
+static int etcd_fill(struct fmh_etcd *e, const char *name, const int ports[3], const char *root,
+		     const char *extra_listen_ip)
 {
-	char data[PATH_MAX], server_cert[PATH_MAX], server_key[PATH_MAX];
-	char listen_urls[160], peer_url[64], cluster[96], needle[96];
-	struct sockaddr_in sa;
-	long long deadline;
-	int ports[3], ret;
-	size_t n_extra = 0;
+	int ret;
 
 	memset(e, 0, sizeof(*e));
-	while (extra_argv && extra_argv[n_extra])
-		if (++n_extra > ETCD_MAX_EXTRA_ARGS)
-			return -E2BIG;
-	/* Tests talk to loopback only. */
-	if (extra_listen_ip &&
-	    (parse_ipv4(extra_listen_ip, 1, &sa) < 0 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127))
-		return -EINVAL;
-	ret = fmh_tmpdir(e->dir, sizeof(e->dir));
-	if (ret < 0)
-		return ret;
-	ret = free_ports(ports, 3);
-	if (ret < 0)
-		return ret;
 	e->client_port = ports[0];
 	e->peer_port = ports[1];
 	e->metrics_port = ports[2];
-	if ((ret = fmt(e->url, sizeof(e->url), "https://127.0.0.1:%d", e->client_port)) < 0 ||
+	if ((ret = fmt(e->name, sizeof(e->name), "%s", name)) < 0 ||
+	    (ret = fmh_tmpdir(e->dir, sizeof(e->dir))) < 0 ||
+	    (ret = fmt(e->url, sizeof(e->url), "https://127.0.0.1:%d", e->client_port)) < 0 ||
 	    (ret = fmt(e->metrics_url, sizeof(e->metrics_url), "http://127.0.0.1:%d",
 		       e->metrics_port)) < 0 ||
-	    (ret = fmt(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", e->peer_port)) < 0 ||
-	    (ret = fmt(cluster, sizeof(cluster), "node=%s", peer_url)) < 0 ||
-	    (ret = fmt(data, sizeof(data), "%s/data", e->dir)) < 0 ||
 	    (ret = fmt(e->log, sizeof(e->log), "%s/etcd.log", e->dir)) < 0 ||
 	    (ret = fmt(e->ca, sizeof(e->ca), "%s/etc/kubernetes/pki/etcd/ca.crt", root)) < 0 ||
 	    (ret = fmt(e->cert, sizeof(e->cert),
 		       "%s/etc/kubernetes/pki/etcd/healthcheck-client.crt", root)) < 0 ||
 	    (ret = fmt(e->key, sizeof(e->key), "%s/etc/kubernetes/pki/etcd/healthcheck-client.key",
-		       root)) < 0 ||
+		       root)) < 0)
+		return ret;
+	if (extra_listen_ip)
+		return fmt(e->extra_url, sizeof(e->extra_url), "https://%s:%d", extra_listen_ip,
+			   e->client_port);
+	return 0;
+}
+
+/* Spawns the member e (filled by etcd_fill()) of the new cluster
+ * "name=peer-url,..." in cluster; e->pid gets its pid. 0 or -errno. */
+static int etcd_spawn(struct fmh_etcd *e, const char *bin, bool zap, const char *root,
+		      const char *cluster, const char *const extra_argv[], size_t n_extra)
+{
+	char data[PATH_MAX], server_cert[PATH_MAX], server_key[PATH_MAX];
+	char listen_urls[160], peer_url[64];
+	int ret;
+
+	if ((ret = fmt(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", e->peer_port)) < 0 ||
+	    (ret = fmt(data, sizeof(data), "%s/data", e->dir)) < 0 ||
 	    (ret = fmt(server_cert, sizeof(server_cert), "%s/etc/kubernetes/pki/etcd/server.crt",
 		       root)) < 0 ||
 	    (ret = fmt(server_key, sizeof(server_key), "%s/etc/kubernetes/pki/etcd/server.key",
 		       root)) < 0)
 		return ret;
-	if (extra_listen_ip) {
-		if ((ret = fmt(e->extra_url, sizeof(e->extra_url), "https://%s:%d", extra_listen_ip,
-			       e->client_port)) < 0 ||
-		    (ret = fmt(listen_urls, sizeof(listen_urls), "%s,%s", e->url, e->extra_url)) <
-			0)
-			return ret;
-	} else if ((ret = fmt(listen_urls, sizeof(listen_urls), "%s", e->url)) < 0) {
+	if (e->extra_url[0])
+		ret = fmt(listen_urls, sizeof(listen_urls), "%s,%s", e->url, e->extra_url);
+	else
+		ret = fmt(listen_urls, sizeof(listen_urls), "%s", e->url);
+	if (ret < 0)
 		return ret;
-	}
 
-	{
-		/* capnslog, etcd 3.4's default, named so an ETCD_LOGGER in the
-		 * environment cannot change the lines we wait for. */
-		/* clang-format off */
-		const char *const argv[] = {
-			"etcd",
-			"--name", "node",
-			"--data-dir", data,
-			"--logger", "capnslog",
-			"--listen-client-urls", listen_urls,
-			"--advertise-client-urls", e->url,
-			"--listen-peer-urls", peer_url,
-			"--initial-advertise-peer-urls", peer_url,
-			"--initial-cluster", cluster,
-			"--initial-cluster-state", "new",
-			"--initial-cluster-token", "fmh",
-			"--client-cert-auth",
-			"--trusted-ca-file", e->ca,
-			"--cert-file", server_cert,
-			"--key-file", server_key,
-			"--listen-metrics-urls", e->metrics_url,
-			NULL,
-		};
-		/* clang-format on */
+	/* The logger is named so an ETCD_LOGGER in the environment cannot
+	 * change the lines we wait for: capnslog, etcd 3.4's default, or zap
+	 * (3.5 has nothing else). */
+	/* clang-format off */
+	const char *const argv[] = {
+		bin,
+		"--name", e->name,
+		"--data-dir", data,
+		"--logger", zap ? "zap" : "capnslog",
+		"--listen-client-urls", listen_urls,
+		"--advertise-client-urls", e->url,
+		"--listen-peer-urls", peer_url,
+		"--initial-advertise-peer-urls", peer_url,
+		"--initial-cluster", cluster,
+		"--initial-cluster-state", "new",
+		"--initial-cluster-token", "fmh",
+		"--client-cert-auth",
+		"--trusted-ca-file", e->ca,
+		"--cert-file", server_cert,
+		"--key-file", server_key,
+		"--listen-metrics-urls", e->metrics_url,
+		NULL,
+	};
+	/* clang-format on */
 
-		const size_t n_base = sizeof(argv) / sizeof(argv[0]) - 1;
-		const char *all[sizeof(argv) / sizeof(argv[0]) + ETCD_MAX_EXTRA_ARGS];
+	const size_t n_base = sizeof(argv) / sizeof(argv[0]) - 1;
+	const char *all[sizeof(argv) / sizeof(argv[0]) + ETCD_MAX_EXTRA_ARGS];
 
-		/* The caller's flags go last: etcd (Go's flag package) keeps the last
-		 * value of a repeated flag. */
-		memcpy(all, argv, n_base * sizeof(argv[0]));
-		for (size_t i = 0; i < n_extra; i++)
-			all[n_base + i] = extra_argv[i];
-		all[n_base + n_extra] = NULL;
-		deadline = now_ms() + ETCD_START_MS;
-		e->pid = fmh_spawn(all, e->log);
-	}
+	/* The caller's flags go last: etcd (Go's flag package) keeps the last
+	 * value of a repeated flag. */
+	memcpy(all, argv, n_base * sizeof(argv[0]));
+	for (size_t i = 0; i < n_extra; i++)
+		all[n_base + i] = extra_argv[i];
+	all[n_base + n_extra] = NULL;
+	e->pid = fmh_spawn(all, e->log);
 	if (e->pid < 0) {
 		ret = e->pid;
 		e->pid = 0;
-		fprintf(stderr, "fmh: cannot start etcd: %s\n", strerror(-ret));
+		fprintf(stderr, "fmh: cannot start %s: %s\n", bin, strerror(-ret));
 		return ret;
 	}
-	/* "ready" comes once per listener just before it serves; the "serving ...
-	 * on <addr>" line follows each Serve() call. */
+	return 0;
+}
+
+/* Waits until the member e serves clients on every address it listens on.
+ * On failure prints the tail of its log (it is left running). */
+static int etcd_wait(const struct fmh_etcd *e, bool zap, long long deadline)
+{
+	/* "ready" comes once per listener just before it serves; a line naming
+	 * the address follows each Serve() call: capnslog "serving client
+	 * requests on 127.0.0.1:2379", zap {"msg":"serving client traffic
+	 * securely",...,"address":"127.0.0.1:2379"} (the peer and metrics
+	 * listeners' lines name other ports). */
+	char needle[128], ip[2][64] = {"127.0.0.1", ""};
+	int ret;
+
+	if (e->extra_url[0])
+		sscanf(e->extra_url, "https://%63[^:]", ip[1]);
 	ret = fmh_wait_log_pid(e->log, "ready to serve client requests", e->pid,
 			       remaining_ms(deadline));
-	if (ret == 0) {
-		fmt(needle, sizeof(needle), "serving client requests on 127.0.0.1:%d",
-		    e->client_port);
-		ret = fmh_wait_log_pid(e->log, needle, e->pid, remaining_ms(deadline));
-	}
-	if (ret == 0 && extra_listen_ip) {
-		fmt(needle, sizeof(needle), "serving client requests on %s:%d", extra_listen_ip,
-		    e->client_port);
+	for (int i = 0; i < 2 && ret == 0 && ip[i][0]; i++) {
+		if (zap)
+			fmt(needle, sizeof(needle), "\"address\":\"%s:%d\"", ip[i], e->client_port);
+		else
+			fmt(needle, sizeof(needle), "serving client requests on %s:%d", ip[i],
+			    e->client_port);
 		ret = fmh_wait_log_pid(e->log, needle, e->pid, remaining_ms(deadline));
 	}
 	if (ret == 0)
 		ret = fmh_wait_tcp("127.0.0.1", e->client_port, remaining_ms(deadline));
-	if (ret < 0) {
+	if (ret < 0)
 		print_log_tail("etcd start", e->log, ret);
+	return ret;
+}
+
+static int count_extra(const char *const extra_argv[], size_t *n)
+{
+	*n = 0;
+	while (extra_argv && extra_argv[*n])
+		if (++*n > ETCD_MAX_EXTRA_ARGS)
+			return -E2BIG;
+	return 0;
+}
+
+int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_listen_ip)
+{
+	return fmh_etcd_start_bin(e, NULL, root, extra_listen_ip, NULL);
+}
+
+int fmh_etcd_start_args(struct fmh_etcd *e, const char *root, const char *extra_listen_ip,
+			const char *const extra_argv[])
+{
+	return fmh_etcd_start_bin(e, NULL, root, extra_listen_ip, extra_argv);
+}
+
+int fmh_etcd_start_bin(struct fmh_etcd *e, const char *bin, const char *root,
+		       const char *extra_listen_ip, const char *const extra_argv[])
+{
+	char cluster[96];
+	struct sockaddr_in sa;
+	long long deadline;
+	int ports[3], ret;
+	size_t n_extra;
+	bool zap;
+
+	memset(e, 0, sizeof(*e));
+	if (!bin)
+		bin = "etcd";
+	ret = count_extra(extra_argv, &n_extra);
+	if (ret < 0)
+		return ret;
+	/* Tests talk to loopback only. */
+	if (extra_listen_ip &&
+	    (parse_ipv4(extra_listen_ip, 1, &sa) < 0 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127))
+		return -EINVAL;
+	if ((ret = free_ports(ports, 3)) < 0 ||
+	    (ret = etcd_fill(e, "node", ports, root, extra_listen_ip)) < 0 ||
+	    (ret = fmt(cluster, sizeof(cluster), "node=http://127.0.0.1:%d", e->peer_port)) < 0 ||
+	    (ret = etcd_version(bin, e->version, sizeof(e->version), &zap)) < 0)
+		return ret;
+	deadline = now_ms() + ETCD_START_MS;
+	ret = etcd_spawn(e, bin, zap, root, cluster, extra_argv, n_extra);
+	if (ret < 0)
+		return ret;
+	ret = etcd_wait(e, zap, deadline);
+	if (ret < 0) {
 		fmh_stop(e->pid);
 		e->pid = 0;
+	}
+	return ret;
+}
+
+int fmh_etcd_cluster_start(struct fmh_etcd *m, int n, const char *bin, const char *root,
+			   const char *const extra_argv[])
+{
+	char cluster[FMH_ETCD_MAX_MEMBERS * 48] = "", version[16], name[16];
+	int ports[3 * FMH_ETCD_MAX_MEMBERS], ret, i;
+	long long deadline;
+	size_t n_extra, len = 0;
+	bool zap;
+
+	if (n < 2 || n > FMH_ETCD_MAX_MEMBERS)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		memset(&m[i], 0, sizeof(m[i]));
+	if (!bin)
+		bin = "etcd";
+	if ((ret = count_extra(extra_argv, &n_extra)) < 0 || (ret = free_ports(ports, 3 * n)) < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if ((ret = fmt(name, sizeof(name), "node%d", i)) < 0 ||
+		    (ret = etcd_fill(&m[i], name, &ports[3 * i], root, NULL)) < 0 ||
+		    (ret = fmt(cluster + len, sizeof(cluster) - len, "%s%s=http://127.0.0.1:%d",
+			       i ? "," : "", name, m[i].peer_port)) < 0)
+			return ret;
+		len += strlen(cluster + len);
+	}
+	ret = etcd_version(bin, version, sizeof(version), &zap);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++)
+		memcpy(m[i].version, version, sizeof(version));
+
+	/* A member of a new cluster is ready only once a quorum elected a
+	 * leader: all are spawned before any is waited for. */
+	deadline = now_ms() + ETCD_START_MS;
+	for (i = 0; i < n && ret == 0; i++)
+		ret = etcd_spawn(&m[i], bin, zap, root, cluster, extra_argv, n_extra);
+	for (i = 0; i < n && ret == 0; i++)
+		ret = etcd_wait(&m[i], zap, deadline);
+	if (ret < 0) {
+		for (i = 0; i < n; i++)
+			fmh_etcd_stop(&m[i]);
 	}
 	return ret;
 }

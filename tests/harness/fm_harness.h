@@ -113,9 +113,12 @@ int fmh_wait_log_pid(const char *log_path, const char *needle, pid_t pid, int ti
  */
 int fmh_pki(const char *root);
 
-/* A running single-member etcd; filled in by fmh_etcd_start(). */
+/* A running etcd member; filled in by fmh_etcd_start() (a single-member
+ * cluster) or fmh_etcd_cluster_start(). */
 struct fmh_etcd {
 	pid_t pid;
+	char name[16];	      /* --name: "node", or "node<i>" in a cluster */
+	char version[16];     /* what `etcd --version` says, e.g. "3.4.23" */
 	int client_port;      /* https, on 127.0.0.1 (and extra_listen_ip) */
 	int peer_port;	      /* http, 127.0.0.1 */
 	int metrics_port;     /* http, 127.0.0.1: GET /metrics, /health */
@@ -152,6 +155,35 @@ int fmh_etcd_start(struct fmh_etcd *e, const char *root, const char *extra_liste
  */
 int fmh_etcd_start_args(struct fmh_etcd *e, const char *root, const char *extra_listen_ip,
 			const char *const extra_argv[]);
+
+/*
+ * fmh_etcd_start_args() with another etcd binary: bin is a path or a name
+ * searched in PATH (NULL: "etcd"). The harness asks it `--version` first:
+ * etcd 3.4 logs with capnslog (as fmh_etcd_start() always did), 3.5 and
+ * later with zap (3.5 removed capnslog); e->version gets the version.
+ * Returns as fmh_etcd_start_args() does, or -EPROTO when bin does not say
+ * which etcd version it is.
+ */
+int fmh_etcd_start_bin(struct fmh_etcd *e, const char *bin, const char *root,
+		       const char *extra_listen_ip, const char *const extra_argv[]);
+
+#define FMH_ETCD_MAX_MEMBERS 5
+
+/*
+ * Starts a fresh n-member cluster (2 <= n <= FMH_ETCD_MAX_MEMBERS) of bin
+ * (as fmh_etcd_start_bin(); NULL: "etcd") on loopback: member i is m[i],
+ * named "node<i>", with its own tmpdir, data dir, client, peer and metrics
+ * ports, TLS for clients as fmh_etcd_start() (no extra listen address),
+ * plain http between peers. extra_argv (NULL-terminated, at most 16) goes to
+ * every member, e.g. {"--heartbeat-interval", "50", NULL}. All members are
+ * spawned before any is waited for (a member of a new cluster is ready only
+ * once a quorum has elected a leader); then waits up to 20 s for every one
+ * as fmh_etcd_start() does. On failure prints the tail of the log of the
+ * member that failed, stops every member and returns -errno. Stop members
+ * one by one with fmh_etcd_stop(); cleanup stops the rest.
+ */
+int fmh_etcd_cluster_start(struct fmh_etcd *m, int n, const char *bin, const char *root,
+			   const char *const extra_argv[]);
 
 /* Stops the etcd of e (see fmh_stop()) and sets e->pid to 0; its directory
  * stays until cleanup. Returns 0 or -ESRCH if it was not running. */

@@ -1,9 +1,13 @@
-/* The etcd source's facts against a real etcd (Debian etcd-server 3.4):
- * health, version, status, members, alarms, the masterleases count, the
- * disk latency histograms of its metrics listener and the certificates,
- * asked through fm_etcd_collect (with an injected clock and the metrics
- * URL, which the command line cannot give) and, for NOSPACE, through the
- * agent binary as a person would.
+/* The etcd source's facts against real etcd: Debian 12's etcd-server 3.4
+ * (from PATH) and Debian 13's 3.5 (FM_ETCD35, fetched by
+ * toolchains/test-tools.sh) for what 3.4.23 cannot show: /livez and /readyz
+ * (3.5.11+), clusters without a leader, learners and a CORRUPT alarm. Health,
+ * version, status, members, alarms, the masterleases count, the disk latency
+ * histograms of the metrics listener and the certificates, asked through
+ * fm_etcd_collect (with an injected clock and the metrics URL, which the
+ * command line cannot give) and through the agent binary as a person would.
+ * What no etcd does on demand (an alarm as an enum number, a slow disk) is
+ * in tests/unit/test_etcd_parse.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +18,8 @@
 
 #include "fm_etcd.h"
 #include "fm_harness.h"
+#include "fm_httpc.h"
+#include "fm_tls.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char root[PATH_MAX];
 static char tpki[PATH_MAX];
@@ -392,123 +399,397 @@ static void nospace(void **state)
 	fmh_etcd_stop(&small);
 }
 
-/* --- a stand-in for what Debian's etcd 3.4.23 cannot show --- */
+/* --- etcd 3.5 and clusters: what Debian 12's etcd 3.4.23 cannot show --- */
 
-/* Starts tests/harness/etcd_standin.py (a STAND-IN, not etcd) with scenario;
- * url gets its base URL, log its log path. */
-static pid_t standin(const char *scenario, char *url, size_t size, char *log, size_t logsize)
+/* Debian 13's etcd 3.5 (toolchains/test-tools.sh unpacks it; CMake passes
+ * its path). Missing, the test fails: it does not skip. */
+static const char *etcd35(void)
 {
-	char port_s[16];
-	int port = fmh_free_port();
-	assert_true(port > 0);
-	snprintf(port_s, sizeof(port_s), "%d", port);
-	snprintf(log, logsize, "%s/standin-%s.log", root, scenario);
-	const char *const argv[] = {"python3", FMH_ETCD_STANDIN, port_s, scenario, NULL};
-	pid_t pid = fmh_spawn(argv, log);
-	assert_true(pid > 0);
-	assert_int_equal(fmh_wait_tcp("127.0.0.1", port, 10000), 0);
-	snprintf(url, size, "http://127.0.0.1:%d", port);
-	return pid;
+	const char *bin = getenv("FM_ETCD35");
+	if (!bin || !bin[0])
+		fail_msg("FM_ETCD35 is not set: run toolchains/test-tools.sh, then configure "
+			 "again (make test does both)");
+	if (access(bin, X_OK) != 0)
+		fail_msg("FM_ETCD35=%s: %s: run toolchains/test-tools.sh", bin, strerror(errno));
+	return bin;
 }
 
-static bool log_has(const char *log, const char *needle)
+static void start35(struct fmh_etcd *e)
 {
-	return fmh_wait_log(log, needle, 0) == 0;
+	assert_int_equal(fmh_etcd_start_bin(e, etcd35(), root, NULL, NULL), 0);
+	assert_memory_equal(e->version, "3.5.", 4);
 }
 
-/* etcd 3.5.11+: /livez and /readyz?verbose instead of /health; the failing
- * readyz check is the reason; a CORRUPT alarm written as its enum number;
- * no leader; a learner; slow disks in /metrics. */
-static void standin_etcd35(void **state)
+/* The same fm_etcd_collect as collect(), with another per-request timeout. */
+static struct fm_facts *collect_ms(const struct fm_endpoint *ep, int timeout_ms, int *rc)
+{
+	struct fm_loop *loop = fm_loop_new();
+	struct fm_facts *facts = fm_facts_new();
+	struct fm_collect_opts co = {.timeout_ms = timeout_ms};
+	assert_non_null(loop);
+	assert_non_null(facts);
+	*rc = fm_etcd_collect(loop, ep, NULL, time(NULL), &co, facts);
+	fm_loop_delete(&loop);
+	return facts;
+}
+
+/* One request to e as its JSON gateway takes it, over mTLS; the body of
+ * the answer goes to out. Returns the HTTP status. */
+static int request(const struct fmh_etcd *e, const char *method, const char *url, const char *path,
+		   const char *body, char *out, size_t outsize)
+{
+	struct fm_endpoint ep = endpoint_of(e);
+	struct fm_tls_options to = fm_probe_tls_options(&ep, 0);
+	struct fm_tls_config *tls = NULL;
+	struct fm_loop *loop = fm_loop_new();
+	struct fm_httpc c = {.fd = -1};
+	char err[320];
+	assert_non_null(loop);
+	if ((strncmp(url, "https://", 8) == 0 &&
+	     fm_tls_config_new(&tls, &to, err, sizeof(err)) < 0) ||
+	    fm_httpc_init(&c, loop, url, tls, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", url, err);
+	struct fm_httpc_req req = {
+	    .method = method, .path = path, .timeout_ms = 10000, .max_body = 16 * 1024 * 1024};
+	if (body) {
+		req.content_type = "application/json";
+		req.body = body;
+		req.body_len = strlen(body);
+	}
+	if (fm_httpc_fetch(&c, &req) < 0)
+		fail_msg("%s %s%s: %s", method, url, path, c.reason);
+	int status = c.status;
+	snprintf(out, outsize, "%.*s", (int)c.body.len, c.body.data ? c.body.data : "");
+	fm_httpc_close(&c);
+	fm_tls_config_delete(&tls);
+	fm_loop_delete(&loop);
+	return status;
+}
+
+/* Waits until e's metrics listener says it has no leader
+ * (etcd_server_has_leader 0), polling every 50 ms for at most timeout_ms.
+ * Call it once the other members have exited (fmh_etcd_stop() waits for
+ * that): a leader stopped with SIGTERM hands leadership over first, so the
+ * one left may lead for an election timeout before it steps down; after
+ * that, without a quorum, it can never have a leader again. */
+static void wait_no_leader(const struct fmh_etcd *e, int timeout_ms)
+{
+	static char out[4 * 1024 * 1024];
+	struct timespec t0, t, pause = {.tv_nsec = 50 * 1000000L};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		assert_int_equal(
+		    request(e, "GET", e->metrics_url, "/metrics", NULL, out, sizeof(out)), 200);
+		if (strstr(out, "\netcd_server_has_leader 0\n"))
+			return;
+		assert_non_null(strstr(out, "\netcd_server_has_leader 1\n"));
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+			fail_msg("%s still has a leader after %d ms", e->name, timeout_ms);
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* The agent's facts about etcd, from `probe etcd --json` plus args (at most
+ * 4, NULL-terminated); *status gets its exit status. Caller frees. */
+static cJSON *probe_json(const struct fmh_etcd *e, const char *const args[], int *status)
+{
+	static char out[65536];
+	char err[4096];
+	const char *argv[20] = {agent(),       "probe", "etcd",	      "--json",
+				"--etcd",      e->url,	"--etcd-ca",  e->ca,
+				"--etcd-cert", e->cert, "--etcd-key", e->key};
+	size_t n = 12;
+	for (size_t i = 0; args[i] && n < 19; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	assert_int_equal(fmh_run2(argv, out, sizeof(out), err, sizeof(err), status, 60000), 0);
+	cJSON *j = cJSON_Parse(out);
+	if (!j || getenv("DUMP"))
+		fprintf(stderr, "status %d\n%s\n%s\n", *status, out, err);
+	assert_non_null(j);
+	return j;
+}
+
+static const cJSON *fact_in(const cJSON *j, const char *kind)
+{
+	const cJSON *f;
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "facts"))
+	{
+		if (strcmp(jstr(f, "kind"), kind) == 0)
+			return f;
+	}
+	fail_msg("no %s fact", kind);
+	return NULL;
+}
+
+static bool has_error(const cJSON *status_fact, const char *needle)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(status_fact, "errors"))
+	{
+		if (cJSON_IsString(e) && strstr(e->valuestring, needle))
+			return true;
+	}
+	return false;
+}
+
+/* etcd 3.5.11+: health is asked on /livez and /readyz, not /health; the
+ * rest reads as on 3.4. */
+static void etcd35_livez_readyz(void **state)
 {
 	(void)state;
-	char url[64], log[PATH_MAX], alarm_id[128];
-	pid_t pid = standin("v35-unready", url, sizeof(url), log, sizeof(log));
-	struct fm_endpoint ep;
-	memset(&ep, 0, sizeof(ep));
-	snprintf(ep.url, sizeof(ep.url), "%s", url);
-	snprintf(ep.origin, sizeof(ep.origin), "stand-in");
+	static struct fmh_etcd e;
+	start35(&e);
+	struct fm_endpoint ep = endpoint_of(&e);
 	int rc;
-	struct fm_facts *facts = collect(&ep, url, &rc);
-	if (getenv("DUMP"))
+	struct fm_facts *facts = collect(&ep, e.metrics_url, &rc);
+	if (rc != 0 || getenv("DUMP"))
+		dump(facts);
+	assert_int_equal(rc, 0);
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const char *st = jstr(fm_facts_at(facts, i), "state");
+		if (st && strcmp(st, "ok") != 0) {
+			dump(facts);
+			fail_msg("fact %zu has state %s", i, st);
+		}
+	}
+	assert_string_equal(jstr(must(facts, "etcd.endpoint", e.url), "tls_version"), "TLSv1.3");
+	assert_string_equal(jstr(must(facts, "etcd.version", e.url), "server"), e.version);
+
+	const cJSON *h = must(facts, "etcd.health", e.url);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy")));
+	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
+	assert_null(cJSON_GetObjectItem(h, "reason"));
+	double rtt = jnum(h, "rtt_ms");
+	assert_true(rtt >= 0 && rtt < 5000);
+
+	const cJSON *st = must(facts, "etcd.status", e.url);
+	assert_string_equal(jstr(st, "version"), e.version);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "is_leader")));
+	assert_true(jnum(st, "db_size") > 0);
+	assert_null(cJSON_GetObjectItem(st, "errors"));
+
+	const cJSON *m = must(facts, "etcd.members", e.url);
+	assert_int_equal((int)jnum(m, "count"), 1);
+	const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "members"), 0);
+	assert_string_equal(jstr(m0, "name"), "node");
+	assert_string_equal(jstr(m0, "id"), jstr(st, "member_id"));
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(m0, "is_learner")));
+
+	/* Nothing under /registry/masterleases/: proto3 JSON leaves the zero
+	 * count out. */
+	assert_int_equal((int)jnum(must(facts, "etcd.masterleases", e.url), "count"), 0);
+	assert_int_equal(count_kind(facts, "etcd.alarm"), 0);
+
+	const cJSON *d = must(facts, "etcd.disk", e.url);
+	assert_true(jnum(d, "wal_fsync_count") > 0);
+	assert_true(jnum(d, "backend_commit_count") > 0);
+	assert_int_equal((int)jnum(d, "bucket_le_ms"), 128);
+
+	char id[128];
+	snprintf(id, sizeof(id), "%s (served)", e.url);
+	assert_string_equal(jstr(must(facts, "cert", id), "subject"), "CN=pi-master1");
+	fm_facts_delete(&facts);
+	fmh_etcd_stop(&e);
+}
+
+/* A learner, added as kubeadm adds a joining control plane and not started
+ * yet: listed without a name, the voting member stays healthy. */
+static void etcd35_learner(void **state)
+{
+	(void)state;
+	static struct fmh_etcd e;
+	start35(&e);
+	char peer[64], out[4096], learner_id[32] = "";
+	int port = fmh_free_port();
+	assert_true(port > 0);
+	snprintf(peer, sizeof(peer), "--peer-urls=http://127.0.0.1:%d", port);
+	const char *const add[] = {"member", "add", "pi-master2", "--learner", peer, NULL};
+	if (etcdctl(&e, out, sizeof(out), add) != 0)
+		fail_msg("etcdctl member add --learner: %s", out);
+	/* "Member 4f1b6f8d26cd1da3 added to cluster ..." */
+	const char *said = strstr(out, "Member ");
+	assert_non_null(said);
+	assert_int_equal(sscanf(said, "Member %31[0-9a-f] added", learner_id), 1);
+
+	struct fm_endpoint ep = endpoint_of(&e);
+	int rc;
+	struct fm_facts *facts = collect(&ep, NULL, &rc);
+	if (rc != 0 || getenv("DUMP"))
+		dump(facts);
+	assert_int_equal(rc, 0);
+	assert_true(
+	    cJSON_IsTrue(cJSON_GetObjectItem(must(facts, "etcd.health", e.url), "healthy")));
+	const cJSON *m = must(facts, "etcd.members", e.url);
+	assert_int_equal((int)jnum(m, "count"), 2);
+	const cJSON *learner = NULL, *voter = NULL, *x;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(m, "members"))
+	{
+		if (cJSON_IsTrue(cJSON_GetObjectItem(x, "is_learner")))
+			learner = x;
+		else
+			voter = x;
+	}
+	assert_non_null(learner);
+	assert_non_null(voter);
+	assert_string_equal(jstr(learner, "id"), learner_id);
+	assert_string_equal(jstr(learner, "name"), "");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(learner, "peer_urls"), 0)->valuestring,
+	    peer + strlen("--peer-urls="));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(learner, "client_urls")), 0);
+	assert_string_equal(jstr(voter, "name"), "node");
+	fm_facts_delete(&facts);
+	fmh_etcd_stop(&e);
+}
+
+/* A CORRUPT alarm raised on a real etcd 3.5 through its own Alarm API (what
+ * the corruption checker does when members' hashes differ): 3.5's /readyz
+ * fails its data_corruption check, and those words are the reason. */
+static void etcd35_corrupt_alarm(void **state)
+{
+	(void)state;
+	static struct fmh_etcd e;
+	start35(&e);
+	struct fm_endpoint ep = endpoint_of(&e);
+	int rc;
+	struct fm_facts *facts = collect(&ep, NULL, &rc);
+	assert_int_equal(rc, 0);
+	char member_hex[32], body[160], out[4096], alarm_id[128];
+	snprintf(member_hex, sizeof(member_hex), "%s",
+		 jstr(must(facts, "etcd.status", e.url), "member_id"));
+	fm_facts_delete(&facts);
+
+	snprintf(body, sizeof(body),
+		 "{\"action\":\"ACTIVATE\",\"memberID\":\"%llu\",\"alarm\":\"CORRUPT\"}",
+		 strtoull(member_hex, NULL, 16));
+	assert_int_equal(
+	    request(&e, "POST", e.url, "/v3/maintenance/alarm", body, out, sizeof(out)), 200);
+	assert_non_null(strstr(out, "CORRUPT"));
+
+	facts = collect(&ep, NULL, &rc);
+	if (rc != -1 || getenv("DUMP"))
 		dump(facts);
 	assert_int_equal(rc, -1);
-
-	const cJSON *h = must(facts, "etcd.health", url);
+	const cJSON *h = must(facts, "etcd.health", e.url);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
 	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
 	/* The server's words win over the alarm's name. */
 	assert_string_equal(jstr(h, "reason"),
-			    "/readyz: linearizable_read failed: etcdserver: leader changed");
-	assert_true(jnum(h, "rtt_ms") >= 0);
-	assert_true(log_has(log, "GET /livez?verbose"));
-	assert_true(log_has(log, "GET /readyz?verbose"));
-	assert_false(log_has(log, "GET /health"));
-
-	snprintf(alarm_id, sizeof(alarm_id), "%s#CORRUPT", url);
+			    "/readyz: data_corruption failed: alarm activated: CORRUPT");
+	snprintf(alarm_id, sizeof(alarm_id), "%s#CORRUPT", e.url);
 	const cJSON *a = must(facts, "etcd.alarm", alarm_id);
 	assert_string_equal(jstr(a, "alarm"), "CORRUPT");
-	assert_string_equal(jstr(a, "member_id"), "8e9e05c52164694d");
-
-	const cJSON *st = must(facts, "etcd.status", url);
-	assert_null(cJSON_GetObjectItem(st, "leader"));
-	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(st, "is_leader")));
-
-	const cJSON *m = must(facts, "etcd.members", url);
-	assert_int_equal((int)jnum(m, "count"), 2);
-	const cJSON *learner = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "members"), 1);
-	assert_string_equal(jstr(learner, "id"), "1");
-	assert_string_equal(jstr(learner, "name"), "");
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(learner, "is_learner")));
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(learner, "client_urls")), 0);
-
-	/* proto3 JSON leaves a zero count out. */
-	assert_int_equal((int)jnum(must(facts, "etcd.masterleases", url), "count"), 0);
-
-	const cJSON *d = must(facts, "etcd.disk", url);
-	assert_int_equal((int)jnum(d, "wal_fsync_count"), 100);
-	assert_true(jnum(d, "wal_fsync_slow_share") > 0.0999 && jnum(d, "wal_fsync_slow_share") < 0.1001);
-	assert_int_equal((int)jnum(d, "backend_commit_count"), 40);
-	assert_true(jnum(d, "backend_commit_slow_share") > 0.2499 &&
-		    jnum(d, "backend_commit_slow_share") < 0.2501);
-	assert_null(cJSON_GetObjectItem(d, "state"));
-	/* Plain http: no certificate anywhere. */
-	assert_int_equal(count_kind(facts, "cert"), 0);
+	assert_string_equal(jstr(a, "member_id"), member_hex);
+	assert_int_equal((int)jnum(a, "members"), 1);
+	assert_true(has_error(must(facts, "etcd.status", e.url), "alarm:CORRUPT"));
 	fm_facts_delete(&facts);
-	fmh_stop(pid);
+	fmh_etcd_stop(&e);
 }
 
-/* The connection dies after /version: /health fails, and the requests after
- * it are not sent but each says so. */
-static void standin_dies(void **state)
+/* Leader loss on a real cluster: two members, one stopped; the one left
+ * cannot win an election. Short raft timers so the loss shows in about a
+ * second; etcd's own request timeout (5 s + 2 election timeouts) bounds
+ * what a leaderless member takes to answer a linearizable request. */
+static const char *const fast_raft[] = {"--heartbeat-interval", "50", "--election-timeout", "500",
+					NULL};
+/* etcd's request timeout: 5 s + 2 election timeouts of 500 ms. */
+#define LEADERLESS_ANSWER_MS 6000
+#define PATIENT_MS	     (LEADERLESS_ANSWER_MS + 4000)
+
+/* etcd 3.5 without a leader: /readyz's linearizable_read check fails (after
+ * etcd's own timeout) and says why; status shows no leader. With a timeout
+ * shorter than etcd's, /readyz times out instead, and the requests after
+ * it are not sent -- each fact says so. */
+static void etcd35_no_leader(void **state)
 {
 	(void)state;
-	char url[64], log[PATH_MAX];
-	pid_t pid = standin("dies", url, sizeof(url), log, sizeof(log));
-	struct fm_endpoint ep;
-	memset(&ep, 0, sizeof(ep));
-	snprintf(ep.url, sizeof(ep.url), "%s", url);
+	static struct fmh_etcd c[2];
+	assert_int_equal(fmh_etcd_cluster_start(c, 2, etcd35(), root, fast_raft), 0);
+	assert_memory_equal(c[0].version, "3.5.", 4);
+	assert_int_equal(fmh_etcd_stop(&c[1]), 0);
+	wait_no_leader(&c[0], 15000);
+
+	struct fm_endpoint ep = endpoint_of(&c[0]);
 	int rc;
-	struct fm_facts *facts = collect(&ep, NULL, &rc);
-	if (getenv("DUMP"))
+	struct fm_facts *facts = collect_ms(&ep, PATIENT_MS, &rc);
+	if (rc != -1 || getenv("DUMP"))
 		dump(facts);
 	assert_int_equal(rc, -1);
-	assert_string_equal(jstr(must(facts, "etcd.endpoint", url), "state"), "ok");
-	assert_string_equal(jstr(must(facts, "etcd.version", url), "server"), "3.4.23");
-	const cJSON *h = must(facts, "etcd.health", url);
-	assert_string_equal(jstr(h, "state"), "closed");
+	const cJSON *h = must(facts, "etcd.health", c[0].url);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
+	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
+	/* etcd 3.5.16's words: "[-]linearizable_read failed: etcdserver:
+	 * request timed out" (/livez has no linearizable check: it passes). */
+	assert_string_equal(jstr(h, "reason"),
+			    "/readyz: linearizable_read failed: etcdserver: request timed out");
+	/* The alarm list goes through raft: without a leader it fails too
+	 * (504 after etcd's timeout), and says so on its own fact. */
+	assert_string_equal(jstr(must(facts, "etcd.alarm", c[0].url), "state"), "http-status");
+	const cJSON *st = must(facts, "etcd.status", c[0].url);
+	assert_null(cJSON_GetObjectItem(st, "leader"));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(st, "is_leader")));
+	assert_true(has_error(st, "etcdserver: no leader"));
+	/* The member list is served locally: both members, the stopped one too. */
+	assert_int_equal((int)jnum(must(facts, "etcd.members", c[0].url), "count"), 2);
+	fm_facts_delete(&facts);
+
+	/* A timeout shorter than etcd's: /readyz times out, the connection is
+	 * given up, and the rest is skipped, each fact saying so. Not a race:
+	 * a leaderless etcd cannot answer /readyz before its own 5 s floor. */
+	facts = collect_ms(&ep, 1000, &rc);
+	if (rc != -1 || getenv("DUMP"))
+		dump(facts);
+	assert_int_equal(rc, -1);
+	assert_string_equal(jstr(must(facts, "etcd.endpoint", c[0].url), "state"), "ok");
+	assert_string_equal(jstr(must(facts, "etcd.version", c[0].url), "server"), c[0].version);
+	h = must(facts, "etcd.health", c[0].url);
+	assert_string_equal(jstr(h, "state"), "timeout");
+	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
 	assert_null(cJSON_GetObjectItem(h, "healthy"));
 	static const char *const kinds[] = {"etcd.alarm", "etcd.status", "etcd.members",
 					    "etcd.masterleases"};
 	for (size_t i = 0; i < 4; i++) {
-		const cJSON *f = must(facts, kinds[i], url);
+		const cJSON *f = must(facts, kinds[i], c[0].url);
 		assert_string_equal(jstr(f, "state"), "skipped");
-		assert_non_null(strstr(jstr(f, "reason"), "not asked"));
-		assert_non_null(strstr(jstr(f, "reason"), "closed the connection"));
+		assert_non_null(strstr(jstr(f, "reason"),
+				       "not asked, the connection failed before: "
+				       "timed out after 1000 ms"));
 	}
-	assert_false(log_has(log, "POST /v3/"));
 	fm_facts_delete(&facts);
-	fmh_stop(pid);
+	fmh_etcd_stop(&c[0]);
+}
+
+/* etcd 3.4 without a leader: /health says only {"health":"false"}; the
+ * status's missing leader gives the reason. */
+static void etcd34_no_leader(void **state)
+{
+	(void)state;
+	static struct fmh_etcd c[2];
+	assert_int_equal(fmh_etcd_cluster_start(c, 2, NULL, root, fast_raft), 0);
+	assert_memory_equal(c[0].version, "3.4.", 4);
+	assert_int_equal(fmh_etcd_stop(&c[0]), 0);
+	wait_no_leader(&c[1], 15000);
+
+	char timeout[16];
+	snprintf(timeout, sizeof(timeout), "%dms", PATIENT_MS);
+	const char *const args[] = {"--timeout", timeout, NULL};
+	int status;
+	cJSON *j = probe_json(&c[1], args, &status);
+	assert_int_equal(status, 1);
+	const cJSON *h = fact_in(j, "etcd.health");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
+	assert_string_equal(jstr(h, "via"), "/health");
+	assert_string_equal(jstr(h, "reason"), "RAFT NO LEADER");
+	/* 3.4's alarm list goes through raft as well (500 after its timeout). */
+	assert_string_equal(jstr(fact_in(j, "etcd.alarm"), "state"), "http-status");
+	const cJSON *st = fact_in(j, "etcd.status");
+	assert_null(cJSON_GetObjectItem(st, "leader"));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(st, "is_leader")));
+	assert_true(has_error(st, "etcdserver: no leader"));
+	cJSON_Delete(j);
+	fmh_etcd_stop(&c[1]);
 }
 
 int main(void)
@@ -519,8 +800,11 @@ int main(void)
 		cmocka_unit_test(metrics_listener_failures),
 		cmocka_unit_test(certs_when_tls_fails),
 		cmocka_unit_test(nospace),
-		cmocka_unit_test(standin_etcd35),
-		cmocka_unit_test(standin_dies),
+		cmocka_unit_test(etcd35_livez_readyz),
+		cmocka_unit_test(etcd35_learner),
+		cmocka_unit_test(etcd35_corrupt_alarm),
+		cmocka_unit_test(etcd35_no_leader),
+		cmocka_unit_test(etcd34_no_leader),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -277,6 +277,8 @@ static void test_etcd(void **state)
 	(void)state;
 	assert_int_equal(fmh_etcd_start(&e, root, "127.0.0.2"), 0);
 	assert_true(e.pid > 0);
+	assert_string_equal(e.name, "node");
+	assert_memory_equal(e.version, "3.4.", 4); /* Debian 12's, from PATH */
 	assert_string_equal(e.extra_url + strlen("https://127.0.0.2:"),
 			    e.url + strlen("https://127.0.0.1:"));
 
@@ -314,6 +316,24 @@ static void test_etcd_start_fails_fast(void **state)
 	assert_int_equal(e.pid, 0);
 	assert_true(now_ms() - t0 < 10000);
 	assert_int_equal(fmh_etcd_start(&e, root, "10.0.0.1"), -EINVAL);
+
+	/* Another binary: missing, or not saying which etcd it is. */
+	assert_int_equal(fmh_etcd_start_bin(&e, "/nonexistent/etcd", root, NULL, NULL), -ENOENT);
+	assert_int_equal(fmh_etcd_start_bin(&e, "true", root, NULL, NULL), -EPROTO);
+	assert_int_equal(e.pid, 0);
+
+	/* A cluster whose members cannot start (etcd refuses a flag it does
+	 * not know and exits): every one is stopped. */
+	static struct fmh_etcd m[FMH_ETCD_MAX_MEMBERS + 1];
+	const char *const bad_flag[] = {"--fmh-no-such-flag", NULL};
+	t0 = now_ms();
+	assert_int_equal(fmh_etcd_cluster_start(m, 3, NULL, root, bad_flag), -ESRCH);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(m[i].pid, 0);
+	assert_true(now_ms() - t0 < 10000);
+	assert_int_equal(fmh_etcd_cluster_start(m, 1, NULL, root, NULL), -EINVAL);
+	assert_int_equal(fmh_etcd_cluster_start(m, FMH_ETCD_MAX_MEMBERS + 1, NULL, root, NULL),
+			 -EINVAL);
 }
 
 /*
