@@ -185,16 +185,6 @@ static const char *endpoint_state(const cJSON *f)
 	return st->valuestring;
 }
 
-/* probe's verdict (exit status 1): the source is unreachable or says it is
- * unhealthy. A side request that failed (no credentials for the node list,
- * no metrics listener) is in the facts but is not that verdict. */
-static bool fact_bad(const cJSON *f)
-{
-	const char *st = endpoint_state(f);
-	return (st && strcmp(st, "ok") != 0 && strcmp(st, "absent") != 0) ||
-	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(f, "healthy"));
-}
-
 static bool fact_config_error(const cJSON *f)
 {
 	const char *st = endpoint_state(f);
@@ -333,17 +323,14 @@ static int probe(const char *what, const struct opts *o)
 		return EXIT_USAGE;
 	}
 	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
-	collect(loop, &d, &co, facts);
+	/* The source decides whether it is unreachable or unhealthy: a side
+	 * request that failed (no credentials for the node list, no metrics
+	 * listener) is in the facts but is not that verdict. */
+	int status = collect(loop, &d, &co, facts) < 0 ? EXIT_FINDING : 0;
 	fm_loop_delete(&loop);
-
-	int status = 0;
-	for (size_t i = 0; i < fm_facts_count(facts); i++) {
-		const cJSON *f = fm_facts_at(facts, i);
-		if (fact_config_error(f))
+	for (size_t i = 0; i < fm_facts_count(facts); i++)
+		if (fact_config_error(fm_facts_at(facts, i)))
 			status = EXIT_USAGE;
-		else if (fact_bad(f) && status == 0)
-			status = EXIT_FINDING;
-	}
 	if (o->json) {
 		cJSON *out = cJSON_CreateObject();
 		cJSON_AddStringToObject(out, "source", what);

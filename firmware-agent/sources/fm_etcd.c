@@ -93,6 +93,7 @@ struct run {
 	 * would only wait for the same failure once per request. */
 	bool dead;
 	char dead_reason[400];
+	bool answered;  /* some request on this endpoint got an answer */
 	double last_ms; /* duration of the last request, sub-millisecond */
 };
 
@@ -120,10 +121,16 @@ static enum asked ask_any(struct run *r, const char *method, const char *path, c
 	double t0 = now_ms_precise();
 	int rc = fm_httpc_fetch(r->c, &req);
 	r->last_ms = now_ms_precise() - t0;
-	if (rc == 0)
+	if (rc == 0) {
+		r->answered = true;
 		return ASKED_OK;
+	}
 	enum fm_httpc_fail f = r->c->fail;
-	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE) {
+	/* A timeout after etcd has answered is that one request being slow
+	 * (without a leader, raft-bound requests wait for etcd's own 7 s
+	 * timeout): the next request goes on a fresh connection. */
+	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE &&
+	    !(f == FM_HTTPC_TIMEOUT && r->answered)) {
 		r->dead = true;
 		snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", r->c->reason);
 	}
@@ -703,9 +710,11 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	 * alarms and the leader are known. */
 	put_health(&r, facts, &h);
 
-	int n_alarms = collect_alarms(&r, facts, alarms, MAX_ALARMS);
+	/* The status first: etcd answers it from local state, also without a
+	 * leader, when the alarm list (raft-bound) may only time out. */
 	bool leader_known;
 	uint64_t leader = collect_status(&r, facts, &leader_known);
+	int n_alarms = collect_alarms(&r, facts, alarms, MAX_ALARMS);
 	collect_members(&r, facts);
 	collect_masterleases(&r, facts);
 
@@ -724,6 +733,16 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	}
 	if (!h.failed && !h.healthy && !h.server_reason && leader_known && leader == 0)
 		snprintf(h.reason, sizeof(h.reason), "RAFT NO LEADER");
+	if (h.failed && leader_known && leader == 0) {
+		/* Without a leader etcd holds /health and /readyz until its own
+		 * request timeout; the status, answered at once, says why. */
+		const cJSON *old = fm_facts_get(facts, "etcd.health", ep->url);
+		const cJSON *why = old ? cJSON_GetObjectItemCaseSensitive(old, "reason") : NULL;
+		snprintf(h.reason, sizeof(h.reason), "RAFT NO LEADER (%s did not answer: %s)", h.via,
+			 cJSON_IsString(why) ? why->valuestring : "");
+		h.failed = false;
+		h.healthy = false;
+	}
 	if (!h.failed)
 		put_health(&r, facts, &h);
 	ret = !h.failed && h.healthy ? 0 : -1;
