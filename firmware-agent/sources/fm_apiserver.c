@@ -75,72 +75,6 @@ static void ascii(char *out, size_t size, const char *s, size_t len)
 }
 
 /* One collection: the connection and what went wrong on it so far. */
-struct run {
-	struct fm_httpc *c;
-	const struct fm_collect_opts *co;
-	const char *url;
-	const char *auth_header; /* "Authorization: Bearer ...\r\n" or NULL */
-	/* The connection failed (refused, timeout, TLS, closed): asking again
-	 * would only wait for the same failure once per request. */
-	bool dead;
-	char dead_reason[400];
-};
-
-enum asked { ASKED_OK, ASKED_FAILED, ASKED_SKIPPED, ASKED_NOT_JSON };
-
-/* GETs path and waits for it; any status is an answer (the health
- * endpoints answer 500 with their verdict, the lists 401 / 403). */
-static enum asked ask_any(struct run *r, const char *path, uint64_t max_body)
-{
-	if (r->dead)
-		return ASKED_SKIPPED;
-	struct fm_httpc_req req = {
-	    .method = "GET",
-	    .path = path,
-	    .timeout_ms = r->co->timeout_ms,
-	    .max_body = max_body,
-	    .extra_headers = r->auth_header,
-	    .idempotent = true,
-	};
-	if (fm_httpc_fetch(r->c, &req) == 0)
-		return ASKED_OK;
-	enum fm_httpc_fail f = r->c->fail;
-	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE) {
-		r->dead = true;
-		snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", r->c->reason);
-	}
-	return ASKED_FAILED;
-}
-
-static cJSON *body_json(const struct fm_httpc *c)
-{
-	return cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
-}
-
-/* The fact for a request that did not give what was asked. */
-static cJSON *failed_fact(const struct run *r, enum asked a, const char *what)
-{
-	cJSON *f = cJSON_CreateObject();
-	char why[512];
-	switch (a) {
-	case ASKED_SKIPPED:
-		cJSON_AddStringToObject(f, "state", "skipped");
-		snprintf(why, sizeof(why), "%s not asked: the connection failed before: %s", what,
-			 r->dead_reason);
-		cJSON_AddStringToObject(f, "reason", why);
-		break;
-	case ASKED_NOT_JSON:
-		cJSON_AddStringToObject(f, "state", "malformed");
-		snprintf(why, sizeof(why), "%s: the answer is not the JSON expected", what);
-		cJSON_AddStringToObject(f, "reason", why);
-		cJSON_AddNumberToObject(f, "http_status", r->c->status);
-		break;
-	default:
-		fm_probe_outcome(f, r->c);
-	}
-	return f;
-}
-
 /* --- /livez, /readyz ------------------------------------------------------- */
 
 struct checks {
@@ -210,19 +144,19 @@ static void parse_checks(struct checks *ck, const char *p, size_t len)
 /* Asks /NAME?verbose and puts apiserver.NAME. detailed: every check with
  * its verdict, else only the failed ones. Returns 1 healthy, 0 unhealthy,
  * -1 when no verdict could be read. */
-static int collect_health(struct run *r, struct fm_facts *facts, const char *name, bool detailed,
-			  enum asked *first)
+static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const char *name, bool detailed,
+			  enum fm_probe_asked *first)
 {
 	char path[32], kind[32], what[32];
 	snprintf(path, sizeof(path), "/%s?verbose", name);
 	snprintf(kind, sizeof(kind), "apiserver.%s", name);
 	snprintf(what, sizeof(what), "/%s", name);
 
-	enum asked a = ask_any(r, path, SMALL_BODY);
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", path, NULL, SMALL_BODY);
 	if (first)
 		*first = a;
-	if (a != ASKED_OK) {
-		fm_facts_put(facts, kind, r->url, failed_fact(r, a, what));
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, kind, r->url, fm_probe_failed_fact(r, a, what));
 		return -1;
 	}
 	const char *body = r->c->body.data ? r->c->body.data : "";
@@ -240,7 +174,7 @@ static int collect_health(struct run *r, struct fm_facts *facts, const char *nam
 		if (fm_httpc_require_2xx(r->c) < 0) {
 			/* 401 / 403 (anonymous access disabled), 404 (a server
 			 * older than 1.16), a proxy's error page ... */
-			f = failed_fact(r, ASKED_FAILED, what);
+			f = fm_probe_failed_fact(r, FM_PROBE_FAILED, what);
 		} else {
 			char why[200];
 			f = cJSON_CreateObject();
@@ -295,19 +229,19 @@ static bool leading_int(const char *s, int *out)
 	return true;
 }
 
-static void collect_version(struct run *r, struct fm_facts *facts)
+static void collect_version(struct fm_probe_run *r, struct fm_facts *facts)
 {
 	cJSON *j = NULL;
-	enum asked a = ask_any(r, "/version", SMALL_BODY);
-	if (a == ASKED_OK && fm_httpc_require_2xx(r->c) < 0)
-		a = ASKED_FAILED;
-	if (a == ASKED_OK && !cJSON_IsObject(j = body_json(r->c)))
-		a = ASKED_NOT_JSON;
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/version", NULL, SMALL_BODY);
+	if (a == FM_PROBE_OK && fm_httpc_require_2xx(r->c) < 0)
+		a = FM_PROBE_FAILED;
+	if (a == FM_PROBE_OK && !cJSON_IsObject(j = fm_probe_body_json(r->c)))
+		a = FM_PROBE_NOT_JSON;
 	const char *gv = json_str(j, "gitVersion");
-	if (a == ASKED_OK && !gv)
-		a = ASKED_NOT_JSON;
-	if (a != ASKED_OK) {
-		fm_facts_put(facts, "apiserver.version", r->url, failed_fact(r, a, "/version"));
+	if (a == FM_PROBE_OK && !gv)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, "apiserver.version", r->url, fm_probe_failed_fact(r, a, "/version"));
 		cJSON_Delete(j);
 		return;
 	}
@@ -339,13 +273,13 @@ struct auth {
 
 /* A 401 / 403 to a list: the server's Status message, and the reason a
  * person can act on. */
-static void note_denied(struct run *r, struct auth *au, const char *path, const char *what)
+static void note_denied(struct fm_probe_run *r, struct auth *au, const char *path, const char *what)
 {
 	cJSON_AddItemToArray(au->denied, cJSON_CreateString(what));
 	if (au->status)
 		return;
 	au->status = r->c->status;
-	cJSON *j = body_json(r->c);
+	cJSON *j = fm_probe_body_json(r->c);
 	const char *msg = json_str(j, "message");
 	au->message[0] = '\0';
 	if (msg) {
@@ -372,28 +306,28 @@ static void note_denied(struct run *r, struct auth *au, const char *path, const 
 /* GETs a list (path with LIMIT_QUERY). Returns the parsed list (caller
  * frees) with its items; NULL when there is none, after putting kind's
  * failure fact, or noting the refusal in au (401 / 403). */
-static cJSON *get_list(struct run *r, struct fm_facts *facts, struct auth *au, const char *path,
+static cJSON *get_list(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au, const char *path,
 		       const char *what, const char *kind, cJSON *fields)
 {
 	char full[160], where[160];
 	snprintf(full, sizeof(full), "%s" LIMIT_QUERY, path);
 	snprintf(where, sizeof(where), "GET %s", path);
-	enum asked a = ask_any(r, full, LIST_BODY);
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", full, NULL, LIST_BODY);
 	cJSON *j = NULL;
-	if (a == ASKED_OK && (r->c->status == 401 || r->c->status == 403)) {
+	if (a == FM_PROBE_OK && (r->c->status == 401 || r->c->status == 403)) {
 		note_denied(r, au, path, what);
 		cJSON_Delete(fields);
 		return NULL;
 	}
-	if (a == ASKED_OK)
+	if (a == FM_PROBE_OK)
 		au->answered = true;
-	if (a == ASKED_OK && fm_httpc_require_2xx(r->c) < 0)
-		a = ASKED_FAILED;
-	if (a == ASKED_OK &&
-	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j = body_json(r->c), "items")))
-		a = ASKED_NOT_JSON;
-	if (a != ASKED_OK) {
-		cJSON *f = failed_fact(r, a, where);
+	if (a == FM_PROBE_OK && fm_httpc_require_2xx(r->c) < 0)
+		a = FM_PROBE_FAILED;
+	if (a == FM_PROBE_OK &&
+	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j = fm_probe_body_json(r->c), "items")))
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK) {
+		cJSON *f = fm_probe_failed_fact(r, a, where);
 		/* The fields said what was asked (namespace): keep them. */
 		for (cJSON *c = fields->child; c; c = c->next)
 			if (!cJSON_HasObjectItem(f, c->string))
@@ -408,7 +342,7 @@ static cJSON *get_list(struct run *r, struct fm_facts *facts, struct auth *au, c
 }
 
 /* count, kept, truncated of a list whose first kept items became facts. */
-static void put_list_fact(struct run *r, struct fm_facts *facts, const char *kind, cJSON *f,
+static void put_list_fact(struct fm_probe_run *r, struct fm_facts *facts, const char *kind, cJSON *f,
 			  const cJSON *list, int kept)
 {
 	int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "items"));
@@ -469,7 +403,7 @@ static void put_node(struct fm_facts *facts, const cJSON *item)
 	fm_facts_put(facts, "node", id, f);
 }
 
-static void collect_nodes(struct run *r, struct fm_facts *facts, struct auth *au)
+static void collect_nodes(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au)
 {
 	cJSON *list = get_list(r, facts, au, "/api/v1/nodes", "list nodes", "apiserver.nodes",
 			       cJSON_CreateObject());
@@ -567,7 +501,7 @@ static void put_pod(struct fm_facts *facts, const cJSON *item)
 	fm_facts_put(facts, "pod", id, f);
 }
 
-static void collect_pods(struct run *r, struct fm_facts *facts, struct auth *au)
+static void collect_pods(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au)
 {
 	cJSON *fields = cJSON_CreateObject();
 	cJSON_AddStringToObject(fields, "namespace", PODS_NS);
@@ -590,7 +524,7 @@ static void collect_pods(struct run *r, struct fm_facts *facts, struct auth *au)
 	cJSON_Delete(list);
 }
 
-static void put_auth(struct run *r, struct fm_facts *facts, struct auth *au)
+static void put_auth(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au)
 {
 	cJSON *f = cJSON_CreateObject();
 	if (au->status) {
@@ -656,7 +590,7 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 	struct fm_tls_config *tls = NULL;
 	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
 	struct fm_httpc c = {.fd = -1};
-	struct run r = {.c = &c, .co = co, .url = ep->url};
+	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
 	bool has_cert = (ep->cert_pem || ep->cert[0]) && (ep->key_pem || ep->key[0]);
 	bool has_token = ep->token && ep->token[0];
 	struct auth au = {
@@ -686,12 +620,12 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 
 	/* /livez first: the cheapest question, and it opens the connection,
 	 * so its time includes the handshakes. */
-	enum asked first;
+	enum fm_probe_asked first;
 	cJSON *ef = cJSON_CreateObject();
 	fm_facts_put(facts, "apiserver.endpoint", ep->url, ef); /* first in the set */
 	int live = collect_health(&r, facts, "livez", false, &first);
 	ef = cJSON_CreateObject();
-	if (first == ASKED_OK || first == ASKED_NOT_JSON) {
+	if (first == FM_PROBE_OK || first == FM_PROBE_NOT_JSON) {
 		/* An answer arrived: the endpoint works, whatever it said. */
 		cJSON_AddStringToObject(ef, "state", "ok");
 		cJSON_AddNumberToObject(ef, "elapsed_ms", (double)c.elapsed_ms);

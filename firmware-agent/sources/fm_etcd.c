@@ -59,11 +59,6 @@ static const char *json_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static cJSON *body_json(const struct fm_httpc *c)
-{
-	return cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
-}
-
 static void hex_id(char *s, size_t size, uint64_t id)
 {
 	/* Member ids are 64-bit: hex as etcdctl prints them, never a lossy double. */
@@ -75,107 +70,6 @@ static void add_id(cJSON *o, const char *key, uint64_t id)
 	char s[24];
 	hex_id(s, sizeof(s), id);
 	cJSON_AddStringToObject(o, key, s);
-}
-
-static double now_ms_precise(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* One collection: the connection and what went wrong on it so far. */
-struct run {
-	struct fm_httpc *c;
-	const struct fm_collect_opts *co;
-	const char *url;
-	/* The connection failed (refused, timeout, TLS, closed): asking again
-	 * would only wait for the same failure once per request. */
-	bool dead;
-	char dead_reason[400];
-	bool answered;  /* some request on this endpoint got an answer */
-	double last_ms; /* duration of the last request, sub-millisecond */
-};
-
-enum asked { ASKED_OK, ASKED_FAILED, ASKED_SKIPPED, ASKED_NOT_JSON };
-
-/* Sends one request and waits for it; any status is an answer (etcd's
- * health endpoints answer 503 with their verdict). */
-static enum asked ask_any(struct run *r, const char *method, const char *path, const char *body,
-			  uint64_t max_body)
-{
-	if (r->dead)
-		return ASKED_SKIPPED;
-	struct fm_httpc_req req = {
-		.method = method, .path = path, .timeout_ms = r->co->timeout_ms,
-		.max_body = max_body,
-		/* The v3 gateway takes POST with a JSON body even for reads:
-		 * every one used here is a read, safe to send again. */
-		.idempotent = true,
-	};
-	if (body) {
-		req.content_type = "application/json";
-		req.body = body;
-		req.body_len = strlen(body);
-	}
-	double t0 = now_ms_precise();
-	int rc = fm_httpc_fetch(r->c, &req);
-	r->last_ms = now_ms_precise() - t0;
-	if (rc == 0) {
-		r->answered = true;
-		return ASKED_OK;
-	}
-	enum fm_httpc_fail f = r->c->fail;
-	/* A timeout after etcd has answered is that one request being slow
-	 * (without a leader, raft-bound requests wait for etcd's own 7 s
-	 * timeout): the next request goes on a fresh connection. */
-	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE &&
-	    !(f == FM_HTTPC_TIMEOUT && r->answered)) {
-		r->dead = true;
-		snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", r->c->reason);
-	}
-	return ASKED_FAILED;
-}
-
-/* ask_any, and only a 2xx answer is a success; with json, it is parsed
- * into *json (caller frees). */
-static enum asked ask(struct run *r, const char *method, const char *path, const char *body,
-		      uint64_t max_body, cJSON **json)
-{
-	if (json)
-		*json = NULL;
-	enum asked a = ask_any(r, method, path, body, max_body);
-	if (a != ASKED_OK)
-		return a;
-	if (fm_httpc_require_2xx(r->c) < 0)
-		return ASKED_FAILED;
-	if (json && !(*json = body_json(r->c)))
-		return ASKED_NOT_JSON;
-	return ASKED_OK;
-}
-
-/* The fact for a request that did not give what was asked. */
-static cJSON *failed_fact(const struct run *r, enum asked a, const char *what)
-{
-	cJSON *f = cJSON_CreateObject();
-	char why[512];
-	switch (a) {
-	case ASKED_SKIPPED:
-		cJSON_AddStringToObject(f, "state", "skipped");
-		snprintf(why, sizeof(why), "%s: not asked, the connection failed before: %s", what,
-			 r->dead_reason);
-		cJSON_AddStringToObject(f, "reason", why);
-		break;
-	case ASKED_NOT_JSON:
-		cJSON_AddStringToObject(f, "state", "malformed");
-		snprintf(why, sizeof(why), "%s: the answer is not JSON", what);
-		cJSON_AddStringToObject(f, "reason", why);
-		cJSON_AddNumberToObject(f, "http_status", r->c->status);
-		break;
-	default:
-		fm_probe_outcome(f, r->c);
-	}
-	return f;
 }
 
 /* --- version ------------------------------------------------------------ */
@@ -195,7 +89,7 @@ static bool has_livez(const struct version *v)
 	return (v->minor == 5 && v->patch >= 11) || (v->minor == 4 && v->patch >= 29);
 }
 
-static void collect_version(struct run *r, struct fm_facts *facts, cJSON *j, struct version *v)
+static void collect_version(struct fm_probe_run *r, struct fm_facts *facts, cJSON *j, struct version *v)
 {
 	cJSON *f = cJSON_CreateObject();
 	const char *s = json_str(j, "etcdserver"), *cl = json_str(j, "etcdcluster");
@@ -239,7 +133,7 @@ static void append_reason(struct health *h, const char *s)
 	h->reason[have + len] = '\0';
 }
 
-static void note_rtt(struct run *r, struct health *h)
+static void note_rtt(struct fm_probe_run *r, struct health *h)
 {
 	/* Only a request on the kept-alive connection measures the round
 	 * trip; a fresh one would include the TCP and TLS handshakes. */
@@ -249,16 +143,16 @@ static void note_rtt(struct run *r, struct health *h)
 	}
 }
 
-static void health_via_health(struct run *r, struct health *h)
+static void health_via_health(struct fm_probe_run *r, struct health *h)
 {
 	h->via = "/health";
-	enum asked a = ask_any(r, "GET", "/health", NULL, SMALL_BODY);
-	if (a != ASKED_OK) {
-		h->failure = failed_fact(r, a, "/health");
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/health", NULL, SMALL_BODY);
+	if (a != FM_PROBE_OK) {
+		h->failure = fm_probe_failed_fact(r, a, "/health");
 		return;
 	}
 	note_rtt(r, h);
-	cJSON *j = body_json(r->c);
+	cJSON *j = fm_probe_body_json(r->c);
 	const cJSON *hv = cJSON_GetObjectItemCaseSensitive(j, "health");
 	h->healthy = cJSON_IsString(hv) && strcmp(hv->valuestring, "true") == 0;
 	const char *reason = json_str(j, "reason");
@@ -301,16 +195,16 @@ static void failed_checks(struct health *h, const char *endpoint, const struct f
 	}
 }
 
-static void health_via_livez(struct run *r, struct health *h)
+static void health_via_livez(struct fm_probe_run *r, struct health *h)
 {
 	static const char *const paths[] = {"/livez?verbose", "/readyz?verbose"};
 	static const char *const names[] = {"/livez", "/readyz"};
 	h->via = "/livez+/readyz";
 	h->healthy = true;
 	for (size_t i = 0; i < 2; i++) {
-		enum asked a = ask_any(r, "GET", paths[i], NULL, SMALL_BODY);
-		if (a != ASKED_OK) {
-			h->failure = failed_fact(r, a, names[i]);
+		enum fm_probe_asked a = fm_probe_ask_any(r, "GET", paths[i], NULL, SMALL_BODY);
+		if (a != FM_PROBE_OK) {
+			h->failure = fm_probe_failed_fact(r, a, names[i]);
 			return;
 		}
 		note_rtt(r, h);
@@ -321,7 +215,7 @@ static void health_via_livez(struct run *r, struct health *h)
 	}
 }
 
-static void put_health(struct run *r, struct fm_facts *facts, struct health *h)
+static void put_health(struct fm_probe_run *r, struct fm_facts *facts, struct health *h)
 {
 	if (h->failure) {
 		cJSON_AddStringToObject(h->failure, "via", h->via);
@@ -405,15 +299,15 @@ int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *ans
 
 /* Puts the alarm facts; returns how many distinct alarms are raised, or -1
  * when the list could not be read. */
-static int collect_alarms(struct run *r, struct fm_facts *facts, struct fm_etcd_alarm *al,
+static int collect_alarms(struct fm_probe_run *r, struct fm_facts *facts, struct fm_etcd_alarm *al,
 			  int max)
 {
 	cJSON *j;
 	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
-	enum asked a = ask(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY,
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY,
 			   &j);
-	if (a != ASKED_OK) {
-		fm_facts_put(facts, "etcd.alarm", r->url, failed_fact(r, a, "the alarm list"));
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, "etcd.alarm", r->url, fm_probe_failed_fact(r, a, "the alarm list"));
 		cJSON_Delete(j);
 		return -1;
 	}
@@ -425,14 +319,14 @@ static int collect_alarms(struct run *r, struct fm_facts *facts, struct fm_etcd_
 /* --- status, members, masterleases --------------------------------------- */
 
 /* Returns the leader's id, 0 when there is none or it is unknown. */
-static uint64_t collect_status(struct run *r, struct fm_facts *facts, bool *known)
+static uint64_t collect_status(struct fm_probe_run *r, struct fm_facts *facts, bool *known)
 {
 	cJSON *j;
 	uint64_t v, member = 0, leader = 0;
 	*known = false;
-	enum asked a = ask(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY, &j);
-	if (a != ASKED_OK) {
-		fm_facts_put(facts, "etcd.status", r->url, failed_fact(r, a, "maintenance status"));
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY, &j);
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, "etcd.status", r->url, fm_probe_failed_fact(r, a, "maintenance status"));
 		return 0;
 	}
 	cJSON *f = cJSON_CreateObject();
@@ -484,12 +378,12 @@ static cJSON *url_list(const cJSON *arr)
 	return out;
 }
 
-static void collect_members(struct run *r, struct fm_facts *facts)
+static void collect_members(struct fm_probe_run *r, struct fm_facts *facts)
 {
 	cJSON *j;
-	enum asked a = ask(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY, &j);
-	if (a != ASKED_OK) {
-		fm_facts_put(facts, "etcd.members", r->url, failed_fact(r, a, "the member list"));
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY, &j);
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, "etcd.members", r->url, fm_probe_failed_fact(r, a, "the member list"));
 		cJSON_Delete(j);
 		return;
 	}
@@ -525,16 +419,16 @@ static void collect_members(struct run *r, struct fm_facts *facts)
 	fm_facts_put(facts, "etcd.members", r->url, f);
 }
 
-static void collect_masterleases(struct run *r, struct fm_facts *facts)
+static void collect_masterleases(struct fm_probe_run *r, struct fm_facts *facts)
 {
 	cJSON *j;
 	uint64_t count = 0;
-	enum asked a = ask(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY, &j);
-	if (a == ASKED_OK && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "header")))
-		a = ASKED_NOT_JSON; /* JSON, but not a range answer */
-	if (a != ASKED_OK) {
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY, &j);
+	if (a == FM_PROBE_OK && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "header")))
+		a = FM_PROBE_NOT_JSON; /* JSON, but not a range answer */
+	if (a != FM_PROBE_OK) {
 		fm_facts_put(facts, "etcd.masterleases", r->url,
-			     failed_fact(r, a, "the /registry/masterleases/ range"));
+			     fm_probe_failed_fact(r, a, "the /registry/masterleases/ range"));
 		cJSON_Delete(j);
 		return;
 	}
@@ -631,27 +525,7 @@ out_put:
 	fm_facts_put(facts, "etcd.disk", url, f);
 }
 
-/* --- certificates --------------------------------------------------------- */
-
-static void collect_certs(const struct fm_endpoint *ep, const struct fm_httpc *c, time_t now,
-			  struct fm_facts *facts)
-{
-	if (c->have_peer_cert) {
-		char id[sizeof(ep->url) + 16];
-		snprintf(id, sizeof(id), "%s (served)", ep->url);
-		cJSON *f = fm_certs_fields(&c->peer_cert, ep->url, now);
-		if (f) {
-			cJSON_AddBoolToObject(f, "served", true);
-			fm_facts_put(facts, "cert", id, f);
-		}
-	}
-	/* Material embedded in memory comes from a kubeconfig: its owner
-	 * reports it under the kubeconfig's name. */
-	if (!ep->ca_pem && ep->ca[0])
-		fm_certs_put_file(facts, ep->ca, now);
-	if (!ep->cert_pem && ep->cert[0])
-		fm_certs_put_file(facts, ep->cert, now);
-}
+/* --- the collection ---------------------------------------------------- */
 
 int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
 		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts)
@@ -659,7 +533,7 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	struct fm_tls_config *tls = NULL;
 	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
 	struct fm_httpc c = {.fd = -1};
-	struct run r = {.c = &c, .co = co, .url = ep->url};
+	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
 	struct health h = {0};
 	struct fm_etcd_alarm alarms[MAX_ALARMS];
 	struct version ver = {0};
@@ -679,9 +553,9 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 
 	/* /version first: cheap, and it decides how health is asked. It opens
 	 * the connection, so its time includes the handshakes. */
-	enum asked a = ask(&r, "GET", "/version", NULL, SMALL_BODY, &j);
+	enum fm_probe_asked a = fm_probe_ask(&r, "GET", "/version", NULL, SMALL_BODY, &j);
 	cJSON *ef = cJSON_CreateObject();
-	if (a == ASKED_OK || a == ASKED_NOT_JSON || c.fail == FM_HTTPC_STATUS) {
+	if (a == FM_PROBE_OK || a == FM_PROBE_NOT_JSON || c.fail == FM_HTTPC_STATUS) {
 		/* An answer arrived: the endpoint works, whatever /version said. */
 		cJSON_AddStringToObject(ef, "state", "ok");
 		cJSON_AddNumberToObject(ef, "elapsed_ms", (double)c.elapsed_ms);
@@ -696,10 +570,10 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 		cJSON_Delete(j);
 		goto out_close;
 	}
-	if (a == ASKED_OK)
+	if (a == FM_PROBE_OK)
 		collect_version(&r, facts, j, &ver);
 	else
-		fm_facts_put(facts, "etcd.version", ep->url, failed_fact(&r, a, "/version"));
+		fm_facts_put(facts, "etcd.version", ep->url, fm_probe_failed_fact(&r, a, "/version"));
 	cJSON_Delete(j);
 
 	if (has_livez(&ver))
@@ -748,7 +622,7 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	ret = !h.failed && h.healthy ? 0 : -1;
 
 out_close:
-	collect_certs(ep, &c, now, facts);
+	fm_certs_put_endpoint(facts, ep, &c, now);
 	fm_httpc_close(&c);
 	if (metrics_url && metrics_url[0])
 		collect_disk(loop, ep->url, metrics_url, tls, co, facts);

@@ -2,6 +2,10 @@
 
 #include "fm_discover.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 cJSON *fm_probe_outcome(cJSON *fact, const struct fm_httpc *c)
 {
 	cJSON_AddStringToObject(fact, "state", fm_httpc_fail_name(c->fail));
@@ -36,4 +40,91 @@ struct fm_tls_options fm_probe_tls_options(const struct fm_endpoint *ep, int tls
 		.max_version = tls_max,
 	};
 	return o;
+}
+
+static double now_ms_precise(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method, const char *path,
+				     const char *body, uint64_t max_body)
+{
+	if (r->dead)
+		return FM_PROBE_SKIPPED;
+	struct fm_httpc_req req = {
+		.method = method,
+		.path = path,
+		.timeout_ms = r->co->timeout_ms,
+		.max_body = max_body,
+		.extra_headers = r->auth_header,
+		.idempotent = true,
+	};
+	if (body) {
+		req.content_type = "application/json";
+		req.body = body;
+		req.body_len = strlen(body);
+	}
+	double t0 = now_ms_precise();
+	int rc = fm_httpc_fetch(r->c, &req);
+	r->last_ms = now_ms_precise() - t0;
+	if (rc == 0) {
+		r->answered = true;
+		return FM_PROBE_OK;
+	}
+	enum fm_httpc_fail f = r->c->fail;
+	/* A timeout after the server has answered is that one request being
+	 * slow (etcd without a leader holds raft-bound requests for its own
+	 * 7 s): the next request goes on a fresh connection. */
+	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE &&
+	    !(f == FM_HTTPC_TIMEOUT && r->answered)) {
+		r->dead = true;
+		snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", r->c->reason);
+	}
+	return FM_PROBE_FAILED;
+}
+
+cJSON *fm_probe_body_json(const struct fm_httpc *c)
+{
+	return cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
+}
+
+enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, const char *path,
+				 const char *body, uint64_t max_body, cJSON **json)
+{
+	if (json)
+		*json = NULL;
+	enum fm_probe_asked a = fm_probe_ask_any(r, method, path, body, max_body);
+	if (a != FM_PROBE_OK)
+		return a;
+	if (fm_httpc_require_2xx(r->c) < 0)
+		return FM_PROBE_FAILED;
+	if (json && !(*json = fm_probe_body_json(r->c)))
+		return FM_PROBE_NOT_JSON;
+	return FM_PROBE_OK;
+}
+
+cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a, const char *what)
+{
+	cJSON *f = cJSON_CreateObject();
+	char why[512];
+	switch (a) {
+	case FM_PROBE_SKIPPED:
+		cJSON_AddStringToObject(f, "state", "skipped");
+		snprintf(why, sizeof(why), "%s: not asked, the connection failed before: %s", what,
+			 r->dead_reason);
+		cJSON_AddStringToObject(f, "reason", why);
+		break;
+	case FM_PROBE_NOT_JSON:
+		cJSON_AddStringToObject(f, "state", "malformed");
+		snprintf(why, sizeof(why), "%s: the answer is not JSON", what);
+		cJSON_AddStringToObject(f, "reason", why);
+		cJSON_AddNumberToObject(f, "http_status", r->c->status);
+		break;
+	default:
+		fm_probe_outcome(f, r->c);
+	}
+	return f;
 }

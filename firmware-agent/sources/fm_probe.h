@@ -6,12 +6,45 @@
 #include "fm_httpc.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 /* What every source's collect function is given besides its endpoint. */
 struct fm_collect_opts {
 	int timeout_ms; /* per request */
 	int tls_max;    /* 12 or 13; 0: 13 */
 };
+
+/* One collection over one connection to a source, and what went wrong on it
+ * so far: once the connection has failed (refused, TLS, closed, or a timeout
+ * before any answer), asking again would only wait for the same failure, so
+ * the later requests are skipped and their facts say so. */
+struct fm_probe_run {
+	struct fm_httpc *c;
+	const struct fm_collect_opts *co;
+	const char *url;
+	const char *auth_header; /* "Authorization: Bearer ...\r\n" or NULL */
+	bool dead;
+	char dead_reason[400];
+	bool answered;  /* some request on this endpoint got an answer */
+	double last_ms; /* duration of the last request, sub-millisecond */
+};
+
+enum fm_probe_asked { FM_PROBE_OK, FM_PROBE_FAILED, FM_PROBE_SKIPPED, FM_PROBE_NOT_JSON };
+
+/* Sends one request (body: JSON text or NULL) and waits for it; any status
+ * is an answer (health endpoints answer 500/503 with their verdict). Every
+ * request is a read, safe to send again on a fresh connection. */
+enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method, const char *path,
+				     const char *body, uint64_t max_body);
+/* fm_probe_ask_any, and only a 2xx answer is a success; with json, the body
+ * is parsed into *json (caller frees; NULL unless FM_PROBE_OK). */
+enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, const char *path,
+				 const char *body, uint64_t max_body, cJSON **json);
+/* The fact for a request that did not give what was asked (what: "/version"). */
+cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a, const char *what);
+/* The body of the last answer parsed as JSON, or NULL. Caller frees. */
+cJSON *fm_probe_body_json(const struct fm_httpc *c);
 
 /* The fm_tls_options for an endpoint's CA, certificate and key (PEM from a
  * kubeconfig wins over paths; empty paths are "none"). Borrows ep. */
