@@ -18,6 +18,7 @@
 
 #include "fm_apiserver.h"
 #include "fm_harness.h"
+#include "fmh_check.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -54,12 +55,6 @@ struct standin {
 
 static struct standin incident; /* healthy health checks, incident-1's pods */
 static struct standin etcd_down; /* /livez and /readyz: etcd failed */
-
-static const char *agent(void)
-{
-	const char *a = getenv("FM_AGENT");
-	return a ? a : "fleetmedic-agent";
-}
 
 static const char *standin_script(void)
 {
@@ -199,95 +194,6 @@ static int teardown(void **state)
 
 /* --- helpers ---------------------------------------------------------------- */
 
-struct result {
-	int status;
-	char out[65536];
-	char err[4096];
-	cJSON *json;
-};
-
-/* Runs the agent with the given arguments (NULL-terminated) and parses its
- * stdout as JSON when it is JSON. */
-static void run_agent(struct result *r, ...)
-{
-	const char *argv[40];
-	int n = 0;
-	va_list ap;
-
-	argv[n++] = agent();
-	va_start(ap, r);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && n < 39)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-
-	memset(r, 0, sizeof(*r));
-	int rc = fmh_run2(argv, r->out, sizeof(r->out), r->err, sizeof(r->err), &r->status, 30000);
-	assert_int_equal(rc, 0);
-	r->json = cJSON_Parse(r->out);
-	if (!r->json)
-		fail_msg("no JSON from the agent\nstdout: %s\nstderr: %s", r->out, r->err);
-}
-
-static const cJSON *find(const cJSON *facts, const char *kind, const char *id)
-{
-	const cJSON *f;
-	cJSON_ArrayForEach(f, facts)
-	{
-		const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "kind");
-		const cJSON *i = cJSON_GetObjectItemCaseSensitive(f, "id");
-		if (cJSON_IsString(k) && strcmp(k->valuestring, kind) == 0 &&
-		    (!id || (cJSON_IsString(i) && strcmp(i->valuestring, id) == 0)))
-			return f;
-	}
-	return NULL;
-}
-
-static int count_kind(const cJSON *facts, const char *kind)
-{
-	int n = 0;
-	const cJSON *f;
-	cJSON_ArrayForEach(f, facts)
-	{
-		const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "kind");
-		n += cJSON_IsString(k) && strcmp(k->valuestring, kind) == 0;
-	}
-	return n;
-}
-
-static const cJSON *field(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	if (!v)
-		fail_msg("no \"%s\" in %s", key, o ? cJSON_PrintUnformatted(o) : "(no fact)");
-	return v;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = field(o, key);
-	if (!cJSON_IsString(v))
-		fail_msg("\"%s\" is not a string", key);
-	return v->valuestring;
-}
-
-static double jnum(const cJSON *o, const char *key)
-{
-	const cJSON *v = field(o, key);
-	if (!cJSON_IsNumber(v))
-		fail_msg("\"%s\" is not a number", key);
-	return v->valuedouble;
-}
-
-static bool jbool(const cJSON *o, const char *key)
-{
-	const cJSON *v = field(o, key);
-	if (!cJSON_IsBool(v))
-		fail_msg("\"%s\" is not a boolean", key);
-	return cJSON_IsTrue(v);
-}
-
 static void assert_has(const char *s, const char *needle)
 {
 	if (!strstr(s, needle))
@@ -330,53 +236,53 @@ static void endpoint(struct fm_endpoint *ep, const char *url)
 static void healthy_standin(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "apiserver", "--json", "--apiserver", incident.url, "--root", root,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "apiserver", "--json", "--apiserver", incident.url, "--root", root,
 		  NULL);
-	const cJSON *facts = field(r.json, "facts");
-	const cJSON *ep = find(facts, "apiserver.endpoint", incident.url);
-	assert_string_equal(jstr(ep, "state"), "ok");
-	assert_string_equal(jstr(ep, "tls_version"), "TLSv1.3");
-	assert_string_equal(jstr(ep, "origin"), "--apiserver");
+	const cJSON *facts = fmh_field(r.json, "facts");
+	const cJSON *ep = fmh_find(facts, "apiserver.endpoint", incident.url);
+	assert_string_equal(fmh_jstr(ep, "state"), "ok");
+	assert_string_equal(fmh_jstr(ep, "tls_version"), "TLSv1.3");
+	assert_string_equal(fmh_jstr(ep, "origin"), "--apiserver");
 
-	const cJSON *live = find(facts, "apiserver.livez", incident.url);
-	assert_true(jbool(live, "healthy"));
-	assert_int_equal(cJSON_GetArraySize(field(live, "failed")), 0);
+	const cJSON *live = fmh_find(facts, "apiserver.livez", incident.url);
+	assert_true(fmh_jbool(live, "healthy"));
+	assert_int_equal(cJSON_GetArraySize(fmh_field(live, "failed")), 0);
 
-	const cJSON *ready = find(facts, "apiserver.readyz", incident.url);
-	assert_true(jbool(ready, "healthy"));
-	assert_int_equal((int)jnum(ready, "http_status"), 200);
-	const cJSON *checks = field(ready, "checks");
+	const cJSON *ready = fmh_find(facts, "apiserver.readyz", incident.url);
+	assert_true(fmh_jbool(ready, "healthy"));
+	assert_int_equal((int)fmh_jnum(ready, "http_status"), 200);
+	const cJSON *checks = fmh_field(ready, "checks");
 	assert_true(cJSON_GetArraySize(checks) > 10);
 	const cJSON *c0 = cJSON_GetArrayItem(checks, 0);
-	assert_string_equal(jstr(c0, "name"), "ping");
-	assert_true(jbool(c0, "ok"));
+	assert_string_equal(fmh_jstr(c0, "name"), "ping");
+	assert_true(fmh_jbool(c0, "ok"));
 
-	const cJSON *v = find(facts, "apiserver.version", incident.url);
-	assert_string_equal(jstr(v, "git_version"), "v1.19.4");
-	assert_int_equal((int)jnum(v, "major"), 1);
-	assert_int_equal((int)jnum(v, "minor"), 19);
-	assert_string_equal(jstr(v, "platform"), "linux/arm64");
+	const cJSON *v = fmh_find(facts, "apiserver.version", incident.url);
+	assert_string_equal(fmh_jstr(v, "git_version"), "v1.19.4");
+	assert_int_equal((int)fmh_jnum(v, "major"), 1);
+	assert_int_equal((int)fmh_jnum(v, "minor"), 19);
+	assert_string_equal(fmh_jstr(v, "platform"), "linux/arm64");
 
-	const cJSON *au = find(facts, "apiserver.auth", incident.url);
-	assert_string_equal(jstr(au, "state"), "http-status");
-	assert_int_equal((int)jnum(au, "http_status"), 401);
-	assert_string_equal(jstr(au, "credentials"), "none");
-	assert_null(find(facts, "node", NULL));
-	assert_null(find(facts, "pod", NULL));
+	const cJSON *au = fmh_find(facts, "apiserver.auth", incident.url);
+	assert_string_equal(fmh_jstr(au, "state"), "http-status");
+	assert_int_equal((int)fmh_jnum(au, "http_status"), 401);
+	assert_string_equal(fmh_jstr(au, "credentials"), "none");
+	assert_null(fmh_find(facts, "node", NULL));
+	assert_null(fmh_find(facts, "pod", NULL));
 
 	/* What 6443 stands on: the certificate it served, and the node's PKI. */
 	char id[PATH_MAX + 64];
 	snprintf(id, sizeof(id), "%s (served)", incident.url);
-	const cJSON *served = find(facts, "cert", id);
+	const cJSON *served = fmh_find(facts, "cert", id);
 	assert_non_null(served);
-	assert_true(jbool(served, "served"));
-	assert_true(jnum(served, "days_left") >= 364);
+	assert_true(fmh_jbool(served, "served"));
+	assert_true(fmh_jnum(served, "days_left") >= 364);
 	snprintf(id, sizeof(id), "%s/etc/kubernetes/pki/ca.crt", root);
-	const cJSON *ca = find(facts, "cert", id);
+	const cJSON *ca = fmh_find(facts, "cert", id);
 	assert_non_null(ca);
-	assert_true(jbool(ca, "is_ca"));
-	assert_false(jbool(ca, "expired"));
+	assert_true(fmh_jbool(ca, "is_ca"));
+	assert_false(fmh_jbool(ca, "expired"));
 	assert_int_equal(r.status, 0);
 	cJSON_Delete(r.json);
 }
@@ -386,39 +292,39 @@ static void healthy_standin(void **state)
 static void readyz_etcd_failed(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "apiserver", "--json", "--apiserver", etcd_down.url, "--root", root,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "apiserver", "--json", "--apiserver", etcd_down.url, "--root", root,
 		  NULL);
-	const cJSON *facts = field(r.json, "facts");
-	assert_string_equal(jstr(find(facts, "apiserver.endpoint", etcd_down.url), "state"), "ok");
+	const cJSON *facts = fmh_field(r.json, "facts");
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.endpoint", etcd_down.url), "state"), "ok");
 
-	const cJSON *ready = find(facts, "apiserver.readyz", etcd_down.url);
-	assert_false(jbool(ready, "healthy"));
-	assert_int_equal((int)jnum(ready, "http_status"), 500);
+	const cJSON *ready = fmh_find(facts, "apiserver.readyz", etcd_down.url);
+	assert_false(fmh_jbool(ready, "healthy"));
+	assert_int_equal((int)fmh_jnum(ready, "http_status"), 500);
 	const cJSON *c, *etcd = NULL;
-	cJSON_ArrayForEach(c, field(ready, "checks"))
+	cJSON_ArrayForEach(c, fmh_field(ready, "checks"))
 	{
-		if (strcmp(jstr(c, "name"), "etcd") == 0)
+		if (strcmp(fmh_jstr(c, "name"), "etcd") == 0)
 			etcd = c;
 	}
 	assert_non_null(etcd);
-	assert_false(jbool(etcd, "ok"));
+	assert_false(fmh_jbool(etcd, "ok"));
 	/* The public endpoint never says why. */
-	assert_string_equal(jstr(etcd, "reason"), "reason withheld");
-	const cJSON *failed = field(ready, "failed");
+	assert_string_equal(fmh_jstr(etcd, "reason"), "reason withheld");
+	const cJSON *failed = fmh_field(ready, "failed");
 	assert_int_equal(cJSON_GetArraySize(failed), 2);
 	assert_string_equal(cJSON_GetArrayItem(failed, 0)->valuestring, "etcd");
 	assert_string_equal(cJSON_GetArrayItem(failed, 1)->valuestring, "etcd-readiness");
 
-	const cJSON *live = find(facts, "apiserver.livez", etcd_down.url);
-	assert_false(jbool(live, "healthy"));
-	assert_int_equal(cJSON_GetArraySize(field(live, "failed")), 1);
-	assert_string_equal(cJSON_GetArrayItem(field(live, "failed"), 0)->valuestring, "etcd");
+	const cJSON *live = fmh_find(facts, "apiserver.livez", etcd_down.url);
+	assert_false(fmh_jbool(live, "healthy"));
+	assert_int_equal(cJSON_GetArraySize(fmh_field(live, "failed")), 1);
+	assert_string_equal(cJSON_GetArrayItem(fmh_field(live, "failed"), 0)->valuestring, "etcd");
 	assert_int_equal(r.status, 1);
 	cJSON_Delete(r.json);
 
 	/* The text form says so too. */
-	const char *argv[] = {agent(), "probe", "apiserver", "--apiserver", etcd_down.url,
+	const char *argv[] = {fmh_agent(), "probe", "apiserver", "--apiserver", etcd_down.url,
 			      "--root", root, NULL};
 	char out[65536];
 	int status = -1;
@@ -437,17 +343,17 @@ static void nothing_listening(void **state)
 	assert_true(port > 0);
 	char url[64];
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
-	struct result r;
-	run_agent(&r, "probe", "apiserver", "--json", "--timeout", "20s", "--apiserver", url,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "apiserver", "--json", "--timeout", "20s", "--apiserver", url,
 		  "--root", root, NULL);
-	const cJSON *facts = field(r.json, "facts");
-	const cJSON *ep = find(facts, "apiserver.endpoint", url);
-	assert_string_equal(jstr(ep, "state"), "refused");
-	assert_has(jstr(ep, "reason"), "refused");
-	assert_true(jnum(ep, "elapsed_ms") < 5000);
-	assert_null(find(facts, "apiserver.livez", NULL));
-	assert_null(find(facts, "apiserver.readyz", NULL));
-	assert_null(find(facts, "apiserver.auth", NULL));
+	const cJSON *facts = fmh_field(r.json, "facts");
+	const cJSON *ep = fmh_find(facts, "apiserver.endpoint", url);
+	assert_string_equal(fmh_jstr(ep, "state"), "refused");
+	assert_has(fmh_jstr(ep, "reason"), "refused");
+	assert_true(fmh_jnum(ep, "elapsed_ms") < 5000);
+	assert_null(fmh_find(facts, "apiserver.livez", NULL));
+	assert_null(fmh_find(facts, "apiserver.readyz", NULL));
+	assert_null(fmh_find(facts, "apiserver.auth", NULL));
 	assert_int_equal(r.status, 1);
 	cJSON_Delete(r.json);
 }
@@ -457,64 +363,64 @@ static void nothing_listening(void **state)
 /* The facts of incident 1's kube-system, as the stand-in serves them. */
 static void assert_incident(const cJSON *facts, const char *credentials)
 {
-	const cJSON *au = find(facts, "apiserver.auth", incident.url);
-	assert_string_equal(jstr(au, "state"), "ok");
-	assert_string_equal(jstr(au, "credentials"), credentials);
+	const cJSON *au = fmh_find(facts, "apiserver.auth", incident.url);
+	assert_string_equal(fmh_jstr(au, "state"), "ok");
+	assert_string_equal(fmh_jstr(au, "credentials"), credentials);
 
 	/* Nodes. */
-	const cJSON *nodes = find(facts, "apiserver.nodes", incident.url);
-	assert_int_equal((int)jnum(nodes, "count"), 2);
-	assert_int_equal((int)jnum(nodes, "kept"), 2);
-	assert_false(jbool(nodes, "truncated"));
-	const cJSON *m = find(facts, "node", "pi-master1");
-	assert_true(jbool(m, "ready"));
-	assert_string_equal(jstr(m, "ready_status"), "True");
-	assert_false(jbool(m, "disk_pressure"));
-	assert_false(jbool(m, "memory_pressure"));
-	assert_false(jbool(m, "pid_pressure"));
-	assert_false(jbool(m, "network_unavailable"));
-	const cJSON *j = find(facts, "node", "jetson");
-	assert_true(jbool(j, "ready"));
-	assert_true(jbool(j, "disk_pressure"));
+	const cJSON *nodes = fmh_find(facts, "apiserver.nodes", incident.url);
+	assert_int_equal((int)fmh_jnum(nodes, "count"), 2);
+	assert_int_equal((int)fmh_jnum(nodes, "kept"), 2);
+	assert_false(fmh_jbool(nodes, "truncated"));
+	const cJSON *m = fmh_find(facts, "node", "pi-master1");
+	assert_true(fmh_jbool(m, "ready"));
+	assert_string_equal(fmh_jstr(m, "ready_status"), "True");
+	assert_false(fmh_jbool(m, "disk_pressure"));
+	assert_false(fmh_jbool(m, "memory_pressure"));
+	assert_false(fmh_jbool(m, "pid_pressure"));
+	assert_false(fmh_jbool(m, "network_unavailable"));
+	const cJSON *j = fmh_find(facts, "node", "jetson");
+	assert_true(fmh_jbool(j, "ready"));
+	assert_true(fmh_jbool(j, "disk_pressure"));
 
 	/* Pods. */
-	const cJSON *pods = find(facts, "apiserver.pods", incident.url);
-	assert_string_equal(jstr(pods, "namespace"), "kube-system");
-	assert_int_equal((int)jnum(pods, "count"), 5);
-	assert_false(jbool(pods, "truncated"));
-	assert_int_equal(count_kind(facts, "pod"), 5);
+	const cJSON *pods = fmh_find(facts, "apiserver.pods", incident.url);
+	assert_string_equal(fmh_jstr(pods, "namespace"), "kube-system");
+	assert_int_equal((int)fmh_jnum(pods, "count"), 5);
+	assert_false(fmh_jbool(pods, "truncated"));
+	assert_int_equal(fmh_count_kind(facts, "pod"), 5);
 
-	const cJSON *api = find(facts, "pod", "kube-system/kube-apiserver-pi-master1");
-	assert_string_equal(jstr(api, "namespace"), "kube-system");
-	assert_string_equal(jstr(api, "name"), "kube-apiserver-pi-master1");
-	assert_string_equal(jstr(api, "node"), "pi-master1");
-	assert_string_equal(jstr(api, "phase"), "Running");
-	const cJSON *cs = field(api, "containers");
+	const cJSON *api = fmh_find(facts, "pod", "kube-system/kube-apiserver-pi-master1");
+	assert_string_equal(fmh_jstr(api, "namespace"), "kube-system");
+	assert_string_equal(fmh_jstr(api, "name"), "kube-apiserver-pi-master1");
+	assert_string_equal(fmh_jstr(api, "node"), "pi-master1");
+	assert_string_equal(fmh_jstr(api, "phase"), "Running");
+	const cJSON *cs = fmh_field(api, "containers");
 	assert_int_equal(cJSON_GetArraySize(cs), 1);
 	const cJSON *c = cJSON_GetArrayItem(cs, 0);
-	assert_string_equal(jstr(c, "name"), "kube-apiserver");
-	assert_false(jbool(c, "ready"));
-	assert_int_equal((int)jnum(c, "restarts"), 23);
-	assert_string_equal(jstr(c, "state"), "waiting");
-	assert_string_equal(jstr(c, "waiting_reason"), "CreateContainerError");
+	assert_string_equal(fmh_jstr(c, "name"), "kube-apiserver");
+	assert_false(fmh_jbool(c, "ready"));
+	assert_int_equal((int)fmh_jnum(c, "restarts"), 23);
+	assert_string_equal(fmh_jstr(c, "state"), "waiting");
+	assert_string_equal(fmh_jstr(c, "waiting_reason"), "CreateContainerError");
 	/* The evidence the diagnosis needs, whole: which name, which holder. */
-	const char *msg = jstr(c, "waiting_message");
+	const char *msg = fmh_jstr(c, "waiting_message");
 	assert_has(msg, "k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_"
 			"1403dda53affdfee1130475a6d9609da_24\" is already in use by container "
 			"\"eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b\"");
-	assert_int_equal((int)jnum(c, "last_exit_code"), 0);
+	assert_int_equal((int)fmh_jnum(c, "last_exit_code"), 0);
 
-	const cJSON *ev = find(facts, "pod", "kube-system/kube-flannel-ds-arm64-dwq86");
-	assert_string_equal(jstr(ev, "phase"), "Failed");
-	assert_string_equal(jstr(ev, "reason"), "Evicted");
-	assert_string_equal(jstr(ev, "node"), "jetson");
-	assert_has(jstr(ev, "message"), "low on resource");
+	const cJSON *ev = fmh_find(facts, "pod", "kube-system/kube-flannel-ds-arm64-dwq86");
+	assert_string_equal(fmh_jstr(ev, "phase"), "Failed");
+	assert_string_equal(fmh_jstr(ev, "reason"), "Evicted");
+	assert_string_equal(fmh_jstr(ev, "node"), "jetson");
+	assert_has(fmh_jstr(ev, "message"), "low on resource");
 
-	const cJSON *etcd = find(facts, "pod", "kube-system/etcd-pi-master1");
-	const cJSON *ec = cJSON_GetArrayItem(field(etcd, "containers"), 0);
-	assert_string_equal(jstr(ec, "state"), "running");
-	assert_true(jbool(ec, "ready"));
-	assert_int_equal((int)jnum(ec, "restarts"), 18);
+	const cJSON *etcd = fmh_find(facts, "pod", "kube-system/etcd-pi-master1");
+	const cJSON *ec = cJSON_GetArrayItem(fmh_field(etcd, "containers"), 0);
+	assert_string_equal(fmh_jstr(ec, "state"), "running");
+	assert_true(fmh_jbool(ec, "ready"));
+	assert_int_equal((int)fmh_jnum(ec, "restarts"), 18);
 }
 
 static void client_cert(void **state)
@@ -527,7 +433,7 @@ static void client_cert(void **state)
 	int ret;
 	cJSON *facts = collect(&ep, 5000, &ret);
 	assert_int_equal(ret, 0);
-	assert_string_equal(jstr(find(facts, "apiserver.endpoint", incident.url), "state"), "ok");
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.endpoint", incident.url), "state"), "ok");
 	assert_incident(facts, "client-cert");
 	cJSON_Delete(facts);
 }
@@ -585,12 +491,12 @@ static void wrong_token(void **state)
 	char token[] = "not-the-token";
 	ep.token = token;
 	cJSON *facts = collect(&ep, 5000, NULL);
-	const cJSON *au = find(facts, "apiserver.auth", incident.url);
-	assert_string_equal(jstr(au, "state"), "http-status");
-	assert_int_equal((int)jnum(au, "http_status"), 401);
-	assert_string_equal(jstr(au, "credentials"), "token");
-	assert_has(jstr(au, "reason"), "does not accept our credentials");
-	assert_null(find(facts, "node", NULL));
+	const cJSON *au = fmh_find(facts, "apiserver.auth", incident.url);
+	assert_string_equal(fmh_jstr(au, "state"), "http-status");
+	assert_int_equal((int)fmh_jnum(au, "http_status"), 401);
+	assert_string_equal(fmh_jstr(au, "credentials"), "token");
+	assert_has(fmh_jstr(au, "reason"), "does not accept our credentials");
+	assert_null(fmh_find(facts, "node", NULL));
 	char *s = cJSON_PrintUnformatted(facts);
 	assert_null(strstr(s, "not-the-token"));
 	free(s);
@@ -607,19 +513,19 @@ static void no_credentials(void **state)
 	int ret;
 	cJSON *facts = collect(&ep, 5000, &ret);
 	assert_int_equal(ret, 0); /* healthy: the apiserver is fine */
-	const cJSON *au = find(facts, "apiserver.auth", incident.url);
-	assert_string_equal(jstr(au, "state"), "http-status");
-	assert_int_equal((int)jnum(au, "http_status"), 401);
-	assert_string_equal(jstr(au, "credentials"), "none");
-	assert_has(jstr(au, "reason"), "no client certificate or token");
-	const cJSON *denied = field(au, "denied");
+	const cJSON *au = fmh_find(facts, "apiserver.auth", incident.url);
+	assert_string_equal(fmh_jstr(au, "state"), "http-status");
+	assert_int_equal((int)fmh_jnum(au, "http_status"), 401);
+	assert_string_equal(fmh_jstr(au, "credentials"), "none");
+	assert_has(fmh_jstr(au, "reason"), "no client certificate or token");
+	const cJSON *denied = fmh_field(au, "denied");
 	assert_int_equal(cJSON_GetArraySize(denied), 2);
-	assert_null(find(facts, "apiserver.nodes", NULL));
-	assert_null(find(facts, "apiserver.pods", NULL));
-	assert_null(find(facts, "node", NULL));
-	assert_null(find(facts, "pod", NULL));
-	assert_true(jbool(find(facts, "apiserver.readyz", incident.url), "healthy"));
-	assert_string_equal(jstr(find(facts, "apiserver.version", incident.url), "git_version"),
+	assert_null(fmh_find(facts, "apiserver.nodes", NULL));
+	assert_null(fmh_find(facts, "apiserver.pods", NULL));
+	assert_null(fmh_find(facts, "node", NULL));
+	assert_null(fmh_find(facts, "pod", NULL));
+	assert_true(fmh_jbool(fmh_find(facts, "apiserver.readyz", incident.url), "healthy"));
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.version", incident.url), "git_version"),
 			    "v1.19.4");
 	cJSON_Delete(facts);
 }
@@ -639,12 +545,12 @@ static void anonymous_forbidden(void **state)
 	endpoint(&ep, s.url);
 	cJSON *facts = collect(&ep, 5000, NULL);
 	standin_stop(&s);
-	const cJSON *au = find(facts, "apiserver.auth", s.url);
-	assert_string_equal(jstr(au, "state"), "http-status");
-	assert_int_equal((int)jnum(au, "http_status"), 403);
-	assert_has(jstr(au, "message"),
+	const cJSON *au = fmh_find(facts, "apiserver.auth", s.url);
+	assert_string_equal(fmh_jstr(au, "state"), "http-status");
+	assert_int_equal((int)fmh_jnum(au, "http_status"), 403);
+	assert_has(fmh_jstr(au, "message"),
 		   "nodes is forbidden: User \"system:anonymous\" cannot list resource \"nodes\"");
-	assert_has(jstr(au, "reason"), "403 Forbidden");
+	assert_has(fmh_jstr(au, "reason"), "403 Forbidden");
 	cJSON_Delete(facts);
 }
 
@@ -664,12 +570,12 @@ static void anonymous_disabled(void **state)
 	int ret;
 	cJSON *facts = collect(&ep, 5000, &ret);
 	assert_int_equal(ret, -1);
-	assert_string_equal(jstr(find(facts, "apiserver.endpoint", s.url), "state"), "ok");
-	const cJSON *live = find(facts, "apiserver.livez", s.url);
-	assert_string_equal(jstr(live, "state"), "http-status");
-	assert_int_equal((int)jnum(live, "http_status"), 401);
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.endpoint", s.url), "state"), "ok");
+	const cJSON *live = fmh_find(facts, "apiserver.livez", s.url);
+	assert_string_equal(fmh_jstr(live, "state"), "http-status");
+	assert_int_equal((int)fmh_jnum(live, "http_status"), 401);
 	assert_null(cJSON_GetObjectItem(live, "healthy"));
-	assert_string_equal(jstr(find(facts, "apiserver.version", s.url), "state"), "http-status");
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.version", s.url), "state"), "http-status");
 	cJSON_Delete(facts);
 
 	char token[] = TOKEN;
@@ -677,8 +583,8 @@ static void anonymous_disabled(void **state)
 	facts = collect(&ep, 5000, &ret);
 	standin_stop(&s);
 	assert_int_equal(ret, 0);
-	assert_true(jbool(find(facts, "apiserver.livez", s.url), "healthy"));
-	assert_string_equal(jstr(find(facts, "apiserver.auth", s.url), "state"), "ok");
+	assert_true(fmh_jbool(fmh_find(facts, "apiserver.livez", s.url), "healthy"));
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.auth", s.url), "state"), "ok");
 	cJSON_Delete(facts);
 }
 
@@ -692,13 +598,13 @@ static void wrong_ca(void **state)
 	int ret;
 	cJSON *facts = collect(&ep, 5000, &ret);
 	assert_int_equal(ret, -1);
-	const cJSON *e = find(facts, "apiserver.endpoint", incident.url);
-	assert_string_equal(jstr(e, "state"), "tls");
-	assert_string_equal(jstr(e, "tls"), "unknown-ca");
-	assert_has(jstr(e, "reason"), "unknown CA");
-	assert_string_equal(jstr(e, "origin"), "test");
-	assert_null(find(facts, "apiserver.livez", NULL));
-	assert_null(find(facts, "apiserver.auth", NULL));
+	const cJSON *e = fmh_find(facts, "apiserver.endpoint", incident.url);
+	assert_string_equal(fmh_jstr(e, "state"), "tls");
+	assert_string_equal(fmh_jstr(e, "tls"), "unknown-ca");
+	assert_has(fmh_jstr(e, "reason"), "unknown CA");
+	assert_string_equal(fmh_jstr(e, "origin"), "test");
+	assert_null(fmh_find(facts, "apiserver.livez", NULL));
+	assert_null(fmh_find(facts, "apiserver.auth", NULL));
 	cJSON_Delete(facts);
 }
 
@@ -731,16 +637,16 @@ static void many_pods(const char *name, bool ignore_limit)
 	cJSON *facts = collect(&ep, 10000, NULL);
 	standin_stop(&s);
 
-	const cJSON *pods = find(facts, "apiserver.pods", s.url);
-	assert_int_equal((int)jnum(pods, "count"), 301);
-	assert_int_equal((int)jnum(pods, "kept"), 256);
-	assert_true(jbool(pods, "truncated"));
-	assert_int_equal(count_kind(facts, "pod"), 256);
+	const cJSON *pods = fmh_find(facts, "apiserver.pods", s.url);
+	assert_int_equal((int)fmh_jnum(pods, "count"), 301);
+	assert_int_equal((int)fmh_jnum(pods, "kept"), 256);
+	assert_true(fmh_jbool(pods, "truncated"));
+	assert_int_equal(fmh_count_kind(facts, "pod"), 256);
 
-	const cJSON *p = find(facts, "pod", "kube-system/kube-scheduler-pi-master1");
-	const cJSON *c = cJSON_GetArrayItem(field(p, "containers"), 0);
-	assert_string_equal(jstr(c, "waiting_reason"), "CrashLoopBackOff");
-	const char *msg = jstr(c, "waiting_message");
+	const cJSON *p = fmh_find(facts, "pod", "kube-system/kube-scheduler-pi-master1");
+	const cJSON *c = cJSON_GetArrayItem(fmh_field(p, "containers"), 0);
+	assert_string_equal(fmh_jstr(c, "waiting_reason"), "CrashLoopBackOff");
+	const char *msg = fmh_jstr(c, "waiting_message");
 	size_t len = strlen(msg);
 	assert_true(len <= 511);
 	assert_string_equal(msg + len - 3, "...");

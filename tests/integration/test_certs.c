@@ -12,6 +12,7 @@
 
 #include "fm_certs.h"
 #include "fm_harness.h"
+#include "fmh_check.h"
 #include "fm_tls.h"
 
 #include <errno.h>
@@ -44,28 +45,6 @@ static int teardown(void **state)
 	(void)state;
 	fmh_cleanup();
 	return 0;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	if (!cJSON_IsNumber(v))
-		fail_msg("no number \"%s\"", key);
-	return v->valuedouble;
-}
-
-static bool jtrue(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	if (!cJSON_IsBool(v))
-		fail_msg("no bool \"%s\"", key);
-	return cJSON_IsTrue(v);
 }
 
 /* openssl's view of path's validity, "YYYY-MM-DDTHH:MM:SSZ" each. */
@@ -118,22 +97,22 @@ static void one_year_leaf_ten_days_in(void **state)
 	const cJSON *f = fm_facts_get(facts, "cert", path);
 	assert_non_null(f);
 	openssl_dates(path, nb, na);
-	assert_string_equal(jstr(f, "file"), path);
-	assert_string_equal(jstr(f, "subject"), "CN=pi-master1");
-	assert_string_equal(jstr(f, "not_before"), nb);
-	assert_string_equal(jstr(f, "not_after"), na);
-	assert_int_equal((int)jnum(f, "days_left"), 355);
-	assert_false(jtrue(f, "expired"));
-	assert_false(jtrue(f, "not_yet_valid"));
-	assert_false(jtrue(f, "clock_outside_validity"));
-	assert_false(jtrue(f, "is_ca"));
+	assert_string_equal(fmh_jstr(f, "file"), path);
+	assert_string_equal(fmh_jstr(f, "subject"), "CN=pi-master1");
+	assert_string_equal(fmh_jstr(f, "not_before"), nb);
+	assert_string_equal(fmh_jstr(f, "not_after"), na);
+	assert_int_equal((int)fmh_jnum(f, "days_left"), 355);
+	assert_false(fmh_jbool(f, "expired"));
+	assert_false(fmh_jbool(f, "not_yet_valid"));
+	assert_false(fmh_jbool(f, "clock_outside_validity"));
+	assert_false(fmh_jbool(f, "is_ca"));
 	assert_null(cJSON_GetObjectItem(f, "state"));
 
 	/* One second before the end: still valid, 0 days left. */
 	assert_int_equal(fm_certs_put_file(facts, path, ci.not_after - 1), 1);
 	f = fm_facts_get(facts, "cert", path);
-	assert_int_equal((int)jnum(f, "days_left"), 0);
-	assert_false(jtrue(f, "expired"));
+	assert_int_equal((int)fmh_jnum(f, "days_left"), 0);
+	assert_false(fmh_jbool(f, "expired"));
 	fm_facts_delete(&facts);
 }
 
@@ -146,10 +125,10 @@ static void expired_one_day_after(void **state)
 	struct fm_facts *facts = fm_facts_new();
 	assert_int_equal(fm_certs_put_file(facts, path, ci.not_after + DAY), 1);
 	const cJSON *f = fm_facts_get(facts, "cert", path);
-	assert_int_equal((int)jnum(f, "days_left"), -1);
-	assert_true(jtrue(f, "expired"));
-	assert_false(jtrue(f, "not_yet_valid"));
-	assert_true(jtrue(f, "clock_outside_validity"));
+	assert_int_equal((int)fmh_jnum(f, "days_left"), -1);
+	assert_true(fmh_jbool(f, "expired"));
+	assert_false(fmh_jbool(f, "not_yet_valid"));
+	assert_true(fmh_jbool(f, "clock_outside_validity"));
 	fm_facts_delete(&facts);
 }
 
@@ -163,15 +142,15 @@ static void not_yet_valid_one_day_before(void **state)
 	struct fm_facts *facts = fm_facts_new();
 	assert_int_equal(fm_certs_put_file(facts, path, ci.not_before - DAY), 1);
 	const cJSON *f = fm_facts_get(facts, "cert", path);
-	assert_int_equal((int)jnum(f, "days_left"), 366);
-	assert_false(jtrue(f, "expired"));
-	assert_true(jtrue(f, "not_yet_valid"));
-	assert_true(jtrue(f, "clock_outside_validity"));
+	assert_int_equal((int)fmh_jnum(f, "days_left"), 366);
+	assert_false(fmh_jbool(f, "expired"));
+	assert_true(fmh_jbool(f, "not_yet_valid"));
+	assert_true(fmh_jbool(f, "clock_outside_validity"));
 
 	assert_int_equal(fm_certs_put_file(facts, path, 0), 1);
 	f = fm_facts_get(facts, "cert", path);
-	assert_true(jtrue(f, "not_yet_valid"));
-	assert_true(jnum(f, "days_left") > 365 * 50);
+	assert_true(fmh_jbool(f, "not_yet_valid"));
+	assert_true(fmh_jnum(f, "days_left") > 365 * 50);
 	fm_facts_delete(&facts);
 }
 
@@ -187,36 +166,28 @@ static void test_pki_with_the_real_clock(void **state)
 	assert_int_equal(fm_certs_put_file(facts, path, now), 1);
 	const cJSON *f = fm_facts_get(facts, "cert", path);
 	openssl_dates(path, nb, na);
-	assert_string_equal(jstr(f, "not_after"), na);
-	assert_string_equal(jstr(f, "subject"), "CN=kube-etcd-healthcheck-client");
-	assert_true(jtrue(f, "expired"));
-	assert_true(jtrue(f, "clock_outside_validity"));
+	assert_string_equal(fmh_jstr(f, "not_after"), na);
+	assert_string_equal(fmh_jstr(f, "subject"), "CN=kube-etcd-healthcheck-client");
+	assert_true(fmh_jbool(f, "expired"));
+	assert_true(fmh_jbool(f, "clock_outside_validity"));
 	/* Valid until a day ago (plus the seconds pki.sh took): -1 or -2. */
-	assert_true(jnum(f, "days_left") <= -1 && jnum(f, "days_left") >= -2);
+	assert_true(fmh_jnum(f, "days_left") <= -1 && fmh_jnum(f, "days_left") >= -2);
 
 	snprintf(path, sizeof(path), "%s/notyet-client.crt", tpki);
 	assert_int_equal(fm_certs_put_file(facts, path, now), 1);
 	f = fm_facts_get(facts, "cert", path);
-	assert_true(jtrue(f, "not_yet_valid"));
-	assert_false(jtrue(f, "expired"));
+	assert_true(fmh_jbool(f, "not_yet_valid"));
+	assert_false(fmh_jbool(f, "expired"));
 
 	snprintf(path, sizeof(path), "%s/wrong-ca.crt", tpki);
 	assert_int_equal(fm_certs_put_file(facts, path, now), 1);
 	f = fm_facts_get(facts, "cert", path);
-	assert_true(jtrue(f, "is_ca"));
-	assert_string_equal(jstr(f, "subject"), "CN=wrong-ca");
+	assert_true(fmh_jbool(f, "is_ca"));
+	assert_string_equal(fmh_jstr(f, "subject"), "CN=wrong-ca");
 	/* Ten years, less the seconds since pki.sh made it (none within its second). */
-	int days = (int)jnum(f, "days_left");
+	int days = (int)fmh_jnum(f, "days_left");
 	assert_true(days == 3649 || days == 3650);
 	fm_facts_delete(&facts);
-}
-
-static int count_kind(const struct fm_facts *facts, const char *kind)
-{
-	int n = 0;
-	for (size_t i = 0; i < fm_facts_count(facts); i++)
-		n += strcmp(jstr(fm_facts_at(facts, i), "kind"), kind) == 0;
-	return n;
 }
 
 static void scan_kubeadm_pki(void **state)
@@ -240,27 +211,27 @@ static void scan_kubeadm_pki(void **state)
 	assert_int_equal(status, 0);
 	assert_true(n >= 7);
 	assert_int_equal(n, atoi(out));
-	assert_int_equal(count_kind(facts, "cert"), n);
+	assert_int_equal(fmh_count_kind_set(facts, "cert"), n);
 	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pki, certs[i]);
 		const cJSON *f = fm_facts_get(facts, "cert", path);
 		if (!f)
 			fail_msg("no fact for %s", path);
 		assert_null(cJSON_GetObjectItem(f, "state"));
-		assert_false(jtrue(f, "expired"));
+		assert_false(fmh_jbool(f, "expired"));
 		/* CAs ten years, leaves one. */
-		assert_int_equal(jtrue(f, "is_ca"), strstr(certs[i], "ca.crt") != NULL);
+		assert_int_equal(fmh_jbool(f, "is_ca"), strstr(certs[i], "ca.crt") != NULL);
 	}
 	/* The keys lie next to them and are not facts. */
 	for (size_t i = 0; i < fm_facts_count(facts); i++)
-		assert_null(strstr(jstr(fm_facts_at(facts, i), "id"), ".key"));
+		assert_null(strstr(fmh_jstr(fm_facts_at(facts, i), "id"), ".key"));
 	/* Facts come in name order, whatever readdir says. */
 	size_t at[3] = {0};
 	static const char *const ordered[] = {"apiserver-etcd-client.crt", "apiserver.crt", "ca.crt"};
 	for (size_t k = 0; k < 3; k++) {
 		snprintf(path, sizeof(path), "%s/%s", pki, ordered[k]);
 		while (at[k] < fm_facts_count(facts) &&
-		       strcmp(jstr(fm_facts_at(facts, at[k]), "id"), path) != 0)
+		       strcmp(fmh_jstr(fm_facts_at(facts, at[k]), "id"), path) != 0)
 			at[k]++;
 	}
 	assert_true(at[0] < at[1] && at[1] < at[2] && at[2] < fm_facts_count(facts));
@@ -355,22 +326,22 @@ static void scan_odd_files(void **state)
 	assert_int_equal(fm_certs_scan_dir(facts, dir, time(NULL), &n, err, sizeof(err)), 0);
 	/* bundle.crt (2 certificates), cert-and-key.pem, link.crt, deep4.crt */
 	assert_int_equal(n, 4);
-	assert_int_equal(count_kind(facts, "cert"), 6); /* + bundle.crt#2, broken.crt */
+	assert_int_equal(fmh_count_kind_set(facts, "cert"), 6); /* + bundle.crt#2, broken.crt */
 
 	snprintf(p, sizeof(p), "%s/bundle.crt", dir);
-	assert_string_equal(jstr(fm_facts_get(facts, "cert", p), "subject"), "CN=pi-master1");
+	assert_string_equal(fmh_jstr(fm_facts_get(facts, "cert", p), "subject"), "CN=pi-master1");
 	snprintf(q, sizeof(q), "%s#2", p);
 	const cJSON *f = fm_facts_get(facts, "cert", q);
 	assert_non_null(f);
-	assert_string_equal(jstr(f, "subject"), "CN=etcd-ca");
-	assert_string_equal(jstr(f, "file"), p);
+	assert_string_equal(fmh_jstr(f, "subject"), "CN=etcd-ca");
+	assert_string_equal(fmh_jstr(f, "file"), p);
 
 	snprintf(p, sizeof(p), "%s/cert-and-key.pem", dir);
 	assert_non_null(fm_facts_get(facts, "cert", p));
 	snprintf(p, sizeof(p), "%s/only-key.pem", dir);
 	assert_null(fm_facts_get(facts, "cert", p));
 	snprintf(p, sizeof(p), "%s/link.crt", dir);
-	assert_true(jtrue(fm_facts_get(facts, "cert", p), "is_ca"));
+	assert_true(fmh_jbool(fm_facts_get(facts, "cert", p), "is_ca"));
 	snprintf(p, sizeof(p), "%s/a/b/c/d/deep4.crt", dir);
 	assert_non_null(fm_facts_get(facts, "cert", p));
 	snprintf(p, sizeof(p), "%s/a/b/c/d/e/deep5.crt", dir);
@@ -379,8 +350,8 @@ static void scan_odd_files(void **state)
 	snprintf(p, sizeof(p), "%s/broken.crt", dir);
 	f = fm_facts_get(facts, "cert", p);
 	assert_non_null(f);
-	assert_string_equal(jstr(f, "state"), "malformed");
-	assert_non_null(strstr(jstr(f, "reason"), p));
+	assert_string_equal(fmh_jstr(f, "state"), "malformed");
+	assert_non_null(strstr(fmh_jstr(f, "reason"), p));
 	assert_null(cJSON_GetObjectItem(f, "days_left"));
 	fm_facts_delete(&facts);
 	free(ca);
@@ -406,7 +377,7 @@ static void scan_is_capped(void **state)
 	int n = -1;
 	assert_int_equal(fm_certs_scan_dir(facts, dir, time(NULL), &n, err, sizeof(err)), 0);
 	assert_int_equal(n, FM_CERTS_MAX_FILES);
-	assert_int_equal(count_kind(facts, "cert"), FM_CERTS_MAX_FILES);
+	assert_int_equal(fmh_count_kind_set(facts, "cert"), FM_CERTS_MAX_FILES);
 	fm_facts_delete(&facts);
 	free(ca);
 }
@@ -427,20 +398,20 @@ static void embedded_pem(void **state)
 			 1);
 	const cJSON *f = fm_facts_get(facts, "cert", "/etc/kubernetes/admin.conf#kubernetes-admin");
 	assert_non_null(f);
-	assert_string_equal(jstr(f, "file"), kc);
-	assert_string_equal(jstr(f, "subject"), "O=system:masters, CN=kube-apiserver-etcd-client");
-	assert_int_equal((int)jnum(f, "days_left"), 265);
+	assert_string_equal(fmh_jstr(f, "file"), kc);
+	assert_string_equal(fmh_jstr(f, "subject"), "O=system:masters, CN=kube-apiserver-etcd-client");
+	assert_int_equal((int)fmh_jnum(f, "days_left"), 265);
 
 	/* Not even PEM. */
 	assert_int_equal(fm_certs_put_pem(facts, "kc#bad", kc, "garbage", 7, 0), -EINVAL);
 	f = fm_facts_get(facts, "cert", "kc#bad");
-	assert_string_equal(jstr(f, "state"), "malformed");
-	assert_non_null(strstr(jstr(f, "reason"), "kc#bad"));
+	assert_string_equal(fmh_jstr(f, "state"), "malformed");
+	assert_non_null(strstr(fmh_jstr(f, "reason"), "kc#bad"));
 	/* A key where the certificate should be. */
 	snprintf(p, sizeof(p), "%s/apiserver-etcd-client.key", pki);
 	char *key = slurp(p, &len);
 	assert_int_equal(fm_certs_put_pem(facts, "kc#key", kc, key, len, 0), -ENODATA);
-	assert_string_equal(jstr(fm_facts_get(facts, "cert", "kc#key"), "state"), "malformed");
+	assert_string_equal(fmh_jstr(fm_facts_get(facts, "cert", "kc#key"), "state"), "malformed");
 	fm_facts_delete(&facts);
 	free(pem);
 	free(key);
@@ -465,8 +436,8 @@ static void der_and_missing(void **state)
 	struct fm_facts *facts = fm_facts_new();
 	assert_int_equal(fm_certs_put_file(facts, "/nonexistent/ca.crt", 0), -ENOENT);
 	const cJSON *f = fm_facts_get(facts, "cert", "/nonexistent/ca.crt");
-	assert_string_equal(jstr(f, "state"), "missing");
-	assert_non_null(strstr(jstr(f, "reason"), "/nonexistent/ca.crt"));
+	assert_string_equal(fmh_jstr(f, "state"), "missing");
+	assert_non_null(strstr(fmh_jstr(f, "reason"), "/nonexistent/ca.crt"));
 	/* A directory is not a certificate file. */
 	assert_int_equal(fm_certs_put_file(facts, pki, 0), -EINVAL);
 	fm_facts_delete(&facts);

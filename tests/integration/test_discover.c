@@ -13,6 +13,7 @@
 
 #include "fm_discover.h"
 #include "fm_harness.h"
+#include "fmh_check.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -34,12 +35,6 @@
 
 static char kubeadm_root[PATH_MAX], k3s_root[PATH_MAX], k3s_sqlite_root[PATH_MAX],
     empty_root[PATH_MAX];
-
-static const char *agent(void)
-{
-	const char *a = getenv("FM_AGENT");
-	return a ? a : "fleetmedic-agent";
-}
 
 /* Runs tree.sh ROOT FLAVOR [URLS...] (NULL-terminated). */
 static int tree(const char *root, const char *flavor, ...)
@@ -467,7 +462,7 @@ static void probe_finds_etcd_from_manifests(void **state)
 	assert_int_equal(
 	    tree(root, "kubeadm", e.url, "https://127.0.0.1:6443", e.metrics_url, NULL), 0);
 
-	const char *argv[] = {agent(), "probe", "etcd", "--json", "--root", root, NULL};
+	const char *argv[] = {fmh_agent(), "probe", "etcd", "--json", "--root", root, NULL};
 	assert_int_equal(fmh_run2(argv, out, sizeof(out), err, sizeof(err), &status, 30000), 0);
 	if (status != 0)
 		fail_msg("probe etcd: status %d\nstdout: %s\nstderr: %s", status, out, err);

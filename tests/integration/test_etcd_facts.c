@@ -18,6 +18,7 @@
 
 #include "fm_etcd.h"
 #include "fm_harness.h"
+#include "fmh_check.h"
 #include "fm_httpc.h"
 #include "fm_tls.h"
 
@@ -33,12 +34,6 @@
 static char root[PATH_MAX];
 static char tpki[PATH_MAX];
 static struct fmh_etcd etcd;
-
-static const char *agent(void)
-{
-	const char *a = getenv("FM_AGENT");
-	return a ? a : "fleetmedic-agent";
-}
 
 /* etcdctl against e: args are the command (NULL-terminated, at most 8).
  * Returns its exit status; its output goes to out. */
@@ -117,46 +112,14 @@ static struct fm_facts *collect(const struct fm_endpoint *ep, const char *metric
 	return facts;
 }
 
-static void dump(const struct fm_facts *facts)
-{
-	cJSON *all = fm_facts_json(facts, "");
-	char *s = cJSON_Print(all);
-	/* Not print_message: cmocka cuts long messages. */
-	fprintf(stderr, "%s\n", s);
-	free(s);
-	cJSON_Delete(all);
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	if (!cJSON_IsNumber(v))
-		fail_msg("no number \"%s\" in %s", key, o ? jstr(o, "kind") : "(no fact)");
-	return v->valuedouble;
-}
-
 static const cJSON *must(const struct fm_facts *facts, const char *kind, const char *id)
 {
 	const cJSON *f = fm_facts_get(facts, kind, id);
 	if (!f) {
-		dump(facts);
+		fmh_dump(facts);
 		fail_msg("no fact %s %s", kind, id);
 	}
 	return f;
-}
-
-static int count_kind(const struct fm_facts *facts, const char *kind)
-{
-	int n = 0;
-	for (size_t i = 0; i < fm_facts_count(facts); i++)
-		n += strcmp(jstr(fm_facts_at(facts, i), "kind"), kind) == 0;
-	return n;
 }
 
 static void healthy_etcd(void **state)
@@ -166,31 +129,31 @@ static void healthy_etcd(void **state)
 	int rc;
 	struct fm_facts *facts = collect(&ep, etcd.metrics_url, &rc);
 	if (rc != 0 || getenv("DUMP"))
-		dump(facts);
+		fmh_dump(facts);
 	assert_int_equal(rc, 0);
 
 	/* No fact says anything failed. */
 	for (size_t i = 0; i < fm_facts_count(facts); i++) {
-		const char *st = jstr(fm_facts_at(facts, i), "state");
+		const char *st = fmh_jstr_opt(fm_facts_at(facts, i), "state");
 		if (st && strcmp(st, "ok") != 0) {
-			dump(facts);
+			fmh_dump(facts);
 			fail_msg("fact %zu has state %s", i, st);
 		}
 	}
 
 	const cJSON *ep_f = must(facts, "etcd.endpoint", etcd.url);
-	assert_string_equal(jstr(ep_f, "state"), "ok");
-	assert_string_equal(jstr(ep_f, "tls_version"), "TLSv1.3");
+	assert_string_equal(fmh_jstr(ep_f, "state"), "ok");
+	assert_string_equal(fmh_jstr(ep_f, "tls_version"), "TLSv1.3");
 
 	/* Debian 12's etcd is 3.4.23: no /livez, so /health. */
 	const cJSON *v = must(facts, "etcd.version", etcd.url);
-	assert_memory_equal(jstr(v, "server"), "3.4.", 4);
+	assert_memory_equal(fmh_jstr(v, "server"), "3.4.", 4);
 	const cJSON *h = must(facts, "etcd.health", etcd.url);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy")));
-	assert_string_equal(jstr(h, "via"), "/health");
+	assert_string_equal(fmh_jstr(h, "via"), "/health");
 	assert_null(cJSON_GetObjectItem(h, "reason"));
 	/* A round trip on the open connection: no handshake in it. */
-	double rtt = jnum(h, "rtt_ms");
+	double rtt = fmh_jnum(h, "rtt_ms");
 	assert_true(rtt >= 0 && rtt < 5000);
 
 	const cJSON *st = must(facts, "etcd.status", etcd.url);
@@ -198,10 +161,10 @@ static void healthy_etcd(void **state)
 	assert_null(cJSON_GetObjectItem(st, "errors"));
 
 	const cJSON *m = must(facts, "etcd.members", etcd.url);
-	assert_int_equal((int)jnum(m, "count"), 1);
+	assert_int_equal((int)fmh_jnum(m, "count"), 1);
 	const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "members"), 0);
-	assert_string_equal(jstr(m0, "name"), "node");
-	assert_string_equal(jstr(m0, "id"), jstr(st, "member_id"));
+	assert_string_equal(fmh_jstr(m0, "name"), "node");
+	assert_string_equal(fmh_jstr(m0, "id"), fmh_jstr(st, "member_id"));
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(m0, "is_learner")));
 	char peer[64];
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", etcd.peer_port);
@@ -211,33 +174,33 @@ static void healthy_etcd(void **state)
 		cJSON_GetArrayItem(cJSON_GetObjectItem(m0, "client_urls"), 0)->valuestring, etcd.url);
 
 	/* Two leases; "/registry/masterleases" and "...leases0" are outside. */
-	assert_int_equal((int)jnum(must(facts, "etcd.masterleases", etcd.url), "count"), 2);
+	assert_int_equal((int)fmh_jnum(must(facts, "etcd.masterleases", etcd.url), "count"), 2);
 
-	assert_int_equal(count_kind(facts, "etcd.alarm"), 0);
+	assert_int_equal(fmh_count_kind_set(facts, "etcd.alarm"), 0);
 
 	const cJSON *d = must(facts, "etcd.disk", etcd.url);
-	assert_true(jnum(d, "wal_fsync_count") > 0);
-	assert_true(jnum(d, "backend_commit_count") > 0);
-	double s1 = jnum(d, "wal_fsync_slow_share"), s2 = jnum(d, "backend_commit_slow_share");
+	assert_true(fmh_jnum(d, "wal_fsync_count") > 0);
+	assert_true(fmh_jnum(d, "backend_commit_count") > 0);
+	double s1 = fmh_jnum(d, "wal_fsync_slow_share"), s2 = fmh_jnum(d, "backend_commit_slow_share");
 	assert_true(s1 >= 0 && s1 <= 1);
 	assert_true(s2 >= 0 && s2 <= 1);
-	assert_int_equal((int)jnum(d, "bucket_le_ms"), 128);
-	assert_string_equal(jstr(d, "metrics_url"), etcd.metrics_url);
+	assert_int_equal((int)fmh_jnum(d, "bucket_le_ms"), 128);
+	assert_string_equal(fmh_jstr(d, "metrics_url"), etcd.metrics_url);
 
 	/* The certificate etcd served, and the files we used. */
 	char id[128];
 	snprintf(id, sizeof(id), "%s (served)", etcd.url);
 	const cJSON *c = must(facts, "cert", id);
-	assert_string_equal(jstr(c, "subject"), "CN=pi-master1");
-	assert_string_equal(jstr(c, "issuer"), "CN=etcd-ca");
-	int days = (int)jnum(c, "days_left");
+	assert_string_equal(fmh_jstr(c, "subject"), "CN=pi-master1");
+	assert_string_equal(fmh_jstr(c, "issuer"), "CN=etcd-ca");
+	int days = (int)fmh_jnum(c, "days_left");
 	assert_true(days == 364 || days == 365);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c, "served")));
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(c, "expired")));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(must(facts, "cert", etcd.ca), "is_ca")));
-	assert_string_equal(jstr(must(facts, "cert", etcd.cert), "subject"),
+	assert_string_equal(fmh_jstr(must(facts, "cert", etcd.cert), "subject"),
 			    "CN=kube-etcd-healthcheck-client");
-	assert_int_equal(count_kind(facts, "cert"), 3);
+	assert_int_equal(fmh_count_kind_set(facts, "cert"), 3);
 	fm_facts_delete(&facts);
 }
 
@@ -248,7 +211,7 @@ static void probe_json_shows_certs(void **state)
 	static char out[65536];
 	char err[4096];
 	int status;
-	const char *const argv[] = {agent(), "probe", "etcd", "--json", "--etcd", etcd.url,
+	const char *const argv[] = {fmh_agent(), "probe", "etcd", "--json", "--etcd", etcd.url,
 				    "--etcd-ca", etcd.ca, "--etcd-cert", etcd.cert,
 				    "--etcd-key", etcd.key, NULL};
 	assert_int_equal(fmh_run2(argv, out, sizeof(out), err, sizeof(err), &status, 30000), 0);
@@ -261,12 +224,12 @@ static void probe_json_shows_certs(void **state)
 	const cJSON *f;
 	cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "facts"))
 	{
-		if (strcmp(jstr(f, "kind"), "cert") != 0)
+		if (strcmp(fmh_jstr(f, "kind"), "cert") != 0)
 			continue;
 		certs++;
 		served += cJSON_IsTrue(cJSON_GetObjectItem(f, "served"));
-		assert_non_null(jstr(f, "file"));
-		assert_non_null(jstr(f, "not_after"));
+		assert_non_null(fmh_jstr(f, "file"));
+		assert_non_null(fmh_jstr(f, "not_after"));
 	}
 	assert_int_equal(certs, 3);
 	assert_int_equal(served, 1);
@@ -287,8 +250,8 @@ static void metrics_listener_failures(void **state)
 	struct fm_facts *facts = collect(&ep, url, &rc);
 	assert_int_equal(rc, 0); /* etcd itself is healthy */
 	const cJSON *d = must(facts, "etcd.disk", etcd.url);
-	assert_string_equal(jstr(d, "state"), "refused");
-	assert_non_null(strstr(jstr(d, "reason"), "connection refused"));
+	assert_string_equal(fmh_jstr(d, "state"), "refused");
+	assert_non_null(strstr(fmh_jstr(d, "reason"), "connection refused"));
 	assert_null(cJSON_GetObjectItem(d, "wal_fsync_count"));
 	fm_facts_delete(&facts);
 
@@ -296,8 +259,9 @@ static void metrics_listener_failures(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", etcd.peer_port);
 	facts = collect(&ep, url, &rc);
 	d = must(facts, "etcd.disk", etcd.url);
-	if (strcmp(jstr(d, "state"), "http-status") != 0 && strcmp(jstr(d, "state"), "malformed") != 0)
-		fail_msg("etcd.disk state %s: %s", jstr(d, "state"), jstr(d, "reason"));
+	const char *dst = fmh_jstr(d, "state");
+	if (strcmp(dst, "http-status") != 0 && strcmp(dst, "malformed") != 0)
+		fail_msg("etcd.disk state %s: %s", dst, fmh_jstr(d, "reason"));
 	fm_facts_delete(&facts);
 
 	/* No metrics URL known: no etcd.disk fact at all. */
@@ -317,9 +281,9 @@ static void certs_when_tls_fails(void **state)
 	snprintf(ep.ca, sizeof(ep.ca), "%s/wrong-ca.crt", tpki);
 	struct fm_facts *facts = collect(&ep, NULL, &rc);
 	assert_int_equal(rc, -1);
-	assert_string_equal(jstr(must(facts, "etcd.endpoint", etcd.url), "tls"), "unknown-ca");
+	assert_string_equal(fmh_jstr(must(facts, "etcd.endpoint", etcd.url), "tls"), "unknown-ca");
 	snprintf(id, sizeof(id), "%s (served)", etcd.url);
-	assert_string_equal(jstr(must(facts, "cert", id), "subject"), "CN=pi-master1");
+	assert_string_equal(fmh_jstr(must(facts, "cert", id), "subject"), "CN=pi-master1");
 	assert_null(fm_facts_get(facts, "etcd.health", etcd.url));
 	fm_facts_delete(&facts);
 
@@ -328,11 +292,11 @@ static void certs_when_tls_fails(void **state)
 	snprintf(ep.key, sizeof(ep.key), "%s/expired-client.key", tpki);
 	facts = collect(&ep, NULL, &rc);
 	assert_int_equal(rc, -1);
-	assert_string_equal(jstr(must(facts, "etcd.endpoint", etcd.url), "tls"),
+	assert_string_equal(fmh_jstr(must(facts, "etcd.endpoint", etcd.url), "tls"),
 			    "client-cert-rejected");
 	const cJSON *c = must(facts, "cert", ep.cert);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c, "expired")));
-	assert_true(jnum(c, "days_left") < 0);
+	assert_true(fmh_jnum(c, "days_left") < 0);
 	fm_facts_delete(&facts);
 }
 
@@ -364,7 +328,7 @@ static void nospace(void **state)
 	static char out[65536];
 	char err[4096];
 	int status;
-	const char *const argv[] = {agent(), "probe", "etcd", "--json", "--etcd", small.url,
+	const char *const argv[] = {fmh_agent(), "probe", "etcd", "--json", "--etcd", small.url,
 				    "--etcd-ca", small.ca, "--etcd-cert", small.cert,
 				    "--etcd-key", small.key, NULL};
 	assert_int_equal(fmh_run2(argv, out, sizeof(out), err, sizeof(err), &status, 30000), 0);
@@ -378,21 +342,21 @@ static void nospace(void **state)
 	snprintf(alarm_id, sizeof(alarm_id), "%s#NOSPACE", small.url);
 	cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "facts"))
 	{
-		if (strcmp(jstr(f, "kind"), "etcd.alarm") == 0)
+		if (strcmp(fmh_jstr(f, "kind"), "etcd.alarm") == 0)
 			alarm = f;
-		else if (strcmp(jstr(f, "kind"), "etcd.health") == 0)
+		else if (strcmp(fmh_jstr(f, "kind"), "etcd.health") == 0)
 			health = f;
-		else if (strcmp(jstr(f, "kind"), "etcd.status") == 0)
+		else if (strcmp(fmh_jstr(f, "kind"), "etcd.status") == 0)
 			st = f;
 	}
 	assert_non_null(alarm);
-	assert_string_equal(jstr(alarm, "id"), alarm_id);
-	assert_string_equal(jstr(alarm, "alarm"), "NOSPACE");
-	assert_string_equal(jstr(alarm, "member_id"), jstr(st, "member_id"));
+	assert_string_equal(fmh_jstr(alarm, "id"), alarm_id);
+	assert_string_equal(fmh_jstr(alarm, "alarm"), "NOSPACE");
+	assert_string_equal(fmh_jstr(alarm, "member_id"), fmh_jstr(st, "member_id"));
 	assert_non_null(health);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(health, "healthy")));
 	/* 3.4's /health says only {"health":"false"}: the alarm gives the reason. */
-	assert_string_equal(jstr(health, "reason"), "ALARM NOSPACE");
+	assert_string_equal(fmh_jstr(health, "reason"), "ALARM NOSPACE");
 	assert_non_null(strstr(cJSON_GetArrayItem(cJSON_GetObjectItem(st, "errors"), 0)->valuestring,
 			       "NOSPACE"));
 	cJSON_Delete(j);
@@ -496,7 +460,7 @@ static cJSON *probe_json(const struct fmh_etcd *e, const char *const args[], int
 {
 	static char out[65536];
 	char err[4096];
-	const char *argv[20] = {agent(),       "probe", "etcd",	      "--json",
+	const char *argv[20] = {fmh_agent(),       "probe", "etcd",	      "--json",
 				"--etcd",      e->url,	"--etcd-ca",  e->ca,
 				"--etcd-cert", e->cert, "--etcd-key", e->key};
 	size_t n = 12;
@@ -516,7 +480,7 @@ static const cJSON *fact_in(const cJSON *j, const char *kind)
 	const cJSON *f;
 	cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "facts"))
 	{
-		if (strcmp(jstr(f, "kind"), kind) == 0)
+		if (strcmp(fmh_jstr(f, "kind"), kind) == 0)
 			return f;
 	}
 	fail_msg("no %s fact", kind);
@@ -545,51 +509,51 @@ static void etcd35_livez_readyz(void **state)
 	int rc;
 	struct fm_facts *facts = collect(&ep, e.metrics_url, &rc);
 	if (rc != 0 || getenv("DUMP"))
-		dump(facts);
+		fmh_dump(facts);
 	assert_int_equal(rc, 0);
 	for (size_t i = 0; i < fm_facts_count(facts); i++) {
-		const char *st = jstr(fm_facts_at(facts, i), "state");
+		const char *st = fmh_jstr_opt(fm_facts_at(facts, i), "state");
 		if (st && strcmp(st, "ok") != 0) {
-			dump(facts);
+			fmh_dump(facts);
 			fail_msg("fact %zu has state %s", i, st);
 		}
 	}
-	assert_string_equal(jstr(must(facts, "etcd.endpoint", e.url), "tls_version"), "TLSv1.3");
-	assert_string_equal(jstr(must(facts, "etcd.version", e.url), "server"), e.version);
+	assert_string_equal(fmh_jstr(must(facts, "etcd.endpoint", e.url), "tls_version"), "TLSv1.3");
+	assert_string_equal(fmh_jstr(must(facts, "etcd.version", e.url), "server"), e.version);
 
 	const cJSON *h = must(facts, "etcd.health", e.url);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(h, "healthy")));
-	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
+	assert_string_equal(fmh_jstr(h, "via"), "/livez+/readyz");
 	assert_null(cJSON_GetObjectItem(h, "reason"));
-	double rtt = jnum(h, "rtt_ms");
+	double rtt = fmh_jnum(h, "rtt_ms");
 	assert_true(rtt >= 0 && rtt < 5000);
 
 	const cJSON *st = must(facts, "etcd.status", e.url);
-	assert_string_equal(jstr(st, "version"), e.version);
+	assert_string_equal(fmh_jstr(st, "version"), e.version);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "is_leader")));
-	assert_true(jnum(st, "db_size") > 0);
+	assert_true(fmh_jnum(st, "db_size") > 0);
 	assert_null(cJSON_GetObjectItem(st, "errors"));
 
 	const cJSON *m = must(facts, "etcd.members", e.url);
-	assert_int_equal((int)jnum(m, "count"), 1);
+	assert_int_equal((int)fmh_jnum(m, "count"), 1);
 	const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "members"), 0);
-	assert_string_equal(jstr(m0, "name"), "node");
-	assert_string_equal(jstr(m0, "id"), jstr(st, "member_id"));
+	assert_string_equal(fmh_jstr(m0, "name"), "node");
+	assert_string_equal(fmh_jstr(m0, "id"), fmh_jstr(st, "member_id"));
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(m0, "is_learner")));
 
 	/* Nothing under /registry/masterleases/: proto3 JSON leaves the zero
 	 * count out. */
-	assert_int_equal((int)jnum(must(facts, "etcd.masterleases", e.url), "count"), 0);
-	assert_int_equal(count_kind(facts, "etcd.alarm"), 0);
+	assert_int_equal((int)fmh_jnum(must(facts, "etcd.masterleases", e.url), "count"), 0);
+	assert_int_equal(fmh_count_kind_set(facts, "etcd.alarm"), 0);
 
 	const cJSON *d = must(facts, "etcd.disk", e.url);
-	assert_true(jnum(d, "wal_fsync_count") > 0);
-	assert_true(jnum(d, "backend_commit_count") > 0);
-	assert_int_equal((int)jnum(d, "bucket_le_ms"), 128);
+	assert_true(fmh_jnum(d, "wal_fsync_count") > 0);
+	assert_true(fmh_jnum(d, "backend_commit_count") > 0);
+	assert_int_equal((int)fmh_jnum(d, "bucket_le_ms"), 128);
 
 	char id[128];
 	snprintf(id, sizeof(id), "%s (served)", e.url);
-	assert_string_equal(jstr(must(facts, "cert", id), "subject"), "CN=pi-master1");
+	assert_string_equal(fmh_jstr(must(facts, "cert", id), "subject"), "CN=pi-master1");
 	fm_facts_delete(&facts);
 	fmh_etcd_stop(&e);
 }
@@ -617,12 +581,12 @@ static void etcd35_learner(void **state)
 	int rc;
 	struct fm_facts *facts = collect(&ep, NULL, &rc);
 	if (rc != 0 || getenv("DUMP"))
-		dump(facts);
+		fmh_dump(facts);
 	assert_int_equal(rc, 0);
 	assert_true(
 	    cJSON_IsTrue(cJSON_GetObjectItem(must(facts, "etcd.health", e.url), "healthy")));
 	const cJSON *m = must(facts, "etcd.members", e.url);
-	assert_int_equal((int)jnum(m, "count"), 2);
+	assert_int_equal((int)fmh_jnum(m, "count"), 2);
 	const cJSON *learner = NULL, *voter = NULL, *x;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(m, "members"))
 	{
@@ -633,13 +597,13 @@ static void etcd35_learner(void **state)
 	}
 	assert_non_null(learner);
 	assert_non_null(voter);
-	assert_string_equal(jstr(learner, "id"), learner_id);
-	assert_string_equal(jstr(learner, "name"), "");
+	assert_string_equal(fmh_jstr(learner, "id"), learner_id);
+	assert_string_equal(fmh_jstr(learner, "name"), "");
 	assert_string_equal(
 	    cJSON_GetArrayItem(cJSON_GetObjectItem(learner, "peer_urls"), 0)->valuestring,
 	    peer + strlen("--peer-urls="));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(learner, "client_urls")), 0);
-	assert_string_equal(jstr(voter, "name"), "node");
+	assert_string_equal(fmh_jstr(voter, "name"), "node");
 	fm_facts_delete(&facts);
 	fmh_etcd_stop(&e);
 }
@@ -658,7 +622,7 @@ static void etcd35_corrupt_alarm(void **state)
 	assert_int_equal(rc, 0);
 	char member_hex[32], body[160], out[4096], alarm_id[128];
 	snprintf(member_hex, sizeof(member_hex), "%s",
-		 jstr(must(facts, "etcd.status", e.url), "member_id"));
+		 fmh_jstr(must(facts, "etcd.status", e.url), "member_id"));
 	fm_facts_delete(&facts);
 
 	snprintf(body, sizeof(body),
@@ -670,19 +634,19 @@ static void etcd35_corrupt_alarm(void **state)
 
 	facts = collect(&ep, NULL, &rc);
 	if (rc != -1 || getenv("DUMP"))
-		dump(facts);
+		fmh_dump(facts);
 	assert_int_equal(rc, -1);
 	const cJSON *h = must(facts, "etcd.health", e.url);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
-	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
+	assert_string_equal(fmh_jstr(h, "via"), "/livez+/readyz");
 	/* The server's words win over the alarm's name. */
-	assert_string_equal(jstr(h, "reason"),
+	assert_string_equal(fmh_jstr(h, "reason"),
 			    "/readyz: data_corruption failed: alarm activated: CORRUPT");
 	snprintf(alarm_id, sizeof(alarm_id), "%s#CORRUPT", e.url);
 	const cJSON *a = must(facts, "etcd.alarm", alarm_id);
-	assert_string_equal(jstr(a, "alarm"), "CORRUPT");
-	assert_string_equal(jstr(a, "member_id"), member_hex);
-	assert_int_equal((int)jnum(a, "members"), 1);
+	assert_string_equal(fmh_jstr(a, "alarm"), "CORRUPT");
+	assert_string_equal(fmh_jstr(a, "member_id"), member_hex);
+	assert_int_equal((int)fmh_jnum(a, "members"), 1);
 	assert_true(has_error(must(facts, "etcd.status", e.url), "alarm:CORRUPT"));
 	fm_facts_delete(&facts);
 	fmh_etcd_stop(&e);
@@ -715,24 +679,24 @@ static void etcd35_no_leader(void **state)
 	int rc;
 	struct fm_facts *facts = collect_ms(&ep, PATIENT_MS, &rc);
 	if (rc != -1 || getenv("DUMP"))
-		dump(facts);
+		fmh_dump(facts);
 	assert_int_equal(rc, -1);
 	const cJSON *h = must(facts, "etcd.health", c[0].url);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
-	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
+	assert_string_equal(fmh_jstr(h, "via"), "/livez+/readyz");
 	/* etcd 3.5.16's words: "[-]linearizable_read failed: etcdserver:
 	 * request timed out" (/livez has no linearizable check: it passes). */
-	assert_string_equal(jstr(h, "reason"),
+	assert_string_equal(fmh_jstr(h, "reason"),
 			    "/readyz: linearizable_read failed: etcdserver: request timed out");
 	/* The alarm list goes through raft: without a leader it fails too
 	 * (504 after etcd's timeout), and says so on its own fact. */
-	assert_string_equal(jstr(must(facts, "etcd.alarm", c[0].url), "state"), "http-status");
+	assert_string_equal(fmh_jstr(must(facts, "etcd.alarm", c[0].url), "state"), "http-status");
 	const cJSON *st = must(facts, "etcd.status", c[0].url);
 	assert_null(cJSON_GetObjectItem(st, "leader"));
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(st, "is_leader")));
 	assert_true(has_error(st, "etcdserver: no leader"));
 	/* The member list is served locally: both members, the stopped one too. */
-	assert_int_equal((int)jnum(must(facts, "etcd.members", c[0].url), "count"), 2);
+	assert_int_equal((int)fmh_jnum(must(facts, "etcd.members", c[0].url), "count"), 2);
 	fm_facts_delete(&facts);
 
 	/* A timeout shorter than etcd's: /readyz times out (a leaderless etcd
@@ -742,22 +706,22 @@ static void etcd35_no_leader(void **state)
 	 * state, and says why etcd is unhealthy. */
 	facts = collect_ms(&ep, 1000, &rc);
 	if (rc != -1 || getenv("DUMP"))
-		dump(facts);
+		fmh_dump(facts);
 	assert_int_equal(rc, -1);
-	assert_string_equal(jstr(must(facts, "etcd.endpoint", c[0].url), "state"), "ok");
-	assert_string_equal(jstr(must(facts, "etcd.version", c[0].url), "server"), c[0].version);
+	assert_string_equal(fmh_jstr(must(facts, "etcd.endpoint", c[0].url), "state"), "ok");
+	assert_string_equal(fmh_jstr(must(facts, "etcd.version", c[0].url), "server"), c[0].version);
 	h = must(facts, "etcd.health", c[0].url);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
-	assert_string_equal(jstr(h, "via"), "/livez+/readyz");
-	assert_non_null(jstr(h, "reason"));
-	assert_non_null(strstr(jstr(h, "reason"), "RAFT NO LEADER (/livez+/readyz did not answer: "
+	assert_string_equal(fmh_jstr(h, "via"), "/livez+/readyz");
+	assert_non_null(fmh_jstr(h, "reason"));
+	assert_non_null(strstr(fmh_jstr(h, "reason"), "RAFT NO LEADER (/livez+/readyz did not answer: "
 						  "timed out after 1000 ms"));
 	st = must(facts, "etcd.status", c[0].url);
 	assert_null(cJSON_GetObjectItem(st, "leader"));
 	assert_true(has_error(st, "etcdserver: no leader"));
 	/* The raft-bound alarm list times out on its own fact. */
-	assert_string_equal(jstr(must(facts, "etcd.alarm", c[0].url), "state"), "timeout");
-	assert_int_equal((int)jnum(must(facts, "etcd.members", c[0].url), "count"), 2);
+	assert_string_equal(fmh_jstr(must(facts, "etcd.alarm", c[0].url), "state"), "timeout");
+	assert_int_equal((int)fmh_jnum(must(facts, "etcd.members", c[0].url), "count"), 2);
 	fm_facts_delete(&facts);
 	fmh_etcd_stop(&c[0]);
 }
@@ -781,10 +745,10 @@ static void etcd34_no_leader(void **state)
 	assert_int_equal(status, 1);
 	const cJSON *h = fact_in(j, "etcd.health");
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(h, "healthy")));
-	assert_string_equal(jstr(h, "via"), "/health");
-	assert_string_equal(jstr(h, "reason"), "RAFT NO LEADER");
+	assert_string_equal(fmh_jstr(h, "via"), "/health");
+	assert_string_equal(fmh_jstr(h, "reason"), "RAFT NO LEADER");
 	/* 3.4's alarm list goes through raft as well (500 after its timeout). */
-	assert_string_equal(jstr(fact_in(j, "etcd.alarm"), "state"), "http-status");
+	assert_string_equal(fmh_jstr(fact_in(j, "etcd.alarm"), "state"), "http-status");
 	const cJSON *st = fact_in(j, "etcd.status");
 	assert_null(cJSON_GetObjectItem(st, "leader"));
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(st, "is_leader")));

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fm_harness.h"
+#include "fmh_check.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -27,12 +28,6 @@ static char root[PATH_MAX];
 static char pki[PATH_MAX];  /* root/etc/kubernetes/pki/etcd */
 static char tpki[PATH_MAX]; /* root/test-pki */
 static struct fmh_etcd etcd;
-
-static const char *agent(void)
-{
-	const char *a = getenv("FM_AGENT");
-	return a ? a : "fleetmedic-agent";
-}
 
 static int setup(void **state)
 {
@@ -53,66 +48,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-struct result {
-	int status;
-	char out[16384];
-	char err[4096];
-	cJSON *json;
-};
-
-/* Runs the agent with the given arguments (NULL-terminated) and parses its
- * stdout as JSON when it is JSON. */
-static void run_agent(struct result *r, ...)
-{
-	const char *argv[40];
-	int n = 0;
-	va_list ap;
-
-	argv[n++] = agent();
-	va_start(ap, r);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && n < 39)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-
-	memset(r, 0, sizeof(*r));
-	int rc = fmh_run2(argv, r->out, sizeof(r->out), r->err, sizeof(r->err), &r->status, 30000);
-	assert_int_equal(rc, 0);
-	r->json = cJSON_Parse(r->out);
-	if (!r->json)
-		print_message("agent stdout: %s\nagent stderr: %s\n", r->out, r->err);
-}
-
 /* The fact of the given kind in the agent's {"source":..., "facts":[...]}. */
-static const cJSON *fact(const struct result *r, const char *kind)
+static const cJSON *fact(const struct fmh_agent_run *r, const char *kind)
 {
-	const cJSON *facts = cJSON_GetObjectItemCaseSensitive(r->json, "facts");
-	const cJSON *f;
-	cJSON_ArrayForEach(f, facts)
-	{
-		const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "kind");
-		if (cJSON_IsString(k) && strcmp(k->valuestring, kind) == 0)
-			return f;
-	}
-	return NULL;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+	return fmh_find(cJSON_GetObjectItemCaseSensitive(r->json, "facts"), kind, NULL);
 }
 
 /* The etcd.endpoint fact says the request failed with state (and TLS kind),
  * and its reason says reason_has. */
-static void assert_failure(struct result *r, const char *state, const char *tls_kind,
+static void assert_failure(struct fmh_agent_run *r, const char *state, const char *tls_kind,
 			   const char *reason_has)
 {
 	if (!r->json)
@@ -120,13 +64,13 @@ static void assert_failure(struct result *r, const char *state, const char *tls_
 	assert_int_equal(r->status, 1);
 	const cJSON *ep = fact(r, "etcd.endpoint");
 	assert_non_null(ep);
-	assert_non_null(jstr(ep, "state"));
-	assert_string_equal(jstr(ep, "state"), state);
+	assert_non_null(fmh_jstr(ep, "state"));
+	assert_string_equal(fmh_jstr(ep, "state"), state);
 	if (tls_kind) {
-		assert_non_null(jstr(ep, "tls"));
-		assert_string_equal(jstr(ep, "tls"), tls_kind);
+		assert_non_null(fmh_jstr(ep, "tls"));
+		assert_string_equal(fmh_jstr(ep, "tls"), tls_kind);
 	}
-	const char *reason = jstr(ep, "reason");
+	const char *reason = fmh_jstr(ep, "reason");
 	assert_non_null(reason);
 	if (!strstr(reason, reason_has))
 		fail_msg("reason \"%s\" does not say \"%s\"", reason, reason_has);
@@ -135,7 +79,7 @@ static void assert_failure(struct result *r, const char *state, const char *tls_
 	cJSON_Delete(r->json);
 }
 
-static void assert_healthy(struct result *r, const char *tls_version)
+static void assert_healthy(struct fmh_agent_run *r, const char *tls_version)
 {
 	if (!r->json)
 		fail_msg("no JSON from the agent");
@@ -143,28 +87,28 @@ static void assert_healthy(struct result *r, const char *tls_version)
 		print_message("%s\n%s\n", r->out, r->err);
 	assert_int_equal(r->status, 0);
 	const cJSON *ep = fact(r, "etcd.endpoint");
-	assert_string_equal(jstr(ep, "state"), "ok");
-	assert_string_equal(jstr(ep, "tls_version"), tls_version);
+	assert_string_equal(fmh_jstr(ep, "state"), "ok");
+	assert_string_equal(fmh_jstr(ep, "tls_version"), tls_version);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(fact(r, "etcd.health"), "healthy")));
 	/* Debian 12's etcd-server is 3.4.x. */
-	const char *v = jstr(fact(r, "etcd.version"), "server");
+	const char *v = fmh_jstr(fact(r, "etcd.version"), "server");
 	assert_non_null(v);
 	assert_memory_equal(v, "3.", 2);
 	/* A single-member cluster: this member leads, and it has a database. */
 	const cJSON *st = fact(r, "etcd.status");
-	assert_non_null(jstr(st, "member_id"));
-	assert_string_equal(jstr(st, "member_id"), jstr(st, "leader"));
+	assert_non_null(fmh_jstr(st, "member_id"));
+	assert_string_equal(fmh_jstr(st, "member_id"), fmh_jstr(st, "leader"));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "is_leader")));
-	assert_true(jnum(st, "db_size") > 0);
-	assert_true(jnum(st, "raft_term") >= 1);
+	assert_true(fmh_jnum(st, "db_size") > 0);
+	assert_true(fmh_jnum(st, "raft_term") >= 1);
 	cJSON_Delete(r->json);
 }
 
 static void probe_with_client_cert(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
 		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_healthy(&r, "TLSv1.3");
 }
@@ -172,8 +116,8 @@ static void probe_with_client_cert(void **state)
 static void probe_with_tls12(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--tls-max", "1.2", "--etcd", etcd.url,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--tls-max", "1.2", "--etcd", etcd.url,
 		  "--etcd-ca", etcd.ca, "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_healthy(&r, "TLSv1.2");
 }
@@ -186,8 +130,8 @@ static void probe_by_dns_name(void **state)
 	(void)state;
 	char url[64];
 	snprintf(url, sizeof(url), "https://localhost:%d", etcd.client_port);
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", url, "--etcd-ca", etcd.ca,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--etcd", url, "--etcd-ca", etcd.ca,
 		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_healthy(&r, "TLSv1.3");
 }
@@ -196,16 +140,16 @@ static void probe_by_dns_name(void **state)
 static void probe_finds_kubeadm_pki_under_root(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--root", root, "--etcd", etcd.url, NULL);
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--root", root, "--etcd", etcd.url, NULL);
 	assert_healthy(&r, "TLSv1.3");
 }
 
 static void probe_human_output(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, NULL);
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, NULL);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "etcd.health https://127.0.0.1:"));
 	assert_non_null(strstr(r.out, ": healthy\n"));
@@ -214,7 +158,7 @@ static void probe_human_output(void **state)
 
 	char ca[PATH_MAX];
 	snprintf(ca, sizeof(ca), "%s/wrong-ca.crt", tpki);
-	run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, "--etcd-ca", ca,
+	fmh_run_agent(&r, "probe", "etcd", "--root", root, "--etcd", etcd.url, "--etcd-ca", ca,
 		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.out, ": FAILED (tls: unknown-ca)"));
@@ -224,10 +168,10 @@ static void probe_human_output(void **state)
 static void wrong_ca(void **state)
 {
 	(void)state;
-	struct result r;
+	struct fmh_agent_run r;
 	char ca[PATH_MAX];
 	snprintf(ca, sizeof(ca), "%s/wrong-ca.crt", tpki);
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", ca, "--etcd-cert",
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", ca, "--etcd-cert",
 		  etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_failure(&r, "tls", "unknown-ca", "unknown CA");
 }
@@ -240,12 +184,12 @@ static void probe_client_cert(const char *name, const char *tls_max, const char 
 	char crt[PATH_MAX], key[PATH_MAX];
 	snprintf(crt, sizeof(crt), "%s/%s.crt", tpki, name ? name : "");
 	snprintf(key, sizeof(key), "%s/%s.key", tpki, name ? name : "");
-	struct result r;
+	struct fmh_agent_run r;
 	if (name)
-		run_agent(&r, "probe", "etcd", "--json", "--tls-max", tls_max, "--etcd", etcd.url,
+		fmh_run_agent(&r, "probe", "etcd", "--json", "--tls-max", tls_max, "--etcd", etcd.url,
 			  "--etcd-ca", etcd.ca, "--etcd-cert", crt, "--etcd-key", key, NULL);
 	else /* --etcd-ca alone: no client certificate at all */
-		run_agent(&r, "probe", "etcd", "--json", "--tls-max", tls_max, "--etcd", etcd.url,
+		fmh_run_agent(&r, "probe", "etcd", "--json", "--tls-max", tls_max, "--etcd", etcd.url,
 			  "--etcd-ca", etcd.ca, NULL);
 	assert_failure(&r, "tls", tls_kind, reason_has);
 }
@@ -284,8 +228,8 @@ static void no_client_cert(void **state)
 static void name_mismatch(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.extra_url, "--etcd-ca", etcd.ca,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.extra_url, "--etcd-ca", etcd.ca,
 		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_failure(&r, "tls", "name-mismatch", "not valid for 127.0.0.2");
 }
@@ -299,8 +243,8 @@ static void nothing_listening(void **state)
 	assert_true(port > 0);
 	char url[64];
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--timeout", "20s", "--etcd", url, "--etcd-ca",
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--timeout", "20s", "--etcd", url, "--etcd-ca",
 		  etcd.ca, "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_failure(&r, "refused", NULL, "connection refused");
 }
@@ -314,8 +258,8 @@ static void listener_never_answers(void **state)
 	assert_true(fd >= 0);
 	char url[64];
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--timeout", "500ms", "--etcd", url, "--etcd-ca",
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--timeout", "500ms", "--etcd", url, "--etcd-ca",
 		  etcd.ca, "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	close(fd);
 	assert_failure(&r, "timeout", NULL, "timed out after 500 ms");
@@ -324,26 +268,26 @@ static void listener_never_answers(void **state)
 static void missing_ca_file_is_a_config_error(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca",
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca",
 		  "/nonexistent/ca.crt", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(r.json);
 	const cJSON *ep = fact(&r, "etcd.endpoint");
-	assert_string_equal(jstr(ep, "state"), "config");
-	assert_non_null(strstr(jstr(ep, "reason"), "/nonexistent/ca.crt"));
+	assert_string_equal(fmh_jstr(ep, "state"), "config");
+	assert_non_null(strstr(fmh_jstr(ep, "reason"), "/nonexistent/ca.crt"));
 	cJSON_Delete(r.json);
 }
 
 static void usage_errors(void **state)
 {
 	(void)state;
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--timeout", "soon", NULL);
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--timeout", "soon", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "--timeout"));
 	cJSON_Delete(r.json);
-	run_agent(&r, "probe", "etcd", "--no-such-option", NULL);
+	fmh_run_agent(&r, "probe", "etcd", "--no-such-option", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "unknown option"));
 	cJSON_Delete(r.json);
@@ -356,8 +300,8 @@ static void etcd_stopped(void **state)
 	pid_t pid = etcd.pid;
 	assert_int_equal(fmh_etcd_stop(&etcd), 0);
 	assert_int_equal(kill(pid, 0), -1);
-	struct result r;
-	run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "etcd", "--json", "--etcd", etcd.url, "--etcd-ca", etcd.ca,
 		  "--etcd-cert", etcd.cert, "--etcd-key", etcd.key, NULL);
 	assert_failure(&r, "refused", NULL, "nothing listens");
 }

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "fmh_check.h"
+
 #include "fm_etcd.h"
 
 #include <cjson/cJSON.h>
@@ -18,20 +20,6 @@
 #include <string.h>
 
 #define URL "https://127.0.0.1:2379"
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *key)
-{
-	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-	if (!cJSON_IsNumber(v))
-		fail_msg("no number \"%s\"", key);
-	return v->valuedouble;
-}
 
 /* fm_etcd_put_alarms on body into a new fact set; *n gets its result. */
 static struct fm_facts *alarms(const char *body, struct fm_etcd_alarm *al, int max, int *n)
@@ -76,10 +64,10 @@ static void corrupt_by_name_and_number(void **state)
 		assert_string_equal(al[0].name, "CORRUPT");
 		assert_true(al[0].member == 10276657743932975437ULL);
 		const cJSON *f = alarm_fact(facts, "CORRUPT");
-		assert_string_equal(jstr(f, "alarm"), "CORRUPT");
+		assert_string_equal(fmh_jstr(f, "alarm"), "CORRUPT");
 		/* hex as etcdctl prints member ids, never a lossy double */
-		assert_string_equal(jstr(f, "member_id"), "8e9e05c52164694d");
-		assert_int_equal((int)jnum(f, "members"), 1);
+		assert_string_equal(fmh_jstr(f, "member_id"), "8e9e05c52164694d");
+		assert_int_equal((int)fmh_jnum(f, "members"), 1);
 		assert_int_equal(fm_facts_count(facts), 1);
 		fm_facts_delete(&facts);
 	}
@@ -104,10 +92,10 @@ static void members_none_and_unknown(void **state)
 					al, 8, &n);
 	assert_int_equal(n, 2);
 	const cJSON *f = alarm_fact(facts, "NOSPACE");
-	assert_string_equal(jstr(f, "member_id"), "1"); /* the first to raise it */
-	assert_int_equal((int)jnum(f, "members"), 3);
+	assert_string_equal(fmh_jstr(f, "member_id"), "1"); /* the first to raise it */
+	assert_int_equal((int)fmh_jnum(f, "members"), 3);
 	f = alarm_fact(facts, "UNKNOWN");
-	assert_string_equal(jstr(f, "member_id"), "ff");
+	assert_string_equal(fmh_jstr(f, "member_id"), "ff");
 	assert_int_equal(fm_facts_count(facts), 2);
 	fm_facts_delete(&facts);
 }
@@ -202,11 +190,11 @@ static void slow_disk_shares(void **state)
 {
 	(void)state;
 	cJSON *f = disk(slow_disk);
-	assert_int_equal((int)jnum(f, "wal_fsync_count"), 100);
-	assert_close(jnum(f, "wal_fsync_slow_share"), 0.1);
-	assert_int_equal((int)jnum(f, "backend_commit_count"), 40);
-	assert_close(jnum(f, "backend_commit_slow_share"), 0.25);
-	assert_int_equal((int)jnum(f, "bucket_le_ms"), 128);
+	assert_int_equal((int)fmh_jnum(f, "wal_fsync_count"), 100);
+	assert_close(fmh_jnum(f, "wal_fsync_slow_share"), 0.1);
+	assert_int_equal((int)fmh_jnum(f, "backend_commit_count"), 40);
+	assert_close(fmh_jnum(f, "backend_commit_slow_share"), 0.25);
+	assert_int_equal((int)fmh_jnum(f, "bucket_le_ms"), 128);
 	assert_null(cJSON_GetObjectItem(f, "state"));
 	assert_null(cJSON_GetObjectItem(f, "reason"));
 	cJSON_Delete(f);
@@ -223,10 +211,10 @@ static void rounding_and_other_bounds(void **state)
 			"etcd_disk_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} 3\n"
 			"etcd_disk_wal_fsync_duration_seconds_count 3\n"
 			"etcd_disk_backend_commit_duration_seconds_count 5\n");
-	assert_int_equal((int)jnum(f, "wal_fsync_count"), 3);
-	assert_close(jnum(f, "wal_fsync_slow_share"), 0.3333);
-	assert_int_equal((int)jnum(f, "bucket_le_ms"), 100);
-	assert_int_equal((int)jnum(f, "backend_commit_count"), 5);
+	assert_int_equal((int)fmh_jnum(f, "wal_fsync_count"), 3);
+	assert_close(fmh_jnum(f, "wal_fsync_slow_share"), 0.3333);
+	assert_int_equal((int)fmh_jnum(f, "bucket_le_ms"), 100);
+	assert_int_equal((int)fmh_jnum(f, "backend_commit_count"), 5);
 	assert_null(cJSON_GetObjectItem(f, "backend_commit_slow_share"));
 	assert_null(cJSON_GetObjectItem(f, "state"));
 	cJSON_Delete(f);
@@ -241,9 +229,9 @@ static void not_etcd_and_contradictions(void **state)
 			"# TYPE apiserver_request_total counter\n"
 			"apiserver_request_total{code=\"200\"} 12\n"
 			"this is not a sample\n");
-	assert_string_equal(jstr(f, "state"), "malformed");
+	assert_string_equal(fmh_jstr(f, "state"), "malformed");
 	assert_string_equal(
-	    jstr(f, "reason"),
+	    fmh_jstr(f, "reason"),
 	    "http://127.0.0.1:2381/metrics has no etcd_disk_* histograms (4 lines, 1 "
 	    "unreadable): not etcd's metrics listener?");
 	assert_null(cJSON_GetObjectItem(f, "wal_fsync_count"));
@@ -251,12 +239,12 @@ static void not_etcd_and_contradictions(void **state)
 
 	f = disk("etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.128\"} 50\n"
 		 "etcd_disk_wal_fsync_duration_seconds_count 40\n");
-	assert_string_equal(jstr(f, "state"), "malformed");
+	assert_string_equal(fmh_jstr(f, "state"), "malformed");
 	assert_string_equal(
-	    jstr(f, "reason"),
+	    fmh_jstr(f, "reason"),
 	    "http://127.0.0.1:2381/metrics: etcd_disk_wal_fsync_duration_seconds has "
 	    "more observations in a bucket than in total");
-	assert_int_equal((int)jnum(f, "wal_fsync_count"), 40);
+	assert_int_equal((int)fmh_jnum(f, "wal_fsync_count"), 40);
 	assert_null(cJSON_GetObjectItem(f, "wal_fsync_slow_share"));
 	cJSON_Delete(f);
 }
