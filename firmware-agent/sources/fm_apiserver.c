@@ -588,7 +588,6 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 			 const struct fm_collect_opts *co, struct fm_facts *facts)
 {
 	struct fm_tls_config *tls = NULL;
-	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
 	struct fm_httpc c = {.fd = -1};
 	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
 	bool has_cert = (ep->cert_pem || ep->cert[0]) && (ep->key_pem || ep->key[0]);
@@ -607,14 +606,8 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 	fm_facts_drop(facts, "apiserver.");
 	fm_facts_drop(facts, "node");
 	fm_facts_drop(facts, "pod");
-	if ((strncmp(ep->url, "https://", 8) == 0 &&
-	     fm_tls_config_new(&tls, &to, err, sizeof(err)) < 0) ||
-	    fm_httpc_init(&c, loop, ep->url, tls, err, sizeof(err)) < 0) {
-		cJSON *f = fm_probe_config_error(err);
-		cJSON_AddStringToObject(f, "origin", ep->origin);
-		fm_facts_put(facts, "apiserver.endpoint", ep->url, f);
+	if (fm_probe_open(&c, &tls, loop, ep, co, "apiserver.endpoint", facts) < 0)
 		goto out_close;
-	}
 	bool token_ok = !has_token || bearer_header(ep->token, &auth_header, err, sizeof(err)) == 0;
 	r.auth_header = auth_header;
 
@@ -624,18 +617,8 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 	cJSON *ef = cJSON_CreateObject();
 	fm_facts_put(facts, "apiserver.endpoint", ep->url, ef); /* first in the set */
 	int live = collect_health(&r, facts, "livez", false, &first);
-	ef = cJSON_CreateObject();
-	if (first == FM_PROBE_OK || first == FM_PROBE_NOT_JSON) {
-		/* An answer arrived: the endpoint works, whatever it said. */
-		cJSON_AddStringToObject(ef, "state", "ok");
-		cJSON_AddNumberToObject(ef, "elapsed_ms", (double)c.elapsed_ms);
-	} else {
-		fm_probe_outcome(ef, &c);
-	}
-	if (c.tls_version && c.tls_version[0])
-		cJSON_AddStringToObject(ef, "tls_version", c.tls_version);
-	cJSON_AddStringToObject(ef, "origin", ep->origin);
-	fm_facts_put(facts, "apiserver.endpoint", ep->url, ef);
+	fm_probe_put_endpoint(facts, "apiserver.endpoint", ep, &c,
+			      first == FM_PROBE_OK || first == FM_PROBE_NOT_JSON);
 	fm_certs_put_endpoint(facts, ep, &c, now);
 	if (r.dead) {
 		/* Nothing else can be learnt: no livez fact repeating it. */

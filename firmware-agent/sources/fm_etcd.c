@@ -531,41 +531,23 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts)
 {
 	struct fm_tls_config *tls = NULL;
-	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
 	struct fm_httpc c = {.fd = -1};
 	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
 	struct health h = {0};
 	struct fm_etcd_alarm alarms[MAX_ALARMS];
 	struct version ver = {0};
-	char err[320];
 	int ret = -1;
 	cJSON *j;
 
 	fm_facts_drop(facts, "etcd.");
-	if ((strncmp(ep->url, "https://", 8) == 0 &&
-	     fm_tls_config_new(&tls, &to, err, sizeof(err)) < 0) ||
-	    fm_httpc_init(&c, loop, ep->url, tls, err, sizeof(err)) < 0) {
-		cJSON *f = fm_probe_config_error(err);
-		cJSON_AddStringToObject(f, "origin", ep->origin);
-		fm_facts_put(facts, "etcd.endpoint", ep->url, f);
+	if (fm_probe_open(&c, &tls, loop, ep, co, "etcd.endpoint", facts) < 0)
 		goto out_close;
-	}
 
 	/* /version first: cheap, and it decides how health is asked. It opens
 	 * the connection, so its time includes the handshakes. */
 	enum fm_probe_asked a = fm_probe_ask(&r, "GET", "/version", NULL, SMALL_BODY, &j);
-	cJSON *ef = cJSON_CreateObject();
-	if (a == FM_PROBE_OK || a == FM_PROBE_NOT_JSON || c.fail == FM_HTTPC_STATUS) {
-		/* An answer arrived: the endpoint works, whatever /version said. */
-		cJSON_AddStringToObject(ef, "state", "ok");
-		cJSON_AddNumberToObject(ef, "elapsed_ms", (double)c.elapsed_ms);
-	} else {
-		fm_probe_outcome(ef, &c);
-	}
-	if (c.tls_version[0])
-		cJSON_AddStringToObject(ef, "tls_version", c.tls_version);
-	cJSON_AddStringToObject(ef, "origin", ep->origin);
-	fm_facts_put(facts, "etcd.endpoint", ep->url, ef);
+	fm_probe_put_endpoint(facts, "etcd.endpoint", ep, &c,
+			      a == FM_PROBE_OK || a == FM_PROBE_NOT_JSON || c.fail == FM_HTTPC_STATUS);
 	if (r.dead) {
 		cJSON_Delete(j);
 		goto out_close;

@@ -128,3 +128,37 @@ cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a,
 	}
 	return f;
 }
+
+int fm_probe_open(struct fm_httpc *c, struct fm_tls_config **tls, struct fm_loop *loop,
+		  const struct fm_endpoint *ep, const struct fm_collect_opts *co, const char *kind,
+		  struct fm_facts *facts)
+{
+	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
+	char err[320];
+
+	*tls = NULL;
+	if ((strncmp(ep->url, "https://", 8) == 0 && fm_tls_config_new(tls, &to, err, sizeof(err)) < 0) ||
+	    fm_httpc_init(c, loop, ep->url, *tls, err, sizeof(err)) < 0) {
+		cJSON *f = fm_probe_config_error(err);
+		cJSON_AddStringToObject(f, "origin", ep->origin);
+		fm_facts_put(facts, kind, ep->url, f);
+		return -1;
+	}
+	return 0;
+}
+
+void fm_probe_put_endpoint(struct fm_facts *facts, const char *kind, const struct fm_endpoint *ep,
+			   const struct fm_httpc *c, bool answered)
+{
+	cJSON *f = cJSON_CreateObject();
+	if (answered) {
+		cJSON_AddStringToObject(f, "state", "ok");
+		cJSON_AddNumberToObject(f, "elapsed_ms", (double)c->elapsed_ms);
+	} else {
+		fm_probe_outcome(f, c);
+	}
+	if (c->tls_version && c->tls_version[0])
+		cJSON_AddStringToObject(f, "tls_version", c->tls_version);
+	cJSON_AddStringToObject(f, "origin", ep->origin);
+	fm_facts_put(facts, kind, ep->url, f);
+}

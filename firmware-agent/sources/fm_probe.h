@@ -3,6 +3,7 @@
 #ifndef FM_PROBE_H
 #define FM_PROBE_H
 
+#include "fm_facts.h"
 #include "fm_httpc.h"
 
 #include <cjson/cJSON.h>
@@ -45,6 +46,20 @@ enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, con
 cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a, const char *what);
 /* The body of the last answer parsed as JSON, or NULL. Caller frees. */
 cJSON *fm_probe_body_json(const struct fm_httpc *c);
+
+/* Sets up c for ep: the TLS configuration (into *tls, which the caller
+ * frees with fm_tls_config_delete) from ep's CA, certificate and key, and
+ * the client. 0, or -1 after putting the fact (kind, ep->url) that says
+ * why not (state "config", with ep's origin). */
+struct fm_endpoint;
+int fm_probe_open(struct fm_httpc *c, struct fm_tls_config **tls, struct fm_loop *loop,
+		  const struct fm_endpoint *ep, const struct fm_collect_opts *co, const char *kind,
+		  struct fm_facts *facts);
+/* Puts the endpoint fact (kind, ep->url) after the first request on c:
+ * state "ok" with its elapsed_ms when an answer arrived (whatever it said),
+ * else the failure; the TLS version; where the endpoint came from. */
+void fm_probe_put_endpoint(struct fm_facts *facts, const char *kind, const struct fm_endpoint *ep,
+			   const struct fm_httpc *c, bool answered);
 
 /* The fm_tls_options for an endpoint's CA, certificate and key (PEM from a
  * kubeconfig wins over paths; empty paths are "none"). Borrows ep. */
