@@ -26,8 +26,10 @@ toolchain="${2:-}"
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }
 say() { [ "$print_prefix" = 1 ] || printf 'deps.sh: %s\n' "$*" >&2; }
+# shellcheck source=toolchains/debian-fetch.sh
+. "$here/debian-fetch.sh"
 
-stamp=$(cat "$lock" "$0" ${toolchain:+"$toolchain"} | sha256sum | cut -c1-12)
+stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} | sha256sum | cut -c1-12)
 prefix="$cache/deps/$triplet-$stamp"
 if [ "$print_prefix" = 1 ]; then printf '%s\n' "$prefix"; exit 0; fi
 if [ -f "$prefix/.done" ]; then
@@ -49,47 +51,27 @@ done <"$lock"
 
 # --- fetch and verify the source packages ------------------------------------
 dl="$cache/sources"
-apt="$cache/apt"
-mkdir -p "$dl" "$apt/lists/partial" "$apt/cache/archives/partial"
-mirror="${FLEETMEDIC_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+mkdir -p "$dl"
 suites=$(awk '!/^[#@]/ && NF == 6 { print $3 }' "$lock" | sort -u)
-: >"$apt/sources.list"
-for s in $suites; do
-    printf 'deb-src [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$s" >>"$apt/sources.list"
-done
-aptopts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-         -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-         -o APT::Sandbox::User=root -q)
-
-verified() { # FILE SHA256
-    [ -f "$dl/$1" ] && [ "$(sha256sum <"$dl/$1" | cut -d' ' -f1)" = "$2" ]
-}
+# shellcheck disable=SC2086 # one suite a word
+fm_apt_setup "$cache/apt" deb-src $suites
 
 missing=0
 while read -r name version suite pool file sha; do
-    verified "$file" "$sha" || missing=1
+    fm_verified "$dl" "$file" "$sha" || missing=1
 done < <(awk '!/^[#@]/ && NF == 6' "$lock")
 
 if [ "$missing" = 1 ]; then
     say "fetching source indices for: $suites"
-    apt-get "${aptopts[@]}" update >&2 || die "apt-get update with the private source list failed"
+    apt-get "${fm_aptopts[@]}" update >&2 || die "apt-get update with the private source list failed"
     for pkg in $(awk '!/^[#@]/ && NF == 6 { print $1 "=" $2 }' "$lock" | sort -u); do
         # A version can lose one of its files (libcoap3 4.3.5: the .dsc is 404);
         # what counts is the files deps.lock names, checked below.
-        (cd "$dl" && apt-get "${aptopts[@]}" source --download-only "$pkg" >&2) ||
+        (cd "$dl" && apt-get "${fm_aptopts[@]}" source --download-only "$pkg" >&2) ||
             say "apt-get source $pkg did not fetch every file; checking the ones deps.lock needs"
     done
     while read -r name version suite pool file sha; do
-        verified "$file" "$sha" && continue
-        if [ -f "$dl/$file" ]; then
-            die "$file as the Debian archive serves it has sha256 $(sha256sum <"$dl/$file" | cut -d' ' -f1), deps.lock says $sha"
-        fi
-        # The suite's index may have moved on to a newer version; the file can
-        # still be in the pool. apt's own helper fetches it and checks the hash.
-        /usr/lib/apt/apt-helper download-file "$mirror/$pool/$file" "$dl/$file" "SHA256:$sha" >&2 ||
-            die "the Debian archive did not serve $file ($name $version, $suite); deps.lock needs it"
-        verified "$file" "$sha" || die "$file does not match the sha256 in deps.lock"
+        fm_fetch_checked "$dl" deps.lock "$name" "$version" "$suite" "$pool" "$file" "$sha"
     done < <(awk '!/^[#@]/ && NF == 6' "$lock")
 fi
 say "all sources verified against deps.lock"

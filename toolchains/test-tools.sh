@@ -26,11 +26,11 @@ lock="$here/test-tools.lock"
 cache="${FLEETMEDIC_CACHE:-$HOME/.cache/fleetmedic}"
 tools="$cache/tools"
 arch=$(dpkg --print-architecture)
-mirror="${FLEETMEDIC_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
 die() { printf 'test-tools.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf 'test-tools.sh: %s\n' "$*" >&2; }
+# shellcheck source=toolchains/debian-fetch.sh
+. "$here/debian-fetch.sh"
 
 # The lock's lines for this architecture: name version suite arch pool file sha256.
 lines() { awk -v a="$arch" '!/^#/ && NF == 7 && $4 == a' "$lock"; }
@@ -56,42 +56,24 @@ fi
 
 # --- fetch and verify ------------------------------------------------------------
 debs="$tools/debs"
-apt="$tools/apt"
-mkdir -p "$debs" "$apt/lists/partial" "$apt/cache/archives/partial"
-: >"$apt/sources.list"
-for s in $(lines | awk '{ print $3 }' | sort -u); do
-    printf 'deb [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$s" >>"$apt/sources.list"
-done
-aptopts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-         -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-         -o APT::Sandbox::User=root -q)
+mkdir -p "$debs"
+# shellcheck disable=SC2046 # one suite a word
+fm_apt_setup "$tools/apt" deb $(lines | awk '{ print $3 }' | sort -u)
 updated=0
-
-verified() { # FILE SHA256
-    [ -f "$debs/$1" ] && [ "$(sha256sum <"$debs/$1" | cut -d' ' -f1)" = "$2" ]
-}
 
 fetch() { # NAME VERSION SUITE POOL FILE SHA256
     local name=$1 version=$2 suite=$3 pool=$4 file=$5 sha=$6
-    verified "$file" "$sha" && return 0
+    fm_verified "$debs" "$file" "$sha" && return 0
     rm -f "$debs/$file"
     if [ "$updated" = 0 ]; then
         say "fetching binary indices for: $(lines | awk '{ print $3 }' | sort -u | tr '\n' ' ')"
-        apt-get "${aptopts[@]}" update >&2 || die "apt-get update with the private source list failed"
+        apt-get "${fm_aptopts[@]}" update >&2 || die "apt-get update with the private source list failed"
         updated=1
     fi
-    # apt checks the file against the signed index; the sha256 below pins it.
-    (cd "$debs" && apt-get "${aptopts[@]}" download "$name:$arch=$version" >&2) ||
+    # apt checks the file against the signed index; the sha256 pins it.
+    (cd "$debs" && apt-get "${fm_aptopts[@]}" download "$name:$arch=$version" >&2) ||
         say "apt-get download $name=$version from $suite failed; trying the pool"
-    verified "$file" "$sha" && return 0
-    if [ -f "$debs/$file" ]; then
-        die "$file as the Debian archive serves it has sha256 $(sha256sum <"$debs/$file" | cut -d' ' -f1), test-tools.lock says $sha"
-    fi
-    # The suite's index may have moved on to a newer version; the file can
-    # still be in the pool. apt's own helper fetches it and checks the hash.
-    /usr/lib/apt/apt-helper download-file "$mirror/$pool/$file" "$debs/$file" "SHA256:$sha" >&2 ||
-        die "the Debian archive did not serve $file ($name $version, $suite); test-tools.lock needs it"
-    verified "$file" "$sha" || die "$file does not match the sha256 in test-tools.lock"
+    fm_fetch_checked "$debs" test-tools.lock "$name" "$version" "$suite" "$pool" "$file" "$sha"
 }
 
 # --- unpack --------------------------------------------------------------------------
