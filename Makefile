@@ -41,8 +41,10 @@ demo: build
 cross:
 	@echo "make cross: the static aarch64/armhf builds are not implemented yet (issue 9)" >&2; exit 2
 
-bench:
-	@echo "make bench: the benchmarks are not implemented yet (issue 10)" >&2; exit 2
+# Every bench/b_*.sh against an optimised build; rewrites bench/RESULTS.md.
+# BENCH_ONLY=docker_events,journal runs some of them.
+bench: build
+	bench/run.sh $(BUILD)/host
 
 # One libFuzzer target per parser (tests/fuzz), built with clang into
 # $(BUILD)/fuzz and run FUZZ_SECONDS each from its seed corpus; a crash fails.

@@ -11,6 +11,13 @@ pkgs=(
   libyaml-dev libsystemd-dev libsqlite3-dev libcmocka-dev
   # real servers and tools used by the tests and the demo
   etcd-server etcd-client openssl procps iproute2 python3
+  # a real Docker engine (started privately by the tests), and busybox-static
+  # for the root filesystem of the test image (`docker import`: no registry)
+  docker.io busybox-static
+  # journal files built from export-format fixtures; journalctl for the bench
+  systemd-journal-remote systemd
+  # real ext4 images on loop devices (mkfs, debugfs, losetup)
+  e2fsprogs util-linux file
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
 )

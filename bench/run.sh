@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make bench: runs every bench/b_*.sh and rewrites bench/RESULTS.md.
+#
+# Each b_*.sh is called with the build directory (an optimised build, not
+# the sanitizer one) and prints one Markdown section on stdout: its figures,
+# the command that produced them and the anchor beside them. Its stderr goes
+# to the terminal. A script that fails is reported in RESULTS.md as failed,
+# and `make bench` exits non-zero after running the others.
+set -uo pipefail
+
+build=$(readlink -f "${1:?usage: bench/run.sh BUILD-DIR}")
+here=$(cd "$(dirname "$0")" && pwd)
+only=${BENCH_ONLY:-}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+{
+    echo "# Benchmark results"
+    echo
+    echo "Written by \`make bench\` (bench/run.sh); do not edit by hand."
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+    echo "- commit: $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo
+    echo "The machine is shared and noisy: figures are medians of repeated runs,"
+    echo "and comparisons are ratios measured in the same run."
+} >"$out"
+
+failed=0
+for b in "$here"/b_*.sh; do
+    [ -e "$b" ] || continue
+    name=$(basename "$b" .sh)
+    if [ -n "$only" ] && [[ ",$only," != *",${name#b_},"* ]]; then continue; fi
+    echo "bench: $name" >&2
+    sec=$(mktemp)
+    if FM_BUILD="$build" bash "$b" "$build" >"$sec"; then
+        { echo; cat "$sec"; } >>"$out"
+    else
+        failed=1
+        { echo; echo "## $name"; echo; echo "FAILED (exit status $?); see the output of make bench."; } >>"$out"
+    fi
+    rm -f "$sec"
+done
+
+cp "$out" "$here/RESULTS.md"
+echo "bench: wrote bench/RESULTS.md" >&2
+exit $failed
