@@ -32,6 +32,7 @@
 
 struct opts {
 	bool json;
+	bool follow;
 	const char *root;
 	uint64_t timeout_ms;
 	int tls_max;
@@ -61,6 +62,8 @@ static void usage(FILE *out)
 		"\n"
 		"options:\n"
 		"  --json                 print JSON instead of text\n"
+		"  --follow               probe: keep watching, print each change of the facts\n"
+		"                         as it happens, until Ctrl-C (sources with live events)\n"
 		"  --root DIR             read the host's files under DIR (default /)\n"
 		"  --timeout DURATION     deadline per request (default 2s; 500ms, 3s ...)\n"
 		"  --etcd URL             etcd client URL\n"
@@ -88,13 +91,14 @@ static void version(void)
 }
 
 enum {
-	OPT_JSON = 256, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
+	OPT_JSON = 256, OPT_FOLLOW, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
 	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
 	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR,
 };
 
 static const struct option long_opts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
+	{"follow", no_argument, NULL, OPT_FOLLOW},
 	{"root", required_argument, NULL, OPT_ROOT},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"tls-max", required_argument, NULL, OPT_TLS_MAX},
@@ -126,6 +130,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON: o->json = true; break;
+		case OPT_FOLLOW: o->follow = true; break;
 		case OPT_ROOT: o->root = optarg; break;
 		case OPT_TIMEOUT:
 			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
@@ -270,34 +275,112 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 	return rc;
 }
 
-static const struct {
+/* A live source (probe --follow, and later run): started on the loop, it
+ * keeps its facts in the set up to date from its own events until stopped.
+ * start returns its state, or NULL after writing why into err (a
+ * configuration error). stop frees the state and accepts NULL. */
+typedef void *(*start_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			  struct fm_facts *facts, char *err, size_t err_size);
+typedef void (*stop_fn)(void *state);
+
+struct source {
 	const char *name;
 	collect_fn collect; /* NULL: not implemented yet */
-} sources[] = {
-	{"etcd", collect_etcd},
-	{"apiserver", collect_apiserver},
-	{"docker", NULL},
-	{"journal", NULL},
-	{"hal", NULL},
+	start_fn start;     /* NULL: the source cannot be followed (yet) */
+	stop_fn stop;
 };
+
+static const struct source sources[] = {
+	{"etcd", collect_etcd, NULL, NULL},
+	{"apiserver", collect_apiserver, NULL, NULL},
+	{"docker", NULL, NULL, NULL},
+	{"journal", NULL, NULL, NULL},
+	{"hal", NULL, NULL, NULL},
+};
+
+/* probe --follow prints each change of the fact set as it happens: one JSON
+ * object per line with --json ({"ms":…,"change":"put"|"drop","fact":{…}}),
+ * else a line per change. */
+struct follower {
+	bool json;
+	uint64_t t0;
+};
+
+static void print_change(void *arg, const cJSON *fact, bool dropped)
+{
+	const struct follower *fl = arg;
+	uint64_t ms = fm_now_ms() - fl->t0;
+	char *s = cJSON_PrintUnformatted(fact);
+	if (!s)
+		return;
+	if (fl->json)
+		printf("{\"ms\":%llu,\"change\":\"%s\",\"fact\":%s}\n", (unsigned long long)ms,
+		       dropped ? "drop" : "put", s);
+	else
+		printf("%6llu.%03llu %s %s\n", (unsigned long long)(ms / 1000),
+		       (unsigned long long)(ms % 1000), dropped ? "-" : "+", s);
+	fflush(stdout);
+	free(s);
+}
+
+static void stop_loop(struct fm_signal *s, int signo)
+{
+	(void)signo;
+	fm_loop_stop(s->ev.loop);
+}
+
+static int follow(const struct source *src, struct fm_loop *loop, const struct fm_discovery *d,
+		  const struct opts *o, struct fm_facts *facts)
+{
+	struct fm_signal sigint = {.ev = FM_EVENT_INIT}, sigterm = {.ev = FM_EVENT_INIT};
+	struct follower fl = {.json = o->json, .t0 = fm_now_ms()};
+	char err[512] = "";
+	int status = 0;
+
+	fm_facts_observe(facts, print_change, &fl);
+	if (fm_signal_init(loop, &sigint, SIGINT, stop_loop) < 0 ||
+	    fm_signal_init(loop, &sigterm, SIGTERM, stop_loop) < 0) {
+		fprintf(stderr, "fleetmedic-agent: cannot set up signals: %s\n", strerror(errno));
+		status = EXIT_USAGE;
+		goto out_signals;
+	}
+	void *state = src->start(loop, d, o, facts, err, sizeof(err));
+	if (!state) {
+		fprintf(stderr, "fleetmedic-agent: %s\n", err[0] ? err : "cannot start");
+		status = EXIT_USAGE;
+		goto out_signals;
+	}
+	if (fm_loop_run(loop) < 0) {
+		fprintf(stderr, "fleetmedic-agent: event loop failed: %s\n", strerror(errno));
+		status = EXIT_FINDING;
+	}
+	src->stop(state);
+out_signals:
+	fm_signal_close(&sigterm);
+	fm_signal_close(&sigint);
+	fm_facts_observe(facts, NULL, NULL);
+	return status;
+}
 
 static int probe(const char *what, const struct opts *o)
 {
-	collect_fn collect = NULL;
-	bool known = false;
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-		if (strcmp(sources[i].name, what) == 0) {
-			known = true;
-			collect = sources[i].collect;
-		}
-	}
-	if (!known) {
+	const struct source *src = NULL;
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+		if (strcmp(sources[i].name, what) == 0)
+			src = &sources[i];
+	if (!src) {
 		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|journal|hal\n",
 			what);
 		return EXIT_USAGE;
 	}
+	collect_fn collect = src->collect;
 	if (!collect) {
 		fprintf(stderr, "fleetmedic-agent: probe %s is not implemented yet\n", what);
+		return EXIT_USAGE;
+	}
+	if (o->follow && !src->start) {
+		fprintf(stderr, "fleetmedic-agent: probe %s cannot --follow: it has no live events; run it again instead\n",
+			what);
 		return EXIT_USAGE;
 	}
 
@@ -321,6 +404,13 @@ static int probe(const char *what, const struct opts *o)
 		fm_facts_delete(&facts);
 		fm_discovery_free(&d);
 		return EXIT_USAGE;
+	}
+	if (o->follow) {
+		int rc = follow(src, loop, &d, o, facts);
+		fm_loop_delete(&loop);
+		fm_facts_delete(&facts);
+		fm_discovery_free(&d);
+		return rc;
 	}
 	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
 	/* The source decides whether it is unreachable or unhealthy: a side

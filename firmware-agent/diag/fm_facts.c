@@ -6,7 +6,21 @@
 
 struct fm_facts {
 	cJSON *all; /* array of fact objects */
+	fm_facts_observer_fn observer;
+	void *observer_arg;
 };
+
+void fm_facts_observe(struct fm_facts *f, fm_facts_observer_fn fn, void *arg)
+{
+	f->observer = fn;
+	f->observer_arg = arg;
+}
+
+static void tell(const struct fm_facts *f, const cJSON *fact, bool dropped)
+{
+	if (f->observer)
+		f->observer(f->observer_arg, fact, dropped);
+}
 
 struct fm_facts *fm_facts_new(void)
 {
@@ -78,7 +92,10 @@ cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON 
 	int i = 0;
 	for (cJSON *c = f->all->child; c; c = c->next, i++) {
 		if (is(c, kind, id)) {
+			bool same = cJSON_Compare(c, fact, 1);
 			cJSON_ReplaceItemInArray(f->all, i, fact);
+			if (!same)
+				tell(f, fact, false);
 			return fact;
 		}
 	}
@@ -86,6 +103,7 @@ cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON 
 		cJSON_Delete(fact);
 		return NULL;
 	}
+	tell(f, fact, false);
 	return fact;
 }
 
@@ -103,8 +121,11 @@ void fm_facts_drop(struct fm_facts *f, const char *prefix)
 	cJSON *c = f->all->child;
 	while (c) {
 		cJSON *next = c->next;
-		if (strncmp(str(c, "kind"), prefix, n) == 0)
-			cJSON_Delete(cJSON_DetachItemViaPointer(f->all, c));
+		if (strncmp(str(c, "kind"), prefix, n) == 0) {
+			cJSON *gone = cJSON_DetachItemViaPointer(f->all, c);
+			tell(f, gone, true);
+			cJSON_Delete(gone);
+		}
 		c = next;
 	}
 }

@@ -15,6 +15,7 @@
 #define FM_FACTS_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fm_facts;
@@ -34,6 +35,15 @@ const cJSON *fm_facts_get(const struct fm_facts *f, const char *kind, const char
 /* Removes every fact whose kind starts with prefix ("etcd." removes what the
  * etcd source said), so a source can restate what it knows. */
 void fm_facts_drop(struct fm_facts *f, const char *prefix);
+
+/* Told of every change to the set: a fact put that is new or differs from
+ * the one it replaces (dropped false), and every fact removed by
+ * fm_facts_drop (dropped true, called just before it is freed). A put that
+ * changes nothing is not a change. fact is borrowed for the call. */
+typedef void (*fm_facts_observer_fn)(void *arg, const cJSON *fact, bool dropped);
+/* One observer per set (fn NULL: none). The report and `probe --follow`
+ * hang on this; sources need not know who listens. */
+void fm_facts_observe(struct fm_facts *f, fm_facts_observer_fn fn, void *arg);
 
 size_t fm_facts_count(const struct fm_facts *f);
 /* The i-th fact in the order they were first put. */

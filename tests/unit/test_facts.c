@@ -8,6 +8,7 @@
 
 #include "fm_facts.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static cJSON *obj_with(const char *key, double v)
@@ -94,6 +95,59 @@ static void rejects_non_objects(void **state)
 	fm_facts_delete(&f);
 }
 
+struct seen {
+	int puts, drops;
+	char last[64];
+};
+
+static void observe(void *arg, const cJSON *fact, bool dropped)
+{
+	struct seen *s = arg;
+	if (dropped)
+		s->drops++;
+	else
+		s->puts++;
+	snprintf(s->last, sizeof(s->last), "%s %s", cJSON_GetObjectItem(fact, "kind")->valuestring,
+		 cJSON_GetObjectItem(fact, "id")->valuestring);
+}
+
+/* The observer hears of new and changed facts and of drops, not of a put
+ * that changes nothing (field order does not make a change). */
+static void observer_sees_changes_only(void **state)
+{
+	(void)state;
+	struct seen s = {0};
+	struct fm_facts *f = fm_facts_new();
+	fm_facts_observe(f, observe, &s);
+	fm_facts_put(f, "docker.container", "a", obj_with("exit_code", 0));
+	assert_int_equal(s.puts, 1);
+	assert_string_equal(s.last, "docker.container a");
+	fm_facts_put(f, "docker.container", "a", obj_with("exit_code", 0));
+	assert_int_equal(s.puts, 1);
+	fm_facts_put(f, "docker.container", "a", obj_with("exit_code", 255));
+	assert_int_equal(s.puts, 2);
+
+	cJSON *two = cJSON_CreateObject();
+	cJSON_AddStringToObject(two, "x", "1");
+	cJSON_AddStringToObject(two, "y", "2");
+	fm_facts_put(f, "hal.clock", "b", two);
+	assert_int_equal(s.puts, 3);
+	cJSON *swapped = cJSON_CreateObject();
+	cJSON_AddStringToObject(swapped, "y", "2");
+	cJSON_AddStringToObject(swapped, "x", "1");
+	fm_facts_put(f, "hal.clock", "b", swapped);
+	assert_int_equal(s.puts, 3);
+
+	fm_facts_drop(f, "docker.");
+	assert_int_equal(s.drops, 1);
+	assert_string_equal(s.last, "docker.container a");
+	fm_facts_observe(f, NULL, NULL);
+	fm_facts_drop(f, "");
+	assert_int_equal(s.drops, 1);
+	assert_int_equal(fm_facts_count(f), 0);
+	fm_facts_delete(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -101,6 +155,7 @@ int main(void)
 		cmocka_unit_test(kind_and_id_first),
 		cmocka_unit_test(drop_and_json),
 		cmocka_unit_test(rejects_non_objects),
+		cmocka_unit_test(observer_sees_changes_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
