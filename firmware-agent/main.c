@@ -6,6 +6,7 @@
 #include "fm_apiserver.h"
 #include "fm_certs.h"
 #include "fm_conf.h"
+#include "fm_diagnose.h"
 #include "fm_discover.h"
 #include "fm_etcd.h"
 #include "fm_facts.h"
@@ -55,7 +56,7 @@ static void usage(FILE *out)
 		"  probe etcd        etcd's health, status, alarms, members, disk latency, certificates\n"
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
 		"  probe docker|journal|hal   (not implemented yet)\n"
-		"  check             one-shot diagnosis of this node (not implemented yet)\n"
+		"  check             one-shot diagnosis of this node: the cause, its evidence, the fix\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
 		"  --help            this text\n"
@@ -65,7 +66,7 @@ static void usage(FILE *out)
 		"  --follow               probe: keep watching, print each change of the facts\n"
 		"                         as it happens, until Ctrl-C (sources with live events)\n"
 		"  --root DIR             read the host's files under DIR (default /)\n"
-		"  --timeout DURATION     deadline per request (default 2s; 500ms, 3s ...)\n"
+		"  --timeout DURATION     deadline per request (probe 2s, check 1s; 500ms, 3s ...)\n"
 		"  --etcd URL             etcd client URL\n"
 		"  --etcd-ca FILE         CA that signed etcd's certificate\n"
 		"  --etcd-cert FILE       client certificate for etcd (--etcd-ca alone: none)\n"
@@ -79,8 +80,8 @@ static void usage(FILE *out)
 		"/etc/rancher/k3s/k3s.yaml and /var/lib/rancher/k3s/server/tls; each fact\n"
 		"names where its endpoint came from (\"origin\").\n"
 		"\n"
-		"exit status: 0 healthy, 1 a critical finding (probe: unreachable or\n"
-		"unhealthy), 2 usage or configuration error.\n");
+		"exit status: 0 healthy (check: no critical diagnosis), 1 a critical finding\n"
+		"(probe: the source is unreachable or unhealthy), 2 usage or configuration error.\n");
 }
 
 static void version(void)
@@ -362,6 +363,68 @@ out_signals:
 	return status;
 }
 
+/* What every command works with: the node as discovered, the fact set and
+ * the loop. */
+struct session {
+	struct fm_discovery d;
+	struct fm_facts *facts;
+	struct fm_loop *loop;
+};
+
+/* 0, or -1 after saying why (a configuration error: exit status 2). */
+static int session_open(struct session *ss, const struct opts *o)
+{
+	struct fm_discover_opts dopts = {
+		.root = o->root, .etcd_url = o->etcd_url, .etcd_ca = o->etcd_ca,
+		.etcd_cert = o->etcd_cert, .etcd_key = o->etcd_key,
+		.apiserver_url = o->apiserver_url, .kubeconfig = o->kubeconfig,
+	};
+	char err[512];
+	memset(ss, 0, sizeof(*ss));
+	if (fm_discover(&ss->d, &dopts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fleetmedic-agent: %s\n", err);
+		fm_discovery_free(&ss->d);
+		return -1;
+	}
+	ss->facts = fm_facts_new();
+	ss->loop = fm_loop_new();
+	if (!ss->facts || !ss->loop) {
+		fprintf(stderr, "fleetmedic-agent: out of memory\n");
+		fm_loop_delete(&ss->loop);
+		fm_facts_delete(&ss->facts);
+		fm_discovery_free(&ss->d);
+		return -1;
+	}
+	return 0;
+}
+
+static void session_close(struct session *ss)
+{
+	fm_loop_delete(&ss->loop);
+	fm_facts_delete(&ss->facts);
+	fm_discovery_free(&ss->d);
+}
+
+static bool config_error(const struct fm_facts *facts)
+{
+	for (size_t i = 0; i < fm_facts_count(facts); i++)
+		if (fact_config_error(fm_facts_at(facts, i)))
+			return true;
+	return false;
+}
+
+/* Prints and frees out. */
+static void print_json(cJSON *out)
+{
+	char *s = cJSON_PrintUnformatted(out);
+	if (s)
+		puts(s);
+	else
+		fprintf(stderr, "fleetmedic-agent: out of memory\n");
+	free(s);
+	cJSON_Delete(out);
+}
+
 static int probe(const char *what, const struct opts *o)
 {
 	const struct source *src = NULL;
@@ -384,63 +447,161 @@ static int probe(const char *what, const struct opts *o)
 		return EXIT_USAGE;
 	}
 
-	struct fm_discover_opts dopts = {
-		.root = o->root, .etcd_url = o->etcd_url, .etcd_ca = o->etcd_ca,
-		.etcd_cert = o->etcd_cert, .etcd_key = o->etcd_key,
-		.apiserver_url = o->apiserver_url, .kubeconfig = o->kubeconfig,
-	};
-	struct fm_discovery d;
-	char err[512];
-	if (fm_discover(&d, &dopts, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fleetmedic-agent: %s\n", err);
-		fm_discovery_free(&d);
+	struct session ss;
+	if (session_open(&ss, o) < 0)
 		return EXIT_USAGE;
-	}
-	struct fm_facts *facts = fm_facts_new();
-	struct fm_loop *loop = fm_loop_new();
-	if (!facts || !loop) {
-		fprintf(stderr, "fleetmedic-agent: out of memory\n");
-		fm_loop_delete(&loop);
-		fm_facts_delete(&facts);
-		fm_discovery_free(&d);
-		return EXIT_USAGE;
-	}
 	if (o->follow) {
-		int rc = follow(src, loop, &d, o, facts);
-		fm_loop_delete(&loop);
-		fm_facts_delete(&facts);
-		fm_discovery_free(&d);
+		int rc = follow(src, ss.loop, &ss.d, o, ss.facts);
+		session_close(&ss);
 		return rc;
 	}
 	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
 	/* The source decides whether it is unreachable or unhealthy: a side
 	 * request that failed (no credentials for the node list, no metrics
 	 * listener) is in the facts but is not that verdict. */
-	int status = collect(loop, &d, &co, facts) < 0 ? EXIT_FINDING : 0;
-	fm_loop_delete(&loop);
-	for (size_t i = 0; i < fm_facts_count(facts); i++)
-		if (fact_config_error(fm_facts_at(facts, i)))
-			status = EXIT_USAGE;
+	int status = collect(ss.loop, &ss.d, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
+	if (config_error(ss.facts))
+		status = EXIT_USAGE;
 	if (o->json) {
 		cJSON *out = cJSON_CreateObject();
 		cJSON_AddStringToObject(out, "source", what);
-		cJSON_AddItemToObject(out, "facts", fm_facts_json(facts, ""));
-		char *s = cJSON_PrintUnformatted(out);
-		if (s)
-			puts(s);
-		free(s);
-		cJSON_Delete(out);
+		cJSON_AddItemToObject(out, "facts", fm_facts_json(ss.facts, ""));
+		print_json(out);
 	} else {
-		print_facts(facts);
+		print_facts(ss.facts);
 	}
-	fm_facts_delete(&facts);
-	fm_discovery_free(&d);
+	session_close(&ss);
+	return status;
+}
+
+/* --- check ----------------------------------------------------------------- */
+
+/* Colour only for a person at a terminal (and not when NO_COLOR is set). */
+static bool use_colour(void)
+{
+	const char *term = getenv("TERM");
+	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
+}
+
+/* One evidence item on one line: its kind and id, then its fields. */
+static void print_evidence(const cJSON *e)
+{
+	printf("    - %s %s", cJSON_GetObjectItem(e, "kind")->valuestring,
+	       cJSON_GetObjectItem(e, "id")->valuestring);
+	for (const cJSON *v = e->child; v; v = v->next) {
+		if (!strcmp(v->string, "kind") || !strcmp(v->string, "id"))
+			continue;
+		printf(" %s=", v->string);
+		print_value(v);
+	}
+	putchar('\n');
+}
+
+/* The report for a person: the cause, its evidence and the fix, causes
+ * first (fm_diagnose's order). */
+static void print_report(const char *node, const cJSON *diagnoses)
+{
+	bool colour = use_colour();
+	const char *bold = colour ? "\033[1m" : "", *off = colour ? "\033[0m" : "";
+	int n = cJSON_GetArraySize(diagnoses);
+	if (n == 0) {
+		printf("%s%s: no problem found%s\n", bold, node, off);
+		return;
+	}
+	printf("%s%s: %d finding%s%s\n", bold, node, n, n == 1 ? "" : "s", off);
+	const cJSON *d;
+	cJSON_ArrayForEach(d, diagnoses)
+	{
+		const char *sev = cJSON_GetObjectItem(d, "severity")->valuestring;
+		const char *col = !colour ? "" : strcmp(sev, "critical") == 0 ? "\033[1;31m"
+					       : strcmp(sev, "warning") == 0  ? "\033[1;33m"
+									      : "\033[1m";
+		printf("\n%s%s %s%s\n  %s\n", col, sev, cJSON_GetObjectItem(d, "code")->valuestring, off,
+		       cJSON_GetObjectItem(d, "summary")->valuestring);
+		const cJSON *ex = cJSON_GetObjectItem(d, "explains");
+		if (cJSON_GetArraySize(ex) > 0) {
+			printf("  explains:");
+			const cJSON *x;
+			cJSON_ArrayForEach(x, ex)
+			{
+				printf(" %s", x->valuestring);
+			}
+			putchar('\n');
+		}
+		printf("  evidence:\n");
+		const cJSON *e;
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(d, "evidence"))
+		{
+			print_evidence(e);
+		}
+		printf("  fix:\n");
+		const cJSON *r;
+		cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "remedy"))
+		{
+			printf("    %s$ %s%s\n", bold, r->valuestring, off);
+		}
+	}
+}
+
+/* The sources that could not even be set up (exit status 2), so that "no
+ * problem found" is never mistaken for "all checked". */
+static void print_not_checked(const struct fm_facts *facts)
+{
+	bool first = true;
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *f = fm_facts_at(facts, i);
+		if (!fact_config_error(f))
+			continue;
+		if (first)
+			printf("\nnot checked (configuration):\n");
+		first = false;
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(f, "reason");
+		printf("  %s %s: %s\n", cJSON_GetObjectItem(f, "kind")->valuestring,
+		       cJSON_GetObjectItem(f, "id")->valuestring,
+		       cJSON_IsString(why) ? why->valuestring : "cannot be set up");
+	}
+}
+
+/* check: every source once, with short deadlines, then the diagnosis. */
+static int check(const struct opts *o)
+{
+	struct session ss;
+	if (session_open(&ss, o) < 0)
+		return EXIT_USAGE;
+	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+		if (sources[i].collect)
+			sources[i].collect(ss.loop, &ss.d, &co, ss.facts);
+	int status = 0;
+	if (config_error(ss.facts))
+		status = EXIT_USAGE;
+	cJSON *diagnoses = fm_diagnose(ss.facts, (int64_t)time(NULL));
+	if (!diagnoses) {
+		fprintf(stderr, "fleetmedic-agent: out of memory\n");
+		session_close(&ss);
+		return EXIT_USAGE;
+	}
+	if (status == 0 && fm_diagnose_critical(diagnoses))
+		status = EXIT_FINDING;
+	const char *node = ss.d.node_name[0] ? ss.d.node_name : "this node";
+	if (o->json) {
+		cJSON *out = cJSON_CreateObject();
+		cJSON_AddStringToObject(out, "node", node);
+		cJSON_AddItemToObject(out, "diagnoses", diagnoses);
+		cJSON_AddItemToObject(out, "facts", fm_facts_json(ss.facts, ""));
+		print_json(out);
+	} else {
+		print_report(node, diagnoses);
+		cJSON_Delete(diagnoses);
+		print_not_checked(ss.facts);
+	}
+	session_close(&ss);
 	return status;
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.root = "/", .timeout_ms = 2000};
+	struct opts o = {.root = "/"}; /* timeout_ms 0: the command's default */
 
 	/* A peer that vanishes mid-write must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
@@ -471,10 +632,28 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 2]);
 			return EXIT_USAGE;
 		}
+		if (!o.timeout_ms)
+			o.timeout_ms = 2000;
 		return probe(what, &o);
 	}
-	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0) {
-		fprintf(stderr, "fleetmedic-agent: '%s' is not implemented yet; 'probe etcd' is\n", cmd);
+	if (strcmp(cmd, "check") == 0) {
+		int rc = parse_opts(argc - 1, argv + 1, &o);
+		if (rc)
+			return rc;
+		if (optind < argc - 1) {
+			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 1]);
+			return EXIT_USAGE;
+		}
+		if (o.follow) {
+			fprintf(stderr, "fleetmedic-agent: --follow is for probe; check runs once\n");
+			return EXIT_USAGE;
+		}
+		if (!o.timeout_ms)
+			o.timeout_ms = 1000;
+		return check(&o);
+	}
+	if (strcmp(cmd, "run") == 0) {
+		fprintf(stderr, "fleetmedic-agent: 'run' is not implemented yet; 'check' and 'probe' are\n");
 		return EXIT_USAGE;
 	}
 	fprintf(stderr, "fleetmedic-agent: unknown command '%s' (see --help)\n", cmd);

@@ -1,0 +1,592 @@
+/* The rules: one function per source of evidence, each emitting diagnoses
+ * of DESIGN.md's codes; then the causes absorb the symptoms they explain. */
+#include "fm_diagnose.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- what explains what --------------------------------------------------- */
+
+/* A cause explains the symptoms listed with it: when both are present, the
+ * symptom is folded into the cause. Symptoms explain nothing. The relation
+ * may chain (fs-corruption explains control-plane-crashloop, which explains
+ * apiserver-unreachable) but has no cycle. */
+static const struct {
+	const char *code;
+	const char *explains[8];
+} explain_table[] = {
+	{"container-name-conflict",
+	 {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
+	{"fs-corruption",
+	 {"control-plane-crashloop", "container-runtime-down", "kubelet-down", "apiserver-unreachable",
+	  "etcd-unreachable", "etcd-slow-disk"}},
+	{"etcd-nospace", {"control-plane-crashloop", "apiserver-unreachable"}},
+	{"cert-expired", {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
+	{"clock-unsynced",
+	 {"cert-expired", "control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
+	{"container-runtime-down",
+	 {"control-plane-crashloop", "kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
+	{"kubelet-down", {"apiserver-unreachable", "etcd-unreachable"}},
+	{"memory-cgroup-disabled", {"kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
+	{"swap-enabled", {"kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
+	{"disk-pressure", {"etcd-nospace", "control-plane-crashloop"}},
+	{"undervoltage", {"throttled", "etcd-slow-disk"}},
+	{"control-plane-crashloop", {"apiserver-unreachable", "etcd-unreachable"}},
+	{"etcd-unreachable", {"apiserver-unreachable"}},
+};
+
+static bool explains(const char *cause, const char *symptom)
+{
+	for (size_t i = 0; i < sizeof(explain_table) / sizeof(explain_table[0]); i++) {
+		if (strcmp(explain_table[i].code, cause) != 0)
+			continue;
+		for (size_t j = 0; j < 8 && explain_table[i].explains[j]; j++)
+			if (strcmp(explain_table[i].explains[j], symptom) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* --- reading facts -------------------------------------------------------- */
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *str_or(const cJSON *o, const char *key, const char *dflt)
+{
+	const char *s = str(o, key);
+	return s ? s : dflt;
+}
+
+static bool num(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v))
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+static bool is_true(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static bool is_false(const cJSON *o, const char *key)
+{
+	return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static bool kind_is(const cJSON *f, const char *kind)
+{
+	const char *k = str(f, "kind");
+	return k && strcmp(k, kind) == 0;
+}
+
+/* A state other than "ok" that says the server was not reached or did not
+ * answer properly ("absent": nothing to reach; "config": our own
+ * configuration, reported as exit status 2, not as a diagnosis). */
+static bool state_failed(const cJSON *f)
+{
+	const char *st = str(f, "state");
+	return st && strcmp(st, "ok") != 0 && strcmp(st, "absent") != 0 &&
+	       strcmp(st, "config") != 0 && strcmp(st, "skipped") != 0;
+}
+
+/* --- building diagnoses ------------------------------------------------- */
+
+struct ctx {
+	const struct fm_facts *facts;
+	int64_t now;
+	cJSON *out; /* array of diagnoses, in the order emitted */
+	bool oom;
+};
+
+static cJSON *find(const cJSON *arr, const char *code, const char *key)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, arr)
+	{
+		if (strcmp(str_or(d, "code", ""), code) == 0 && strcmp(str_or(d, "key", ""), key) == 0)
+			return (cJSON *)d;
+	}
+	return NULL;
+}
+
+/* The diagnosis (code, key), made with its summary if new (an existing one
+ * keeps its first summary, and gains evidence). NULL on allocation failure. */
+static cJSON *emit(struct ctx *c, const char *code, const char *severity, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static cJSON *emit(struct ctx *c, const char *code, const char *severity, const char *key,
+		   const char *fmt, ...)
+{
+	cJSON *d = find(c->out, code, key);
+	if (d)
+		return d;
+	char summary[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(summary, sizeof(summary), fmt, ap);
+	va_end(ap);
+	d = cJSON_CreateObject();
+	if (!d || !cJSON_AddStringToObject(d, "code", code) ||
+	    !cJSON_AddStringToObject(d, "severity", severity) ||
+	    !cJSON_AddStringToObject(d, "key", key) ||
+	    !cJSON_AddStringToObject(d, "summary", summary) || !cJSON_AddArrayToObject(d, "evidence") ||
+	    !cJSON_AddArrayToObject(d, "remedy") || !cJSON_AddItemToArray(c->out, d)) {
+		cJSON_Delete(d);
+		c->oom = true;
+		return NULL;
+	}
+	return d;
+}
+
+static bool has_evidence(const cJSON *ev, const char *kind, const char *id)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, ev)
+	{
+		if (strcmp(str_or(e, "kind", ""), kind) == 0 && strcmp(str_or(e, "id", ""), id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Adds to d's evidence the fact's kind and id and the listed fields it has
+ * (NULL-terminated list; NULL list: every field). Once per fact. */
+static void evidence(struct ctx *c, cJSON *d, const cJSON *fact, const char *const *fields)
+{
+	if (!d)
+		return;
+	cJSON *ev = cJSON_GetObjectItemCaseSensitive(d, "evidence");
+	const char *kind = str_or(fact, "kind", ""), *id = str_or(fact, "id", "");
+	if (has_evidence(ev, kind, id))
+		return;
+	cJSON *e = NULL;
+	if (!fields) {
+		e = cJSON_Duplicate(fact, 1);
+	} else if ((e = cJSON_CreateObject())) {
+		cJSON_AddStringToObject(e, "kind", kind);
+		cJSON_AddStringToObject(e, "id", id);
+		for (size_t i = 0; fields[i]; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(fact, fields[i]);
+			if (v)
+				cJSON_AddItemToObject(e, fields[i], cJSON_Duplicate(v, 1));
+		}
+	}
+	if (!e || !cJSON_AddItemToArray(ev, e)) {
+		cJSON_Delete(e);
+		c->oom = true;
+	}
+}
+
+static void remedy(struct ctx *c, cJSON *d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void remedy(struct ctx *c, cJSON *d, const char *fmt, ...)
+{
+	if (!d)
+		return;
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	cJSON *r = cJSON_GetObjectItemCaseSensitive(d, "remedy");
+	const cJSON *have;
+	cJSON_ArrayForEach(have, r)
+	{
+		if (strcmp(have->valuestring, line) == 0)
+			return;
+	}
+	if (!cJSON_AddItemToArray(r, cJSON_CreateString(line)))
+		c->oom = true;
+}
+
+#define FIELDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* --- rules: etcd ------------------------------------------------------------ */
+
+/* etcdctl against the endpoint with kubeadm's client certificate. */
+#define ETCDCTL                                                                               \
+	"ETCDCTL_API=3 etcdctl --endpoints %s --cacert /etc/kubernetes/pki/etcd/ca.crt "     \
+	"--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "                             \
+	"--key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+
+static void rule_etcd(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *id = str_or(f, "id", "");
+		if (kind_is(f, "etcd.endpoint") && state_failed(f)) {
+			cJSON *d = emit(c, "etcd-unreachable", "critical", id, "etcd at %s: %s", id,
+					str_or(f, "reason", str_or(f, "state", "failed")));
+			evidence(c, d, f, FIELDS("state", "reason", "tls", "origin"));
+			remedy(c, d, "docker ps -a --filter name=k8s_etcd");
+			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
+		} else if (kind_is(f, "etcd.health") && is_false(f, "healthy")) {
+			cJSON *d = emit(c, "etcd-unreachable", "critical", id, "etcd at %s answers but is not healthy: %s",
+					id, str_or(f, "reason", "unhealthy"));
+			evidence(c, d, f, FIELDS("healthy", "reason", "via"));
+			remedy(c, d, ETCDCTL " endpoint status --write-out=table", id);
+		} else if (kind_is(f, "etcd.alarm") && strcmp(str_or(f, "alarm", ""), "NOSPACE") == 0) {
+			/* The alarm's id is "URL#NOSPACE". */
+			char ep[512];
+			snprintf(ep, sizeof(ep), "%.*s", (int)strcspn(id, "#"), id);
+			cJSON *d = emit(c, "etcd-nospace", "critical", ep,
+					"etcd raised the NOSPACE alarm: its database reached the quota and it refuses writes");
+			evidence(c, d, f, FIELDS("alarm", "member_id", "members"));
+			const cJSON *st = fm_facts_get(c->facts, "etcd.status", ep);
+			if (st)
+				evidence(c, d, st, FIELDS("db_size", "db_size_in_use"));
+			remedy(c, d,
+			       "rev=$(" ETCDCTL " endpoint status --write-out=json | grep -o '\"revision\":[0-9]*' | cut -d: -f2)",
+			       ep);
+			remedy(c, d, ETCDCTL " compaction $rev", ep);
+			remedy(c, d, ETCDCTL " defrag", ep);
+			remedy(c, d, ETCDCTL " alarm disarm", ep);
+		} else if (kind_is(f, "etcd.disk")) {
+			double wal = 0, commit = 0, le = 0;
+			bool w = num(f, "wal_fsync_slow_share", &wal);
+			bool b = num(f, "backend_commit_slow_share", &commit);
+			num(f, "bucket_le_ms", &le);
+			if ((w && wal >= 0.01) || (b && commit >= 0.01)) {
+				cJSON *d = emit(c, "etcd-slow-disk", "warning", id,
+						"%.1f%% of etcd's WAL fsyncs and %.1f%% of its commits took over %.0f ms: the storage is too slow for etcd",
+						wal * 100, commit * 100, le);
+				evidence(c, d, f, FIELDS("wal_fsync_slow_share", "backend_commit_slow_share", "bucket_le_ms"));
+				remedy(c, d, "fio --rw=write --ioengine=sync --fdatasync=1 --directory=/var/lib/etcd --size=22m --bs=2300 --name=etcd-disk-check");
+				remedy(c, d, "move /var/lib/etcd to an SSD or eMMC (etcd needs fdatasync p99 under 10 ms)");
+			}
+		}
+	}
+}
+
+/* --- rules: kube-apiserver ---------------------------------------------------- */
+
+static void rule_apiserver(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *id = str_or(f, "id", "");
+		cJSON *d = NULL;
+		if (kind_is(f, "apiserver.endpoint") && state_failed(f)) {
+			d = emit(c, "apiserver-unreachable", "critical", id, "kube-apiserver at %s: %s", id,
+				 str_or(f, "reason", str_or(f, "state", "failed")));
+			evidence(c, d, f, FIELDS("state", "reason", "tls", "origin"));
+		} else if ((kind_is(f, "apiserver.readyz") || kind_is(f, "apiserver.livez")) &&
+			   is_false(f, "healthy")) {
+			const cJSON *failed = cJSON_GetObjectItemCaseSensitive(f, "failed");
+			const cJSON *first = cJSON_IsArray(failed) ? cJSON_GetArrayItem(failed, 0) : NULL;
+			d = emit(c, "apiserver-unreachable", "critical", id,
+				 "kube-apiserver at %s is not ready%s%s", id, first ? ": [-]" : "",
+				 first && cJSON_IsString(first) ? first->valuestring : "");
+			evidence(c, d, f, FIELDS("healthy", "http_status", "failed", "reason"));
+		}
+		if (d) {
+			remedy(c, d, "docker ps -a --filter name=k8s_kube-apiserver");
+			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
+		}
+	}
+}
+
+/* --- rules: certificates and the clock ------------------------------------ */
+
+static void rule_certs(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (!kind_is(f, "cert") || state_failed(f))
+			continue;
+		const char *id = str_or(f, "id", ""), *file = str_or(f, "file", id);
+		bool k3s = strstr(file, "/rancher/k3s/") != NULL;
+		double days = 0;
+		bool have_days = num(f, "days_left", &days);
+		cJSON *d = NULL;
+		if (is_true(f, "not_yet_valid")) {
+			d = emit(c, "clock-unsynced", "critical", "clock",
+				 "the clock is before the start of %s's validity (%s): the time is wrong, not the certificate",
+				 file, str_or(f, "not_before", "?"));
+			evidence(c, d, f, FIELDS("file", "subject", "not_before", "not_after"));
+			remedy(c, d, "timedatectl set-ntp true");
+			remedy(c, d, "timedatectl timesync-status || chronyc tracking");
+			continue;
+		}
+		if (is_true(f, "expired")) {
+			d = emit(c, "cert-expired", "critical", file, "the certificate %s (%s) expired on %s", file,
+				 str_or(f, "subject", "?"), str_or(f, "not_after", "?"));
+		} else if (have_days && days < FM_DIAG_CERT_EXPIRING_DAYS) {
+			d = emit(c, "cert-expiring", "warning", file, "the certificate %s (%s) expires in %.0f days, on %s",
+				 file, str_or(f, "subject", "?"), days, str_or(f, "not_after", "?"));
+		} else {
+			continue;
+		}
+		evidence(c, d, f, FIELDS("file", "subject", "not_before", "not_after", "days_left"));
+		if (k3s) {
+			remedy(c, d, "k3s certificate rotate");
+			remedy(c, d, "systemctl restart k3s");
+		} else {
+			remedy(c, d, "kubeadm certs renew all");
+			remedy(c, d, "mv /etc/kubernetes/manifests /etc/kubernetes/manifests.off && sleep 20 && "
+				     "mv /etc/kubernetes/manifests.off /etc/kubernetes/manifests");
+		}
+	}
+}
+
+/* --- the whole ------------------------------------------------------------ */
+
+typedef void (*rule_fn)(struct ctx *c);
+static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs};
+
+int fm_diagnose_severity_rank(const char *severity)
+{
+	if (!severity)
+		return -1;
+	if (strcmp(severity, "critical") == 0)
+		return 2;
+	if (strcmp(severity, "warning") == 0)
+		return 1;
+	if (strcmp(severity, "info") == 0)
+		return 0;
+	return -1;
+}
+
+static bool explained_by_other(const cJSON *all, const cJSON *d)
+{
+	const char *code = str_or(d, "code", "");
+	const cJSON *o;
+	cJSON_ArrayForEach(o, all)
+	{
+		if (o != d && explains(str_or(o, "code", ""), code))
+			return true;
+	}
+	return false;
+}
+
+static void add_code(cJSON *list, const char *code)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, list)
+	{
+		if (strcmp(x->valuestring, code) == 0)
+			return;
+	}
+	cJSON_AddItemToArray(list, cJSON_CreateString(code));
+}
+
+/* Folds into top everything it explains, directly or through a chain:
+ * their codes into "explains", their evidence into its evidence. */
+static void absorb(struct ctx *c, cJSON *top, const cJSON *all)
+{
+	cJSON *codes = cJSON_CreateArray();
+	cJSON *ev = cJSON_GetObjectItemCaseSensitive(top, "evidence");
+	const char *frontier[32];
+	size_t nf = 0;
+	frontier[nf++] = str_or(top, "code", "");
+	for (size_t k = 0; k < nf; k++) {
+		const cJSON *o;
+		cJSON_ArrayForEach(o, all)
+		{
+			const char *oc = str_or(o, "code", "");
+			if (o == top || !explains(frontier[k], oc))
+				continue;
+			bool seen = false;
+			for (size_t j = 0; j < nf; j++)
+				seen |= strcmp(frontier[j], oc) == 0;
+			if (!seen && nf < sizeof(frontier) / sizeof(frontier[0]))
+				frontier[nf++] = oc;
+			add_code(codes, oc);
+			const cJSON *e;
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "evidence"))
+			{
+				if (!has_evidence(ev, str_or(e, "kind", ""), str_or(e, "id", "")))
+					cJSON_AddItemToArray(ev, cJSON_Duplicate(e, 1));
+			}
+		}
+	}
+	if (cJSON_GetArraySize(codes) > 0) {
+		if (!cJSON_AddItemToObject(top, "explains", codes)) {
+			cJSON_Delete(codes);
+			c->oom = true;
+		}
+	} else {
+		cJSON_Delete(codes);
+	}
+}
+
+static int rank_of(const cJSON *d)
+{
+	/* Causes (codes that explain something) before pure symptoms at the
+	 * same severity. */
+	int r = fm_diagnose_severity_rank(str_or(d, "severity", "")) * 2;
+	for (size_t i = 0; i < sizeof(explain_table) / sizeof(explain_table[0]); i++)
+		if (strcmp(explain_table[i].code, str_or(d, "code", "")) == 0)
+			return r + 1;
+	return r;
+}
+
+cJSON *fm_diagnose(const struct fm_facts *facts, int64_t now)
+{
+	struct ctx c = {.facts = facts, .now = now, .out = cJSON_CreateArray()};
+	if (!c.out)
+		return NULL;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		rules[i](&c);
+
+	cJSON *result = cJSON_CreateArray();
+	if (!result)
+		goto out_oom;
+	/* The top: what nothing present explains, in rank order (stable). */
+	for (int rank = 5; rank >= -2; rank--) {
+		cJSON *d;
+		cJSON_ArrayForEach(d, c.out)
+		{
+			if (rank_of(d) != rank || explained_by_other(c.out, d))
+				continue;
+			cJSON *copy = cJSON_Duplicate(d, 1);
+			if (!copy || !cJSON_AddItemToArray(result, copy)) {
+				cJSON_Delete(copy);
+				goto out_oom;
+			}
+			absorb(&c, copy, c.out);
+		}
+	}
+	if (c.oom)
+		goto out_oom;
+	cJSON_Delete(c.out);
+	return result;
+
+out_oom:
+	cJSON_Delete(result);
+	cJSON_Delete(c.out);
+	return NULL;
+}
+
+bool fm_diagnose_critical(const cJSON *diagnoses)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, diagnoses)
+	{
+		if (fm_diagnose_severity_rank(str(d, "severity")) == 2)
+			return true;
+	}
+	return false;
+}
+
+/* --- stability ------------------------------------------------------------ */
+
+struct fm_diag_track {
+	uint64_t hold_ms;
+	cJSON *active; /* array of diagnoses, each with "last_seen_ms" */
+};
+
+struct fm_diag_track *fm_diag_track_new(uint64_t hold_ms)
+{
+	struct fm_diag_track *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->hold_ms = hold_ms;
+	t->active = cJSON_CreateArray();
+	if (!t->active)
+		fm_diag_track_delete(&t);
+	return t;
+}
+
+void fm_diag_track_delete(struct fm_diag_track **t)
+{
+	if (!t || !*t)
+		return;
+	cJSON_Delete((*t)->active);
+	free(*t);
+	*t = NULL;
+}
+
+static cJSON *changed(const cJSON *d, const char *change, bool whole)
+{
+	cJSON *o;
+	if (whole) {
+		o = cJSON_Duplicate(d, 1);
+		if (o)
+			cJSON_DeleteItemFromObjectCaseSensitive(o, "last_seen_ms");
+	} else {
+		o = cJSON_CreateObject();
+		if (o) {
+			cJSON_AddStringToObject(o, "code", str_or(d, "code", ""));
+			cJSON_AddStringToObject(o, "key", str_or(d, "key", ""));
+			cJSON_AddStringToObject(o, "summary", str_or(d, "summary", ""));
+		}
+	}
+	if (o && !cJSON_AddStringToObject(o, "change", change)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}
+
+cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms)
+{
+	cJSON *changes = cJSON_CreateArray();
+	cJSON *next = cJSON_Duplicate(t->active, 1);
+	if (!changes || !next)
+		goto out_oom;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, diagnoses)
+	{
+		const char *code = str_or(d, "code", ""), *key = str_or(d, "key", "");
+		cJSON *have = find(next, code, key);
+		cJSON *copy = cJSON_Duplicate(d, 1);
+		if (!copy || !cJSON_AddNumberToObject(copy, "last_seen_ms", (double)now_ms)) {
+			cJSON_Delete(copy);
+			goto out_oom;
+		}
+		if (have) {
+			cJSON_ReplaceItemViaPointer(next, have, copy);
+			continue;
+		}
+		cJSON *ch = changed(copy, "raised", true);
+		if (!ch || !cJSON_AddItemToArray(changes, ch) || !cJSON_AddItemToArray(next, copy)) {
+			cJSON_Delete(ch);
+			cJSON_Delete(copy);
+			goto out_oom;
+		}
+	}
+	cJSON *a = next->child;
+	while (a) {
+		cJSON *after = a->next;
+		double seen = 0;
+		num(a, "last_seen_ms", &seen);
+		if ((double)now_ms - seen >= (double)t->hold_ms) {
+			cJSON *ch = changed(a, "resolved", false);
+			if (!ch || !cJSON_AddItemToArray(changes, ch)) {
+				cJSON_Delete(ch);
+				goto out_oom;
+			}
+			cJSON_Delete(cJSON_DetachItemViaPointer(next, a));
+		}
+		a = after;
+	}
+	cJSON_Delete(t->active);
+	t->active = next;
+	return changes;
+
+out_oom:
+	cJSON_Delete(changes);
+	cJSON_Delete(next);
+	return NULL;
+}
+
+cJSON *fm_diag_track_active(const struct fm_diag_track *t)
+{
+	cJSON *out = cJSON_Duplicate(t->active, 1);
+	cJSON *d;
+	cJSON_ArrayForEach(d, out)
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(d, "last_seen_ms");
+	}
+	return out;
+}

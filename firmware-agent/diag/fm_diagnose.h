@@ -1,0 +1,73 @@
+/* fm_diagnose: from the fact set to root causes and their fixes.
+ *
+ * fm_diagnose() is a pure function: it reads facts (diag/fm_facts.h) and the
+ * clock it is given, does no I/O and keeps no state, so every rule is tested
+ * with hand-made facts. Each rule looks for one diagnosis code of DESIGN.md.
+ *
+ * Codes are causes or symptoms. A symptom ("6443 refuses", "etcd times
+ * out") is only listed on its own when no cause present explains it; else it
+ * is named in the cause's "explains" and its evidence joins the cause's. The
+ * table of what explains what is in fm_diagnose.c (explain_table).
+ *
+ * fm_diag_track gives a run of evaluations stability: a diagnosis is raised
+ * the first time it is seen and resolved only after it has been absent for a
+ * hold time, so a flapping fact does not make it appear and vanish; each
+ * raise and each resolve is reported once.
+ */
+#ifndef FM_DIAGNOSE_H
+#define FM_DIAGNOSE_H
+
+#include "fm_facts.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Days before notAfter from which a certificate is "expiring" (kubeadm's
+ * own `certs check-expiration` warns at 30 days too). */
+#define FM_DIAG_CERT_EXPIRING_DAYS 30
+
+/* The diagnoses the facts support, as a new JSON array, causes first and
+ * critical before warning before info. Each element:
+ *   {"code":"container-name-conflict", "severity":"critical"|"warning"|"info",
+ *    "key":"what it is about (a container id, a file, a URL)",
+ *    "summary":"one line a person understands",
+ *    "evidence":[{"kind":…,"id":…, the fields that matter}, …],
+ *    "remedy":["exact command", …],
+ *    "explains":["apiserver-unreachable", …]}        (absent when empty)
+ * (code, key) is unique in the array. now: seconds since the epoch (the
+ * injected clock: certificate days are counted from it). Caller owns the
+ * result; NULL on allocation failure. */
+cJSON *fm_diagnose(const struct fm_facts *facts, int64_t now);
+
+/* True when any diagnosis in the array is critical (check's exit status 1). */
+bool fm_diagnose_critical(const cJSON *diagnoses);
+
+/* The severity order of a code's string ("critical" 2, "warning" 1, "info"
+ * 0, anything else -1). */
+int fm_diagnose_severity_rank(const char *severity);
+
+/* --- stability over a run ------------------------------------------------ */
+
+struct fm_diag_track;
+
+/* hold_ms: how long a diagnosis must be absent before it is resolved.
+ * NULL on allocation failure. */
+struct fm_diag_track *fm_diag_track_new(uint64_t hold_ms);
+/* Frees and NULLs *t; accepts NULL. */
+void fm_diag_track_delete(struct fm_diag_track **t);
+
+/* Feeds one evaluation (borrows diagnoses, the array fm_diagnose returned)
+ * at now_ms (monotonic). Returns the changes as a new JSON array (caller
+ * frees), each a copy of the diagnosis with "change":"raised", or
+ * {"code","key","summary","change":"resolved"} for one that has been absent
+ * for the hold time. A diagnosis still present, or absent for less than the
+ * hold time, is no change. NULL on allocation failure (the state is then
+ * unchanged). */
+cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms);
+
+/* The diagnoses currently raised (the latest copy of each, including those
+ * absent for less than the hold time), as a new array; caller frees. */
+cJSON *fm_diag_track_active(const struct fm_diag_track *t);
+
+#endif

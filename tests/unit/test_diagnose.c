@@ -1,0 +1,296 @@
+/* fm_diagnose: rules over hand-made facts, causes absorbing symptoms, and
+ * the stability of a run (fm_diag_track). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_diagnose.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NOW 1795000000 /* 2026-11-18 */
+
+/* Puts a fact given as JSON text (fields only). */
+static void put(struct fm_facts *f, const char *kind, const char *id, const char *json)
+{
+	cJSON *o = cJSON_Parse(json);
+	assert_non_null(o);
+	assert_non_null(fm_facts_put(f, kind, id, o));
+}
+
+static const cJSON *diag(const cJSON *arr, const char *code)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, arr)
+	{
+		if (strcmp(cJSON_GetObjectItem(d, "code")->valuestring, code) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+static bool lists(const cJSON *d, const char *field, const char *value)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(d, field))
+	{
+		if (cJSON_IsString(x) && strcmp(x->valuestring, value) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool has_evidence(const cJSON *d, const char *kind)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(d, "evidence"))
+	{
+		if (strcmp(cJSON_GetObjectItem(e, "kind")->valuestring, kind) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void healthy_node_has_no_diagnosis(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
+	put(f, "etcd.health", "https://127.0.0.1:2379", "{\"healthy\":true}");
+	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"ok\"}");
+	put(f, "cert", "/etc/kubernetes/pki/apiserver.crt",
+	    "{\"file\":\"/etc/kubernetes/pki/apiserver.crt\",\"days_left\":300,\"expired\":false,\"not_yet_valid\":false}");
+	put(f, "etcd.disk", "https://127.0.0.1:2379",
+	    "{\"wal_fsync_slow_share\":0.001,\"backend_commit_slow_share\":0,\"bucket_le_ms\":128}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_non_null(d);
+	assert_int_equal(cJSON_GetArraySize(d), 0);
+	assert_false(fm_diagnose_critical(d));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* A configuration error is exit status 2, not a diagnosis. */
+static void config_error_is_not_a_diagnosis(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"config\",\"reason\":\"no CA\"}");
+	put(f, "etcd.endpoint", "none", "{\"state\":\"absent\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 0);
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* 6443 refusing because etcd refuses: one diagnosis, etcd's, naming the
+ * apiserver as what it explains and carrying its evidence. */
+static void etcd_down_explains_apiserver(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "apiserver.endpoint", "https://127.0.0.1:6443",
+	    "{\"state\":\"refused\",\"reason\":\"connection refused\"}");
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379",
+	    "{\"state\":\"refused\",\"reason\":\"connection refused\",\"origin\":\"manifest\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *e = diag(d, "etcd-unreachable");
+	assert_non_null(e);
+	assert_string_equal(cJSON_GetObjectItem(e, "severity")->valuestring, "critical");
+	assert_string_equal(cJSON_GetObjectItem(e, "key")->valuestring, "https://127.0.0.1:2379");
+	assert_true(lists(e, "explains", "apiserver-unreachable"));
+	assert_true(has_evidence(e, "apiserver.endpoint"));
+	assert_true(has_evidence(e, "etcd.endpoint"));
+	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(e, "remedy")) > 0);
+	assert_true(fm_diagnose_critical(d));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* The apiserver alone failing: the symptom is all there is to say. */
+static void apiserver_alone(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "apiserver.readyz", "https://127.0.0.1:6443",
+	    "{\"healthy\":false,\"http_status\":500,\"failed\":[\"etcd\"]}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *a = diag(d, "apiserver-unreachable");
+	assert_non_null(a);
+	assert_non_null(strstr(cJSON_GetObjectItem(a, "summary")->valuestring, "[-]etcd"));
+	assert_null(cJSON_GetObjectItem(a, "explains"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+static void nospace_is_the_cause(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
+	put(f, "etcd.alarm", "https://127.0.0.1:2379#NOSPACE",
+	    "{\"alarm\":\"NOSPACE\",\"member_id\":\"8e9e05c52164694d\",\"members\":1}");
+	put(f, "etcd.status", "https://127.0.0.1:2379", "{\"db_size\":2147483648,\"db_size_in_use\":2000000000}");
+	put(f, "apiserver.readyz", "https://127.0.0.1:6443",
+	    "{\"healthy\":false,\"http_status\":500,\"failed\":[\"etcd\"]}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *n = diag(d, "etcd-nospace");
+	assert_non_null(n);
+	assert_string_equal(cJSON_GetObjectItem(n, "key")->valuestring, "https://127.0.0.1:2379");
+	assert_true(lists(n, "explains", "apiserver-unreachable"));
+	assert_true(has_evidence(n, "etcd.status"));
+	bool disarm = false;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(n, "remedy"))
+	{
+		disarm |= strstr(r->valuestring, "alarm disarm") != NULL &&
+			  strstr(r->valuestring, "--endpoints https://127.0.0.1:2379") != NULL;
+	}
+	assert_true(disarm);
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* An expired certificate explains etcd's TLS failure, and through it the
+ * apiserver's: a chain folded into one cause. */
+static void expired_cert_explains_a_chain(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379",
+	    "{\"state\":\"tls\",\"tls\":\"client-cert-rejected\",\"reason\":\"certificate expired\"}");
+	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	put(f, "cert", "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+	    "{\"file\":\"/etc/kubernetes/pki/apiserver-etcd-client.crt\",\"subject\":\"CN=kube-apiserver-etcd-client\","
+	    "\"not_after\":\"2026-11-01T00:00:00Z\",\"days_left\":-17,\"expired\":true,\"not_yet_valid\":false}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *c = diag(d, "cert-expired");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "key")->valuestring,
+			    "/etc/kubernetes/pki/apiserver-etcd-client.crt");
+	assert_true(lists(c, "explains", "etcd-unreachable"));
+	assert_true(lists(c, "explains", "apiserver-unreachable"));
+	assert_true(lists(c, "remedy", "kubeadm certs renew all"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* notBefore in the future: the clock is the cause, not the certificate;
+ * k3s gets k3s's remedy for an expiring one. */
+static void not_yet_valid_is_the_clock(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "cert", "/etc/kubernetes/pki/apiserver.crt",
+	    "{\"file\":\"/etc/kubernetes/pki/apiserver.crt\",\"not_before\":\"2027-01-01T00:00:00Z\","
+	    "\"days_left\":400,\"expired\":false,\"not_yet_valid\":true}");
+	put(f, "cert", "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt",
+	    "{\"file\":\"/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt\",\"days_left\":12,"
+	    "\"expired\":false,\"not_yet_valid\":false}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	const cJSON *c = diag(d, "clock-unsynced");
+	assert_non_null(c);
+	assert_null(diag(d, "cert-expired"));
+	assert_true(lists(c, "remedy", "timedatectl set-ntp true"));
+	const cJSON *w = diag(d, "cert-expiring");
+	assert_non_null(w);
+	assert_string_equal(cJSON_GetObjectItem(w, "severity")->valuestring, "warning");
+	assert_true(lists(w, "remedy", "k3s certificate rotate"));
+	/* critical first */
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "code")->valuestring,
+			    "clock-unsynced");
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+static void slow_disk_warns(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "etcd.disk", "https://127.0.0.1:2379",
+	    "{\"wal_fsync_slow_share\":0.25,\"backend_commit_slow_share\":0.02,\"bucket_le_ms\":128}");
+	cJSON *d = fm_diagnose(f, NOW);
+	const cJSON *s = diag(d, "etcd-slow-disk");
+	assert_non_null(s);
+	assert_non_null(strstr(cJSON_GetObjectItem(s, "summary")->valuestring, "25.0%"));
+	assert_false(fm_diagnose_critical(d));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+static cJSON *one(const char *code, const char *key)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf),
+		 "[{\"code\":\"%s\",\"key\":\"%s\",\"severity\":\"critical\",\"summary\":\"s\",\"evidence\":[],\"remedy\":[]}]",
+		 code, key);
+	return cJSON_Parse(buf);
+}
+
+/* Raised once; a flap shorter than the hold is no change; resolved once
+ * after the hold; raised again afterwards. */
+static void track_holds_and_resolves_once(void **state)
+{
+	(void)state;
+	struct fm_diag_track *t = fm_diag_track_new(30000);
+	cJSON *present = one("etcd-unreachable", "https://127.0.0.1:2379");
+	cJSON *none = cJSON_CreateArray();
+
+	cJSON *ch = fm_diag_track_update(t, present, 1000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "raised");
+	assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "last_seen_ms"));
+	cJSON_Delete(ch);
+	for (uint64_t ms = 2000; ms < 20000; ms += 2000) { /* flapping every second */
+		ch = fm_diag_track_update(t, (ms / 2000) % 2 ? none : present, ms);
+		assert_int_equal(cJSON_GetArraySize(ch), 0);
+		cJSON_Delete(ch);
+	}
+	cJSON *act = fm_diag_track_active(t);
+	assert_int_equal(cJSON_GetArraySize(act), 1);
+	cJSON_Delete(act);
+	ch = fm_diag_track_update(t, none, 16000 + 29999); /* last present at 16000 */
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, none, 16000 + 30000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "resolved");
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, none, 100000);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, present, 100001);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	cJSON_Delete(ch);
+
+	cJSON_Delete(present);
+	cJSON_Delete(none);
+	fm_diag_track_delete(&t);
+	assert_null(t);
+	fm_diag_track_delete(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(healthy_node_has_no_diagnosis),
+		cmocka_unit_test(config_error_is_not_a_diagnosis),
+		cmocka_unit_test(etcd_down_explains_apiserver),
+		cmocka_unit_test(apiserver_alone),
+		cmocka_unit_test(nospace_is_the_cause),
+		cmocka_unit_test(expired_cert_explains_a_chain),
+		cmocka_unit_test(not_yet_valid_is_the_clock),
+		cmocka_unit_test(slow_disk_warns),
+		cmocka_unit_test(track_holds_and_resolves_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
