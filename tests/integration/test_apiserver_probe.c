@@ -19,6 +19,7 @@
 #include "fm_apiserver.h"
 #include "fm_harness.h"
 #include "fmh_check.h"
+#include "fmh_standin.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -30,14 +31,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#ifndef FM_APISERVER_STANDIN
-#define FM_APISERVER_STANDIN "apiserver_standin.py"
-#endif
 #ifndef FM_APISERVER_FIXTURES
 #define FM_APISERVER_FIXTURES "."
 #endif
 
-#define TOKEN "fmtest-0123456789abcdef"
+#define TOKEN FMH_STANDIN_TOKEN
 /* kube-apiserver's etcd check when etcd refuses (incident 1's log), JSON. */
 #define REFUSED "\"dial tcp 127.0.0.1:2379: connect: connection refused\""
 
@@ -45,22 +43,8 @@ static char root[PATH_MAX];
 static char pki[PATH_MAX]; /* root/etc/kubernetes/pki */
 static char admin_crt[PATH_MAX], admin_key[PATH_MAX];
 
-/* One running stand-in. */
-struct standin {
-	pid_t pid;
-	int port;
-	char url[64];
-	char log[PATH_MAX];
-};
-
-static struct standin incident; /* healthy health checks, incident-1's pods */
-static struct standin etcd_down; /* /livez and /readyz: etcd failed */
-
-static const char *standin_script(void)
-{
-	const char *s = getenv("FM_APISERVER_STANDIN");
-	return s ? s : FM_APISERVER_STANDIN;
-}
+static struct fmh_standin incident; /* healthy health checks, incident-1's pods */
+static struct fmh_standin etcd_down; /* /livez and /readyz: etcd failed */
 
 /* Writes text to root/name and puts its path in out. */
 static int write_file(char *out, size_t size, const char *name, const char *text)
@@ -73,55 +57,6 @@ static int write_file(char *out, size_t size, const char *name, const char *text
 	if (fclose(f) != 0)
 		rc = -EIO;
 	return rc;
-}
-
-/* Starts the stand-in with a scenario file (NULL: its defaults, all
- * healthy) and waits until it says it listens. */
-static int standin_start(struct standin *s, const char *name, const char *scenario)
-{
-	char port[16];
-	memset(s, 0, sizeof(*s));
-	s->port = fmh_free_port();
-	if (s->port < 0)
-		return s->port;
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", s->port);
-	snprintf(s->log, sizeof(s->log), "%s/standin-%s.log", root, name);
-	char crt[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
-	snprintf(crt, sizeof(crt), "%s/apiserver.crt", pki);
-	snprintf(key, sizeof(key), "%s/apiserver.key", pki);
-	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
-	const char *argv[20] = {"python3", standin_script(), "--port", port, "--bind", "127.0.0.1",
-				"--cert", crt, "--key", key, "--client-ca", ca, "--token", TOKEN};
-	int n = 14;
-	if (scenario) {
-		argv[n++] = "--scenario";
-		argv[n++] = scenario;
-	}
-	argv[n] = NULL;
-	s->pid = fmh_spawn(argv, s->log);
-	if (s->pid < 0) {
-		print_message("cannot start the apiserver stand-in %s: %s\n", standin_script(),
-			      strerror((int)-s->pid));
-		return (int)s->pid;
-	}
-	int rc = fmh_wait_log_pid(s->log, "ready on https://", s->pid, 15000);
-	if (rc < 0) {
-		char out[4096] = "";
-		const char *cat[] = {"cat", s->log, NULL};
-		fmh_run(cat, out, sizeof(out), NULL, 5000);
-		print_message("the apiserver stand-in did not get ready (%s):\n%s\n", strerror(-rc), out);
-		fmh_stop(s->pid);
-		s->pid = 0;
-	}
-	return rc;
-}
-
-static void standin_stop(struct standin *s)
-{
-	if (s->pid > 0)
-		fmh_stop(s->pid);
-	s->pid = 0;
 }
 
 /* A client certificate for kubernetes-admin (O=system:masters) signed by
@@ -169,7 +104,7 @@ static int setup(void **state)
 	if (make_admin_cert() < 0)
 		return -1;
 	snprintf(sc, sizeof(sc), "%s/incident-etcd-2379.json", FM_APISERVER_FIXTURES);
-	if (standin_start(&incident, "incident", sc) < 0)
+	if (fmh_standin_start(&incident, root, "incident", sc) < 0)
 		return -1;
 	/* What kube-apiserver says when etcd refuses (incident 1's log:
 	 * "dial tcp 127.0.0.1:2379: connect: connection refused"): the etcd
@@ -178,7 +113,7 @@ static int setup(void **state)
 		       "{\"livez\": {\"failing\": {\"etcd\": " REFUSED "}},\n"
 		       " \"readyz\": {\"failing\": {\"etcd\": " REFUSED ",\n"
 		       "                          \"etcd-readiness\": \"etcd unreachable\"}}}\n") < 0 ||
-	    standin_start(&etcd_down, "etcd-down", sc) < 0)
+	    fmh_standin_start(&etcd_down, root, "etcd-down", sc) < 0)
 		return -1;
 	return 0;
 }
@@ -186,8 +121,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	standin_stop(&incident);
-	standin_stop(&etcd_down);
+	fmh_standin_stop(&incident);
+	fmh_standin_stop(&etcd_down);
 	fmh_cleanup();
 	return 0;
 }
@@ -536,15 +471,15 @@ static void anonymous_forbidden(void **state)
 {
 	(void)state;
 	char sc[PATH_MAX];
-	struct standin s;
+	struct fmh_standin s;
 	assert_int_equal(write_file(sc, sizeof(sc), "anonymous-all.json",
 				    "{\"anonymous\": \"all\"}\n"),
 			 0);
-	assert_int_equal(standin_start(&s, "anonymous-all", sc), 0);
+	assert_int_equal(fmh_standin_start(&s, root, "anonymous-all", sc), 0);
 	struct fm_endpoint ep;
 	endpoint(&ep, s.url);
 	cJSON *facts = collect(&ep, 5000, NULL);
-	standin_stop(&s);
+	fmh_standin_stop(&s);
 	const cJSON *au = fmh_find(facts, "apiserver.auth", s.url);
 	assert_string_equal(fmh_jstr(au, "state"), "http-status");
 	assert_int_equal((int)fmh_jnum(au, "http_status"), 403);
@@ -560,11 +495,11 @@ static void anonymous_disabled(void **state)
 {
 	(void)state;
 	char sc[PATH_MAX];
-	struct standin s;
+	struct fmh_standin s;
 	assert_int_equal(write_file(sc, sizeof(sc), "anonymous-none.json",
 				    "{\"anonymous\": \"none\"}\n"),
 			 0);
-	assert_int_equal(standin_start(&s, "anonymous-none", sc), 0);
+	assert_int_equal(fmh_standin_start(&s, root, "anonymous-none", sc), 0);
 	struct fm_endpoint ep;
 	endpoint(&ep, s.url);
 	int ret;
@@ -581,7 +516,7 @@ static void anonymous_disabled(void **state)
 	char token[] = TOKEN;
 	ep.token = token;
 	facts = collect(&ep, 5000, &ret);
-	standin_stop(&s);
+	fmh_standin_stop(&s);
 	assert_int_equal(ret, 0);
 	assert_true(fmh_jbool(fmh_find(facts, "apiserver.livez", s.url), "healthy"));
 	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.auth", s.url), "state"), "ok");
@@ -628,14 +563,14 @@ static void many_pods(const char *name, bool ignore_limit)
 		 " \"filler_pods\": {\"count\": 300}}\n",
 		 ignore_limit ? "true" : "false", longmsg);
 	assert_int_equal(write_file(sc, sizeof(sc), name, text), 0);
-	struct standin s;
-	assert_int_equal(standin_start(&s, name, sc), 0);
+	struct fmh_standin s;
+	assert_int_equal(fmh_standin_start(&s, root, name, sc), 0);
 	struct fm_endpoint ep;
 	endpoint(&ep, s.url);
 	char token[] = TOKEN;
 	ep.token = token;
 	cJSON *facts = collect(&ep, 10000, NULL);
-	standin_stop(&s);
+	fmh_standin_stop(&s);
 
 	const cJSON *pods = fmh_find(facts, "apiserver.pods", s.url);
 	assert_int_equal((int)fmh_jnum(pods, "count"), 301);

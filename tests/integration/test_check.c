@@ -1,0 +1,191 @@
+/* fleetmedic-agent check: every source once, then the diagnosis, against a
+ * real etcd (Debian's etcd-server, mTLS with the kubeadm-like PKI) and the
+ * kube-apiserver STAND-IN (tests/harness/apiserver_standin.py; none can be
+ * installed here).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_harness.h"
+#include "fm_loop.h"
+#include "fmh_check.h"
+#include "fmh_standin.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char root[PATH_MAX];
+static struct fmh_etcd etcd;
+static struct fmh_standin healthy, etcd_down;
+
+#define REFUSED "\"dial tcp 127.0.0.1:2379: connect: connection refused\""
+
+static int setup(void **state)
+{
+	(void)state;
+	char sc[PATH_MAX];
+	if (fmh_init() < 0 || fmh_tmpdir(root, sizeof(root)) < 0 || fmh_pki(root) < 0)
+		return -1;
+	if (fmh_etcd_start(&etcd, root, NULL) < 0 || fmh_standin_start(&healthy, root, "healthy", NULL) < 0)
+		return -1;
+	/* kube-apiserver when etcd refuses (incident 1's log line). */
+	snprintf(sc, sizeof(sc), "%s/etcd-down.json", root);
+	FILE *f = fopen(sc, "w");
+	if (!f)
+		return -1;
+	fputs("{\"livez\": {\"failing\": {\"etcd\": " REFUSED "}},\n"
+	      " \"readyz\": {\"failing\": {\"etcd\": " REFUSED "}}}\n",
+	      f);
+	if (fclose(f) != 0 || fmh_standin_start(&etcd_down, root, "etcd-down", sc) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fmh_standin_stop(&healthy);
+	fmh_standin_stop(&etcd_down);
+	fmh_cleanup();
+	return 0;
+}
+
+static const cJSON *diagnosis(const cJSON *json, const char *code)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, fmh_field(json, "diagnoses"))
+	{
+		if (strcmp(fmh_jstr(d, "code"), code) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+static bool lists(const cJSON *arr, const char *s)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, arr)
+	{
+		if (cJSON_IsString(x) && strcmp(x->valuestring, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Everything answers and is healthy: no critical diagnosis, exit 0, and the
+ * facts of both sources are in the JSON. */
+static void healthy_node(void **state)
+{
+	(void)state;
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", etcd.url, "--apiserver",
+		      healthy.url, NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(r.json);
+	assert_string_equal(fmh_jstr(fmh_find(fmh_field(r.json, "facts"), "etcd.endpoint", etcd.url), "state"),
+			    "ok");
+	assert_string_equal(
+		fmh_jstr(fmh_find(fmh_field(r.json, "facts"), "apiserver.endpoint", healthy.url), "state"),
+		"ok");
+	const cJSON *d;
+	cJSON_ArrayForEach(d, fmh_field(r.json, "diagnoses"))
+	{
+		if (strcmp(fmh_jstr(d, "severity"), "critical") == 0)
+			fail_msg("critical diagnosis on a healthy node: %s", fmh_jstr(d, "summary"));
+	}
+	cJSON_Delete(r.json);
+
+	fmh_run_agent(&r, "check", "--root", root, "--etcd", etcd.url, "--apiserver", healthy.url, NULL);
+	assert_int_equal(r.status, 0);
+	assert_null(strstr(r.out, "\033[")); /* not a terminal: no colour */
+	cJSON_Delete(r.json);
+}
+
+/* etcd stopped: the apiserver's [-]etcd is its symptom. One cause, naming
+ * the symptom and carrying its evidence; exit 1; the human report says the
+ * fix. */
+static void etcd_down_is_the_cause(void **state)
+{
+	(void)state;
+	assert_int_equal(fmh_etcd_stop(&etcd), 0); /* etcd.url stays: nothing listens there now */
+
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", etcd.url, "--apiserver",
+		      etcd_down.url, NULL);
+	assert_int_equal(r.status, 1);
+	const cJSON *first = cJSON_GetArrayItem(fmh_field(r.json, "diagnoses"), 0);
+	assert_non_null(first);
+	assert_string_equal(fmh_jstr(first, "code"), "etcd-unreachable");
+	assert_string_equal(fmh_jstr(first, "severity"), "critical");
+	assert_true(lists(fmh_field(first, "explains"), "apiserver-unreachable"));
+	assert_null(diagnosis(r.json, "apiserver-unreachable"));
+	assert_non_null(fmh_find(fmh_field(first, "evidence"), "apiserver.readyz", etcd_down.url));
+	const cJSON *ev = fmh_find(fmh_field(first, "evidence"), "etcd.endpoint", etcd.url);
+	assert_string_equal(fmh_jstr(ev, "state"), "refused");
+	cJSON_Delete(r.json);
+
+	fmh_run_agent(&r, "check", "--root", root, "--etcd", etcd.url, "--apiserver", etcd_down.url,
+		      NULL);
+	assert_int_equal(r.status, 1);
+	if (!strstr(r.out, "critical etcd-unreachable") || !strstr(r.out, "explains: apiserver-unreachable") ||
+	    !strstr(r.out, "fix:\n    $ "))
+		fail_msg("the report does not say cause, symptom and fix:\n%s", r.out);
+	cJSON_Delete(r.json);
+}
+
+/* Nothing answers at all (one server silent, one refusing): check still
+ * ends, in about its per-request deadline per source, and says so. The time
+ * is printed, not asserted (bench/ measures it). */
+static void every_server_down(void **state)
+{
+	(void)state;
+	int port;
+	assert_true(fmh_listen_silent(&port) >= 0);
+	char silent[64];
+	snprintf(silent, sizeof(silent), "https://127.0.0.1:%d", port);
+	struct fmh_agent_run r;
+	uint64_t t0 = fm_now_ms();
+	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", silent, "--apiserver",
+		      "https://127.0.0.1:1", NULL);
+	uint64_t ms = fm_now_ms() - t0;
+	print_message("check with etcd silent and the apiserver refusing: %llu ms\n", (unsigned long long)ms);
+	assert_int_equal(r.status, 1);
+	const cJSON *e = diagnosis(r.json, "etcd-unreachable");
+	assert_non_null(e);
+	assert_non_null(strstr(fmh_jstr(e, "summary"), silent));
+	assert_true(lists(fmh_field(e, "explains"), "apiserver-unreachable"));
+	cJSON_Delete(r.json);
+}
+
+/* Bad usage is exit 2 with one line saying what is wrong. */
+static void usage_errors(void **state)
+{
+	(void)state;
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "check", "--follow", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--follow"));
+	fmh_run_agent(&r, "check", "--timeout", "forever", NULL);
+	assert_int_equal(r.status, 2);
+	fmh_run_agent(&r, "check", "extra", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "extra"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(healthy_node),
+		cmocka_unit_test(etcd_down_is_the_cause),
+		cmocka_unit_test(every_server_down),
+		cmocka_unit_test(usage_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
