@@ -9,6 +9,7 @@
 #include "fm_discover.h"
 #include "fm_etcd.h"
 #include "fm_facts.h"
+#include "fm_hal.h"
 #include "fm_log.h"
 #include "fm_loop.h"
 
@@ -53,7 +54,9 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  probe etcd        etcd's health, status, alarms, members, disk latency, certificates\n"
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
-		"  probe docker|journal|hal   (not implemented yet)\n"
+		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
+		"                    ext4 errors, read-only mounts, clock sync\n"
+		"  probe docker|journal   (not implemented yet)\n"
 		"  check             one-shot diagnosis of this node (not implemented yet)\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
@@ -222,6 +225,8 @@ static void print_facts(const struct fm_facts *facts)
 		       cJSON_GetObjectItem(f, "id")->valuestring);
 		if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
 			printf(": absent");
+		else if (cJSON_IsString(st) && strcmp(st->valuestring, "unknown") == 0)
+			printf(": unknown");
 		else if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
 			printf(": FAILED (%s%s%s)", st->valuestring, cJSON_IsString(tls) ? ": " : "",
 			       cJSON_IsString(tls) ? tls->valuestring : "");
@@ -270,6 +275,15 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 	return rc;
 }
 
+/* The board: hal's readings, and the clock against the newest certificate. */
+static int collect_hal(struct fm_loop *loop, const struct fm_discovery *d,
+		       const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	(void)loop;
+	(void)co;
+	return fm_hal_collect(d->root, d, time(NULL), facts);
+}
+
 static const struct {
 	const char *name;
 	collect_fn collect; /* NULL: not implemented yet */
@@ -278,7 +292,7 @@ static const struct {
 	{"apiserver", collect_apiserver},
 	{"docker", NULL},
 	{"journal", NULL},
-	{"hal", NULL},
+	{"hal", collect_hal},
 };
 
 static int probe(const char *what, const struct opts *o)
