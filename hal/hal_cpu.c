@@ -117,6 +117,7 @@ static void memcg(const char *root, struct hal_memory *m)
 	const char *cmd_note = m->cmdline_disable_memory ? " (the kernel command line has cgroup_disable=memory)" : "";
 
 	rc = hal_read_text(root, "/proc/cgroups", buf, sizeof(buf));
+	bool cgroups_valid = rc >= 0 && !strncmp(buf, "#subsys_name", 12);
 	if (rc >= 0) {
 		/* "#subsys_name hierarchy num_cgroups enabled" */
 		for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
@@ -149,6 +150,13 @@ static void memcg(const char *root, struct hal_memory *m)
 			has ? "" : cmd_note);
 		return;
 	}
+	if (cgroups_valid) {
+		/* A well-formed list without it: the kernel has no memory cgroup. */
+		m->memcg_enabled = HAL_NO;
+		hal_copy(m->memcg_reason, sizeof(m->memcg_reason),
+			 "the kernel has no memory cgroup (not in /proc/cgroups, no cgroup v2)");
+		return;
+	}
 	if (m->cmdline_disable_memory) {
 		m->memcg_enabled = HAL_NO;
 		hal_copy(m->memcg_reason, sizeof(m->memcg_reason),
@@ -157,7 +165,8 @@ static void memcg(const char *root, struct hal_memory *m)
 	}
 	m->memcg_enabled = HAL_UNKNOWN;
 	hal_copy(m->memcg_reason, sizeof(m->memcg_reason),
-		 "/proc/cgroups has no memory line and /sys/fs/cgroup/cgroup.controllers is missing");
+		 rc < 0 ? "/proc/cgroups and /sys/fs/cgroup/cgroup.controllers are missing"
+			: "malformed /proc/cgroups and no /sys/fs/cgroup/cgroup.controllers");
 }
 
 int hal_memory_read(const char *root, struct hal_memory *m)

@@ -87,6 +87,7 @@ int hal_power_read(const char *root, const struct board_desc *d, struct hal_thro
 {
 	all_unknown(t);
 	if (!(d->sensors & (BOARD_SENSOR_RPI_THROTTLE | BOARD_SENSOR_RPI_VOLT))) {
+		t->not_on_board = true;
 		hal_fmt(t->reason, sizeof(t->reason),
 			"%s has no firmware throttle flags (Raspberry Pi only)", d->name);
 		return -ENODATA;

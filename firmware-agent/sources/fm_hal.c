@@ -140,7 +140,12 @@ static int put_cpufreq(struct fm_facts *facts, const struct hal_cpu *c)
 static int put_throttle(struct fm_facts *facts, const struct hal_throttle *t)
 {
 	cJSON *o = cJSON_CreateObject();
-	set_state(o, t->raw_known, t->reason);
+	if (t->not_on_board) {
+		cJSON_AddStringToObject(o, "state", "absent");
+		cJSON_AddStringToObject(o, "reason", t->reason);
+	} else {
+		set_state(o, t->raw_known, t->reason);
+	}
 	add_tri(o, "undervoltage_now", t->undervoltage_now);
 	add_tri(o, "freq_capped_now", t->freq_capped_now);
 	add_tri(o, "throttled_now", t->throttled_now);

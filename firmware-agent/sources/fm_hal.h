@@ -11,7 +11,8 @@
  *                freq_limited (max below what the chip can do)
  *   hal.throttle id "firmware": undervoltage_now, freq_capped_now,
  *                throttled_now, soft_temp_limit_now and the same *_since_boot,
- *                raw ("0x50005"), source (sysfs|mailbox|hwmon), path
+ *                raw ("0x50005"), source (sysfs|mailbox|hwmon), path;
+ *                state "absent" on boards without these flags (not a Pi)
  *   hal.memory   id "memory": total_bytes, available_bytes, swap_total_bytes,
  *                swap_used_bytes, swap_enabled, memory_cgroup_enabled,
  *                memory_cgroup_reason, cmdline_cgroup_disable_memory,

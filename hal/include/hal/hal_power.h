@@ -32,6 +32,7 @@ struct hal_throttle {
 		soft_temp_limit_since_boot;
 	bool raw_known;
 	uint32_t raw;	    /* the get_throttled word when raw_known */
+	bool not_on_board;  /* the board has no such flags (not a Raspberry Pi) */
 	char source[16];    /* "sysfs", "hwmon", "mailbox", "" none */
 	char path[96];	    /* the file it came from */
 	char reason[HAL_REASON_MAX]; /* why (some) flags are unknown; "" when none are */
