@@ -77,7 +77,10 @@ int hal_storage_parse_mountinfo(const char *line, struct hal_mount *m)
 	    !(s = field(s, m->source, sizeof(m->source))))
 		return -EINVAL;
 	if (field(s, opts, sizeof(opts))) {
-		m->super_ro = has_opt(opts, "ro");
+		/* ext4 since Linux 6.5 marks an error remount "emergency_ro" and
+		 * leaves "rw" in place; older kernels set the superblock "ro". */
+		m->emergency_ro = has_opt(opts, "emergency_ro");
+		m->super_ro = has_opt(opts, "ro") || m->emergency_ro;
 		const char *e = strstr(opts, "errors=");
 		if (e && (e == opts || e[-1] == ',')) {
 			e += strlen("errors=");

@@ -219,6 +219,7 @@ static int put_storage(struct fm_facts *facts, const struct hal_storage *st)
 		add_mount(o, m, true);
 		cJSON_AddBoolToObject(o, "mount_ro", m->mount_ro);
 		cJSON_AddBoolToObject(o, "superblock_ro", m->super_ro);
+		cJSON_AddBoolToObject(o, "emergency_ro", m->emergency_ro);
 		cJSON_AddBoolToObject(o, "remounted_ro", m->super_ro && !m->mount_ro);
 		if (put(facts, "hal.readonly", m->mount_point, o) < 0)
 			return -ENOMEM;

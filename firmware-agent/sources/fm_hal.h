@@ -22,6 +22,7 @@
  *                inodes_used_pct, read_only, errors_behavior
  *   hal.readonly id the mount point: every block-device mount that is
  *                read-only: device, fstype, mount_ro, superblock_ro,
+ *                emergency_ro (ext4 >= Linux 6.5 after an error),
  *                remounted_ro (superblock ro under a rw mount: the kernel
  *                did it, typically ext4's errors=remount-ro), errors_behavior
  *   hal.ext4     id the device ("mmcblk0p2"): device, mount_point,

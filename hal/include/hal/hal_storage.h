@@ -6,7 +6,8 @@
  * super-options"; octal escapes (\040) are undone. A filesystem is
  * read-only when its mount options or its superblock options say "ro"; ext4
  * remounting itself after an error (errors=remount-ro) shows as a superblock
- * "ro" under a mount still marked "rw".
+ * "ro" under a mount still marked "rw" (Linux >= 6.5: the superblock
+ * option "emergency_ro" beside "rw").
  *
  * Usage figures are statvfs(2) of <root><path>: with --root / they are the
  * node's; with a fixture root they are those of the filesystem that holds
@@ -44,7 +45,8 @@ struct hal_mount {
 	char fstype[24];
 	unsigned major, minor;
 	bool mount_ro;	    /* the mount's own options */
-	bool super_ro;	    /* the filesystem's (superblock) options */
+	bool super_ro;	    /* the filesystem's (superblock) options: "ro" or "emergency_ro" */
+	bool emergency_ro;  /* "emergency_ro": ext4 (Linux >= 6.5) stopped writes after an error */
 	char errors[24];    /* super option errors=...: "remount-ro", "continue", "" */
 };
 
