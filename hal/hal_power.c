@@ -116,7 +116,7 @@ int hal_power_read(const char *root, const struct board_desc *d, struct hal_thro
 		hal_reason(why, sizeof(why), first_err, first_path);
 
 	/* 2. The mailbox, which answers every flag. */
-	uint32_t raw;
+	uint32_t raw = 0;
 	int mrc = mailbox(root, &raw);
 	if (mrc == 0) {
 		hal_power_decode(t, raw);
