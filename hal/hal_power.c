@@ -65,13 +65,9 @@ static int find_rpi_volt(const char *name, void *ctx)
  * layout: size, code, tag, value size, request size, value, end tag). */
 static int mailbox(const char *root, uint32_t *out)
 {
-	char p[HAL_PATH_MAX];
-	int rc = hal_path(p, sizeof(p), root, VCIO);
-	if (rc < 0)
-		return rc;
-	int fd = open(p, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int rc, fd = hal_open(root, VCIO, O_RDWR);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	uint32_t msg[7] = {sizeof(msg), 0, TAG_GET_THROTTLED, 4, 0, 0, 0};
 	rc = ioctl(fd, VCIO_IOCTL_PROPERTY, msg) < 0 ? -errno : 0;
 	close(fd);

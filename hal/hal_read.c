@@ -12,18 +12,24 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int hal_read_text(const char *root, const char *path, char *buf, size_t size)
+int hal_open(const char *root, const char *path, int flags)
 {
 	char p[HAL_PATH_MAX];
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
 	int rc = hal_path(p, sizeof(p), root, path);
 	if (rc < 0)
 		return rc;
-	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = open(p, flags | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+int hal_read_text(const char *root, const char *path, char *buf, size_t size)
+{
+	if (size == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	int rc, fd = hal_open(root, path, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	size_t len = 0;
 	/* sysfs answers in one read; procfs files (mountinfo) need several. */
 	while (len < size - 1) {
@@ -120,13 +126,9 @@ struct dirent64_rec {
 int hal_dir_each(const char *root, const char *path, const char *prefix,
 		 int (*fn)(const char *name, void *ctx), void *ctx)
 {
-	char p[HAL_PATH_MAX];
-	int rc = hal_path(p, sizeof(p), root, path);
-	if (rc < 0)
-		return rc;
-	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc, fd = hal_open(root, path, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	size_t plen = strlen(prefix);
 	int count = 0;
 	_Alignas(8) char buf[4096];
@@ -215,13 +217,9 @@ int hal_text_field(const char *text, const char *key, char *out, size_t size)
 int hal_each_line(const char *root, const char *path, int (*fn)(char *line, void *ctx),
 		  void *ctx)
 {
-	char p[HAL_PATH_MAX];
-	int rc = hal_path(p, sizeof(p), root, path);
-	if (rc < 0)
-		return rc;
-	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int rc, fd = hal_open(root, path, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	char buf[2 * HAL_LINE_MAX];
 	size_t have = 0;
 	bool skipping = false; /* inside a line too long to keep */

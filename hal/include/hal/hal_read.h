@@ -20,6 +20,10 @@
 /* A yes/no fact that may not be known. */
 enum hal_tri { HAL_UNKNOWN = -1, HAL_NO = 0, HAL_YES = 1 };
 
+/* Opens root + path with flags (O_CLOEXEC and O_NOCTTY added): the fd, or
+ * -errno / -ENAMETOOLONG. Every hal read starts here. */
+int hal_open(const char *root, const char *path, int flags);
+
 /* Reads root + path into buf (at most size - 1 bytes, NUL-terminated; a
  * longer file is cut, as sysfs files never are). Returns the length read. */
 int hal_read_text(const char *root, const char *path, char *buf, size_t size);
