@@ -85,9 +85,10 @@ int main(int argc, char **argv)
 	}
 	unsigned long during = allocs - before;
 	qsort(t, (size_t)n, sizeof(*t), cmp);
-	printf("startup_allocs=%lu reads=%d median_us=%.1f p90_us=%.1f max_us=%.1f allocs=%lu board=%s zones=%d ext4=%d fs=%d\n",
-	       before, n, t[n / 2], t[n * 9 / 10], t[n - 1], during, snap.board.desc->id, snap.thermal.n,
-	       snap.storage.n_ext4, snap.storage.n_fs);
+	printf("startup_allocs=%lu reads=%d median_us=%.1f p90_us=%.1f max_us=%.1f allocs=%lu "
+	       "board=%s zones=%d ext4=%d fs=%d\n",
+	       before, n, t[n / 2], t[n * 9 / 10], t[n - 1], during, snap.board.desc->id,
+	       snap.thermal.n, snap.storage.n_ext4, snap.storage.n_fs);
 	free(t);
 	return during == 0 ? 0 : 1;
 }

@@ -22,16 +22,16 @@
 /* What a board has; the facts say "unknown" with the reason for what it
  * should have but does not show, and "not on this board" for the rest. */
 enum board_sensor {
-	BOARD_SENSOR_THERMAL = 1u << 0,	 /* /sys/class/thermal zones */
-	BOARD_SENSOR_CPUFREQ = 1u << 1,	 /* cpufreq policies */
+	BOARD_SENSOR_THERMAL = 1u << 0,	     /* /sys/class/thermal zones */
+	BOARD_SENSOR_CPUFREQ = 1u << 1,	     /* cpufreq policies */
 	BOARD_SENSOR_RPI_THROTTLE = 1u << 2, /* firmware get_throttled flags */
-	BOARD_SENSOR_RPI_VOLT = 1u << 3,   /* raspberrypi-hwmon "rpi_volt" in0_lcrit_alarm */
-	BOARD_SENSOR_RTC = 1u << 4,	   /* a real-time clock (may lack a battery) */
-	BOARD_SENSOR_MMC_LIFE = 1u << 5,   /* eMMC life-time estimates (Jetson eMMC modules) */
-	BOARD_SENSOR_L4T = 1u << 6,	   /* /etc/nv_tegra_release */
+	BOARD_SENSOR_RPI_VOLT = 1u << 3,     /* raspberrypi-hwmon "rpi_volt" in0_lcrit_alarm */
+	BOARD_SENSOR_RTC = 1u << 4,	     /* a real-time clock (may lack a battery) */
+	BOARD_SENSOR_MMC_LIFE = 1u << 5,     /* eMMC life-time estimates (Jetson eMMC modules) */
+	BOARD_SENSOR_L4T = 1u << 6,	     /* /etc/nv_tegra_release */
 };
 
-#define BOARD_MAX_COMPAT 8
+#define BOARD_MAX_COMPAT	 8
 #define BOARD_MAX_THROTTLE_PATHS 4
 
 struct board_desc {

@@ -19,8 +19,8 @@ static void add_reason(struct hal_board *b, const char *what)
 /* The device-tree property at path as text: NUL separators become ", ".
  * A property must end with NUL (the kernel's format); one that does not is
  * malformed. Returns the number of strings or -errno. */
-static int read_dt_strings(const char *root, const char *path, char *out, size_t size,
-			   char *raw, size_t rawsize)
+static int read_dt_strings(const char *root, const char *path, char *out, size_t size, char *raw,
+			   size_t rawsize)
 {
 	int len = hal_read_text(root, path, raw, rawsize);
 	if (len < 0)
@@ -74,8 +74,7 @@ static void arch_from_cpuinfo(const char *cpuinfo, struct hal_board *b)
 	}
 }
 
-int hal_board_parse_l4t(const char *line, char *release, size_t rsize, char *board,
-			size_t bsize)
+int hal_board_parse_l4t(const char *line, char *release, size_t rsize, char *board, size_t bsize)
 {
 	unsigned major;
 	const char *r = strstr(line, "# R");

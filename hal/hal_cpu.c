@@ -50,13 +50,16 @@ int hal_cpu_read(const char *root, struct hal_cpu *c)
 		return rc;
 	}
 	if (c->n == 0)
-		hal_copy(c->reason, sizeof(c->reason), "no cpufreq policies (no frequency scaling)");
+		hal_copy(c->reason, sizeof(c->reason),
+			 "no cpufreq policies (no frequency scaling)");
 	for (int i = 0; i < c->n; i++) {
 		struct hal_cpufreq *f = &c->policy[i];
-		f->cur_khz = read_khz(root, f->policy, "scaling_cur_freq", f->reason, sizeof(f->reason));
-		f->max_khz = read_khz(root, f->policy, "scaling_max_freq", f->reason, sizeof(f->reason));
+		f->cur_khz =
+		    read_khz(root, f->policy, "scaling_cur_freq", f->reason, sizeof(f->reason));
+		f->max_khz =
+		    read_khz(root, f->policy, "scaling_max_freq", f->reason, sizeof(f->reason));
 		f->hw_max_khz =
-			read_khz(root, f->policy, "cpuinfo_max_freq", f->reason, sizeof(f->reason));
+		    read_khz(root, f->policy, "cpuinfo_max_freq", f->reason, sizeof(f->reason));
 		char p[128];
 		hal_fmt(p, sizeof(p), CPUFREQ "/%s/scaling_governor", f->policy);
 		if (hal_read_line(root, p, f->governor, sizeof(f->governor)) < 0)
@@ -114,7 +117,8 @@ static void memcg(const char *root, struct hal_memory *m)
 		m->cmdline_disable_memory = cmdline_has(buf, "cgroup_disable", "memory");
 		m->cmdline_enable_memory = cmdline_has(buf, "cgroup_enable", "memory");
 	}
-	const char *cmd_note = m->cmdline_disable_memory ? " (the kernel command line has cgroup_disable=memory)" : "";
+	const char *cmd_note =
+	    m->cmdline_disable_memory ? " (the kernel command line has cgroup_disable=memory)" : "";
 
 	rc = hal_read_text(root, "/proc/cgroups", buf, sizeof(buf));
 	bool cgroups_valid = rc >= 0 && !strncmp(buf, "#subsys_name", 12);
@@ -185,7 +189,8 @@ int hal_memory_read(const char *root, struct hal_memory *m)
 		m->swap_free_kb = meminfo_kb(buf, "SwapFree", &bad);
 		if (bad)
 			hal_fmt(m->reason, sizeof(m->reason),
-				"malformed /proc/meminfo: %d of MemTotal, MemAvailable, SwapTotal, SwapFree missing or not numbers",
+				"malformed /proc/meminfo: %d of MemTotal, MemAvailable, SwapTotal, "
+				"SwapFree missing or not numbers",
 				bad);
 	}
 	memcg(root, m);

@@ -9,11 +9,11 @@
 #include "hal/hal_path.h"
 
 #define HWMON "/sys/class/hwmon"
-#define VCIO "/dev/vcio"
+#define VCIO  "/dev/vcio"
 /* The firmware mailbox's property interface (the vcio character device):
  * _IOWR(100, 0, char *), and the GET_THROTTLED property tag. */
 #define VCIO_IOCTL_PROPERTY _IOWR(100, 0, char *)
-#define TAG_GET_THROTTLED 0x00030046u
+#define TAG_GET_THROTTLED   0x00030046u
 
 static enum hal_tri bit(uint32_t raw, uint32_t mask)
 {
@@ -39,9 +39,9 @@ static void all_unknown(struct hal_throttle *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->undervoltage_now = t->freq_capped_now = t->throttled_now = t->soft_temp_limit_now =
-		HAL_UNKNOWN;
+	    HAL_UNKNOWN;
 	t->undervoltage_since_boot = t->freq_capped_since_boot = t->throttled_since_boot =
-		t->soft_temp_limit_since_boot = HAL_UNKNOWN;
+	    t->soft_temp_limit_since_boot = HAL_UNKNOWN;
 }
 
 struct hwmon_find {
@@ -139,7 +139,8 @@ int hal_power_read(const char *root, const struct board_desc *d, struct hal_thro
 		}
 		hal_reason(why, sizeof(why), rc == 0 ? -EINVAL : rc, p);
 	}
-	hal_fmt(t->reason, sizeof(t->reason), "no throttle flags: %s; no rpi_volt hwmon; mailbox %s: %s",
+	hal_fmt(t->reason, sizeof(t->reason),
+		"no throttle flags: %s; no rpi_volt hwmon; mailbox %s: %s",
 		why[0] ? why : "no get_throttled file", VCIO, strerror(-mrc));
 	return -ENODATA;
 }

@@ -214,8 +214,7 @@ int hal_text_field(const char *text, const char *key, char *out, size_t size)
 	return -ENOENT;
 }
 
-int hal_each_line(const char *root, const char *path, int (*fn)(char *line, void *ctx),
-		  void *ctx)
+int hal_each_line(const char *root, const char *path, int (*fn)(char *line, void *ctx), void *ctx)
 {
 	int rc, fd = hal_open(root, path, O_RDONLY);
 	if (fd < 0)

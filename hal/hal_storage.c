@@ -7,7 +7,7 @@
 #include <sys/statvfs.h>
 
 static const char *const fs_paths[HAL_FS_PATHS] = {
-	"/", "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd", "/var/lib/kubelet",
+    "/", "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd", "/var/lib/kubelet",
 };
 
 /* Copies the next space-separated mountinfo field, undoing \ooo escapes.
@@ -126,8 +126,8 @@ static int mount_line(char *line, void *ctx)
 	for (int i = 0; i < HAL_FS_PATHS; i++) {
 		size_t l = strlen(m.mount_point);
 		/* Later mounts on the same point shadow earlier ones: >=. */
-		if (sc->want[i] && holds(m.mount_point, fs_paths[i]) && (l >= sc->best[i] ||
-									  !s->fs[i].mount_known)) {
+		if (sc->want[i] && holds(m.mount_point, fs_paths[i]) &&
+		    (l >= sc->best[i] || !s->fs[i].mount_known)) {
 			s->fs[i].m = m;
 			s->fs[i].mount_known = true;
 			sc->best[i] = l;
@@ -146,7 +146,8 @@ static int mount_line(char *line, void *ctx)
 		if (k == sc->n_dev && k < EXT4_MOUNTS) {
 			sc->dev[k].major = m.major;
 			sc->dev[k].minor = m.minor;
-			hal_copy(sc->dev[k].mount_point, sizeof(sc->dev[k].mount_point), m.mount_point);
+			hal_copy(sc->dev[k].mount_point, sizeof(sc->dev[k].mount_point),
+				 m.mount_point);
 			sc->n_dev++;
 		}
 	}
@@ -160,7 +161,8 @@ static void usage(const char *root, struct hal_fs *f)
 	f->used_pct = -1;
 	if (hal_path(p, sizeof(p), root, f->path) < 0 || statvfs(p, &st) < 0) {
 		if (!f->reason[0])
-			hal_fmt(f->reason, sizeof(f->reason), "statvfs %s: %s", f->path, strerror(errno));
+			hal_fmt(f->reason, sizeof(f->reason), "statvfs %s: %s", f->path,
+				strerror(errno));
 		return;
 	}
 	uint64_t frsize = st.f_frsize ? st.f_frsize : st.f_bsize;
@@ -174,8 +176,7 @@ static void usage(const char *root, struct hal_fs *f)
 	f->used_pct = denom ? (int)((used * 100 + denom - 1) / denom) : 0;
 }
 
-static void ext4_err(const char *root, const char *dev, const char *which,
-		     struct hal_ext4_error *e)
+static void ext4_err(const char *root, const char *dev, const char *which, struct hal_ext4_error *e)
 {
 	char p[128];
 	e->line = e->ino = e->block = e->errcode = -1;
@@ -268,7 +269,8 @@ static int block_dev(const char *name, void *ctx)
 	b->life_time_a = b->life_time_b = b->pre_eol = -1;
 	char p[128], v[64];
 	hal_fmt(p, sizeof(p), "/sys/block/%s/device/type", name);
-	if (hal_read_line(bs->root, p, v, sizeof(v)) >= 0 && (!strcmp(v, "SD") || !strcmp(v, "MMC")))
+	if (hal_read_line(bs->root, p, v, sizeof(v)) >= 0 &&
+	    (!strcmp(v, "SD") || !strcmp(v, "MMC")))
 		hal_copy(b->type, sizeof(b->type), v);
 
 	uint64_t n;
@@ -293,7 +295,8 @@ static int block_dev(const char *name, void *ctx)
 				why[0] ? "; " : "", p);
 	} else {
 		hal_fmt(why + strlen(why), sizeof(why) - strlen(why), "%s%s", why[0] ? "; " : "",
-			!strcmp(b->type, "SD") ? "SD cards report no wear" : "no life-time estimate");
+			!strcmp(b->type, "SD") ? "SD cards report no wear"
+					       : "no life-time estimate");
 	}
 	hal_fmt(p, sizeof(p), "/sys/block/%s/device/pre_eol_info", name);
 	if (hal_read_line(bs->root, p, v, sizeof(v)) >= 0)
@@ -322,8 +325,8 @@ int hal_storage_read(const char *root, struct hal_storage *s)
 			*f = s->fs[i];
 		hal_copy(f->path, sizeof(f->path), fs_paths[i]);
 		if (!f->mount_known)
-			hal_fmt(f->reason, sizeof(f->reason), "no mount holding %s in /proc/self/mountinfo",
-				fs_paths[i]);
+			hal_fmt(f->reason, sizeof(f->reason),
+				"no mount holding %s in /proc/self/mountinfo", fs_paths[i]);
 		usage(root, f);
 		s->n_fs++;
 	}
@@ -340,9 +343,9 @@ int hal_storage_read(const char *root, struct hal_storage *s)
 const char *hal_ext4_errcode_name(int64_t code)
 {
 	static const char *const names[] = {
-		NULL, "UNKNOWN", "EIO", "ENOMEM", "EFSBADCRC", "EFSCORRUPTED", "ENOSPC", "ENOKEY",
-		"EROFS", "EFBIG", "EEXIST", "ERANGE", "EOVERFLOW", "EBUSY", "ENOTDIR", "ENOTEMPTY",
-		"ESHUTDOWN", "EFAULT",
+	    NULL,	 "UNKNOWN", "EIO",     "ENOMEM",    "EFSBADCRC", "EFSCORRUPTED",
+	    "ENOSPC",	 "ENOKEY",  "EROFS",   "EFBIG",	    "EEXIST",	 "ERANGE",
+	    "EOVERFLOW", "EBUSY",   "ENOTDIR", "ENOTEMPTY", "ESHUTDOWN", "EFAULT",
 	};
 	if (code <= 0 || code >= (int64_t)(sizeof(names) / sizeof(names[0])))
 		return NULL;

@@ -64,10 +64,13 @@ static int put_board(struct fm_facts *facts, const struct hal_board *b)
 		unsigned bit;
 		const char *name;
 	} sensors[] = {
-		{BOARD_SENSOR_THERMAL, "thermal"}, {BOARD_SENSOR_CPUFREQ, "cpufreq"},
-		{BOARD_SENSOR_RPI_THROTTLE, "rpi_throttle"}, {BOARD_SENSOR_RPI_VOLT, "rpi_volt"},
-		{BOARD_SENSOR_RTC, "rtc"}, {BOARD_SENSOR_MMC_LIFE, "mmc_life"},
-		{BOARD_SENSOR_L4T, "l4t"},
+	    {BOARD_SENSOR_THERMAL, "thermal"},
+	    {BOARD_SENSOR_CPUFREQ, "cpufreq"},
+	    {BOARD_SENSOR_RPI_THROTTLE, "rpi_throttle"},
+	    {BOARD_SENSOR_RPI_VOLT, "rpi_volt"},
+	    {BOARD_SENSOR_RTC, "rtc"},
+	    {BOARD_SENSOR_MMC_LIFE, "mmc_life"},
+	    {BOARD_SENSOR_L4T, "l4t"},
 	};
 	cJSON *o = cJSON_CreateObject();
 	set_state(o, b->model[0] || b->arch[0], b->reason);
@@ -129,8 +132,8 @@ static int put_cpufreq(struct fm_facts *facts, const struct hal_cpu *c)
 		add_str(o, "governor", f->governor);
 		add_tri(o, "freq_limited",
 			f->max_khz > 0 && f->hw_max_khz > 0
-				? (f->max_khz < f->hw_max_khz ? HAL_YES : HAL_NO)
-				: HAL_UNKNOWN);
+			    ? (f->max_khz < f->hw_max_khz ? HAL_YES : HAL_NO)
+			    : HAL_UNKNOWN);
 		if (put(facts, "hal.cpufreq", f->policy, o) < 0)
 			return -ENOMEM;
 	}
@@ -177,7 +180,10 @@ static int put_memory(struct fm_facts *facts, const struct hal_memory *m)
 	add_num(o, "swap_total_bytes", (double)m->swap_total_kb * 1024, m->swap_total_kb >= 0);
 	add_num(o, "swap_used_bytes", (double)(m->swap_total_kb - m->swap_free_kb) * 1024,
 		swap_known);
-	add_tri(o, "swap_enabled", !swap_known ? HAL_UNKNOWN : m->swap_total_kb > 0 ? HAL_YES : HAL_NO);
+	add_tri(o, "swap_enabled",
+		!swap_known	       ? HAL_UNKNOWN
+		: m->swap_total_kb > 0 ? HAL_YES
+				       : HAL_NO);
 	add_tri(o, "memory_cgroup_enabled", m->memcg_enabled);
 	add_str(o, "memory_cgroup_reason", m->memcg_reason);
 	cJSON_AddBoolToObject(o, "cmdline_cgroup_disable_memory", m->cmdline_disable_memory);
@@ -198,7 +204,8 @@ static int put_storage(struct fm_facts *facts, const struct hal_storage *st)
 	for (int i = 0; i < st->n_fs; i++) {
 		const struct hal_fs *f = &st->fs[i];
 		cJSON *o = cJSON_CreateObject();
-		set_state(o, f->used_pct >= 0 && f->mount_known, f->reason[0] ? f->reason : st->reason);
+		set_state(o, f->used_pct >= 0 && f->mount_known,
+			  f->reason[0] ? f->reason : st->reason);
 		cJSON_AddStringToObject(o, "path", f->path);
 		add_mount(o, &f->m, f->mount_known);
 		bool u = f->used_pct >= 0;
@@ -206,10 +213,14 @@ static int put_storage(struct fm_facts *facts, const struct hal_storage *st)
 		add_num(o, "avail_bytes", (double)f->avail_bytes, u);
 		add_num(o, "used_pct", f->used_pct, u);
 		add_num(o, "inodes_used_pct",
-			f->inodes_total ? (double)((f->inodes_total - f->inodes_free) * 100 / f->inodes_total) : 0,
+			f->inodes_total
+			    ? (double)((f->inodes_total - f->inodes_free) * 100 / f->inodes_total)
+			    : 0,
 			u && f->inodes_total > 0);
-		add_tri(o, "read_only", !f->mount_known ? HAL_UNKNOWN
-				       : (f->m.mount_ro || f->m.super_ro) ? HAL_YES : HAL_NO);
+		add_tri(o, "read_only",
+			!f->mount_known			   ? HAL_UNKNOWN
+			: (f->m.mount_ro || f->m.super_ro) ? HAL_YES
+							   : HAL_NO);
 		if (put(facts, "hal.fs", f->path, o) < 0)
 			return -ENOMEM;
 	}
@@ -231,8 +242,10 @@ static int put_storage(struct fm_facts *facts, const struct hal_storage *st)
 		cJSON_AddStringToObject(o, "device", x->dev);
 		add_str(o, "mount_point", x->mount_point);
 		add_num(o, "errors_count", (double)x->errors_count, x->errors_count >= 0);
-		add_tri(o, "has_errors", x->errors_count < 0 ? HAL_UNKNOWN
-					 : x->errors_count > 0 ? HAL_YES : HAL_NO);
+		add_tri(o, "has_errors",
+			x->errors_count < 0   ? HAL_UNKNOWN
+			: x->errors_count > 0 ? HAL_YES
+					      : HAL_NO);
 		add_num(o, "warning_count", (double)x->warning_count, x->warning_count >= 0);
 		add_num(o, "msg_count", (double)x->msg_count, x->msg_count >= 0);
 		const struct hal_ext4_error *e[2] = {&x->first, &x->last};

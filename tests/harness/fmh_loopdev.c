@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define MAX_REC 8
-#define RUN_MS 60000
+#define RUN_MS	60000
 
 /* Fixed tables: the signal handler walks them without allocating. */
 static char mounts[MAX_REC][256];

@@ -79,7 +79,7 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(clock_vs_newest_cert),
+	    cmocka_unit_test(clock_vs_newest_cert),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,8 @@ static const struct hal_ext4 *wait_ext4(struct hal_storage *s, const struct fs *
 		if (now.tv_sec - start.tv_sec > 10) {
 			for (int i = 0; i < s->n_ext4; i++)
 				print_message("ext4 %s: errors_count %lld %s\n", s->ext4[i].dev,
-					      (long long)s->ext4[i].errors_count, s->ext4[i].reason);
+					      (long long)s->ext4[i].errors_count,
+					      s->ext4[i].reason);
 			fail_msg("no ext4 errors reported for %s within 10 s", f->name);
 		}
 		struct timespec pause = {0, 20 * 1000 * 1000};
@@ -185,8 +186,8 @@ int main(void)
 {
 	fmh_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ext4_errors_reported),
-		cmocka_unit_test(remount_ro_reported),
+	    cmocka_unit_test(ext4_errors_reported),
+	    cmocka_unit_test(remount_ro_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

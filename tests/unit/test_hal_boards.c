@@ -49,20 +49,20 @@ static void identify_each_board(void **state)
 	static const struct {
 		const char *dir, *id, *soc, *arch, *triplet, *l4t, *model;
 	} want[] = {
-		{"rpi3", "rpi3", "BCM2837", "armhf", "arm-linux-gnueabihf", "",
-		 "Raspberry Pi 3 Model B Rev 1.2"},
-		{"rpi4", "rpi4", "BCM2711", "aarch64", "aarch64-linux-gnu", "",
-		 "Raspberry Pi 4 Model B Rev 1.4"},
-		{"rpi5", "rpi5", "BCM2712", "aarch64", "aarch64-linux-gnu", "",
-		 "Raspberry Pi 5 Model B Rev 1.0"},
-		{"jetson-nano", "jetson-nano", "tegra210", "aarch64", "aarch64-linux-gnu", "32.7.1",
-		 "NVIDIA Jetson Nano Developer Kit"},
-		{"jetson-xavier-nx", "jetson-xavier-orin", "tegra194", "aarch64",
-		 "aarch64-linux-gnu", "35.4.1", "NVIDIA Jetson Xavier NX Developer Kit"},
-		{"jetson-orin-nano", "jetson-xavier-orin", "tegra234", "aarch64",
-		 "aarch64-linux-gnu", "36.3.0", "NVIDIA Jetson Orin Nano Developer Kit"},
-		{"generic-aarch64", "generic-aarch64", "rk3399", "aarch64", "aarch64-linux-gnu", "",
-		 "Pine64 RockPro64 v2.1"},
+	    {"rpi3", "rpi3", "BCM2837", "armhf", "arm-linux-gnueabihf", "",
+	     "Raspberry Pi 3 Model B Rev 1.2"},
+	    {"rpi4", "rpi4", "BCM2711", "aarch64", "aarch64-linux-gnu", "",
+	     "Raspberry Pi 4 Model B Rev 1.4"},
+	    {"rpi5", "rpi5", "BCM2712", "aarch64", "aarch64-linux-gnu", "",
+	     "Raspberry Pi 5 Model B Rev 1.0"},
+	    {"jetson-nano", "jetson-nano", "tegra210", "aarch64", "aarch64-linux-gnu", "32.7.1",
+	     "NVIDIA Jetson Nano Developer Kit"},
+	    {"jetson-xavier-nx", "jetson-xavier-orin", "tegra194", "aarch64", "aarch64-linux-gnu",
+	     "35.4.1", "NVIDIA Jetson Xavier NX Developer Kit"},
+	    {"jetson-orin-nano", "jetson-xavier-orin", "tegra234", "aarch64", "aarch64-linux-gnu",
+	     "36.3.0", "NVIDIA Jetson Orin Nano Developer Kit"},
+	    {"generic-aarch64", "generic-aarch64", "rk3399", "aarch64", "aarch64-linux-gnu", "",
+	     "Pine64 RockPro64 v2.1"},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		struct hal_snapshot *s = snap(want[i].dir);
@@ -213,8 +213,8 @@ static void jetsons_thermal_zones_l4t_emmc(void **state)
 {
 	(void)state;
 	struct hal_snapshot *s = snap("jetson-nano");
-	static const char *const types[] = {"AO-therm", "CPU-therm", "GPU-therm",
-					    "PLL-therm", "PMIC-Die", "thermal-fan-est"};
+	static const char *const types[] = {"AO-therm",	 "CPU-therm", "GPU-therm",
+					    "PLL-therm", "PMIC-Die",  "thermal-fan-est"};
 	assert_int_equal(s->thermal.n, 6);
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(s->thermal.zone[i].index, i);
@@ -280,7 +280,7 @@ static void generic_readonly_remount_and_worn_emmc(void **state)
 
 	struct hal_mount m;
 	assert_int_equal(hal_storage_parse_mountinfo(
-				 "31 24 0:26 / /srv\\040data rw,relatime - tmpfs tmpfs rw", &m),
+			     "31 24 0:26 / /srv\\040data rw,relatime - tmpfs tmpfs rw", &m),
 			 0);
 	assert_string_equal(m.mount_point, "/srv data");
 	assert_int_equal(hal_storage_parse_mountinfo("36 35 98:0 /mnt1 /mnt2 rw - ext3", &m),
@@ -378,8 +378,11 @@ static void decoders(void **state)
 	assert_non_null(strstr(c.reason, "adjtimex"));
 
 	char rel[32], bd[32];
-	assert_int_equal(hal_board_parse_l4t("# R32 (release), REVISION: 7.1, GCID: 1, BOARD: t210ref, EABI: aarch64",
-					     rel, sizeof(rel), bd, sizeof(bd)), 0);
+	assert_int_equal(
+	    hal_board_parse_l4t(
+		"# R32 (release), REVISION: 7.1, GCID: 1, BOARD: t210ref, EABI: aarch64", rel,
+		sizeof(rel), bd, sizeof(bd)),
+	    0);
 	assert_string_equal(rel, "32.7.1");
 	assert_string_equal(bd, "t210ref");
 	assert_int_equal(hal_board_parse_l4t("R32 7.1", rel, sizeof(rel), bd, sizeof(bd)), -EINVAL);
@@ -408,16 +411,16 @@ static void host_probe_via_collect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(identify_each_board),
-		cmocka_unit_test(rpi4_throttled_undervoltage_and_ext4_errors),
-		cmocka_unit_test(rpi3_hwmon_only_memcg_off_swap_on),
-		cmocka_unit_test(rpi5_cgroup_v2_and_rtc),
-		cmocka_unit_test(jetsons_thermal_zones_l4t_emmc),
-		cmocka_unit_test(generic_readonly_remount_and_worn_emmc),
-		cmocka_unit_test(malformed_files_are_unknown),
-		cmocka_unit_test(empty_root_is_unknown),
-		cmocka_unit_test(decoders),
-		cmocka_unit_test(host_probe_via_collect),
+	    cmocka_unit_test(identify_each_board),
+	    cmocka_unit_test(rpi4_throttled_undervoltage_and_ext4_errors),
+	    cmocka_unit_test(rpi3_hwmon_only_memcg_off_swap_on),
+	    cmocka_unit_test(rpi5_cgroup_v2_and_rtc),
+	    cmocka_unit_test(jetsons_thermal_zones_l4t_emmc),
+	    cmocka_unit_test(generic_readonly_remount_and_worn_emmc),
+	    cmocka_unit_test(malformed_files_are_unknown),
+	    cmocka_unit_test(empty_root_is_unknown),
+	    cmocka_unit_test(decoders),
+	    cmocka_unit_test(host_probe_via_collect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,8 +19,8 @@ struct hal_board {
 	char revision[24];	       /* the Pi's cpuinfo Revision ("c03114"); "" none */
 	char l4t_release[32];	       /* "32.7.1" from nv_tegra_release; "" none */
 	char l4t_board[32];	       /* its BOARD: ("t210ref"); "" none */
-	char matched_by[48];	       /* "compatible raspberrypi,4-model-b", "model", "cpuinfo arch" */
-	char reason[HAL_REASON_MAX];   /* what could not be read, "" when all was */
+	char matched_by[48]; /* "compatible raspberrypi,4-model-b", "model", "cpuinfo arch" */
+	char reason[HAL_REASON_MAX]; /* what could not be read, "" when all was */
 };
 
 /* Identifies the board under root into b. Never fails: what cannot be
@@ -30,7 +30,6 @@ void hal_board_identify(const char *root, struct hal_board *b);
 
 /* Parses an nv_tegra_release first line ("# R32 (release), REVISION: 7.1,
  * GCID: ..., BOARD: t210ref, ...") into "32.7.1" and "t210ref". 0 or -EINVAL. */
-int hal_board_parse_l4t(const char *line, char *release, size_t rsize, char *board,
-			size_t bsize);
+int hal_board_parse_l4t(const char *line, char *release, size_t rsize, char *board, size_t bsize);
 
 #endif

@@ -17,13 +17,13 @@
 #include <sys/timex.h>
 
 struct hal_clock {
-	int64_t now;		 /* CLOCK_REALTIME seconds at the reading */
+	int64_t now;		   /* CLOCK_REALTIME seconds at the reading */
 	enum hal_tri synchronised; /* !STA_UNSYNC and the state is not TIME_ERROR */
-	int time_state;		 /* adjtimex's return (TIME_OK 0 ... TIME_ERROR 5), -1 unknown */
+	int time_state;		   /* adjtimex's return (TIME_OK 0 ... TIME_ERROR 5), -1 unknown */
 	int64_t maxerror_us, esterror_us; /* -1 unknown */
 	bool rtc_present;
-	char rtc_name[32];	 /* "rtc-rpi", "tegra_rtc", "" */
-	int64_t rtc_time;	 /* rtc0's since_epoch, -1 unknown */
+	char rtc_name[32];	  /* "rtc-rpi", "tegra_rtc", "" */
+	int64_t rtc_time;	  /* rtc0's since_epoch, -1 unknown */
 	enum hal_tri rtc_hctosys; /* the system clock was set from it at boot */
 	char reason[HAL_REASON_MAX];
 };

@@ -14,11 +14,11 @@
 #define HAL_CPUFREQ_MAX 8
 
 struct hal_cpufreq {
-	char policy[16];      /* "policy0" */
-	int64_t cur_khz;      /* scaling_cur_freq, -1 unknown */
-	int64_t max_khz;      /* scaling_max_freq: what the governor may use */
-	int64_t hw_max_khz;   /* cpuinfo_max_freq: what the chip can do */
-	char governor[24];    /* "" unknown */
+	char policy[16];    /* "policy0" */
+	int64_t cur_khz;    /* scaling_cur_freq, -1 unknown */
+	int64_t max_khz;    /* scaling_max_freq: what the governor may use */
+	int64_t hw_max_khz; /* cpuinfo_max_freq: what the chip can do */
+	char governor[24];  /* "" unknown */
 	char reason[HAL_REASON_MAX];
 };
 

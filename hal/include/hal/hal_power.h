@@ -20,21 +20,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HAL_THROTTLE_UNDERVOLT   (1u << 0)
-#define HAL_THROTTLE_FREQ_CAPPED (1u << 1)
-#define HAL_THROTTLE_THROTTLED   (1u << 2)
-#define HAL_THROTTLE_SOFT_TEMP   (1u << 3)
+#define HAL_THROTTLE_UNDERVOLT	      (1u << 0)
+#define HAL_THROTTLE_FREQ_CAPPED      (1u << 1)
+#define HAL_THROTTLE_THROTTLED	      (1u << 2)
+#define HAL_THROTTLE_SOFT_TEMP	      (1u << 3)
 #define HAL_THROTTLE_SINCE_BOOT_SHIFT 16
 
 struct hal_throttle {
 	enum hal_tri undervoltage_now, freq_capped_now, throttled_now, soft_temp_limit_now;
 	enum hal_tri undervoltage_since_boot, freq_capped_since_boot, throttled_since_boot,
-		soft_temp_limit_since_boot;
+	    soft_temp_limit_since_boot;
 	bool raw_known;
-	uint32_t raw;	    /* the get_throttled word when raw_known */
-	bool not_on_board;  /* the board has no such flags (not a Raspberry Pi) */
-	char source[16];    /* "sysfs", "hwmon", "mailbox", "" none */
-	char path[96];	    /* the file it came from */
+	uint32_t raw;		     /* the get_throttled word when raw_known */
+	bool not_on_board;	     /* the board has no such flags (not a Raspberry Pi) */
+	char source[16];	     /* "sysfs", "hwmon", "mailbox", "" none */
+	char path[96];		     /* the file it came from */
 	char reason[HAL_REASON_MAX]; /* why (some) flags are unknown; "" when none are */
 };
 

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HAL_PATH_MAX 512  /* a joined path (root + sysfs path) */
-#define HAL_NAME_MAX 64   /* a directory entry hal keeps (thermal_zone12, mmcblk0p2) */
+#define HAL_PATH_MAX   512 /* a joined path (root + sysfs path) */
+#define HAL_NAME_MAX   64  /* a directory entry hal keeps (thermal_zone12, mmcblk0p2) */
 #define HAL_REASON_MAX 160 /* why a reading is unknown, for a person */
 
 /* A yes/no fact that may not be known. */
@@ -56,12 +56,10 @@ int hal_dir_each(const char *root, const char *path, const char *prefix,
  * (mountinfo on a Docker host) cost no memory. A line longer than
  * HAL_LINE_MAX is skipped. fn returns 0 to go on. Returns the lines seen or -errno. */
 #define HAL_LINE_MAX 4096
-int hal_each_line(const char *root, const char *path, int (*fn)(char *line, void *ctx),
-		  void *ctx);
+int hal_each_line(const char *root, const char *path, int (*fn)(char *line, void *ctx), void *ctx);
 
 /* snprintf into a fixed buffer; the result is cut when too long. */
-void hal_fmt(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void hal_fmt(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A reason from a read's -errno: "missing /sys/...", "malformed /sys/..." ... */
 void hal_reason(char *out, size_t size, int err, const char *path);

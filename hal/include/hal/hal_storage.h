@@ -34,50 +34,50 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HAL_FS_PATHS 5	   /* /, /var/lib/{docker,containerd,etcd,kubelet} */
-#define HAL_RO_MAX 8
-#define HAL_EXT4_MAX 8
+#define HAL_FS_PATHS  5 /* /, /var/lib/{docker,containerd,etcd,kubelet} */
+#define HAL_RO_MAX    8
+#define HAL_EXT4_MAX  8
 #define HAL_BLOCK_MAX 8
 
 struct hal_mount {
 	char mount_point[128];
-	char source[96];    /* "/dev/mmcblk0p2", "/dev/root", "overlay" */
+	char source[96]; /* "/dev/mmcblk0p2", "/dev/root", "overlay" */
 	char fstype[24];
 	unsigned major, minor;
-	bool mount_ro;	    /* the mount's own options */
-	bool super_ro;	    /* the filesystem's (superblock) options: "ro" or "emergency_ro" */
-	bool emergency_ro;  /* "emergency_ro": ext4 (Linux >= 6.5) stopped writes after an error */
-	char errors[24];    /* super option errors=...: "remount-ro", "continue", "" */
+	bool mount_ro;	   /* the mount's own options */
+	bool super_ro;	   /* the filesystem's (superblock) options: "ro" or "emergency_ro" */
+	bool emergency_ro; /* "emergency_ro": ext4 (Linux >= 6.5) stopped writes after an error */
+	char errors[24];   /* super option errors=...: "remount-ro", "continue", "" */
 };
 
 struct hal_fs {
-	char path[32];	    /* the path asked about ("/var/lib/etcd") */
-	struct hal_mount m; /* the mount holding it */
-	bool mount_known;   /* m was found in mountinfo */
+	char path[32];			  /* the path asked about ("/var/lib/etcd") */
+	struct hal_mount m;		  /* the mount holding it */
+	bool mount_known;		  /* m was found in mountinfo */
 	uint64_t size_bytes, avail_bytes; /* statvfs; valid when used_pct >= 0 */
-	int used_pct;	    /* 0..100 of what non-root users can use; -1 unknown */
+	int used_pct;			  /* 0..100 of what non-root users can use; -1 unknown */
 	uint64_t inodes_total, inodes_free;
 	char reason[HAL_REASON_MAX];
 };
 
 struct hal_ext4_error {
-	int64_t time;	    /* seconds since the epoch; 0 never */
+	int64_t time; /* seconds since the epoch; 0 never */
 	char func[48];
 	int64_t line, ino, block, errcode; /* -1 unknown */
 };
 
 struct hal_ext4 {
-	char dev[32];	    /* "mmcblk0p2", "loop0" */
-	char mount_point[128]; /* "" when not found among the mounts */
+	char dev[32];					/* "mmcblk0p2", "loop0" */
+	char mount_point[128];				/* "" when not found among the mounts */
 	int64_t errors_count, warning_count, msg_count; /* -1 unknown */
 	struct hal_ext4_error first, last;
 	char reason[HAL_REASON_MAX];
 };
 
 struct hal_blockdev {
-	char name[32];	    /* "mmcblk0", "sda" */
-	char type[8];	    /* mmc device/type: "SD", "MMC"; "" other */
-	int64_t ioerr_cnt;  /* -1 unknown */
+	char name[32];			       /* "mmcblk0", "sda" */
+	char type[8];			       /* mmc device/type: "SD", "MMC"; "" other */
+	int64_t ioerr_cnt;		       /* -1 unknown */
 	int life_time_a, life_time_b, pre_eol; /* -1 unknown */
 	char reason[HAL_REASON_MAX];
 };
@@ -85,7 +85,7 @@ struct hal_blockdev {
 struct hal_storage {
 	int n_fs;
 	struct hal_fs fs[HAL_FS_PATHS];
-	int n_ro, ro_seen;  /* read-only block-device mounts (kept, seen) */
+	int n_ro, ro_seen; /* read-only block-device mounts (kept, seen) */
 	struct hal_mount ro[HAL_RO_MAX];
 	int n_ext4;
 	struct hal_ext4 ext4[HAL_EXT4_MAX];

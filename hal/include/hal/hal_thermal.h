@@ -12,16 +12,16 @@
 #define HAL_THERMAL_MAX 16
 
 struct hal_thermal_zone {
-	int index;	      /* N of thermal_zoneN */
-	char type[40];	      /* "cpu-thermal", "CPU-therm"; "" unknown */
-	bool known;	      /* temp_mc holds a reading */
-	int64_t temp_mc;      /* millidegrees Celsius */
+	int index;		     /* N of thermal_zoneN */
+	char type[40];		     /* "cpu-thermal", "CPU-therm"; "" unknown */
+	bool known;		     /* temp_mc holds a reading */
+	int64_t temp_mc;	     /* millidegrees Celsius */
 	char reason[HAL_REASON_MAX]; /* why not known */
 };
 
 struct hal_thermal {
-	int n;			/* zones read (the lowest-numbered HAL_THERMAL_MAX) */
-	int seen;		/* zones the kernel has */
+	int n;	  /* zones read (the lowest-numbered HAL_THERMAL_MAX) */
+	int seen; /* zones the kernel has */
 	struct hal_thermal_zone zone[HAL_THERMAL_MAX];
 	char reason[HAL_REASON_MAX]; /* why there are none */
 };
