@@ -10,6 +10,7 @@
 #include "fm_discover.h"
 #include "fm_etcd.h"
 #include "fm_facts.h"
+#include "fm_hal.h"
 #include "fm_log.h"
 #include "fm_loop.h"
 
@@ -55,7 +56,9 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  probe etcd        etcd's health, status, alarms, members, disk latency, certificates\n"
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
-		"  probe docker|journal|hal   (not implemented yet)\n"
+		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
+		"                    ext4 errors, read-only mounts, clock sync\n"
+		"  probe docker|journal   (not implemented yet)\n"
 		"  check             one-shot diagnosis of this node: the cause, its evidence, the fix\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
@@ -228,6 +231,8 @@ static void print_facts(const struct fm_facts *facts)
 		       cJSON_GetObjectItem(f, "id")->valuestring);
 		if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
 			printf(": absent");
+		else if (cJSON_IsString(st) && strcmp(st->valuestring, "unknown") == 0)
+			printf(": unknown");
 		else if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
 			printf(": FAILED (%s%s%s)", st->valuestring, cJSON_IsString(tls) ? ": " : "",
 			       cJSON_IsString(tls) ? tls->valuestring : "");
@@ -276,6 +281,15 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 	return rc;
 }
 
+/* The board: hal's readings, and the clock against the newest certificate. */
+static int collect_hal(struct fm_loop *loop, const struct fm_discovery *d,
+		       const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	(void)loop;
+	(void)co;
+	return fm_hal_collect(d->root, d, time(NULL), facts);
+}
+
 /* A live source (probe --follow, and later run): started on the loop, it
  * keeps its facts in the set up to date from its own events until stopped.
  * start returns its state, or NULL after writing why into err (a
@@ -296,7 +310,7 @@ static const struct source sources[] = {
 	{"apiserver", collect_apiserver, NULL, NULL},
 	{"docker", NULL, NULL, NULL},
 	{"journal", NULL, NULL, NULL},
-	{"hal", NULL, NULL, NULL},
+	{"hal", collect_hal, NULL, NULL},
 };
 
 /* probe --follow prints each change of the fact set as it happens: one JSON

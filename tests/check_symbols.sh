@@ -8,7 +8,10 @@ for lib in "$@"; do
         libhal.a) re='^(hal_|board_)' ;;
         *) re='^(fm_|fmh_)' ;;
     esac
+    # ASan adds an ODR indicator "__odr_asan.<name>" beside every exported
+    # variable: the name after the dot is what is checked.
     bad=$(nm --defined-only -g "$lib" | awk 'NF == 3 && $2 ~ /[TDBRC]/ { print $3 }' |
+          sed 's/^__odr_asan\.//' |
           grep -Ev "$re" || true)
     if [ -n "$bad" ]; then
         echo "$(basename "$lib"): exported symbols without the prefix:" >&2

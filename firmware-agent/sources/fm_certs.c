@@ -16,7 +16,7 @@
 
 #define MAX_DIR_ENTRIES 1024 /* names looked at in one directory */
 
-static void rfc3339(char *out, size_t size, time_t t)
+void fm_certs_rfc3339(char *out, size_t size, time_t t)
 {
 	struct tm tm;
 	if (!gmtime_r(&t, &tm) || !strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
@@ -40,8 +40,8 @@ cJSON *fm_certs_fields(const struct fm_cert_info *ci, const char *file, time_t n
 	cJSON *f = cJSON_CreateObject();
 	if (!f)
 		return NULL;
-	rfc3339(nb, sizeof(nb), ci->not_before);
-	rfc3339(na, sizeof(na), ci->not_after);
+	fm_certs_rfc3339(nb, sizeof(nb), ci->not_before);
+	fm_certs_rfc3339(na, sizeof(na), ci->not_after);
 	bool expired = now > ci->not_after;
 	bool not_yet = now < ci->not_before;
 	if (file)

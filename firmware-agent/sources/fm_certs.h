@@ -35,6 +35,10 @@
 #define FM_CERTS_MAX_DEPTH 4   /* directories below the scanned one */
 #define FM_CERTS_MAX_FILES 256 /* candidate files per scan */
 
+/* t as RFC 3339 UTC ("2027-11-23T13:50:49Z", 21 bytes with the NUL); ""
+ * when it cannot be written. Such strings compare in time order. */
+void fm_certs_rfc3339(char *out, size_t size, time_t t);
+
 /* The fields above for ci at now (caller owns the object; NULL on
  * allocation failure). file may be NULL (then no "file"). */
 cJSON *fm_certs_fields(const struct fm_cert_info *ci, const char *file, time_t now);

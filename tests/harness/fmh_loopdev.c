@@ -1,0 +1,196 @@
+#include "fmh_loopdev.h"
+#include "fm_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#define MAX_REC 8
+#define RUN_MS	60000
+
+/* Fixed tables: the signal handler walks them without allocating. */
+static char mounts[MAX_REC][256];
+static char loops[MAX_REC][64];
+static volatile sig_atomic_t mounts_used[MAX_REC], loops_used[MAX_REC];
+static struct sigaction prev[NSIG];
+static bool installed;
+
+static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS};
+
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+/* Async-signal-safe: only umount2, open, ioctl, close. */
+static void undo_all(void)
+{
+	for (int i = 0; i < MAX_REC; i++)
+		if (mounts_used[i]) {
+			if (umount2(mounts[i], 0) != 0)
+				umount2(mounts[i], MNT_DETACH);
+			mounts_used[i] = 0;
+		}
+	for (int i = 0; i < MAX_REC; i++)
+		if (loops_used[i]) {
+			int fd = open(loops[i], O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				ioctl(fd, LOOP_CLR_FD, 0);
+				close(fd);
+			}
+			loops_used[i] = 0;
+		}
+}
+
+static void on_signal(int sig)
+{
+	undo_all();
+	/* Then the harness's handler: processes, directories, and death by sig. */
+	if (prev[sig].sa_handler != SIG_DFL && prev[sig].sa_handler != SIG_IGN &&
+	    !(prev[sig].sa_flags & SA_SIGINFO))
+		prev[sig].sa_handler(sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void on_death(void)
+{
+	undo_all();
+	fmh_cleanup();
+}
+
+static void install(void)
+{
+	if (installed)
+		return;
+	fmh_init(); /* its atexit first, so ours (registered after) runs before it */
+	atexit(fmh_loopdev_cleanup);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaddset(&sa.sa_mask, fatal[i]);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, &prev[fatal[i]]);
+	if (__sanitizer_set_death_callback)
+		__sanitizer_set_death_callback(on_death);
+	installed = true;
+}
+
+void fmh_loopdev_cleanup(void)
+{
+	undo_all();
+}
+
+static int run(const char *const argv[])
+{
+	char out[4096];
+	int status = -1;
+	int rc = fmh_run(argv, out, sizeof(out), &status, RUN_MS);
+	if (rc < 0) {
+		fprintf(stderr, "fmh_loopdev: cannot run %s: %s\n", argv[0], strerror(-rc));
+		return rc;
+	}
+	if (status != 0) {
+		fprintf(stderr, "fmh_loopdev: %s exited %d:\n%s\n", argv[0], status, out);
+		return -EIO;
+	}
+	return 0;
+}
+
+int fmh_ext4_image(const char *path, int size_mb)
+{
+	char size[32];
+	snprintf(size, sizeof(size), "%dM", size_mb);
+	install();
+	const char *const trunc[] = {"truncate", "-s", size, path, NULL};
+	const char *const mkfs[] = {"mkfs.ext4", "-q", "-F", path, NULL};
+	int rc = run(trunc);
+	return rc < 0 ? rc : run(mkfs);
+}
+
+int fmh_loop_attach(const char *image, char *dev, size_t size)
+{
+	install();
+	int slot = -1;
+	for (int i = 0; i < MAX_REC && slot < 0; i++)
+		if (!loops_used[i])
+			slot = i;
+	if (slot < 0)
+		return -ENOSPC;
+	const char *const argv[] = {"losetup", "--find", "--show", image, NULL};
+	char out[256];
+	int status = -1;
+	int rc = fmh_run(argv, out, sizeof(out), &status, RUN_MS);
+	if (rc < 0)
+		return rc;
+	out[strcspn(out, "\n")] = '\0';
+	if (status != 0 || strncmp(out, "/dev/loop", 9) != 0) {
+		fprintf(stderr, "fmh_loopdev: losetup exited %d: %s\n", status, out);
+		return -EIO;
+	}
+	if (strlen(out) >= size || strlen(out) >= sizeof(loops[slot]))
+		return -ENAMETOOLONG;
+	memcpy(loops[slot], out, strlen(out) + 1);
+	loops_used[slot] = 1;
+	memcpy(dev, out, strlen(out) + 1);
+	return 0;
+}
+
+int fmh_loop_detach(const char *dev)
+{
+	for (int i = 0; i < MAX_REC; i++)
+		if (loops_used[i] && !strcmp(loops[i], dev)) {
+			const char *const argv[] = {"losetup", "-d", dev, NULL};
+			int rc = run(argv);
+			loops_used[i] = 0;
+			return rc;
+		}
+	return -ESRCH;
+}
+
+int fmh_mount(const char *dev, const char *dir, const char *opts)
+{
+	install();
+	int slot = -1;
+	for (int i = 0; i < MAX_REC && slot < 0; i++)
+		if (!mounts_used[i])
+			slot = i;
+	if (slot < 0)
+		return -ENOSPC;
+	if (strlen(dir) >= sizeof(mounts[slot]))
+		return -ENAMETOOLONG;
+	/* Recorded before mounting: a signal in between finds it and umount2
+	 * fails harmlessly. */
+	memcpy(mounts[slot], dir, strlen(dir) + 1);
+	mounts_used[slot] = 1;
+	const char *const argv[] = {"mount", "-t", "ext4", "-o", opts, dev, dir, NULL};
+	int rc = run(argv);
+	if (rc < 0)
+		mounts_used[slot] = 0;
+	return rc;
+}
+
+int fmh_umount(const char *dir)
+{
+	for (int i = 0; i < MAX_REC; i++)
+		if (mounts_used[i] && !strcmp(mounts[i], dir)) {
+			int rc = umount2(dir, 0) == 0 ? 0 : -errno;
+			mounts_used[i] = 0;
+			return rc;
+		}
+	return -ESRCH;
+}
+
+int fmh_debugfs(const char *dev, const char *request)
+{
+	const char *const argv[] = {"debugfs", "-w", "-R", request, dev, NULL};
+	return run(argv);
+}
