@@ -127,14 +127,21 @@ static cJSON *emit(struct ctx *c, const char *code, const char *severity, const 
 static cJSON *emit(struct ctx *c, const char *code, const char *severity, const char *key,
 		   const char *fmt, ...)
 {
-	cJSON *d = find(c->out, code, key);
-	if (d)
-		return d;
 	char summary[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(summary, sizeof(summary), fmt, ap);
 	va_end(ap);
+	cJSON *d = find(c->out, code, key);
+	if (d) {
+		/* The graver finding names the diagnosis. */
+		if (fm_diagnose_severity_rank(severity) >
+		    fm_diagnose_severity_rank(str(d, "severity"))) {
+			cJSON_ReplaceItemInObjectCaseSensitive(d, "severity", cJSON_CreateString(severity));
+			cJSON_ReplaceItemInObjectCaseSensitive(d, "summary", cJSON_CreateString(summary));
+		}
+		return d;
+	}
 	d = cJSON_CreateObject();
 	if (!d || !cJSON_AddStringToObject(d, "code", code) ||
 	    !cJSON_AddStringToObject(d, "severity", severity) ||
@@ -338,10 +345,143 @@ static void rule_certs(struct ctx *c)
 	}
 }
 
+/* --- rules: the board (hal) -------------------------------------------------- */
+
+/* "/dev/mmcblk0p2" and "mmcblk0p2" are the same device. */
+static const char *devname(const char *dev)
+{
+	return strncmp(dev, "/dev/", 5) == 0 ? dev + 5 : dev;
+}
+
+/* fsck for a filesystem: the root cannot be checked while mounted, so it is
+ * marked for the check at the next boot (what incident 2 ended with). */
+static void remedy_fsck(struct ctx *c, cJSON *d, const char *dev, const char *mount_point)
+{
+	if (!mount_point || strcmp(mount_point, "/") == 0) {
+		remedy(c, d, "touch /forcefsck && reboot");
+	} else {
+		remedy(c, d, "umount %s && e2fsck -fy /dev/%s && mount %s", mount_point, devname(dev),
+		       mount_point);
+	}
+}
+
+static void rule_storage(struct ctx *c, const cJSON *f, const char *id)
+{
+	double n = 0;
+	if (kind_is(f, "hal.ext4") && num(f, "errors_count", &n) && n > 0) {
+		const char *dev = str_or(f, "device", id), *mp = str(f, "mount_point");
+		cJSON *d = emit(c, "fs-corruption", "critical", devname(dev),
+				"the ext4 filesystem on %s%s%s has recorded %.0f error%s (last: %s, inode %.0f): it is corrupted",
+				devname(dev), mp ? " mounted on " : "", mp ? mp : "", n, n == 1 ? "" : "s",
+				str_or(f, "last_error_func", "?"),
+				cJSON_IsNumber(cJSON_GetObjectItem(f, "last_error_ino"))
+					? cJSON_GetObjectItem(f, "last_error_ino")->valuedouble
+					: 0);
+		evidence(c, d, f, FIELDS("device", "mount_point", "errors_count", "last_error_time",
+					 "last_error_func", "last_error_ino", "last_error_errcode_name"));
+		remedy_fsck(c, d, dev, mp);
+	} else if (kind_is(f, "hal.readonly") && (is_true(f, "remounted_ro") || is_true(f, "emergency_ro"))) {
+		const char *dev = str_or(f, "device", id), *mp = str_or(f, "mount_point", id);
+		cJSON *d = emit(c, "fs-corruption", "critical", devname(dev),
+				"the kernel made %s (%s) read-only after an error: the filesystem is damaged", mp,
+				devname(dev));
+		evidence(c, d, f, FIELDS("device", "mount_point", "fstype", "remounted_ro", "emergency_ro"));
+		remedy_fsck(c, d, dev, mp);
+	} else if (kind_is(f, "hal.fs") && num(f, "used_pct", &n)) {
+		double inodes = 0;
+		num(f, "inodes_used_pct", &inodes);
+		if (n < 90 && inodes < 90)
+			return;
+		const char *mp = str_or(f, "mount_point", id);
+		cJSON *d = emit(c, "disk-pressure", n >= 97 || inodes >= 97 ? "critical" : "warning", mp,
+				"%s is %.0f%% full (inodes %.0f%%): kubelet evicts pods and etcd stops below 10%% free",
+				mp, n, inodes);
+		evidence(c, d, f, FIELDS("path", "mount_point", "device", "used_pct", "inodes_used_pct", "avail_bytes"));
+		remedy(c, d, "du -xh --max-depth=3 %s 2>/dev/null | sort -h | tail -20", mp);
+		remedy(c, d, "docker container prune -f && docker image prune -f");
+		remedy(c, d, "journalctl --vacuum-size=100M");
+	}
+}
+
+static void rule_board(struct ctx *c, const cJSON *f)
+{
+	double t = 0;
+	if (kind_is(f, "hal.throttle")) {
+		bool now = is_true(f, "undervoltage_now"), ever = is_true(f, "undervoltage_since_boot");
+		if (now || ever) {
+			cJSON *d = emit(c, "undervoltage", now ? "critical" : "warning", "power",
+					now ? "the board is under-voltage now: the supply cannot hold 5 V (SD card corruption and crashes follow)"
+					    : "the board has been under-voltage since boot: the supply cannot hold 5 V under load");
+			evidence(c, d, f, FIELDS("undervoltage_now", "undervoltage_since_boot", "raw", "source"));
+			remedy(c, d, "vcgencmd get_throttled");
+			remedy(c, d, "use the board's official supply (Pi 4: 5.1 V 3 A, Pi 5: 5.1 V 5 A) and a short, thick cable");
+		}
+		if (is_true(f, "throttled_now") || is_true(f, "freq_capped_now") || is_true(f, "soft_temp_limit_now")) {
+			cJSON *d = emit(c, "throttled", "warning", "cpu",
+					"the firmware is throttling the CPU now (%s)",
+					is_true(f, "soft_temp_limit_now") ? "soft temperature limit" : "frequency capped");
+			evidence(c, d, f, FIELDS("throttled_now", "freq_capped_now", "soft_temp_limit_now", "raw"));
+			remedy(c, d, "vcgencmd measure_temp && vcgencmd get_throttled");
+			remedy(c, d, "add a heatsink and fan, or lower the load");
+		}
+	} else if (kind_is(f, "hal.thermal") && num(f, "temp_c", &t) && t >= 85) {
+		cJSON *d = emit(c, "throttled", "warning", "cpu", "the %s zone is at %.0f °C: the SoC throttles from 80-85 °C",
+				str_or(f, "type", "thermal"), t);
+		evidence(c, d, f, FIELDS("type", "temp_c"));
+		remedy(c, d, "add a heatsink and fan, or lower the load");
+	} else if (kind_is(f, "hal.memory")) {
+		if (is_false(f, "memory_cgroup_enabled")) {
+			cJSON *d = emit(c, "memory-cgroup-disabled", "critical", "memory-cgroup",
+					"the memory cgroup is disabled (%s): kubelet refuses to start",
+					str_or(f, "memory_cgroup_reason", "kernel command line"));
+			evidence(c, d, f, FIELDS("memory_cgroup_enabled", "memory_cgroup_reason", "cmdline_cgroup_disable_memory"));
+			remedy(c, d, "sed -i '1 s/$/ cgroup_enable=memory cgroup_memory=1/' /boot/firmware/cmdline.txt || "
+				     "sed -i '1 s/$/ cgroup_enable=memory cgroup_memory=1/' /boot/cmdline.txt");
+			remedy(c, d, "reboot");
+		}
+		if (is_true(f, "swap_enabled")) {
+			cJSON *d = emit(c, "swap-enabled", "warning", "swap",
+					"swap is on: kubelet refuses to start with swap unless configured to allow it");
+			evidence(c, d, f, FIELDS("swap_enabled", "swap_total_bytes", "swap_used_bytes"));
+			remedy(c, d, "swapoff -a");
+			remedy(c, d, "systemctl disable --now dphys-swapfile 2>/dev/null; sed -i '/ swap / s/^/#/' /etc/fstab");
+		}
+	} else if (kind_is(f, "hal.clock")) {
+		if (is_true(f, "clock_before_newest_cert")) {
+			cJSON *d = emit(c, "clock-unsynced", "critical", "clock",
+					"the clock (%s) is before %s was issued (%s): every certificate looks not yet valid",
+					str_or(f, "now", "?"), str_or(f, "newest_cert", "a certificate"),
+					str_or(f, "newest_cert_not_before", "?"));
+			evidence(c, d, f, FIELDS("now", "synchronised", "rtc_present", "newest_cert", "newest_cert_not_before"));
+		} else if (is_false(f, "synchronised")) {
+			cJSON *d = emit(c, "clock-unsynced", "warning", "clock",
+					"the clock is not synchronised (NTP)%s",
+					is_false(f, "rtc_present") ? " and the board has no RTC: it starts at a wrong time after every power cut" : "");
+			evidence(c, d, f, FIELDS("now", "synchronised", "maxerror_us", "rtc_present"));
+		} else {
+			return;
+		}
+		cJSON *d = find(c->out, "clock-unsynced", "clock");
+		remedy(c, d, "timedatectl set-ntp true");
+		remedy(c, d, "timedatectl timesync-status || chronyc tracking");
+		if (is_false(f, "rtc_present"))
+			remedy(c, d, "apt-get install fake-hwclock");
+	}
+}
+
+static void rule_hal(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		rule_storage(c, f, str_or(f, "id", ""));
+		rule_board(c, f);
+	}
+}
+
 /* --- the whole ------------------------------------------------------------ */
 
 typedef void (*rule_fn)(struct ctx *c);
-static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs};
+static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs, rule_hal};
 
 int fm_diagnose_severity_rank(const char *severity)
 {

@@ -227,6 +227,96 @@ static void slow_disk_warns(void **state)
 	fm_facts_delete(&f);
 }
 
+/* Incident 2 from the board's side: ext4 errors on the root and the kernel's
+ * read-only remount are one finding about one device, and the cause of
+ * 6443 refusing; the fix for the root is a check at the next boot. */
+static void ext4_errors_are_fs_corruption(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "hal.ext4", "mmcblk0p2",
+	    "{\"device\":\"mmcblk0p2\",\"mount_point\":\"/\",\"errors_count\":3,\"last_error_func\":\"ext4_lookup\","
+	    "\"last_error_ino\":1234,\"last_error_errcode_name\":\"EFSCORRUPTED\"}");
+	put(f, "hal.readonly", "/", "{\"device\":\"/dev/mmcblk0p2\",\"mount_point\":\"/\",\"remounted_ro\":true}");
+	put(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":0}");
+	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *c = diag(d, "fs-corruption");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "key")->valuestring, "mmcblk0p2");
+	assert_true(has_evidence(c, "hal.ext4"));
+	assert_true(has_evidence(c, "hal.readonly"));
+	assert_true(lists(c, "explains", "apiserver-unreachable"));
+	assert_true(lists(c, "remedy", "touch /forcefsck && reboot"));
+	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "ext4_lookup"));
+	cJSON_Delete(d);
+
+	/* Not the root: unmount and check it. */
+	put(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":1}");
+	d = fm_diagnose(f, NOW);
+	const cJSON *x;
+	bool sda = false;
+	cJSON_ArrayForEach(x, d)
+	{
+		if (strcmp(cJSON_GetObjectItem(x, "key")->valuestring, "sda1") == 0)
+			sda = lists(x, "remedy", "umount /var/lib/docker && e2fsck -fy /dev/sda1 && mount /var/lib/docker");
+	}
+	assert_true(sda);
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+static void board_rules(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "hal.fs", "/var/lib/etcd", "{\"path\":\"/var/lib/etcd\",\"mount_point\":\"/\",\"used_pct\":98,\"inodes_used_pct\":5}");
+	put(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"used_pct\":98,\"inodes_used_pct\":5}");
+	put(f, "hal.fs", "/boot", "{\"path\":\"/boot\",\"mount_point\":\"/boot\",\"used_pct\":50}");
+	put(f, "hal.throttle", "firmware",
+	    "{\"undervoltage_now\":false,\"undervoltage_since_boot\":true,\"throttled_now\":true,\"raw\":\"0x50005\"}");
+	put(f, "hal.memory", "memory",
+	    "{\"memory_cgroup_enabled\":false,\"memory_cgroup_reason\":\"cgroup_disable=memory on the kernel command line\","
+	    "\"swap_enabled\":true}");
+	put(f, "hal.clock", "clock",
+	    "{\"now\":\"1970-01-01T00:01:00Z\",\"synchronised\":false,\"rtc_present\":false,"
+	    "\"newest_cert\":\"/etc/kubernetes/pki/ca.crt\",\"clock_before_newest_cert\":true}");
+	put(f, "hal.thermal", "thermal_zone0", "{\"type\":\"cpu-thermal\",\"temp_c\":45.2}");
+	cJSON *d = fm_diagnose(f, NOW);
+
+	const cJSON *dp = diag(d, "disk-pressure");
+	assert_non_null(dp);
+	assert_string_equal(cJSON_GetObjectItem(dp, "severity")->valuestring, "critical");
+	assert_string_equal(cJSON_GetObjectItem(dp, "key")->valuestring, "/");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(dp, "evidence")), 2); /* both paths */
+	const cJSON *uv = diag(d, "undervoltage");
+	assert_non_null(uv);
+	assert_string_equal(cJSON_GetObjectItem(uv, "severity")->valuestring, "warning");
+	/* under-voltage explains the throttling */
+	assert_null(diag(d, "throttled"));
+	assert_true(lists(uv, "explains", "throttled"));
+	const cJSON *mc = diag(d, "memory-cgroup-disabled");
+	assert_non_null(mc);
+	assert_string_equal(cJSON_GetObjectItem(mc, "severity")->valuestring, "critical");
+	assert_non_null(diag(d, "swap-enabled"));
+	const cJSON *cl = diag(d, "clock-unsynced");
+	assert_non_null(cl);
+	assert_string_equal(cJSON_GetObjectItem(cl, "severity")->valuestring, "critical");
+	assert_true(lists(cl, "remedy", "apt-get install fake-hwclock"));
+	cJSON_Delete(d);
+
+	/* Only unsynchronised, with an RTC: a warning; cool board: nothing. */
+	put(f, "hal.clock", "clock", "{\"now\":\"2026-11-18T00:00:00Z\",\"synchronised\":false,\"rtc_present\":true,"
+				      "\"clock_before_newest_cert\":false}");
+	d = fm_diagnose(f, NOW);
+	cl = diag(d, "clock-unsynced");
+	assert_string_equal(cJSON_GetObjectItem(cl, "severity")->valuestring, "warning");
+	assert_false(lists(cl, "remedy", "apt-get install fake-hwclock"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 static cJSON *one(const char *code, const char *key)
 {
 	char buf[256];
@@ -290,6 +380,8 @@ int main(void)
 		cmocka_unit_test(expired_cert_explains_a_chain),
 		cmocka_unit_test(not_yet_valid_is_the_clock),
 		cmocka_unit_test(slow_disk_warns),
+		cmocka_unit_test(ext4_errors_are_fs_corruption),
+		cmocka_unit_test(board_rules),
 		cmocka_unit_test(track_holds_and_resolves_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
