@@ -52,7 +52,13 @@ struct fm_rules {
 	/* per source, the rules that apply, in order */
 	unsigned short by_src[FM_RULES_SRC_COUNT][FM_RULES_MAX];
 	size_t n_src[FM_RULES_SRC_COUNT];
+	/* A line that passed a literal, NUL-terminated for regexec: journal
+	 * data is not terminated, and REG_STARTEND is neither portable nor
+	 * understood by the sanitizers' regexec. */
+	char *scratch;
 };
+
+#define SCRATCH_MAX (64 * 1024)
 
 const char *fm_rules_source_name(enum fm_rules_source src)
 {
@@ -69,7 +75,12 @@ int fm_rules_source_of_unit(const char *unit, size_t len)
 
 struct fm_rules *fm_rules_new(void)
 {
-	return calloc(1, sizeof(struct fm_rules));
+	struct fm_rules *rs = calloc(1, sizeof(*rs));
+	if (rs && !(rs->scratch = malloc(SCRATCH_MAX + 1))) {
+		free(rs);
+		return NULL;
+	}
+	return rs;
 }
 
 static void rule_free(struct rule *r)
@@ -87,6 +98,7 @@ void fm_rules_delete(struct fm_rules **rs)
 		return;
 	for (size_t i = 0; i < (*rs)->n; i++)
 		rule_free((*rs)->rule[i]);
+	free((*rs)->scratch);
 	free(*rs);
 	*rs = NULL;
 }
@@ -522,16 +534,22 @@ int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source 
 		return -1;
 	const unsigned short *list = rs->by_src[src];
 	size_t n = rs->n_src[src];
+	bool copied = false;
+	if (len > SCRATCH_MAX)
+		len = SCRATCH_MAX; /* one log line (STYLE.md) */
 	for (size_t k = 0; k < n; k++) {
 		if (list[k] < from)
 			continue;
 		const struct rule *r = rs->rule[list[k]];
 		if (len < r->literal_len || !memmem(msg, len, r->literal, r->literal_len))
 			continue;
+		if (!copied) {
+			memcpy(rs->scratch, msg, len);
+			rs->scratch[len] = '\0';
+			copied = true;
+		}
 		regmatch_t pm[10];
-		pm[0].rm_so = 0;
-		pm[0].rm_eo = (regoff_t)len;
-		if (regexec(&r->re, msg, 10, pm, REG_STARTEND) != 0)
+		if (regexec(&r->re, rs->scratch, 10, pm, 0) != 0)
 			continue;
 		m->nfields = r->nfields;
 		for (size_t i = 0; i < r->nfields; i++) {
