@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,4 +126,25 @@ int fm_state_read(const char *dir, const char *name, char *buf, size_t size, siz
 out_close:
 	close(fd);
 	return rc;
+}
+
+int fm_state_write_json(const char *dir, const char *name, cJSON *o)
+{
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	int rc = s ? fm_state_write(dir, name, s, strlen(s)) : -ENOMEM;
+	free(s);
+	return rc;
+}
+
+cJSON *fm_state_read_json(const char *dir, const char *name, int *rc)
+{
+	char *buf = malloc(FM_STATE_MAX + 1);
+	size_t len;
+	cJSON *o = NULL;
+	*rc = buf ? fm_state_read(dir, name, buf, FM_STATE_MAX + 1, &len) : -ENOMEM;
+	if (*rc == 0 && !(o = cJSON_ParseWithLength(buf, len)))
+		*rc = -EBADMSG;
+	free(buf);
+	return o;
 }

@@ -10,6 +10,7 @@
 #ifndef FM_STATE_H
 #define FM_STATE_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 /* The largest state file written or read back. */
@@ -24,5 +25,12 @@ int fm_state_write(const char *dir, const char *name, const void *data, size_t l
  * -ENOENT (no such state yet), -EFBIG (larger than size - 1 or FM_STATE_MAX:
  * not ours, refused), or -errno. */
 int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len);
+
+/* The JSON forms, for state kept as one JSON object. write takes ownership
+ * of o (also on failure); 0 or -errno as fm_state_write. read returns the
+ * parsed object (caller owns it), or NULL with *rc set: -ENOENT (none yet),
+ * -EBADMSG (not JSON), or as fm_state_read. */
+int fm_state_write_json(const char *dir, const char *name, cJSON *o);
+cJSON *fm_state_read_json(const char *dir, const char *name, int *rc);
 
 #endif

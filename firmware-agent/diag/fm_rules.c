@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 /* Built from the rules/NAME.rules files by CMake (fm_rules_default.c). */
-extern const char fm_rules_default_text[];
-extern const size_t fm_rules_default_len;
+const char *fm_rules_default_text(size_t *len);
 
 static const char *const source_units[FM_RULES_SRC_COUNT] = {
 	"kubelet.service", "docker.service", "containerd.service",
@@ -444,8 +443,9 @@ out:
 
 int fm_rules_load_default(struct fm_rules *rs, char *err, size_t err_size)
 {
-	return fm_rules_load(rs, fm_rules_default_text, fm_rules_default_len, "default.rules", err,
-			     err_size);
+	size_t len;
+	const char *text = fm_rules_default_text(&len);
+	return fm_rules_load(rs, text, len, "default.rules", err, err_size);
 }
 
 static int name_cmp(const void *a, const void *b)

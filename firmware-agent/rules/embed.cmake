@@ -1,5 +1,7 @@
 # Turns the shipped rule files (IN: a ;-list, in order) into a C source (OUT)
-# defining fm_rules_default_text/len: the static agent has no data files.
+# defining fm_rules_default_text(): the static agent has no data files. (A
+# function, not an exported array: sanitizers export extra symbols for
+# global arrays.)
 set(text "")
 foreach(f ${IN})
   file(READ "${f}" part HEX)
@@ -12,8 +14,7 @@ string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x
 file(WRITE "${OUT}.tmp"
   "/* Generated from firmware-agent/rules/NAME.rules by rules/embed.cmake. */\n"
   "#include <stddef.h>\n"
-  "extern const char fm_rules_default_text[];\n"
-  "extern const size_t fm_rules_default_len;\n"
-  "const char fm_rules_default_text[] = {\n${bytes}0x00};\n"
-  "const size_t fm_rules_default_len = ${len};\n")
+  "const char *fm_rules_default_text(size_t *len);\n"
+  "static const char text[] = {\n${bytes}0x00};\n"
+  "const char *fm_rules_default_text(size_t *len)\n{\n\t*len = ${len};\n\treturn text;\n}\n")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -140,12 +140,9 @@ static void save_state(struct fm_journal *jr)
 	cJSON_AddNumberToObject(o, "seen", (double)jr->seen);
 	cJSON_AddNumberToObject(o, "matched", (double)jr->matched);
 	cJSON_AddItemToObject(o, "hits", fm_rules_hits_json(jr->hits));
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	int rc = s ? fm_state_write(jr->state_dir, STATE_FILE, s, strlen(s)) : -ENOMEM;
+	int rc = fm_state_write_json(jr->state_dir, STATE_FILE, o);
 	if (rc < 0)
 		fm_warn("journal: cannot save state in %s: %s", jr->state_dir, strerror(-rc));
-	free(s);
 }
 
 static uint64_t num(const cJSON *o, const char *key)
@@ -156,18 +153,14 @@ static uint64_t num(const cJSON *o, const char *key)
 
 static void load_state(struct fm_journal *jr)
 {
-	char *buf = malloc(FM_STATE_MAX + 1);
-	size_t len;
-	int rc = buf ? fm_state_read(jr->state_dir, STATE_FILE, buf, FM_STATE_MAX + 1, &len) : -ENOMEM;
-	if (rc < 0) {
+	int rc;
+	cJSON *o = fm_state_read_json(jr->state_dir, STATE_FILE, &rc);
+	if (!o) {
 		if (rc != -ENOENT)
 			fm_warn("journal: state in %s unreadable (%s): starting afresh", jr->state_dir,
 				strerror(-rc));
-		free(buf);
 		return;
 	}
-	cJSON *o = cJSON_ParseWithLength(buf, len);
-	free(buf);
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cursor");
 	if (cJSON_IsString(c) && strlen(c->valuestring) < CURSOR_MAX &&
 	    fm_journal_parse_cursor(c->valuestring, &jr->pos)) {

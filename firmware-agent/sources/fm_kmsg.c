@@ -117,25 +117,18 @@ static void save_state(struct fm_kmsg *k)
 	cJSON_AddNumberToObject(o, "records", (double)k->records);
 	cJSON_AddNumberToObject(o, "matched", (double)k->matched);
 	cJSON_AddItemToObject(o, "hits", fm_rules_hits_json(k->hits));
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	int rc = s ? fm_state_write(k->state_dir, STATE_FILE, s, strlen(s)) : -ENOMEM;
+	int rc = fm_state_write_json(k->state_dir, STATE_FILE, o);
 	if (rc < 0)
 		fm_warn("kmsg: cannot save state in %s: %s", k->state_dir, strerror(-rc));
-	free(s);
 }
 
 /* The saved sequence number, when it is of this boot. */
 static void load_state(struct fm_kmsg *k)
 {
-	char *buf = malloc(FM_STATE_MAX + 1);
-	size_t len;
-	if (!buf || fm_state_read(k->state_dir, STATE_FILE, buf, FM_STATE_MAX + 1, &len) < 0) {
-		free(buf);
+	int rc;
+	cJSON *o = fm_state_read_json(k->state_dir, STATE_FILE, &rc);
+	if (!o)
 		return;
-	}
-	cJSON *o = cJSON_ParseWithLength(buf, len);
-	free(buf);
 	const cJSON *boot = cJSON_GetObjectItemCaseSensitive(o, "boot_id");
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
 	if (cJSON_IsString(boot) && strcmp(boot->valuestring, k->boot_id) == 0 && cJSON_IsNumber(seq) &&
