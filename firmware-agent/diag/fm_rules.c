@@ -55,7 +55,18 @@ struct fm_rules {
 	 * data is not terminated, and REG_STARTEND is neither portable nor
 	 * understood by the sanitizers' regexec. */
 	char *scratch;
+	/* Per source, a bit per hash of every literal's first 4 bytes: one pass
+	 * over a line rejects it for all rules when no 4 bytes of it start a
+	 * literal (most lines), before any memmem. */
+	uint8_t first4[FM_RULES_SRC_COUNT][8192];
 };
+
+static inline unsigned hash4(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return (v * 2654435761u) >> 16; /* 16 bits */
+}
 
 #define SCRATCH_MAX (64 * 1024)
 
@@ -373,6 +384,8 @@ static int parse_line(struct parse *p, struct fm_rules *rs, struct pending *pd, 
 	} else if (strcmp(k, "sources") == 0) {
 		return set_sources(p, r, v);
 	} else if (strcmp(k, "literal") == 0) {
+		if (strlen(v) < 4)
+			return fail(p, "literal shorter than 4 bytes");
 		int rc = copy_value(p, r->literal, sizeof(r->literal), v, "literal");
 		r->literal_len = strlen(r->literal);
 		return rc;
@@ -429,8 +442,11 @@ int fm_rules_load(struct fm_rules *rs, const char *text, size_t len, const char 
 			size_t idx = rs->n++;
 			rs->rule[idx] = pd->r[i];
 			for (int s = 0; s < FM_RULES_SRC_COUNT; s++)
-				if (pd->r[i]->sources & (1u << s))
+				if (pd->r[i]->sources & (1u << s)) {
 					rs->by_src[s][rs->n_src[s]++] = (unsigned short)idx;
+					unsigned h = hash4(pd->r[i]->literal);
+					rs->first4[s][h >> 3] |= (uint8_t)(1u << (h & 7));
+				}
 		}
 		pd->n = 0;
 	}
@@ -537,6 +553,17 @@ int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source 
 	bool copied = false;
 	if (len > SCRATCH_MAX)
 		len = SCRATCH_MAX; /* one log line (STYLE.md) */
+	if (len < 4)
+		return -1; /* every literal has at least 4 bytes */
+	const uint8_t *bits = rs->first4[src];
+	size_t at = 0;
+	for (; at + 4 <= len; at++) {
+		unsigned h = hash4(msg + at);
+		if (bits[h >> 3] & (1u << (h & 7)))
+			break;
+	}
+	if (at + 4 > len)
+		return -1;
 	for (size_t k = 0; k < n; k++) {
 		if (list[k] < from)
 			continue;
