@@ -11,8 +11,11 @@
 #include "fm_etcd.h"
 #include "fm_facts.h"
 #include "fm_hal.h"
+#include "fm_journal.h"
+#include "fm_kmsg.h"
 #include "fm_log.h"
 #include "fm_loop.h"
+#include "fm_rules.h"
 
 #include <cjson/cJSON.h>
 #include <mbedtls/version.h>
@@ -37,11 +40,12 @@ struct opts {
 	bool follow;
 	const char *root;
 	uint64_t timeout_ms;
+	uint64_t since_ms; /* 0: not given */
 	int tls_max;
 	const char *etcd_url, *etcd_ca, *etcd_cert, *etcd_key;
 	const char *apiserver_url, *kubeconfig;
 	const char *docker_host, *journal_dir, *kmsg, *since, *config;
-	const char *controller, *psk_identity, *psk_file, *state_dir;
+	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
 };
 
 static void usage(FILE *out)
@@ -58,7 +62,9 @@ static void usage(FILE *out)
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
 		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
 		"                    ext4 errors, read-only mounts, clock sync\n"
-		"  probe docker|journal   (not implemented yet)\n"
+		"  probe journal     log lines of kubelet, docker, containerd, etcd, k3s and the\n"
+		"                    kernel (journal and /dev/kmsg) that match the log rules\n"
+		"  probe docker      (not implemented yet)\n"
 		"  check             one-shot diagnosis of this node: the cause, its evidence, the fix\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
@@ -77,6 +83,12 @@ static void usage(FILE *out)
 		"  --apiserver URL        kube-apiserver URL\n"
 		"  --kubeconfig FILE      credentials and CA for the apiserver\n"
 		"  --tls-max 1.2|1.3      highest TLS version to offer (default 1.3)\n"
+		"  --journal-dir DIR      read journal files from DIR (default: the system journal)\n"
+		"  --kmsg PATH|none       the kernel log device (default /dev/kmsg)\n"
+		"  --since DURATION       look back this far (default 1h; --follow: the current boot)\n"
+		"  --state-dir DIR        keep the journal cursor and kmsg sequence here, so a\n"
+		"                         restart resumes where it stopped (--follow)\n"
+		"  --rules-dir DIR        more log rules: every DIR/*.rules beside the built-in ones\n"
 		"\n"
 		"Without these the agent finds the control plane under --root: kubeadm's\n"
 		"/etc/kubernetes/manifests/*.yaml, pki/ and admin.conf, or k3s's\n"
@@ -97,7 +109,7 @@ static void version(void)
 enum {
 	OPT_JSON = 256, OPT_FOLLOW, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
 	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
-	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR,
+	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR, OPT_RULES_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -121,6 +133,7 @@ static const struct option long_opts[] = {
 	{"psk-identity", required_argument, NULL, OPT_PSK_IDENTITY},
 	{"psk-file", required_argument, NULL, OPT_PSK_FILE},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"rules-dir", required_argument, NULL, OPT_RULES_DIR},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -163,12 +176,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_DOCKER_HOST: o->docker_host = optarg; break;
 		case OPT_JOURNAL_DIR: o->journal_dir = optarg; break;
 		case OPT_KMSG: o->kmsg = optarg; break;
-		case OPT_SINCE: o->since = optarg; break;
+		case OPT_SINCE:
+			if (fm_conf_duration_ms(optarg, &o->since_ms) < 0 || o->since_ms == 0) {
+				fprintf(stderr, "fleetmedic-agent: --since %s: give a duration such as 30m or 2h\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o->since = optarg;
+			break;
 		case OPT_CONFIG: o->config = optarg; break;
 		case OPT_CONTROLLER: o->controller = optarg; break;
 		case OPT_PSK_IDENTITY: o->psk_identity = optarg; break;
 		case OPT_PSK_FILE: o->psk_file = optarg; break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
+		case OPT_RULES_DIR: o->rules_dir = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case ':':
 			fprintf(stderr, "fleetmedic-agent: %s needs a value\n", argv[optind - 1]);
@@ -253,12 +274,15 @@ static void print_facts(const struct fm_facts *facts)
 	}
 }
 
-typedef int (*collect_fn)(struct fm_loop *loop, const struct fm_discovery *d,
+/* One source, once: its facts into the set. 0, or -1 when the source is
+ * unreachable or unhealthy (probe's verdict). o: the command line. */
+typedef int (*collect_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  const struct fm_collect_opts *co, struct fm_facts *facts);
 
-static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d,
+static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			const struct fm_collect_opts *co, struct fm_facts *facts)
 {
+	(void)o;
 	if (!d->etcd.url[0]) {
 		/* k3s with its default datastore (kine on SQLite) has no etcd:
 		 * nothing to probe, and nothing wrong with that. */
@@ -271,9 +295,10 @@ static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d,
 	return fm_etcd_collect(loop, &d->etcd, d->etcd_metrics_url, time(NULL), co, facts);
 }
 
-static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
-			     const struct fm_collect_opts *co, struct fm_facts *facts)
+static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			const struct fm_collect_opts *co, struct fm_facts *facts)
 {
+	(void)o;
 	time_t now = time(NULL);
 	int rc = fm_apiserver_collect(loop, &d->apiserver, now, co, facts);
 	/* The node's whole PKI and kubeconfigs: what 6443 stands on. */
@@ -282,12 +307,123 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 }
 
 /* The board: hal's readings, and the clock against the newest certificate. */
-static int collect_hal(struct fm_loop *loop, const struct fm_discovery *d,
-		       const struct fm_collect_opts *co, struct fm_facts *facts)
+static int collect_hal(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			const struct fm_collect_opts *co, struct fm_facts *facts)
 {
+	(void)o;
 	(void)loop;
 	(void)co;
 	return fm_hal_collect(d->root, d, time(NULL), facts);
+}
+
+/* The built-in rules plus those of --rules-dir; NULL after writing why. */
+static struct fm_rules *load_rules(const struct opts *o, char *err, size_t err_size)
+{
+	struct fm_rules *rs = fm_rules_new();
+	if (!rs) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	if (fm_rules_load_default(rs, err, err_size) < 0 ||
+	    (o->rules_dir && fm_rules_load_dir(rs, o->rules_dir, err, err_size) < 0))
+		fm_rules_delete(&rs);
+	return rs;
+}
+
+static uint64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* CLOCK_REALTIME ago_us before now, at least 1 (0 means "the boot"). */
+static uint64_t realtime_ago(uint64_t ago_us)
+{
+	uint64_t now = clock_us(CLOCK_REALTIME);
+	return now > ago_us ? now - ago_us : 1;
+}
+
+static bool kmsg_wanted(const struct opts *o)
+{
+	return !o->kmsg || strcmp(o->kmsg, "none") != 0;
+}
+
+/* probe journal: the journal's entries and the kernel log's records of the
+ * last --since (1h) that match the rules. */
+static int collect_journal(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	char err[512];
+	(void)loop;
+	(void)d;
+	(void)co;
+	struct fm_rules *rs = load_rules(o, err, sizeof(err));
+	if (!rs) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "config");
+		cJSON_AddStringToObject(f, "reason", err);
+		fm_facts_put(facts, "journal.source", "rules", f);
+		return -EINVAL;
+	}
+	uint64_t since_us = (o->since_ms ? o->since_ms : 3600000) * 1000;
+	struct fm_journal_opts jo = {.dir = o->journal_dir, .rules = rs,
+				     .since_us = realtime_ago(since_us)};
+	int rc = fm_journal_collect(&jo, facts);
+	if (kmsg_wanted(o)) {
+		uint64_t mono = clock_us(CLOCK_MONOTONIC);
+		struct fm_kmsg_opts ko = {.path = o->kmsg ? o->kmsg : "/dev/kmsg", .rules = rs,
+					  .from_start = true,
+					  .since_mono_us = mono > since_us ? mono - since_us : 0};
+		fm_kmsg_collect(&ko, facts);
+	}
+	fm_rules_delete(&rs);
+	return rc;
+}
+
+struct journal_follow {
+	struct fm_rules *rules;
+	struct fm_journal *journal;
+	struct fm_kmsg *kmsg;
+};
+
+static void stop_journal(void *state)
+{
+	struct journal_follow *jf = state;
+	if (!jf)
+		return;
+	fm_kmsg_delete(&jf->kmsg);
+	fm_journal_delete(&jf->journal);
+	fm_rules_delete(&jf->rules);
+	free(jf);
+}
+
+/* probe journal --follow: from the saved cursor (--state-dir), else from
+ * --since ago, else from the start of the current boot. */
+static void *start_journal(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			   struct fm_facts *facts, char *err, size_t err_size)
+{
+	(void)d;
+	struct journal_follow *jf = calloc(1, sizeof(*jf));
+	if (!jf || !(jf->rules = load_rules(o, err, err_size))) {
+		stop_journal(jf);
+		return NULL;
+	}
+	struct fm_journal_opts jo = {.dir = o->journal_dir, .state_dir = o->state_dir, .rules = jf->rules,
+				     .since_us = o->since_ms ? realtime_ago(o->since_ms * 1000) : 0};
+	if (!(jf->journal = fm_journal_new(loop, &jo, facts, err, err_size))) {
+		stop_journal(jf);
+		return NULL;
+	}
+	if (kmsg_wanted(o)) {
+		struct fm_kmsg_opts ko = {.path = o->kmsg ? o->kmsg : "/dev/kmsg",
+					  .state_dir = o->state_dir, .rules = jf->rules};
+		if (!(jf->kmsg = fm_kmsg_new(loop, &ko, facts, err, err_size))) {
+			stop_journal(jf);
+			return NULL;
+		}
+	}
+	return jf;
 }
 
 /* A live source (probe --follow, and later run): started on the loop, it
@@ -309,7 +445,7 @@ static const struct source sources[] = {
 	{"etcd", collect_etcd, NULL, NULL},
 	{"apiserver", collect_apiserver, NULL, NULL},
 	{"docker", NULL, NULL, NULL},
-	{"journal", NULL, NULL, NULL},
+	{"journal", collect_journal, start_journal, stop_journal},
 	{"hal", collect_hal, NULL, NULL},
 };
 
@@ -473,7 +609,7 @@ static int probe(const char *what, const struct opts *o)
 	/* The source decides whether it is unreachable or unhealthy: a side
 	 * request that failed (no credentials for the node list, no metrics
 	 * listener) is in the facts but is not that verdict. */
-	int status = collect(ss.loop, &ss.d, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
+	int status = collect(ss.loop, &ss.d, o, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
 	if (config_error(ss.facts))
 		status = EXIT_USAGE;
 	if (o->json) {
@@ -585,7 +721,7 @@ static int check(const struct opts *o)
 	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 		if (sources[i].collect)
-			sources[i].collect(ss.loop, &ss.d, &co, ss.facts);
+			sources[i].collect(ss.loop, &ss.d, o, &co, ss.facts);
 	int status = 0;
 	if (config_error(ss.facts))
 		status = EXIT_USAGE;

@@ -496,13 +496,21 @@ int fm_diagnose_severity_rank(const char *severity)
 	return -1;
 }
 
+/* Whether diagnosis a explains diagnosis b: its code explains b's, and it
+ * is at least as grave (an unsynchronised clock, a warning, does not explain
+ * etcd refusing; a clock before the certificates' validity does). */
+static bool explains_diag(const cJSON *a, const cJSON *b)
+{
+	return a != b && explains(str_or(a, "code", ""), str_or(b, "code", "")) &&
+	       fm_diagnose_severity_rank(str(a, "severity")) >= fm_diagnose_severity_rank(str(b, "severity"));
+}
+
 static bool explained_by_other(const cJSON *all, const cJSON *d)
 {
-	const char *code = str_or(d, "code", "");
 	const cJSON *o;
 	cJSON_ArrayForEach(o, all)
 	{
-		if (o != d && explains(str_or(o, "code", ""), code))
+		if (explains_diag(o, d))
 			return true;
 	}
 	return false;
@@ -525,22 +533,27 @@ static void absorb(struct ctx *c, cJSON *top, const cJSON *all)
 {
 	cJSON *codes = cJSON_CreateArray();
 	cJSON *ev = cJSON_GetObjectItemCaseSensitive(top, "evidence");
-	const char *frontier[32];
+	const cJSON *frontier[32]; /* top's original and what it absorbed so far */
 	size_t nf = 0;
-	frontier[nf++] = str_or(top, "code", "");
+	const cJSON *o;
+	cJSON_ArrayForEach(o, all)
+	{
+		if (strcmp(str_or(o, "code", ""), str_or(top, "code", "")) == 0 &&
+		    strcmp(str_or(o, "key", ""), str_or(top, "key", "")) == 0)
+			frontier[nf++] = o;
+	}
 	for (size_t k = 0; k < nf; k++) {
-		const cJSON *o;
 		cJSON_ArrayForEach(o, all)
 		{
-			const char *oc = str_or(o, "code", "");
-			if (o == top || !explains(frontier[k], oc))
+			if (!explains_diag(frontier[k], o))
 				continue;
 			bool seen = false;
 			for (size_t j = 0; j < nf; j++)
-				seen |= strcmp(frontier[j], oc) == 0;
-			if (!seen && nf < sizeof(frontier) / sizeof(frontier[0]))
-				frontier[nf++] = oc;
-			add_code(codes, oc);
+				seen |= frontier[j] == o;
+			if (seen || nf == sizeof(frontier) / sizeof(frontier[0]))
+				continue;
+			frontier[nf++] = o;
+			add_code(codes, str_or(o, "code", ""));
 			const cJSON *e;
 			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "evidence"))
 			{

@@ -119,7 +119,8 @@ static void etcd_down_is_the_cause(void **state)
 	struct fmh_agent_run r;
 	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", etcd.url, "--apiserver",
 		      etcd_down.url, NULL);
-	assert_int_equal(r.status, 1);
+	if (r.status != 1)
+		fail_msg("check exited %d:\n%s\n%s", r.status, r.out, r.err);
 	const cJSON *first = cJSON_GetArrayItem(fmh_field(r.json, "diagnoses"), 0);
 	assert_non_null(first);
 	assert_string_equal(fmh_jstr(first, "code"), "etcd-unreachable");

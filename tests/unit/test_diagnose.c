@@ -317,6 +317,22 @@ static void board_rules(void **state)
 	fm_facts_delete(&f);
 }
 
+/* A warning does not explain a critical finding: an unsynchronised clock
+ * (the time may still be right) is not why etcd refuses. */
+static void warning_does_not_absorb_critical(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "hal.clock", "clock", "{\"synchronised\":false,\"rtc_present\":true}");
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "code")->valuestring, "etcd-unreachable");
+	assert_null(cJSON_GetObjectItem(diag(d, "clock-unsynced"), "explains"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 static cJSON *one(const char *code, const char *key)
 {
 	char buf[256];
@@ -382,6 +398,7 @@ int main(void)
 		cmocka_unit_test(slow_disk_warns),
 		cmocka_unit_test(ext4_errors_are_fs_corruption),
 		cmocka_unit_test(board_rules),
+		cmocka_unit_test(warning_does_not_absorb_critical),
 		cmocka_unit_test(track_holds_and_resolves_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,150 @@
+/* fm_state: atomic small files in the state directory. */
+#include "fm_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool name_ok(const char *name)
+{
+	return name && name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 128;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fm_state_write(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int rc;
+
+	if (!dir || !name_ok(name))
+		return -EINVAL;
+	if (len > FM_STATE_MAX)
+		return -EFBIG;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		goto out_unlink;
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		goto out_unlink;
+	}
+	/* The rename is durable only once the directory entry is. */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		rc = -errno;
+	close(dfd);
+	return rc;
+
+out_unlink:
+	unlink(tmp);
+	return rc;
+}
+
+int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int rc = 0;
+
+	*len = 0;
+	if (!dir || !name_ok(name) || size == 0)
+		return -EINVAL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		goto out_close;
+	}
+	if (st.st_size > FM_STATE_MAX || (size_t)st.st_size >= size) {
+		rc = -EFBIG;
+		goto out_close;
+	}
+	size_t got = 0;
+	while (got < size - 1) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out_close;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == size - 1) {
+		/* Grew since fstat: more than we take. */
+		char c;
+		if (read(fd, &c, 1) == 1) {
+			rc = -EFBIG;
+			goto out_close;
+		}
+	}
+	buf[got] = '\0';
+	*len = got;
+out_close:
+	close(fd);
+	return rc;
+}
+
+int fm_state_write_json(const char *dir, const char *name, cJSON *o)
+{
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	int rc = s ? fm_state_write(dir, name, s, strlen(s)) : -ENOMEM;
+	free(s);
+	return rc;
+}
+
+cJSON *fm_state_read_json(const char *dir, const char *name, int *rc)
+{
+	char *buf = malloc(FM_STATE_MAX + 1);
+	size_t len;
+	cJSON *o = NULL;
+	*rc = buf ? fm_state_read(dir, name, buf, FM_STATE_MAX + 1, &len) : -ENOMEM;
+	if (*rc == 0 && !(o = cJSON_ParseWithLength(buf, len)))
+		*rc = -EBADMSG;
+	free(buf);
+	return o;
+}

@@ -1,0 +1,36 @@
+/* fm_state: the agent's state directory (/var/lib/fleetmedic by default):
+ * small files that must survive a crash whole or not at all (the journal
+ * cursor with the match counts, the kmsg sequence number).
+ *
+ * A write is atomic: the data goes to a temporary file in the same
+ * directory, which is fsync'ed, renamed over the target, and the directory is
+ * fsync'ed, so after a crash or power loss the file holds either the old or
+ * the new content, never a mix or nothing.
+ */
+#ifndef FM_STATE_H
+#define FM_STATE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* The largest state file written or read back. */
+#define FM_STATE_MAX (512 * 1024)
+
+/* Writes len bytes of data as dir/name atomically (see above); creates dir
+ * (0700) when missing. name is a plain file name (no '/'). 0, -EINVAL (bad
+ * name), -EFBIG (len > FM_STATE_MAX) or -errno. Borrows everything. */
+int fm_state_write(const char *dir, const char *name, const void *data, size_t len);
+
+/* Reads dir/name into buf (NUL-terminated; *len excludes the NUL). 0,
+ * -ENOENT (no such state yet), -EFBIG (larger than size - 1 or FM_STATE_MAX:
+ * not ours, refused), or -errno. */
+int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len);
+
+/* The JSON forms, for state kept as one JSON object. write takes ownership
+ * of o (also on failure); 0 or -errno as fm_state_write. read returns the
+ * parsed object (caller owns it), or NULL with *rc set: -ENOENT (none yet),
+ * -EBADMSG (not JSON), or as fm_state_read. */
+int fm_state_write_json(const char *dir, const char *name, cJSON *o);
+cJSON *fm_state_read_json(const char *dir, const char *name, int *rc);
+
+#endif

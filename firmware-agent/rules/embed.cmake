@@ -1,0 +1,20 @@
+# Turns the shipped rule files (IN: a ;-list, in order) into a C source (OUT)
+# defining fm_rules_default_text(): the static agent has no data files. (A
+# function, not an exported array: sanitizers export extra symbols for
+# global arrays.)
+set(text "")
+foreach(f ${IN})
+  file(READ "${f}" part HEX)
+  string(APPEND text "${part}0a")
+endforeach()
+string(LENGTH "${text}" hexlen)
+math(EXPR len "${hexlen} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${text}")
+string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" bytes "${bytes}")
+file(WRITE "${OUT}.tmp"
+  "/* Generated from firmware-agent/rules/NAME.rules by rules/embed.cmake. */\n"
+  "#include <stddef.h>\n"
+  "const char *fm_rules_default_text(size_t *len);\n"
+  "static const char text[] = {\n${bytes}0x00};\n"
+  "const char *fm_rules_default_text(size_t *len)\n{\n\t*len = ${len};\n\treturn text;\n}\n")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,564 @@
+/* fm_journal: sd-journal follower. */
+#include "fm_journal.h"
+
+#include "fm_log.h"
+#include "fm_state.h"
+
+#include <systemd/sd-journal.h>
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STATE_FILE "journal.state"
+/* One wake-up handles at most this many entries or this long, then yields
+ * to the loop (a timer brings it back). */
+#define BATCH_ENTRIES 16384
+#define BATCH_US      20000
+/* After a catch-up of at least this many entries, reopen at the cursor to
+ * let go of sd-journal's mmap cache of the files it scanned. */
+#define REOPEN_AFTER 20000
+/* One log line (STYLE.md): longer fields are cut by sd-journal. */
+#define DATA_THRESHOLD (64 * 1024)
+#define CURSOR_MAX 512
+
+static const char *const units[] = {"kubelet.service", "docker.service", "containerd.service",
+				    "etcd.service", "k3s.service"};
+
+struct fm_journal {
+	struct fm_loop *loop;
+	struct fm_facts *facts;
+	const struct fm_rules *rules;
+	struct fm_rules_hits *hits;
+	sd_journal *j;
+	struct fm_event ev;
+	struct fm_timer timeout; /* sd_journal_get_timeout */
+	struct fm_timer more;	 /* the rest of a batch that ran out of budget */
+	char id[PATH_MAX];	 /* the directory, or "system" */
+	char dir[PATH_MAX];	 /* "" for the system journal */
+	char state_dir[PATH_MAX];
+	uint64_t since_us;
+	char cursor[CURSOR_MAX]; /* the last entry handled, "" before any */
+	struct fm_journal_pos pos;
+	bool resuming; /* skip entries up to and including cursor */
+	bool resumed;  /* started from saved state */
+	uint64_t seen, matched, since_open;
+	char error[256];
+};
+
+/* Cursors ---------------------------------------------------------------------- */
+
+static bool hex_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 16)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return false;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return true;
+}
+
+bool fm_journal_parse_cursor(const char *cursor, struct fm_journal_pos *p)
+{
+	memset(p, 0, sizeof(*p));
+	bool any = false;
+	for (const char *s = cursor; s && *s;) {
+		const char *e = strchr(s, ';');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n > 2 && s[1] == '=') {
+			const char *v = s + 2;
+			size_t vn = n - 2;
+			switch (s[0]) {
+			case 's':
+				if (vn == 32) {
+					memcpy(p->seqnum_id, v, 32);
+					any = true;
+				}
+				break;
+			case 'b':
+				if (vn == 32) {
+					memcpy(p->boot_id, v, 32);
+					any = true;
+				}
+				break;
+			case 'i': any |= p->has_seqnum = hex_u64(v, vn, &p->seqnum); break;
+			case 'm': any |= p->has_monotonic = hex_u64(v, vn, &p->monotonic); break;
+			case 't': any |= p->has_realtime = hex_u64(v, vn, &p->realtime); break;
+			default: break;
+			}
+		}
+		s = e ? e + 1 : NULL;
+	}
+	return any;
+}
+
+bool fm_journal_pos_after(const struct fm_journal_pos *a, const struct fm_journal_pos *b)
+{
+	if (a->seqnum_id[0] && strcmp(a->seqnum_id, b->seqnum_id) == 0 && a->has_seqnum &&
+	    b->has_seqnum)
+		return a->seqnum > b->seqnum;
+	if (a->boot_id[0] && strcmp(a->boot_id, b->boot_id) == 0 && a->has_monotonic &&
+	    b->has_monotonic && a->monotonic != b->monotonic)
+		return a->monotonic > b->monotonic;
+	return a->realtime > b->realtime;
+}
+
+/* Facts and state ---------------------------------------------------------------- */
+
+static void put_source(struct fm_journal *jr, const char *state, const char *reason)
+{
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "state", state);
+	if (reason)
+		cJSON_AddStringToObject(f, "reason", reason);
+	cJSON_AddStringToObject(f, "journal", jr->dir[0] ? jr->dir : "system");
+	cJSON_AddBoolToObject(f, "persisted", jr->state_dir[0] != '\0');
+	cJSON_AddBoolToObject(f, "resumed", jr->resumed);
+	cJSON_AddNumberToObject(f, "entries_seen", (double)jr->seen);
+	cJSON_AddNumberToObject(f, "entries_matched", (double)jr->matched);
+	cJSON_AddNumberToObject(f, "matches_dropped", (double)fm_rules_hits_dropped(jr->hits));
+	fm_facts_put(jr->facts, "journal.source", jr->id, f);
+}
+
+static void save_state(struct fm_journal *jr)
+{
+	if (!jr->state_dir[0] || !jr->cursor[0])
+		return;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "cursor", jr->cursor);
+	cJSON_AddNumberToObject(o, "seen", (double)jr->seen);
+	cJSON_AddNumberToObject(o, "matched", (double)jr->matched);
+	cJSON_AddItemToObject(o, "hits", fm_rules_hits_json(jr->hits));
+	int rc = fm_state_write_json(jr->state_dir, STATE_FILE, o);
+	if (rc < 0)
+		fm_warn("journal: cannot save state in %s: %s", jr->state_dir, strerror(-rc));
+}
+
+static uint64_t num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static void load_state(struct fm_journal *jr)
+{
+	int rc;
+	cJSON *o = fm_state_read_json(jr->state_dir, STATE_FILE, &rc);
+	if (!o) {
+		if (rc != -ENOENT)
+			fm_warn("journal: state in %s unreadable (%s): starting afresh", jr->state_dir,
+				strerror(-rc));
+		return;
+	}
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cursor");
+	if (cJSON_IsString(c) && strlen(c->valuestring) < CURSOR_MAX &&
+	    fm_journal_parse_cursor(c->valuestring, &jr->pos)) {
+		strcpy(jr->cursor, c->valuestring);
+		jr->seen = num(o, "seen");
+		jr->matched = num(o, "matched");
+		fm_rules_hits_restore(jr->hits, cJSON_GetObjectItemCaseSensitive(o, "hits"));
+		jr->resumed = true;
+	} else {
+		fm_warn("journal: state in %s holds no cursor: starting afresh", jr->state_dir);
+	}
+	cJSON_Delete(o);
+}
+
+/* Opening and positioning ---------------------------------------------------------- */
+
+static uint64_t boot_realtime_us(void)
+{
+	struct timespec rt, boot;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	uint64_t now = (uint64_t)rt.tv_sec * 1000000u + (uint64_t)rt.tv_nsec / 1000u;
+	uint64_t up = (uint64_t)boot.tv_sec * 1000000u + (uint64_t)boot.tv_nsec / 1000u;
+	return now > up ? now - up : 0;
+}
+
+static int add_matches(sd_journal *j)
+{
+	char m[64];
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && rc >= 0; i++) {
+		snprintf(m, sizeof(m), "_SYSTEMD_UNIT=%s", units[i]);
+		rc = sd_journal_add_match(j, m, 0);
+	}
+	if (rc >= 0)
+		rc = sd_journal_add_disjunction(j);
+	/* what systemd itself logs about the units ("Main process exited") */
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && rc >= 0; i++) {
+		snprintf(m, sizeof(m), "UNIT=%s", units[i]);
+		rc = sd_journal_add_match(j, m, 0);
+	}
+	if (rc >= 0)
+		rc = sd_journal_add_disjunction(j);
+	if (rc >= 0)
+		rc = sd_journal_add_match(j, "_TRANSPORT=kernel", 0);
+	return rc;
+}
+
+static bool dir_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Opens the journal and puts it where reading continues: after the cursor
+ * when there is one, else at since_us. */
+static int open_journal(struct fm_journal *jr)
+{
+	int rc;
+	if (jr->dir[0]) {
+		if (!dir_exists(jr->dir)) {
+			snprintf(jr->error, sizeof(jr->error), "journal directory %s does not exist", jr->dir);
+			return -ENOENT;
+		}
+		rc = sd_journal_open_directory(&jr->j, jr->dir, 0);
+	} else {
+		if (!dir_exists("/run/log/journal") && !dir_exists("/var/log/journal")) {
+			snprintf(jr->error, sizeof(jr->error),
+				 "no system journal: neither /run/log/journal nor /var/log/journal exists (is systemd-journald running? use --journal-dir for a directory of journal files)");
+			return -ENOENT;
+		}
+		rc = sd_journal_open(&jr->j, SD_JOURNAL_LOCAL_ONLY);
+	}
+	if (rc < 0) {
+		snprintf(jr->error, sizeof(jr->error), "cannot open the journal %s: %s",
+			 jr->dir[0] ? jr->dir : "(system)", strerror(-rc));
+		return rc;
+	}
+	sd_journal_set_data_threshold(jr->j, DATA_THRESHOLD);
+	if ((rc = add_matches(jr->j)) < 0)
+		goto out_fail;
+	if (jr->cursor[0]) {
+		rc = sd_journal_seek_cursor(jr->j, jr->cursor);
+		jr->resuming = true;
+	} else {
+		rc = sd_journal_seek_realtime_usec(jr->j, jr->since_us ? jr->since_us : boot_realtime_us());
+	}
+	if (rc < 0)
+		goto out_fail;
+	jr->since_open = 0;
+	return 0;
+
+out_fail:
+	snprintf(jr->error, sizeof(jr->error), "journal %s: %s", jr->dir[0] ? jr->dir : "(system)",
+		 strerror(-rc));
+	sd_journal_close(jr->j);
+	jr->j = NULL;
+	return rc;
+}
+
+/* Reading ------------------------------------------------------------------------------ */
+
+/* The value of field in the current entry (name= stripped), or NULL. */
+static const char *field(sd_journal *j, const char *name, size_t name_len, size_t *len)
+{
+	const void *d;
+	size_t l;
+	if (sd_journal_get_data(j, name, &d, &l) < 0 || l <= name_len)
+		return NULL;
+	*len = l - name_len - 1;
+	return (const char *)d + name_len + 1;
+}
+
+static int entry_source(sd_journal *j)
+{
+	size_t len;
+	const char *v = field(j, "_SYSTEMD_UNIT", 13, &len);
+	int src = v ? fm_rules_source_of_unit(v, len) : -1;
+	if (src >= 0)
+		return src;
+	if ((v = field(j, "UNIT", 4, &len)) && (src = fm_rules_source_of_unit(v, len)) >= 0)
+		return src;
+	if ((v = field(j, "_TRANSPORT", 10, &len)) && len == 6 && memcmp(v, "kernel", 6) == 0)
+		return FM_RULES_SRC_KERNEL;
+	return -1;
+}
+
+/* Whether the current entry is at or before the saved position (it was
+ * handled before the restart or reopen). */
+static bool already_handled(struct fm_journal *jr)
+{
+	if (sd_journal_test_cursor(jr->j, jr->cursor) > 0)
+		return true;
+	char *c = NULL;
+	struct fm_journal_pos p;
+	if (sd_journal_get_cursor(jr->j, &c) < 0)
+		return false;
+	bool parsed = fm_journal_parse_cursor(c, &p);
+	free(c);
+	return parsed && !fm_journal_pos_after(&p, &jr->pos);
+}
+
+static void handle_entry(struct fm_journal *jr)
+{
+	jr->seen++;
+	jr->since_open++;
+	int src = entry_source(jr->j);
+	if (src < 0)
+		return;
+	size_t len;
+	const char *msg = field(jr->j, "MESSAGE", 7, &len);
+	if (!msg)
+		return;
+	struct fm_rules_match m;
+	uint64_t rt = 0;
+	for (int i = fm_rules_match(jr->rules, 0, src, msg, len, &m); i >= 0;
+	     i = fm_rules_match(jr->rules, (size_t)i + 1, src, msg, len, &m)) {
+		if (!rt)
+			sd_journal_get_realtime_usec(jr->j, &rt);
+		jr->matched++;
+		fm_rules_hits_add(jr->hits, i, &m, fm_rules_source_name(src), rt, msg, len);
+	}
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void rearm(struct fm_journal *jr);
+
+/* Handles the entries that are there, within the budget (unbounded for the
+ * one-shot). Returns 1 when entries remain, 0 at the end, -errno. */
+static int drain(struct fm_journal *jr, bool bounded)
+{
+	uint64_t t0 = now_us();
+	size_t handled = 0;
+	int rc;
+	for (;;) {
+		if (bounded && ((handled & 255) == 255 && now_us() - t0 > BATCH_US))
+			break;
+		if (bounded && handled >= BATCH_ENTRIES)
+			break;
+		rc = sd_journal_next(jr->j);
+		if (rc < 0) {
+			snprintf(jr->error, sizeof(jr->error), "reading the journal: %s", strerror(-rc));
+			return rc;
+		}
+		if (rc == 0)
+			break;
+		if (jr->resuming) {
+			if (already_handled(jr))
+				continue;
+			jr->resuming = false;
+		}
+		handle_entry(jr);
+		handled++;
+	}
+	if (handled) {
+		char *c = NULL;
+		if (sd_journal_get_cursor(jr->j, &c) >= 0 && strlen(c) < CURSOR_MAX) {
+			strcpy(jr->cursor, c);
+			fm_journal_parse_cursor(c, &jr->pos);
+		}
+		free(c);
+		/* cursor and counts together, then tell */
+		save_state(jr);
+		fm_rules_hits_publish(jr->hits, "journal.match", jr->facts);
+		put_source(jr, "ok", NULL);
+	}
+	return rc == 0 ? 0 : 1;
+}
+
+static void on_journal(struct fm_event *ev, uint32_t events);
+static void on_timer(struct fm_timer *t);
+
+static int watch(struct fm_journal *jr)
+{
+	int fd = sd_journal_get_fd(jr->j);
+	if (fd < 0)
+		return fd;
+	int events = sd_journal_get_events(jr->j);
+	if (events < 0)
+		return events;
+	return fm_loop_add(jr->loop, &jr->ev, fd, (uint32_t)events, on_journal);
+}
+
+/* Closes and reopens at the cursor: sd-journal keeps the files it scanned
+ * mapped until it is closed. */
+static int reopen(struct fm_journal *jr)
+{
+	fm_loop_del(&jr->ev);
+	sd_journal_close(jr->j);
+	jr->j = NULL;
+	int rc = open_journal(jr);
+	if (rc == 0)
+		rc = watch(jr);
+	return rc;
+}
+
+static void fail(struct fm_journal *jr, int rc)
+{
+	fm_err("journal: %s; no longer following it", jr->error[0] ? jr->error : strerror(-rc));
+	put_source(jr, "failed", jr->error[0] ? jr->error : strerror(-rc));
+	fm_loop_del(&jr->ev);
+	fm_timer_disarm(&jr->timeout);
+	fm_timer_disarm(&jr->more);
+}
+
+static void work(struct fm_journal *jr)
+{
+	int rc = drain(jr, true);
+	if (rc > 0) {
+		fm_timer_arm(&jr->more, 1, 0);
+		return;
+	}
+	if (rc == 0 && jr->since_open >= REOPEN_AFTER)
+		rc = reopen(jr);
+	if (rc < 0) {
+		fail(jr, rc);
+		return;
+	}
+	rearm(jr);
+}
+
+static void on_journal(struct fm_event *ev, uint32_t events)
+{
+	struct fm_journal *jr = container_of(ev, struct fm_journal, ev);
+	(void)events;
+	int rc = sd_journal_process(jr->j);
+	if (rc < 0) {
+		snprintf(jr->error, sizeof(jr->error), "journal: %s", strerror(-rc));
+		fail(jr, rc);
+		return;
+	}
+	if (!fm_timer_armed(&jr->more))
+		work(jr);
+}
+
+static void on_timer(struct fm_timer *t)
+{
+	work(container_of(t, struct fm_journal, more));
+}
+
+static void on_timeout(struct fm_timer *t)
+{
+	struct fm_journal *jr = container_of(t, struct fm_journal, timeout);
+	int rc = sd_journal_process(jr->j);
+	if (rc < 0) {
+		fail(jr, rc);
+		return;
+	}
+	if (!fm_timer_armed(&jr->more))
+		work(jr);
+}
+
+/* sd-journal may need a wake-up without an fd event (files on a network
+ * file system, or after an inotify queue overflow). */
+static void rearm(struct fm_journal *jr)
+{
+	uint64_t t;
+	if (sd_journal_get_timeout(jr->j, &t) < 0 || t == UINT64_MAX) {
+		fm_timer_disarm(&jr->timeout);
+		return;
+	}
+	uint64_t now = now_us();
+	fm_timer_arm(&jr->timeout, t > now ? (t - now + 999) / 1000 : 1, 0);
+}
+
+/* Lifetime ------------------------------------------------------------------------------- */
+
+void fm_journal_delete(struct fm_journal **jp)
+{
+	if (!jp || !*jp)
+		return;
+	struct fm_journal *jr = *jp;
+	fm_loop_del(&jr->ev);
+	fm_timer_close(&jr->timeout);
+	fm_timer_close(&jr->more);
+	save_state(jr);
+	if (jr->j)
+		sd_journal_close(jr->j);
+	fm_rules_hits_delete(&jr->hits);
+	free(jr);
+	*jp = NULL;
+}
+
+static struct fm_journal *make(struct fm_loop *loop, const struct fm_journal_opts *o,
+			       struct fm_facts *facts)
+{
+	struct fm_journal *jr = calloc(1, sizeof(*jr));
+	if (!jr)
+		return NULL;
+	jr->ev.fd = -1;
+	jr->timeout.ev.fd = -1;
+	jr->more.ev.fd = -1;
+	jr->loop = loop;
+	jr->facts = facts;
+	jr->rules = o->rules;
+	jr->since_us = o->since_us;
+	snprintf(jr->dir, sizeof(jr->dir), "%s", o->dir ? o->dir : "");
+	snprintf(jr->id, sizeof(jr->id), "%s", o->dir ? o->dir : "system");
+	if (o->state_dir)
+		snprintf(jr->state_dir, sizeof(jr->state_dir), "%s", o->state_dir);
+	if (!(jr->hits = fm_rules_hits_new(o->rules))) {
+		free(jr);
+		return NULL;
+	}
+	return jr;
+}
+
+struct fm_journal *fm_journal_new(struct fm_loop *loop, const struct fm_journal_opts *o,
+				  struct fm_facts *facts, char *err, size_t err_size)
+{
+	struct fm_journal *jr = make(loop, o, facts);
+	int rc;
+	if (!jr) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	if (jr->state_dir[0])
+		load_state(jr);
+	if ((rc = open_journal(jr)) < 0)
+		goto out_fail;
+	if ((rc = fm_timer_init(loop, &jr->timeout, on_timeout)) < 0 ||
+	    (rc = fm_timer_init(loop, &jr->more, on_timer)) < 0 || (rc = watch(jr)) < 0) {
+		snprintf(jr->error, sizeof(jr->error), "journal: %s", strerror(-rc));
+		goto out_fail;
+	}
+	/* what was restored, before the catch-up adds to it */
+	fm_rules_hits_publish(jr->hits, "journal.match", facts);
+	put_source(jr, "ok", NULL);
+	work(jr);
+	return jr;
+
+out_fail:
+	snprintf(err, err_size, "%s", jr->error);
+	put_source(jr, rc == -ENOENT ? "absent" : "failed", jr->error);
+	fm_journal_delete(&jr);
+	return NULL;
+}
+
+int fm_journal_collect(const struct fm_journal_opts *o, struct fm_facts *facts)
+{
+	struct fm_journal_opts one = *o;
+	one.state_dir = NULL;
+	struct fm_journal *jr = make(NULL, &one, facts);
+	if (!jr)
+		return -ENOMEM;
+	int rc = open_journal(jr);
+	if (rc == 0)
+		rc = drain(jr, false);
+	if (rc < 0)
+		put_source(jr, rc == -ENOENT ? "absent" : "failed", jr->error);
+	else
+		put_source(jr, "ok", NULL);
+	fm_journal_delete(&jr);
+	return rc;
+}

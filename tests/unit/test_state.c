@@ -1,0 +1,80 @@
+/* fm_state: atomic write, read back, caps. */
+#include "fm_state.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/fm_state.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	char sub[128], buf[64];
+	size_t len;
+	snprintf(sub, sizeof(sub), "%s/new", dir); /* created on first write */
+	assert_int_equal(fm_state_read(sub, "x.state", buf, sizeof(buf), &len), -ENOENT);
+	assert_int_equal(fm_state_write(sub, "x.state", "first", 5), 0);
+	assert_int_equal(fm_state_write(sub, "x.state", "second!", 7), 0);
+	assert_int_equal(fm_state_read(sub, "x.state", buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 7);
+	assert_string_equal(buf, "second!");
+	/* no temporary file left behind */
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s/.x.state.tmp", sub);
+	assert_int_equal(access(tmp, F_OK), -1);
+	struct stat st;
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+static void test_caps(void **state)
+{
+	(void)state;
+	char buf[8];
+	size_t len;
+	assert_int_equal(fm_state_write(dir, "../evil", "x", 1), -EINVAL);
+	assert_int_equal(fm_state_write(dir, "", "x", 1), -EINVAL);
+	assert_int_equal(fm_state_write(dir, "big", "x", FM_STATE_MAX + 1), -EFBIG);
+	assert_int_equal(fm_state_write(dir, "long", "0123456789", 10), 0);
+	/* larger than the caller's buffer: refused whole, never cut */
+	assert_int_equal(fm_state_read(dir, "long", buf, sizeof(buf), &len), -EFBIG);
+	assert_int_equal(len, 0);
+	/* a directory where the file should be */
+	char sub[128];
+	snprintf(sub, sizeof(sub), "%s/adir", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(fm_state_read(dir, "adir", buf, sizeof(buf), &len), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_caps),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
