@@ -51,6 +51,24 @@ static bool explains(const char *cause, const char *symptom)
 	return false;
 }
 
+/* The diagnosis codes of DESIGN.md that rules may emit from a log line's
+ * signal. */
+static const char *const known_codes[] = {
+	"container-name-conflict", "fs-corruption", "etcd-unreachable", "etcd-nospace",
+	"etcd-slow-disk", "cert-expired", "cert-expiring", "clock-unsynced",
+	"apiserver-unreachable", "control-plane-crashloop", "container-runtime-down",
+	"kubelet-down", "disk-pressure", "undervoltage", "throttled", "memory-cgroup-disabled",
+	"swap-enabled",
+};
+
+static bool is_code(const char *code)
+{
+	for (size_t i = 0; i < sizeof(known_codes) / sizeof(known_codes[0]); i++)
+		if (strcmp(known_codes[i], code) == 0)
+			return true;
+	return false;
+}
+
 /* --- reading facts -------------------------------------------------------- */
 
 static const char *str(const cJSON *o, const char *key)
@@ -84,6 +102,12 @@ static bool is_false(const cJSON *o, const char *key)
 	return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
+static double num_or(const cJSON *o, const char *key, double dflt)
+{
+	double v;
+	return num(o, key, &v) ? v : dflt;
+}
+
 static bool kind_is(const cJSON *f, const char *kind)
 {
 	const char *k = str(f, "kind");
@@ -115,6 +139,17 @@ static cJSON *find(const cJSON *arr, const char *code, const char *key)
 	cJSON_ArrayForEach(d, arr)
 	{
 		if (strcmp(str_or(d, "code", ""), code) == 0 && strcmp(str_or(d, "key", ""), key) == 0)
+			return (cJSON *)d;
+	}
+	return NULL;
+}
+
+static cJSON *first_of(const cJSON *arr, const char *code)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, arr)
+	{
+		if (strcmp(str_or(d, "code", ""), code) == 0)
 			return (cJSON *)d;
 	}
 	return NULL;
@@ -478,10 +513,218 @@ static void rule_hal(struct ctx *c)
 	}
 }
 
+/* --- rules: Docker ------------------------------------------------------------ */
+
+/* The device holding path, from the board's filesystem facts (the longest
+ * hal.fs path that contains it), so evidence about a file and evidence
+ * about its device become one finding. NULL when unknown. */
+static const char *device_of(const struct ctx *c, const char *path)
+{
+	const char *best = NULL;
+	size_t best_len = 0;
+	for (size_t i = 0; path && i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *p = str(f, "path"), *dev = str(f, "device");
+		if (!kind_is(f, "hal.fs") || !p || !dev)
+			continue;
+		size_t n = strlen(p);
+		bool inside = strncmp(path, p, n) == 0 &&
+			      (path[n] == '/' || path[n] == '\0' || (n == 1 && p[0] == '/'));
+		if (inside && n >= best_len) {
+			best = devname(dev);
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+/* "namespace/pod/container" of a container fact. */
+static void pod_container(char *out, size_t size, const cJSON *f)
+{
+	snprintf(out, size, "%s/%s/%s", str_or(f, "namespace", "?"), str_or(f, "pod", "?"),
+		 str_or(f, "container", "?"));
+}
+
+/* Whether the control-plane container fact is an exited attempt that has a
+ * newer one (kubelet keeps the previous attempt: not a finding by itself). */
+static bool is_stale(const struct ctx *c, const char *short_id)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (kind_is(f, "docker.stale_attempt") && strcmp(str_or(f, "stale_id", ""), short_id) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void rule_docker(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *id = str_or(f, "id", "");
+		char pc[400];
+		double n = 0, code = 0, window = 0;
+		if (kind_is(f, "docker.daemon") && state_failed(f)) {
+			cJSON *d = emit(c, "container-runtime-down", "critical", id,
+					"the Docker engine at %s does not answer: %s", id,
+					str_or(f, "reason", str_or(f, "state", "failed")));
+			evidence(c, d, f, FIELDS("state", "reason"));
+			remedy(c, d, "systemctl status docker containerd --no-pager");
+			remedy(c, d, "journalctl -u docker -n 50 --no-pager");
+			remedy(c, d, "systemctl restart docker");
+		} else if (kind_is(f, "docker.crashloop") && num(f, "exits", &n)) {
+			num(f, "window_s", &window);
+			num(f, "last_exit_code", &code);
+			cJSON *d = emit(c, "control-plane-crashloop", "critical", id,
+					"%s exited %.0f times in %.0f minutes (last exit code %.0f)", id, n,
+					window / 60, code);
+			evidence(c, d, f, FIELDS("exits", "window_s", "last_exit_code", "last_exit_at"));
+			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
+		} else if (kind_is(f, "docker.container") && !is_true(f, "sandbox") &&
+			   strcmp(str_or(f, "state", ""), "exited") == 0 && num(f, "exit_code", &code) &&
+			   code != 0 && !is_stale(c, id)) {
+			pod_container(pc, sizeof(pc), f);
+			cJSON *d = emit(c, "control-plane-crashloop", "critical", pc,
+					"%s (container %s) exited with code %.0f%s%s and was not started again", pc,
+					id, code, str(f, "exited_at") ? " at " : "", str_or(f, "exited_at", ""));
+			evidence(c, d, f, FIELDS("name", "state", "exit_code", "exited_at", "oom_killed", "error",
+						 "restart_count"));
+			remedy(c, d, "docker logs --tail 50 %s", id);
+			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
+		}
+	}
+	/* Logs that cannot be read: evidence for the container's finding, and
+	 * when the daemon cannot find a layer under overlay2, for the storage. */
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *err = str(f, "error");
+		if (!kind_is(f, "docker.logs") || !state_failed(f) || !err)
+			continue;
+		const cJSON *ct = fm_facts_get(c->facts, "docker.container", str_or(f, "id", ""));
+		if (ct) {
+			char pc[400];
+			pod_container(pc, sizeof(pc), ct);
+			evidence(c, find(c->out, "control-plane-crashloop", pc), f, FIELDS("state", "error"));
+		}
+		const char *layer = strstr(err, "/overlay2/");
+		if (layer) {
+			const char *dev = device_of(c, "/var/lib/docker");
+			cJSON *d = emit(c, "fs-corruption", "warning", dev ? dev : "/var/lib/docker",
+					"Docker cannot read a layer of container %s (%s): the storage under /var/lib/docker is damaged",
+					str_or(f, "id", "?"), err);
+			evidence(c, d, f, FIELDS("state", "error"));
+			remedy(c, d, "dmesg | grep -i -E 'ext4|i/o error|mmc'");
+		}
+	}
+}
+
+/* --- rules: log lines (journal, kernel log) ---------------------------------- */
+
+/* Log lines older than this are history, not the present state. */
+#define LOG_WINDOW_S 3600
+
+/* Which exited containers to remove for a name conflict on pod (the stale
+ * attempts of the same pod, sandboxes included, as in incident 1), as one
+ * command; false when the Docker source knows of none. */
+static bool stale_of_pod(const struct ctx *c, const char *ns, const char *pod, cJSON *d,
+			 char *cmd, size_t size)
+{
+	size_t len = (size_t)snprintf(cmd, size, "docker rm");
+	bool any = false;
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (!kind_is(f, "docker.stale_attempt") || strcmp(str_or(f, "pod", ""), pod) != 0 ||
+		    strcmp(str_or(f, "namespace", ""), ns) != 0)
+			continue;
+		len += (size_t)snprintf(cmd + len, len < size ? size - len : 0, " %s", str_or(f, "stale_id", "?"));
+		any = true;
+		evidence((struct ctx *)c, d, f,
+			 FIELDS("stale_id", "stale_name", "stale_attempt", "newer_id", "newer_attempt", "newer_state"));
+	}
+	return any && len < size;
+}
+
+/* "k8s_<container>_<pod>_<namespace>_<uid>_<attempt>" -> pod and namespace. */
+static bool kubelet_name(const char *name, char *pod, size_t pod_size, char *ns, size_t ns_size)
+{
+	const char *p[6];
+	int n = 0;
+	if (strncmp(name, "k8s_", 4) != 0)
+		return false;
+	for (const char *q = name; *q && n < 6; q++)
+		if (*q == '_')
+			p[n++] = q;
+	if (n != 5)
+		return false;
+	snprintf(pod, pod_size, "%.*s", (int)(p[2] - p[1] - 1), p[1] + 1);
+	snprintf(ns, ns_size, "%.*s", (int)(p[3] - p[2] - 1), p[2] + 1);
+	return true;
+}
+
+static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *fields)
+{
+	const char *name = str_or(fields, "name", "?"), *blocking = str_or(fields, "blocking_id", "");
+	char shortid[13], pod[128] = "", ns[64] = "", cmd[512];
+	snprintf(shortid, sizeof(shortid), "%s", blocking);
+	const cJSON *holder = fm_facts_get(c->facts, "docker.container", shortid);
+	cJSON *d = emit(c, "container-name-conflict", "critical", name,
+			"kubelet cannot create %s: the name is taken by container %s%s%s%s", name, shortid,
+			holder ? " (" : "", holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
+	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
+	if (holder)
+		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id"));
+	if (kubelet_name(name, pod, sizeof(pod), ns, sizeof(ns)) && stale_of_pod(c, ns, pod, d, cmd, sizeof(cmd))) {
+		remedy(c, d, "%s", cmd);
+	} else if (pod[0]) {
+		remedy(c, d, "docker ps -a --filter name=_%s_%s_", pod, ns);
+		remedy(c, d, "docker rm $(docker ps -aq --filter status=exited --filter name=_%s_%s_)", pod, ns);
+	} else {
+		remedy(c, d, "docker ps -a | grep Exited");
+	}
+}
+
+static void rule_logs(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (!kind_is(f, "journal.match") && !kind_is(f, "kmsg.match"))
+			continue;
+		double last_us = 0;
+		if (num(f, "last_us", &last_us) && last_us / 1e6 < (double)(c->now - LOG_WINDOW_S))
+			continue;
+		const char *signal = str_or(f, "signal", ""), *sev = str_or(f, "severity", "warning");
+		const cJSON *fields = cJSON_GetObjectItemCaseSensitive(f, "fields");
+		if (strcmp(signal, "container-name-conflict") == 0) {
+			rule_name_conflict(c, f, fields);
+			continue;
+		}
+		if (strcmp(signal, "fs-corruption") == 0 || strcmp(signal, "fs-readonly") == 0) {
+			const char *path = str(fields, "path"), *dev = str(fields, "device");
+			const char *key = dev ? devname(dev) : device_of(c, path);
+			cJSON *d = emit(c, "fs-corruption", "critical", key ? key : path ? path : "filesystem",
+					"the %s log says the filesystem%s%s is damaged: %s", str_or(f, "source", "?"),
+					key ? " on " : "", key ? key : "", str_or(f, "message", "?"));
+			evidence(c, d, f, FIELDS("source", "count", "last_us", "fields", "message"));
+			remedy_fsck(c, d, key ? key : "", NULL);
+			continue;
+		}
+		if (fm_diagnose_severity_rank(sev) < 0 || !is_code(signal))
+			continue;
+		/* The other signals name a diagnosis code: the log line joins the
+		 * diagnosis the probes made of it, or stands alone. */
+		cJSON *d = first_of(c->out, signal);
+		if (!d)
+			d = emit(c, signal, sev, str_or(f, "id", signal), "%s logged %.0f time%s: %s",
+				 str_or(f, "source", "?"), num_or(f, "count", 1), num_or(f, "count", 1) == 1 ? "" : "s",
+				 str_or(f, "message", "?"));
+		evidence(c, d, f, FIELDS("source", "count", "last_us", "fields", "message"));
+	}
+}
+
 /* --- the whole ------------------------------------------------------------ */
 
 typedef void (*rule_fn)(struct ctx *c);
-static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs, rule_hal};
+static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs, rule_hal, rule_docker, rule_logs};
 
 int fm_diagnose_severity_rank(const char *severity)
 {

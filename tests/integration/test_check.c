@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 static char root[PATH_MAX];
+/* An empty journal directory, and no kernel log: what other tests wrote to
+ * this machine's logs must not become this test's findings. */
+static char jdir[PATH_MAX];
 static struct fmh_etcd etcd;
 static struct fmh_standin healthy, etcd_down;
 
@@ -31,7 +34,8 @@ static int setup(void **state)
 {
 	(void)state;
 	char sc[PATH_MAX];
-	if (fmh_init() < 0 || fmh_tmpdir(root, sizeof(root)) < 0 || fmh_pki(root) < 0)
+	if (fmh_init() < 0 || fmh_tmpdir(root, sizeof(root)) < 0 || fmh_pki(root) < 0 ||
+	    fmh_tmpdir(jdir, sizeof(jdir)) < 0)
 		return -1;
 	if (fmh_etcd_start(&etcd, root, NULL) < 0 || fmh_standin_start(&healthy, root, "healthy", NULL) < 0)
 		return -1;
@@ -85,7 +89,7 @@ static void healthy_node(void **state)
 {
 	(void)state;
 	struct fmh_agent_run r;
-	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", etcd.url, "--apiserver",
+	fmh_run_agent(&r, "check", "--json", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", etcd.url, "--apiserver",
 		      healthy.url, NULL);
 	assert_int_equal(r.status, 0);
 	assert_non_null(r.json);
@@ -102,7 +106,7 @@ static void healthy_node(void **state)
 	}
 	cJSON_Delete(r.json);
 
-	fmh_run_agent(&r, "check", "--root", root, "--etcd", etcd.url, "--apiserver", healthy.url, NULL);
+	fmh_run_agent(&r, "check", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", etcd.url, "--apiserver", healthy.url, NULL);
 	assert_int_equal(r.status, 0);
 	assert_null(strstr(r.out, "\033[")); /* not a terminal: no colour */
 	cJSON_Delete(r.json);
@@ -117,7 +121,7 @@ static void etcd_down_is_the_cause(void **state)
 	assert_int_equal(fmh_etcd_stop(&etcd), 0); /* etcd.url stays: nothing listens there now */
 
 	struct fmh_agent_run r;
-	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", etcd.url, "--apiserver",
+	fmh_run_agent(&r, "check", "--json", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", etcd.url, "--apiserver",
 		      etcd_down.url, NULL);
 	if (r.status != 1)
 		fail_msg("check exited %d:\n%s\n%s", r.status, r.out, r.err);
@@ -132,7 +136,7 @@ static void etcd_down_is_the_cause(void **state)
 	assert_string_equal(fmh_jstr(ev, "state"), "refused");
 	cJSON_Delete(r.json);
 
-	fmh_run_agent(&r, "check", "--root", root, "--etcd", etcd.url, "--apiserver", etcd_down.url,
+	fmh_run_agent(&r, "check", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", etcd.url, "--apiserver", etcd_down.url,
 		      NULL);
 	assert_int_equal(r.status, 1);
 	if (!strstr(r.out, "critical etcd-unreachable") || !strstr(r.out, "explains: apiserver-unreachable") ||
@@ -153,7 +157,7 @@ static void every_server_down(void **state)
 	snprintf(silent, sizeof(silent), "https://127.0.0.1:%d", port);
 	struct fmh_agent_run r;
 	uint64_t t0 = fm_now_ms();
-	fmh_run_agent(&r, "check", "--json", "--root", root, "--etcd", silent, "--apiserver",
+	fmh_run_agent(&r, "check", "--json", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", silent, "--apiserver",
 		      "https://127.0.0.1:1", NULL);
 	uint64_t ms = fm_now_ms() - t0;
 	print_message("check with etcd silent and the apiserver refusing: %llu ms\n", (unsigned long long)ms);

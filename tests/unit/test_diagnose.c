@@ -333,6 +333,117 @@ static void warning_does_not_absorb_critical(void **state)
 	fm_facts_delete(&f);
 }
 
+/* Incident 1 as the sources state it: kubelet's journal line naming the
+ * container that holds the name, Docker's containers of the pod. The cause
+ * is the name conflict; the fix removes the stale exited attempts. */
+static void incident_1(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	char line[2048];
+	snprintf(line, sizeof(line),
+		 "{\"rule\":\"container-name-conflict.docker\",\"signal\":\"container-name-conflict\","
+		 "\"severity\":\"critical\",\"source\":\"kubelet\",\"count\":42,\"last_us\":%lld,"
+		 "\"fields\":{\"name\":\"k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\","
+		 "\"blocking_id\":\"eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b\"},"
+		 "\"message\":\"Error syncing pod\"}",
+		 (long long)NOW * 1000000 - 5000000);
+	put(f, "journal.match", "container-name-conflict.docker/eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b", line);
+	put(f, "docker.container", "eced85378630",
+	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\","
+	    "\"attempt\":24,\"state\":\"running\",\"exit_code\":0,\"sandbox\":false}");
+	put(f, "docker.container", "8470235abd66",
+	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\","
+	    "\"attempt\":23,\"state\":\"exited\",\"exit_code\":0,\"sandbox\":false}");
+	put(f, "docker.stale_attempt", "8470235abd66",
+	    "{\"stale_id\":\"8470235abd66\",\"stale_attempt\":23,\"newer_id\":\"eced85378630\",\"newer_attempt\":24,"
+	    "\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\",\"container\":\"kube-apiserver\"}");
+	put(f, "docker.stale_attempt", "46497b3b5724",
+	    "{\"stale_id\":\"46497b3b5724\",\"stale_attempt\":15,\"newer_id\":\"07637544b672\",\"newer_attempt\":17,"
+	    "\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\",\"container\":\"POD\",\"sandbox\":true}");
+	put(f, "apiserver.endpoint", "https://192.168.6.11:6443", "{\"state\":\"refused\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *c = diag(d, "container-name-conflict");
+	assert_non_null(c);
+	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "eced85378630 (running)"));
+	assert_true(lists(c, "remedy", "docker rm 8470235abd66 46497b3b5724"));
+	assert_true(lists(c, "explains", "apiserver-unreachable"));
+	assert_true(has_evidence(c, "docker.stale_attempt"));
+	cJSON_Delete(d);
+
+	/* A day later the same line is history. */
+	d = fm_diagnose(f, NOW + 86400);
+	assert_null(diag(d, "container-name-conflict"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* Incident 2: the apiserver container exited 255, its logs cannot be read,
+ * kubelet logs "structure needs cleaning" under overlay2, and the root
+ * filesystem holds ext4 errors: one cause on one device. */
+static void incident_2(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	char line[1024];
+	snprintf(line, sizeof(line),
+		 "{\"signal\":\"fs-corruption\",\"severity\":\"critical\",\"source\":\"kubelet\",\"count\":3,"
+		 "\"last_us\":%lld,\"fields\":{\"path\":\"/var/lib/docker/overlay2/74217d05e7d3/lower\"},"
+		 "\"message\":\"open /var/lib/docker/overlay2/74217d05e7d3/lower: structure needs cleaning\"}",
+		 (long long)NOW * 1000000);
+	put(f, "journal.match", "structure-needs-cleaning//var/lib/docker/overlay2/74217d05e7d3/lower", line);
+	put(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"device\":\"/dev/mmcblk0p2\",\"used_pct\":40}");
+	put(f, "hal.fs", "/var/lib/docker",
+	    "{\"path\":\"/var/lib/docker\",\"mount_point\":\"/\",\"device\":\"/dev/mmcblk0p2\",\"used_pct\":40}");
+	put(f, "docker.container", "6ef208ad4c36",
+	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-k1\",\"namespace\":\"kube-system\","
+	    "\"attempt\":5,\"state\":\"exited\",\"exit_code\":255,\"sandbox\":false}");
+	put(f, "docker.logs", "6ef208ad4c36",
+	    "{\"state\":\"http-status\",\"error\":\"stat /var/lib/docker/overlay2/1d2dd8b0acc2: no such file or directory\"}");
+	put(f, "apiserver.endpoint", "https://192.168.1.10:6443", "{\"state\":\"refused\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *c = diag(d, "fs-corruption");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "key")->valuestring, "mmcblk0p2");
+	assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "critical");
+	assert_true(lists(c, "explains", "control-plane-crashloop"));
+	assert_true(lists(c, "explains", "apiserver-unreachable"));
+	assert_true(has_evidence(c, "docker.logs"));
+	assert_true(has_evidence(c, "journal.match"));
+	assert_true(lists(c, "remedy", "touch /forcefsck && reboot"));
+	cJSON_Delete(d);
+
+	/* Without the log line and the board: the container's exit alone. */
+	fm_facts_drop(f, "journal.");
+	fm_facts_drop(f, "hal.");
+	fm_facts_drop(f, "docker.logs");
+	d = fm_diagnose(f, NOW);
+	c = diag(d, "control-plane-crashloop");
+	assert_non_null(c);
+	assert_true(lists(c, "remedy", "docker logs --tail 50 6ef208ad4c36"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+static void runtime_down(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	put(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"refused\",\"reason\":\"no socket\"}");
+	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
+	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *c = diag(d, "container-runtime-down");
+	assert_non_null(c);
+	assert_true(lists(c, "explains", "etcd-unreachable"));
+	assert_true(lists(c, "remedy", "systemctl restart docker"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 static cJSON *one(const char *code, const char *key)
 {
 	char buf[256];
@@ -399,6 +510,9 @@ int main(void)
 		cmocka_unit_test(ext4_errors_are_fs_corruption),
 		cmocka_unit_test(board_rules),
 		cmocka_unit_test(warning_does_not_absorb_critical),
+		cmocka_unit_test(incident_1),
+		cmocka_unit_test(incident_2),
+		cmocka_unit_test(runtime_down),
 		cmocka_unit_test(track_holds_and_resolves_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
