@@ -36,6 +36,7 @@ struct rule {
 	unsigned sources; /* bit per enum fm_rules_source */
 	char literal[LITERAL_MAX];
 	size_t literal_len;
+	unsigned literal_h4; /* hash4() of its first 4 bytes */
 	regex_t re;
 	bool compiled;
 	size_t nfields;
@@ -56,8 +57,8 @@ struct fm_rules {
 	 * understood by the sanitizers' regexec. */
 	char *scratch;
 	/* Per source, a bit per hash of every literal's first 4 bytes: one pass
-	 * over a line rejects it for all rules when no 4 bytes of it start a
-	 * literal (most lines), before any memmem. */
+	 * over a line finds where a literal may start; only there are the
+	 * literals with that hash compared (no memmem per rule). */
 	uint8_t first4[FM_RULES_SRC_COUNT][8192];
 };
 
@@ -444,7 +445,7 @@ int fm_rules_load(struct fm_rules *rs, const char *text, size_t len, const char 
 			for (int s = 0; s < FM_RULES_SRC_COUNT; s++)
 				if (pd->r[i]->sources & (1u << s)) {
 					rs->by_src[s][rs->n_src[s]++] = (unsigned short)idx;
-					unsigned h = hash4(pd->r[i]->literal);
+					unsigned h = pd->r[i]->literal_h4 = hash4(pd->r[i]->literal);
 					rs->first4[s][h >> 3] |= (uint8_t)(1u << (h & 7));
 				}
 		}
@@ -555,21 +556,30 @@ int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source 
 		len = SCRATCH_MAX; /* one log line (STYLE.md) */
 	if (len < 4)
 		return -1; /* every literal has at least 4 bytes */
+	/* One pass over the line: bit k of found says list[k]'s literal is in
+	 * it (what memmem per rule would say). */
+	uint64_t found[FM_RULES_MAX / 64] = {0};
+	bool any = false;
 	const uint8_t *bits = rs->first4[src];
-	size_t at = 0;
-	for (; at + 4 <= len; at++) {
+	for (size_t at = 0; at + 4 <= len; at++) {
 		unsigned h = hash4(msg + at);
-		if (bits[h >> 3] & (1u << (h & 7)))
-			break;
+		if (!(bits[h >> 3] & (1u << (h & 7))))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			const struct rule *r = rs->rule[list[k]];
+			if (r->literal_h4 == h && r->literal_len <= len - at &&
+			    memcmp(msg + at, r->literal, r->literal_len) == 0) {
+				found[k / 64] |= 1ull << (k % 64);
+				any = true;
+			}
+		}
 	}
-	if (at + 4 > len)
+	if (!any)
 		return -1;
 	for (size_t k = 0; k < n; k++) {
-		if (list[k] < from)
+		if (list[k] < from || !(found[k / 64] & (1ull << (k % 64))))
 			continue;
 		const struct rule *r = rs->rule[list[k]];
-		if (len < r->literal_len || !memmem(msg, len, r->literal, r->literal_len))
-			continue;
 		if (!copied) {
 			memcpy(rs->scratch, msg, len);
 			rs->scratch[len] = '\0';
