@@ -36,7 +36,9 @@ struct rule {
 	unsigned sources; /* bit per enum fm_rules_source */
 	char literal[LITERAL_MAX];
 	size_t literal_len;
-	regex_t re;
+	unsigned literal_h4; /* hash4() of its first 4 bytes */
+	char *plain; /* the regex as regcomp takes it */
+	regex_t re;  /* compiled from plain when the literal is first found */
 	bool compiled;
 	size_t nfields;
 	char field[FM_RULES_MAX_FIELDS][NAME_MAX_];
@@ -56,8 +58,8 @@ struct fm_rules {
 	 * understood by the sanitizers' regexec. */
 	char *scratch;
 	/* Per source, a bit per hash of every literal's first 4 bytes: one pass
-	 * over a line rejects it for all rules when no 4 bytes of it start a
-	 * literal (most lines), before any memmem. */
+	 * over a line finds where a literal may start; only there are the
+	 * literals with that hash compared (no memmem per rule). */
 	uint8_t first4[FM_RULES_SRC_COUNT][8192];
 };
 
@@ -99,6 +101,7 @@ static void rule_free(struct rule *r)
 		return;
 	if (r->compiled)
 		regfree(&r->re);
+	free(r->plain);
 	free(r);
 }
 
@@ -253,31 +256,36 @@ static int field_index(const struct rule *r, const char *name)
 	return -1;
 }
 
-/* Checks a finished rule and compiles its regex. */
+/* Checks a finished rule and its regex. The regex is compiled here to
+ * check it, then freed: glibc's compiled regexes take 10-60 KB of heap each
+ * (the 36 default rules about 700 KB, all of it dirty pages), and most
+ * rules never see their literal; fm_rules_match() compiles it again on the
+ * first line that holds the literal. One at a time, so the heap given back
+ * is reused by the next. */
 static int finish_rule(struct parse *p, struct rule *r, const char *regex, const char *key,
 		       const char *decode)
 {
 	if (!r->signal[0] || !r->sources || !r->literal_len || !regex[0] || !r->severity[0])
 		return fail(p, "rule %s needs signal, sources, severity, literal and regex", r->id);
 	size_t n = strlen(regex);
-	char *plain = malloc(n + 1);
-	if (!plain)
+	if (!(r->plain = malloc(n + 1)))
 		return -ENOMEM;
-	int rc = strip_names(p, r, regex, plain);
+	int rc = strip_names(p, r, regex, r->plain);
+	size_t nsub = 0;
 	if (rc == 0) {
-		int e = regcomp(&r->re, plain, REG_EXTENDED);
+		int e = regcomp(&r->re, r->plain, REG_EXTENDED);
 		if (e) {
 			char msg[128];
 			regerror(e, &r->re, msg, sizeof(msg));
 			rc = fail(p, "rule %s: regex: %s", r->id, msg);
 		} else {
-			r->compiled = true;
+			nsub = r->re.re_nsub;
+			regfree(&r->re);
 		}
 	}
-	free(plain);
 	if (rc < 0)
 		return rc;
-	if (r->re.re_nsub > 9)
+	if (nsub > 9)
 		return fail(p, "rule %s: more than 9 groups", r->id);
 	r->key = -1;
 	r->decode = -1;
@@ -444,7 +452,7 @@ int fm_rules_load(struct fm_rules *rs, const char *text, size_t len, const char 
 			for (int s = 0; s < FM_RULES_SRC_COUNT; s++)
 				if (pd->r[i]->sources & (1u << s)) {
 					rs->by_src[s][rs->n_src[s]++] = (unsigned short)idx;
-					unsigned h = hash4(pd->r[i]->literal);
+					unsigned h = pd->r[i]->literal_h4 = hash4(pd->r[i]->literal);
 					rs->first4[s][h >> 3] |= (uint8_t)(1u << (h & 7));
 				}
 		}
@@ -555,21 +563,37 @@ int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source 
 		len = SCRATCH_MAX; /* one log line (STYLE.md) */
 	if (len < 4)
 		return -1; /* every literal has at least 4 bytes */
+	/* One pass over the line: bit k of found says list[k]'s literal is in
+	 * it (what memmem per rule would say). */
+	uint64_t found[FM_RULES_MAX / 64] = {0};
+	bool any = false;
 	const uint8_t *bits = rs->first4[src];
-	size_t at = 0;
-	for (; at + 4 <= len; at++) {
+	for (size_t at = 0; at + 4 <= len; at++) {
 		unsigned h = hash4(msg + at);
-		if (bits[h >> 3] & (1u << (h & 7)))
-			break;
+		if (!(bits[h >> 3] & (1u << (h & 7))))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			const struct rule *r = rs->rule[list[k]];
+			if (r->literal_h4 == h && r->literal_len <= len - at &&
+			    memcmp(msg + at, r->literal, r->literal_len) == 0) {
+				found[k / 64] |= 1ull << (k % 64);
+				any = true;
+			}
+		}
 	}
-	if (at + 4 > len)
+	if (!any)
 		return -1;
 	for (size_t k = 0; k < n; k++) {
-		if (list[k] < from)
+		if (list[k] < from || !(found[k / 64] & (1ull << (k % 64))))
 			continue;
-		const struct rule *r = rs->rule[list[k]];
-		if (len < r->literal_len || !memmem(msg, len, r->literal, r->literal_len))
-			continue;
+		struct rule *r = rs->rule[list[k]];
+		if (!r->compiled) {
+			/* checked at load: only ENOMEM can fail it; the line then
+			 * counts as not matched, and the next one tries again */
+			if (regcomp(&r->re, r->plain, REG_EXTENDED) != 0)
+				continue;
+			r->compiled = true;
+		}
 		if (!copied) {
 			memcpy(rs->scratch, msg, len);
 			rs->scratch[len] = '\0';
@@ -620,8 +644,11 @@ const char *fm_rules_rpc_marker(uint64_t n, char text[5])
 #define HIT_MSG 512
 #define HIT_SRC 32
 
+/* Zero is a free hit: the table is calloc'd and its pages stay clean until
+ * used (64 hits, 90 KB). */
 struct hit {
-	int rule; /* -1: free */
+	bool used;
+	int rule;
 	bool dirty;
 	uint64_t count, first_us, last_us;
 	char key[HIT_KEY];
@@ -642,8 +669,6 @@ struct fm_rules_hits *fm_rules_hits_new(const struct fm_rules *rs)
 	if (!h)
 		return NULL;
 	h->rs = rs;
-	for (size_t i = 0; i < FM_RULES_HITS_MAX; i++)
-		h->hit[i].rule = -1;
 	return h;
 }
 
@@ -690,11 +715,11 @@ int fm_rules_hits_add(struct fm_rules_hits *h, int rule, const struct fm_rules_m
 		copy_text(key, sizeof(key), msg + m->off[r->key], m->len[r->key]);
 	for (size_t i = 0; i < FM_RULES_HITS_MAX; i++) {
 		struct hit *x = &h->hit[i];
-		if (x->rule == rule && strcmp(x->key, key) == 0) {
+		if (x->used && x->rule == rule && strcmp(x->key, key) == 0) {
 			e = x;
 			break;
 		}
-		if (x->rule < 0 && !free_hit)
+		if (!x->used && !free_hit)
 			free_hit = x;
 	}
 	if (!e) {
@@ -703,6 +728,7 @@ int fm_rules_hits_add(struct fm_rules_hits *h, int rule, const struct fm_rules_m
 			return -ENOSPC;
 		}
 		e = free_hit;
+		e->used = true;
 		e->rule = rule;
 		strcpy(e->key, key);
 		e->count = 0;
@@ -757,7 +783,7 @@ size_t fm_rules_hits_publish(struct fm_rules_hits *h, const char *kind, struct f
 	size_t n = 0;
 	for (size_t i = 0; i < FM_RULES_HITS_MAX; i++) {
 		struct hit *e = &h->hit[i];
-		if (e->rule < 0 || !e->dirty)
+		if (!e->used || !e->dirty)
 			continue;
 		char id[ID_MAX + HIT_KEY + 2];
 		snprintf(id, sizeof(id), "%s%s%s", h->rs->rule[e->rule]->id, e->key[0] ? "/" : "",
@@ -773,7 +799,7 @@ cJSON *fm_rules_hits_json(const struct fm_rules_hits *h)
 {
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; arr && i < FM_RULES_HITS_MAX; i++)
-		if (h->hit[i].rule >= 0)
+		if (h->hit[i].used)
 			cJSON_AddItemToArray(arr, hit_json(h, &h->hit[i]));
 	return arr;
 }
@@ -799,10 +825,9 @@ int fm_rules_hits_restore(struct fm_rules_hits *h, const cJSON *arr)
 {
 	if (!cJSON_IsArray(arr))
 		return -EINVAL;
-	for (size_t i = 0; i < FM_RULES_HITS_MAX; i++) {
-		memset(&h->hit[i], 0, sizeof(h->hit[i]));
-		h->hit[i].rule = -1;
-	}
+	for (size_t i = 0; i < FM_RULES_HITS_MAX; i++)
+		if (h->hit[i].used)
+			memset(&h->hit[i], 0, sizeof(h->hit[i]));
 	size_t n = 0;
 	const cJSON *o;
 	cJSON_ArrayForEach(o, arr)
@@ -813,6 +838,7 @@ int fm_rules_hits_restore(struct fm_rules_hits *h, const cJSON *arr)
 			continue;
 		const struct rule *r = h->rs->rule[rule];
 		struct hit *e = &h->hit[n++];
+		e->used = true;
 		e->rule = rule;
 		e->dirty = true;
 		restore_str(e->key, sizeof(e->key), o, "key");

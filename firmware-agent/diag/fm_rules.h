@@ -84,7 +84,10 @@ struct fm_rules_match {
 
 /* The first rule with index >= from that applies to src and matches
  * msg[0..len) (need not be NUL-terminated), with m filled; -1 when none
- * does. Call again with from = result + 1 for the next. Allocates nothing. */
+ * does. Call again with from = result + 1 for the next. Allocates nothing
+ * but a rule's compiled regex, once, on the first line that holds its
+ * literal (kept until fm_rules_delete; rules loaded are checked in full, so
+ * only ENOMEM can fail it, and that line then counts as not matched). */
 int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source src, const char *msg,
 		   size_t len, struct fm_rules_match *m);
 

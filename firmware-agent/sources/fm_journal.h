@@ -10,8 +10,11 @@
  * Following is driven by sd_journal_get_fd() in the agent's loop (inotify),
  * with sd_journal_get_timeout() honoured by a timer; never by polling. Work
  * is done in batches (a time and count budget per wake-up) so a backlog of a
- * million entries does not block the loop. After each batch the cursor of
- * the last entry handled and the match counts are written together,
+ * million entries does not block the loop. The journal is read unfiltered
+ * (sd-journal's matches on the eleven unit/kernel terms cost three times the
+ * reading itself) and each entry's source is checked here. After each batch
+ * that held entries of ours the cursor of the last entry read and the match
+ * counts are written together,
  * atomically, to journal.state in the state dir: a restart (even after
  * SIGKILL) resumes exactly after the last entry counted, none lost, none
  * counted twice, also when the files were rotated or the one holding the

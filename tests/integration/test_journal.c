@@ -62,6 +62,9 @@ static void test_incidents(void **state)
 	assert_int_equal(fmh_journal_append_fixture(j.file, fx), 0);
 	fixture(fx, sizeof(fx), "incident-apiserver-6443.export");
 	assert_int_equal(fmh_journal_append_fixture(j.file, fx), 0);
+	/* sshd's and cron's entries are not ours; systemd's about kubelet are */
+	fixture(fx, sizeof(fx), "other-units.export");
+	assert_int_equal(fmh_journal_append_fixture(j.file, fx), 0);
 
 	struct fmh_agent_run *r = calloc(1, sizeof(*r));
 	fmh_run_agent(r, "probe", "journal", "--journal-dir", j.dir, "--kmsg", "none", "--json", NULL);
@@ -95,11 +98,17 @@ static void test_incidents(void **state)
 	assert_non_null(ref);
 	assert_string_equal(fmh_jstr(ref, "signal"), "apiserver-unreachable");
 
+	const cJSON *ex = fmh_find(facts, "journal.match", "kubelet-exited");
+	assert_non_null(ex);
+	assert_string_equal(fmh_jstr(ex, "source"), "kubelet.service");
+	assert_int_equal((int)fmh_jnum(ex, "count"), 1);
+	assert_null(fmh_find(facts, "journal.match", "no-space-left"));
+
 	const cJSON *src = fmh_find(facts, "journal.source", j.dir);
 	assert_non_null(src);
 	assert_string_equal(fmh_jstr(src, "state"), "ok");
-	assert_int_equal((int)fmh_jnum(src, "entries_seen"), 7);
-	assert_int_equal((int)fmh_jnum(src, "entries_matched"), 6);
+	assert_int_equal((int)fmh_jnum(src, "entries_seen"), 8);
+	assert_int_equal((int)fmh_jnum(src, "entries_matched"), 7);
 	cJSON_Delete(r->json);
 
 	/* --since: the entries are a few seconds old, a 1ms look-back after a
