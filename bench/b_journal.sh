@@ -55,6 +55,12 @@ files=("$jdir"/*.journal)
 mb=$(du -smc "${files[@]}" | tail -1 | cut -f1)
 
 now_s() { date +%s.%N; }
+
+# A binary just written by the build sits in dirty page-cache pages, and
+# smaps counts those as the process's Private_Dirty (its text pages: ~500 kB
+# here). No board runs a binary that was linked a second ago: write them
+# back first.
+sync
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # the agent, one-shot over the whole journal, Private_Dirty sampled every 20 ms

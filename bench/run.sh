@@ -27,6 +27,10 @@ trap 'rm -f "$out"' EXIT
     echo "and comparisons are ratios measured in the same run."
 } >"$out"
 
+# The build just wrote the binaries: flush them, or their dirty page-cache
+# pages count as Private_Dirty of every process that maps them.
+sync
+
 failed=0
 for b in "$here"/b_*.sh; do
     [ -e "$b" ] || continue
