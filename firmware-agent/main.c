@@ -7,6 +7,7 @@
 #include "fm_certs.h"
 #include "fm_conf.h"
 #include "fm_discover.h"
+#include "fm_docker.h"
 #include "fm_etcd.h"
 #include "fm_facts.h"
 #include "fm_log.h"
@@ -54,7 +55,9 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  probe etcd        etcd's health, status, alarms, members, disk latency, certificates\n"
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
-		"  probe docker|journal|hal   (not implemented yet)\n"
+		"  probe docker      Docker's containers of the control plane (kubelet names parsed),\n"
+		"                    stale attempts holding a name, crash loops, exit codes, log tails\n"
+		"  probe journal|hal (not implemented yet)\n"
 		"  check             one-shot diagnosis of this node (not implemented yet)\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
@@ -73,6 +76,9 @@ static void usage(FILE *out)
 		"  --apiserver URL        kube-apiserver URL\n"
 		"  --kubeconfig FILE      credentials and CA for the apiserver\n"
 		"  --tls-max 1.2|1.3      highest TLS version to offer (default 1.3)\n"
+		"  --docker-host URL      Docker Engine API: unix:///PATH or tcp://HOST:PORT, taken\n"
+		"                         as given (default: $DOCKER_HOST, else the socket\n"
+		"                         /var/run/docker.sock under --root)\n"
 		"\n"
 		"Without these the agent finds the control plane under --root: kubeadm's\n"
 		"/etc/kubernetes/manifests/*.yaml, pki/ and admin.conf, or k3s's\n"
@@ -225,7 +231,9 @@ static void print_facts(const struct fm_facts *facts)
 		const cJSON *tls = cJSON_GetObjectItemCaseSensitive(f, "tls");
 		printf("%s %s", cJSON_GetObjectItem(f, "kind")->valuestring,
 		       cJSON_GetObjectItem(f, "id")->valuestring);
-		if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
+		if (strcmp(cJSON_GetObjectItem(f, "kind")->valuestring, "docker.container") == 0)
+			printf(": %s", cJSON_IsString(st) ? st->valuestring : "?"); /* the container's state */
+		else if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
 			printf(": absent");
 		else if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") != 0)
 			printf(": FAILED (%s%s%s)", st->valuestring, cJSON_IsString(tls) ? ": " : "",
@@ -275,6 +283,21 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 	return rc;
 }
 
+/* The Docker host of this run: --docker-host, $DOCKER_HOST, or the default
+ * socket under --root. */
+static const char *docker_host_opt;
+
+static int collect_docker(struct fm_loop *loop, const struct fm_discovery *d,
+			  const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	char host[600];
+	if (fm_docker_host(host, sizeof(host), docker_host_opt, d->root) < 0) {
+		fm_facts_put(facts, "docker.daemon", "none", fm_probe_config_error(host));
+		return -1;
+	}
+	return fm_docker_collect(loop, host, co, facts);
+}
+
 /* A live source (probe --follow, and later run): started on the loop, it
  * keeps its facts in the set up to date from its own events until stopped.
  * start returns its state, or NULL after writing why into err (a
@@ -282,6 +305,24 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 typedef void *(*start_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  struct fm_facts *facts, char *err, size_t err_size);
 typedef void (*stop_fn)(void *state);
+
+static void *start_docker(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			  struct fm_facts *facts, char *err, size_t err_size)
+{
+	char host[600];
+	if (fm_docker_host(host, sizeof(host), o->docker_host, d->root) < 0) {
+		snprintf(err, err_size, "%s", host);
+		return NULL;
+	}
+	struct fm_docker_opts dopts = {.host = host, .timeout_ms = (int)o->timeout_ms};
+	return fm_docker_watch_new(loop, &dopts, facts, err, err_size);
+}
+
+static void stop_docker(void *state)
+{
+	struct fm_docker_watch *w = state;
+	fm_docker_watch_delete(&w);
+}
 
 struct source {
 	const char *name;
@@ -293,7 +334,7 @@ struct source {
 static const struct source sources[] = {
 	{"etcd", collect_etcd, NULL, NULL},
 	{"apiserver", collect_apiserver, NULL, NULL},
-	{"docker", NULL, NULL, NULL},
+	{"docker", collect_docker, start_docker, stop_docker},
 	{"journal", NULL, NULL, NULL},
 	{"hal", NULL, NULL, NULL},
 };
@@ -373,6 +414,7 @@ static int probe(const char *what, const struct opts *o)
 			what);
 		return EXIT_USAGE;
 	}
+	docker_host_opt = o->docker_host;
 	collect_fn collect = src->collect;
 	if (!collect) {
 		fprintf(stderr, "fleetmedic-agent: probe %s is not implemented yet\n", what);
