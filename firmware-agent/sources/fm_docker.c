@@ -58,6 +58,7 @@ struct die {
 	char id[65];
 	long long t;
 	int code;
+	unsigned long seq; /* order seen: the last exit is the newest seq */
 };
 
 enum wstate { W_BACKOFF, W_VERSION, W_SYNC, W_LIVE };
@@ -97,6 +98,7 @@ struct fm_docker_watch {
 	struct fm_docker_ctr *scratch;
 	struct die dies[MAX_DIES];
 	size_t ndies, die_next;
+	unsigned long die_seq;
 };
 
 static void short_id(char out[13], const char *id)
@@ -129,6 +131,7 @@ static void add_die(struct fm_docker_watch *w, const struct fm_docker_name *kn, 
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	d->t = t;
 	d->code = code;
+	d->seq = ++w->die_seq;
 }
 
 static cJSON *container_fact(const struct fm_docker_ctr *c)
@@ -222,7 +225,7 @@ static void put_crashloops(struct fm_docker_watch *w, struct fm_facts *set)
 			if (strcmp(e->key, d->key) != 0 || now - e->t > w->o.crashloop_window_s)
 				continue;
 			exits++;
-			if (e->t > last->t)
+			if (e->seq > last->seq)
 				last = e;
 		}
 		if (exits < w->o.crashloop_exits)

@@ -188,6 +188,13 @@ int fm_docker_list_parse(const char *body, size_t len, struct fm_docker_ctr *out
 		c->kn = kn;
 		c->kubelet = true;
 		copy_str(c->state, sizeof(c->state), state);
+		/* "Exited (255) 3 days ago": the exit code even when the
+		 * container cannot be inspected (incident 2). */
+		const cJSON *status = get(e, "Status");
+		int code;
+		c->exit_code = -1;
+		if (cJSON_IsString(status) && sscanf(status->valuestring, "Exited (%d)", &code) == 1)
+			c->exit_code = code;
 		const cJSON *created = get(e, "Created");
 		if (cJSON_IsNumber(created))
 			c->created = (long long)created->valuedouble;
