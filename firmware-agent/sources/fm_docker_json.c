@@ -60,8 +60,7 @@ static cJSON *parse(const char *body, size_t len, const char *what, char *err, s
 	if (!j) {
 		const char *at = cJSON_GetErrorPtr();
 		size_t off = at && at >= body && at <= body + len ? (size_t)(at - body) : len;
-		snprintf(err, errlen, "%s: not JSON (%s at byte %zu of %zu)", what,
-			 off >= len ? "cut short" : "malformed", off, len);
+		snprintf(err, errlen, "%s: not JSON (at byte %zu of %zu)", what, off, len);
 	}
 	return j;
 }
