@@ -612,13 +612,13 @@ static void start_list(struct fm_docker_watch *w)
 /* The API version to ask for: min(the daemon's, the newest we know); a
  * daemon older than 1.40 is asked unversioned (it then answers in its own
  * version) and the daemon fact says so. */
-static void set_prefix(struct fm_docker_watch *w)
+static void api_prefix(int daemon_minor, char *prefix, size_t size)
 {
-	int v = w->ver.api_minor < FM_DOCKER_API_NEWEST ? w->ver.api_minor : FM_DOCKER_API_NEWEST;
+	int v = daemon_minor < FM_DOCKER_API_NEWEST ? daemon_minor : FM_DOCKER_API_NEWEST;
 	if (v < FM_DOCKER_API_OLDEST)
-		w->prefix[0] = '\0';
+		prefix[0] = '\0';
 	else
-		snprintf(w->prefix, sizeof(w->prefix), "/v1.%d", v);
+		snprintf(prefix, size, "/v1.%d", v);
 }
 
 static void on_version_done(struct fm_httpc *c, void *ctx)
@@ -631,7 +631,7 @@ static void on_version_done(struct fm_httpc *c, void *ctx)
 		go_down(w, NULL, "malformed", err);
 		return;
 	}
-	set_prefix(w);
+	api_prefix(w->ver.api_minor, w->prefix, sizeof(w->prefix));
 	snprintf(w->dstate, sizeof(w->dstate), "ok");
 	w->dreason[0] = '\0';
 	w->backoff_ms = w->o.backoff_min_ms;
@@ -765,11 +765,7 @@ static int oneshot_open(struct fm_probe_run *r, struct fm_httpc *c, struct fm_lo
 		snprintf(reason, rsize, "%s", err);
 		return -1;
 	}
-	int m = v.api_minor < FM_DOCKER_API_NEWEST ? v.api_minor : FM_DOCKER_API_NEWEST;
-	if (m < FM_DOCKER_API_OLDEST)
-		prefix[0] = '\0';
-	else
-		snprintf(prefix, psize, "/v1.%d", m);
+	api_prefix(v.api_minor, prefix, psize);
 	return 0;
 }
 
