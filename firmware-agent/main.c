@@ -8,6 +8,7 @@
 #include "fm_conf.h"
 #include "fm_diagnose.h"
 #include "fm_discover.h"
+#include "fm_docker.h"
 #include "fm_etcd.h"
 #include "fm_facts.h"
 #include "fm_hal.h"
@@ -16,6 +17,7 @@
 #include "fm_log.h"
 #include "fm_loop.h"
 #include "fm_rules.h"
+#include "hal/hal_path.h"
 
 #include <cjson/cJSON.h>
 #include <mbedtls/version.h>
@@ -60,11 +62,12 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  probe etcd        etcd's health, status, alarms, members, disk latency, certificates\n"
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
-		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
-		"                    ext4 errors, read-only mounts, clock sync\n"
+		"  probe docker      Docker's containers of the control plane (kubelet names parsed),\n"
+		"                    stale attempts holding a name, crash loops, exit codes, log tails\n"
 		"  probe journal     log lines of kubelet, docker, containerd, etcd, k3s and the\n"
 		"                    kernel (journal and /dev/kmsg) that match the log rules\n"
-		"  probe docker      (not implemented yet)\n"
+		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
+		"                    ext4 errors, read-only mounts, clock sync\n"
 		"  check             one-shot diagnosis of this node: the cause, its evidence, the fix\n"
 		"  run               the daemon reporting to a controller (not implemented yet)\n"
 		"  --version         print the version and the libraries built in\n"
@@ -83,6 +86,9 @@ static void usage(FILE *out)
 		"  --apiserver URL        kube-apiserver URL\n"
 		"  --kubeconfig FILE      credentials and CA for the apiserver\n"
 		"  --tls-max 1.2|1.3      highest TLS version to offer (default 1.3)\n"
+		"  --docker-host URL      Docker Engine API: unix:///PATH or tcp://HOST:PORT, taken\n"
+		"                         as given (default: $DOCKER_HOST, else the socket\n"
+		"                         /var/run/docker.sock under --root)\n"
 		"  --journal-dir DIR      read journal files from DIR (default: the system journal)\n"
 		"  --kmsg PATH|none       the kernel log device (default /dev/kmsg)\n"
 		"  --since DURATION       look back this far (default 1h; --follow: the current boot)\n"
@@ -250,7 +256,9 @@ static void print_facts(const struct fm_facts *facts)
 		const cJSON *tls = cJSON_GetObjectItemCaseSensitive(f, "tls");
 		printf("%s %s", cJSON_GetObjectItem(f, "kind")->valuestring,
 		       cJSON_GetObjectItem(f, "id")->valuestring);
-		if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
+		if (strcmp(cJSON_GetObjectItem(f, "kind")->valuestring, "docker.container") == 0)
+			printf(": %s", cJSON_IsString(st) ? st->valuestring : "?"); /* the container's state */
+		else if (cJSON_IsString(st) && strcmp(st->valuestring, "absent") == 0)
 			printf(": absent");
 		else if (cJSON_IsString(st) && strcmp(st->valuestring, "unknown") == 0)
 			printf(": unknown");
@@ -426,6 +434,31 @@ static void *start_journal(struct fm_loop *loop, const struct fm_discovery *d, c
 	return jf;
 }
 
+/* Docker at --docker-host, $DOCKER_HOST, or the default socket under --root. */
+static int collect_docker(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			  const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	char host[600], sock[PATH_MAX], lib[PATH_MAX];
+	if (fm_docker_host(host, sizeof(host), o->docker_host, d->root) < 0) {
+		fm_facts_put(facts, "docker.daemon", "none", fm_probe_config_error(host));
+		return -1;
+	}
+	/* Nodes on containerd or k3s have no Docker: without a socket and
+	 * without Docker's data directory, nothing is down. (A dockerd that
+	 * stopped cleanly removes its socket, but leaves /var/lib/docker.) */
+	if (!o->docker_host && !getenv("DOCKER_HOST") &&
+	    hal_path(sock, sizeof(sock), d->root, FM_DOCKER_DEFAULT_SOCKET) == 0 &&
+	    hal_path(lib, sizeof(lib), d->root, "/var/lib/docker") == 0 && access(sock, F_OK) != 0 &&
+	    access(lib, F_OK) != 0) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "absent");
+		cJSON_AddStringToObject(f, "reason", "no Docker socket and no /var/lib/docker: this node does not run Docker");
+		fm_facts_put(facts, "docker.daemon", host, f);
+		return 0;
+	}
+	return fm_docker_collect(loop, host, co, facts);
+}
+
 /* A live source (probe --follow, and later run): started on the loop, it
  * keeps its facts in the set up to date from its own events until stopped.
  * start returns its state, or NULL after writing why into err (a
@@ -433,6 +466,24 @@ static void *start_journal(struct fm_loop *loop, const struct fm_discovery *d, c
 typedef void *(*start_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  struct fm_facts *facts, char *err, size_t err_size);
 typedef void (*stop_fn)(void *state);
+
+static void *start_docker(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
+			  struct fm_facts *facts, char *err, size_t err_size)
+{
+	char host[600];
+	if (fm_docker_host(host, sizeof(host), o->docker_host, d->root) < 0) {
+		snprintf(err, err_size, "%s", host);
+		return NULL;
+	}
+	struct fm_docker_opts dopts = {.host = host, .timeout_ms = (int)o->timeout_ms};
+	return fm_docker_watch_new(loop, &dopts, facts, err, err_size);
+}
+
+static void stop_docker(void *state)
+{
+	struct fm_docker_watch *w = state;
+	fm_docker_watch_delete(&w);
+}
 
 struct source {
 	const char *name;
@@ -444,7 +495,7 @@ struct source {
 static const struct source sources[] = {
 	{"etcd", collect_etcd, NULL, NULL},
 	{"apiserver", collect_apiserver, NULL, NULL},
-	{"docker", NULL, NULL, NULL},
+	{"docker", collect_docker, start_docker, stop_docker},
 	{"journal", collect_journal, start_journal, stop_journal},
 	{"hal", collect_hal, NULL, NULL},
 };

@@ -130,6 +130,18 @@ void fm_facts_drop(struct fm_facts *f, const char *prefix)
 	}
 }
 
+void fm_facts_remove(struct fm_facts *f, const char *kind, const char *id)
+{
+	for (cJSON *c = f->all->child; c; c = c->next) {
+		if (is(c, kind, id)) {
+			cJSON *gone = cJSON_DetachItemViaPointer(f->all, c);
+			tell(f, gone, true);
+			cJSON_Delete(gone);
+			return;
+		}
+	}
+}
+
 size_t fm_facts_count(const struct fm_facts *f)
 {
 	return (size_t)cJSON_GetArraySize(f->all);

@@ -36,6 +36,11 @@ const cJSON *fm_facts_get(const struct fm_facts *f, const char *kind, const char
  * etcd source said), so a source can restate what it knows. */
 void fm_facts_drop(struct fm_facts *f, const char *prefix);
 
+/* Removes the one fact (kind, id) if present (observers are told), so a
+ * source that restates its facts can retract one that no longer holds (a
+ * container that was removed). */
+void fm_facts_remove(struct fm_facts *f, const char *kind, const char *id);
+
 /* Told of every change to the set: a fact put that is new or differs from
  * the one it replaces (dropped false), and every fact removed by
  * fm_facts_drop (dropped true, called just before it is freed). A put that
