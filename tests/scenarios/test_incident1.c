@@ -299,6 +299,10 @@ static void incident1(void **state)
 	assert_null(fmh_find(facts, "docker.container", s15));
 	c = diagnosis(r.json, "container-name-conflict");
 	if (c) {
+		char *txt = cJSON_Print(fmh_field(c, "remedy"));
+		fprintf(stderr, "after docker rm: container-name-conflict stands on the journal; remedy %s\n",
+			txt ? txt : "?");
+		free(txt);
 		remedy = fmh_field(c, "remedy");
 		assert_false(lists_sub(remedy, s23));
 		assert_false(lists_sub(remedy, s15));
