@@ -661,6 +661,16 @@ static bool kubelet_name(const char *name, char *pod, size_t pod_size, char *ns,
 	return true;
 }
 
+static bool docker_answers(const struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (kind_is(f, "docker.daemon") && strcmp(str_or(f, "state", ""), "ok") == 0)
+			return true;
+	}
+	return false;
+}
+
 static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *fields)
 {
 	const char *name = str_or(fields, "name", "?"), *blocking = str_or(fields, "blocking_id", "");
@@ -673,8 +683,18 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
 	if (holder)
 		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id"));
-	if (kubelet_name(name, pod, sizeof(pod), ns, sizeof(ns)) && stale_of_pod(c, ns, pod, d, cmd, sizeof(cmd))) {
+	bool parsed = kubelet_name(name, pod, sizeof(pod), ns, sizeof(ns));
+	if (parsed && stale_of_pod(c, ns, pod, d, cmd, sizeof(cmd))) {
 		remedy(c, d, "%s", cmd);
+	} else if (parsed && holder && strcmp(str_or(holder, "state", ""), "running") == 0 && docker_answers(c)) {
+		/* Docker says the name's holder runs and nothing stale is left:
+		 * what kubelet logged is the past (the fix was applied). */
+		cJSON_ReplaceItemInObjectCaseSensitive(d, "severity", cJSON_CreateString("info"));
+		cJSON_ReplaceItemInObjectCaseSensitive(
+			d, "summary",
+			cJSON_CreateString("kubelet logged a name conflict on the control plane within the hour; "
+					   "Docker now shows the name's holder running and no stale attempt left"));
+		remedy(c, d, "journalctl -u kubelet -n 20 --no-pager");
 	} else if (pod[0]) {
 		remedy(c, d, "docker ps -a --filter name=_%s_%s_", pod, ns);
 		remedy(c, d, "docker rm $(docker ps -aq --filter status=exited --filter name=_%s_%s_)", pod, ns);

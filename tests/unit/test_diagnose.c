@@ -372,6 +372,18 @@ static void incident_1(void **state)
 	assert_true(has_evidence(c, "docker.stale_attempt"));
 	cJSON_Delete(d);
 
+	/* The fix applied: Docker answers, the holder runs, nothing stale is
+	 * left. The hour-old log lines are no longer a critical finding. */
+	fm_facts_drop(f, "docker.stale_attempt");
+	put(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"ok\"}");
+	fm_facts_drop(f, "apiserver.");
+	d = fm_diagnose(f, NOW);
+	c = diag(d, "container-name-conflict");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "info");
+	assert_false(fm_diagnose_critical(d));
+	cJSON_Delete(d);
+
 	/* A day later the same line is history. */
 	d = fm_diagnose(f, NOW + 86400);
 	assert_null(diag(d, "container-name-conflict"));
