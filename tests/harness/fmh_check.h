@@ -32,6 +32,11 @@ void fmh_dump(const struct fm_facts *facts);
 /* The agent binary the tests run: $FM_AGENT, set by ctest. */
 const char *fmh_agent(void);
 
+/* The diagnosis with this code in check --json's output, or NULL. */
+const cJSON *fmh_diagnosis(const cJSON *check_json, const char *code);
+/* Whether the JSON array of strings holds s. */
+bool fmh_lists(const cJSON *arr, const char *s);
+
 struct fmh_agent_run {
 	int status;	 /* exit status, 128+signal when killed */
 	char out[65536]; /* stdout */

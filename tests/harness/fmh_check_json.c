@@ -98,3 +98,25 @@ void fmh_dump(const struct fm_facts *facts)
 	free(s);
 	cJSON_Delete(all);
 }
+
+const cJSON *fmh_diagnosis(const cJSON *check_json, const char *code)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, fmh_field(check_json, "diagnoses"))
+	{
+		if (strcmp(fmh_jstr(d, "code"), code) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+bool fmh_lists(const cJSON *arr, const char *s)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, arr)
+	{
+		if (cJSON_IsString(x) && strcmp(x->valuestring, s) == 0)
+			return true;
+	}
+	return false;
+}

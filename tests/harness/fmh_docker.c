@@ -437,3 +437,27 @@ int fmh_docker_stop(struct fmh_docker *d)
 			live[i] = NULL;
 	return busy ? -EBUSY : 0;
 }
+
+int fmh_docker_api_want(const struct fmh_docker *d, const char *method, const char *path, int want,
+			char *out, size_t out_size)
+{
+	int status = 0;
+	int rc = fmh_docker_api(d, method, path, NULL, &status, out, out_size);
+	if (rc < 0)
+		return rc;
+	if (status != want) {
+		fprintf(stderr, "%s %s: HTTP %d (want %d): %s\n", method, path, status, want, out);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int fmh_docker_run_exited(const struct fmh_docker *d, const char *name, char id[65], const char *cmd)
+{
+	char out[4096], path[128];
+	int rc = fmh_docker_run(d, name, id, "sh", "-c", cmd, NULL);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "/containers/%s/wait", id);
+	return fmh_docker_api_want(d, "POST", path, 200, out, sizeof(out));
+}

@@ -54,6 +54,15 @@ int fmh_docker_leftover_mounts(const char *dir);
 int fmh_docker_api(const struct fmh_docker *d, const char *method, const char *path,
 		   const char *body, int *status, char *out, size_t out_size);
 
+/* fmh_docker_api() that also wants the status want: 0, or -EPROTO after
+ * printing the answer, or -errno as fmh_docker_api(). */
+int fmh_docker_api_want(const struct fmh_docker *d, const char *method, const char *path, int want,
+			char *out, size_t out_size);
+
+/* Runs a container of the image with `sh -c cmd` to its end (waiting on the
+ * Engine's /wait, not on time); its full id into id. 0 or -errno. */
+int fmh_docker_run_exited(const struct fmh_docker *d, const char *name, char id[65], const char *cmd);
+
 /* Runs /usr/bin/docker -H d->host with the arguments after out_size
  * (NULL-terminated, at most 30), stdout and stderr merged into out. Returns
  * the exit status, or -errno when it could not run within 60 s. */

@@ -61,27 +61,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const cJSON *diagnosis(const cJSON *json, const char *code)
-{
-	const cJSON *d;
-	cJSON_ArrayForEach(d, fmh_field(json, "diagnoses"))
-	{
-		if (strcmp(fmh_jstr(d, "code"), code) == 0)
-			return d;
-	}
-	return NULL;
-}
-
-static bool lists(const cJSON *arr, const char *s)
-{
-	const cJSON *x;
-	cJSON_ArrayForEach(x, arr)
-	{
-		if (cJSON_IsString(x) && strcmp(x->valuestring, s) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* Everything answers and is healthy: no critical diagnosis, exit 0, and the
  * facts of both sources are in the JSON. */
@@ -129,8 +108,8 @@ static void etcd_down_is_the_cause(void **state)
 	assert_non_null(first);
 	assert_string_equal(fmh_jstr(first, "code"), "etcd-unreachable");
 	assert_string_equal(fmh_jstr(first, "severity"), "critical");
-	assert_true(lists(fmh_field(first, "explains"), "apiserver-unreachable"));
-	assert_null(diagnosis(r.json, "apiserver-unreachable"));
+	assert_true(fmh_lists(fmh_field(first, "explains"), "apiserver-unreachable"));
+	assert_null(fmh_diagnosis(r.json, "apiserver-unreachable"));
 	assert_non_null(fmh_find(fmh_field(first, "evidence"), "apiserver.readyz", etcd_down.url));
 	const cJSON *ev = fmh_find(fmh_field(first, "evidence"), "etcd.endpoint", etcd.url);
 	assert_string_equal(fmh_jstr(ev, "state"), "refused");
@@ -162,10 +141,10 @@ static void every_server_down(void **state)
 	uint64_t ms = fm_now_ms() - t0;
 	print_message("check with etcd silent and the apiserver refusing: %llu ms\n", (unsigned long long)ms);
 	assert_int_equal(r.status, 1);
-	const cJSON *e = diagnosis(r.json, "etcd-unreachable");
+	const cJSON *e = fmh_diagnosis(r.json, "etcd-unreachable");
 	assert_non_null(e);
 	assert_non_null(strstr(fmh_jstr(e, "summary"), silent));
-	assert_true(lists(fmh_field(e, "explains"), "apiserver-unreachable"));
+	assert_true(fmh_lists(fmh_field(e, "explains"), "apiserver-unreachable"));
 	cJSON_Delete(r.json);
 }
 

@@ -32,19 +32,13 @@ static struct fmh_docker dk;
 
 static void api(const char *method, const char *path, int want, char *out, size_t size)
 {
-	int status;
-	assert_int_equal(fmh_docker_api(&dk, method, path, NULL, &status, out, size), 0);
-	if (status != want)
-		fail_msg("%s %s: HTTP %d (want %d): %s", method, path, status, want, out);
+	assert_int_equal(fmh_docker_api_want(&dk, method, path, want, out, size), 0);
 }
 
 /* Runs a container to its end. */
 static void run_exited(const char *name, char id[65], const char *cmd)
 {
-	char out[4096], path[128];
-	assert_int_equal(fmh_docker_run(&dk, name, id, "sh", "-c", cmd, NULL), 0);
-	snprintf(path, sizeof(path), "/containers/%s/wait", id);
-	api("POST", path, 200, out, sizeof(out));
+	assert_int_equal(fmh_docker_run_exited(&dk, name, id, cmd), 0);
 }
 
 static const cJSON *find_field(const cJSON *facts, const char *kind, const char *key,

@@ -83,19 +83,13 @@ static int teardown(void **state)
 
 static void api(const char *method, const char *path, int want, char *out, size_t size)
 {
-	int status;
-	assert_int_equal(fmh_docker_api(&dk, method, path, NULL, &status, out, size), 0);
-	if (status != want)
-		fail_msg("%s %s: HTTP %d (want %d): %s", method, path, status, want, out);
+	assert_int_equal(fmh_docker_api_want(&dk, method, path, want, out, size), 0);
 }
 
-/* Runs a container to its end (waits on the Engine's /wait, not on time). */
+/* Runs a container to its end. */
 static void run_exited(const char *name, char id[65], const char *cmd)
 {
-	char out[4096], path[128];
-	assert_int_equal(fmh_docker_run(&dk, name, id, "sh", "-c", cmd, NULL), 0);
-	snprintf(path, sizeof(path), "/containers/%s/wait", id);
-	api("POST", path, 200, out, sizeof(out));
+	assert_int_equal(fmh_docker_run_exited(&dk, name, id, cmd), 0);
 }
 
 /* A fresh journal directory holding export text as real journal files. */
@@ -107,27 +101,6 @@ static void journal_dir(char *dir, size_t size, const char *text)
 	assert_int_equal(fmh_journal_append(file, text), 0);
 }
 
-static const cJSON *diagnosis(const cJSON *json, const char *code)
-{
-	const cJSON *d;
-	cJSON_ArrayForEach(d, fmh_field(json, "diagnoses"))
-	{
-		if (strcmp(fmh_jstr(d, "code"), code) == 0)
-			return d;
-	}
-	return NULL;
-}
-
-static bool lists(const cJSON *arr, const char *s)
-{
-	const cJSON *x;
-	cJSON_ArrayForEach(x, arr)
-	{
-		if (cJSON_IsString(x) && strcmp(x->valuestring, s) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* Whether some string of arr contains s. */
 static bool lists_sub(const cJSON *arr, const char *s)
@@ -239,11 +212,11 @@ static void incident1(void **state)
 	const cJSON *facts = fmh_field(r.json, "facts");
 	assert_string_equal(fmh_jstr(fmh_find(facts, "etcd.endpoint", etcd.url), "state"), "ok");
 	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.endpoint", refusing), "state"), "refused");
-	assert_null(diagnosis(r.json, "etcd-unreachable"));
+	assert_null(fmh_diagnosis(r.json, "etcd-unreachable"));
 	/* Exactly one critical diagnosis: the cause. */
 	if (count_severity(r.json, "critical") != 1)
 		fail_msg("want exactly one critical diagnosis:\n%s", r.out);
-	const cJSON *c = diagnosis(r.json, "container-name-conflict");
+	const cJSON *c = fmh_diagnosis(r.json, "container-name-conflict");
 	assert_non_null(c);
 	assert_string_equal(fmh_jstr(c, "severity"), "critical");
 	assert_string_equal(fmh_jstr(c, "key"), APISERVER(24));
@@ -256,12 +229,12 @@ static void incident1(void **state)
 	snprintf(rm1, sizeof(rm1), "docker rm %s %s", s23, s15);
 	snprintf(rm2, sizeof(rm2), "docker rm %s %s", s15, s23);
 	const cJSON *remedy = fmh_field(c, "remedy");
-	if (!lists(remedy, rm1) && !lists(remedy, rm2))
+	if (!fmh_lists(remedy, rm1) && !fmh_lists(remedy, rm2))
 		fail_msg("remedy is not `%s`:\n%s", rm1, r.out);
 	assert_false(lists_sub(remedy, s24)); /* never the running one */
 	/* The refused apiserver is a symptom it explains, with its evidence. */
-	assert_true(lists(fmh_field(c, "explains"), "apiserver-unreachable"));
-	assert_null(diagnosis(r.json, "apiserver-unreachable"));
+	assert_true(fmh_lists(fmh_field(c, "explains"), "apiserver-unreachable"));
+	assert_null(fmh_diagnosis(r.json, "apiserver-unreachable"));
 	const cJSON *ev = fmh_field(c, "evidence");
 	assert_non_null(fmh_find(ev, "apiserver.endpoint", refusing));
 	assert_true(fmh_count_kind(ev, "journal.match") >= 1);
@@ -298,7 +271,7 @@ static void incident1(void **state)
 	assert_int_equal(fmh_count_kind(facts, "docker.stale_attempt"), 0);
 	assert_null(fmh_find(facts, "docker.container", s23));
 	assert_null(fmh_find(facts, "docker.container", s15));
-	c = diagnosis(r.json, "container-name-conflict");
+	c = fmh_diagnosis(r.json, "container-name-conflict");
 	if (c) {
 		char *txt = cJSON_Print(fmh_field(c, "remedy"));
 		fprintf(stderr, "after docker rm: container-name-conflict stands on the journal; remedy %s\n",
