@@ -17,7 +17,6 @@
 #include "fm_log.h"
 #include "fm_loop.h"
 #include "fm_rules.h"
-#include "hal/hal_path.h"
 
 #include <cjson/cJSON.h>
 #include <mbedtls/version.h>
@@ -438,18 +437,12 @@ static void *start_journal(struct fm_loop *loop, const struct fm_discovery *d, c
 static int collect_docker(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  const struct fm_collect_opts *co, struct fm_facts *facts)
 {
-	char host[600], sock[PATH_MAX], lib[PATH_MAX];
+	char host[600];
 	if (fm_docker_host(host, sizeof(host), o->docker_host, d->root) < 0) {
 		fm_facts_put(facts, "docker.daemon", "none", fm_probe_config_error(host));
 		return -1;
 	}
-	/* Nodes on containerd or k3s have no Docker: without a socket and
-	 * without Docker's data directory, nothing is down. (A dockerd that
-	 * stopped cleanly removes its socket, but leaves /var/lib/docker.) */
-	if (!o->docker_host && !getenv("DOCKER_HOST") &&
-	    hal_path(sock, sizeof(sock), d->root, FM_DOCKER_DEFAULT_SOCKET) == 0 &&
-	    hal_path(lib, sizeof(lib), d->root, "/var/lib/docker") == 0 && access(sock, F_OK) != 0 &&
-	    access(lib, F_OK) != 0) {
+	if (fm_docker_absent(o->docker_host, d->root)) {
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "state", "absent");
 		cJSON_AddStringToObject(f, "reason", "no Docker socket and no /var/lib/docker: this node does not run Docker");
@@ -487,7 +480,7 @@ static void stop_docker(void *state)
 
 struct source {
 	const char *name;
-	collect_fn collect; /* NULL: not implemented yet */
+	collect_fn collect;
 	start_fn start;     /* NULL: the source cannot be followed (yet) */
 	stop_fn stop;
 };
@@ -637,11 +630,6 @@ static int probe(const char *what, const struct opts *o)
 			what);
 		return EXIT_USAGE;
 	}
-	collect_fn collect = src->collect;
-	if (!collect) {
-		fprintf(stderr, "fleetmedic-agent: probe %s is not implemented yet\n", what);
-		return EXIT_USAGE;
-	}
 	if (o->follow && !src->start) {
 		fprintf(stderr, "fleetmedic-agent: probe %s cannot --follow: it has no live events; run it again instead\n",
 			what);
@@ -660,7 +648,7 @@ static int probe(const char *what, const struct opts *o)
 	/* The source decides whether it is unreachable or unhealthy: a side
 	 * request that failed (no credentials for the node list, no metrics
 	 * listener) is in the facts but is not that verdict. */
-	int status = collect(ss.loop, &ss.d, o, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
+	int status = src->collect(ss.loop, &ss.d, o, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
 	if (config_error(ss.facts))
 		status = EXIT_USAGE;
 	if (o->json) {
@@ -771,8 +759,7 @@ static int check(const struct opts *o)
 		return EXIT_USAGE;
 	struct fm_collect_opts co = {.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
-		if (sources[i].collect)
-			sources[i].collect(ss.loop, &ss.d, o, &co, ss.facts);
+		sources[i].collect(ss.loop, &ss.d, o, &co, ss.facts);
 	int status = 0;
 	if (config_error(ss.facts))
 		status = EXIT_USAGE;

@@ -133,23 +133,14 @@ struct ctx {
 	bool oom;
 };
 
+/* The diagnosis (code, key) in arr; key NULL: the first of that code. */
 static cJSON *find(const cJSON *arr, const char *code, const char *key)
 {
 	const cJSON *d;
 	cJSON_ArrayForEach(d, arr)
 	{
-		if (strcmp(str_or(d, "code", ""), code) == 0 && strcmp(str_or(d, "key", ""), key) == 0)
-			return (cJSON *)d;
-	}
-	return NULL;
-}
-
-static cJSON *first_of(const cJSON *arr, const char *code)
-{
-	const cJSON *d;
-	cJSON_ArrayForEach(d, arr)
-	{
-		if (strcmp(str_or(d, "code", ""), code) == 0)
+		if (strcmp(str_or(d, "code", ""), code) == 0 &&
+		    (!key || strcmp(str_or(d, "key", ""), key) == 0))
 			return (cJSON *)d;
 	}
 	return NULL;
@@ -626,7 +617,7 @@ static void rule_docker(struct ctx *c)
 /* Which exited containers to remove for a name conflict on pod (the stale
  * attempts of the same pod, sandboxes included, as in incident 1), as one
  * command; false when the Docker source knows of none. */
-static bool stale_of_pod(const struct ctx *c, const char *ns, const char *pod, cJSON *d,
+static bool stale_of_pod(struct ctx *c, const char *ns, const char *pod, cJSON *d,
 			 char *cmd, size_t size)
 {
 	size_t len = (size_t)snprintf(cmd, size, "docker rm");
@@ -638,7 +629,7 @@ static bool stale_of_pod(const struct ctx *c, const char *ns, const char *pod, c
 			continue;
 		len += (size_t)snprintf(cmd + len, len < size ? size - len : 0, " %s", str_or(f, "stale_id", "?"));
 		any = true;
-		evidence((struct ctx *)c, d, f,
+		evidence(c, d, f,
 			 FIELDS("stale_id", "stale_name", "stale_attempt", "newer_id", "newer_attempt", "newer_state"));
 	}
 	return any && len < size;
@@ -732,7 +723,7 @@ static void rule_logs(struct ctx *c)
 			continue;
 		/* The other signals name a diagnosis code: the log line joins the
 		 * diagnosis the probes made of it, or stands alone. */
-		cJSON *d = first_of(c->out, signal);
+		cJSON *d = find(c->out, signal, NULL);
 		if (!d)
 			d = emit(c, signal, sev, str_or(f, "id", signal), "%s logged %.0f time%s: %s",
 				 str_or(f, "source", "?"), num_or(f, "count", 1), num_or(f, "count", 1) == 1 ? "" : "s",

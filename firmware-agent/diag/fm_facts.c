@@ -92,7 +92,8 @@ cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON 
 	int i = 0;
 	for (cJSON *c = f->all->child; c; c = c->next, i++) {
 		if (is(c, kind, id)) {
-			bool same = cJSON_Compare(c, fact, 1);
+			/* Compared only when somebody listens. */
+			bool same = !f->observer || cJSON_Compare(c, fact, 1);
 			cJSON_ReplaceItemInArray(f->all, i, fact);
 			if (!same)
 				tell(f, fact, false);

@@ -7,10 +7,12 @@
 #include <hal/hal_path.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_CTRS      256     /* control-plane containers tracked */
 #define MAX_DIES      128     /* die history for crashloops */
@@ -44,6 +46,18 @@ int fm_docker_host(char *out, size_t size, const char *opt, const char *root)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool fm_docker_absent(const char *opt, const char *root)
+{
+	const char *h = opt && opt[0] ? opt : getenv("DOCKER_HOST");
+	char sock[PATH_MAX], lib[PATH_MAX];
+	if (h && h[0])
+		return false;
+	if (hal_path(sock, sizeof(sock), root ? root : "/", FM_DOCKER_DEFAULT_SOCKET) < 0 ||
+	    hal_path(lib, sizeof(lib), root ? root : "/", "/var/lib/docker") < 0)
+		return false;
+	return access(sock, F_OK) != 0 && access(lib, F_OK) != 0;
 }
 
 static long long wall_now(void)

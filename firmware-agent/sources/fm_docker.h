@@ -56,6 +56,12 @@
  * with the reason in out. */
 int fm_docker_host(char *out, size_t size, const char *opt, const char *root);
 
+/* Whether this node runs no Docker at all (containerd, k3s): no host given
+ * (opt, $DOCKER_HOST), and neither the default socket nor /var/lib/docker
+ * under root. A dockerd that stopped cleanly removes its socket but leaves
+ * /var/lib/docker, so it is down, not absent. */
+bool fm_docker_absent(const char *opt, const char *root);
+
 struct fm_docker_opts {
 	const char *host;          /* URL (fm_docker_host); borrowed for new() */
 	int timeout_ms;            /* per request; 0: 2000 */

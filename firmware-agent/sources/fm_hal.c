@@ -317,6 +317,19 @@ int fm_hal_put(struct fm_facts *facts, const struct hal_snapshot *s)
 	return 0;
 }
 
+/* Whether facts already hold the node's certificates (fm_certs_put_node,
+ * as the apiserver source puts them in check): then they are not read and
+ * parsed a second time. */
+static bool have_node_certs(const struct fm_facts *facts)
+{
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(fm_facts_at(facts, i), "kind");
+		if (cJSON_IsString(kind) && strcmp(kind->valuestring, "cert") == 0)
+			return true;
+	}
+	return false;
+}
+
 int fm_hal_put_cert_clock(struct fm_facts *facts, const struct fm_discovery *d, time_t now)
 {
 	cJSON *clock = (cJSON *)fm_facts_get(facts, "hal.clock", "clock");
@@ -325,15 +338,23 @@ int fm_hal_put_cert_clock(struct fm_facts *facts, const struct fm_discovery *d, 
 	char newest[32] = "", file[512] = "";
 	int n = 0;
 	if (d) {
-		struct fm_facts *certs = fm_facts_new();
-		if (!certs)
-			return -ENOMEM;
-		fm_certs_put_node(certs, d, now);
+		struct fm_facts *scratch = NULL;
+		const struct fm_facts *certs = facts;
+		if (!have_node_certs(facts)) {
+			if (!(scratch = fm_facts_new()))
+				return -ENOMEM;
+			fm_certs_put_node(scratch, d, now);
+			certs = scratch;
+		}
 		for (size_t i = 0; i < fm_facts_count(certs); i++) {
 			const cJSON *f = fm_facts_at(certs, i);
+			const cJSON *kind = cJSON_GetObjectItemCaseSensitive(f, "kind");
 			const cJSON *nb = cJSON_GetObjectItemCaseSensitive(f, "not_before");
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(f, "id");
-			if (!cJSON_IsString(nb) || !cJSON_IsString(id))
+			/* The node's files only, not what a server presented. */
+			if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "cert") != 0 ||
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "served")) ||
+			    !cJSON_IsString(nb) || !cJSON_IsString(id))
 				continue;
 			n++;
 			/* RFC 3339 UTC strings of one width compare in time order. */
@@ -342,7 +363,7 @@ int fm_hal_put_cert_clock(struct fm_facts *facts, const struct fm_discovery *d, 
 				snprintf(file, sizeof(file), "%s", id->valuestring);
 			}
 		}
-		fm_facts_delete(&certs);
+		fm_facts_delete(&scratch);
 	}
 	cJSON_AddNumberToObject(clock, "certs_checked", n);
 	add_str(clock, "newest_cert_not_before", newest);

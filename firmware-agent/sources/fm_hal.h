@@ -52,8 +52,10 @@ int fm_hal_put(struct fm_facts *facts, const struct hal_snapshot *s);
 
 /* Adds the certificate comparison to the hal.clock fact already in facts:
  * the newest notBefore among the node's certificates (d's PKI and
- * kubeconfigs, found by fm_certs) against now. d may be NULL (then the
- * fields are null with the reason). 0 or -ENOMEM / -ENOENT (no hal.clock). */
+ * kubeconfigs, found by fm_certs) against now; when facts already hold the
+ * node's "cert" facts (check: the apiserver source put them) those are used
+ * instead of reading the files again. d may be NULL (then the fields are
+ * null with the reason). 0 or -ENOMEM / -ENOENT (no hal.clock). */
 int fm_hal_put_cert_clock(struct fm_facts *facts, const struct fm_discovery *d, time_t now);
 
 /* Identifies the board under root, reads everything, puts the facts, then

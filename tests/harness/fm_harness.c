@@ -273,11 +273,33 @@ static void remove_dirs_by_exec(void)
 		dir_used[i] = 0;
 }
 
+static void (*volatile hooks[4])(void);
+
+int fmh_on_cleanup(void (*fn)(void))
+{
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		if (hooks[i] == fn)
+			return 0;
+		if (!hooks[i]) {
+			hooks[i] = fn;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void run_hooks(void)
+{
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]) && hooks[i]; i++)
+		hooks[i]();
+}
+
 /* The cleanup that may run where only async-signal-safe calls are allowed. */
 static void cleanup_fast(void)
 {
 	if (!inited || getpid() != owner)
 		return;
+	run_hooks();
 	stop_all(SIGKILL, 0, SIGNAL_REAP_MS);
 	remove_dirs_by_exec();
 }
@@ -352,6 +374,7 @@ void fmh_cleanup(void)
 	if (!inited || getpid() != owner)
 		return;
 	block_signals(&old);
+	run_hooks();
 	stop_all(SIGTERM, STOP_GRACE_MS, REAP_MS);
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		struct stat sb;

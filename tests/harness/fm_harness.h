@@ -35,6 +35,15 @@
 int fmh_init(void);
 
 /*
+ * Registers fn to run first in every cleanup: in fmh_cleanup() (at exit, or
+ * a test's teardown) and from the fatal-signal and sanitizer-death paths,
+ * before processes are stopped and directories removed (a mount must go
+ * before its directory). fn must be async-signal-safe and idempotent. At
+ * most 4; registering one twice is a no-op. 0 or -ENOSPC.
+ */
+int fmh_on_cleanup(void (*fn)(void));
+
+/*
  * Stops every recorded process (SIGTERM to its group, up to 3 s, then
  * SIGKILL), closes the fmh_listen_silent() sockets and removes every
  * fmh_tmpdir() recursively. Safe to call twice; the harness stays usable

@@ -20,12 +20,7 @@
 static char mounts[MAX_REC][256];
 static char loops[MAX_REC][64];
 static volatile sig_atomic_t mounts_used[MAX_REC], loops_used[MAX_REC];
-static struct sigaction prev[NSIG];
 static bool installed;
-
-static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS};
-
-extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 /* Async-signal-safe: only umount2, open, ioctl, close. */
 static void undo_all(void)
@@ -47,40 +42,15 @@ static void undo_all(void)
 		}
 }
 
-static void on_signal(int sig)
-{
-	undo_all();
-	/* Then the harness's handler: processes, directories, and death by sig. */
-	if (prev[sig].sa_handler != SIG_DFL && prev[sig].sa_handler != SIG_IGN &&
-	    !(prev[sig].sa_flags & SA_SIGINFO))
-		prev[sig].sa_handler(sig);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void on_death(void)
-{
-	undo_all();
-	fmh_cleanup();
-}
-
+/* The harness runs it before it stops processes and removes directories:
+ * at exit, at a test's fmh_cleanup(), on a fatal signal, on a sanitizer's
+ * death. */
 static void install(void)
 {
 	if (installed)
 		return;
-	fmh_init(); /* its atexit first, so ours (registered after) runs before it */
-	atexit(fmh_loopdev_cleanup);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		sigaddset(&sa.sa_mask, fatal[i]);
-	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		sigaction(fatal[i], &sa, &prev[fatal[i]]);
-	if (__sanitizer_set_death_callback)
-		__sanitizer_set_death_callback(on_death);
+	fmh_init();
+	fmh_on_cleanup(undo_all);
 	installed = true;
 }
 

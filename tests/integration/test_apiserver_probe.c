@@ -36,8 +36,6 @@
 #endif
 
 #define TOKEN FMH_STANDIN_TOKEN
-/* kube-apiserver's etcd check when etcd refuses (incident 1's log), JSON. */
-#define REFUSED "\"dial tcp 127.0.0.1:2379: connect: connection refused\""
 
 static char root[PATH_MAX];
 static char pki[PATH_MAX]; /* root/etc/kubernetes/pki */
@@ -109,11 +107,8 @@ static int setup(void **state)
 	/* What kube-apiserver says when etcd refuses (incident 1's log:
 	 * "dial tcp 127.0.0.1:2379: connect: connection refused"): the etcd
 	 * check fails in both /livez and /readyz. */
-	if (write_file(sc, sizeof(sc), "etcd-down.json",
-		       "{\"livez\": {\"failing\": {\"etcd\": " REFUSED "}},\n"
-		       " \"readyz\": {\"failing\": {\"etcd\": " REFUSED ",\n"
-		       "                          \"etcd-readiness\": \"etcd unreachable\"}}}\n") < 0 ||
-	    fmh_standin_start(&etcd_down, root, "etcd-down", sc) < 0)
+	snprintf(sc, sizeof(sc), "%s/etcd-down.json", FM_APISERVER_FIXTURES);
+	if (fmh_standin_start(&etcd_down, root, "etcd-down", sc) < 0)
 		return -1;
 	return 0;
 }

@@ -28,7 +28,6 @@ static char jdir[PATH_MAX];
 static struct fmh_etcd etcd;
 static struct fmh_standin healthy, etcd_down;
 
-#define REFUSED "\"dial tcp 127.0.0.1:2379: connect: connection refused\""
 
 static int setup(void **state)
 {
@@ -40,14 +39,8 @@ static int setup(void **state)
 	if (fmh_etcd_start(&etcd, root, NULL) < 0 || fmh_standin_start(&healthy, root, "healthy", NULL) < 0)
 		return -1;
 	/* kube-apiserver when etcd refuses (incident 1's log line). */
-	snprintf(sc, sizeof(sc), "%s/etcd-down.json", root);
-	FILE *f = fopen(sc, "w");
-	if (!f)
-		return -1;
-	fputs("{\"livez\": {\"failing\": {\"etcd\": " REFUSED "}},\n"
-	      " \"readyz\": {\"failing\": {\"etcd\": " REFUSED "}}}\n",
-	      f);
-	if (fclose(f) != 0 || fmh_standin_start(&etcd_down, root, "etcd-down", sc) < 0)
+	snprintf(sc, sizeof(sc), "%s/etcd-down.json", FM_APISERVER_FIXTURES);
+	if (fmh_standin_start(&etcd_down, root, "etcd-down", sc) < 0)
 		return -1;
 	return 0;
 }
