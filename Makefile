@@ -14,7 +14,7 @@ FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker
 all: build
 
 help:
-	@echo "make demo    install, build, run the local demo (real etcd + fleetmedic-agent)"
+	@echo "make demo    install, build, reproduce incident 1 with real parts and diagnose it (root)"
 	@echo "make test    install, build with ASan+UBSan, run every test"
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
@@ -35,8 +35,11 @@ test: deps
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
+# Incident 1 from real parts (etcd, dockerd, journal files), check, the fix,
+# check again; everything started is stopped at the end (tests/harness/
+# demo_incident1.c, the scenario test's own set-up).
 demo: build
-	tests/harness/demo.sh $(BUILD)/host/firmware-agent/fleetmedic-agent
+	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent
 
 cross:
 	@echo "make cross: the static aarch64/armhf builds are not implemented yet (issue 9)" >&2; exit 2
