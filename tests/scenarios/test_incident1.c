@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timex.h>
 
 #define APISERVER FMH_I1_APISERVER
 
@@ -107,11 +108,22 @@ static void check(struct fmh_agent_run *r, bool json, const char *jdir, const ch
 	fmh_run_agentv(r, args);
 }
 
+/* Whether this machine's clock is NTP-synchronised, asked of the kernel
+ * directly (as ntptime would), not through the agent. */
+static bool clock_synced(void)
+{
+	struct timex tx;
+	memset(&tx, 0, sizeof(tx));
+	int rc = adjtimex(&tx);
+	return rc >= 0 && rc != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}
+
 /* Must-show 3: everything answers, the containers all run, the journal holds
  * only routine lines. No critical diagnosis, exit 0. Warnings are accepted
  * only from codes that describe this machine rather than the node under test:
- * clock-unsynced (this VM's clock is not NTP-synchronised, and hal reads the
- * real clock). */
+ * clock-unsynced, and only while this machine's clock really is not
+ * NTP-synchronised (hal reads the real clock; this VM's is not), so the
+ * agent is right to warn. */
 static void healthy_node(void **state)
 {
 	(void)state;
@@ -137,7 +149,7 @@ static void healthy_node(void **state)
 		const char *sev = fmh_jstr(d, "severity"), *code = fmh_jstr(d, "code");
 		if (strcmp(sev, "critical") == 0)
 			fail_msg("critical diagnosis on a healthy node: %s: %s", code, fmh_jstr(d, "summary"));
-		if (strcmp(sev, "warning") == 0 && strcmp(code, "clock-unsynced") != 0)
+		if (strcmp(sev, "warning") == 0 && (strcmp(code, "clock-unsynced") != 0 || clock_synced()))
 			fail_msg("warning on a healthy node: %s: %s", code, fmh_jstr(d, "summary"));
 	}
 	cJSON_Delete(r.json);
