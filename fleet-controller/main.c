@@ -347,7 +347,7 @@ static void print_show(const cJSON *n)
 		if (jnum(h, "severity"))
 			printf(" (%s)", fc_store_severity_name((int)jnum(h, "severity")));
 		if (jstr(h, "detail", NULL))
-			printf(": %s", jstr(h, "detail", ""));
+			printf("%s%s", jstr(h, "code", NULL) ? ": " : " ", jstr(h, "detail", ""));
 		printf("\n");
 	}
 }
