@@ -9,7 +9,6 @@
 
 #include <coap3/coap.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +20,12 @@ struct fc_server {
 	const struct fc_keys *keys;
 	struct fc_store *store;
 	bool insecure;
-	coap_context_t *ctx;
-	struct fm_coap_io io;
+	struct fm_coap *coap;
+	coap_context_t *ctx; /* borrowed from coap */
 	struct fm_timer sweep;
-	coap_bin_const_t key; /* what validate_id hands libcoap (copied at once) */
-	char address[80];
+	uint8_t key[FM_COAP_PSK_MAX]; /* the key validate_id found last */
+	coap_bin_const_t key_bin;
+	char address[300];
 };
 
 static int fail(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -65,20 +65,42 @@ static const char *printable(const uint8_t *s, size_t len, char *buf, size_t siz
 	return buf;
 }
 
-static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+static struct fc_server *server_of(coap_session_t *session)
+{
+	return fm_coap_owner(coap_session_get_context(session));
+}
+
+/* fm_coap's key lookup: the keystore's key for identity, or 0 to refuse it.
+ * Used through validate_id below, which has the session. */
+static size_t lookup(void *arg, const uint8_t *identity, size_t id_len, uint8_t *key)
 {
 	struct fc_server *s = arg;
 	size_t len = 0;
-	const uint8_t *key = fc_keys_find(s->keys, identity->s, identity->length, &len);
-	if (!key) {
-		char who[80], id[FC_KEYS_ID_MAX * 4 + 8];
-		fm_warn("DTLS from %s refused: unknown PSK identity '%s'", peer(session, who, sizeof(who)),
-			printable(identity->s, identity->length > 80 ? 80 : identity->length, id, sizeof(id)));
+	const uint8_t *k = fc_keys_find(s->keys, identity, id_len, &len);
+	if (!k || len > FM_COAP_PSK_MAX)
+		return 0;
+	memcpy(key, k, len);
+	return len;
+}
+
+/* libcoap's server PSK callback, put in place of fm_coap's after
+ * fm_coap_listen: fm_coap_psk_lookup_fn gets no session, and an unknown
+ * identity must be logged with the peer's address (libcoap raises no
+ * DTLS_ERROR event for a handshake refused at the identity). */
+static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+{
+	struct fc_server *s = arg;
+	size_t len = identity ? lookup(s, identity->s, identity->length, s->key) : 0;
+	if (!len) {
+		char who[80], id[FC_KEYS_ID_MAX * 4 + 8] = "";
+		if (identity)
+			printable(identity->s, identity->length > 80 ? 80 : identity->length, id, sizeof(id));
+		fm_warn("DTLS from %s refused: unknown PSK identity '%s'", peer(session, who, sizeof(who)), id);
 		return NULL;
 	}
-	s->key.s = key;
-	s->key.length = len;
-	return &s->key;
+	s->key_bin.s = s->key;
+	s->key_bin.length = len;
+	return &s->key_bin; /* libcoap copies it into the session */
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event)
@@ -86,14 +108,20 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 	char who[80], id[FC_KEYS_ID_MAX * 4 + 8] = "";
 	const coap_bin_const_t *ident;
 	switch (event) {
-	case COAP_EVENT_DTLS_ERROR:
+	case COAP_EVENT_DTLS_ERROR: {
+		struct fc_server *s = server_of(session);
+		size_t len;
+		/* libcoap records the identity the client gave before it asks
+		 * for the key, so a refused one is known here */
 		ident = coap_session_get_psk_identity(session);
 		if (ident)
 			printable(ident->s, ident->length > 80 ? 80 : ident->length, id, sizeof(id));
-		/* an unknown identity was logged by validate_id already */
-		fm_warn("DTLS handshake with %s (PSK identity '%s') failed: wrong key, or not our protocol",
-			peer(session, who, sizeof(who)), id);
+		/* an unknown identity was logged by validate_id */
+		if (!ident || fc_keys_find(s->keys, ident->s, ident->length, &len))
+			fm_warn("DTLS handshake with %s (PSK identity '%s') failed: wrong key, or not our protocol",
+				peer(session, who, sizeof(who)), id);
 		break;
+	}
 	case COAP_EVENT_DTLS_CONNECTED:
 		ident = coap_session_get_psk_identity(session);
 		if (ident)
@@ -111,15 +139,12 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 		    coap_pdu_t *response, char node[FC_KEYS_ID_MAX + 1])
 {
 	if (coap_session_get_proto(session) == COAP_PROTO_DTLS) {
-		const coap_bin_const_t *id = coap_session_get_psk_identity(session);
 		size_t len = 0;
 		/* the handshake only succeeds for a keystore identity, so this
 		 * holds; checked all the same, as the name goes into SQL */
-		if (id && id->length <= FC_KEYS_ID_MAX && fc_keys_find(s->keys, id->s, id->length, &len)) {
-			memcpy(node, id->s, id->length);
-			node[id->length] = '\0';
+		if (fm_coap_session_identity(session, node, FC_KEYS_ID_MAX + 1) &&
+		    fc_keys_find(s->keys, node, strlen(node), &len))
 			return true;
-		}
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_UNAUTHORIZED);
 		return false;
 	}
@@ -138,11 +163,6 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 		peer(session, who, sizeof(who)));
 	coap_pdu_set_code(response, COAP_RESPONSE_CODE_UNAUTHORIZED);
 	return false;
-}
-
-static struct fc_server *server_of(coap_session_t *session)
-{
-	return coap_context_get_app_data(coap_session_get_context(session));
 }
 
 static void answer_text(coap_pdu_t *response, coap_pdu_code_t code, const char *text)
@@ -281,50 +301,6 @@ static void on_sweep(struct fm_timer *t)
 	fc_store_sweep(s->store, now_s(), on_silent, s);
 }
 
-/* HOST:PORT, [V6]:PORT or HOST. 0, or -1 with why filled. */
-static int resolve(const char *listen, uint16_t default_port, coap_address_t *addr, char *why, size_t size)
-{
-	char host[256];
-	const char *port = NULL;
-	if (listen[0] == '[') {
-		const char *end = strchr(listen, ']');
-		if (!end || (size_t)(end - listen - 1) >= sizeof(host) || (end[1] && end[1] != ':'))
-			return fail(why, size, "--listen %s: give HOST:PORT or [IPV6]:PORT", listen);
-		memcpy(host, listen + 1, (size_t)(end - listen - 1));
-		host[end - listen - 1] = '\0';
-		port = end[1] ? end + 2 : NULL;
-	} else {
-		const char *colon = strrchr(listen, ':');
-		if (colon && strchr(listen, ':') != colon)
-			return fail(why, size, "--listen %s: write an IPv6 address as [ADDR]:PORT", listen);
-		size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
-		if (n >= sizeof(host))
-			return fail(why, size, "--listen %s: host name too long", listen);
-		memcpy(host, listen, n);
-		host[n] = '\0';
-		port = colon ? colon + 1 : NULL;
-	}
-	unsigned long p = default_port;
-	if (port) {
-		char *end;
-		errno = 0;
-		p = strtoul(port, &end, 10);
-		if (!*port || *end || errno || p > 65535)
-			return fail(why, size, "--listen %s: the port must be 0..65535", listen);
-	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE};
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(host[0] ? host : NULL, NULL, &hints, &res);
-	if (rc != 0)
-		return fail(why, size, "--listen %s: %s", listen, gai_strerror(rc));
-	coap_address_init(addr);
-	addr->size = res->ai_addrlen;
-	memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	coap_address_set_port(addr, (uint16_t)p);
-	return 0;
-}
-
 static int add_resource(coap_context_t *ctx, const char *path, coap_request_t method,
 			coap_method_handler_t fn)
 {
@@ -348,51 +324,45 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 	s->keys = conf->keys;
 	s->store = conf->store;
 	s->insecure = conf->insecure;
-	s->io = (struct fm_coap_io)FM_COAP_IO_INIT;
 	s->sweep = (struct fm_timer)FM_TIMER_INIT;
-	fm_coap_startup();
+	snprintf(s->address, sizeof(s->address), "%s", conf->listen);
 
-	coap_address_t addr;
-	if (resolve(conf->listen, conf->insecure ? COAP_DEFAULT_PORT : COAPS_DEFAULT_PORT, &addr, why, size) < 0)
-		goto fail;
-	s->ctx = coap_new_context(NULL);
-	if (!s->ctx) {
-		fail(why, size, "cannot make a CoAP context");
+	char host[256];
+	uint16_t port;
+	if (fm_coap_parse_hostport(conf->listen, host, sizeof(host), &port, why, size) < 0) {
+		fail(why, size, "--listen %s: give HOST:PORT ([ADDR]:PORT for IPv6), the port 1..65535",
+		     conf->listen);
 		goto fail;
 	}
-	coap_context_set_app_data(s->ctx, s);
-	coap_context_set_block_mode(s->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	s->coap = fm_coap_new(loop);
+	if (!s->coap) {
+		fail(why, size, "cannot make a CoAP context: %s", strerror(errno));
+		goto fail;
+	}
+	fm_coap_set_owner(s->coap, s);
+	s->ctx = fm_coap_context(s->coap);
 	coap_register_event_handler(s->ctx, on_event);
-	if (!conf->insecure) {
-		if (!coap_dtls_is_supported()) {
-			fail(why, size, "libcoap was built without DTLS");
-			goto fail;
-		}
-		coap_dtls_spsk_t psk = {.version = COAP_DTLS_SPSK_SETUP_VERSION,
-					.validate_id_call_back = validate_id,
-					.id_call_back_arg = s};
-		if (!coap_context_set_psk2(s->ctx, &psk)) {
-			fail(why, size, "cannot set up DTLS-PSK");
-			goto fail;
-		}
-	}
-	coap_endpoint_t *ep = coap_new_endpoint(s->ctx, &addr, conf->insecure ? COAP_PROTO_UDP : COAP_PROTO_DTLS);
-	if (!ep) {
-		fail(why, size, "--listen %s: cannot bind (%s)", conf->listen, strerror(errno));
+	if (!conf->insecure && !coap_dtls_is_supported()) {
+		fail(why, size, "libcoap was built without DTLS");
 		goto fail;
 	}
-	/* "ADDR:PORT PROTO", with the port the kernel chose for port 0 */
-	snprintf(s->address, sizeof(s->address), "%s", coap_endpoint_str(ep));
-	s->address[strcspn(s->address, " ")] = '\0';
 	if (add_resource(s->ctx, "hb", COAP_REQUEST_POST, on_hb) < 0 ||
 	    add_resource(s->ctx, "rp", COAP_REQUEST_POST, on_rp) < 0 ||
 	    add_resource(s->ctx, "me", COAP_REQUEST_GET, on_me) < 0) {
 		fail(why, size, "out of memory");
 		goto fail;
 	}
-	int rc = fm_coap_io_attach(&s->io, loop, s->ctx);
+	char err[300];
+	int rc = fm_coap_listen(s->coap, host, port, conf->insecure ? NULL : lookup, s, err, sizeof(err));
 	if (rc < 0) {
-		fail(why, size, "cannot watch libcoap's fd: %s", strerror(-rc));
+		fail(why, size, "--listen %s: %s", conf->listen, err);
+		goto fail;
+	}
+	coap_dtls_spsk_t psk = {.version = COAP_DTLS_SPSK_SETUP_VERSION,
+				.validate_id_call_back = validate_id,
+				.id_call_back_arg = s};
+	if (!conf->insecure && !coap_context_set_psk2(s->ctx, &psk)) {
+		fail(why, size, "libcoap refused the PSK set-up");
 		goto fail;
 	}
 	unsigned every = conf->sweep_ms ? conf->sweep_ms : 1000;
@@ -419,9 +389,7 @@ void fc_server_delete(struct fc_server **ps)
 		return;
 	struct fc_server *s = *ps;
 	fm_timer_close(&s->sweep);
-	fm_coap_io_detach(&s->io);
-	if (s->ctx)
-		coap_free_context(s->ctx);
+	fm_coap_delete(&s->coap);
 	free(s);
 	*ps = NULL;
 }

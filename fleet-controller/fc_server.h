@@ -12,7 +12,8 @@
  * the node is then named by the request's Uri-Query "n=NODE", which must be
  * in the keystore too; every such request is logged at WARNING.
  *
- * Resources: POST /hb, POST /rp, GET /me. A timer marks nodes unreachable
+ * Resources: POST /hb, POST /rp, GET /me. The CoAP context, its loop
+ * integration and the endpoint are fm_coap's (the agent's uplink shares it). A timer marks nodes unreachable
  * after FC_STORE_MISSED_MAX missed heartbeat intervals, logged once per
  * transition.
  */
@@ -28,7 +29,7 @@ struct fc_store;
 struct fc_server;
 
 struct fc_server_conf {
-	const char *listen;	/* HOST:PORT, [V6]:PORT, or HOST (port 5684, 5683 insecure) */
+	const char *listen;	/* HOST:PORT or [V6]:PORT */
 	const struct fc_keys *keys;
 	struct fc_store *store;
 	bool insecure;		/* plain CoAP instead of DTLS */
@@ -41,7 +42,7 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 				size_t why_size);
 void fc_server_delete(struct fc_server **s);
 
-/* The address actually bound, "HOST:PORT" (after port 0 was resolved). */
+/* The address it serves on, as --listen gave it. */
 const char *fc_server_address(const struct fc_server *s);
 
 #endif

@@ -34,7 +34,7 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  serve --listen HOST:PORT --keys FILE [--db FILE] [--insecure] [-v]\n"
-		"        serve agents (DTLS-PSK; port 5684 when none is given). FILE holds one\n"
+		"        serve agents (DTLS-PSK; CoAPS's port is 5684). FILE holds one\n"
 		"        'NODE HEXKEY' a line (# comments, key 16..64 bytes) and must not be\n"
 		"        readable by group or others. --insecure serves plain CoAP instead\n"
 		"        (no authentication: for a lab only, logged loudly). -v: more log.\n"
@@ -136,6 +136,8 @@ static int cmd_serve(const struct opts *o)
 	fm_log_set_level(o->verbose >= 2 ? FM_LOG_DEBUG : o->verbose ? FM_LOG_INFO : FM_LOG_NOTICE);
 	if (getenv("JOURNAL_STREAM"))
 		fm_log_set_journal_prefix(1);
+	/* libcoap's own lines: its warnings, its chatter only with -vv */
+	fm_coap_log_setup(o->verbose >= 2 ? FM_LOG_DEBUG : FM_LOG_WARNING);
 
 	int status = EXIT_USAGE;
 	struct fm_buf errs;
@@ -181,7 +183,6 @@ out:
 	fc_store_delete(&store);
 	fc_keys_delete(&keys);
 	fm_buf_free(&errs);
-	fm_coap_cleanup();
 	return status;
 }
 

@@ -299,7 +299,7 @@ static void usage_errors(void **state)
 				    ctl.keys, "--db", ctl.db, NULL};
 	assert_int_equal(fmh_run(bad_listen, out, sizeof(out), &status, 10000), 0);
 	assert_int_equal(status, 2);
-	assert_non_null(strstr(out, "the port must be 0..65535"));
+	assert_non_null(strstr(out, "the port 1..65535"));
 	const char *unknown[] = {fmh_controller_bin(), "show", "nobody", "--db", ctl.db, NULL};
 	assert_int_equal(fmh_run(unknown, out, sizeof(out), &status, 10000), 0);
 	assert_int_equal(status, 2);
