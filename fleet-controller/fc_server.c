@@ -1,6 +1,7 @@
 #include "fc_server.h"
 
 #include "fc_keys.h"
+#include "fc_relay.h"
 #include "fc_store.h"
 #include "fc_wire.h"
 #include "fm_coap.h"
@@ -23,6 +24,7 @@ struct fc_server {
 	struct fm_coap *coap;
 	coap_context_t *ctx; /* borrowed from coap */
 	struct fm_timer sweep;
+	struct fc_relay *relay; /* NULL without a control socket */
 	uint8_t key[FM_COAP_PSK_MAX]; /* the key validate_id found last */
 	coap_bin_const_t key_bin;
 	char address[300];
@@ -230,6 +232,14 @@ static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap
 		fm_notice("node %s is reachable again", node);
 	if (strcmp(hash, hb.h) != 0)
 		fm_info("node %s: its raised set (%s) differs from the stored one (%s)", node, hb.h, hash);
+	unsigned waiting = s->relay ? fc_relay_seen(s->relay, node, session) : 0;
+	if (waiting) {
+		/* queue mode: the node keeps the path open until served */
+		char t[32];
+		snprintf(t, sizeof(t), "{\"t\":%u}", waiting);
+		answer_json(response, COAP_RESPONSE_CODE_CHANGED, t);
+		return;
+	}
 	coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
 }
 
@@ -244,6 +254,8 @@ static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap
 	struct fc_report r;
 	if (!node_of(s, session, query, response, node) || !body_of(request, response, &data, &len))
 		return;
+	if (s->relay)
+		fc_relay_seen(s->relay, node, session);
 	if (fc_wire_report(data, len, &r, why, sizeof(why)) < 0) {
 		fm_notice("report from %s refused: %s", node, why);
 		answer_text(response, COAP_RESPONSE_CODE_BAD_REQUEST, why);
@@ -280,6 +292,8 @@ static void on_me(coap_resource_t *resource, coap_session_t *session, const coap
 	uint32_t q;
 	if (!node_of(s, session, query, response, node))
 		return;
+	if (s->relay)
+		fc_relay_seen(s->relay, node, session);
 	if (fc_store_me(s->store, node, &q, hash) < 0) {
 		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot read the store");
 		return;
@@ -299,6 +313,28 @@ static void on_sweep(struct fm_timer *t)
 {
 	struct fc_server *s = container_of(t, struct fc_server, sweep);
 	fc_store_sweep(s->store, now_s(), on_silent, s);
+	if (s->relay)
+		fc_relay_tick(s->relay);
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+				   const coap_pdu_t *received, const coap_mid_t mid)
+{
+	(void)sent;
+	(void)mid;
+	struct fc_server *s = server_of(session);
+	if (s && s->relay)
+		fc_relay_response(s->relay, received);
+	return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		    const coap_mid_t mid)
+{
+	(void)mid;
+	struct fc_server *s = server_of(session);
+	if (s && s->relay)
+		fc_relay_nack(s->relay, sent, reason);
 }
 
 static int add_resource(coap_context_t *ctx, const char *path, coap_request_t method,
@@ -342,6 +378,8 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 	fm_coap_set_owner(s->coap, s);
 	s->ctx = fm_coap_context(s->coap);
 	coap_register_event_handler(s->ctx, on_event);
+	coap_register_response_handler(s->ctx, on_response);
+	coap_register_nack_handler(s->ctx, on_nack);
 	if (!conf->insecure && !coap_dtls_is_supported()) {
 		fail(why, size, "libcoap was built without DTLS");
 		goto fail;
@@ -365,6 +403,8 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 		fail(why, size, "libcoap refused the PSK set-up");
 		goto fail;
 	}
+	if (conf->control && !(s->relay = fc_relay_new(loop, s->coap, conf->control, why, size)))
+		goto fail;
 	unsigned every = conf->sweep_ms ? conf->sweep_ms : 1000;
 	if ((rc = fm_timer_init(loop, &s->sweep, on_sweep)) < 0 || (rc = fm_timer_arm(&s->sweep, every, every)) < 0) {
 		fail(why, size, "cannot make the sweep timer: %s", strerror(-rc));
@@ -389,6 +429,7 @@ void fc_server_delete(struct fc_server **ps)
 		return;
 	struct fc_server *s = *ps;
 	fm_timer_close(&s->sweep);
+	fc_relay_delete(&s->relay);
 	fm_coap_delete(&s->coap);
 	free(s);
 	*ps = NULL;

@@ -12,6 +12,9 @@
  * the node is then named by the request's Uri-Query "n=NODE", which must be
  * in the keystore too; every such request is logged at WARNING.
  *
+ * Triage requests are relayed to nodes over their sessions (fc_relay);
+ * a heartbeat is answered {"t":N} when N of them wait for the node.
+ *
  * Resources: POST /hb, POST /rp, GET /me. The CoAP context, its loop
  * integration and the endpoint are fm_coap's (the agent's uplink shares it). A timer marks nodes unreachable
  * after FC_STORE_MISSED_MAX missed heartbeat intervals, logged once per
@@ -34,6 +37,7 @@ struct fc_server_conf {
 	struct fc_store *store;
 	bool insecure;		/* plain CoAP instead of DTLS */
 	unsigned sweep_ms;	/* how often to look for silent nodes; 0: 1000 */
+	const char *control;	/* the triage relay's unix socket (fc_relay), or NULL */
 };
 
 /* Binds the endpoint and registers with loop. Borrows loop, keys and store

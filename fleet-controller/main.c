@@ -2,10 +2,12 @@
  * heartbeats and reports over CoAP/DTLS-PSK (firmware-agent/report/
  * PROTOCOL.md) into SQLite; `nodes` and `show` read that database. */
 #include "fc_keys.h"
+#include "fc_relay.h"
 #include "fc_server.h"
 #include "fc_store.h"
 #include "fm_buf.h"
 #include "fm_coap.h"
+#include "fm_conf.h"
 #include "fm_log.h"
 #include "fm_loop.h"
 
@@ -44,25 +46,36 @@ static void usage(FILE *out)
 		"  show NODE [--db FILE] [--json] [--history N]\n"
 		"        a node's diagnoses with evidence, remedy and what they explain, then\n"
 		"        its last N (20) history lines\n"
+		"  triage NODE WHAT [ARGS...] [--timeout DURATION] [--control PATH] [--json]\n"
+		"        ask a node over its own session, through the running serve:\n"
+		"          status | diag | facts [KIND] | containers | etcd | hal\n"
+		"          journal UNIT [COUNT] [PATTERN]   (UNIT: kubelet docker containerd etcd k3s kernel)\n"
+		"          rm CONTAINER-ID                  (only when the node's config enables actions)\n"
+		"        A node that spoke in the last 30 s is asked at once, any other at its next\n"
+		"        heartbeat; --timeout (150s) bounds the wait. Prints the answer (JSON\n"
+		"        pretty-printed); exit 1 when the node refuses or does not answer.\n"
 		"  --version | --help\n"
 		"\n"
-		"--db defaults to %s.\n"
+		"--db defaults to %s; --control (serve's triage socket, mode 0600)\n"
+		"to the database's path with .sock appended.\n"
 		"A node is unreachable after %d missed heartbeat intervals.\n"
 		"exit status: 0 done, 1 serve failed while running, 2 usage or configuration\n"
 		"error (unknown node, unreadable key file, no database).\n",
 		FC_STORE_DEFAULT_DB, FC_STORE_MISSED_MAX);
 }
 
+#define ARGS_MAX 5
 struct opts {
-	const char *listen, *keys, *db;
+	const char *listen, *keys, *db, *control;
 	bool insecure, json;
 	int verbose;
 	long history;
-	const char *args[2]; /* positional */
+	uint64_t timeout_ms;
+	const char *args[ARGS_MAX]; /* positional */
 	int nargs;
 };
 
-enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY };
+enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -73,6 +86,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"insecure", no_argument, NULL, OPT_INSECURE},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"history", required_argument, NULL, OPT_HISTORY},
+		{"control", required_argument, NULL, OPT_CONTROL},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -80,6 +95,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	int c;
 	o->db = FC_STORE_DEFAULT_DB;
 	o->history = 20;
+	o->timeout_ms = 150000;
 	optind = 2; /* after the command */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
@@ -98,6 +114,15 @@ static int parse(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
+		case OPT_CONTROL: o->control = optarg; break;
+		case OPT_TIMEOUT:
+			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
+			    o->timeout_ms > 3600000) {
+				fprintf(stderr, "fleetmedic-controller: --timeout %s: give a duration such as 30s or 5m (at most 1h)\n",
+					optarg);
+				return -1;
+			}
+			break;
 		case 'v': o->verbose++; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case ':':
@@ -109,13 +134,22 @@ static int parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (o->nargs == 2) {
+		if (o->nargs == ARGS_MAX) {
 			fprintf(stderr, "fleetmedic-controller: unexpected argument %s (see --help)\n", argv[optind]);
 			return -1;
 		}
 		o->args[o->nargs++] = argv[optind];
 	}
 	return 0;
+}
+
+/* --control, or the database's path with .sock appended. */
+static const char *control_path(const struct opts *o, char *buf, size_t size)
+{
+	if (o->control)
+		return o->control;
+	snprintf(buf, size, "%s.sock", o->db);
+	return buf;
 }
 
 static bool stop_requested;
@@ -130,7 +164,10 @@ static void on_signal(struct fm_signal *sig, int signo)
 static int cmd_serve(const struct opts *o)
 {
 	if (!o->listen || !o->keys || o->nargs) {
-		fprintf(stderr, "fleetmedic-controller: serve needs --listen HOST:PORT and --keys FILE (see --help)\n");
+		if (o->nargs)
+			fprintf(stderr, "fleetmedic-controller: serve takes no argument %s (see --help)\n", o->args[0]);
+		else
+			fprintf(stderr, "fleetmedic-controller: serve needs --listen HOST:PORT and --keys FILE (see --help)\n");
 		return EXIT_USAGE;
 	}
 	fm_log_set_level(o->verbose >= 2 ? FM_LOG_DEBUG : o->verbose ? FM_LOG_INFO : FM_LOG_NOTICE);
@@ -163,7 +200,9 @@ static int cmd_serve(const struct opts *o)
 		fprintf(stderr, "fleetmedic-controller: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
-	struct fc_server_conf conf = {.listen = o->listen, .keys = keys, .store = store, .insecure = o->insecure};
+	char ctl[PATH_MAX];
+	struct fc_server_conf conf = {.listen = o->listen, .keys = keys, .store = store, .insecure = o->insecure,
+				      .control = control_path(o, ctl, sizeof(ctl))};
 	server = fc_server_new(loop, &conf, why, sizeof(why));
 	if (!server) {
 		fprintf(stderr, "fleetmedic-controller: %s\n", why);
@@ -378,6 +417,85 @@ static int cmd_show(const struct opts *o)
 	return EXIT_OK;
 }
 
+/* Appends key=value to q, percent-encoding the value (RFC 3986
+ * unreserved characters stay). false when it does not fit. */
+static bool add_query(char *q, size_t size, const char *key, const char *value)
+{
+	size_t n = strlen(q);
+	int w = snprintf(q + n, size - n, "%s%s=", n ? "&" : "", key);
+	if (w < 0 || (size_t)w >= size - n)
+		return false;
+	n += (size_t)w;
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		bool plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+			     *v == '-' || *v == '.' || *v == '_' || *v == '~';
+		if (n + 4 >= size)
+			return false;
+		n += (size_t)snprintf(q + n, size - n, plain ? "%c" : "%%%02X", *v);
+	}
+	return true;
+}
+
+static int cmd_triage(const struct opts *o)
+{
+	static const char *const simple[] = {"status", "diag", "containers", "etcd", "hal"};
+	if (o->nargs < 2) {
+		fprintf(stderr, "fleetmedic-controller: triage needs NODE and WHAT (see --help)\n");
+		return EXIT_USAGE;
+	}
+	const char *node = o->args[0], *what = o->args[1], *method = "get", *path = what;
+	char q[512] = "";
+	int extra = o->nargs - 2;
+	bool ok = false;
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		ok |= strcmp(what, simple[i]) == 0 && extra == 0;
+	if (strcmp(what, "facts") == 0 && extra <= 1)
+		ok = extra == 0 || add_query(q, sizeof(q), "k", o->args[2]);
+	if (strcmp(what, "journal") == 0 && extra >= 1 && extra <= 3) {
+		ok = add_query(q, sizeof(q), "u", o->args[2]) && (extra < 2 || add_query(q, sizeof(q), "n", o->args[3])) &&
+		     (extra < 3 || add_query(q, sizeof(q), "g", o->args[4]));
+	}
+	if (strcmp(what, "rm") == 0 && extra == 1) {
+		method = "post";
+		path = "act/rm";
+		ok = add_query(q, sizeof(q), "id", o->args[2]);
+	}
+	if (!ok) {
+		fprintf(stderr, "fleetmedic-controller: triage %s: give status, diag, facts [KIND], containers, etcd, hal, "
+				"journal UNIT [COUNT] [PATTERN] or rm ID (see --help)\n",
+			what);
+		return EXIT_USAGE;
+	}
+	char ctl[PATH_MAX], why[PATH_MAX + 160];
+	cJSON *a = fc_relay_ask(control_path(o, ctl, sizeof(ctl)), node, method, path, q, o->timeout_ms, why,
+				sizeof(why));
+	if (!a) {
+		fprintf(stderr, "fleetmedic-controller: %s\n", why);
+		return EXIT_USAGE;
+	}
+	const char *err = jstr(a, "error", NULL), *code = jstr(a, "code", "?"), *payload = jstr(a, "payload", "");
+	int status = EXIT_OK;
+	if (o->json) {
+		print_json(a);
+		status = err || code[0] != '2' ? EXIT_FINDING : EXIT_OK;
+	} else if (err) {
+		fprintf(stderr, "fleetmedic-controller: %s: %s\n", node, err);
+		status = EXIT_FINDING;
+	} else if (code[0] != '2') {
+		fprintf(stderr, "fleetmedic-controller: %s answered %s%s%s\n", node, code, *payload ? ": " : "", payload);
+		status = EXIT_FINDING;
+	} else {
+		cJSON *j = cJSON_Parse(payload);
+		if (j)
+			print_json(j);
+		else
+			printf("%s%s", payload, *payload && payload[strlen(payload) - 1] != '\n' ? "\n" : "");
+		cJSON_Delete(j);
+	}
+	cJSON_Delete(a);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -391,7 +509,7 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(const struct opts *);
-	} cmds[] = {{"serve", cmd_serve}, {"nodes", cmd_nodes}, {"show", cmd_show}};
+	} cmds[] = {{"serve", cmd_serve}, {"nodes", cmd_nodes}, {"show", cmd_show}, {"triage", cmd_triage}};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;

@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include "fc_wire.h"
+#include "fm_coap.h"
 #include "fm_harness.h"
+#include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_controller.h"
 
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 
 /* PROTOCOL.md's incident-1 report. */
 #define INCIDENT1_KEY "k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_5c0e_24"
@@ -310,6 +313,142 @@ static void usage_errors(void **state)
 	assert_non_null(strstr(out, "serve --listen HOST:PORT --keys FILE"));
 }
 
+/* The triage relay, with a STAND-IN node: this test, through fm_coap (a
+ * DTLS-PSK client session whose context serves resources, as the agent's
+ * `run` does), until the agent's run exists on this branch. */
+static char hb_answer[64];
+
+static void stand_in_resource(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+			      const coap_string_t *query, coap_pdu_t *response)
+{
+	(void)resource;
+	(void)session;
+	(void)query;
+	/* each Uri-Query option as it arrived, in brackets */
+	char opts[400] = "", body[600];
+	coap_opt_iterator_t it;
+	coap_opt_filter_t f;
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_URI_QUERY);
+	coap_option_iterator_init(request, &it, &f);
+	coap_opt_t *o;
+	while ((o = coap_option_next(&it)))
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), "[%.*s]", (int)coap_opt_length(o),
+			 (const char *)coap_opt_value(o));
+	snprintf(body, sizeof(body), "{\"stand_in\":true,\"query\":\"%s\"}", opts);
+	coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+	coap_add_data(response, strlen(body), (const uint8_t *)body);
+}
+
+static coap_response_t stand_in_answer(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
+				       const coap_mid_t mid)
+{
+	(void)session;
+	(void)sent;
+	(void)mid;
+	const uint8_t *data;
+	size_t len;
+	if (coap_get_data(received, &len, &data))
+		snprintf(hb_answer, sizeof(hb_answer), "%.*s", (int)len, (const char *)data);
+	return COAP_RESPONSE_OK;
+}
+
+/* Runs the stand-in's loop until path holds needle (or 15 s pass). */
+static void pump_until(struct fm_loop *loop, const char *path, const char *needle)
+{
+	uint64_t end = fm_now_ms() + 15000;
+	while (fm_now_ms() < end) {
+		fm_loop_run_once(loop, 50);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(out, 1, sizeof(out) - 1, f);
+			out[n] = '\0';
+			fclose(f);
+			if (strstr(out, needle))
+				return;
+		}
+	}
+	fail_msg("%s never held '%s': '%s'", path, needle, out);
+}
+
+/* The exit status of a spawned triage, once it has ended by itself. */
+static int exit_status(pid_t pid, const char *log)
+{
+	/* fmh_wait_log_pid gives up with -ESRCH when pid exits: a needle that
+	 * never appears waits for exactly that */
+	if (fmh_wait_log_pid(log, "\x01never\x01", pid, 10000) != -ESRCH)
+		fail_msg("triage (pid %d) did not end", (int)pid);
+	int status = -1;
+	assert_int_equal(fmh_stop_status(pid, &status), 0);
+	return status;
+}
+
+static pid_t triage(const char *log, const char *what, const char *a1, const char *a2, const char *a3)
+{
+	const char *argv[] = {fmh_controller_bin(), "triage", FMH_NODE_A, what, "--db", ctl.db, "--timeout", "20s",
+			      a1, a2, a3, NULL};
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	return pid;
+}
+
+static void triage_relay(void **state)
+{
+	(void)state;
+	struct fm_loop *loop = fm_loop_new();
+	struct fm_coap *node = fm_coap_new(loop);
+	assert_non_null(node);
+	coap_context_t *ctx = fm_coap_context(node);
+	const char *paths[] = {"status", "journal"};
+	for (int i = 0; i < 2; i++) {
+		coap_resource_t *r = coap_resource_init(coap_make_str_const(paths[i]), 0);
+		coap_register_request_handler(r, COAP_REQUEST_GET, stand_in_resource);
+		coap_add_resource(ctx, r);
+	}
+	coap_register_response_handler(ctx, stand_in_answer);
+	struct fm_coap_uri u;
+	char err[200], log1[PATH_MAX], log2[PATH_MAX], log3[PATH_MAX];
+	assert_int_equal(fm_coap_parse_uri(ctl.url, &u, err, sizeof(err)), 0);
+
+	/* the node has not spoken: the request is held */
+	snprintf(log1, sizeof(log1), "%s/triage1.log", ctl.dir);
+	pid_t t1 = triage(log1, "journal", "kubelet", "5", "a&b c");
+	wait_log("triage: pi-master1 has no fresh session; held for its next heartbeat");
+
+	/* its heartbeat is answered {"t":1} and the request goes out */
+	coap_session_t *s = fm_coap_client(node, &u, FMH_NODE_A, (const uint8_t *)FMH_KEY_A, strlen(FMH_KEY_A), err,
+					   sizeof(err));
+	assert_non_null(s);
+	coap_pdu_t *hb = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, s);
+	coap_add_option(hb, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"hb");
+	const char hbp[] = "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}";
+	coap_add_data(hb, strlen(hbp), (const uint8_t *)hbp);
+	assert_int_not_equal(coap_send(s, hb), COAP_INVALID_MID);
+	fm_coap_process(node);
+	pump_until(loop, log1, "\"stand_in\":\ttrue");
+	assert_string_equal(hb_answer, "{\"t\":1}");
+	assert_int_equal(exit_status(t1, log1), 0);
+	/* the query arrived whole, percent-decoded */
+	if (!strstr(out, "[u=kubelet][n=5][g=a&b c]"))
+		fail_msg("the stand-in saw: %s", out);
+
+	/* now the node is fresh: asked at once */
+	snprintf(log2, sizeof(log2), "%s/triage2.log", ctl.dir);
+	pid_t t2 = triage(log2, "status", NULL, NULL, NULL);
+	pump_until(loop, log2, "\"stand_in\":\ttrue");
+	assert_int_equal(exit_status(t2, log2), 0);
+
+	/* a resource the node does not have: its 4.04, exit 1 */
+	snprintf(log3, sizeof(log3), "%s/triage3.log", ctl.dir);
+	pid_t t3 = triage(log3, "hal", NULL, NULL, NULL);
+	pump_until(loop, log3, "pi-master1 answered 4.04");
+	assert_int_equal(exit_status(t3, log3), 1);
+
+	coap_session_release(s);
+	fm_coap_delete(&node);
+	fm_loop_delete(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(malformed_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(insecure_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(usage_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(triage_relay, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
