@@ -30,16 +30,6 @@ struct fc_server {
 	char address[300];
 };
 
-static int fail(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, size, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
@@ -353,7 +343,7 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 {
 	struct fc_server *s = calloc(1, sizeof(*s));
 	if (!s) {
-		fail(why, size, "out of memory");
+		fc_why(why, size, -1, "out of memory");
 		return NULL;
 	}
 	s->loop = loop;
@@ -366,13 +356,13 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 	char host[256];
 	uint16_t port;
 	if (fm_coap_parse_hostport(conf->listen, host, sizeof(host), &port, why, size) < 0) {
-		fail(why, size, "--listen %s: give HOST:PORT ([ADDR]:PORT for IPv6), the port 1..65535",
+		fc_why(why, size, -1, "--listen %s: give HOST:PORT ([ADDR]:PORT for IPv6), the port 1..65535",
 		     conf->listen);
 		goto fail;
 	}
 	s->coap = fm_coap_new(loop);
 	if (!s->coap) {
-		fail(why, size, "cannot make a CoAP context: %s", strerror(errno));
+		fc_why(why, size, -1, "cannot make a CoAP context: %s", strerror(errno));
 		goto fail;
 	}
 	fm_coap_set_owner(s->coap, s);
@@ -381,33 +371,33 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 	coap_register_response_handler(s->ctx, on_response);
 	coap_register_nack_handler(s->ctx, on_nack);
 	if (!conf->insecure && !coap_dtls_is_supported()) {
-		fail(why, size, "libcoap was built without DTLS");
+		fc_why(why, size, -1, "libcoap was built without DTLS");
 		goto fail;
 	}
 	if (add_resource(s->ctx, "hb", COAP_REQUEST_POST, on_hb) < 0 ||
 	    add_resource(s->ctx, "rp", COAP_REQUEST_POST, on_rp) < 0 ||
 	    add_resource(s->ctx, "me", COAP_REQUEST_GET, on_me) < 0) {
-		fail(why, size, "out of memory");
+		fc_why(why, size, -1, "out of memory");
 		goto fail;
 	}
 	char err[300];
 	int rc = fm_coap_listen(s->coap, host, port, conf->insecure ? NULL : lookup, s, err, sizeof(err));
 	if (rc < 0) {
-		fail(why, size, "--listen %s: %s", conf->listen, err);
+		fc_why(why, size, -1, "--listen %s: %s", conf->listen, err);
 		goto fail;
 	}
 	coap_dtls_spsk_t psk = {.version = COAP_DTLS_SPSK_SETUP_VERSION,
 				.validate_id_call_back = validate_id,
 				.id_call_back_arg = s};
 	if (!conf->insecure && !coap_context_set_psk2(s->ctx, &psk)) {
-		fail(why, size, "libcoap refused the PSK set-up");
+		fc_why(why, size, -1, "libcoap refused the PSK set-up");
 		goto fail;
 	}
 	if (conf->control && !(s->relay = fc_relay_new(loop, s->coap, conf->control, why, size)))
 		goto fail;
 	unsigned every = conf->sweep_ms ? conf->sweep_ms : 1000;
 	if ((rc = fm_timer_init(loop, &s->sweep, on_sweep)) < 0 || (rc = fm_timer_arm(&s->sweep, every, every)) < 0) {
-		fail(why, size, "cannot make the sweep timer: %s", strerror(-rc));
+		fc_why(why, size, -1, "cannot make the sweep timer: %s", strerror(-rc));
 		goto fail;
 	}
 	if (conf->insecure)

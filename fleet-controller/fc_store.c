@@ -93,18 +93,6 @@ struct fc_store {
 	char path[PATH_MAX];
 };
 
-static int fail(char *why, size_t size, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t size, int rc, const char *fmt, ...)
-{
-	if (why && size) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, size, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static int exec(struct fc_store *s, const char *sql)
 {
 	char *msg = NULL;
@@ -144,35 +132,35 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 {
 	struct fc_store *s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(why, size, -ENOMEM, "out of memory");
+		return fc_why(why, size, -ENOMEM, "out of memory");
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	int rc;
 	if (writable && (rc = mkdir_parent(path)) < 0) {
-		rc = fail(why, size, rc, "%s: cannot make its directory: %s", path, strerror(-rc));
+		rc = fc_why(why, size, rc, "%s: cannot make its directory: %s", path, strerror(-rc));
 		goto out_free;
 	}
 	int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
 	if (!writable) {
 		struct stat st;
 		if (stat(path, &st) < 0) {
-			rc = fail(why, size, -errno, "%s: %s (has 'serve' run with this --db?)", path,
+			rc = fc_why(why, size, -errno, "%s: %s (has 'serve' run with this --db?)", path,
 				  strerror(errno));
 			goto out_free;
 		}
 	}
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		rc = fail(why, size, -EIO, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		rc = fc_why(why, size, -EIO, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		goto out_free;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
 	sqlite3_extended_result_codes(s->db, 1);
 	int v = user_version(s);
 	if (v < 0) {
-		rc = fail(why, size, -EIO, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(s->db));
+		rc = fc_why(why, size, -EIO, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(s->db));
 		goto out_free;
 	}
 	if (v > SCHEMA_VERSION) {
-		rc = fail(why, size, -EPROTO, "%s: schema version %d is newer than this controller's %d", path,
+		rc = fc_why(why, size, -EPROTO, "%s: schema version %d is newer than this controller's %d", path,
 			  v, SCHEMA_VERSION);
 		goto out_free;
 	}
@@ -182,13 +170,13 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 		 * corrupts; an unacknowledged report is resent by its agent. */
 		if (exec(s, "PRAGMA journal_mode = WAL") < 0 || exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
 		    exec(s, "PRAGMA foreign_keys = ON") < 0) {
-			rc = fail(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
+			rc = fc_why(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
 			goto out_free;
 		}
 		if (v == 0) {
 			if (exec(s, "BEGIN") < 0 || exec(s, schema_v1) < 0 ||
 			    exec(s, "PRAGMA user_version = 1") < 0 || exec(s, "COMMIT") < 0) {
-				rc = fail(why, size, -EIO, "%s: cannot create the schema: %s", path,
+				rc = fc_why(why, size, -EIO, "%s: cannot create the schema: %s", path,
 					  sqlite3_errmsg(s->db));
 				goto out_free;
 			}
@@ -196,12 +184,12 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 		for (int i = 0; i < ST_COUNT; i++) {
 			if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
 					       NULL) != SQLITE_OK) {
-				rc = fail(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
+				rc = fc_why(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
 				goto out_free;
 			}
 		}
 	} else if (v == 0) {
-		rc = fail(why, size, -ENOENT, "%s: holds no fleet yet (has 'serve' run with this --db?)", path);
+		rc = fc_why(why, size, -ENOENT, "%s: holds no fleet yet (has 'serve' run with this --db?)", path);
 		goto out_free;
 	}
 	*out = s;

@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int refuse(char *why, size_t size, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int refuse(char *why, size_t size, int rc, const char *fmt, ...)
+int fc_why(char *why, size_t size, int rc, const char *fmt, ...)
 {
 	if (why && size) {
 		va_list ap;
@@ -46,30 +45,30 @@ static int depth(const char *s, size_t len)
 static cJSON *parse(const void *data, size_t len, char *why, size_t size, int *rc)
 {
 	if (len > FC_WIRE_PAYLOAD_MAX) {
-		*rc = refuse(why, size, -EMSGSIZE, "payload of %zu bytes (at most %d)", len, FC_WIRE_PAYLOAD_MAX);
+		*rc = fc_why(why, size, -EMSGSIZE, "payload of %zu bytes (at most %d)", len, FC_WIRE_PAYLOAD_MAX);
 		return NULL;
 	}
 	if (depth(data, len) > FC_WIRE_DEPTH_MAX) {
-		*rc = refuse(why, size, -EINVAL, "JSON nested deeper than %d", FC_WIRE_DEPTH_MAX);
+		*rc = fc_why(why, size, -EINVAL, "JSON nested deeper than %d", FC_WIRE_DEPTH_MAX);
 		return NULL;
 	}
 	const char *end = NULL;
 	cJSON *o = cJSON_ParseWithLengthOpts(data, len, &end, false);
 	if (!o) {
-		*rc = refuse(why, size, -EINVAL, "not JSON");
+		*rc = fc_why(why, size, -EINVAL, "not JSON");
 		return NULL;
 	}
 	/* trailing blanks are fine, anything else is not one JSON object */
 	for (const char *p = end; p && p < (const char *)data + len; p++) {
 		if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
 			cJSON_Delete(o);
-			*rc = refuse(why, size, -EINVAL, "text after the JSON object");
+			*rc = fc_why(why, size, -EINVAL, "text after the JSON object");
 			return NULL;
 		}
 	}
 	if (!cJSON_IsObject(o)) {
 		cJSON_Delete(o);
-		*rc = refuse(why, size, -EINVAL, "not a JSON object");
+		*rc = fc_why(why, size, -EINVAL, "not a JSON object");
 		return NULL;
 	}
 	return o;
@@ -84,7 +83,7 @@ static int get_int(const cJSON *o, const char *key, double lo, double hi, int64_
 		return 0;
 	double d = j->valuedouble;
 	if (!cJSON_IsNumber(j) || !isfinite(d) || d != floor(d) || d < lo || d > hi)
-		return refuse(why, size, -EINVAL, "\"%s\" must be an integer in %.0f..%.0f", key, lo, hi);
+		return fc_why(why, size, -EINVAL, "\"%s\" must be an integer in %.0f..%.0f", key, lo, hi);
 	*v = (int64_t)d;
 	return 1;
 }
@@ -94,7 +93,7 @@ static int need_int(const cJSON *o, const char *key, double lo, double hi, int64
 {
 	int rc = get_int(o, key, lo, hi, v, why, size);
 	if (rc == 0)
-		return refuse(why, size, -EINVAL, "\"%s\" is missing", key);
+		return fc_why(why, size, -EINVAL, "\"%s\" is missing", key);
 	return rc < 0 ? rc : 0;
 }
 
@@ -145,7 +144,7 @@ static int get_str(const cJSON *o, const char *key, enum shape sh, const char **
 	if (!j)
 		return 0;
 	if (!cJSON_IsString(j) || !shape_ok(j->valuestring, sh))
-		return refuse(why, size, -EINVAL, "%s\"%s\" must be %s", ctx, key, shape_name(sh));
+		return fc_why(why, size, -EINVAL, "%s\"%s\" must be %s", ctx, key, shape_name(sh));
 	*v = j->valuestring;
 	return 1;
 }
@@ -160,18 +159,18 @@ static const cJSON *get_list(const cJSON *o, const char *key, enum shape sh, int
 	if (!a)
 		return NULL;
 	if (!cJSON_IsArray(a)) {
-		*rc = refuse(why, size, -EINVAL, "%s\"%s\" must be an array", ctx, key);
+		*rc = fc_why(why, size, -EINVAL, "%s\"%s\" must be an array", ctx, key);
 		return NULL;
 	}
 	int n = 0;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, a) {
 		if (++n > max) {
-			*rc = refuse(why, size, -EINVAL, "%s\"%s\" has more than %d items", ctx, key, max);
+			*rc = fc_why(why, size, -EINVAL, "%s\"%s\" has more than %d items", ctx, key, max);
 			return NULL;
 		}
 		if (!cJSON_IsString(it) || !shape_ok(it->valuestring, sh)) {
-			*rc = refuse(why, size, -EINVAL, "%s\"%s\" item %d must be %s", ctx, key, n,
+			*rc = fc_why(why, size, -EINVAL, "%s\"%s\" item %d must be %s", ctx, key, n,
 				     shape_name(sh));
 			return NULL;
 		}
@@ -184,7 +183,7 @@ static int get_insecure(const cJSON *o, bool *insecure, char *why, size_t size)
 	int64_t v = 0;
 	int rc = get_int(o, "i", 1, 1, &v, why, size);
 	*insecure = rc == 1;
-	return rc < 0 ? refuse(why, size, -EINVAL, "\"i\" must be 1 when present") : 0;
+	return rc < 0 ? fc_why(why, size, -EINVAL, "\"i\" must be 1 when present") : 0;
 }
 
 int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t size)
@@ -203,11 +202,11 @@ int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t
 		goto out;
 	/* "i" is the interval in a heartbeat; insecurity is the session's. */
 	if ((rc = get_str(o, "h", ANY_TEXT, &h, "", why, size)) <= 0) {
-		rc = rc ? rc : refuse(why, size, -EINVAL, "\"h\" is missing");
+		rc = rc ? rc : fc_why(why, size, -EINVAL, "\"h\" is missing");
 		goto out;
 	}
 	if (strlen(h) != 8 || strspn(h, "0123456789abcdef") != 8) {
-		rc = refuse(why, size, -EINVAL, "\"h\" must be 8 lowercase hex digits");
+		rc = fc_why(why, size, -EINVAL, "\"h\" must be 8 lowercase hex digits");
 		goto out;
 	}
 	hb->q = (uint32_t)q;
@@ -226,15 +225,15 @@ static int diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t si
 	char ctx[32];
 	snprintf(ctx, sizeof(ctx), "d[%d].", idx);
 	if (!cJSON_IsObject(o))
-		return refuse(why, size, -EINVAL, "d[%d] must be an object", idx);
+		return fc_why(why, size, -EINVAL, "d[%d] must be an object", idx);
 	int64_t s;
 	int rc;
 	if ((rc = get_str(o, "c", CODE, &d->code, ctx, why, size)) <= 0)
-		return rc ? rc : refuse(why, size, -EINVAL, "%s\"c\" is missing", ctx);
+		return rc ? rc : fc_why(why, size, -EINVAL, "%s\"c\" is missing", ctx);
 	if ((rc = get_str(o, "k", KEY_TEXT, &d->key, ctx, why, size)) <= 0)
-		return rc ? rc : refuse(why, size, -EINVAL, "%s\"k\" is missing", ctx);
+		return rc ? rc : fc_why(why, size, -EINVAL, "%s\"k\" is missing", ctx);
 	if ((rc = get_int(o, "s", 1, 3, &s, why, size)) <= 0)
-		return rc ? rc : refuse(why, size, -EINVAL, "%s\"s\" is missing", ctx);
+		return rc ? rc : fc_why(why, size, -EINVAL, "%s\"s\" is missing", ctx);
 	d->severity = (int)s;
 	d->summary = "";
 	if ((rc = get_str(o, "m", ANY_TEXT, &d->summary, ctx, why, size)) < 0)
@@ -254,7 +253,7 @@ static int resolved(const cJSON *o, int idx, struct fc_resolved *r, char *why, s
 	const cJSON *c = cJSON_GetArrayItem(o, 0), *k = cJSON_GetArrayItem(o, 1);
 	if (!cJSON_IsArray(o) || cJSON_GetArraySize(o) != 2 || !cJSON_IsString(c) ||
 	    !cJSON_IsString(k) || !fc_wire_code_ok(c->valuestring) || !shape_ok(k->valuestring, KEY_TEXT))
-		return refuse(why, size, -EINVAL, "r[%d] must be a [code, key] pair", idx);
+		return fc_why(why, size, -EINVAL, "r[%d] must be a [code, key] pair", idx);
 	r->code = c->valuestring;
 	r->key = k->valuestring;
 	return 0;
@@ -279,13 +278,13 @@ int fc_wire_report(const void *data, size_t len, struct fc_report *r, char *why,
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "d");
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "r");
 	if ((d && !cJSON_IsArray(d)) || (res && !cJSON_IsArray(res))) {
-		rc = refuse(why, size, -EINVAL, "\"%s\" must be an array", d && !cJSON_IsArray(d) ? "d" : "r");
+		rc = fc_why(why, size, -EINVAL, "\"%s\" must be an array", d && !cJSON_IsArray(d) ? "d" : "r");
 		goto fail;
 	}
 	const cJSON *it;
 	cJSON_ArrayForEach(it, d) {
 		if (r->nd == FC_WIRE_DIAG_MAX) {
-			rc = refuse(why, size, -EINVAL, "\"d\" has more than %d diagnoses", FC_WIRE_DIAG_MAX);
+			rc = fc_why(why, size, -EINVAL, "\"d\" has more than %d diagnoses", FC_WIRE_DIAG_MAX);
 			goto fail;
 		}
 		if ((rc = diag(it, (int)r->nd, &r->d[r->nd], why, size)) < 0)
@@ -294,7 +293,7 @@ int fc_wire_report(const void *data, size_t len, struct fc_report *r, char *why,
 	}
 	cJSON_ArrayForEach(it, res) {
 		if (r->nr == FC_WIRE_RESOLVED_MAX) {
-			rc = refuse(why, size, -EINVAL, "\"r\" has more than %d pairs", FC_WIRE_RESOLVED_MAX);
+			rc = fc_why(why, size, -EINVAL, "\"r\" has more than %d pairs", FC_WIRE_RESOLVED_MAX);
 			goto fail;
 		}
 		if ((rc = resolved(it, (int)r->nr, &r->r[r->nr], why, size)) < 0)

@@ -63,6 +63,11 @@ struct fc_report {
 	cJSON *root; /* owns everything above */
 };
 
+/* Formats a one-line reason into why (size bytes; NULL or 0: nothing) and
+ * returns rc, so a failure path reads `return fc_why(why, size, -EINVAL,
+ * "...")`. Every controller module says why this way. */
+int fc_why(char *why, size_t size, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Decodes a heartbeat. 0, or -EINVAL / -EMSGSIZE with why filled (one line).
  * Borrows data. */
 int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t why_size);
