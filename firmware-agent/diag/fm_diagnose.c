@@ -704,9 +704,12 @@ static void rule_docker(struct ctx *c)
 					"Docker cannot read a layer of container %s (%s): the filesystem under %s is damaged",
 					str_or(f, "id", "?"), err, data_root);
 			evidence(c, d, f, FIELDS("state", "error"));
-			remedy(c, d, "dmesg | grep -i -E 'ext4|i/o error|mmc'");
+			/* The filesystem's own error on a known device: its fsck;
+			 * anything less certain: what the kernel said first. */
 			if (dev && euclean)
 				remedy_fsck(c, d, dev, mount_of(c, dev));
+			else
+				remedy(c, d, "dmesg | grep -i -E 'ext4|i/o error|mmc'");
 		}
 	}
 }
