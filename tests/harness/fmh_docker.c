@@ -417,18 +417,22 @@ static int clear_leftovers(const struct fmh_docker *d)
 	}
 	static char m[64][PATH_MAX];
 	const char *under[2] = {d->dir, d->data};
+	/* The caller's data root (outside dir) is the caller's mount; dir/data
+	 * is ours, and Docker may have mounted over it too. */
+	size_t dl = strlen(d->dir);
+	const char *keep = strncmp(d->data, d->dir, dl) == 0 && d->data[dl] == '/' ? NULL : d->data;
 	int busy = fmh_docker_leftover_procs(d->dir);
 	for (int k = 0; k < 2; k++) {
 		int n = mounts_under(under[k], m, 64);
 		for (int i = 0; i < n; i++) {
-			if (strcmp(m[i], d->data) == 0)
+			if (keep && strcmp(m[i], keep) == 0)
 				continue;
 			if (umount2(m[i], MNT_DETACH) < 0)
 				fprintf(stderr, "fmh_docker: umount %s: %s\n", m[i], strerror(errno));
 		}
 		n = mounts_under(under[k], m, 64);
 		for (int i = 0; i < n; i++)
-			busy += strcmp(m[i], d->data) != 0;
+			busy += !keep || strcmp(m[i], keep) != 0;
 	}
 	return busy;
 }

@@ -200,6 +200,18 @@ static int must_fail_euclean(struct fmh_incident2 *x, const char *verb, char *ou
 	return 0;
 }
 
+int fmh_incident_node(char *root, size_t size, struct fmh_etcd *etcd)
+{
+	int rc;
+	if ((rc = fmh_init()) < 0 || (rc = fmh_tmpdir(root, size)) < 0 || (rc = fmh_pki(root)) < 0) {
+		fprintf(stderr, "fmh_incident_node: cannot make the root and its PKI: %s\n", strerror(-rc));
+		return rc;
+	}
+	if ((rc = fmh_etcd_start(etcd, root, NULL)) < 0)
+		fprintf(stderr, "fmh_incident_node: cannot start etcd\n");
+	return rc;
+}
+
 int fmh_incident2_setup(struct fmh_incident2 *x)
 {
 	int rc, kfd = -1;

@@ -33,7 +33,10 @@
 
 #include "fmh_docker.h"
 
+#include "fm_harness.h"
+
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define FMH_INCIDENT2_NODE "pi-master1"
@@ -42,6 +45,11 @@
 #define FMH_INCIDENT2_NAME                                                                   \
 	"k8s_kube-apiserver_kube-apiserver-" FMH_INCIDENT2_NODE "_kube-system_" FMH_INCIDENT2_UID \
 	"_5"
+
+/* The node both incidents stand on: a fresh root (an fmh_tmpdir) with the
+ * kubeadm-like PKI (fmh_pki) and a real etcd serving with it, healthy as in
+ * both seeds (etcd is filled in). 0 or -errno, after saying what failed. */
+int fmh_incident_node(char *root, size_t size, struct fmh_etcd *etcd);
 
 struct fmh_incident2 {
 	int64_t t0_us;		 /* CLOCK_REALTIME when setup began */

@@ -27,6 +27,7 @@
 #include "fm_harness.h"
 #include "fmh_check.h"
 #include "fmh_docker.h"
+#include "fmh_incident.h"
 #include "fmh_journal.h"
 #include "fmh_standin.h"
 
@@ -51,12 +52,8 @@ static char id24[65], id17[65];
 static int setup(void **state)
 {
 	(void)state;
-	if (fmh_init() < 0 || fmh_tmpdir(root, sizeof(root)) < 0 || fmh_pki(root) < 0)
+	if (fmh_incident_node(root, sizeof(root), &etcd) < 0)
 		return -1;
-	if (fmh_etcd_start(&etcd, root, NULL) < 0) {
-		fprintf(stderr, "cannot start etcd\n");
-		return -1;
-	}
 	if (fmh_standin_start(&healthy, root, "healthy", NULL) < 0) {
 		fprintf(stderr, "cannot start the apiserver stand-in\n");
 		return -1;

@@ -77,12 +77,8 @@ static int write_kubeconfig(void)
 static int setup(void **state)
 {
 	(void)state;
-	if (fmh_init() < 0 || fmh_tmpdir(root, sizeof(root)) < 0 || fmh_pki(root) < 0)
+	if (fmh_incident_node(root, sizeof(root), &etcd) < 0)
 		return -1;
-	if (fmh_etcd_start(&etcd, root, NULL) < 0) {
-		fprintf(stderr, "cannot start etcd\n");
-		return -1;
-	}
 	if (fmh_incident2_setup(&x) < 0) {
 		fprintf(stderr, "cannot set incident 2 up\n");
 		return -1;
