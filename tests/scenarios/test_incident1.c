@@ -27,7 +27,7 @@
 #include "fm_harness.h"
 #include "fmh_check.h"
 #include "fmh_docker.h"
-#include "fmh_incident1.h"
+#include "fmh_incident.h"
 #include "fmh_journal.h"
 #include "fmh_standin.h"
 
