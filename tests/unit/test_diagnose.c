@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "fm_diagnose.h"
+#include "fmh_uplink.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -340,28 +341,7 @@ static void incident_1(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	char line[2048];
-	snprintf(line, sizeof(line),
-		 "{\"rule\":\"container-name-conflict.docker\",\"signal\":\"container-name-conflict\","
-		 "\"severity\":\"critical\",\"source\":\"kubelet\",\"count\":42,\"last_us\":%lld,"
-		 "\"fields\":{\"name\":\"k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\","
-		 "\"blocking_id\":\"eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b\"},"
-		 "\"message\":\"Error syncing pod\"}",
-		 (long long)NOW * 1000000 - 5000000);
-	put(f, "journal.match", "container-name-conflict.docker/eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b", line);
-	put(f, "docker.container", "eced85378630",
-	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\","
-	    "\"attempt\":24,\"state\":\"running\",\"exit_code\":0,\"sandbox\":false}");
-	put(f, "docker.container", "8470235abd66",
-	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\","
-	    "\"attempt\":23,\"state\":\"exited\",\"exit_code\":0,\"sandbox\":false}");
-	put(f, "docker.stale_attempt", "8470235abd66",
-	    "{\"stale_id\":\"8470235abd66\",\"stale_attempt\":23,\"newer_id\":\"eced85378630\",\"newer_attempt\":24,"
-	    "\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\",\"container\":\"kube-apiserver\"}");
-	put(f, "docker.stale_attempt", "46497b3b5724",
-	    "{\"stale_id\":\"46497b3b5724\",\"stale_attempt\":15,\"newer_id\":\"07637544b672\",\"newer_attempt\":17,"
-	    "\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\",\"container\":\"POD\",\"sandbox\":true}");
-	put(f, "apiserver.endpoint", "https://192.168.6.11:6443", "{\"state\":\"refused\"}");
+	fmh_incident1_facts(f, NOW);
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
 	const cJSON *c = diag(d, "container-name-conflict");
@@ -508,6 +488,51 @@ static void track_holds_and_resolves_once(void **state)
 	fm_diag_track_delete(&t);
 }
 
+/* A raised diagnosis whose severity, summary or remedy changes is reported
+ * "changed" (once); the same again is no change; seeding from a saved set
+ * makes a restart neither raise again nor forget. */
+static void track_reports_changes_and_seeds(void **state)
+{
+	(void)state;
+	struct fm_diag_track *t = fm_diag_track_new(30000);
+	cJSON *present = one("container-name-conflict", "k8s_x");
+	cJSON_Delete(fm_diag_track_update(t, present, 1000));
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(present, 0), "severity",
+					       cJSON_CreateString("info"));
+	cJSON *ch = fm_diag_track_update(t, present, 2000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	const cJSON *c = cJSON_GetArrayItem(ch, 0);
+	assert_string_equal(cJSON_GetObjectItem(c, "change")->valuestring, "changed");
+	assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "info");
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, present, 3000);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	cJSON_AddItemToArray(cJSON_GetObjectItem(cJSON_GetArrayItem(present, 0), "remedy"),
+			     cJSON_CreateString("docker rm 8470235abd66"));
+	ch = fm_diag_track_update(t, present, 4000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	cJSON_Delete(ch);
+
+	/* A restart: a new tracker seeded with the last set. */
+	cJSON *saved = fm_diag_track_active(t);
+	fm_diag_track_delete(&t);
+	t = fm_diag_track_new(30000);
+	assert_int_equal(fm_diag_track_seed(t, saved, 500), 0);
+	ch = fm_diag_track_update(t, present, 600);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	cJSON *none = cJSON_CreateArray();
+	ch = fm_diag_track_update(t, none, 600 + 30000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "resolved");
+	cJSON_Delete(ch);
+	cJSON_Delete(none);
+	cJSON_Delete(saved);
+	cJSON_Delete(present);
+	fm_diag_track_delete(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +551,7 @@ int main(void)
 		cmocka_unit_test(incident_2),
 		cmocka_unit_test(runtime_down),
 		cmocka_unit_test(track_holds_and_resolves_once),
+		cmocka_unit_test(track_reports_changes_and_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
