@@ -15,6 +15,13 @@
  * (DESIGN.md's budget for incident 1); the whole evidence is one GET /diag
  * away. c, s, k, m and f are not cut for this. */
 #define ITEM_TARGET 268
+/* What the controller takes (PROTOCOL.md, "Answers to malformed
+ * requests"): strings up to 512 bytes, 16 items in e/x/f, 32 diagnoses and
+ * 64 resolved pairs in a report. */
+#define STRING_MAX   512
+#define LIST_MAX     16
+#define REPORT_D_MAX 32
+#define REPORT_R_MAX 64
 /* One evidence string. */
 #define EVIDENCE_MAX 64
 
@@ -60,12 +67,16 @@ static size_t utf8_cut(const char *s, size_t max)
 void fm_report_key(const char *key, char *out, size_t size)
 {
 	size_t n = strlen(key);
-	if (n <= FM_REPORT_KEY_MAX) {
+	if (n <= FM_REPORT_KEY_MAX)
 		snprintf(out, size, "%s", key);
-		return;
-	}
-	snprintf(out, size, "%.*s~%08" PRIx32, (int)utf8_cut(key, 20), key,
-		 fm_report_fnv(FM_REPORT_FNV_INIT, key, n));
+	else
+		snprintf(out, size, "%.*s~%08" PRIx32, (int)utf8_cut(key, 20), key,
+			 fm_report_fnv(FM_REPORT_FNV_INIT, key, n));
+	/* Keys come from the host (file and container names): no control
+	 * characters on the wire (the controller refuses them). */
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 /* --- the raised set's hash and the heartbeat ---------------------------------- */
@@ -268,6 +279,8 @@ cJSON *fm_report_item(const cJSON *change)
 		return NULL;
 	cJSON *item = cJSON_CreateObject();
 	char *m = summary_for(str(change, "summary") ? str(change, "summary") : "", key, ck);
+	if (m && strlen(m) > STRING_MAX)
+		memcpy(m + utf8_cut(m, STRING_MAX - 3), "\xe2\x80\xa6", 4); /* … */
 	if (!item || !m || !cJSON_AddStringToObject(item, "c", code) ||
 	    !cJSON_AddNumberToObject(item, "s", fm_report_severity(str(change, "severity"))) ||
 	    !cJSON_AddStringToObject(item, "k", ck) || !cJSON_AddStringToObject(item, "m", m))
@@ -289,6 +302,11 @@ cJSON *fm_report_item(const cJSON *change)
 	if (!add_strings(item, "x", cJSON_GetObjectItemCaseSensitive(change, "explains")) ||
 	    !add_strings(item, "f", cJSON_GetObjectItemCaseSensitive(change, "remedy")))
 		goto out_oom;
+	cJSON *e_arr = cJSON_GetObjectItemCaseSensitive(item, "e"), *x_arr = cJSON_GetObjectItemCaseSensitive(item, "x");
+	while (cJSON_GetArraySize(e_arr) > LIST_MAX)
+		cJSON_DeleteItemFromArray(e_arr, cJSON_GetArraySize(e_arr) - 1);
+	while (cJSON_GetArraySize(x_arr) > LIST_MAX)
+		cJSON_DeleteItemFromArray(x_arr, cJSON_GetArraySize(x_arr) - 1);
 	fit(item);
 	free(m);
 	return item;
@@ -386,7 +404,13 @@ char *fm_report_encode(const struct fm_report_head *head, const cJSON *const *it
 	char **printed = calloc(n ? n : 1, sizeof(*printed));
 	if (!printed)
 		goto out_oom;
+	size_t nd = 0, nr = 0;
 	for (; take < n; take++) {
+		bool resolved = fm_report_item_resolved(items[take]);
+		if (resolved ? nr == REPORT_R_MAX : nd == REPORT_D_MAX)
+			break;
+		nr += resolved;
+		nd += !resolved;
 		printed[take] = cJSON_PrintUnformatted(items[take]);
 		if (!printed[take])
 			goto out_oom;

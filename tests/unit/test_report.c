@@ -205,13 +205,29 @@ static void long_diagnosis_is_cut(void **state)
 	char *s = cJSON_PrintUnformatted(item);
 	assert_true(strlen(s) <= FM_REPORT_MAX - 100);
 	free(s);
-	assert_null(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "e"), 0));
+	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(item, "e")) <= 1);
 	const char *m = cJSON_GetObjectItem(item, "m")->valuestring;
-	assert_true(strlen(m) < 1000 && strlen(m) > 100);
+	assert_true(strlen(m) <= 512 && strlen(m) > 100); /* the controller takes strings up to 512 */
 	assert_non_null(strstr(m, "\xe2\x80\xa6"));
 	assert_string_equal(cJSON_GetObjectItem(item, "k")->valuestring, "mmcblk0p2");
 	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "f"), 0)->valuestring,
 			    "touch /forcefsck && reboot");
+
+	/* A summary of characters JSON escapes six bytes each: m is cut
+	 * further, after all of e, to fit the datagram. */
+	cJSON *ch2 = cJSON_Duplicate(ch, 1);
+	memset(big, '\x01', 500);
+	big[500] = '\0';
+	cJSON_ReplaceItemInObject(ch2, "summary", cJSON_CreateString(big));
+	cJSON *item2 = fm_report_item(ch2);
+	s = cJSON_PrintUnformatted(item2);
+	assert_true(strlen(s) <= FM_REPORT_MAX - 100);
+	free(s);
+	assert_null(cJSON_GetObjectItem(item2, "e"));
+	assert_true(strlen(cJSON_GetObjectItem(item2, "m")->valuestring) < 200);
+	assert_string_equal(cJSON_GetObjectItem(item2, "c")->valuestring, "fs-corruption");
+	cJSON_Delete(item2);
+	cJSON_Delete(ch2);
 
 	struct fm_report_head head = {.q = UINT32_MAX, .t = INT64_MIN, .board = "a-board-id-much-longer-than-thirty-two-bytes", .insecure = true};
 	size_t used;
@@ -267,6 +283,22 @@ static void many_changes_are_split(void **state)
 	}
 	assert_int_equal(seen, 40);
 	assert_true(reports >= 3);
+	/* More short changes than a report may carry (32 d, 64 r). */
+	cJSON *many[100];
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		many[i] = cJSON_CreateArray();
+		cJSON_AddItemToArray(many[i], cJSON_CreateString("x"));
+		cJSON_AddItemToArray(many[i], cJSON_CreateString(k));
+	}
+	struct fm_report_head head = {.q = 1, .t = NOW};
+	size_t used;
+	char *r = fm_report_encode(&head, (const cJSON *const *)many, 100, &used);
+	assert_int_equal(used, 64);
+	free(r);
+	for (int i = 0; i < 100; i++)
+		cJSON_Delete(many[i]);
 	for (int i = 0; i < 40; i++)
 		cJSON_Delete(items[i]);
 }
