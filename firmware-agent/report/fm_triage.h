@@ -18,6 +18,7 @@
 #include "fm_coap.h"
 #include "fm_docker.h"
 #include "fm_facts.h"
+#include "fm_triage_query.h"
 #include "fm_uplink.h"
 
 #include <cjson/cJSON.h>
@@ -42,21 +43,5 @@ struct fm_triage_src {
 
 /* Adds the resources to c's context. 0 or -ENOMEM. */
 int fm_triage_register(struct fm_coap *c, const struct fm_triage_src *src);
-
-/* A parsed query. */
-struct fm_triage_query {
-	char u[33];   /* /journal: unit (required) */
-	unsigned n;   /* /journal: count, 1..200 (default 20) */
-	char g[129];  /* /journal: substring */
-	char k[65];   /* /facts: kind prefix */
-	char id[65];  /* /act/rm: container id, 12..64 hex */
-};
-
-/* Parses query (len bytes, "key=value&key=value" as libcoap joins the
- * Uri-Query options; not NUL-terminated, not trusted) for resource
- * ("journal", "facts", "act/rm", or another: no key allowed). 0, or -EINVAL
- * with err saying which key or value is wrong (answered 4.00). */
-int fm_triage_query_parse(const char *resource, const char *query, size_t len, struct fm_triage_query *q,
-			  char *err, size_t err_size);
 
 #endif
