@@ -19,6 +19,12 @@ static void answer_text(coap_pdu_t *resp, coap_pdu_code_t code, const char *text
 		coap_add_data(resp, strlen(text), (const uint8_t *)text);
 }
 
+static void release_text(coap_session_t *s, void *text)
+{
+	(void)s;
+	free(text);
+}
+
 /* Answers o (taken) as JSON, its last elements dropped while it is over
  * the cap (an array), block-wise when longer than a datagram. */
 static void answer_json(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
@@ -38,10 +44,10 @@ static void answer_json(coap_resource_t *r, coap_session_t *s, const coap_pdu_t 
 		return;
 	}
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
-	/* libcoap copies the body (no release function): freed here. */
+	/* libcoap keeps the body for the later blocks and frees it through
+	 * release_text when done (also when it fails). */
 	coap_add_data_large_response(r, s, req, resp, query, COAP_MEDIATYPE_APPLICATION_JSON, -1, 0,
-				     strlen(text), (const uint8_t *)text, NULL, NULL);
-	free(text);
+				     strlen(text), (const uint8_t *)text, release_text, text);
 }
 
 /* Who asks: the controller's session, or the --listen endpoint (GET only). */

@@ -8,6 +8,9 @@
 
 #include "fmh_uplink.h"
 
+#include "fm_harness.h"
+#include "fmh_controller.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,18 +54,6 @@ void fmh_incident1_facts(struct fm_facts *f, int64_t now)
 	fmh_put_fact(f, "apiserver.endpoint", "https://192.168.6.11:6443", "{\"state\":\"refused\"}");
 }
 
-int fmh_free_udp_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 void fmh_psk_file(const char *dir, const char *name, const char *hex, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s", dir, name);
@@ -70,4 +61,29 @@ void fmh_psk_file(const char *dir, const char *name, const char *hex, char *out,
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, hex, strlen(hex)), (ssize_t)strlen(hex));
 	close(fd);
+}
+
+void fmh_hex(const char *text, char *out, size_t size)
+{
+	size_t n = 0;
+	for (const char *p = text; *p && n + 3 <= size; p++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", (unsigned char)*p);
+}
+
+int fmh_controller_restart(struct fmh_controller *c, const char *log_name)
+{
+	char listen[32];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", c->port);
+	snprintf(c->log, sizeof(c->log), "%s/%s", c->dir, log_name);
+	const char *argv[] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db,
+			      "-v", NULL};
+	c->pid = fmh_spawn(argv, c->log);
+	if (c->pid < 0)
+		return c->pid;
+	int rc = fmh_wait_log_pid(c->log, "serving CoAP over DTLS-PSK", c->pid, 10000);
+	if (rc < 0) {
+		fmh_stop(c->pid);
+		c->pid = 0;
+	}
+	return rc;
 }
