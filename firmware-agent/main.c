@@ -5,6 +5,7 @@
  */
 #include "fm_apiserver.h"
 #include "fm_certs.h"
+#include "fm_coap.h"
 #include "fm_conf.h"
 #include "fm_diagnose.h"
 #include "fm_discover.h"
@@ -1189,6 +1190,11 @@ static void agent_close(struct agent *a)
 	fm_timer_close(&a->collect_timer);
 	fm_timer_close(&a->eval_timer);
 	fm_timer_close(&a->watchdog_timer);
+	/* A second SIGTERM (to the process and to its group) may be pending:
+	 * the agent is stopping anyway, so it must not kill it once the
+	 * signalfd's mask is lifted. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	fm_signal_close(&a->sigint);
 	fm_signal_close(&a->sigterm);
 	fm_signal_close(&a->sighup);
@@ -1333,6 +1339,11 @@ int main(int argc, char **argv)
 
 	/* A peer that vanishes mid-write must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
+	/* FLEETMEDIC_DEBUG=1: every log line, libcoap's too (to chase a link). */
+	if (getenv("FLEETMEDIC_DEBUG")) {
+		fm_log_set_level(FM_LOG_DEBUG);
+		fm_coap_log_setup(FM_LOG_INFO);
+	}
 
 	if (argc < 2) {
 		usage(stderr);

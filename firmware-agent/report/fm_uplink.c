@@ -44,9 +44,12 @@ struct fm_uplink {
 
 /* --- requests ------------------------------------------------------------------- */
 
-/* Sends a confirmable request; *tok gets its token. 0 or -errno. */
+/* Sends a confirmable request; *tok gets its token and *out is true while
+ * it waits for its answer. Both are set before libcoap sees the request:
+ * on loopback the answer can be handled before coap_send returns. 0 or
+ * -errno (*out false). */
 static int send_request(struct fm_uplink *u, coap_pdu_code_t code, const char *path, const char *payload,
-			size_t len, uint16_t *tok)
+			size_t len, uint16_t *tok, bool *out)
 {
 	coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, code, coap_new_message_id(u->s),
 					coap_session_max_pdu_size(u->s));
@@ -73,8 +76,11 @@ static int send_request(struct fm_uplink *u, coap_pdu_code_t code, const char *p
 	}
 	if (payload && !coap_add_data(pdu, len, (const uint8_t *)payload))
 		goto out_fail;
-	if (coap_send(u->s, pdu) == COAP_INVALID_MID)
+	*out = true;
+	if (coap_send(u->s, pdu) == COAP_INVALID_MID) {
+		*out = false;
 		return -EIO; /* libcoap freed it */
+	}
 	fm_coap_process(u->c);
 	return 0;
 
@@ -85,8 +91,7 @@ out_fail:
 
 static void send_me(struct fm_uplink *u)
 {
-	if (send_request(u, COAP_REQUEST_CODE_GET, "me", NULL, 0, &u->tok_me) == 0)
-		u->me_out = true;
+	send_request(u, COAP_REQUEST_CODE_GET, "me", NULL, 0, &u->tok_me, &u->me_out);
 }
 
 static void send_heartbeat(struct fm_uplink *u)
@@ -97,8 +102,8 @@ static void send_heartbeat(struct fm_uplink *u)
 	cJSON *active = u->active(u->arg);
 	int n = fm_report_heartbeat(buf, sizeof(buf), fm_queue_last_seq(u->q), active, u->heartbeat_s);
 	cJSON_Delete(active);
-	if (n > 0 && send_request(u, COAP_REQUEST_CODE_POST, "hb", buf, (size_t)n, &u->tok_hb) == 0)
-		u->hb_out = true;
+	if (n > 0)
+		send_request(u, COAP_REQUEST_CODE_POST, "hb", buf, (size_t)n, &u->tok_hb, &u->hb_out);
 }
 
 /* The next queued report, when the session is ready and none is out. */
@@ -112,10 +117,9 @@ static void send_next(struct fm_uplink *u)
 		return;
 	if (u->insecure)
 		fm_warn("uplink: report %u goes to %s without DTLS (--insecure)", seq, u->controller);
-	if (send_request(u, COAP_REQUEST_CODE_POST, "rp", p, strlen(p), &u->tok_rp) == 0) {
-		u->rp_out = true;
-		u->rp_seq = seq;
-	}
+	u->rp_seq = seq;
+	int rc = send_request(u, COAP_REQUEST_CODE_POST, "rp", p, strlen(p), &u->tok_rp, &u->rp_out);
+	fm_debug("uplink: report %u sent (%d): %s", seq, rc, p);
 }
 
 /* --- the session ------------------------------------------------------------------ */
@@ -289,6 +293,8 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
 		return COAP_RESPONSE_OK;
 	uint16_t tok = token_of(sent ? sent : rcvd);
 	coap_pdu_code_t code = coap_pdu_get_code(rcvd);
+	fm_debug("uplink: answer %d.%02d token %04x (me %d/%04x rp %d/%04x hb %d/%04x)", COAP_RESPONSE_CLASS(code),
+		 code & 0x1f, tok, u->me_out, u->tok_me, u->rp_out, u->tok_rp, u->hb_out, u->tok_hb);
 	if (u->me_out && tok == u->tok_me)
 		answered_me(u, code, rcvd);
 	else if (u->rp_out && tok == u->tok_rp)
