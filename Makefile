@@ -7,7 +7,7 @@ DEPS        = $(shell toolchains/deps.sh --print-prefix)
 CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report
+FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage
 
 .PHONY: all deps build test demo cross bench fuzz format clean help
 

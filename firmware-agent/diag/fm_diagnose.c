@@ -2,6 +2,7 @@
  * of DESIGN.md's codes; then the causes absorb the symptoms they explain. */
 #include "fm_diagnose.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -773,9 +774,14 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 	char shortid[13], pod[128] = "", ns[64] = "", cmd[512];
 	snprintf(shortid, sizeof(shortid), "%s", blocking);
 	const cJSON *holder = fm_facts_get(c->facts, "docker.container", shortid);
+	/* The key names the whole kubelet name; the summary says which
+	 * container in few words (it travels in a 320-byte report). */
+	const char *us = strncmp(name, "k8s_", 4) == 0 ? strchr(name + 4, '_') : NULL;
+	int what_len = us ? (int)(us - name - 4) : (int)strlen(name);
 	cJSON *d = emit(c, "container-name-conflict", "critical", name,
-			"kubelet cannot create %s: the name is taken by container %s%s%s%s", name, shortid,
-			holder ? " (" : "", holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
+			"kubelet cannot recreate %.*s: name held by container %s%s%s%s", what_len,
+			us ? name + 4 : name, shortid, holder ? " (" : "", holder ? str_or(holder, "state", "?") : "",
+			holder ? ")" : "");
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
 	if (holder)
 		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id"));
@@ -1040,6 +1046,39 @@ static cJSON *changed(const cJSON *d, const char *change, bool whole)
 	return o;
 }
 
+static bool same_field(const cJSON *a, const cJSON *b, const char *field)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, field), *y = cJSON_GetObjectItemCaseSensitive(b, field);
+	if (!x || !y)
+		return !x && !y;
+	return cJSON_Compare(x, y, true);
+}
+
+int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t now_ms)
+{
+	cJSON *next = cJSON_CreateArray();
+	const cJSON *d;
+	if (!next)
+		return -ENOMEM;
+	cJSON_ArrayForEach(d, active)
+	{
+		if (!str(d, "code") || !str(d, "key") || find(next, str(d, "code"), str(d, "key")))
+			continue;
+		cJSON *copy = cJSON_Duplicate(d, 1);
+		if (copy)
+			cJSON_DeleteItemFromObjectCaseSensitive(copy, "last_seen_ms");
+		if (!copy || !cJSON_AddNumberToObject(copy, "last_seen_ms", (double)now_ms) ||
+		    !cJSON_AddItemToArray(next, copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(next);
+			return -ENOMEM;
+		}
+	}
+	cJSON_Delete(t->active);
+	t->active = next;
+	return 0;
+}
+
 cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms)
 {
 	cJSON *changes = cJSON_CreateArray();
@@ -1057,6 +1096,16 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 			goto out_oom;
 		}
 		if (have) {
+			/* Still raised; what a person acts on (severity, summary,
+			 * remedy) may have changed: that is reported too. */
+			bool differs = !same_field(have, copy, "severity") || !same_field(have, copy, "summary") ||
+				       !same_field(have, copy, "remedy");
+			cJSON *ch = differs ? changed(copy, "changed", true) : NULL;
+			if (differs && (!ch || !cJSON_AddItemToArray(changes, ch))) {
+				cJSON_Delete(ch);
+				cJSON_Delete(copy);
+				goto out_oom;
+			}
 			cJSON_ReplaceItemViaPointer(next, have, copy);
 			continue;
 		}
