@@ -17,17 +17,33 @@ static bool is_hex(const char *s)
 	return true;
 }
 
-/* Copies v[0..len) into out (size bytes with the NUL); false when it does
- * not fit or holds a NUL or a control character. */
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Copies v[0..len) into out (size bytes with the NUL), percent-decoded:
+ * libcoap hands the Uri-Query options over joined with '&' and escaped as
+ * RFC 7252 6.5.8 says ("already%20in%20use", a '&' inside a value as %26).
+ * false when it does not fit, an escape is malformed, or a decoded byte is
+ * a NUL or a control character. */
 static bool take(char *out, size_t size, const char *v, size_t len)
 {
-	if (len >= size)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)v[i];
+		if (c == '%') {
+			int hi = i + 2 < len ? hexval(v[i + 1]) : -1, lo = i + 2 < len ? hexval(v[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				return false;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f || n + 1 >= size)
 			return false;
-	memcpy(out, v, len);
-	out[len] = '\0';
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
 	return true;
 }
 

@@ -322,6 +322,20 @@ int fmh_incident2_teardown(struct fmh_incident2 *x)
 
 /* --- incident 1 ---------------------------------------------------------- */
 
+/* Appends n kubelet entries (every every-th the conflict naming _24) to the
+ * node's journal file. */
+static int kubelet_lines(struct fmh_incident1 *s, size_t n, size_t every)
+{
+	char *text = fmh_journal_kubelet_text(n, every, every ? s->id24 : NULL);
+	if (!text)
+		return -ENOMEM;
+	int rc = fmh_journal_append(s->jfile, text);
+	free(text);
+	if (rc < 0)
+		fprintf(stderr, "incident 1: cannot write the journal: %s\n", strerror(-rc));
+	return rc;
+}
+
 int fmh_incident1_start(struct fmh_incident1 *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -336,35 +350,35 @@ int fmh_incident1_start(struct fmh_incident1 *s)
 	if ((rc = fmh_docker_run(&s->dk, FMH_I1_APISERVER(24), s->id24, "sleep", "100000", NULL)) < 0 ||
 	    (rc = fmh_docker_run(&s->dk, FMH_I1_SANDBOX(17), s->id17, "sleep", "100000", NULL)) < 0)
 		return rc;
+	if ((rc = fmh_tmpdir(s->jdir, sizeof(s->jdir))) < 0)
+		return rc;
+	snprintf(s->jfile, sizeof(s->jfile), "%.*s/remote.journal", (int)sizeof(s->jfile) - 16, s->jdir);
+	if ((rc = kubelet_lines(s, 20, 0)) < 0)
+		return rc;
+	if ((s->refusing_port = fmh_free_port()) < 0)
+		return s->refusing_port;
+	snprintf(s->refusing, sizeof(s->refusing), "https://127.0.0.1:%d", s->refusing_port);
 	return 0;
 }
 
-int fmh_incident1_break(struct fmh_incident1 *s)
+int fmh_incident1_break_docker(struct fmh_incident1 *s)
 {
 	int rc;
 	if ((rc = fmh_docker_run_exited(&s->dk, FMH_I1_APISERVER(23), s->id23, "echo apiserver 23; exit 0")) < 0 ||
 	    (rc = fmh_docker_run_exited(&s->dk, FMH_I1_SANDBOX(15), s->id15, "exit 0")) < 0)
 		return rc;
-
-	char file[PATH_MAX + 32];
-	if ((rc = fmh_tmpdir(s->jdir, sizeof(s->jdir))) < 0)
-		return rc;
-	snprintf(file, sizeof(file), "%s/remote.journal", s->jdir);
-	char *text = fmh_journal_kubelet_text(30, 3, s->id24);
-	if (!text)
-		return -ENOMEM;
-	rc = fmh_journal_append(file, text);
-	free(text);
-	if (rc < 0) {
-		fprintf(stderr, "incident 1: cannot write the journal: %s\n", strerror(-rc));
-		return rc;
-	}
-
-	int port = fmh_free_port();
-	if (port < 0)
-		return port;
-	snprintf(s->refusing, sizeof(s->refusing), "https://127.0.0.1:%d", port);
 	return 0;
+}
+
+int fmh_incident1_break_journal(struct fmh_incident1 *s)
+{
+	return kubelet_lines(s, 30, 3);
+}
+
+int fmh_incident1_break(struct fmh_incident1 *s)
+{
+	int rc = fmh_incident1_break_docker(s);
+	return rc < 0 ? rc : fmh_incident1_break_journal(s);
 }
 
 int fmh_incident1_fix(struct fmh_incident1 *s)

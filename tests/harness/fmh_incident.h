@@ -108,18 +108,25 @@ struct fmh_incident1 {
 	struct fmh_etcd etcd;
 	struct fmh_docker dk;
 	char id24[65], id17[65]; /* running: apiserver attempt 24, sandbox 17 */
-	/* Set by fmh_incident1_break: */
+	char jdir[PATH_MAX];     /* journal files: routine kubelet lines, then the conflict */
+	char jfile[PATH_MAX];    /* the file in it */
+	int refusing_port;
+	char refusing[64];       /* https://127.0.0.1:PORT, nothing listening (6443 refusing) */
+	/* Set by fmh_incident1_break_docker: */
 	char id23[65], id15[65]; /* exited: apiserver attempt 23, sandbox 15 */
-	char jdir[PATH_MAX];     /* journal files with kubelet's lines */
-	char refusing[64];       /* https://127.0.0.1:PORT, nothing listening */
 };
 
-/* The healthy node: etcd, dockerd, the running _24 and _17. 0 or -errno
- * (what failed is printed on stderr). */
+/* The node before the incident's evidence: etcd, dockerd, the running _24
+ * and _17, a journal of routine kubelet lines, the refusing URL. 0 or
+ * -errno (what failed is printed on stderr). */
 int fmh_incident1_start(struct fmh_incident1 *s);
 
-/* The incident: the exited _23 and _15, the journal, the refusing URL. 0 or
- * -errno. */
+/* The incident's evidence, in two parts: the exited _23 and _15 beside the
+ * running ones; kubelet's conflict lines (naming the running _24, as the
+ * daemon does) appended to the journal. fmh_incident1_break does both. 0
+ * or -errno. */
+int fmh_incident1_break_docker(struct fmh_incident1 *s);
+int fmh_incident1_break_journal(struct fmh_incident1 *s);
 int fmh_incident1_break(struct fmh_incident1 *s);
 
 /* The remedy the incident applied: removes _23 and _15 (Engine API). 0 or
