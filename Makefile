@@ -39,7 +39,8 @@ test: deps
 # check again; everything started is stopped at the end (tests/harness/
 # demo_incident1.c, the scenario test's own set-up).
 demo: build
-	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent
+	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent \
+		$(BUILD)/host/fleet-controller/fleetmedic-controller
 
 cross:
 	@echo "make cross: the static aarch64/armhf builds are not implemented yet (issue 9)" >&2; exit 2

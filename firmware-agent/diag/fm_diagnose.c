@@ -1079,6 +1079,21 @@ int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t no
 	return 0;
 }
 
+/* Whether some diagnosis of the evaluation names code in its "explains". */
+static bool explained(const cJSON *diagnoses, const char *code)
+{
+	const cJSON *d, *x;
+	cJSON_ArrayForEach(d, diagnoses)
+	{
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(d, "explains"))
+		{
+			if (cJSON_IsString(x) && strcmp(x->valuestring, code) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms)
 {
 	cJSON *changes = cJSON_CreateArray();
@@ -1121,7 +1136,11 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 		cJSON *after = a->next;
 		double seen = 0;
 		num(a, "last_seen_ms", &seen);
-		if ((double)now_ms - seen >= (double)t->hold_ms) {
+		/* Absent because a cause now explains it is not a flap: the
+		 * symptom is folded into its cause at once, not shown beside it
+		 * for the hold time. */
+		bool absorbed = seen < (double)now_ms && explained(diagnoses, str_or(a, "code", ""));
+		if (absorbed || (double)now_ms - seen >= (double)t->hold_ms) {
 			cJSON *ch = changed(a, "resolved", false);
 			if (!ch || !cJSON_AddItemToArray(changes, ch)) {
 				cJSON_Delete(ch);

@@ -63,7 +63,9 @@ void fm_diag_track_delete(struct fm_diag_track **t);
  * "changed" (still raised, but its severity, summary or remedy differ from
  * the last evaluation's: container-name-conflict dropping to info once the
  * fix is applied), or {"code","key","summary","change":"resolved"} for one
- * that has been absent for the hold time. A diagnosis still present with the
+ * that has been absent for the hold time, or at once when a diagnosis of
+ * this evaluation explains its code (a symptom folded into its cause is not
+ * a flap). A diagnosis still present with the
  * same severity, summary and remedy, or absent for less than the hold time,
  * is no change. NULL on allocation failure (the state is then
  * unchanged). */

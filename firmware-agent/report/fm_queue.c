@@ -20,6 +20,7 @@ struct fm_queue {
 	char *payload;	    /* the head, encoded */
 	uint64_t merges;
 	bool over_warned;
+	bool save_failing; /* said once per run of failures, not per write */
 };
 
 static int save(struct fm_queue *q)
@@ -34,9 +35,12 @@ static int save(struct fm_queue *q)
 		return -ENOMEM;
 	}
 	int rc = fm_state_write_json(q->dir, STATE_FILE, o);
-	if (rc < 0)
-		fm_err("uplink: cannot write %s/%s: %s (the queue is kept in memory)", q->dir, STATE_FILE,
-		       strerror(-rc));
+	if (rc < 0 && !q->save_failing)
+		fm_err("uplink: cannot write %s/%s: %s (the queue is kept in memory; said once until it works again)",
+		       q->dir, STATE_FILE, strerror(-rc));
+	else if (rc == 0 && q->save_failing)
+		fm_notice("uplink: %s/%s written again", q->dir, STATE_FILE);
+	q->save_failing = rc < 0;
 	return rc;
 }
 

@@ -559,6 +559,45 @@ static void track_holds_and_resolves_once(void **state)
 	fm_diag_track_delete(&t);
 }
 
+/* A symptom raised on its own (6443 refusing) and then explained by a cause
+ * found later is resolved in the same evaluation that raises the cause, not
+ * held beside it; without the cause it is held as any other. */
+static void track_symptom_folds_into_cause_at_once(void **state)
+{
+	(void)state;
+	struct fm_diag_track *t = fm_diag_track_new(30000);
+	cJSON *symptom = one("apiserver-unreachable", "https://127.0.0.1:6443");
+	cJSON *cause = one("container-name-conflict", "k8s_kube-apiserver_x_24");
+	cJSON_AddItemToObject(cJSON_GetArrayItem(cause, 0), "explains",
+			      cJSON_CreateStringArray((const char *const[]){"apiserver-unreachable"}, 1));
+	cJSON *none = cJSON_CreateArray();
+
+	cJSON *ch = fm_diag_track_update(t, symptom, 1000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, cause, 2000);
+	assert_int_equal(cJSON_GetArraySize(ch), 2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "raised");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 1), "code")->valuestring,
+			    "apiserver-unreachable");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 1), "change")->valuestring, "resolved");
+	cJSON_Delete(ch);
+	/* The cause absent for less than the hold: no change; the symptom
+	 * back on its own is raised again. */
+	ch = fm_diag_track_update(t, none, 3000);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, symptom, 4000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "raised");
+	cJSON_Delete(ch);
+
+	cJSON_Delete(symptom);
+	cJSON_Delete(cause);
+	cJSON_Delete(none);
+	fm_diag_track_delete(&t);
+}
+
 /* A raised diagnosis whose severity, summary or remedy changes is reported
  * "changed" (once); the same again is no change; seeding from a saved set
  * makes a restart neither raise again nor forget. */
@@ -623,6 +662,7 @@ int main(void)
 		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),
 		cmocka_unit_test(track_holds_and_resolves_once),
+		cmocka_unit_test(track_symptom_folds_into_cause_at_once),
 		cmocka_unit_test(track_reports_changes_and_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
