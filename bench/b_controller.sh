@@ -12,7 +12,8 @@
 #            last stored sequence numbers add up to the reports confirmed.
 #   memory   serve's VmRSS / Private_Dirty idle (listening, no session) and
 #            with N sessions connected (handshake done, one heartbeat
-#            stored each), for N = 100 and 1000: (with N - idle) / N.
+#            stored each; read by coap_load --server-pid before any load),
+#            for N = 100 and 1000: (with N - idle) / N.
 # Each figure: median, min and max of BENCH_CONTROLLER_RUNS (3) runs.
 set -euo pipefail
 build=$(readlink -f "${1:?usage: bench/b_controller.sh BUILD_DIR}")
@@ -53,14 +54,27 @@ row() { # FILE DECIMALS -> "median | min | max"
     awk -v p="$2" '{ printf "%.*f | %.*f | %.*f", p, $1, p, $2, p, $3 }' <<<"$s"
 }
 
-# --- ingest ------------------------------------------------------------------------
+# --- ingest, and memory with 1000 sessions (read by coap_load once connected) -------
 : >"$BENCH_TMP/hs"
 for kind in rp hb; do : >"$BENCH_TMP/$kind.rate"; : >"$BENCH_TMP/$kind.percpu"; : >"$BENCH_TMP/$kind.busy"; done
+for n in 100 1000; do : >"$BENCH_TMP/rss$n"; : >"$BENCH_TMP/pd$n"; : >"$BENCH_TMP/idle$n"; : >"$BENCH_TMP/with$n"; done
+# memory: (with N sessions - idle) / N, from the generator's server_mem line
+per_node() { # N IDLE_RSS IDLE_PD OUTPUT
+    local line rss pd
+    line=$(grep '^server_mem' <<<"$4")
+    rss=$(val rss_kb "$line"); pd=$(val private_dirty_kb "$line")
+    echo "$2" >>"$BENCH_TMP/idle$1"
+    echo "$rss" >>"$BENCH_TMP/with$1"
+    awk -v a="$rss" -v b="$2" -v n="$1" 'BEGIN { print (a - b) / n }' >>"$BENCH_TMP/rss$1"
+    awk -v a="$pd" -v b="$3" -v n="$1" 'BEGIN { print (a - b) / n }' >>"$BENCH_TMP/pd$1"
+}
 for r in $(seq "$runs"); do
     start_serve "i$r"
+    read -r idle_rss idle_pd _ <<<"$(bench_mem "$serve_pid")"
     out=$(taskset -c 1 "$load" run --server "127.0.0.1:$port" --nodes "$nodes" --seed "$seed" \
         --seconds "$secs" --kind rp,hb --server-pid "$serve_pid") || {
         echo "$out" >&2; tail -20 "$BENCH_TMP/runi$r/serve.log" >&2; exit 1; }
+    per_node "$nodes" "$idle_rss" "$idle_pd" "$out"
     val per_s "$(grep '^connected' <<<"$out")" >>"$BENCH_TMP/hs"
     for kind in rp hb; do
         line=$(grep "^load kind=$kind " <<<"$out")
@@ -80,27 +94,14 @@ for r in $(seq "$runs"); do
         exit 1
     fi
     bench_stop "$serve_pid"
-done
 
-# --- memory per connected node -----------------------------------------------------
-for n in 100 1000; do : >"$BENCH_TMP/rss$n"; : >"$BENCH_TMP/pd$n"; : >"$BENCH_TMP/idle$n"; done
-for r in $(seq "$runs"); do
-    for n in 100 1000; do
-        start_serve "m$n-$r"
-        read -r idle_rss idle_pd _ <<<"$(bench_mem "$serve_pid")"
-        echo "$idle_rss" >>"$BENCH_TMP/idle$n"
-        gen_out=$BENCH_TMP/runm$n-$r/load.out
-        taskset -c 1 "$load" run --server "127.0.0.1:$port" --nodes "$n" --seed "$seed" --hold >"$gen_out" &
-        gen=$!
-        bench_track "$gen"
-        bench_wait_line "$gen_out" '^holding' 180 "$gen"
-        read -r rss pd _ <<<"$(bench_mem "$serve_pid")"
-        awk -v a="$rss" -v b="$idle_rss" -v n="$n" 'BEGIN { print (a - b) / n }' >>"$BENCH_TMP/rss$n"
-        awk -v a="$pd" -v b="$idle_pd" -v n="$n" 'BEGIN { print (a - b) / n }' >>"$BENCH_TMP/pd$n"
-        echo "$rss" >>"$BENCH_TMP/with$n"
-        bench_stop "$gen"
-        bench_stop "$serve_pid"
-    done
+    # memory with 100 sessions
+    start_serve "m$r"
+    read -r idle_rss idle_pd _ <<<"$(bench_mem "$serve_pid")"
+    out=$(taskset -c 1 "$load" run --server "127.0.0.1:$port" --nodes 100 --seed "$seed" --server-pid "$serve_pid") || {
+        echo "$out" >&2; tail -20 "$BENCH_TMP/runm$r/serve.log" >&2; exit 1; }
+    per_node 100 "$idle_rss" "$idle_pd" "$out"
+    bench_stop "$serve_pid"
 done
 
 read -r rss100 _ <<<"$(bench_stats <"$BENCH_TMP/with100")"
@@ -145,7 +146,7 @@ Commands: \`taskset -c 0 fleetmedic-controller serve --listen 127.0.0.1:PORT --k
 
 | serve's memory | median | min | max |
 | --- | ---: | ---: | ---: |
-| VmRSS idle (listening, no session), kB | $(row "$BENCH_TMP/idle100" 0) |
+| VmRSS idle (listening, no session), kB | $(cat "$BENCH_TMP/idle100" "$BENCH_TMP/idle1000" >"$BENCH_TMP/idle"; row "$BENCH_TMP/idle" 0) |
 | VmRSS per connected node, N = 100, kB | $(row "$BENCH_TMP/rss100" 1) |
 | VmRSS per connected node, N = 1000, kB | $(row "$BENCH_TMP/rss1000" 1) |
 | Private_Dirty per connected node, N = 100, kB | $(row "$BENCH_TMP/pd100" 1) |
@@ -154,4 +155,7 @@ Commands: \`taskset -c 0 fleetmedic-controller serve --listen 127.0.0.1:PORT --k
 - Per node: (RSS with N sessions − RSS of the same serve idle) / N; a session is connected
   once its handshake is done and its first heartbeat stored. VmRSS with 100 sessions
   $(fmt "$rss100") kB, with 1000 $(fmt "$rss1000") kB (medians): $(awk -v a="$rss1000" -v b="$rss100" 'BEGIN { printf "%.1f", (a - b) / 900 }') kB per node from 100 to 1000.
+  Mbed TLS as toolchains/deps.sh builds it (default MBEDTLS_SSL_IN_CONTENT_LEN and
+  MBEDTLS_SSL_OUT_CONTENT_LEN, 16384 each) gives every DTLS session two record buffers of
+  ~16.5 kB: about 33 kB of each node's share.
 MD

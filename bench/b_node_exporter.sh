@@ -9,8 +9,11 @@
 #            HTTP request and response) on a kept-alive connection, as
 #            Prometheus scrapes: (3 scrapes on one connection − 1 scrape) / 2;
 #            per hour at Prometheus' usual 15 s interval.
+# The figures also go to BUILD_DIR/bench-anchor.env (shell assignments, with
+# when they were measured) for the scripts that set ours beside them.
 # Every process started here is stopped by pid (bench/lib.sh).
 set -euo pipefail
+build=$(readlink -f "${1:?usage: bench/b_node_exporter.sh BUILD_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
@@ -68,6 +71,15 @@ per_scrape() { awk -v a="$(wire "$1" 3)" -v b="$(wire "$1" 1)" 'BEGIN { printf "
 wire_plain=$(per_scrape plain)
 wire_gzip=$(per_scrape gzip)
 for pid in "${pids[@]}"; do bench_stop "$pid"; done
+
+{
+    echo "# bench/b_node_exporter.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "ANCHOR_WHEN=$(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "ANCHOR_RSS_KB=$(cut -d' ' -f1 "$BENCH_TMP/mem" | bench_stats | cut -d' ' -f1)"
+    echo "ANCHOR_PD_KB=$(cut -d' ' -f2 "$BENCH_TMP/mem" | bench_stats | cut -d' ' -f1)"
+    echo "ANCHOR_WIRE_PLAIN_B=$wire_plain"
+    echo "ANCHOR_WIRE_GZIP_B=$wire_gzip"
+} >"$build/bench-anchor.env"
 
 col() { cut -d' ' -f"$1" "$BENCH_TMP/mem" | bench_stats | awk '{ printf "%.1f | %.1f | %.1f", $1 / 1024, $2 / 1024, $3 / 1024 }'; }
 kb() { bench_stats <"$1" | awk '{ printf "%.1f | %.1f | %.1f", $1 / 1000, $2 / 1000, $3 / 1000 }'; }

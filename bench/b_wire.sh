@@ -56,6 +56,15 @@ for r in $(seq "$runs"); do
     cid=$(sed -n 's/.*Connection ID \([a-z]*\).*/\1/p' "$BENCH_TMP/serve$r.log" | head -1)
 done
 
+anchor=
+if [ -r "$build/bench-anchor.env" ]; then
+    # shellcheck disable=SC1091 # written by b_node_exporter.sh
+    . "$build/bench-anchor.env"
+    anchor=$(awk -v hb="$(bench_stats <"$BENCH_TMP/hb" | cut -d' ' -f1)" -v g="$ANCHOR_WIRE_GZIP_B" -v p="$ANCHOR_WIRE_PLAIN_B" -v w="$ANCHOR_WHEN" 'BEGIN {
+        printf "Beside the anchor (b_node_exporter.sh, measured %s): a node_exporter scrape every 15 s\n", w
+        printf "carries %.0f kB per hour with gzip (%.0f kB plain); heartbeats every 120 s at these figures %.1f kB,\n", g * 240 / 1000, p * 240 / 1000, hb * 30 / 1000
+        printf "**%.0fx** less than the gzip scrape.\n", (g * 240) / (hb * 30) }')
+fi
 row() { bench_stats <"$1" | awk -v p="${2:-0}" '{ printf "%.*f | %.*f | %.*f", p, $1, p, $2, p, $3 }'; }
 read -r hb _ <<<"$(bench_stats <"$BENCH_TMP/hb")"
 read -r hs _ <<<"$(bench_stats <"$BENCH_TMP/hs")"
@@ -85,4 +94,6 @@ again (libcoap drops an idle server session after 300 s; a NAT binding may expir
 costs $(awk -v h="$hs" 'BEGIN { printf "%.0f", h }') B more each time. Command: \`bench/b_wire.sh BUILD_DIR\`.
 These are the generated client's figures; the agent's own (\`run\`, with queue-mode
 pings and GET /me per session) are measured once the uplink is on main.
+${anchor:+
+$anchor}
 MD

@@ -10,7 +10,9 @@
  *       socket, so its own source port), at most W (64) in set-up at once;
  *       each session's first request is a healthy heartbeat. Prints
  *       "connected nodes=N failed=F seconds=S per_s=R" once every session's
- *       heartbeat was answered 2.04. With --seconds T every session then
+ *       heartbeat was answered 2.04, then with --server-pid the controller's
+ *       memory: "server_mem rss_kb=… private_dirty_kb=… rss_anon_kb=…
+ *       rss_file_kb=…" (/proc/PID/status, smaps_rollup). With --seconds T every session then
  *       sends back to back (one request outstanding per session, as a CoAP
  *       client's NSTART=1) reports (rp: incident-1-sized, each a real change
  *       of the stored diagnosis, q counting up from 1) or heartbeats (hb)
@@ -323,6 +325,36 @@ static bool pid_sched(long pid, double *on_cpu, double *waiting)
 	return true;
 }
 
+/* Looks for "NAME:  VALUE kB" in path; -1 when absent. */
+static long proc_kb(const char *path, const char *name)
+{
+	char line[256];
+	long v = -1;
+	size_t n = strlen(name);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* The controller's memory, as bench/lib.sh's bench_mem reads it. */
+static void print_server_mem(long pid)
+{
+	char status[64], rollup[64];
+	snprintf(status, sizeof(status), "/proc/%ld/status", pid);
+	snprintf(rollup, sizeof(rollup), "/proc/%ld/smaps_rollup", pid);
+	printf("server_mem rss_kb=%ld private_dirty_kb=%ld rss_anon_kb=%ld rss_file_kb=%ld\n",
+	       proc_kb(status, "VmRSS"), proc_kb(rollup, "Private_Dirty"),
+	       proc_kb(status, "RssAnon"), proc_kb(status, "RssFile"));
+	fflush(stdout);
+}
+
 /* Opens every session (at most window in set-up at once), each sending a
  * heartbeat first. 0 when all were answered 2.04 before deadline_s. */
 static int connect_all(unsigned window, double deadline_s)
@@ -611,6 +643,8 @@ int main(int argc, char **argv)
 	g.kind = KIND_HB;
 	if (connect_all((unsigned)window, now_s() + 60 + n * 0.05) < 0)
 		goto out;
+	if (server_pid > 0)
+		print_server_mem(server_pid);
 	for (unsigned k = 0; seconds > 0 && k < (nkinds ? nkinds : 1); k++) {
 		g.kind = kinds[k];
 		g.ok = g.ok_window = g.nacks = 0;
