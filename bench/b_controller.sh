@@ -20,30 +20,18 @@ build=$(readlink -f "${1:?usage: bench/b_controller.sh BUILD_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-ctl=$build/fleet-controller/fleetmedic-controller
-load=$build/bench/coap_load
-for b in "$ctl" "$load"; do
-    [ -x "$b" ] || { echo "b_controller: $b missing (cmake --build $build)" >&2; exit 1; }
-done
 runs=${BENCH_CONTROLLER_RUNS:-3}
 secs=${BENCH_CONTROLLER_SECONDS:-5}
 nodes=1000
 seed=42
 bench_init
-"$load" keys "$nodes" "$seed" >"$BENCH_TMP/keys"
-chmod 600 "$BENCH_TMP/keys"
+bench_controller "$build" "$nodes" "$seed"
+ctl=$BENCH_CTL load=$BENCH_LOAD
 
-# serve on a fresh database, pinned to CPU 0; sets $serve_pid and $port
+# serve on a fresh database, pinned to CPU 0; sets $serve_pid, $port, $db
 start_serve() {
-    local d=$BENCH_TMP/run$1
-    rm -rf "$d" && mkdir -p "$d"
-    port=$(bench_free_port udp)
-    taskset -c 0 "$ctl" serve --listen "127.0.0.1:$port" --keys "$BENCH_TMP/keys" --db "$d/fleet.db" \
-        >"$d/serve.log" 2>&1 &
-    serve_pid=$!
-    bench_track "$serve_pid"
-    db=$d/fleet.db
-    bench_wait_listen udp "$port" 10
+    bench_serve "$BENCH_TMP/run$1" taskset -c 0
+    serve_pid=$BENCH_SERVE_PID port=$BENCH_SERVE_PORT db=$BENCH_TMP/run$1/fleet.db
 }
 
 val() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }

@@ -17,31 +17,21 @@ build=$(readlink -f "${1:?usage: bench/b_wire.sh BUILD_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-ctl=$build/fleet-controller/fleetmedic-controller
-load=$build/bench/coap_load
-for b in "$ctl" "$load"; do
-    [ -x "$b" ] || { echo "b_wire: $b missing (cmake --build $build)" >&2; exit 1; }
-done
 runs=${BENCH_WIRE_RUNS:-3}
 count=20
 seed=7
 bench_init
-"$load" keys 3 "$seed" >"$BENCH_TMP/keys"
-chmod 600 "$BENCH_TMP/keys"
+bench_controller "$build" 3 "$seed"
 
 for f in hs hs_pk hb hb_pk rp rp_pk; do : >"$BENCH_TMP/$f"; done
 for r in $(seq "$runs"); do
-    port=$(bench_free_port udp)
-    "$ctl" serve --listen "127.0.0.1:$port" --keys "$BENCH_TMP/keys" --db "$BENCH_TMP/fleet$r.db" \
-        >"$BENCH_TMP/serve$r.log" 2>&1 &
-    serve=$!
-    bench_track "$serve"
-    bench_wait_listen udp "$port" 10
+    bench_serve "$BENCH_TMP/run$r"
+    port=$BENCH_SERVE_PORT
     bench_capture_start "udp port $port" "$BENCH_TMP/wire$r.pcap"
-    out=$("$load" wire --server "127.0.0.1:$port" --count "$count" --seed "$seed") || {
-        echo "$out" >&2; tail -20 "$BENCH_TMP/serve$r.log" >&2; exit 1; }
+    out=$("$BENCH_LOAD" wire --server "127.0.0.1:$port" --count "$count" --seed "$seed") || {
+        echo "$out" >&2; tail -20 "$BENCH_TMP/run$r/serve.log" >&2; exit 1; }
     bench_capture_stop
-    bench_stop "$serve"
+    bench_stop "$BENCH_SERVE_PID"
     v() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$out"; }
     read -r k0 b0 <<<"$(bench_capture_bytes "$BENCH_TMP/wire$r.pcap" "$(v port_handshake)")"
     read -r k1 b1 <<<"$(bench_capture_bytes "$BENCH_TMP/wire$r.pcap" "$(v port_hb)")"
@@ -53,7 +43,7 @@ for r in $(seq "$runs"); do
     awk -v a="$b2" -v b="$b0" -v k="$count" 'BEGIN { print (a - b) / k }' >>"$BENCH_TMP/rp"
     awk -v a="$k2" -v b="$k0" -v k="$count" 'BEGIN { print (a - b) / k }' >>"$BENCH_TMP/rp_pk"
     hb_payload=$(v hb_bytes); rp_payload=$(v rp_bytes)
-    cid=$(sed -n 's/.*Connection ID \([a-z]*\).*/\1/p' "$BENCH_TMP/serve$r.log" | head -1)
+    cid=$(sed -n 's/.*Connection ID \([a-z]*\).*/\1/p' "$BENCH_TMP/run$r/serve.log" | head -1)
 done
 
 anchor=

@@ -23,6 +23,15 @@
 #                              PORT when given), BYTES their IP total length, i.e. the
 #                              IP and UDP/TCP headers and everything above them (what a
 #                              link carries, without the link layer's own framing)
+#   bench_controller BUILD_DIR NODES SEED
+#                              the controller and the load generator: $BENCH_CTL,
+#                              $BENCH_LOAD (checked), and a --keys file for coap_load's
+#                              NODES nodes in $BENCH_KEYS
+#   bench_serve DIR [CMD...]   `fleetmedic-controller serve` on a free UDP port of
+#                              127.0.0.1 with $BENCH_KEYS and a fresh DIR/fleet.db, run
+#                              under CMD when given (e.g. taskset -c 0); returns once it
+#                              listens: $BENCH_SERVE_PID (tracked), $BENCH_SERVE_PORT,
+#                              log in DIR/serve.log
 #
 # Every waiting function polls with a deadline: none sleeps "long enough".
 
@@ -182,4 +191,28 @@ while off + 16 <= len(data):
     total += orig - link
 print(packets, total)
 PY
+}
+
+bench_controller() {
+    BENCH_CTL=$1/fleet-controller/fleetmedic-controller
+    BENCH_LOAD=$1/bench/coap_load
+    local b
+    for b in "$BENCH_CTL" "$BENCH_LOAD"; do
+        [ -x "$b" ] || { echo "bench: $b missing (cmake --build $1)" >&2; return 1; }
+    done
+    BENCH_KEYS=$BENCH_TMP/keys
+    "$BENCH_LOAD" keys "$2" "$3" >"$BENCH_KEYS"
+    chmod 600 "$BENCH_KEYS"
+}
+
+bench_serve() {
+    local dir=$1
+    shift
+    rm -rf "$dir" && mkdir -p "$dir"
+    BENCH_SERVE_PORT=$(bench_free_port udp)
+    "$@" "$BENCH_CTL" serve --listen "127.0.0.1:$BENCH_SERVE_PORT" --keys "$BENCH_KEYS" \
+        --db "$dir/fleet.db" >"$dir/serve.log" 2>&1 &
+    BENCH_SERVE_PID=$!
+    bench_track "$BENCH_SERVE_PID"
+    bench_wait_listen udp "$BENCH_SERVE_PORT" 10
 }
