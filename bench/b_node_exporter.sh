@@ -27,7 +27,7 @@ bench_init
 ports=() pids=()
 for i in $(seq "$instances"); do
     p=$(bench_free_port tcp)
-    "$ne" --web.listen-address="127.0.0.1:$p" >"$BENCH_TMP/ne$i.log" 2>&1 &
+    "${BENCH_GUARD[@]}" "$ne" --web.listen-address="127.0.0.1:$p" >"$BENCH_TMP/ne$i.log" 2>&1 &
     pids+=($!)
     bench_track "$!"
     ports+=("$p")

@@ -42,6 +42,11 @@ for r in $(seq "$runs"); do
     awk -v a="$k1" -v b="$k0" -v k="$count" 'BEGIN { print (a - b) / k }' >>"$BENCH_TMP/hb_pk"
     awk -v a="$b2" -v b="$b0" -v k="$count" 'BEGIN { print (a - b) / k }' >>"$BENCH_TMP/rp"
     awk -v a="$k2" -v b="$k0" -v k="$count" 'BEGIN { print (a - b) / k }' >>"$BENCH_TMP/rp_pk"
+    # a retransmission would be counted as part of an exchange
+    for f in hb_pk rp_pk; do
+        [ "$(tail -1 "$BENCH_TMP/$f")" = 2 ] || {
+            echo "b_wire: $(tail -1 "$BENCH_TMP/$f") datagrams per ${f%_pk} exchange, not 2 (a retransmission?)" >&2; exit 1; }
+    done
     hb_payload=$(v hb_bytes); rp_payload=$(v rp_bytes)
     cid=$(sed -n 's/.*Connection ID \([a-z]*\).*/\1/p' "$BENCH_TMP/run$r/serve.log" | head -1)
 done

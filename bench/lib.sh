@@ -34,8 +34,11 @@
 #                              log in DIR/serve.log
 #
 # Every waiting function polls with a deadline: none sleeps "long enough".
+# What these start runs under $BENCH_GUARD (setpriv --pdeathsig TERM): it is
+# stopped by pid at exit, and by the kernel should the script be killed.
 
 BENCH_PIDS=()
+BENCH_GUARD=(setpriv --pdeathsig TERM)
 BENCH_TMP=
 BENCH_CAPTURE_PID=
 BENCH_CAPTURE_LOG=
@@ -120,7 +123,7 @@ bench_capture_start() {
     command -v tcpdump >/dev/null || { echo "bench: tcpdump missing (toolchains/host-packages.sh)" >&2; return 1; }
     BENCH_CAPTURE_LOG=$pcap.log
     BENCH_CAPTURE_FILE=$pcap
-    tcpdump -i lo -n -U --immediate-mode -s 128 -w "$pcap" "$filter" 2>"$BENCH_CAPTURE_LOG" &
+    "${BENCH_GUARD[@]}" tcpdump -i lo -n -U --immediate-mode -s 128 -w "$pcap" "$filter" 2>"$BENCH_CAPTURE_LOG" &
     BENCH_CAPTURE_PID=$!
     bench_track "$BENCH_CAPTURE_PID"
     bench_wait_line "$pcap.log" 'listening on' 10 "$BENCH_CAPTURE_PID"
@@ -210,7 +213,7 @@ bench_serve() {
     shift
     rm -rf "$dir" && mkdir -p "$dir"
     BENCH_SERVE_PORT=$(bench_free_port udp)
-    "$@" "$BENCH_CTL" serve --listen "127.0.0.1:$BENCH_SERVE_PORT" --keys "$BENCH_KEYS" \
+    "$@" "${BENCH_GUARD[@]}" "$BENCH_CTL" serve --listen "127.0.0.1:$BENCH_SERVE_PORT" --keys "$BENCH_KEYS" \
         --db "$dir/fleet.db" >"$dir/serve.log" 2>&1 &
     BENCH_SERVE_PID=$!
     bench_track "$BENCH_SERVE_PID"
