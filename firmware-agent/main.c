@@ -1096,12 +1096,18 @@ static void agent_status(void *arg, cJSON *o)
 static void evaluate(struct agent *a)
 {
 	cJSON *diagnoses = fm_diagnose(a->ss.facts, (int64_t)time(NULL));
-	cJSON *changes = diagnoses ? fm_diag_track_update(a->track, diagnoses, fm_now_ms()) : NULL;
+	uint64_t now = fm_now_ms();
+	cJSON *changes = diagnoses ? fm_diag_track_update(a->track, diagnoses, now) : NULL;
 	cJSON_Delete(diagnoses);
 	if (!changes) {
 		fm_err("run: out of memory evaluating the diagnoses");
 		return;
 	}
+	/* A diagnosis gone from the facts resolves when its hold ends, whether
+	 * or not a fact changes by then. */
+	uint64_t due = fm_diag_track_due_ms(a->track);
+	if (due && !fm_timer_armed(&a->eval_timer))
+		fm_timer_arm(&a->eval_timer, due > now ? due - now : 1, 0);
 	cJSON *items = cJSON_CreateArray();
 	const cJSON *ch;
 	cJSON_ArrayForEach(ch, changes)

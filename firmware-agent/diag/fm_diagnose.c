@@ -1000,7 +1000,8 @@ bool fm_diagnose_critical(const cJSON *diagnoses)
 
 struct fm_diag_track {
 	uint64_t hold_ms;
-	cJSON *active; /* array of diagnoses, each with "last_seen_ms" */
+	uint64_t last_ms; /* the last evaluation */
+	cJSON *active;    /* array of diagnoses, each with "last_seen_ms" */
 };
 
 struct fm_diag_track *fm_diag_track_new(uint64_t hold_ms)
@@ -1152,12 +1153,30 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 	}
 	cJSON_Delete(t->active);
 	t->active = next;
+	t->last_ms = now_ms;
 	return changes;
 
 out_oom:
 	cJSON_Delete(changes);
 	cJSON_Delete(next);
 	return NULL;
+}
+
+uint64_t fm_diag_track_due_ms(const struct fm_diag_track *t)
+{
+	uint64_t due = 0;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, t->active)
+	{
+		double seen = 0;
+		num(a, "last_seen_ms", &seen);
+		if (seen >= (double)t->last_ms)
+			continue; /* present in the last evaluation */
+		uint64_t at = (uint64_t)seen + t->hold_ms;
+		if (!due || at < due)
+			due = at;
+	}
+	return due;
 }
 
 cJSON *fm_diag_track_active(const struct fm_diag_track *t)

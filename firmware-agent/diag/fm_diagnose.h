@@ -78,6 +78,11 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
  * borrows active. 0 or -ENOMEM. */
 int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t now_ms);
 
+/* When (now_ms's clock) the earliest diagnosis absent from the last
+ * evaluation will have been absent for the hold time, so the caller can
+ * evaluate again then even when no fact changes; 0 when none is pending. */
+uint64_t fm_diag_track_due_ms(const struct fm_diag_track *t);
+
 /* The diagnoses currently raised (the latest copy of each, including those
  * absent for less than the hold time), as a new array; caller frees. */
 cJSON *fm_diag_track_active(const struct fm_diag_track *t);

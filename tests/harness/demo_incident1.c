@@ -253,8 +253,8 @@ int main(int argc, char **argv)
 	show(ps);
 	const char *jc[] = {"journalctl", "--directory", node.jdir, "--no-pager", "-o", "cat", "-n", "1", NULL};
 	show(jc);
-	printf("(the controller stored the diagnosis %ld ms after the last journal line was written)\n", ms);
-	(void)made;
+	printf("(the evidence took %llu ms to set up; the controller stored the diagnosis %ld ms\n"
+	       "after the last of it was written)\n", (unsigned long long)made, ms);
 
 	title("The fleet now: the root cause, not the symptom");
 	fleet("nodes", NULL, NULL, NULL, NULL);
@@ -283,7 +283,13 @@ int main(int argc, char **argv)
 		return fail("starting the apiserver stand-in");
 	printf("\nkubelet can now create the apiserver; a TLS STAND-IN for kube-apiserver answers\n"
 	       "at %s (no real kube-apiserver is installable here).\n", api.url);
-	if (wait_fleet("container-name-conflict", "info", 15000) < 0 || wait_fleet("apiserver-unreachable", "", 15000) < 0)
+	printf("(the agent asks the apiserver every 10 s and resolves a diagnosis 2 s after it\n"
+	       "went away: waiting for the fleet to see it)\n");
+	fflush(stdout);
+	/* The agent asks the apiserver every 10 s (its default) and resolves a
+	 * diagnosis after it has been gone for --hold. */
+	if (wait_fleet("container-name-conflict", "info", 15000) < 0 ||
+	    wait_fleet("apiserver-unreachable", "", 25000) < 0)
 		return fail("waiting for the fleet to see the fix");
 
 	title("The fleet after the fix (kubelet's old lines stay as info for an hour)");

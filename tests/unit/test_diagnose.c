@@ -538,6 +538,8 @@ static void track_holds_and_resolves_once(void **state)
 	cJSON *act = fm_diag_track_active(t);
 	assert_int_equal(cJSON_GetArraySize(act), 1);
 	cJSON_Delete(act);
+	/* Absent in the last evaluation (18000), last seen at 16000: due then. */
+	assert_int_equal(fm_diag_track_due_ms(t), 16000 + 30000);
 	ch = fm_diag_track_update(t, none, 16000 + 29999); /* last present at 16000 */
 	assert_int_equal(cJSON_GetArraySize(ch), 0);
 	cJSON_Delete(ch);
@@ -545,12 +547,14 @@ static void track_holds_and_resolves_once(void **state)
 	assert_int_equal(cJSON_GetArraySize(ch), 1);
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "resolved");
 	cJSON_Delete(ch);
+	assert_int_equal(fm_diag_track_due_ms(t), 0); /* nothing pending */
 	ch = fm_diag_track_update(t, none, 100000);
 	assert_int_equal(cJSON_GetArraySize(ch), 0);
 	cJSON_Delete(ch);
 	ch = fm_diag_track_update(t, present, 100001);
 	assert_int_equal(cJSON_GetArraySize(ch), 1);
 	cJSON_Delete(ch);
+	assert_int_equal(fm_diag_track_due_ms(t), 0); /* present: not due */
 
 	cJSON_Delete(present);
 	cJSON_Delete(none);
