@@ -20,6 +20,8 @@ pkgs=(
   e2fsprogs util-linux file
   # an independent CoAP/DTLS peer for the controller tests (coap-client-openssl)
   libcoap3-bin
+  # bytes on the wire: a capture on lo (test_wire, bench/b_wire.sh)
+  tcpdump
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
 )
