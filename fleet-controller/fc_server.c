@@ -220,7 +220,7 @@ static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap
 	}
 	if (back)
 		fm_notice("node %s is reachable again", node);
-	if (strcmp(hash, hb.h) != 0)
+	if (!hb.bare && strcmp(hash, hb.h) != 0)
 		fm_info("node %s: its raised set (%s) differs from the stored one (%s)", node, hb.h, hash);
 	unsigned waiting = s->relay ? fc_relay_seen(s->relay, node, session) : 0;
 	if (waiting) {
@@ -367,6 +367,10 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 	}
 	fm_coap_set_owner(s->coap, s);
 	s->ctx = fm_coap_context(s->coap);
+	/* libcoap frees an idle server session after 300 s: two heartbeats
+	 * lost in a row (they are non-confirmable) would then cost the node a
+	 * new handshake, ~1.2 kB, a third of its hourly budget. */
+	coap_context_set_session_timeout(s->ctx, FC_SERVER_SESSION_IDLE_S);
 	coap_register_event_handler(s->ctx, on_event);
 	coap_register_response_handler(s->ctx, on_response);
 	coap_register_nack_handler(s->ctx, on_nack);

@@ -12,8 +12,13 @@
  * the node is then named by the request's Uri-Query "n=NODE", which must be
  * in the keystore too; every such request is logged at WARNING.
  *
- * Triage requests are relayed to nodes over their sessions (fc_relay);
- * a heartbeat is answered {"t":N} when N of them wait for the node.
+ * Triage requests are relayed to nodes over their sessions (fc_relay):
+ * held ones go out as soon as the node speaks (a heartbeat, even a
+ * non-confirmable one that wants no answer); a confirmable heartbeat is
+ * answered {"t":N} when N of them wait for the node.
+ *
+ * An idle DTLS session is kept FC_SERVER_SESSION_IDLE_S (libcoap's default
+ * is 300 s, too close to the 120 s heartbeat of a link that loses one).
  *
  * Resources: POST /hb, POST /rp, GET /me. The CoAP context, its loop
  * integration and the endpoint are fm_coap's (the agent's uplink shares it). A timer marks nodes unreachable
@@ -25,6 +30,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* How long an idle session is kept, s: ten default heartbeat intervals. */
+#define FC_SERVER_SESSION_IDLE_S 1200
 
 struct fm_loop;
 struct fc_keys;

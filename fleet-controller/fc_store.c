@@ -78,7 +78,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 				 " insecure = ?5, hash = ?6,"
 				 " worst = coalesce((SELECT max(severity) FROM diagnoses WHERE node = ?1), 0)"
 				 " WHERE name = ?1",
-	[ST_NODE_HB] = "UPDATE nodes SET last_seen = ?2, hb_interval = ?3, hb_n = ?4, hb_worst = ?5, hb_hash = ?6,"
+	[ST_NODE_HB] = "UPDATE nodes SET last_seen = ?2, hb_interval = coalesce(?3, hb_interval), hb_n = coalesce(?4, hb_n),"
+		       " hb_worst = coalesce(?5, hb_worst), hb_hash = coalesce(?6, hb_hash),"
 		       " insecure = ?7, state = 'ok' WHERE name = ?1 RETURNING hash",
 	[ST_NODE_ME] = "SELECT last_seq, hash FROM nodes WHERE name = ?1",
 	[ST_SWEEP] = "SELECT name, ?1 - last_seen FROM nodes WHERE state = 'ok' AND"
@@ -424,10 +425,12 @@ int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb 
 	st = s->st[ST_NODE_HB];
 	bt(st, 1, node);
 	bi(st, 2, now);
-	bi(st, 3, hb->i);
-	bi(st, 4, hb->n);
-	bi(st, 5, hb->w);
-	bt(st, 6, hb->h);
+	if (!hb->bare) { /* a bare one leaves what the node said last (NULL) */
+		bi(st, 3, hb->i);
+		bi(st, 4, hb->n);
+		bi(st, 5, hb->w);
+		bt(st, 6, hb->h);
+	}
 	bi(st, 7, insecure);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);

@@ -189,6 +189,11 @@ static int get_insecure(const cJSON *o, bool *insecure, char *why, size_t size)
 int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t size)
 {
 	int rc = 0;
+	if (len == 0) { /* "alive, nothing changed" (PROTOCOL.md) */
+		memset(hb, 0, sizeof(*hb));
+		hb->bare = true;
+		return 0;
+	}
 	cJSON *o = parse(data, len, why, size, &rc);
 	if (!o)
 		return rc;

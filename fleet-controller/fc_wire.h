@@ -33,6 +33,7 @@ struct fc_hb {
 	int w;	    /* worst severity 0..3 */
 	char h[9];  /* 8 lowercase hex digits */
 	uint32_t i; /* heartbeat interval, s (1..FC_WIRE_HB_INTERVAL_MAX) */
+	bool bare;  /* an empty heartbeat: alive, the rest as last given */
 };
 
 /* One entry of d[]. Strings and arrays borrow from the report's tree. */
@@ -69,7 +70,8 @@ struct fc_report {
 int fc_why(char *why, size_t size, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Decodes a heartbeat. 0, or -EINVAL / -EMSGSIZE with why filled (one line).
- * Borrows data. */
+ * An empty one (len 0) is bare: the node is alive and the rest is as it
+ * said last. Borrows data. */
 int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t why_size);
 
 /* Decodes a report into r (zeroed first). 0 (free with fc_wire_report_free),

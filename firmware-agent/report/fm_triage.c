@@ -58,6 +58,14 @@ static bool allowed(const struct fm_triage_src *src, coap_session_t *s, bool act
 	return !action && coap_session_get_type(s) == COAP_SESSION_TYPE_SERVER;
 }
 
+/* A request over the controller's session: it had work held for this node
+ * (PROTOCOL.md, queue mode). */
+static void note_asked(const struct fm_triage_src *src, coap_session_t *s)
+{
+	if (coap_session_get_type(s) == COAP_SESSION_TYPE_CLIENT)
+		fm_uplink_asked(src->uplink);
+}
+
 static const char *resource_name(coap_resource_t *r)
 {
 	coap_str_const_t *uri = coap_resource_get_uri_path(r);
@@ -77,6 +85,7 @@ static void on_get(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		answer_text(resp, COAP_RESPONSE_CODE_FORBIDDEN, "not the controller's session");
 		return;
 	}
+	note_asked(src, s);
 	if (fm_triage_query_parse(name, query ? (const char *)query->s : NULL, query ? query->length : 0, &q, err,
 				  sizeof(err)) < 0) {
 		answer_text(resp, COAP_RESPONSE_CODE_BAD_REQUEST, err);
@@ -120,6 +129,7 @@ static void on_rm(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, 
 		answer_text(resp, COAP_RESPONSE_CODE_FORBIDDEN, "actions only from the controller's session");
 		return;
 	}
+	note_asked(src, s);
 	if (fm_triage_query_parse("act/rm", query ? (const char *)query->s : NULL, query ? query->length : 0, &q,
 				  err, sizeof(err)) < 0) {
 		answer_text(resp, COAP_RESPONSE_CODE_BAD_REQUEST, err);

@@ -33,7 +33,7 @@ struct fm_triage_src {
 	const char *journal_dir;	     /* NULL: the system journal */
 	const char *docker_host;	     /* for /act/rm */
 	const struct fm_docker_policy *policy; /* may change (SIGHUP) */
-	const struct fm_uplink *uplink;	     /* whose session is the controller's */
+	struct fm_uplink *uplink;	     /* whose session is the controller's (told when it asks) */
 	/* The raised diagnoses, long form (caller frees). */
 	cJSON *(*diagnoses)(void *arg);
 	/* Fills /status's object. */

@@ -12,6 +12,13 @@
 #define POLL_MS	       2000 /* queue mode: a ping this often (PROTOCOL.md) */
 #define POLL_HB_TICKS  5    /* and the heartbeat again every 5th tick */
 #define POLL_MAX_TICKS 150  /* at most 5 minutes of queue mode per heartbeat */
+/* An idle heartbeat is non-confirmable, empty, and asks for no 2.xx answer
+ * (RFC 7967): the third one in a row without any answer on the session is
+ * confirmable, so a session the controller lost (restart, idle timeout) is
+ * found within three intervals (PROTOCOL.md, "The link's budget"). */
+#define HB_UNANSWERED_MAX 2
+/* RFC 7967 No-Response: "not interested in 2.xx responses". */
+#define NO_RESPONSE_2XX 2
 
 enum pending { P_NONE, P_ME, P_RP, P_HB };
 
@@ -35,6 +42,9 @@ struct fm_uplink {
 	uint16_t next_tok;
 	uint16_t tok_me, tok_rp, tok_hb;
 	bool me_out, rp_out, hb_out;
+	unsigned hb_unanswered; /* heartbeats sent since the last answer */
+	char hb_sent[FM_HEARTBEAT_MAX + 1];  /* the confirmable heartbeat out */
+	char hb_acked[FM_HEARTBEAT_MAX + 1]; /* the last one answered 2.xx */
 	uint32_t rp_seq;
 	int poll_ticks;
 	bool polling;
@@ -44,41 +54,51 @@ struct fm_uplink {
 
 /* --- requests ------------------------------------------------------------------- */
 
-/* Sends a confirmable request; *tok gets its token and *out is true while
- * it waits for its answer. Both are set before libcoap sees the request:
- * on loopback the answer can be handled before coap_send returns. 0 or
- * -errno (*out false). */
+/* Sends a request; *tok gets its token and *out is true while it waits for
+ * its answer. Both are set before libcoap sees the request: on loopback the
+ * answer can be handled before coap_send returns. 0 or -errno (*out false).
+ * A heartbeat (path "hb") goes with an empty token and no Content-Format
+ * (absent is 50, PROTOCOL.md): it has no other request to be told apart
+ * from, and every byte of it is paid 30 times an hour. A non-confirmable
+ * one (out NULL) also carries No-Response for 2.xx. */
 static int send_request(struct fm_uplink *u, coap_pdu_code_t code, const char *path, const char *payload,
 			size_t len, uint16_t *tok, bool *out)
 {
-	coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, code, coap_new_message_id(u->s),
+	bool hb = strcmp(path, "hb") == 0;
+	coap_pdu_t *pdu = coap_pdu_init(out ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code, coap_new_message_id(u->s),
 					coap_session_max_pdu_size(u->s));
 	if (!pdu)
 		return -ENOMEM;
-	uint8_t t[2];
-	*tok = ++u->next_tok;
+	uint8_t t[2], cf[4], nr[1] = {NO_RESPONSE_2XX};
+	if (!hb && ++u->next_tok == 0)
+		u->next_tok++; /* 0 stands for the heartbeat's empty token */
+	*tok = hb ? 0 : u->next_tok;
 	t[0] = (uint8_t)(*tok >> 8);
 	t[1] = (uint8_t)*tok;
-	uint8_t cf[4];
 	char query[FM_COAP_IDENTITY_MAX + 3];
 	/* Options in ascending number: Uri-Path 11, Content-Format 12,
-	 * Uri-Query 15. A plain session has no PSK identity: the node names
-	 * itself (PROTOCOL.md, insecure). */
-	if (!coap_add_token(pdu, sizeof(t), t) ||
+	 * Uri-Query 15, No-Response 258. A plain session has no PSK identity:
+	 * the node names itself (PROTOCOL.md, insecure). */
+	if (!coap_add_token(pdu, hb ? 0 : sizeof(t), t) ||
 	    !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path), (const uint8_t *)path) ||
-	    (payload && !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-					 coap_encode_var_safe(cf, sizeof(cf), COAP_MEDIATYPE_APPLICATION_JSON), cf)))
+	    (payload && !hb &&
+	     !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+			      coap_encode_var_safe(cf, sizeof(cf), COAP_MEDIATYPE_APPLICATION_JSON), cf)))
 		goto out_fail;
 	if (!u->uri.secure) {
 		int n = snprintf(query, sizeof(query), "n=%s", u->identity);
 		if (!coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)query))
 			goto out_fail;
 	}
+	if (!out && !coap_add_option(pdu, COAP_OPTION_NORESPONSE, sizeof(nr), nr))
+		goto out_fail;
 	if (payload && !coap_add_data(pdu, len, (const uint8_t *)payload))
 		goto out_fail;
-	*out = true;
+	if (out)
+		*out = true;
 	if (coap_send(u->s, pdu) == COAP_INVALID_MID) {
-		*out = false;
+		if (out)
+			*out = false;
 		return -EIO; /* libcoap freed it */
 	}
 	fm_coap_process(u->c);
@@ -94,6 +114,13 @@ static void send_me(struct fm_uplink *u)
 	send_request(u, COAP_REQUEST_CODE_GET, "me", NULL, 0, &u->tok_me, &u->me_out);
 }
 
+/* The heartbeat. Confirmable, with its payload, as the first of a session,
+ * when the payload differs from the last one the controller acknowledged
+ * on this session, in queue mode (its answer says whether requests still
+ * wait), and after HB_UNANSWERED_MAX heartbeats without any answer on the
+ * session (is the session still there?). Otherwise non-confirmable, with
+ * No-Response for 2.xx and an empty payload: "alive, nothing changed"
+ * (PROTOCOL.md, "The link's budget"). */
 static void send_heartbeat(struct fm_uplink *u)
 {
 	if (!u->ready || u->hb_out)
@@ -102,8 +129,15 @@ static void send_heartbeat(struct fm_uplink *u)
 	cJSON *active = u->active(u->arg);
 	int n = fm_report_heartbeat(buf, sizeof(buf), fm_queue_last_seq(u->q), active, u->heartbeat_s);
 	cJSON_Delete(active);
-	if (n > 0)
+	if (n <= 0)
+		return;
+	bool con = u->polling || u->hb_unanswered >= HB_UNANSWERED_MAX || strcmp(buf, u->hb_acked) != 0;
+	if (con) {
+		memcpy(u->hb_sent, buf, (size_t)n + 1);
 		send_request(u, COAP_REQUEST_CODE_POST, "hb", buf, (size_t)n, &u->tok_hb, &u->hb_out);
+	} else if (send_request(u, COAP_REQUEST_CODE_POST, "hb", NULL, 0, &u->tok_hb, NULL) == 0) {
+		u->hb_unanswered++;
+	}
 }
 
 /* The next queued report, when the session is ready and none is out. */
@@ -132,6 +166,8 @@ static void drop_session(struct fm_uplink *u)
 		u->s = NULL;
 	}
 	u->ready = u->me_out = u->rp_out = u->hb_out = false;
+	u->hb_unanswered = 0;
+	u->hb_acked[0] = '\0';
 	u->polling = false;
 	fm_timer_disarm(&u->poll_timer);
 }
@@ -204,10 +240,12 @@ static void on_poll(struct fm_timer *t)
 
 /* --- libcoap's handlers --------------------------------------------------------- */
 
-static uint16_t token_of(const coap_pdu_t *pdu)
+/* A request's token (an empty one is 0: the heartbeat's); -1 for a token
+ * the uplink never sends. */
+static int token_of(const coap_pdu_t *pdu)
 {
 	coap_bin_const_t t = coap_pdu_get_token(pdu);
-	return t.length == 2 ? (uint16_t)(t.s[0] << 8 | t.s[1]) : 0;
+	return t.length == 2 ? (t.s[0] << 8 | t.s[1]) : t.length == 0 ? 0 : -1;
 }
 
 static cJSON *body_json(const coap_pdu_t *pdu)
@@ -270,6 +308,7 @@ static void answered_hb(struct fm_uplink *u, coap_pdu_code_t code, const coap_pd
 	u->hb_out = false;
 	if (COAP_RESPONSE_CLASS(code) != 2)
 		return;
+	memcpy(u->hb_acked, u->hb_sent, sizeof(u->hb_acked));
 	cJSON *o = body_json(rcvd);
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "t");
 	bool waiting = cJSON_IsNumber(t) && t->valuedouble > 0;
@@ -291,10 +330,11 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
 	struct fm_uplink *u = coap_session_get_app_data(s);
 	if (!u || s != u->s)
 		return COAP_RESPONSE_OK;
-	uint16_t tok = token_of(sent ? sent : rcvd);
+	int tok = token_of(sent ? sent : rcvd);
 	coap_pdu_code_t code = coap_pdu_get_code(rcvd);
 	fm_debug("uplink: answer %d.%02d token %04x (me %d/%04x rp %d/%04x hb %d/%04x)", COAP_RESPONSE_CLASS(code),
 		 code & 0x1f, tok, u->me_out, u->tok_me, u->rp_out, u->tok_rp, u->hb_out, u->tok_hb);
+	u->hb_unanswered = 0; /* the session is alive */
 	if (u->me_out && tok == u->tok_me)
 		answered_me(u, code, rcvd);
 	else if (u->rp_out && tok == u->tok_rp)
@@ -436,6 +476,16 @@ void fm_uplink_delete(struct fm_uplink **u)
 void fm_uplink_kick(struct fm_uplink *u)
 {
 	send_next(u);
+}
+
+void fm_uplink_asked(struct fm_uplink *u)
+{
+	if (!u || !u->ready || u->polling)
+		return;
+	u->hb_unanswered = 0;
+	u->polling = true;
+	u->poll_ticks = 0;
+	fm_timer_arm(&u->poll_timer, POLL_MS, POLL_MS);
 }
 
 void fm_uplink_set_heartbeat(struct fm_uplink *u, uint32_t heartbeat_s)

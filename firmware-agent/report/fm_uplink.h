@@ -4,9 +4,16 @@
  * insecure); on every new session it asks GET /me first, then sends the
  * offline queue's reports one at a time (a confirmable POST /rp each, the
  * next after the previous one's 2.04) and a POST /hb every heartbeat
- * interval. A heartbeat answered {"t":N} puts it in queue mode: a CoAP ping
- * every 2 s keeps the NAT binding open for the controller's requests, and
- * the heartbeat is repeated every 10 s until an answer without "t".
+ * interval. An idle heartbeat is non-confirmable with No-Response for 2.xx
+ * (RFC 7967): nothing comes back, so a healthy node's hour is 30 datagrams
+ * (PROTOCOL.md, "The link's budget"); every third one without an answer in
+ * between is confirmable, so a session the controller lost is found.
+ * A request from the controller over the session (it had requests held for
+ * this node and sent them as the heartbeat arrived) puts the uplink in
+ * queue mode: a CoAP ping every 2 s keeps the NAT binding open for further
+ * requests, and a confirmable heartbeat every 10 s asks whether more wait,
+ * until its answer has no "t" (or 5 minutes passed). A confirmable
+ * heartbeat answered {"t":N} starts queue mode too.
  *
  * When the controller is not reachable (libcoap gives up retransmitting,
  * DTLS fails or closes), the session is dropped and a new one is tried
@@ -60,6 +67,10 @@ void fm_uplink_delete(struct fm_uplink **u);
 
 /* Reports were queued: send now if the session is ready and idle. */
 void fm_uplink_kick(struct fm_uplink *u);
+/* The controller sent a request over the session (the triage resources
+ * call this): it has work for this node; queue mode until a heartbeat's
+ * answer says nothing waits. */
+void fm_uplink_asked(struct fm_uplink *u);
 /* A new heartbeat interval (SIGHUP). */
 void fm_uplink_set_heartbeat(struct fm_uplink *u, uint32_t heartbeat_s);
 
