@@ -634,6 +634,20 @@ static void *start_journal(struct fm_loop *loop, const struct fm_discovery *d, c
 }
 
 /* Docker at --docker-host, $DOCKER_HOST, or the default socket under --root. */
+/* Puts docker.daemon "absent" and returns true when this node runs no
+ * Docker at all (containerd, k3s): not a runtime that is down. */
+static bool docker_absent(const struct fm_discovery *d, const struct opts *o, const char *host,
+			  struct fm_facts *facts)
+{
+	if (!fm_docker_absent(o->docker_host, d->root))
+		return false;
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "state", "absent");
+	cJSON_AddStringToObject(f, "reason", "no Docker socket and no /var/lib/docker: this node does not run Docker");
+	fm_facts_put(facts, "docker.daemon", host, f);
+	return true;
+}
+
 static int collect_docker(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  const struct fm_collect_opts *co, struct fm_facts *facts)
 {
@@ -642,13 +656,8 @@ static int collect_docker(struct fm_loop *loop, const struct fm_discovery *d, co
 		fm_facts_put(facts, "docker.daemon", "none", fm_probe_config_error(host));
 		return -1;
 	}
-	if (fm_docker_absent(o->docker_host, d->root)) {
-		cJSON *f = cJSON_CreateObject();
-		cJSON_AddStringToObject(f, "state", "absent");
-		cJSON_AddStringToObject(f, "reason", "no Docker socket and no /var/lib/docker: this node does not run Docker");
-		fm_facts_put(facts, "docker.daemon", host, f);
+	if (docker_absent(d, o, host, facts))
 		return 0;
-	}
 	return fm_docker_collect(loop, host, co, facts);
 }
 
@@ -660,6 +669,9 @@ typedef void *(*start_fn)(struct fm_loop *loop, const struct fm_discovery *d, co
 			  struct fm_facts *facts, char *err, size_t err_size);
 typedef void (*stop_fn)(void *state);
 
+/* start_docker's state on a node without Docker. */
+static char no_docker;
+
 static void *start_docker(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  struct fm_facts *facts, char *err, size_t err_size)
 {
@@ -668,12 +680,17 @@ static void *start_docker(struct fm_loop *loop, const struct fm_discovery *d, co
 		snprintf(err, err_size, "%s", host);
 		return NULL;
 	}
+	/* No Docker on this node: nothing to watch (as check says). */
+	if (docker_absent(d, o, host, facts))
+		return &no_docker;
 	struct fm_docker_opts dopts = {.host = host, .timeout_ms = (int)o->timeout_ms};
 	return fm_docker_watch_new(loop, &dopts, facts, err, err_size);
 }
 
 static void stop_docker(void *state)
 {
+	if (state == &no_docker)
+		return;
 	struct fm_docker_watch *w = state;
 	fm_docker_watch_delete(&w);
 }
