@@ -7,7 +7,7 @@ DEPS        = $(shell toolchains/deps.sh --print-prefix)
 CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker
+FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report
 # The boards: 64-bit ARM (Pi 3/4/5 64-bit, Jetson) and ARMv7 (Pi OS 32-bit).
 CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
 # make install: which build goes into DESTDIR (a board's root file system).
@@ -18,7 +18,7 @@ TRIPLET ?= aarch64-linux-gnu
 all: build
 
 help:
-	@echo "make demo    install, build, run the local demo (real etcd + fleetmedic-agent)"
+	@echo "make demo    install, build, reproduce incident 1 with real parts and diagnose it (root)"
 	@echo "make test    install, build with ASan+UBSan, run every test"
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
@@ -46,8 +46,11 @@ test: deps cross
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
+# Incident 1 from real parts (etcd, dockerd, journal files), check, the fix,
+# check again; everything started is stopped at the end (tests/harness/
+# demo_incident1.c, the scenario test's own set-up).
 demo: build
-	tests/harness/demo.sh $(BUILD)/host/firmware-agent/fleetmedic-agent
+	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent
 
 # One static build per triplet (toolchains/TRIPLET.cmake, dependencies from
 # toolchains/deps.sh TRIPLET), then its .deb with CPack.

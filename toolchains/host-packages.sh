@@ -23,6 +23,8 @@ pkgs=(
   # libsystemd.a needs (toolchains/deps.sh TRIPLET)
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
   qemu-user-static meson ninja-build gperf python3-jinja2
+  # an independent CoAP/DTLS peer for the controller tests (coap-client-openssl)
+  libcoap3-bin
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
 )

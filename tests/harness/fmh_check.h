@@ -47,5 +47,7 @@ struct fmh_agent_run {
 /* Runs the agent with the arguments after r (NULL-terminated, at most 38)
  * within 30 s; fails the test if it cannot be run or does not end. */
 void fmh_run_agent(struct fmh_agent_run *r, ...);
+/* The same with the arguments as a NULL-terminated array. */
+void fmh_run_agentv(struct fmh_agent_run *r, const char *const args[]);
 
 #endif

@@ -17,18 +17,16 @@ const char *fmh_agent(void)
 	return a ? a : "fleetmedic-agent";
 }
 
-void fmh_run_agent(struct fmh_agent_run *r, ...)
+void fmh_run_agentv(struct fmh_agent_run *r, const char *const args[])
 {
 	const char *argv[40];
 	int n = 0;
-	va_list ap;
-
 	argv[n++] = fmh_agent();
-	va_start(ap, r);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && n < 39)
-		argv[n++] = a;
-	va_end(ap);
+	for (size_t i = 0; args[i]; i++) {
+		if (n == 39)
+			fail_msg("more than 38 arguments for the agent");
+		argv[n++] = args[i];
+	}
 	argv[n] = NULL;
 
 	memset(r, 0, sizeof(*r));
@@ -36,4 +34,18 @@ void fmh_run_agent(struct fmh_agent_run *r, ...)
 	if (rc != 0)
 		fail_msg("running %s: %s", argv[0], strerror(-rc));
 	r->json = cJSON_Parse(r->out);
+}
+
+void fmh_run_agent(struct fmh_agent_run *r, ...)
+{
+	const char *args[40];
+	int n = 0;
+	va_list ap;
+	va_start(ap, r);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 39)
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+	fmh_run_agentv(r, args);
 }
