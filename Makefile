@@ -64,7 +64,7 @@ cross-%:
 		-DFM_DEPS_PREFIX=$$(toolchains/deps.sh --print-prefix $*) -DFM_STATIC=ON -DFM_TESTS=OFF \
 		-DCMAKE_BUILD_TYPE=MinSizeRel
 	cmake --build $(BUILD)/$* -j $(JOBS)
-	cd $(BUILD)/$* && cpack -G DEB >/dev/null && ls -1 $(CURDIR)/$(BUILD)/$*/*.deb
+	cd $(BUILD)/$* && cpack -G DEB >/dev/null && ls -1 $(abspath $(BUILD))/$*/*.deb
 
 # Into a mounted Raspberry Pi OS or L4T root: no systemctl against a foreign
 # root, the unit is enabled with the symlink systemctl would make.

@@ -3,8 +3,13 @@
 #
 #   tests/check_cross.sh static  BUILD_DIR TRIPLET   the agent and the controller
 #       are ARM executables for TRIPLET, statically linked (`file`), with no
-#       dynamic section and no NEEDED (`readelf -d`), stripped, and each at
-#       most FM_SIZE_BUDGET bytes (default 2.5 MB = 2621440)
+#       dynamic section and no NEEDED (`readelf -d`), stripped; the agent (what
+#       goes onto the boards) at most FM_SIZE_BUDGET bytes (default 2.5 MB =
+#       2621440); the controller's size is printed (bench/b_size.sh reports
+#       both)
+#   tests/check_cross.sh deps    BUILD_DIR TRIPLET   the build links the prefix
+#       toolchains/deps.sh TRIPLET names, deps.sh reuses it without building,
+#       and its libsystemd.a reads zstd, lz4 and xz journals
 #   tests/check_cross.sh package BUILD_DIR TRIPLET   the .deb holds the agent,
 #       its unit, its config (a conffile) and the state directory, for the
 #       right Debian architecture, with no Depends
@@ -13,7 +18,7 @@
 #       existing config kept
 set -euo pipefail
 fail() { echo "check_cross: $*" >&2; exit 1; }
-[ $# -eq 3 ] || fail "usage: $0 static|package|install BUILD_DIR TRIPLET"
+[ $# -eq 3 ] || fail "usage: $0 static|deps|package|install BUILD_DIR TRIPLET"
 mode=$1 build=$2 triplet=$3
 top=$(cd "$(dirname "$0")/.." && pwd)
 budget=${FM_SIZE_BUDGET:-2621440}
@@ -43,9 +48,34 @@ static)
         fi
         readelf -l "$bin" | grep -q INTERP && fail "$bin asks for a program interpreter"
         size=$(stat -c %s "$bin")
-        echo "$(basename "$bin"): $size bytes (budget $budget)"
-        [ "$size" -le "$budget" ] || fail "$bin is $size bytes, over the budget of $budget"
+        if [ "$bin" = "$agent" ]; then
+            echo "$(basename "$bin"): $size bytes (budget $budget)"
+            [ "$size" -le "$budget" ] || fail "$bin is $size bytes, over the budget of $budget"
+        else
+            echo "$(basename "$bin"): $size bytes"
+        fi
     done
+    ;;
+deps)
+    prefix=$("$top/toolchains/deps.sh" --print-prefix "$triplet")
+    used=$(sed -n 's/^FM_DEPS_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")
+    [ "$used" = "$prefix" ] || fail "$build links $used, deps.sh $triplet now builds $prefix: run make cross"
+    [ -f "$prefix/.done" ] || fail "no completed prefix at $prefix"
+    out=$("$top/toolchains/deps.sh" "$triplet" 2>&1)
+    echo "$out"
+    grep -q "are cached in $prefix" <<<"$out" || fail "deps.sh $triplet did not reuse $prefix"
+    for f in libmbedtls.a libmbedx509.a libmbedcrypto.a libcoap-3.a libcjson.a libsystemd.a libyaml.a \
+             libsqlite3.a libzstd.a liblz4.a liblzma.a libcap.a; do
+        [ -f "$prefix/lib/$f" ] || fail "$f missing from $prefix"
+    done
+    undef=$("$triplet-nm" -u "$prefix/lib/libsystemd.a" 2>/dev/null | awk '{ print $2 }' | sort -u)
+    for sym in ZSTD_decompressStream LZ4F_decompress lzma_code; do
+        grep -qx "$sym" <<<"$undef" || fail "libsystemd.a does not call $sym: journals compressed so cannot be read"
+    done
+    # The trimmed Mbed TLS is the one installed (its header is what libcoap
+    # and the agent were compiled against).
+    grep -q '^#undef MBEDTLS_SSL_RENEGOTIATION' "$prefix/include/mbedtls/mbedtls_config.h" ||
+        fail "$prefix's Mbed TLS is not trimmed by toolchains/mbedtls-target.h"
     ;;
 package)
     deb=$(ls "$build"/fleetmedic-agent_*_"$arch".deb 2>/dev/null | head -1)

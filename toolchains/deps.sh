@@ -46,14 +46,15 @@ aarch64-linux-gnu) debarch=arm64 cpu_family=aarch64 cpu=aarch64 ;;
 arm-linux-gnueabihf) debarch=armhf cpu_family=arm cpu=armv7 ;;
 *) die "unknown triplet '$triplet' (native, aarch64-linux-gnu, arm-linux-gnueabihf)" ;;
 esac
-mbedtls_config=
+cross_files=() mbedtls_config=
 if [ -n "$debarch" ]; then
     [ -n "$toolchain" ] || toolchain="$here/$triplet.cmake"
     [ -f "$toolchain" ] || die "no toolchain file $toolchain"
     mbedtls_config="$here/mbedtls-target.h"
+    cross_files=("$here/linux-cross.cmake" "$mbedtls_config")
 fi
 
-stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} ${mbedtls_config:+"$mbedtls_config"} |
+stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} "${cross_files[@]}" |
         sha256sum | cut -c1-12)
 prefix="$cache/deps/$triplet-$stamp"
 if [ "$print_prefix" = 1 ]; then printf '%s\n' "$prefix"; exit 0; fi
@@ -139,10 +140,13 @@ cmake_common=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix"
               -DBUILD_SHARED_LIBS=OFF -DCMAKE_PREFIX_PATH="$prefix"
               -DCMAKE_FIND_ROOT_PATH="$prefix")
 [ -n "$toolchain" ] && cmake_common+=(-DCMAKE_TOOLCHAIN_FILE="$toolchain")
-# The boards' libraries are built for size; --gc-sections in the final link
-# drops every function the agent does not call.
-[ -n "$debarch" ] && cmake_common+=(-DCMAKE_BUILD_TYPE=MinSizeRel
-    "-DCMAKE_C_FLAGS=-ffunction-sections -fdata-sections")
+# The boards' libraries are built for size: one section a function, so
+# --gc-sections in the final link drops what the programs do not call; not
+# position-independent (the programs are static, not PIE); no unwind tables
+# (C without exceptions: they would only serve a debugger's backtrace).
+cross_cflags="-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
+[ -n "$debarch" ] && cmake_common+=(-DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_POSITION_INDEPENDENT_CODE=OFF
+    "-DCMAKE_C_FLAGS=$cross_cflags")
 jobs=$(nproc)
 
 build() { # SRC BUILD-DIR cmake-args...
@@ -238,12 +242,12 @@ EOF
     # comes first on PATH.
     debpath=/usr/bin:/bin:$PATH
     PATH=$debpath meson setup "$sb" "$src" --cross-file "$work/meson-cross.ini" "${off[@]}" \
-        -Dxz=true -Dlz4=true -Dzstd=true -Dstatic-libsystemd=true -Dmode=release \
+        -Dxz=true -Dlz4=true -Dzstd=true -Dstatic-libsystemd=no-pic -Dmode=release \
         -Dtests=false -Dslow-tests=false -Dfuzz-tests=false -Dtranslations=false -Dutmp=false \
         -Defi=false -Dtpm=false -Dhwdb=false -Dsmack=false -Dima=false -Didn=false \
         -Dnss-myhostname=false -Dnss-systemd=false -Dkernel-install=false -Danalyze=false \
         -Dbuildtype=minsize -Db_ndebug=true \
-        -Dc_args="-ffunction-sections -fdata-sections -I$prefix/include" \
+        -Dc_args="$cross_cflags -I$prefix/include" \
         -Dc_link_args="-L$prefix/lib" >"$sb.log" 2>&1 ||
         { tail -40 "$sb.log" >&2; die "configuring systemd failed (log: $sb.log)"; }
     # version.h first: libsystemd's sources include it, but its target does
