@@ -7,7 +7,7 @@ DEPS        = $(shell toolchains/deps.sh --print-prefix)
 CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report
+FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage
 # The boards: 64-bit ARM (Pi 3/4/5 64-bit, Jetson) and ARMv7 (Pi OS 32-bit).
 CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
 # make install: which build goes into DESTDIR (a board's root file system).
@@ -50,7 +50,8 @@ test: deps cross
 # check again; everything started is stopped at the end (tests/harness/
 # demo_incident1.c, the scenario test's own set-up).
 demo: build
-	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent
+	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent \
+		$(BUILD)/host/fleet-controller/fleetmedic-controller
 
 # One static build per triplet (toolchains/TRIPLET.cmake, dependencies from
 # toolchains/deps.sh TRIPLET), then its .deb with CPack.

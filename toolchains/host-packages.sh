@@ -25,6 +25,10 @@ pkgs=(
   qemu-user-static meson ninja-build gperf python3-jinja2
   # an independent CoAP/DTLS peer for the controller tests (coap-client-openssl)
   libcoap3-bin
+  # make bench: the anchor started on loopback (bench/b_node_exporter.sh; on
+  # a host booted with systemd its package also enables a service on :9100)
+  # and captures of what goes over lo (bench/lib.sh bench_capture_*)
+  prometheus-node-exporter tcpdump
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
 )

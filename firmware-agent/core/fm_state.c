@@ -31,6 +31,28 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Creates dir (0700) and its missing parents (0755), as `mkdir -p` would:
+ * --state-dir /data/fleetmedic/state on a fresh card works. */
+static int mkdir_p(const char *dir)
+{
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	char p[PATH_MAX];
+	if ((size_t)snprintf(p, sizeof(p), "%s", dir) >= sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
 int fm_state_write(const char *dir, const char *name, const void *data, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
@@ -43,8 +65,8 @@ int fm_state_write(const char *dir, const char *name, const void *data, size_t l
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((rc = mkdir_p(dir)) < 0)
+		return rc;
 
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

@@ -17,7 +17,8 @@
 #define FM_STATE_MAX (512 * 1024)
 
 /* Writes len bytes of data as dir/name atomically (see above); creates dir
- * (0700) when missing. name is a plain file name (no '/'). 0, -EINVAL (bad
+ * (0700) and its missing parents (0755) when missing. name is a plain file
+ * name (no '/'). 0, -EINVAL (bad
  * name), -EFBIG (len > FM_STATE_MAX) or -errno. Borrows everything. */
 int fm_state_write(const char *dir, const char *name, const void *data, size_t len);
 

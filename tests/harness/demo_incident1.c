@@ -1,26 +1,40 @@
-/* make demo: incident 1 (../shared/seeds/) reproduced on this machine with
- * real parts (tests/harness/fmh_incident1: the same node the scenario test
- * builds), then `fleetmedic-agent check` as a person at the console would run
- * it, the fix it names applied, and check again. Everything started is
- * stopped by pid and every temporary directory removed at the end, also on
- * Ctrl-C (the harness's signal cleanup).
+/* make demo: incident 1 (seeds/) on this machine with real parts, seen from
+ * the node and from the fleet.
  *
- *   fmh_demo PATH-TO-fleetmedic-agent
+ * The node is the scenario tests' own (tests/harness/fmh_incident: a real
+ * etcd with kubeadm's PKI over mTLS, a private real dockerd, real journal
+ * files, 6443 refusing). `fleetmedic-agent run` watches it and reports over
+ * CoAP/DTLS-PSK to a local `fleetmedic-controller serve`. The incident's
+ * evidence appears; the demo shows what `fleetmedic-controller nodes` and
+ * `show` print, asks the node over its own session (`triage`), shows
+ * `fleetmedic-agent check` at the node's console, applies the fix remotely
+ * (`triage … rm`), lets the apiserver come back (the TLS stand-in: no real
+ * kube-apiserver is installable here) and shows the fleet again.
+ *
+ * Everything started is stopped by pid and every temporary directory
+ * removed at the end, also on Ctrl-C (the harness's signal cleanup).
+ *
+ *   fmh_demo PATH-TO-fleetmedic-agent PATH-TO-fleetmedic-controller
  */
-#include "fmh_incident1.h"
+#include "fm_loop.h"
+#include "fmh_controller.h"
+#include "fmh_incident.h"
 #include "fmh_standin.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *agent;
+static const char *agent, *controller;
 static struct fmh_incident1 node;
+static struct fmh_controller ctl;
 
 static void title(const char *fmt, ...)
 {
@@ -34,21 +48,28 @@ static void title(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* Prints the command as a person would type it (long temporary paths
- * shortened to $NODE), then runs it on this terminal. Its exit status. */
+/* An argument as a person would read it: the temporary trees shortened. */
+static void print_arg(const char *a)
+{
+	const struct {
+		const char *dir, *name;
+	} dirs[] = {{node.root, "$NODE"}, {ctl.dir, "$CTL"}};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		size_t n = strlen(dirs[i].dir);
+		if (n && strncmp(a, dirs[i].dir, n) == 0) {
+			printf(" %s%s", dirs[i].name, a + n);
+			return;
+		}
+	}
+	printf(strchr(a, ' ') ? " '%s'" : " %s", a);
+}
+
+/* Prints the command, then runs it on this terminal. Its exit status. */
 static int show(const char *const argv[])
 {
 	printf("$");
-	for (size_t i = 0; argv[i]; i++) {
-		const char *a = argv[i];
-		if (i == 0 && strrchr(a, '/'))
-			a = strrchr(a, '/') + 1;
-		size_t n = strlen(node.root);
-		if (strncmp(a, node.root, n) == 0)
-			printf(" $NODE%s", a + n);
-		else
-			printf(" %s", a);
-	}
+	for (size_t i = 0; argv[i]; i++)
+		print_arg(i == 0 && strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i]);
 	printf("\n");
 	fflush(stdout);
 	pid_t pid = fork();
@@ -65,37 +86,118 @@ static int show(const char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static int check(const char *apiserver)
+static int check(void)
 {
 	const char *argv[32] = {agent, "check"};
-	if (fmh_incident1_args(&node, node.jdir, apiserver, argv + 2, 30) < 0)
+	if (fmh_incident1_args(&node, node.jdir, node.refusing, argv + 2, 30) < 0)
 		return -1;
-	int rc = show(argv);
-	printf("(exit status %d: %s)\n", rc, rc == 1 ? "a critical diagnosis" : rc == 0 ? "nothing critical" : "error");
-	return rc;
-}
-
-static int docker(const char *a1, const char *a2, const char *a3, const char *a4)
-{
-	const char *argv[] = {"docker", "-H", node.dk.host, a1, a2, a3, a4, NULL};
 	return show(argv);
 }
+
+static void fleet(const char *what, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	const char *argv[] = {controller, what, a1, a2, a3, a4, NULL, NULL, NULL};
+	size_t n = 2;
+	while (argv[n])
+		n++;
+	if (strcmp(what, "triage") != 0) {
+		argv[n++] = "--db";
+		argv[n++] = ctl.db;
+	} else {
+		argv[n++] = "--control"; /* serve's socket beside the database */
+		static char sock[PATH_MAX + 8];
+		snprintf(sock, sizeof(sock), "%s.sock", ctl.db);
+		argv[n++] = sock;
+	}
+	show(argv);
+}
+
+/* The controller's severity of code for the node ("" when it holds none). */
+static void severity_of(const char *code, char *sev, size_t size)
+{
+	int status;
+	snprintf(sev, size, "%s", "");
+	cJSON *j = fmh_controller_json(&ctl, &status, "show", FMH_NODE_A, NULL);
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(j, "diagnoses"))
+	{
+		const cJSON *c = cJSON_GetObjectItem(d, "code"), *s = cJSON_GetObjectItem(d, "severity");
+		if (cJSON_IsString(c) && cJSON_IsString(s) && strcmp(c->valuestring, code) == 0)
+			snprintf(sev, size, "%s", s->valuestring);
+	}
+	cJSON_Delete(j);
+}
+
+/* Waits until the controller holds code at severity sev ("" for: not at
+ * all). The milliseconds it took, or -1 after limit_ms. */
+static long wait_fleet(const char *code, const char *sev, uint64_t limit_ms)
+{
+	uint64_t t0 = fm_now_ms();
+	char have[32];
+	for (;;) {
+		severity_of(code, have, sizeof(have));
+		if (strcmp(have, sev) == 0)
+			return (long)(fm_now_ms() - t0);
+		if (fm_now_ms() - t0 > limit_ms)
+			return -1;
+		usleep(20000);
+	}
+}
+
+static char agent_log[PATH_MAX + 16];
 
 static int fail(const char *what)
 {
 	fprintf(stderr, "demo: %s failed; cleaning up\n", what);
+	if (agent_log[0]) {
+		const char *tail[] = {"tail", "-20", agent_log, NULL};
+		fprintf(stderr, "the agent's log ends:\n");
+		show(tail);
+	}
 	fmh_incident1_stop(&node);
 	fmh_cleanup();
 	return 1;
 }
 
+/* The node's key (the controller's key store holds FMH_KEY_A) and its
+ * config file, as an installer would write them. */
+static int node_config(char *conf, size_t size)
+{
+	char psk[PATH_MAX + 16], state[PATH_MAX + 16];
+	snprintf(psk, sizeof(psk), "%s/etc/fleetmedic/psk", node.root);
+	snprintf(state, sizeof(state), "%s/var/lib/fleetmedic", node.root);
+	snprintf(conf, size, "%s/etc/fleetmedic/fleetmedic.conf", node.root);
+	char d[PATH_MAX + 16];
+	snprintf(d, sizeof(d), "%s/etc/fleetmedic", node.root);
+	if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	FILE *f = fopen(psk, "w");
+	if (!f)
+		return -errno;
+	for (const char *k = FMH_KEY_A; *k; k++)
+		fprintf(f, "%02x", (unsigned char)*k);
+	fputc('\n', f);
+	fclose(f);
+	chmod(psk, 0600);
+	f = fopen(conf, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "controller = %s\npsk-identity = %s\npsk-file = %s\nstate-dir = %s\nallow-actions = rm\n", ctl.url,
+		FMH_NODE_A, psk, state);
+	fclose(f);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s PATH-TO-fleetmedic-agent\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s PATH-TO-fleetmedic-agent PATH-TO-fleetmedic-controller\n", argv[0]);
 		return 2;
 	}
 	agent = argv[1];
+	controller = argv[2];
+	setenv("FM_AGENT", agent, 1);
+	setenv("FM_CONTROLLER", controller, 1);
 	if (geteuid() != 0) {
 		fprintf(stderr, "demo: run as root (it starts a private dockerd and etcd)\n");
 		return 2;
@@ -103,55 +205,101 @@ int main(int argc, char **argv)
 	if (fmh_init() < 0)
 		return 1;
 
-	title("Incident 1 (shared/seeds): \"connection refused\" on 6443 after a reboot");
+	title("Incident 1 (seeds/): \"connection refused\" on 6443 after a reboot");
 	printf("Building the node from real parts: etcd with kubeadm's PKI (mTLS), a private\n"
-	       "dockerd, kubelet's journal. This takes a few seconds.\n");
+	       "dockerd running the apiserver pod, kubelet's journal; and a fleet controller.\n");
 	fflush(stdout);
 	if (fmh_incident1_start(&node) < 0)
 		return fail("starting etcd and dockerd");
-	if (fmh_incident1_break(&node) < 0)
-		return fail("setting up the incident");
+	if (fmh_controller_start(&ctl, false) < 0)
+		return fail("starting the controller");
 	printf("etcd        %s (healthy)\n", node.etcd.url);
 	printf("dockerd     %s\n", node.dk.host);
-	printf("apiserver   %s (refusing: nothing listens, as in the incident)\n", node.refusing);
-	printf("journal     %s (kubelet's lines, real journal files)\n", node.jdir);
+	printf("apiserver   %s (refusing: nothing listens)\n", node.refusing);
+	printf("controller  %s (DTLS-PSK), database $CTL/fleet.db\n", ctl.url);
 
-	title("What the person saw: the apiserver's containers, one attempt exited");
-	docker("ps", "-a", "--format", "table {{.ID}}\t{{.Status}}\t{{.Names}}");
+	char conf[PATH_MAX + 32];
+	char *log = agent_log;
+	if (node_config(conf, sizeof(conf)) < 0)
+		return fail("writing the node's config");
+	title("The node's agent, configured to report to the controller");
+	const char *cat[] = {"cat", conf, NULL};
+	show(cat);
+	const char *run[40] = {agent, "run", "--config", conf, "--heartbeat", "10s", "--hold", "2s"};
+	if (fmh_incident1_args(&node, node.jdir, node.refusing, run + 8, 32) < 0)
+		return fail("the agent's options");
+	snprintf(agent_log, sizeof(agent_log), "%s/agent.log", ctl.dir);
+	printf("$");
+	for (size_t i = 0; run[i]; i++)
+		print_arg(i == 0 ? "fleetmedic-agent" : run[i]);
+	printf(" &\n");
+	if (fmh_spawn(run, log) < 0 || fmh_wait_log(log, "reporting to", 15000) < 0)
+		return fail("starting fleetmedic-agent run");
+	if (wait_fleet("apiserver-unreachable", "critical", 15000) < 0)
+		return fail("the first report");
 
-	title("What kubelet kept saying");
-	const char *jc[] = {"journalctl", "--directory", node.jdir, "--no-pager", "-o", "cat", "-n", "2", NULL};
+	title("The fleet, before anyone knows why: 6443 refuses, and that is all");
+	fleet("nodes", NULL, NULL, NULL, NULL);
+
+	title("The evidence appears: an exited apiserver attempt, kubelet's Conflict lines");
+	uint64_t t0 = fm_now_ms();
+	if (fmh_incident1_break(&node) < 0)
+		return fail("setting up the incident");
+	uint64_t made = fm_now_ms() - t0;
+	long ms = wait_fleet("container-name-conflict", "critical", 10000);
+	if (ms < 0)
+		return fail("waiting for the report");
+	const char *ps[] = {"docker", "-H", node.dk.host, "ps", "-a", "--format", "table {{.ID}}\t{{.Status}}\t{{.Names}}", NULL};
+	show(ps);
+	const char *jc[] = {"journalctl", "--directory", node.jdir, "--no-pager", "-o", "cat", "-n", "1", NULL};
 	show(jc);
+	printf("(the evidence took %llu ms to set up; the controller stored the diagnosis %ld ms\n"
+	       "after the last of it was written)\n", (unsigned long long)made, ms);
 
-	title("fleetmedic-agent check: the cause, its evidence and the fix, in one go");
-	if (check(node.refusing) < 0)
+	title("The fleet now: the root cause, not the symptom");
+	fleet("nodes", NULL, NULL, NULL, NULL);
+	fleet("show", FMH_NODE_A, NULL, NULL, NULL);
+
+	title("Remote triage over the node's own session (no SSH)");
+	fleet("triage", FMH_NODE_A, "journal", "kubelet", "1");
+
+	title("At the node's console, the same in one go");
+	if (check() < 0)
 		return fail("running the agent");
 
-	title("Applying the fix it names");
+	title("The fix, applied from the controller (actions are on in this node's config)");
 	char s23[13], s15[13];
 	snprintf(s23, sizeof(s23), "%.12s", node.id23);
 	snprintf(s15, sizeof(s15), "%.12s", node.id15);
-	if (docker("rm", s23, s15, NULL) != 0)
-		return fail("docker rm");
+	fleet("triage", FMH_NODE_A, "rm", s23, NULL);
+	fleet("triage", FMH_NODE_A, "rm", s15, NULL);
 
 	/* With the name free, kubelet starts the apiserver again. No
 	 * kube-apiserver can be installed here: the TLS stand-in the tests use
 	 * (tests/harness/apiserver_standin.py, serving the documented health
-	 * formats) takes its place. */
+	 * formats) takes its place, on the port that refused. */
 	struct fmh_standin api;
-	if (fmh_standin_start(&api, node.root, "healthy", NULL) < 0)
+	if (fmh_standin_start_port(&api, node.root, "healthy", NULL, node.refusing_port) < 0)
 		return fail("starting the apiserver stand-in");
-	printf("kubelet can now create the apiserver again; a TLS STAND-IN for kube-apiserver\n"
-	       "answers at %s (no real kube-apiserver is installable here).\n", api.url);
+	printf("\nkubelet can now create the apiserver; a TLS STAND-IN for kube-apiserver answers\n"
+	       "at %s (no real kube-apiserver is installable here).\n", api.url);
+	printf("(the agent asks the apiserver every 10 s and resolves a diagnosis 2 s after it\n"
+	       "went away: waiting for the fleet to see it)\n");
+	fflush(stdout);
+	/* The agent asks the apiserver every 10 s (its default) and resolves a
+	 * diagnosis after it has been gone for --hold. */
+	if (wait_fleet("container-name-conflict", "info", 15000) < 0 ||
+	    wait_fleet("apiserver-unreachable", "", 25000) < 0)
+		return fail("waiting for the fleet to see the fix");
 
-	title("check again: healthy (kubelet's old lines stay as info for an hour)");
-	check(api.url);
-	fmh_standin_stop(&api);
+	title("The fleet after the fix (kubelet's old lines stay as info for an hour)");
+	fleet("nodes", NULL, NULL, NULL, NULL);
+	fleet("show", FMH_NODE_A, NULL, NULL, NULL);
 
 	title("Cleaning up");
 	int rc = fmh_incident1_stop(&node);
 	fmh_cleanup();
-	printf("dockerd, etcd and their temporary directories are gone%s.\n",
-	       rc < 0 ? " (dockerd left something behind: see above)" : "");
+	printf("The agent, the controller, dockerd, etcd and the stand-in are stopped; their\n"
+	       "temporary directories are gone%s.\n", rc < 0 ? " (dockerd left something behind: see above)" : "");
 	return rc < 0 ? 1 : 0;
 }

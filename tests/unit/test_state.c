@@ -49,6 +49,19 @@ static void test_roundtrip(void **state)
 	struct stat st;
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
+
+	/* Missing parents are made too (0755), the state dir itself 0700. */
+	char deep[160];
+	snprintf(deep, sizeof(deep), "%s/var/lib/fleetmedic", dir);
+	assert_int_equal(fm_state_write(deep, "x.state", "x", 1), 0);
+	assert_int_equal(stat(deep, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(deep, sizeof(deep), "%s/var/lib", dir);
+	assert_int_equal(stat(deep, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
+	/* A regular file in the way is an error, not a silent success. */
+	snprintf(deep, sizeof(deep), "%s/new/x.state/sub", dir);
+	assert_int_equal(fm_state_write(deep, "y.state", "y", 1), -ENOTDIR);
 }
 
 static void test_caps(void **state)

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# b_controller.sh BUILD_DIR: the controller's ingest (issue 10 item 6).
+#
+# `fleetmedic-controller serve` pinned to CPU 0 (taskset), a fresh database
+# each run, against bench/coap_load on CPU 1: 1,000 simulated agents, each a
+# real DTLS-PSK session of its own (own identity and key in --keys, own UDP
+# socket and source port), all in one process through fm_coap.
+#   ingest   every session sends incident-1-sized reports back to back (one
+#            outstanding per session) for BENCH_CONTROLLER_SECONDS (5), then
+#            healthy heartbeats the same way; counted: answers 2.04 (the
+#            report stored). The store is checked afterwards: the nodes'
+#            last stored sequence numbers add up to the reports confirmed.
+#   memory   serve's VmRSS / Private_Dirty idle (listening, no session) and
+#            with N sessions connected (handshake done, one heartbeat
+#            stored each; read by coap_load --server-pid before any load),
+#            for N = 100 and 1000: (with N - idle) / N.
+# BENCH_CONTROLLER_NODES (1000) changes the 1000; ctest's bench/controller
+# runs it small, for its checks (the store, every answer 2.04), not figures.
+# Each figure: median, min and max of BENCH_CONTROLLER_RUNS (3) runs.
+set -euo pipefail
+build=$(readlink -f "${1:?usage: bench/b_controller.sh BUILD_DIR}")
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+runs=${BENCH_CONTROLLER_RUNS:-3}
+secs=${BENCH_CONTROLLER_SECONDS:-5}
+nodes=${BENCH_CONTROLLER_NODES:-1000}
+seed=42
+bench_init
+bench_controller "$build" $((nodes > 100 ? nodes : 100)) "$seed" # the memory runs use 100
+ctl=$BENCH_CTL load=$BENCH_LOAD
+
+# serve on a fresh database, pinned to CPU 0; sets $serve_pid, $port, $db
+start_serve() {
+    bench_serve "$BENCH_TMP/run$1" taskset -c 0
+    serve_pid=$BENCH_SERVE_PID port=$BENCH_SERVE_PORT db=$BENCH_TMP/run$1/fleet.db
+}
+
+val() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+fmt() { awk -v v="$1" -v p="${2:-0}" 'BEGIN { printf "%.*f", p, v }'; }
+row() { # FILE DECIMALS -> "median | min | max"
+    local s
+    s=$(bench_stats <"$1")
+    awk -v p="$2" '{ printf "%.*f | %.*f | %.*f", p, $1, p, $2, p, $3 }' <<<"$s"
+}
+
+# --- ingest, and memory with $nodes sessions (read by coap_load once connected) -------
+: >"$BENCH_TMP/hs"
+for kind in rp hb; do : >"$BENCH_TMP/$kind.rate"; : >"$BENCH_TMP/$kind.percpu"; : >"$BENCH_TMP/$kind.busy"; done
+for n in 100 "$nodes"; do : >"$BENCH_TMP/rss$n"; : >"$BENCH_TMP/pd$n"; : >"$BENCH_TMP/idle$n"; : >"$BENCH_TMP/with$n"; done
+# memory: (with N sessions - idle) / N, from the generator's server_mem line
+per_node() { # N IDLE_RSS IDLE_PD OUTPUT
+    local line rss pd
+    line=$(grep '^server_mem' <<<"$4")
+    rss=$(val rss_kb "$line"); pd=$(val private_dirty_kb "$line")
+    echo "$2" >>"$BENCH_TMP/idle$1"
+    echo "$rss" >>"$BENCH_TMP/with$1"
+    awk -v a="$rss" -v b="$2" -v n="$1" 'BEGIN { print (a - b) / n }' >>"$BENCH_TMP/rss$1"
+    awk -v a="$pd" -v b="$3" -v n="$1" 'BEGIN { print (a - b) / n }' >>"$BENCH_TMP/pd$1"
+}
+for r in $(seq "$runs"); do
+    start_serve "i$r"
+    read -r idle_rss idle_pd _ <<<"$(bench_mem "$serve_pid")"
+    out=$(taskset -c 1 "${BENCH_GUARD[@]}" "$load" run --server "127.0.0.1:$port" --nodes "$nodes" --seed "$seed" \
+        --seconds "$secs" --kind rp,hb --server-pid "$serve_pid") || {
+        echo "$out" >&2; tail -20 "$BENCH_TMP/runi$r/serve.log" >&2; exit 1; }
+    per_node "$nodes" "$idle_rss" "$idle_pd" "$out"
+    val per_s "$(grep '^connected' <<<"$out")" >>"$BENCH_TMP/hs"
+    for kind in rp hb; do
+        line=$(grep "^load kind=$kind " <<<"$out")
+        ok=$(val ok "$line"); cpu=$(val server_cpu_s "$line"); wait_s=$(val server_wait_s "$line")
+        dt=$(val seconds "$line")
+        val per_s "$line" >>"$BENCH_TMP/$kind.rate"
+        awk -v o="$ok" -v c="$cpu" 'BEGIN { print o / c }' >>"$BENCH_TMP/$kind.percpu"
+        # share of the window serve spent on CPU 0, and waiting for it
+        awk -v c="$cpu" -v w="$wait_s" -v t="$dt" 'BEGIN { printf "%.0f %.0f\n", 100 * c / t, 100 * w / t }' \
+            >>"$BENCH_TMP/$kind.busy"
+        if [ "$kind" = rp ]; then total_rp=$(val total_ok "$line"); rp_bytes=$(val payload_bytes "$line"); fi
+    done
+    stored=$("$ctl" nodes --db "$db" --json |
+        python3 -c 'import json,sys; n=json.load(sys.stdin); print(len(n), int(sum(x["last_seq"] for x in n)))')
+    if [ "$stored" != "$nodes $total_rp" ]; then
+        echo "b_controller: the store holds (nodes, reports) $stored; the generator had $nodes nodes and $total_rp reports confirmed" >&2
+        exit 1
+    fi
+    bench_stop "$serve_pid"
+
+    # memory with 100 sessions
+    start_serve "m$r"
+    read -r idle_rss idle_pd _ <<<"$(bench_mem "$serve_pid")"
+    out=$(taskset -c 1 "${BENCH_GUARD[@]}" "$load" run --server "127.0.0.1:$port" --nodes 100 --seed "$seed" --server-pid "$serve_pid") || {
+        echo "$out" >&2; tail -20 "$BENCH_TMP/runm$r/serve.log" >&2; exit 1; }
+    per_node 100 "$idle_rss" "$idle_pd" "$out"
+    bench_stop "$serve_pid"
+done
+
+read -r rss100 _ <<<"$(bench_stats <"$BENCH_TMP/with100")"
+read -r rssN _ <<<"$(bench_stats <"$BENCH_TMP/with$nodes")"
+read -r rp_rate _ <<<"$(bench_stats <"$BENCH_TMP/rp.rate")"
+read -r rp_cpu _ <<<"$(bench_stats <"$BENCH_TMP/rp.percpu")"
+busy() {
+    local c w
+    read -r c _ <<<"$(cut -d' ' -f1 "$BENCH_TMP/$1.busy" | bench_stats)"
+    read -r w _ <<<"$(cut -d' ' -f2 "$BENCH_TMP/$1.busy" | bench_stats)"
+    echo "$c% / $w%"
+}
+
+cat <<MD
+## Controller ingest: $nodes simulated agents over DTLS-PSK
+
+\`fleetmedic-controller serve\` pinned to CPU 0 (\`taskset -c 0\`), a fresh
+SQLite database (WAL, synchronous=NORMAL) on $(df -T "$BENCH_TMP" | awk 'NR == 2 { print $2 }') each run;
+the load generator \`bench/coap_load\` on CPU 1: $nodes DTLS-PSK client sessions in
+one process (libcoap through fm_coap, each session its own identity and key in
+\`--keys\` and its own UDP socket), $runs runs, median with min and max.
+
+Commands: \`taskset -c 0 fleetmedic-controller serve --listen 127.0.0.1:PORT --keys KEYS --db DB\`;
+\`taskset -c 1 coap_load run --server 127.0.0.1:PORT --nodes $nodes --seconds $secs --kind rp,hb --server-pid PID\`
+(bench/b_controller.sh).
+
+| what | median | min | max |
+| --- | ---: | ---: | ---: |
+| reports stored per second (2.04 within ${secs} s; one per session outstanding) | $(row "$BENCH_TMP/rp.rate" 0) |
+| reports stored per CPU-second of serve (what one core it had to itself would take) | $(row "$BENCH_TMP/rp.percpu" 0) |
+| heartbeats per second | $(row "$BENCH_TMP/hb.rate" 0) |
+| heartbeats per CPU-second of serve | $(row "$BENCH_TMP/hb.percpu" 0) |
+| DTLS-PSK handshakes + first heartbeat per second (64 in set-up at once) | $(row "$BENCH_TMP/hs" 0) |
+
+- Report: incident 1's diagnosis as one report carries it, cut to DESIGN.md's 320-byte budget
+  ($rp_bytes bytes of JSON at q = 1), every report a change the store writes (diagnosis row, history line, the node's sequence number, one
+  transaction each). After each run the store was checked: the nodes' last stored
+  sequence numbers add up to the reports the generator saw confirmed.
+- serve's time during the report phase (median): $(busy rp) of the window on CPU 0 / waiting
+  for CPU 0 (taken by other processes on this shared machine); the per-CPU-second row is
+  the figure that does not depend on how much of the core others took.
+
+| serve's memory | median | min | max |
+| --- | ---: | ---: | ---: |
+| VmRSS idle (listening, no session), kB | $(cat "$BENCH_TMP/idle100" "$BENCH_TMP/idle$nodes" >"$BENCH_TMP/idle"; row "$BENCH_TMP/idle" 0) |
+| VmRSS per connected node, N = 100, kB | $(row "$BENCH_TMP/rss100" 1) |
+| VmRSS per connected node, N = $nodes, kB | $(row "$BENCH_TMP/rss$nodes" 1) |
+| Private_Dirty per connected node, N = 100, kB | $(row "$BENCH_TMP/pd100" 1) |
+| Private_Dirty per connected node, N = $nodes, kB | $(row "$BENCH_TMP/pd$nodes" 1) |
+
+- Per node: (RSS with N sessions − RSS of the same serve idle) / N; a session is connected
+  once its handshake is done and its first heartbeat stored. VmRSS with 100 sessions
+  $(fmt "$rss100") kB, with $nodes $(fmt "$rssN") kB (medians): $(awk -v a="$rssN" -v b="$rss100" -v n="$nodes" 'BEGIN { printf "%.1f", n == 100 ? 0 : (a - b) / (n - 100) }') kB per node from 100 to $nodes.
+  Mbed TLS as toolchains/deps.sh builds it (default MBEDTLS_SSL_IN_CONTENT_LEN and
+  MBEDTLS_SSL_OUT_CONTENT_LEN, 16384 each) gives every DTLS session two record buffers of
+  ~16.5 kB: about 33 kB of each node's share.
+MD

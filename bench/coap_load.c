@@ -1,0 +1,672 @@
+/* coap_load: many simulated agents in one process, for the controller's
+ * ingest figures (issue 10 item 6) and the wire-byte helper (item 3).
+ *
+ *   coap_load keys N [SEED]
+ *       prints a controller --keys file for nodes load-00000 .. load-(N-1),
+ *       each key 16 bytes derived from SEED (default 1) and the node's index.
+ *   coap_load run --server HOST:PORT --nodes N [--seed S] [--window W]
+ *                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID] [--hold]
+ *       opens N DTLS-PSK sessions (each its own identity, key and UDP
+ *       socket, so its own source port), at most W (64) in set-up at once;
+ *       each session's first request is a healthy heartbeat. Prints
+ *       "connected nodes=N failed=F seconds=S per_s=R" once every session's
+ *       heartbeat was answered 2.04, then with --server-pid the controller's
+ *       memory: "server_mem rss_kb=… private_dirty_kb=… rss_anon_kb=…
+ *       rss_file_kb=…" (/proc/PID/status, smaps_rollup). With --seconds T every session then
+ *       sends back to back (one request outstanding per session, as a CoAP
+ *       client's NSTART=1) reports (rp: incident-1-sized, each a real change
+ *       of the stored diagnosis, q counting up from 1) or heartbeats (hb)
+ *       for T seconds (one phase per kind given: "rp,hb" runs both), and
+ *       prints "load kind=… ok=… per_s=…" counting the 2.04 answers that
+ *       arrived within the T seconds (requests still out then are waited for
+ *       and counted in total_ok only), with the time the controller
+ *       (--server-pid) spent on a CPU and waiting for one meanwhile
+ *       (/proc/PID/schedstat), and this process's CPU time. With
+ *       --hold it then prints "holding" and keeps every session open until
+ *       SIGTERM or SIGINT.
+ *   coap_load wire --server HOST:PORT [--count K] [--seed S]
+ *       three sessions, one after the other, for a capture to tell apart by
+ *       source port: node 0 only completes the handshake, node 1 sends K
+ *       healthy heartbeats, node 2 K incident-1-sized reports, each request
+ *       sent when the previous one was answered; each session is closed
+ *       (DTLS close_notify) before the next opens. Prints "wire
+ *       port_handshake=P0 port_hb=P1 port_rp=P2 count=K hb_bytes=…
+ *       rp_bytes=… cid=0|1".
+ *
+ * The controller must start from an empty database: reports count q from 1.
+ * Exit status: 0 done, 1 a session failed or an answer was not 2.04,
+ * 2 usage.
+ */
+#include "fm_coap.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_LEN	      16
+#define NODES_MAX     20000
+#define HB_INTERVAL_S 120
+
+enum kind { KIND_HB, KIND_RP };
+
+struct node {
+	coap_session_t *s;
+	char id[16];
+	uint8_t key[KEY_LEN];
+	uint32_t q; /* the last report acknowledged */
+	bool busy;  /* a request is out */
+	bool up;    /* its first heartbeat was answered */
+	bool failed;
+	bool flip; /* which of the two summaries the next report carries */
+};
+
+static struct {
+	struct fm_loop *loop;
+	struct fm_coap *coap;
+	struct fm_coap_uri uri;
+	struct node *nodes;
+	unsigned n, opened, up, failed, busy;
+	unsigned *ready; /* stack of nodes with nothing out */
+	unsigned nready, ready_cap;
+	enum kind kind;
+	bool loading; /* count answers */
+	uint64_t ok, ok_window, other, nacks;
+	bool stop;
+} g;
+
+/* splitmix64: a node's key from the seed and its index (a benchmark's keys
+ * need to be reproducible by `keys`, not secret). */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void node_init(struct node *nd, unsigned i, uint64_t seed)
+{
+	memset(nd, 0, sizeof(*nd));
+	snprintf(nd->id, sizeof(nd->id), "load-%05u", i);
+	for (unsigned b = 0; b < KEY_LEN; b += 8) {
+		uint64_t v = mix(seed * 1000003u + i * 2u + b / 8);
+		memcpy(nd->key + b, &v, 8);
+	}
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+	if (argc < 3 || argc > 4)
+		return 2;
+	unsigned long n = strtoul(argv[2], NULL, 10);
+	uint64_t seed = argc == 4 ? strtoull(argv[3], NULL, 10) : 1;
+	if (n == 0 || n > NODES_MAX)
+		return 2;
+	printf("# coap_load keys %lu %" PRIu64 "\n", n, seed);
+	for (unsigned i = 0; i < n; i++) {
+		struct node nd;
+		node_init(&nd, i, seed);
+		printf("%s ", nd.id);
+		for (unsigned b = 0; b < KEY_LEN; b++)
+			printf("%02x", nd.key[b]);
+		printf("\n");
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* --- requests ---------------------------------------------------------------------- */
+
+/* A healthy node's heartbeat: nothing raised, the empty set's hash. */
+static size_t hb_payload(const struct node *nd, char *buf, size_t size)
+{
+	return (size_t)snprintf(buf, size,
+				"{\"q\":%" PRIu32 ",\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":%u}",
+				nd->q, HB_INTERVAL_S);
+}
+
+/* Incident 1's diagnosis as a report carries it, cut to DESIGN.md's budget
+ * (<= 320 bytes; PROTOCOL.md's example is 452): evidence cut to one item
+ * (e is cut first), no board (optional). The summary alternates between two
+ * of the same length, so every report is a change the store writes (the
+ * diagnosis row and a history line). */
+static size_t rp_payload(const struct node *nd, char *buf, size_t size)
+{
+	return (size_t)snprintf(
+	    buf, size,
+	    "{\"q\":%" PRIu32 ",\"t\":%lld,\"d\":[{\"c\":\"container-name-conflict\",\"s\":3,"
+	    "\"k\":\"k8s_kube-apiserver_kube-apiserver-%s_kube-system_5c0e_24\","
+	    "\"m\":\"kubelet cannot recreate kube-apiserver: name held by 0f2a9c1e77d3 (%s)\","
+	    "\"e\":[\"journal.match:kubelet\"],\"x\":[\"apiserver-unreachable\"],"
+	    "\"f\":[\"docker rm 8470235abd66\"]}]}",
+	    nd->q + 1, (long long)time(NULL), nd->id, nd->flip ? "created" : "running");
+}
+
+static int send_req(struct node *nd, enum kind kind)
+{
+	char body[1024];
+	uint8_t tok[8], cf[4];
+	size_t tlen, len = kind == KIND_RP ? rp_payload(nd, body, sizeof(body))
+					   : hb_payload(nd, body, sizeof(body));
+	const char *path = kind == KIND_RP ? "rp" : "hb";
+	coap_pdu_t *pdu =
+	    coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, coap_new_message_id(nd->s),
+			  coap_session_max_pdu_size(nd->s));
+	if (!pdu)
+		return -ENOMEM;
+	coap_session_new_token(nd->s, &tlen, tok);
+	if (!coap_add_token(pdu, tlen, tok) ||
+	    !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path), (const uint8_t *)path) ||
+	    !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+			     coap_encode_var_safe(cf, sizeof(cf), COAP_MEDIATYPE_APPLICATION_JSON),
+			     cf) ||
+	    !coap_add_data(pdu, len, (const uint8_t *)body)) {
+		coap_delete_pdu(pdu);
+		return -ENOMEM;
+	}
+	if (coap_send(nd->s, pdu) == COAP_INVALID_MID)
+		return -EIO;
+	nd->busy = true;
+	g.busy++;
+	return 0;
+}
+
+/* --- libcoap's handlers: they only record; sends happen outside them ---------------- */
+
+static void done_with(struct node *nd)
+{
+	if (nd->busy) {
+		nd->busy = false;
+		g.busy--;
+	}
+	if (!nd->failed && g.nready < g.ready_cap)
+		g.ready[g.nready++] = (unsigned)(nd - g.nodes);
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+				   const coap_pdu_t *received, const coap_mid_t mid)
+{
+	(void)sent;
+	(void)mid;
+	struct node *nd = coap_session_get_app_data(session);
+	if (!nd || !nd->busy)
+		return COAP_RESPONSE_OK;
+	coap_pdu_code_t code = coap_pdu_get_code(received);
+	if (code != COAP_RESPONSE_CODE_CHANGED) {
+		size_t len = 0;
+		const uint8_t *data = NULL;
+		coap_get_data(received, &len, &data);
+		if (g.other++ < 5)
+			fm_err("%s: answered %d.%02d %.*s", nd->id, code >> 5, code & 31, (int)len,
+			       data ? (const char *)data : "");
+	} else if (!nd->up) {
+		nd->up = true;
+		g.up++;
+	} else {
+		if (g.kind == KIND_RP) {
+			nd->q++;
+			nd->flip = !nd->flip;
+		}
+		g.ok++;
+		if (g.loading)
+			g.ok_window++;
+	}
+	done_with(nd);
+	return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
+		    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+	(void)sent;
+	(void)mid;
+	struct node *nd = coap_session_get_app_data(session);
+	if (!nd || !nd->busy)
+		return;
+	g.nacks++;
+	if (reason == COAP_NACK_TLS_FAILED || reason == COAP_NACK_NOT_DELIVERABLE ||
+	    reason == COAP_NACK_RST) {
+		if (!nd->failed) {
+			nd->failed = true;
+			g.failed++;
+			fm_err("%s: request not delivered (libcoap nack reason %d)", nd->id,
+			       (int)reason);
+		}
+	}
+	done_with(nd); /* the same q again, as the agent does */
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+	struct node *nd = coap_session_get_app_data(session);
+	if (!nd)
+		return 0;
+	if ((event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED) && !nd->failed &&
+	    !g.stop) {
+		nd->failed = true;
+		g.failed++;
+		fm_err("%s: DTLS session %s", nd->id,
+		       event == COAP_EVENT_DTLS_ERROR ? "failed" : "closed");
+	}
+	return 0;
+}
+
+static void on_signal(struct fm_signal *sig, int signo)
+{
+	(void)signo;
+	g.stop = true;
+	fm_loop_stop(sig->ev.loop);
+}
+
+/* --- running --------------------------------------------------------------------------- */
+
+static int open_session(struct node *nd)
+{
+	char err[300];
+	nd->s = fm_coap_client(g.coap, &g.uri, nd->id, nd->key, KEY_LEN, err, sizeof(err));
+	if (!nd->s) {
+		fm_err("%s: %s", nd->id, err);
+		return -EIO;
+	}
+	coap_session_set_app_data(nd->s, nd);
+	return 0;
+}
+
+/* Runs the loop once (at most timeout_ms), then lets libcoap send what was
+ * queued outside its handlers and re-arm its timer. */
+static void pump(int timeout_ms)
+{
+	fm_loop_run_once(g.loop, timeout_ms);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* pid's time on a CPU and waiting for one (on a runqueue), seconds, from
+ * /proc/PID/schedstat; false when unknown. The wait says how much of the
+ * machine others took while the controller had work. */
+static bool pid_sched(long pid, double *on_cpu, double *waiting)
+{
+	char path[64];
+	unsigned long long run, wait;
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	int n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	if (n != 2)
+		return false;
+	*on_cpu = (double)run / 1e9;
+	*waiting = (double)wait / 1e9;
+	return true;
+}
+
+/* Looks for "NAME:  VALUE kB" in path; -1 when absent. */
+static long proc_kb(const char *path, const char *name)
+{
+	char line[256];
+	long v = -1;
+	size_t n = strlen(name);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* The controller's memory, as bench/lib.sh's bench_mem reads it. */
+static void print_server_mem(long pid)
+{
+	char status[64], rollup[64];
+	snprintf(status, sizeof(status), "/proc/%ld/status", pid);
+	snprintf(rollup, sizeof(rollup), "/proc/%ld/smaps_rollup", pid);
+	printf("server_mem rss_kb=%ld private_dirty_kb=%ld rss_anon_kb=%ld rss_file_kb=%ld\n",
+	       proc_kb(status, "VmRSS"), proc_kb(rollup, "Private_Dirty"),
+	       proc_kb(status, "RssAnon"), proc_kb(status, "RssFile"));
+	fflush(stdout);
+}
+
+/* Opens every session (at most window in set-up at once), each sending a
+ * heartbeat first. 0 when all were answered 2.04 before deadline_s. */
+static int connect_all(unsigned window, double deadline_s)
+{
+	unsigned setting_up = 0;
+	double t0 = now_s();
+	while (g.up + g.failed < g.n && now_s() < deadline_s && !g.stop) {
+		while (g.opened < g.n && setting_up < window) {
+			struct node *nd = &g.nodes[g.opened++];
+			if (open_session(nd) < 0 || send_req(nd, KIND_HB) < 0) {
+				nd->failed = true;
+				g.failed++;
+				continue;
+			}
+			setting_up++;
+		}
+		fm_coap_process(g.coap);
+		pump(100);
+		/* every node answered or failed leaves set-up */
+		setting_up = g.opened - g.up - g.failed;
+		g.nready = 0; /* the load phase fills the stack itself */
+	}
+	double dt = now_s() - t0;
+	printf("connected nodes=%u failed=%u seconds=%.3f per_s=%.1f\n", g.up, g.n - g.up, dt,
+	       dt > 0 ? g.up / dt : 0);
+	fflush(stdout);
+	return g.up == g.n ? 0 : -1;
+}
+
+static void load(double seconds, long server_pid)
+{
+	g.nready = 0;
+	for (unsigned i = 0; i < g.n; i++)
+		if (g.nodes[i].up && !g.nodes[i].failed)
+			g.ready[g.nready++] = i;
+	double srv0 = 0, srv1 = 0, wait0 = 0, wait1 = 0;
+	bool sched = pid_sched(server_pid, &srv0, &wait0);
+	double me0 = self_cpu_s(), t0 = now_s(), end = t0 + seconds;
+	g.loading = true;
+	while (!g.stop) {
+		double t = now_s();
+		if (t >= end)
+			break;
+		while (g.nready > 0) {
+			struct node *nd = &g.nodes[g.ready[--g.nready]];
+			if (send_req(nd, g.kind) < 0 && !nd->failed) {
+				nd->failed = true;
+				g.failed++;
+			}
+		}
+		fm_coap_process(g.coap);
+		int ms = (int)((end - t) * 1000) + 1;
+		pump(ms < 100 ? ms : 100);
+	}
+	g.loading = false;
+	double t1 = now_s(), me1 = self_cpu_s();
+	sched = pid_sched(server_pid, &srv1, &wait1) && sched;
+	/* what is still out: waited for, so the store's count can be checked */
+	double drain = t1 + 10;
+	while (g.busy > 0 && now_s() < drain && !g.stop)
+		pump(100);
+	double dt = t1 - t0;
+	char body[1024];
+	struct node probe = g.nodes[0];
+	size_t bytes = g.kind == KIND_RP ? rp_payload(&probe, body, sizeof(body))
+					 : hb_payload(&probe, body, sizeof(body));
+	printf("load kind=%s payload_bytes=%zu nodes=%u seconds=%.3f ok=%" PRIu64
+	       " per_s=%.1f total_ok=%" PRIu64 " other=%" PRIu64 " nacks=%" PRIu64
+	       " failed=%u unanswered=%u server_cpu_s=%.3f server_wait_s=%.3f"
+	       " client_cpu_s=%.3f\n",
+	       g.kind == KIND_RP ? "rp" : "hb", bytes, g.n, dt, g.ok_window,
+	       dt > 0 ? g.ok_window / dt : 0, g.ok, g.other, g.nacks, g.failed, g.busy,
+	       sched ? srv1 - srv0 : -1, sched ? wait1 - wait0 : -1, me1 - me0);
+	fflush(stdout);
+}
+
+static uint16_t local_port(const struct node *nd)
+{
+	const coap_address_t *a = coap_session_get_addr_local(nd->s);
+	return a ? coap_address_get_port(a) : 0;
+}
+
+/* One session: handshake, then count requests of kind, one at a time,
+ * then closed. The local port, or 0 on failure. */
+static uint16_t wire_session(struct node *nd, enum kind kind, unsigned count, double deadline_s)
+{
+	g.kind = kind;
+	if (open_session(nd) < 0)
+		return 0;
+	unsigned sent = 0;
+	bool up = false;
+	while (!nd->failed && now_s() < deadline_s) {
+		/* libcoap 4.3.5 with Mbed TLS raises no COAP_EVENT_DTLS_CONNECTED
+		 * for a client session whose handshake ends on a received record:
+		 * the session's state says it */
+		up = coap_session_get_state(nd->s) == COAP_SESSION_STATE_ESTABLISHED;
+		if (!up || nd->busy) {
+			pump(100);
+			continue;
+		}
+		if (count == 0 || (sent == count && !nd->busy))
+			break;
+		if (send_req(nd, kind) < 0)
+			return 0;
+		sent++;
+		fm_coap_process(g.coap);
+		g.nready = 0; /* one session: no stack needed */
+	}
+	g.nready = 0;
+	bool ok = !nd->failed && up && !nd->busy && (count == 0 || nd->up || kind == KIND_RP);
+	uint16_t port = local_port(nd); /* known once connected */
+	coap_session_set_app_data(nd->s, NULL);
+	coap_session_release(nd->s); /* DTLS close_notify */
+	nd->s = NULL;
+	fm_coap_process(g.coap);
+	return ok ? port : 0;
+}
+
+static int cmd_wire(unsigned count, uint64_t seed)
+{
+	struct node nd[3];
+	char body[1024];
+	for (unsigned i = 0; i < 3; i++)
+		node_init(&nd[i], i, seed);
+	g.nodes = nd;
+	g.n = 3;
+	double deadline = now_s() + 30;
+	uint16_t p0 = wire_session(&nd[0], KIND_HB, 0, deadline);
+	/* a heartbeat's first answer counts as "up", the rest as ok */
+	uint64_t ok0 = g.ok;
+	uint16_t p1 = wire_session(&nd[1], KIND_HB, count, deadline);
+	uint64_t hb_ok = g.ok - ok0 + (nd[1].up ? 1 : 0);
+	nd[2].up = true; /* every answer of node 2 is a report's */
+	ok0 = g.ok;
+	uint16_t p2 = wire_session(&nd[2], KIND_RP, count, deadline);
+	uint64_t rp_ok = g.ok - ok0;
+	struct node probe = nd[2];
+	probe.q = 0;
+	size_t rp_bytes = rp_payload(&probe, body, sizeof(body));
+	size_t hb_bytes = hb_payload(&nd[1], body, sizeof(body));
+	printf("wire port_handshake=%u port_hb=%u port_rp=%u count=%u hb_ok=%" PRIu64
+	       " rp_ok=%" PRIu64 " hb_bytes=%zu rp_bytes=%zu cid=%d other=%" PRIu64 "\n",
+	       p0, p1, p2, count, hb_ok, rp_ok, hb_bytes, rp_bytes,
+	       coap_dtls_cid_is_supported() ? 1 : 0, g.other);
+	fflush(stdout);
+	return p0 && p1 && p2 && hb_ok == count && rp_ok == count && g.other == 0 ? 0 : 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: coap_load keys N [SEED]\n"
+		"       coap_load run --server HOST:PORT --nodes N [--seed S] [--window W]\n"
+		"                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID] [--hold]\n"
+		"       coap_load wire --server HOST:PORT [--count K] [--seed S]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"server", required_argument, NULL, 's'},	  {"nodes", required_argument, NULL, 'n'},
+	    {"seed", required_argument, NULL, 'S'},	  {"window", required_argument, NULL, 'w'},
+	    {"seconds", required_argument, NULL, 't'},	  {"kind", required_argument, NULL, 'k'},
+	    {"server-pid", required_argument, NULL, 'p'}, {"hold", no_argument, NULL, 'H'},
+	    {"count", required_argument, NULL, 'c'},	  {NULL, 0, NULL, 0},
+	};
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[1], "keys") == 0) {
+		int rc = cmd_keys(argc, argv);
+		if (rc == 2)
+			usage();
+		return rc;
+	}
+	bool wire = strcmp(argv[1], "wire") == 0;
+	if (!wire && strcmp(argv[1], "run") != 0) {
+		usage();
+		return 2;
+	}
+	const char *server = NULL;
+	unsigned long n = 0, window = 64, count = 20;
+	uint64_t seed = 1;
+	double seconds = 0;
+	long server_pid = 0;
+	bool hold = false;
+	enum kind kinds[2] = {KIND_RP, KIND_RP};
+	unsigned nkinds = 0;
+	int c;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			server = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'S':
+			seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'w':
+			window = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			seconds = strtod(optarg, NULL);
+			break;
+		case 'k':
+			/* one load phase per kind, in the order given */
+			for (char *k = strtok(optarg, ","); k; k = strtok(NULL, ",")) {
+				if ((strcmp(k, "rp") && strcmp(k, "hb")) || nkinds == 2) {
+					usage();
+					return 2;
+				}
+				kinds[nkinds++] = strcmp(k, "rp") == 0 ? KIND_RP : KIND_HB;
+			}
+			break;
+		case 'p':
+			server_pid = strtol(optarg, NULL, 10);
+			break;
+		case 'H':
+			hold = true;
+			break;
+		case 'c':
+			count = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	char uri[300], err[300];
+	snprintf(uri, sizeof(uri), "coaps://%s", server ? server : "");
+	if (!server || optind != argc || (!wire && (n == 0 || n > NODES_MAX)) || window == 0 ||
+	    seconds < 0 || count == 0 || count > 100000 ||
+	    fm_coap_parse_uri(uri, &g.uri, err, sizeof(err)) < 0) {
+		usage();
+		return 2;
+	}
+	/* one socket per session */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < n + 64) {
+			fprintf(
+			    stderr,
+			    "coap_load: %lu sessions need %lu file descriptors; the limit is %lu\n",
+			    n, n + 64, (unsigned long)rl.rlim_cur);
+			return 2;
+		}
+	}
+	/* errors only: "a callback blocked" warnings say that this shared
+	 * machine descheduled us, which the figures show anyway */
+	fm_log_set_level(getenv("COAP_LOAD_DEBUG") ? FM_LOG_DEBUG : FM_LOG_ERR);
+	fm_coap_log_setup(getenv("COAP_LOAD_DEBUG") ? FM_LOG_DEBUG : FM_LOG_ERR);
+	int status = 1;
+	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
+	g.loop = fm_loop_new();
+	if (!g.loop || fm_signal_init(g.loop, &sigterm, SIGTERM, on_signal) < 0 ||
+	    fm_signal_init(g.loop, &sigint, SIGINT, on_signal) < 0 ||
+	    !(g.coap = fm_coap_new(g.loop))) {
+		fprintf(stderr, "coap_load: cannot set up the loop or libcoap: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	coap_context_t *ctx = fm_coap_context(g.coap);
+	coap_register_response_handler(ctx, on_response);
+	coap_register_nack_handler(ctx, on_nack);
+	coap_register_event_handler(ctx, on_event);
+	g.ready_cap = wire ? 3 : (unsigned)n;
+	g.ready = calloc(g.ready_cap, sizeof(*g.ready));
+	if (!g.ready)
+		goto out;
+	if (wire) {
+		status = cmd_wire((unsigned)count, seed);
+		goto out;
+	}
+	g.n = (unsigned)n;
+	g.nodes = calloc(n, sizeof(*g.nodes));
+	if (!g.nodes)
+		goto out;
+	for (unsigned i = 0; i < g.n; i++)
+		node_init(&g.nodes[i], i, seed);
+	g.kind = KIND_HB;
+	if (connect_all((unsigned)window, now_s() + 60 + n * 0.05) < 0)
+		goto out;
+	if (server_pid > 0)
+		print_server_mem(server_pid);
+	for (unsigned k = 0; seconds > 0 && k < (nkinds ? nkinds : 1); k++) {
+		g.kind = kinds[k];
+		g.ok = g.ok_window = g.nacks = 0;
+		load(seconds, server_pid);
+		if (g.other || g.failed || g.busy)
+			goto out;
+	}
+	if (hold) {
+		printf("holding\n");
+		fflush(stdout);
+		while (!g.stop)
+			pump(-1);
+	}
+	status = 0;
+out:
+	g.stop = true;
+	fm_coap_delete(&g.coap);
+	fm_signal_close(&sigterm);
+	fm_signal_close(&sigint);
+	fm_loop_delete(&g.loop);
+	if (g.nodes != NULL && !wire)
+		free(g.nodes);
+	free(g.ready);
+	return status;
+}
