@@ -25,8 +25,8 @@ budget=${FM_SIZE_BUDGET:-2621440}
 agent="$build/firmware-agent/fleetmedic-agent"
 controller="$build/fleet-controller/fleetmedic-controller"
 case "$triplet" in
-aarch64-linux-gnu) machine='ARM aarch64' arch=arm64 ;;
-arm-linux-gnueabihf) machine='32-bit LSB executable, ARM, EABI5' arch=armhf ;;
+aarch64-linux-gnu) machine='ARM aarch64' arch=arm64 emu=qemu-aarch64-static ;;
+arm-linux-gnueabihf) machine='32-bit LSB executable, ARM, EABI5' arch=armhf emu=qemu-arm-static ;;
 *) fail "unknown triplet $triplet" ;;
 esac
 for tool in file readelf dpkg-deb; do
@@ -118,6 +118,15 @@ install)
     cmp "$root/etc/fleetmedic/fleetmedic.conf" "$top/firmware-agent/dist/fleetmedic.conf" ||
         fail "the config is not dist's"
     [ "$(stat -c %a "$root/var/lib/fleetmedic")" = 700 ] || fail "the state directory is not 0700"
+    # The installed agent (under qemu) reads the shipped config: what it
+    # misses is the controller, which the config leaves to the node.
+    command -v "$emu" >/dev/null || fail "$emu is not installed (toolchains/host-packages.sh)"
+    set +e
+    err=$("$emu" "$root/usr/sbin/fleetmedic-agent" run --config "$root/etc/fleetmedic/fleetmedic.conf" 2>&1)
+    rc=$?
+    set -e
+    [ "$rc" = 2 ] && grep -q 'run needs --controller' <<<"$err" ||
+        fail "run --config with the shipped config: exit $rc, $err"
     # A second install (an upgrade) keeps the node's own config.
     echo 'controller = coaps://192.0.2.1:5684' >>"$root/etc/fleetmedic/fleetmedic.conf"
     "$top/toolchains/install-root.sh" "$build" "$root"

@@ -2,12 +2,8 @@
  * $FM_CROSS_TRIPLET, started through $FM_AGENT (a wrapper that execs
  * $FM_CROSS_EMULATOR: binfmt_misc is not assumed), prints its version,
  * detects boards from the fixture roots, and runs `check` against a real
- * etcd over mTLS and real (zstd-compressed) journal files.
- *
- * TODO(issue 8): run_reports_to_controller_over_dtls — the cross-built
- * agent's `run` reporting to the native fleetmedic-controller over DTLS-PSK
- * belongs here once `run` exists (main.c still refuses it); nothing stands
- * in for it meanwhile.
+ * etcd over mTLS and real (zstd-compressed) journal files, and `run`
+ * reports to the native fleetmedic-controller ($FM_CONTROLLER) over DTLS-PSK.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +13,11 @@
 #include <cmocka.h>
 
 #include "fm_harness.h"
+#include "fm_loop.h"
 #include "fmh_check.h"
+#include "fmh_controller.h"
 #include "fmh_journal.h"
+#include "fmh_uplink.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -176,6 +175,61 @@ static void check_etcd_and_journal(void **state)
 	free(r);
 }
 
+/* run: the board build's uplink (libcoap and the trimmed Mbed TLS, DTLS 1.2
+ * PSK) to the native controller on loopback; the journal's name conflict
+ * becomes the controller's stored diagnosis. */
+static void run_reports_over_dtls(void **state)
+{
+	(void)state;
+	struct fmh_controller ctl;
+	char dir[PATH_MAX], hex[128], psk[PATH_MAX], st[PATH_MAX], log[PATH_MAX + 16];
+	assert_int_equal(fmh_tmpdir(dir, sizeof(dir)), 0);
+	assert_int_equal(fmh_controller_start(&ctl, false), 0);
+	fmh_hex(FMH_KEY_A, hex, sizeof(hex));
+	fmh_psk_file(dir, "psk", hex, psk, sizeof(psk));
+	snprintf(st, sizeof(st), "%s/state", dir);
+	snprintf(log, sizeof(log), "%s/agent.log", dir);
+	const char *argv[] = {fmh_agent(), "run", "--controller", ctl.url, "--psk-identity", FMH_NODE_A,
+			      "--psk-file", psk, "--state-dir", st, "--root", root, "--journal-dir", jdir,
+			      "--docker-host", "unix:///nonexistent/docker.sock", "--kmsg", "none",
+			      "--etcd", etcd.url, "--apiserver", "https://127.0.0.1:1", "--heartbeat", "2s",
+			      "--collect-interval", "200ms", "--hold", "1s", NULL};
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	if (fmh_wait_log_pid(log, "reporting to", pid, 30000) < 0)
+		fail_msg("the %s agent's run did not start; its log is %s", triplet, log);
+
+	uint64_t t0 = fm_now_ms();
+	const cJSON *d = NULL;
+	cJSON *j = NULL;
+	for (;;) {
+		int status;
+		cJSON_Delete(j);
+		j = fmh_controller_json(&ctl, &status, "show", FMH_NODE_A, NULL);
+		const cJSON *x, *diagnoses = j ? cJSON_GetObjectItem(j, "diagnoses") : NULL;
+		cJSON_ArrayForEach(x, diagnoses)
+		{
+			if (strcmp(fmh_jstr(x, "code"), "container-name-conflict") == 0)
+				d = x;
+		}
+		if (d)
+			break;
+		if (fm_now_ms() - t0 > 30000)
+			fail_msg("the controller holds no container-name-conflict from the %s agent after 30 s; "
+				 "agent log %s, controller log %s",
+				 triplet, log, ctl.log);
+	}
+	print_message("%s agent under qemu: container-name-conflict stored by the controller %llu ms after run started\n",
+		      triplet, (unsigned long long)(fm_now_ms() - t0));
+	assert_string_equal(fmh_jstr(d, "severity"), "critical");
+	assert_true(fmh_lists(fmh_field(d, "remedy"),
+			      "docker ps -a --filter name=_kube-apiserver-pi-master1_kube-system_"));
+	cJSON_Delete(j);
+	assert_int_equal(fmh_stop(pid), 0);
+	int status;
+	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
+}
+
 int main(void)
 {
 	triplet = env("FM_CROSS_TRIPLET");
@@ -185,6 +239,7 @@ int main(void)
 		cmocka_unit_test(prints_version),
 		cmocka_unit_test(detects_boards),
 		cmocka_unit_test(check_etcd_and_journal),
+		cmocka_unit_test(run_reports_over_dtls),
 	};
 	return cmocka_run_group_tests_name(triplet, tests, setup, teardown);
 }
