@@ -8,8 +8,12 @@ CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage
+# The boards: 64-bit ARM (Pi 3/4/5 64-bit, Jetson) and ARMv7 (Pi OS 32-bit).
+CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
+# make install: which build goes into DESTDIR (a board's root file system).
+TRIPLET ?= aarch64-linux-gnu
 
-.PHONY: all deps build test demo cross bench fuzz format clean help
+.PHONY: all deps build test demo cross package install bench fuzz format clean help
 
 all: build
 
@@ -19,7 +23,11 @@ help:
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
 	@echo "make fuzz    build the libFuzzer targets with clang, run each FUZZ_SECONDS (60)"
-	@echo "make cross | bench | format | clean"
+	@echo "make cross   static, stripped agent and controller for $(CROSS_TRIPLETS)"
+	@echo "             into $(BUILD)/TRIPLET, and the agent's .deb (also: make package)"
+	@echo "make install DESTDIR=/mnt/root [TRIPLET=arm-linux-gnueabihf]"
+	@echo "             the agent, its unit (enabled) and config into a board's root"
+	@echo "make bench | format | clean"
 
 deps:
 	toolchains/host-packages.sh
@@ -30,8 +38,11 @@ build: deps
 	cmake -S . -B $(BUILD)/host -DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD)/host -j $(JOBS)
 
-test: deps
-	cmake -S . -B $(BUILD)/asan -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+# The cross builds first: their checks and qemu tests are part of the suite
+# (registered when $(BUILD)/TRIPLET exists).
+test: deps cross
+	cmake -S . -B $(BUILD)/asan -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+		-DFM_CROSS_BUILD=$(abspath $(BUILD)) $(CMAKE_ARGS)
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
@@ -42,8 +53,25 @@ demo: build
 	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent \
 		$(BUILD)/host/fleet-controller/fleetmedic-controller
 
-cross:
-	@echo "make cross: the static aarch64/armhf builds are not implemented yet (issue 9)" >&2; exit 2
+# One static build per triplet (toolchains/TRIPLET.cmake, dependencies from
+# toolchains/deps.sh TRIPLET), then its .deb with CPack.
+cross: $(addprefix cross-,$(CROSS_TRIPLETS))
+package: cross
+
+cross-%:
+	toolchains/host-packages.sh
+	toolchains/deps.sh $*
+	cmake -S . -B $(BUILD)/$* -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchains/$*.cmake \
+		-DFM_DEPS_PREFIX=$$(toolchains/deps.sh --print-prefix $*) -DFM_STATIC=ON -DFM_TESTS=OFF \
+		-DCMAKE_BUILD_TYPE=MinSizeRel
+	cmake --build $(BUILD)/$* -j $(JOBS)
+	cd $(BUILD)/$* && cpack -G DEB >/dev/null && ls -1 $(abspath $(BUILD))/$*/*.deb
+
+# Into a mounted Raspberry Pi OS or L4T root: no systemctl against a foreign
+# root, the unit is enabled with the symlink systemctl would make.
+install: cross-$(TRIPLET)
+	@[ -n "$(DESTDIR)" ] || { echo "usage: make install DESTDIR=/mnt/root [TRIPLET=...]" >&2; exit 2; }
+	toolchains/install-root.sh $(BUILD)/$(TRIPLET) $(DESTDIR)
 
 # Every bench/b_*.sh against an optimised build; rewrites bench/RESULTS.md.
 # BENCH_ONLY=docker_events,journal runs some of them.

@@ -3,6 +3,17 @@
 #
 #   toolchains/deps.sh [--print-prefix] [TRIPLET [TOOLCHAIN_FILE]]
 #
+# TRIPLET is native (the default: Mbed TLS, libcoap and cJSON; the rest are
+# the host's -dev packages, the @host lines of the lock), aarch64-linux-gnu or
+# arm-linux-gnueabihf. For a cross triplet (toolchain file default:
+# toolchains/TRIPLET.cmake) the prefix holds every library the static agent
+# and controller link: the three above built for size (Mbed TLS with
+# toolchains/mbedtls-target.h), libsystemd.a built from Debian 12's systemd
+# source with meson (only the library; every optional feature off but the
+# journal's compressors), and the static libraries of Debian 12's target -dev
+# packages (the @target lines: libyaml, SQLite, zstd, lz4, xz, libcap) with
+# pkg-config files pointing into the prefix.
+#
 # Every source file named in toolchains/deps.lock is fetched with
 # `apt-get source --download-only` through a private apt configuration (its own
 # sources.list, lists and cache under the cache dir, so the machine's apt setup
@@ -29,16 +40,32 @@ say() { [ "$print_prefix" = 1 ] || printf 'deps.sh: %s\n' "$*" >&2; }
 # shellcheck source=toolchains/debian-fetch.sh
 . "$here/debian-fetch.sh"
 
-stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} | sha256sum | cut -c1-12)
+case "$triplet" in
+native) debarch= ;;
+aarch64-linux-gnu) debarch=arm64 cpu_family=aarch64 cpu=aarch64 ;;
+arm-linux-gnueabihf) debarch=armhf cpu_family=arm cpu=armv7 ;;
+*) die "unknown triplet '$triplet' (native, aarch64-linux-gnu, arm-linux-gnueabihf)" ;;
+esac
+cross_files=() mbedtls_config=
+if [ -n "$debarch" ]; then
+    [ -n "$toolchain" ] || toolchain="$here/$triplet.cmake"
+    [ -f "$toolchain" ] || die "no toolchain file $toolchain"
+    mbedtls_config="$here/mbedtls-target.h"
+    cross_files=("$here/linux-cross.cmake" "$mbedtls_config")
+fi
+
+stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} "${cross_files[@]}" |
+        sha256sum | cut -c1-12)
 prefix="$cache/deps/$triplet-$stamp"
 if [ "$print_prefix" = 1 ]; then printf '%s\n' "$prefix"; exit 0; fi
 if [ -f "$prefix/.done" ]; then
+    touch "$prefix" # in use: see the pruning at the end
     say "dependencies for $triplet are cached in $prefix"
     exit 0
 fi
 
 # --- the host's -dev packages: right upstream version? ----------------------
-while read -r tag name version; do
+[ -n "$debarch" ] || while read -r tag name version; do
     [ "$tag" = "@host" ] || continue
     have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null) ||
         die "$name is not installed (run 'make deps' as root)"
@@ -76,6 +103,20 @@ if [ "$missing" = 1 ]; then
 fi
 say "all sources verified against deps.lock"
 
+# --- the target's -dev packages (cross only) -----------------------------------
+# Straight from the pool by the lock's sha256: no index is needed, so the
+# indexes' version skew between architectures cannot get in the way.
+targets() { awk -v a="$debarch" '$1 == "@target" && NF == 8 && $5 == a' "$lock"; }
+debs="$cache/debs"
+if [ -n "$debarch" ]; then
+    [ -n "$(targets)" ] || die "deps.lock has no @target lines for $debarch"
+    mkdir -p "$debs"
+    while read -r _ name version suite _ pool file sha; do
+        fm_fetch_checked "$debs" deps.lock "$name" "$version" "$suite" "$pool" "$file" "$sha"
+    done < <(targets)
+    say "$debarch packages verified against deps.lock"
+fi
+
 # --- unpack and build -----------------------------------------------------------
 work="$cache/build/$triplet-$stamp"
 rm -rf "$work" "$prefix"
@@ -99,6 +140,13 @@ cmake_common=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix"
               -DBUILD_SHARED_LIBS=OFF -DCMAKE_PREFIX_PATH="$prefix"
               -DCMAKE_FIND_ROOT_PATH="$prefix")
 [ -n "$toolchain" ] && cmake_common+=(-DCMAKE_TOOLCHAIN_FILE="$toolchain")
+# The boards' libraries are built for size: one section a function, so
+# --gc-sections in the final link drops what the programs do not call; not
+# position-independent (the programs are static, not PIE); no unwind tables
+# (C without exceptions: they would only serve a debugger's backtrace).
+cross_cflags="-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
+[ -n "$debarch" ] && cmake_common+=(-DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_POSITION_INDEPENDENT_CODE=OFF
+    "-DCMAKE_C_FLAGS=$cross_cflags")
 jobs=$(nproc)
 
 build() { # SRC BUILD-DIR cmake-args...
@@ -113,8 +161,13 @@ build() { # SRC BUILD-DIR cmake-args...
 say "building Mbed TLS"
 src=$(unpack mbedtls)
 # Mbed TLS's default configuration already has what we use: TLS 1.2 and 1.3,
-# DTLS with Connection ID, PSK, no threading (the agent has one thread).
-# Trimming it for size is the cross-build issue's job.
+# DTLS with Connection ID, PSK, no threading (the agent has one thread). The
+# boards get it trimmed by toolchains/mbedtls-target.h, appended to the
+# default configuration header itself, so the header the prefix installs is
+# the one the library was built with (no MBEDTLS_CONFIG_FILE to pass on).
+if [ -n "$mbedtls_config" ]; then
+    cat "$mbedtls_config" >>"$src/include/mbedtls/mbedtls_config.h"
+fi
 build "$src" "$work/mbedtls" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
       -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON \
       -DMBEDTLS_FATAL_WARNINGS=OFF
@@ -137,11 +190,101 @@ build "$src" "$work/libcoap" -DDTLS_BACKEND=mbedtls -DENABLE_DTLS=ON -DWITH_EPOL
 grep -q 'COAP_WITH_LIBMBEDTLS 1' "$prefix/include/coap3/coap_defines.h" ||
     die "libcoap was not built with Mbed TLS"
 
+if [ -n "$debarch" ]; then
+    say "unpacking Debian 12's $debarch -dev packages into the prefix"
+    sysroot="$work/sysroot"
+    mkdir -p "$sysroot" "$prefix/lib/pkgconfig" "$prefix/include"
+    while read -r _ _ _ _ _ _ file _; do
+        dpkg-deb -x "$debs/$file" "$sysroot" || die "dpkg-deb could not unpack $file"
+    done < <(targets)
+    cp -a "$sysroot/usr/include/." "$prefix/include/"
+    if [ -d "$sysroot/usr/include/$triplet" ]; then
+        cp -a "$sysroot/usr/include/$triplet/." "$prefix/include/"
+    fi
+    cp "$sysroot/usr/lib/$triplet/"*.a "$prefix/lib/"
+    for pc in "$sysroot/usr/lib/$triplet/pkgconfig/"*.pc; do
+        # mount.pc names libselinux, which nothing here links: systemd's
+        # meson only asks whether libmount is there.
+        sed -e "s|^prefix=.*|prefix=$prefix|" -e 's|^exec_prefix=.*|exec_prefix=${prefix}|' \
+            -e 's|^libdir=.*|libdir=${prefix}/lib|' -e 's|^includedir=.*|includedir=${prefix}/include|' \
+            -e '/^Requires.private:/s/ *libselinux//' "$pc" >"$prefix/lib/pkgconfig/$(basename "$pc")"
+    done
+
+    say "building libsystemd (systemd 252, static, journal with zstd, lz4 and xz)"
+    src=$(unpack systemd)
+    cat >"$work/meson-cross.ini" <<EOF
+[binaries]
+c = '$triplet-gcc'
+ar = '$triplet-gcc-ar'
+strip = '$triplet-strip'
+pkgconfig = 'pkg-config'
+[properties]
+pkg_config_libdir = '$prefix/lib/pkgconfig'
+[host_machine]
+system = 'linux'
+cpu_family = '$cpu_family'
+cpu = '$cpu'
+endian = 'little'
+EOF
+    # systemd 252 has no auto_features: every optional dependency is turned
+    # off by name. Only libsystemd.a is built, so the boolean options (which
+    # programs to build) matter only where they would look for a library.
+    off=()
+    for o in split-usr split-bin repart sysupdate homed remote nss-mymachines nss-resolve importd \
+             man html seccomp selinux apparmor polkit acl audit blkid fdisk kmod pam pwquality \
+             microhttpd libcryptsetup libcryptsetup-plugins libcurl libidn2 libidn libiptc qrencode \
+             gcrypt gnutls openssl p11kit libfido2 tpm2 elfutils zlib bzip2 xkbcommon pcre2 glib dbus \
+             gnu-efi log-message-verification bpf-framework; do
+        off+=("-D$o=false")
+    done
+    sb="$work/systemd"
+    # Debian's meson, ninja and python3 (with python3-jinja2), whatever else
+    # comes first on PATH.
+    debpath=/usr/bin:/bin:$PATH
+    PATH=$debpath meson setup "$sb" "$src" --cross-file "$work/meson-cross.ini" "${off[@]}" \
+        -Dxz=true -Dlz4=true -Dzstd=true -Dstatic-libsystemd=no-pic -Dmode=release \
+        -Dtests=false -Dslow-tests=false -Dfuzz-tests=false -Dtranslations=false -Dutmp=false \
+        -Defi=false -Dtpm=false -Dhwdb=false -Dsmack=false -Dima=false -Didn=false \
+        -Dnss-myhostname=false -Dnss-systemd=false -Dkernel-install=false -Danalyze=false \
+        -Dbuildtype=minsize -Db_ndebug=true \
+        -Dc_args="$cross_cflags -I$prefix/include" \
+        -Dc_link_args="-L$prefix/lib" >"$sb.log" 2>&1 ||
+        { tail -40 "$sb.log" >&2; die "configuring systemd failed (log: $sb.log)"; }
+    # version.h first: libsystemd's sources include it, but its target does
+    # not depend on it.
+    { PATH=$debpath ninja -C "$sb" version.h &&
+      PATH=$debpath ninja -C "$sb" -j "$jobs" libsystemd.a; } >>"$sb.log" 2>&1 ||
+        { tail -40 "$sb.log" >&2; die "building libsystemd.a failed (log: $sb.log)"; }
+    cp "$sb/libsystemd.a" "$prefix/lib/"
+    mkdir -p "$prefix/include/systemd"
+    for h in _sd-common sd-bus sd-bus-protocol sd-bus-vtable sd-daemon sd-device sd-event sd-gpt \
+             sd-hwdb sd-id128 sd-journal sd-login sd-messages sd-path; do
+        cp "$src/src/systemd/$h.h" "$prefix/include/systemd/"
+    done
+    # What a static link of libsystemd.a needs (pkg-config --static).
+    cat >"$prefix/lib/pkgconfig/libsystemd.pc" <<EOF
+prefix=$prefix
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+
+Name: systemd
+Description: systemd library, static (sd-journal, sd_notify)
+Version: 252
+Libs: -L\${libdir} -lsystemd
+Libs.private: -lzstd -llz4 -llzma -lcap -lrt -pthread
+Cflags: -I\${includedir}
+EOF
+    for f in libsystemd.a libyaml.a libsqlite3.a libzstd.a liblz4.a liblzma.a libcap.a; do
+        [ -f "$prefix/lib/$f" ] || die "$f is missing from $prefix"
+    done
+fi
+
 { printf 'triplet %s\n' "$triplet"; cat "$lock"; } >"$prefix/deps.lock"
 touch "$prefix/.done"
 rm -rf "$work"
-# Prefixes built from an older lock or script are dead weight now.
-for old in "$cache/deps/$triplet"-*; do
-    [ "$old" = "$prefix" ] || rm -rf "$old"
-done
+# Prefixes built from an older lock or script are dead weight once no
+# checkout has used them for two weeks (another branch's worktree may still be
+# configured against one; every run touches the prefix it uses).
+find "$cache/deps" -mindepth 1 -maxdepth 1 -name "$triplet-*" ! -path "$prefix" -mtime +14 \
+    -exec rm -rf {} + 2>/dev/null || true
 say "dependencies for $triplet built into $prefix"

@@ -18,6 +18,11 @@ pkgs=(
   systemd-journal-remote systemd
   # real ext4 images on loop devices (mkfs, debugfs, losetup)
   e2fsprogs util-linux file
+  # make cross: Debian's cross compilers and static C libraries, qemu-user for
+  # the tests of the board builds, and what systemd's meson build of
+  # libsystemd.a needs (toolchains/deps.sh TRIPLET)
+  gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
+  qemu-user-static meson ninja-build gperf python3-jinja2
   # an independent CoAP/DTLS peer for the controller tests (coap-client-openssl)
   libcoap3-bin
   # make bench: the anchor started on loopback (bench/b_node_exporter.sh; on

@@ -86,7 +86,7 @@ static void hash_long_and_compact(void **state)
 /* Items of one tracker update, encoded as the uplink does. */
 static char *report_of(cJSON *changes, uint32_t q, size_t *items_out)
 {
-	cJSON *items[16];
+	cJSON *items[16] = {0};
 	size_t n = 0, used = 0;
 	const cJSON *ch;
 	cJSON_ArrayForEach(ch, changes)

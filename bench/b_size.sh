@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The board builds' size (make cross): the stripped agent and controller per
+# triplet, and each library's share of it, read from the link map the static
+# build writes beside each program (-Wl,-Map, see CMakeLists.txt FM_STATIC).
+# Sizes are deterministic for a given build: one measurement, no median.
+# The budget is 2.5 MB each (asserted by tests/check_cross.sh); the goal
+# 1.5 MB.
+set -euo pipefail
+build=${1:?usage: b_size.sh BUILD_DIR}
+top=$(cd "$(dirname "$0")/.." && pwd)
+parent=$(dirname "$(readlink -f "$build")")
+triplets="aarch64-linux-gnu arm-linux-gnueabihf"
+# The board builds beside BUILD_DIR, brought up to date (cached dependencies,
+# an incremental build when nothing changed).
+make -C "$top" cross BUILD="$parent" >&2
+for t in $triplets; do
+    [ -f "$parent/$t/firmware-agent/fleetmedic-agent.map" ] ||
+        { echo "b_size: no board build in $parent/$t (make cross)" >&2; exit 1; }
+done
+
+# The bytes of each input file's allocated sections in the output, grouped by
+# library. Sections gc-sections dropped are listed before the memory map and
+# not counted; .bss takes no room in the file.
+shares() { # MAP -> "group bytes" lines, biggest first
+    awk '
+    function group(f) {
+        if (f ~ /ltrans|libfmagent\.a|libhal\.a|libfccontroller\.a|main\.c\.o/) return "fleetmedic (agent, hal, controller; LTO)"
+        if (f ~ /libmbed(tls|x509|crypto)\.a/) return "Mbed TLS"
+        if (f ~ /libcoap-3\.a/) return "libcoap"
+        if (f ~ /libcjson\.a/) return "cJSON"
+        if (f ~ /libsystemd\.a/) return "libsystemd"
+        if (f ~ /libzstd\.a/) return "zstd"
+        if (f ~ /liblz4\.a/) return "lz4"
+        if (f ~ /liblzma\.a/) return "xz (liblzma)"
+        if (f ~ /libcap\.a/) return "libcap"
+        if (f ~ /libyaml\.a/) return "libyaml"
+        if (f ~ /libsqlite3\.a/) return "SQLite"
+        if (f ~ /\/lib(c|m|pthread|rt|dl|resolv|gcc|gcc_eh)\.a|crt[a-zA-Z0-9]*\.o/) return "glibc + libgcc"
+        return "other"
+    }
+    function hex(h,   i, n, c) { # mawk has no strtonum
+        n = 0; h = tolower(substr(h, 3))
+        for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+        return n
+    }
+    function add(size, file) {
+        if (osec ~ /^\.(bss|tbss|comment|debug|stab|gnu\.attributes|ARM\.attributes)/) return
+        sum[group(file)] += hex(size)
+    }
+    /^Linker script and memory map/ { go = 1; next }
+    !go { next }
+    /^[^ ]/ { osec = $1; isec = ""; next }
+    /^ [^ *]/ {
+        isec = $1
+        if (NF >= 4 && $2 ~ /^0x[0-9a-f]+$/ && $3 ~ /^0x[0-9a-f]+$/) { add($3, $4); isec = "" }
+        next
+    }
+    /^  +0x/ {
+        if (isec != "" && NF == 3 && $2 ~ /^0x[0-9a-f]+$/ && $3 ~ /[\/.]/) add($2, $3)
+        isec = ""
+        next
+    }
+    END { for (g in sum) if (sum[g] > 0) printf "%s\t%d\n", g, sum[g] }
+    ' "$1" | sort -t"$(printf '\t')" -k2,2nr
+}
+
+echo "## Size of the board builds (make cross)"
+echo
+echo "Command: \`make cross\`, then \`stat -c %s\` of the stripped static programs in"
+echo "\`build/TRIPLET/\`, and each library's share: the sizes of its input sections"
+echo "that stay in the program (after \`--gc-sections\`; .bss and debug sections not"
+echo "counted), summed per library from the link map \`build/TRIPLET/*/PROGRAM.map\`."
+echo "Our own code is one group: with LTO it is linked as ltrans objects. Deterministic"
+echo "for a given build: one measurement. Budget 2.5 MB (2621440 bytes) each, goal"
+echo "1.5 MB (1572864). Mbed TLS trimmed by toolchains/mbedtls-target.h."
+echo
+echo "| triplet | program | stripped bytes | budget 2.5 MB | goal 1.5 MB |"
+echo "| --- | --- | --- | --- | --- |"
+for t in $triplets; do
+    for p in firmware-agent/fleetmedic-agent fleet-controller/fleetmedic-controller; do
+        s=$(stat -c %s "$parent/$t/$p")
+        echo "| $t | $(basename "$p") | $s ($(awk -v s="$s" 'BEGIN { printf "%.2f MB", s / 1048576 }')) |" \
+             "$( [ "$s" -le 2621440 ] && echo met || echo MISSED ) | $( [ "$s" -le 1572864 ] && echo met || echo not yet ) |"
+    done
+done
+for t in $triplets; do
+    for p in firmware-agent/fleetmedic-agent fleet-controller/fleetmedic-controller; do
+        map="$parent/$t/$p.map"
+        total=$(shares "$map" | awk -F'\t' '{ s += $2 } END { print s }')
+        echo
+        echo "### $(basename "$p"), $t: share of each library"
+        echo
+        echo "| library | bytes | share |"
+        echo "| --- | --- | --- |"
+        shares "$map" | awk -F'\t' -v total="$total" '{ printf "| %s | %d | %.1f %% |\n", $1, $2, 100 * $2 / total }'
+        echo "| (sum of input sections; the file adds headers, alignment, linker-made tables) | $total | |"
+    done
+done
