@@ -8,7 +8,7 @@ CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 30
-FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker http promtext etcd apiserver manifest certs
+FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage http promtext etcd apiserver manifest certs
 
 .PHONY: all deps build test demo cross bench fuzz fuzz-build format clean help
 

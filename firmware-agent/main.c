@@ -5,6 +5,7 @@
  */
 #include "fm_apiserver.h"
 #include "fm_certs.h"
+#include "fm_coap.h"
 #include "fm_conf.h"
 #include "fm_diagnose.h"
 #include "fm_discover.h"
@@ -17,7 +18,11 @@
 #include "fm_kmsg.h"
 #include "fm_log.h"
 #include "fm_loop.h"
+#include "fm_queue.h"
+#include "fm_report.h"
 #include "fm_rules.h"
+#include "fm_triage.h"
+#include "fm_uplink.h"
 
 #include <cjson/cJSON.h>
 #include <mbedtls/version.h>
@@ -27,6 +32,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +54,13 @@ struct opts {
 	const char *apiserver_url, *kubeconfig;
 	const char *docker_host, *journal_dir, *kmsg, *since, *config;
 	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
+	/* run */
+	uint64_t heartbeat_ms, collect_ms, hold_ms, ack_timeout_ms, retry_max_ms;
+	unsigned max_retransmit;
+	bool insecure, allow_rm;
+	const char *listen;
+	/* which options the command line gave (they win over --config) */
+	uint64_t given;
 };
 
 static void usage(FILE *out)
@@ -69,7 +82,8 @@ static void usage(FILE *out)
 		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
 		"                    ext4 errors, read-only mounts, clock sync\n"
 		"  check             one-shot diagnosis of this node: the cause, its evidence, the fix\n"
-		"  run               the daemon reporting to a controller (not implemented yet)\n"
+		"  run               the daemon: watches the node and reports every change of\n"
+		"                    its diagnoses to a controller over CoAP/DTLS\n"
 		"  --version         print the version and the libraries built in\n"
 		"  --help            this text\n"
 		"\n"
@@ -95,6 +109,23 @@ static void usage(FILE *out)
 		"  --state-dir DIR        keep the journal cursor and kmsg sequence here, so a\n"
 		"                         restart resumes where it stopped (--follow)\n"
 		"  --rules-dir DIR        more log rules: every DIR/*.rules beside the built-in ones\n"
+		"  --config FILE          options as 'key = value' lines (keys: the long options\n"
+		"                         without --; '#' comments); the command line wins\n"
+		"\n"
+		"run:\n"
+		"  --controller URL       coaps://HOST[:PORT] (port 5684), or coap:// with --insecure\n"
+		"  --psk-identity NODE    DTLS-PSK identity (default: the node name)\n"
+		"  --psk-file FILE        the key, in hex, readable by its owner only\n"
+		"  --state-dir DIR        queue, sequence numbers, journal cursor (/var/lib/fleetmedic)\n"
+		"  --heartbeat DURATION   heartbeat interval (default 120s)\n"
+		"  --insecure             allow plain CoAP (logged at WARNING on every report)\n"
+		"  --listen HOST:PORT     also serve the triage GETs on a DTLS-PSK endpoint keyed\n"
+		"                         with this node's identity and key (coap-client -u -k)\n"
+		"  --allow-actions rm     let the controller remove an exited container (audited)\n"
+		"  --collect-interval D   etcd, apiserver and board collected this often (10s)\n"
+		"  --hold DURATION        a diagnosis is resolved after this long absent (30s)\n"
+		"  --ack-timeout D        CoAP ACK_TIMEOUT (2s); --max-retransmit N (4)\n"
+		"  --retry-max DURATION   cap of the back-off between sessions (5m)\n"
 		"\n"
 		"Without these the agent finds the control plane under --root: kubeadm's\n"
 		"/etc/kubernetes/manifests/*.yaml, pki/ and admin.conf, or k3s's\n"
@@ -116,6 +147,8 @@ enum {
 	OPT_JSON = 256, OPT_FOLLOW, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
 	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
 	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR, OPT_RULES_DIR,
+	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_HOLD,
+	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -140,73 +173,239 @@ static const struct option long_opts[] = {
 	{"psk-file", required_argument, NULL, OPT_PSK_FILE},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"rules-dir", required_argument, NULL, OPT_RULES_DIR},
+	{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"allow-actions", required_argument, NULL, OPT_ALLOW_ACTIONS},
+	{"collect-interval", required_argument, NULL, OPT_COLLECT_INTERVAL},
+	{"hold", required_argument, NULL, OPT_HOLD},
+	{"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+	{"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
+	{"retry-max", required_argument, NULL, OPT_RETRY_MAX},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
+
+/* A duration option: 0 with *ms set, or -1 with err saying what to give. */
+static int duration_opt(const char *name, const char *v, uint64_t min_ms, uint64_t max_ms, uint64_t *ms,
+			char *err, size_t err_size)
+{
+	if (fm_conf_duration_ms(v, ms) < 0 || *ms < min_ms || *ms > max_ms) {
+		snprintf(err, err_size, "%s %s: give a duration such as 500ms, 2s or 5m (%llums..%llus)", name, v,
+			 (unsigned long long)min_ms, (unsigned long long)(max_ms / 1000));
+		return -1;
+	}
+	return 0;
+}
+
+/* One option (code of long_opts, its value or NULL) into o. 0, or -1 with
+ * err saying what is wrong (without a prefix: the caller says where). */
+static int apply_opt(int c, const char *v, struct opts *o, char *err, size_t err_size)
+{
+	switch (c) {
+	case OPT_JSON: o->json = true; break;
+	case OPT_FOLLOW: o->follow = true; break;
+	case OPT_INSECURE: o->insecure = true; break;
+	case OPT_ROOT: o->root = v; break;
+	case OPT_TIMEOUT:
+		return duration_opt("--timeout", v, 1, 600000, &o->timeout_ms, err, err_size);
+	case OPT_TLS_MAX:
+		if (strcmp(v, "1.2") == 0)
+			o->tls_max = 12;
+		else if (strcmp(v, "1.3") == 0)
+			o->tls_max = 13;
+		else {
+			snprintf(err, err_size, "--tls-max must be 1.2 or 1.3");
+			return -1;
+		}
+		break;
+	case OPT_ETCD: o->etcd_url = v; break;
+	case OPT_ETCD_CA: o->etcd_ca = v; break;
+	case OPT_ETCD_CERT: o->etcd_cert = v; break;
+	case OPT_ETCD_KEY: o->etcd_key = v; break;
+	case OPT_APISERVER: o->apiserver_url = v; break;
+	case OPT_KUBECONFIG: o->kubeconfig = v; break;
+	case OPT_DOCKER_HOST: o->docker_host = v; break;
+	case OPT_JOURNAL_DIR: o->journal_dir = v; break;
+	case OPT_KMSG: o->kmsg = v; break;
+	case OPT_SINCE:
+		if (duration_opt("--since", v, 1, UINT64_MAX / 1000, &o->since_ms, err, err_size) < 0)
+			return -1;
+		o->since = v;
+		break;
+	case OPT_CONFIG: o->config = v; break;
+	case OPT_CONTROLLER: o->controller = v; break;
+	case OPT_PSK_IDENTITY: o->psk_identity = v; break;
+	case OPT_PSK_FILE: o->psk_file = v; break;
+	case OPT_STATE_DIR: o->state_dir = v; break;
+	case OPT_RULES_DIR: o->rules_dir = v; break;
+	case OPT_LISTEN: o->listen = v; break;
+	case OPT_HEARTBEAT:
+		return duration_opt("--heartbeat", v, 1000, 86400000, &o->heartbeat_ms, err, err_size);
+	case OPT_COLLECT_INTERVAL:
+		return duration_opt("--collect-interval", v, 100, 3600000, &o->collect_ms, err, err_size);
+	case OPT_HOLD:
+		return duration_opt("--hold", v, 0, 86400000, &o->hold_ms, err, err_size);
+	case OPT_ACK_TIMEOUT:
+		return duration_opt("--ack-timeout", v, 100, 60000, &o->ack_timeout_ms, err, err_size);
+	case OPT_RETRY_MAX:
+		return duration_opt("--retry-max", v, 100, 86400000, &o->retry_max_ms, err, err_size);
+	case OPT_MAX_RETRANSMIT: {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+		if (!*v || *end || n < 1 || n > 20) {
+			snprintf(err, err_size, "--max-retransmit %s: give a number 1..20", v);
+			return -1;
+		}
+		o->max_retransmit = (unsigned)n;
+		break;
+	}
+	case OPT_ALLOW_ACTIONS:
+		if (strcmp(v, "rm") == 0)
+			o->allow_rm = true;
+		else if (strcmp(v, "none") == 0)
+			o->allow_rm = false;
+		else {
+			snprintf(err, err_size, "--allow-actions %s: the actions are: rm (or none)", v);
+			return -1;
+		}
+		break;
+	default: snprintf(err, err_size, "unknown option"); return -1;
+	}
+	return 0;
+}
 
 /* Parses the options after the command. 0, or EXIT_USAGE after saying why. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	int c;
+	char err[400];
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_JSON: o->json = true; break;
-		case OPT_FOLLOW: o->follow = true; break;
-		case OPT_ROOT: o->root = optarg; break;
-		case OPT_TIMEOUT:
-			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
-			    o->timeout_ms > 600000) {
-				fprintf(stderr, "fleetmedic-agent: --timeout %s: give a duration such as 500ms or 2s (at most 10m)\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_TLS_MAX:
-			if (strcmp(optarg, "1.2") == 0)
-				o->tls_max = 12;
-			else if (strcmp(optarg, "1.3") == 0)
-				o->tls_max = 13;
-			else {
-				fprintf(stderr, "fleetmedic-agent: --tls-max must be 1.2 or 1.3\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_ETCD: o->etcd_url = optarg; break;
-		case OPT_ETCD_CA: o->etcd_ca = optarg; break;
-		case OPT_ETCD_CERT: o->etcd_cert = optarg; break;
-		case OPT_ETCD_KEY: o->etcd_key = optarg; break;
-		case OPT_APISERVER: o->apiserver_url = optarg; break;
-		case OPT_KUBECONFIG: o->kubeconfig = optarg; break;
-		case OPT_DOCKER_HOST: o->docker_host = optarg; break;
-		case OPT_JOURNAL_DIR: o->journal_dir = optarg; break;
-		case OPT_KMSG: o->kmsg = optarg; break;
-		case OPT_SINCE:
-			if (fm_conf_duration_ms(optarg, &o->since_ms) < 0 || o->since_ms == 0) {
-				fprintf(stderr, "fleetmedic-agent: --since %s: give a duration such as 30m or 2h\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			o->since = optarg;
-			break;
-		case OPT_CONFIG: o->config = optarg; break;
-		case OPT_CONTROLLER: o->controller = optarg; break;
-		case OPT_PSK_IDENTITY: o->psk_identity = optarg; break;
-		case OPT_PSK_FILE: o->psk_file = optarg; break;
-		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_RULES_DIR: o->rules_dir = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case ':':
 			fprintf(stderr, "fleetmedic-agent: %s needs a value\n", argv[optind - 1]);
 			return EXIT_USAGE;
-		default:
-			fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n",
-				argv[optind - 1]);
+		case '?':
+			fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n", argv[optind - 1]);
 			return EXIT_USAGE;
+		default:
+			if (apply_opt(c, optarg, o, err, sizeof(err)) < 0) {
+				fprintf(stderr, "fleetmedic-agent: %s\n", err);
+				return EXIT_USAGE;
+			}
+			if (c >= OPT_JSON && c - OPT_JSON < 64)
+				o->given |= 1ull << (c - OPT_JSON);
 		}
 	}
 	return 0;
+}
+
+/* --- the configuration file -------------------------------------------------- */
+
+#define CONFIG_MAX (64 * 1024)
+
+/* The file's text, kept while the options point into it. */
+struct config {
+	char *text;
+};
+
+/* Reads path's "key = value" lines into o: keys are the long options
+ * without "--", '#' starts a comment, a flag takes true/false (yes/no,
+ * 1/0). Options the command line gave are left alone. 0, or -1 after ONE
+ * line "FILE:LINE: what is wrong" on stderr (and into err when not NULL):
+ * never a silent default. cf keeps the text the options point into (free
+ * the previous one yourself, after the options stop using it). */
+static int read_config(const char *path, struct opts *o, struct config *cf, char *out_err, size_t out_size)
+{
+	char err[400];
+	int lineno = 0;
+	FILE *f = fopen(path, "re");
+	cf->text = NULL;
+	if (!f) {
+		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+		goto out_fail;
+	}
+	cf->text = calloc(1, CONFIG_MAX + 1);
+	size_t n = cf->text ? fread(cf->text, 1, CONFIG_MAX + 1, f) : 0;
+	fclose(f);
+	if (!cf->text || n > CONFIG_MAX) {
+		snprintf(err, sizeof(err), "%s: %s", path, cf->text ? "larger than 64 KiB" : "out of memory");
+		goto out_fail;
+	}
+	cf->text[n] = '\0';
+	if (memchr(cf->text, '\0', n)) {
+		snprintf(err, sizeof(err), "%s: not a text file", path);
+		goto out_fail;
+	}
+	for (char *line = cf->text, *next; line; line = next) {
+		if ((next = strchr(line, '\n')))
+			*next++ = '\0';
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *k = line;
+		while (*k == ' ' || *k == '\t' || *k == '\r')
+			k++;
+		char *end = k + strlen(k);
+		while (end > k && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (!*k)
+			continue;
+		char *eq = strchr(k, '=');
+		if (!eq) {
+			snprintf(err, sizeof(err), "%s:%d: give 'key = value'", path, lineno);
+			goto out_fail;
+		}
+		char *v = eq + 1, *kend = eq;
+		while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t'))
+			kend--;
+		*kend = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		const struct option *opt = NULL;
+		for (const struct option *lo = long_opts; lo->name; lo++)
+			if (strcmp(lo->name, k) == 0 && lo->val >= OPT_JSON)
+				opt = lo;
+		if (!opt || opt->val == OPT_CONFIG || opt->val == OPT_FOLLOW || opt->val == OPT_JSON) {
+			snprintf(err, sizeof(err), "%s:%d: unknown key '%s' (the long options without --)", path,
+				 lineno, k);
+			goto out_fail;
+		}
+		if (!*v) {
+			snprintf(err, sizeof(err), "%s:%d: %s has no value", path, lineno, k);
+			goto out_fail;
+		}
+		if (o->given & (1ull << (opt->val - OPT_JSON)))
+			continue; /* the command line wins */
+		if (opt->has_arg == no_argument) {
+			bool on = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1");
+			if (!on && strcmp(v, "false") && strcmp(v, "no") && strcmp(v, "0")) {
+				snprintf(err, sizeof(err), "%s:%d: %s takes true or false, not '%s'", path, lineno, k, v);
+				goto out_fail;
+			}
+			if (opt->val == OPT_INSECURE)
+				o->insecure = on;
+			continue;
+		}
+		char why[400];
+		if (apply_opt(opt->val, v, o, why, sizeof(why)) < 0) {
+			snprintf(err, sizeof(err), "%s:%d: %s", path, lineno, why);
+			goto out_fail;
+		}
+	}
+	return 0;
+
+out_fail:
+	fprintf(stderr, "fleetmedic-agent: %s\n", err);
+	if (out_err)
+		snprintf(out_err, out_size, "%s", err);
+	free(cf->text);
+	cf->text = NULL;
+	return -1;
 }
 
 /* The state of a source's endpoint fact ("etcd.endpoint" ...), or NULL for
@@ -834,12 +1033,364 @@ static int check(const struct opts *o)
 	return status;
 }
 
+/* --- run -------------------------------------------------------------------- */
+
+/* The daemon's state: one loop, the live sources, the collected ones on a
+ * timer, the diagnosis after each change of the facts, the uplink. */
+struct agent {
+	struct session ss;
+	struct opts *o;
+	struct config cf; /* --config's text, which o points into */
+	const char *node;
+	char node_buf[128];
+	char board[64];
+	uint64_t t0_ms;
+	struct fm_collect_opts co;
+	struct fm_diag_track *track;
+	struct fm_queue *queue;
+	struct fm_coap *coap;
+	struct fm_uplink *uplink;
+	struct fm_docker_policy policy;
+	struct fm_triage_src triage;
+	char docker_host[600];
+	void *live[sizeof(sources) / sizeof(sources[0])];
+	bool collecting;
+	struct fm_timer collect_timer, eval_timer, watchdog_timer;
+	struct fm_signal sigint, sigterm, sighup;
+};
+
+/* How soon after a change of the facts the diagnosis runs: changes come in
+ * bursts (a container's events, a batch of journal lines). */
+#define EVAL_DEBOUNCE_MS 20
+
+static cJSON *agent_active(void *arg)
+{
+	struct agent *a = arg;
+	return fm_diag_track_active(a->track);
+}
+
+static void agent_status(void *arg, cJSON *o)
+{
+	struct agent *a = arg;
+	cJSON *act = fm_diag_track_active(a->track);
+	int n = 0, w = 0;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, act)
+	{
+		int sev = fm_report_severity(cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity")));
+		n++;
+		w = sev > w ? sev : w;
+	}
+	cJSON_Delete(act);
+	cJSON_AddStringToObject(o, "node", a->node);
+	cJSON_AddStringToObject(o, "version", FM_VERSION);
+	cJSON_AddNumberToObject(o, "uptime_s", (double)((fm_now_ms() - a->t0_ms) / 1000));
+	cJSON_AddNumberToObject(o, "q", fm_queue_last_seq(a->queue));
+	cJSON_AddNumberToObject(o, "n", n);
+	cJSON_AddNumberToObject(o, "w", w);
+	cJSON_AddStringToObject(o, "controller", a->o->controller);
+	cJSON_AddBoolToObject(o, "insecure", a->o->insecure);
+}
+
+/* The diagnosis now; what changed goes to the queue and the controller. */
+static void evaluate(struct agent *a)
+{
+	cJSON *diagnoses = fm_diagnose(a->ss.facts, (int64_t)time(NULL));
+	cJSON *changes = diagnoses ? fm_diag_track_update(a->track, diagnoses, fm_now_ms()) : NULL;
+	cJSON_Delete(diagnoses);
+	if (!changes) {
+		fm_err("run: out of memory evaluating the diagnoses");
+		return;
+	}
+	cJSON *items = cJSON_CreateArray();
+	const cJSON *ch;
+	cJSON_ArrayForEach(ch, changes)
+	{
+		cJSON *it = fm_report_item(ch);
+		if (it && items)
+			cJSON_AddItemToArray(items, it);
+		else
+			cJSON_Delete(it);
+		fm_notice("diagnosis %s: %s %s", cJSON_GetStringValue(cJSON_GetObjectItem(ch, "change")),
+			  cJSON_GetStringValue(cJSON_GetObjectItem(ch, "code")),
+			  cJSON_GetStringValue(cJSON_GetObjectItem(ch, "summary")));
+	}
+	bool any = cJSON_GetArraySize(changes) > 0;
+	cJSON_Delete(changes);
+	if (!any) {
+		cJSON_Delete(items);
+		return;
+	}
+	fm_queue_push(a->queue, items, (int64_t)time(NULL));
+	cJSON *act = fm_diag_track_active(a->track);
+	fm_queue_set_reported(a->queue, act);
+	cJSON_Delete(act);
+	fm_uplink_kick(a->uplink);
+}
+
+static void on_eval(struct fm_timer *t)
+{
+	evaluate(container_of(t, struct agent, eval_timer));
+}
+
+static void on_fact(void *arg, const cJSON *fact, bool dropped)
+{
+	(void)fact;
+	(void)dropped;
+	struct agent *a = arg;
+	if (!fm_timer_armed(&a->eval_timer))
+		fm_timer_arm(&a->eval_timer, EVAL_DEBOUNCE_MS, 0);
+}
+
+/* etcd, apiserver and the board: collected on the loop (fm_httpc runs it
+ * while it waits), so the live sources and libcoap keep being served. */
+static void on_collect(struct fm_timer *t)
+{
+	struct agent *a = container_of(t, struct agent, collect_timer);
+	if (a->collecting)
+		return; /* the loop runs nested while a collection waits */
+	a->collecting = true;
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
+		if (!sources[i].start)
+			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	a->collecting = false;
+	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
+	evaluate(a);
+}
+
+static void on_watchdog(struct fm_timer *t)
+{
+	(void)t;
+	fm_journal_notify("WATCHDOG=1");
+}
+
+static void on_stop(struct fm_signal *s, int signo)
+{
+	fm_notice("run: signal %d: stopping (the queue is on disk)", signo);
+	fm_journal_notify("STOPPING=1");
+	fm_loop_stop(s->ev.loop);
+}
+
+/* SIGHUP: the configuration file again. A file with an error is refused
+ * whole (its line logged) and the running configuration stays. */
+static void on_hup(struct fm_signal *s, int signo)
+{
+	(void)signo;
+	struct agent *a = container_of(s, struct agent, sighup);
+	if (!a->o->config) {
+		fm_notice("run: SIGHUP: no --config to read again");
+		return;
+	}
+	struct opts fresh = *a->o;
+	struct config cf;
+	char err[400];
+	/* Only what the file may set changes; the command line still wins. */
+	fresh.allow_rm = false;
+	fresh.heartbeat_ms = 0;
+	if (read_config(a->o->config, &fresh, &cf, err, sizeof(err)) < 0) {
+		fm_err("run: SIGHUP: %s; the running configuration stays", err);
+		return;
+	}
+	if (a->o->given & (1ull << (OPT_ALLOW_ACTIONS - OPT_JSON)))
+		fresh.allow_rm = a->o->allow_rm;
+	if (!fresh.heartbeat_ms)
+		fresh.heartbeat_ms = (a->o->given & (1ull << (OPT_HEARTBEAT - OPT_JSON))) ? a->o->heartbeat_ms : 120000;
+	a->policy.allow_remove = fresh.allow_rm;
+	fm_uplink_set_heartbeat(a->uplink, (uint32_t)(fresh.heartbeat_ms / 1000));
+	fm_notice("run: SIGHUP: %s read again: heartbeat %llus, actions %s (other keys take effect at restart)",
+		  a->o->config, (unsigned long long)(fresh.heartbeat_ms / 1000), fresh.allow_rm ? "rm" : "none");
+	a->o->allow_rm = fresh.allow_rm;
+	a->o->heartbeat_ms = fresh.heartbeat_ms;
+	/* Strings of the new text are not taken over: keep the old text. */
+	free(cf.text);
+}
+
+/* The key of --listen's endpoint: this node's own identity only. */
+static size_t own_key(void *arg, const uint8_t *identity, size_t id_len, uint8_t *key)
+{
+	const struct agent *a = arg;
+	static uint8_t k[FM_COAP_PSK_MAX];
+	static size_t klen;
+	char err[400];
+	size_t n = strlen(a->o->psk_identity ? a->o->psk_identity : a->node);
+	if (id_len != n || memcmp(identity, a->o->psk_identity ? a->o->psk_identity : a->node, n) != 0) {
+		fm_warn("listen: DTLS-PSK identity '%.*s' refused (only this node's own)", (int)(id_len > 64 ? 64 : id_len),
+			(const char *)identity);
+		return 0;
+	}
+	if (!klen && fm_coap_read_psk(a->o->psk_file, k, sizeof(k), &klen, err, sizeof(err)) < 0) {
+		fm_err("listen: %s", err);
+		return 0;
+	}
+	memcpy(key, k, klen);
+	return klen;
+}
+
+static void agent_close(struct agent *a)
+{
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+		if (a->live[i])
+			sources[i].stop(a->live[i]);
+	fm_facts_observe(a->ss.facts, NULL, NULL);
+	fm_uplink_delete(&a->uplink);
+	fm_coap_delete(&a->coap);
+	fm_timer_close(&a->collect_timer);
+	fm_timer_close(&a->eval_timer);
+	fm_timer_close(&a->watchdog_timer);
+	/* A second SIGTERM (to the process and to its group) may be pending:
+	 * the agent is stopping anyway, so it must not kill it once the
+	 * signalfd's mask is lifted. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	fm_signal_close(&a->sigint);
+	fm_signal_close(&a->sigterm);
+	fm_signal_close(&a->sighup);
+	fm_queue_delete(&a->queue);
+	fm_diag_track_delete(&a->track);
+	session_close(&a->ss);
+}
+
+static int run(struct opts *o)
+{
+	struct agent a = {.o = o, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
+			  .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
+			  .sigterm = {.ev = FM_EVENT_INIT}, .sighup = {.ev = FM_EVENT_INIT}};
+	char err[600];
+	uint8_t key[FM_COAP_PSK_MAX];
+	size_t key_len = 0;
+	int status = EXIT_USAGE;
+
+	if (!o->controller) {
+		fprintf(stderr, "fleetmedic-agent: run needs --controller coaps://HOST[:PORT]\n");
+		return EXIT_USAGE;
+	}
+	if (!o->state_dir)
+		o->state_dir = "/var/lib/fleetmedic";
+	a.t0_ms = fm_now_ms();
+	if (session_open(&a.ss, o) < 0)
+		return EXIT_USAGE;
+	a.node = a.ss.d.node_name[0] ? a.ss.d.node_name : NULL;
+	if (!a.node) {
+		if (gethostname(a.node_buf, sizeof(a.node_buf) - 1) < 0 || !a.node_buf[0])
+			snprintf(a.node_buf, sizeof(a.node_buf), "unknown");
+		a.node = a.node_buf;
+	}
+	struct fm_coap_uri uri;
+	if (fm_coap_parse_uri(o->controller, &uri, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fleetmedic-agent: %s\n", err);
+		goto out_close;
+	}
+	if (uri.secure || o->listen) {
+		if (!o->psk_file) {
+			fprintf(stderr, "fleetmedic-agent: DTLS-PSK needs --psk-file FILE (the key in hex)\n");
+			goto out_close;
+		}
+		if (fm_coap_read_psk(o->psk_file, key, sizeof(key), &key_len, err, sizeof(err)) < 0) {
+			fprintf(stderr, "fleetmedic-agent: %s\n", err);
+			goto out_close;
+		}
+	}
+	a.co = (struct fm_collect_opts){.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
+	if (!(a.queue = fm_queue_open(o->state_dir, 0, err, sizeof(err)))) {
+		fprintf(stderr, "fleetmedic-agent: %s\n", err);
+		goto out_close;
+	}
+	if (!(a.track = fm_diag_track_new(o->hold_ms ? o->hold_ms : 30000)) ||
+	    fm_diag_track_seed(a.track, fm_queue_reported(a.queue), fm_now_ms()) < 0) {
+		fprintf(stderr, "fleetmedic-agent: out of memory\n");
+		goto out_close;
+	}
+	if (fm_signal_init(a.ss.loop, &a.sigint, SIGINT, on_stop) < 0 ||
+	    fm_signal_init(a.ss.loop, &a.sigterm, SIGTERM, on_stop) < 0 ||
+	    fm_signal_init(a.ss.loop, &a.sighup, SIGHUP, on_hup) < 0 ||
+	    fm_timer_init(a.ss.loop, &a.collect_timer, on_collect) < 0 ||
+	    fm_timer_init(a.ss.loop, &a.eval_timer, on_eval) < 0 ||
+	    fm_timer_init(a.ss.loop, &a.watchdog_timer, on_watchdog) < 0) {
+		fprintf(stderr, "fleetmedic-agent: cannot set up the loop: %s\n", strerror(errno));
+		goto out_close;
+	}
+
+	/* The board first: its id goes in every report. */
+	collect_hal(a.ss.loop, &a.ss.d, o, &a.co, a.ss.facts);
+	const cJSON *board = fm_facts_get(a.ss.facts, "hal.board", "board");
+	snprintf(a.board, sizeof(a.board), "%s",
+		 cJSON_GetStringValue(cJSON_GetObjectItem(board, "board_id")) ? cJSON_GetStringValue(cJSON_GetObjectItem(board, "board_id")) : "");
+
+	if (!(a.coap = fm_coap_new(a.ss.loop))) {
+		fprintf(stderr, "fleetmedic-agent: cannot set up libcoap: %s\n", strerror(errno));
+		goto out_close;
+	}
+	if (fm_docker_host(a.docker_host, sizeof(a.docker_host), o->docker_host, a.ss.d.root) < 0)
+		a.docker_host[0] = '\0';
+	a.policy.allow_remove = o->allow_rm;
+	struct fm_uplink_opts uo = {
+		.controller = o->controller, .identity = o->psk_identity ? o->psk_identity : a.node,
+		.key = key, .key_len = key_len, .insecure = o->insecure, .board = a.board,
+		.heartbeat_s = (uint32_t)((o->heartbeat_ms ? o->heartbeat_ms : 120000) / 1000),
+		.ack_timeout_ms = o->ack_timeout_ms, .max_retransmit = o->max_retransmit,
+		.retry_min_ms = o->ack_timeout_ms ? o->ack_timeout_ms / 2 : 0, .retry_max_ms = o->retry_max_ms,
+	};
+	if (!(a.uplink = fm_uplink_new(a.ss.loop, a.coap, &uo, a.queue, agent_active, &a, err, sizeof(err)))) {
+		fprintf(stderr, "fleetmedic-agent: %s\n", err);
+		goto out_close;
+	}
+	a.triage = (struct fm_triage_src){.facts = a.ss.facts, .journal_dir = o->journal_dir,
+					  .docker_host = a.docker_host, .policy = &a.policy, .uplink = a.uplink,
+					  .diagnoses = agent_active, .status = agent_status, .arg = &a};
+	if (fm_triage_register(a.coap, &a.triage) < 0) {
+		fprintf(stderr, "fleetmedic-agent: out of memory\n");
+		goto out_close;
+	}
+	if (o->listen) {
+		char host[256];
+		uint16_t port;
+		if (fm_coap_parse_hostport(o->listen, host, sizeof(host), &port, err, sizeof(err)) < 0 ||
+		    fm_coap_listen(a.coap, host, port, own_key, &a, err, sizeof(err)) < 0) {
+			fprintf(stderr, "fleetmedic-agent: --listen %s\n", err);
+			goto out_close;
+		}
+		fm_notice("run: serving the triage GETs on coaps://%s (DTLS-PSK, identity %s)", o->listen,
+			  uo.identity);
+	}
+
+	/* The live sources keep their facts up to date from their events. */
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		if (!sources[i].start)
+			continue;
+		if (!(a.live[i] = sources[i].start(a.ss.loop, &a.ss.d, o, a.ss.facts, err, sizeof(err))))
+			fm_warn("run: %s not followed: %s", sources[i].name, err);
+	}
+	fm_facts_observe(a.ss.facts, on_fact, &a);
+	uint64_t every = o->collect_ms ? o->collect_ms : 10000;
+	fm_timer_arm(&a.collect_timer, 1, every);
+	uint64_t wd = fm_journal_watchdog_usec();
+	if (wd)
+		fm_timer_arm(&a.watchdog_timer, wd / 2000 ? wd / 2000 : 1, wd / 2000 ? wd / 2000 : 1);
+	fm_journal_notify("READY=1");
+	fm_notice("run: node %s reporting to %s (heartbeat %us, state in %s)", a.node, o->controller,
+		  uo.heartbeat_s, o->state_dir);
+	status = fm_loop_run(a.ss.loop) < 0 ? EXIT_FINDING : 0;
+
+out_close:
+	explicit_bzero(key, sizeof(key));
+	agent_close(&a);
+	free(a.cf.text);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.root = "/"}; /* timeout_ms 0: the command's default */
+	/* --config's text: the options point into it until exit. */
+	static struct config cf;
 
 	/* A peer that vanishes mid-write must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
+	/* FLEETMEDIC_DEBUG=1: every log line, libcoap's too (to chase a link). */
+	if (getenv("FLEETMEDIC_DEBUG")) {
+		fm_log_set_level(FM_LOG_DEBUG);
+		fm_coap_log_setup(FM_LOG_INFO);
+	}
 
 	if (argc < 2) {
 		usage(stderr);
@@ -863,6 +1414,8 @@ int main(int argc, char **argv)
 		int rc = parse_opts(argc - 2, argv + 2, &o);
 		if (rc)
 			return rc;
+		if (o.config && read_config(o.config, &o, &cf, NULL, 0) < 0)
+			return EXIT_USAGE;
 		if (optind < argc - 2) {
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 2]);
 			return EXIT_USAGE;
@@ -875,6 +1428,8 @@ int main(int argc, char **argv)
 		int rc = parse_opts(argc - 1, argv + 1, &o);
 		if (rc)
 			return rc;
+		if (o.config && read_config(o.config, &o, &cf, NULL, 0) < 0)
+			return EXIT_USAGE;
 		if (optind < argc - 1) {
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 1]);
 			return EXIT_USAGE;
@@ -888,8 +1443,24 @@ int main(int argc, char **argv)
 		return check(&o);
 	}
 	if (strcmp(cmd, "run") == 0) {
-		fprintf(stderr, "fleetmedic-agent: 'run' is not implemented yet; 'check' and 'probe' are\n");
-		return EXIT_USAGE;
+		int rc = parse_opts(argc - 1, argv + 1, &o);
+		if (rc)
+			return rc;
+		if (optind < argc - 1) {
+			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 1]);
+			return EXIT_USAGE;
+		}
+		if (o.config && read_config(o.config, &o, &cf, NULL, 0) < 0)
+			return EXIT_USAGE;
+		if (o.follow || o.json) {
+			fprintf(stderr, "fleetmedic-agent: --follow and --json are for probe and check\n");
+			return EXIT_USAGE;
+		}
+		if (!o.timeout_ms)
+			o.timeout_ms = 1000;
+		rc = run(&o);
+		free(cf.text);
+		return rc;
 	}
 	fprintf(stderr, "fleetmedic-agent: unknown command '%s' (see --help)\n", cmd);
 	return EXIT_USAGE;

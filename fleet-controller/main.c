@@ -1,27 +1,523 @@
-/* fleetmedic-controller: the fleet controller. For now it only identifies
- * itself; serving agents over CoAP/DTLS is the uplink issue's work. */
+/* fleetmedic-controller: the fleet controller. `serve` receives the agents'
+ * heartbeats and reports over CoAP/DTLS-PSK (firmware-agent/report/
+ * PROTOCOL.md) into SQLite; `nodes` and `show` read that database. */
+#include "fc_keys.h"
+#include "fc_relay.h"
+#include "fc_server.h"
+#include "fc_store.h"
+#include "fm_buf.h"
+#include "fm_coap.h"
+#include "fm_conf.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_FINDING = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: fleetmedic-controller --version | --help\n"
-		     "\n"
-		     "The fleet controller that receives fleetmedic agents' diagnoses.\n"
-		     "'serve', 'nodes', 'show' and 'triage' are not implemented yet.\n");
+	fprintf(out,
+		"usage: fleetmedic-controller COMMAND [OPTIONS]\n"
+		"\n"
+		"The fleet controller: receives fleetmedic agents' heartbeats and diagnosis\n"
+		"reports over CoAP/DTLS-PSK and keeps them in one SQLite file.\n"
+		"\n"
+		"commands:\n"
+		"  serve --listen HOST:PORT --keys FILE [--db FILE] [--insecure] [-v]\n"
+		"        serve agents (DTLS-PSK; CoAPS's port is 5684). FILE holds one\n"
+		"        'NODE HEXKEY' a line (# comments, key 16..64 bytes) and must not be\n"
+		"        readable by group or others. --insecure serves plain CoAP instead\n"
+		"        (no authentication: for a lab only, logged loudly). -v: more log.\n"
+		"  nodes [--db FILE] [--json]\n"
+		"        every node: board, last seen, state (ok|unreachable), worst severity,\n"
+		"        the codes of its raised diagnoses\n"
+		"  show NODE [--db FILE] [--json] [--history N]\n"
+		"        a node's diagnoses with evidence, remedy and what they explain, then\n"
+		"        its last N (20) history lines\n"
+		"  triage NODE WHAT [ARGS...] [--timeout DURATION] [--control PATH] [--json]\n"
+		"        ask a node over its own session, through the running serve:\n"
+		"          status | diag | facts [KIND] | containers | etcd | hal\n"
+		"          journal UNIT [COUNT] [PATTERN]   (UNIT: kubelet docker containerd etcd k3s kernel)\n"
+		"          rm CONTAINER-ID                  (only when the node's config enables actions)\n"
+		"        A node that spoke in the last 30 s is asked at once, any other at its next\n"
+		"        heartbeat; --timeout (150s) bounds the wait. Prints the answer (JSON\n"
+		"        pretty-printed); exit 1 when the node refuses or does not answer.\n"
+		"  --version | --help\n"
+		"\n"
+		"--db defaults to %s; --control (serve's triage socket, mode 0600)\n"
+		"to the database's path with .sock appended.\n"
+		"A node is unreachable after %d missed heartbeat intervals.\n"
+		"exit status: 0 done, 1 serve failed while running, 2 usage or configuration\n"
+		"error (unknown node, unreadable key file, no database).\n",
+		FC_STORE_DEFAULT_DB, FC_STORE_MISSED_MAX);
+}
+
+#define ARGS_MAX 5
+struct opts {
+	const char *listen, *keys, *db, *control;
+	bool insecure, json;
+	int verbose;
+	long history;
+	uint64_t timeout_ms;
+	const char *args[ARGS_MAX]; /* positional */
+	int nargs;
+};
+
+enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT };
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option long_opts[] = {
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"keys", required_argument, NULL, OPT_KEYS},
+		{"db", required_argument, NULL, OPT_DB},
+		{"insecure", no_argument, NULL, OPT_INSECURE},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"history", required_argument, NULL, OPT_HISTORY},
+		{"control", required_argument, NULL, OPT_CONTROL},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	o->db = FC_STORE_DEFAULT_DB;
+	o->history = 20;
+	o->timeout_ms = 150000;
+	optind = 2; /* after the command */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_KEYS: o->keys = optarg; break;
+		case OPT_DB: o->db = optarg; break;
+		case OPT_INSECURE: o->insecure = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_HISTORY: {
+			char *end;
+			o->history = strtol(optarg, &end, 10);
+			if (!*optarg || *end || o->history < 0 || o->history > 10000) {
+				fprintf(stderr, "fleetmedic-controller: --history must be 0..10000\n");
+				return -1;
+			}
+			break;
+		}
+		case OPT_CONTROL: o->control = optarg; break;
+		case OPT_TIMEOUT:
+			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
+			    o->timeout_ms > 3600000) {
+				fprintf(stderr, "fleetmedic-controller: --timeout %s: give a duration such as 30s or 5m (at most 1h)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case ':':
+			fprintf(stderr, "fleetmedic-controller: %s needs a value\n", argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr, "fleetmedic-controller: unknown option %s (see --help)\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (o->nargs == ARGS_MAX) {
+			fprintf(stderr, "fleetmedic-controller: unexpected argument %s (see --help)\n", argv[optind]);
+			return -1;
+		}
+		o->args[o->nargs++] = argv[optind];
+	}
+	return 0;
+}
+
+/* --control, or the database's path with .sock appended. */
+static const char *control_path(const struct opts *o, char *buf, size_t size)
+{
+	if (o->control)
+		return o->control;
+	snprintf(buf, size, "%s.sock", o->db);
+	return buf;
+}
+
+static bool stop_requested;
+
+static void on_signal(struct fm_signal *sig, int signo)
+{
+	fm_notice("signal %d: stopping", signo);
+	stop_requested = true;
+	fm_loop_stop(sig->ev.loop);
+}
+
+static int cmd_serve(const struct opts *o)
+{
+	if (!o->listen || !o->keys || o->nargs) {
+		if (o->nargs)
+			fprintf(stderr, "fleetmedic-controller: serve takes no argument %s (see --help)\n", o->args[0]);
+		else
+			fprintf(stderr, "fleetmedic-controller: serve needs --listen HOST:PORT and --keys FILE (see --help)\n");
+		return EXIT_USAGE;
+	}
+	fm_log_set_level(o->verbose >= 2 ? FM_LOG_DEBUG : o->verbose ? FM_LOG_INFO : FM_LOG_NOTICE);
+	if (getenv("JOURNAL_STREAM"))
+		fm_log_set_journal_prefix(1);
+	/* libcoap's own lines: its warnings, its chatter only with -vv */
+	fm_coap_log_setup(o->verbose >= 2 ? FM_LOG_DEBUG : FM_LOG_WARNING);
+
+	int status = EXIT_USAGE;
+	struct fm_buf errs;
+	struct fc_keys *keys = NULL;
+	struct fc_store *store = NULL;
+	struct fm_loop *loop = NULL;
+	struct fc_server *server = NULL;
+	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
+	char why[PATH_MAX + 160];
+
+	fm_buf_init(&errs, 16384);
+	if (fc_keys_load(o->keys, &keys, &errs) < 0) {
+		fprintf(stderr, "%s", errs.data ? errs.data : "fleetmedic-controller: cannot load --keys\n");
+		goto out;
+	}
+	if (fc_store_open(o->db, true, &store, why, sizeof(why)) < 0) {
+		fprintf(stderr, "fleetmedic-controller: --db %s\n", why);
+		goto out;
+	}
+	loop = fm_loop_new();
+	if (!loop || fm_signal_init(loop, &sigterm, SIGTERM, on_signal) < 0 ||
+	    fm_signal_init(loop, &sigint, SIGINT, on_signal) < 0) {
+		fprintf(stderr, "fleetmedic-controller: cannot set up the event loop: %s\n", strerror(errno));
+		goto out;
+	}
+	char ctl[PATH_MAX];
+	struct fc_server_conf conf = {.listen = o->listen, .keys = keys, .store = store, .insecure = o->insecure,
+				      .control = control_path(o, ctl, sizeof(ctl))};
+	server = fc_server_new(loop, &conf, why, sizeof(why));
+	if (!server) {
+		fprintf(stderr, "fleetmedic-controller: %s\n", why);
+		goto out;
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s", fc_server_address(server));
+	int rc = fm_loop_run(loop);
+	status = rc < 0 && !stop_requested ? EXIT_FINDING : EXIT_OK;
+	if (rc < 0 && !stop_requested)
+		fm_err("event loop failed: %s", strerror(-rc));
+	sd_notify(0, "STOPPING=1");
+out:
+	fc_server_delete(&server);
+	fm_signal_close(&sigterm);
+	fm_signal_close(&sigint);
+	fm_loop_delete(&loop);
+	fc_store_delete(&store);
+	fc_keys_delete(&keys);
+	fm_buf_free(&errs);
+	return status;
+}
+
+/* "4s ago", "3m ago", "2h ago", "5d ago". */
+static const char *ago(double s, char *buf, size_t size)
+{
+	long long v = (long long)s;
+	if (v < 0)
+		v = 0;
+	if (v < 120)
+		snprintf(buf, size, "%llds ago", v);
+	else if (v < 7200)
+		snprintf(buf, size, "%lldm ago", v / 60);
+	else if (v < 172800)
+		snprintf(buf, size, "%lldh ago", v / 3600);
+	else
+		snprintf(buf, size, "%lldd ago", v / 86400);
+	return buf;
+}
+
+static const char *jstr(const cJSON *o, const char *key, const char *dflt)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(j) ? j->valuestring : dflt;
+}
+
+static double jnum(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(j) ? j->valuedouble : 0;
+}
+
+/* The strings of a JSON array joined with sep. */
+static void print_list(const cJSON *a, const char *sep)
+{
+	const cJSON *it;
+	bool first = true;
+	cJSON_ArrayForEach(it, a) {
+		if (cJSON_IsString(it)) {
+			printf("%s%s", first ? "" : sep, it->valuestring);
+			first = false;
+		}
+	}
+}
+
+static void print_json(cJSON *j)
+{
+	char *s = cJSON_Print(j);
+	if (s)
+		printf("%s\n", s);
+	cJSON_free(s);
+}
+
+static int open_ro(const struct opts *o, struct fc_store **store)
+{
+	char why[PATH_MAX + 160];
+	if (fc_store_open(o->db, false, store, why, sizeof(why)) < 0) {
+		fprintf(stderr, "fleetmedic-controller: --db %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_nodes(const struct opts *o)
+{
+	struct fc_store *store = NULL;
+	if (o->nargs) {
+		fprintf(stderr, "fleetmedic-controller: nodes takes no argument (see --help)\n");
+		return EXIT_USAGE;
+	}
+	if (open_ro(o, &store) < 0)
+		return EXIT_USAGE;
+	cJSON *nodes = fc_store_nodes(store, (int64_t)time(NULL));
+	fc_store_delete(&store);
+	if (!nodes) {
+		fprintf(stderr, "fleetmedic-controller: cannot read %s\n", o->db);
+		return EXIT_USAGE;
+	}
+	if (o->json) {
+		print_json(nodes);
+	} else {
+		printf("%-24s %-12s %-10s %-12s %-9s %s\n", "NODE", "BOARD", "LAST SEEN", "STATE", "WORST",
+		       "CODES");
+		const cJSON *n;
+		cJSON_ArrayForEach(n, nodes) {
+			char when[32];
+			printf("%-24s %-12s %-10s %-12s %-9s ", jstr(n, "node", "?"), jstr(n, "board", "-"),
+			       ago(jnum(n, "last_seen_ago_s"), when, sizeof(when)), jstr(n, "state", "?"),
+			       jstr(n, "worst", "?"));
+			const cJSON *codes = cJSON_GetObjectItemCaseSensitive(n, "codes");
+			if (cJSON_GetArraySize(codes))
+				print_list(codes, ",");
+			else
+				printf("-");
+			printf("\n");
+		}
+	}
+	cJSON_Delete(nodes);
+	return EXIT_OK;
+}
+
+static void print_time(double t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (localtime_r(&tt, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm))
+		printf("%s", buf);
+	else
+		printf("%.0f", t);
+}
+
+static void print_show(const cJSON *n)
+{
+	char when[32];
+	printf("node %s", jstr(n, "node", "?"));
+	if (jstr(n, "board", NULL))
+		printf(" (%s)", jstr(n, "board", ""));
+	printf(": %s, last seen %s, report %.0f, heartbeat every %.0fs%s\n", jstr(n, "state", "?"),
+	       ago(jnum(n, "last_seen_ago_s"), when, sizeof(when)), jnum(n, "last_seq"), jnum(n, "interval_s"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "insecure")) ? ", INSECURE session" : "");
+	const cJSON *diags = cJSON_GetObjectItemCaseSensitive(n, "diagnoses"), *d;
+	if (!cJSON_GetArraySize(diags))
+		printf("\nno diagnosis raised\n");
+	cJSON_ArrayForEach(d, diags) {
+		printf("\n%s %s (%s)\n", jstr(d, "severity", "?"), jstr(d, "code", "?"), jstr(d, "key", ""));
+		if (*jstr(d, "summary", ""))
+			printf("  %s\n", jstr(d, "summary", ""));
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "evidence");
+		if (cJSON_GetArraySize(a)) {
+			printf("  evidence: ");
+			print_list(a, ", ");
+			printf("\n");
+		}
+		a = cJSON_GetObjectItemCaseSensitive(d, "explains");
+		if (cJSON_GetArraySize(a)) {
+			printf("  explains: ");
+			print_list(a, ", ");
+			printf("\n");
+		}
+		a = cJSON_GetObjectItemCaseSensitive(d, "remedy");
+		const cJSON *it;
+		cJSON_ArrayForEach(it, a)
+			if (cJSON_IsString(it))
+				printf("  fix: %s\n", it->valuestring);
+		printf("  raised ");
+		print_time(jnum(d, "raised_at"));
+		printf(", report %.0f\n", jnum(d, "seq"));
+	}
+	const cJSON *hist = cJSON_GetObjectItemCaseSensitive(n, "history"), *h;
+	if (cJSON_GetArraySize(hist))
+		printf("\nhistory:\n");
+	cJSON_ArrayForEach(h, hist) {
+		printf("  ");
+		print_time(jnum(h, "at"));
+		if (jnum(h, "seq"))
+			printf("  #%-5.0f", jnum(h, "seq"));
+		else
+			printf("  %-6s", "");
+		printf(" %-11s", jstr(h, "event", "?"));
+		if (jstr(h, "code", NULL))
+			printf(" %s %s", jstr(h, "code", ""), jstr(h, "key", ""));
+		if (jnum(h, "severity"))
+			printf(" (%s)", fc_store_severity_name((int)jnum(h, "severity")));
+		if (jstr(h, "detail", NULL))
+			printf("%s%s", jstr(h, "code", NULL) ? ": " : " ", jstr(h, "detail", ""));
+		printf("\n");
+	}
+}
+
+static int cmd_show(const struct opts *o)
+{
+	struct fc_store *store = NULL;
+	if (o->nargs != 1) {
+		fprintf(stderr, "fleetmedic-controller: show needs one NODE (see --help)\n");
+		return EXIT_USAGE;
+	}
+	if (open_ro(o, &store) < 0)
+		return EXIT_USAGE;
+	int rc;
+	cJSON *n = fc_store_show(store, o->args[0], (int)o->history, (int64_t)time(NULL), &rc);
+	fc_store_delete(&store);
+	if (!n) {
+		fprintf(stderr, "fleetmedic-controller: %s\n",
+			rc == -ENOENT ? "no such node (see 'fleetmedic-controller nodes')" : "cannot read the database");
+		return EXIT_USAGE;
+	}
+	if (o->json)
+		print_json(n);
+	else
+		print_show(n);
+	cJSON_Delete(n);
+	return EXIT_OK;
+}
+
+/* Appends key=value to q, percent-encoding the value (RFC 3986
+ * unreserved characters stay). false when it does not fit. */
+static bool add_query(char *q, size_t size, const char *key, const char *value)
+{
+	size_t n = strlen(q);
+	int w = snprintf(q + n, size - n, "%s%s=", n ? "&" : "", key);
+	if (w < 0 || (size_t)w >= size - n)
+		return false;
+	n += (size_t)w;
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		bool plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+			     *v == '-' || *v == '.' || *v == '_' || *v == '~';
+		if (n + 4 >= size)
+			return false;
+		n += (size_t)snprintf(q + n, size - n, plain ? "%c" : "%%%02X", *v);
+	}
+	return true;
+}
+
+static int cmd_triage(const struct opts *o)
+{
+	static const char *const simple[] = {"status", "diag", "containers", "etcd", "hal"};
+	if (o->nargs < 2) {
+		fprintf(stderr, "fleetmedic-controller: triage needs NODE and WHAT (see --help)\n");
+		return EXIT_USAGE;
+	}
+	const char *node = o->args[0], *what = o->args[1], *method = "get", *path = what;
+	char q[512] = "";
+	int extra = o->nargs - 2;
+	bool ok = false;
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		ok |= strcmp(what, simple[i]) == 0 && extra == 0;
+	if (strcmp(what, "facts") == 0 && extra <= 1)
+		ok = extra == 0 || add_query(q, sizeof(q), "k", o->args[2]);
+	if (strcmp(what, "journal") == 0 && extra >= 1 && extra <= 3) {
+		ok = add_query(q, sizeof(q), "u", o->args[2]) && (extra < 2 || add_query(q, sizeof(q), "n", o->args[3])) &&
+		     (extra < 3 || add_query(q, sizeof(q), "g", o->args[4]));
+	}
+	if (strcmp(what, "rm") == 0 && extra == 1) {
+		method = "post";
+		path = "act/rm";
+		ok = add_query(q, sizeof(q), "id", o->args[2]);
+	}
+	if (!ok) {
+		fprintf(stderr, "fleetmedic-controller: triage %s: give status, diag, facts [KIND], containers, etcd, hal, "
+				"journal UNIT [COUNT] [PATTERN] or rm ID (see --help)\n",
+			what);
+		return EXIT_USAGE;
+	}
+	char ctl[PATH_MAX], why[PATH_MAX + 160];
+	cJSON *a = fc_relay_ask(control_path(o, ctl, sizeof(ctl)), node, method, path, q, o->timeout_ms, why,
+				sizeof(why));
+	if (!a) {
+		fprintf(stderr, "fleetmedic-controller: %s\n", why);
+		return EXIT_USAGE;
+	}
+	const char *err = jstr(a, "error", NULL), *code = jstr(a, "code", "?"), *payload = jstr(a, "payload", "");
+	int status = EXIT_OK;
+	if (o->json) {
+		print_json(a);
+		status = err || code[0] != '2' ? EXIT_FINDING : EXIT_OK;
+	} else if (err) {
+		fprintf(stderr, "fleetmedic-controller: %s: %s\n", node, err);
+		status = EXIT_FINDING;
+	} else if (code[0] != '2') {
+		fprintf(stderr, "fleetmedic-controller: %s answered %s%s%s\n", node, code, *payload ? ": " : "", payload);
+		status = EXIT_FINDING;
+	} else {
+		cJSON *j = cJSON_Parse(payload);
+		if (j)
+			print_json(j);
+		else
+			printf("%s%s", payload, *payload && payload[strlen(payload) - 1] != '\n' ? "\n" : "");
+		cJSON_Delete(j);
+	}
+	cJSON_Delete(a);
+	return status;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("fleetmedic-controller %s (SQLite %s)\n", FM_VERSION, sqlite3_libversion());
-		return 0;
+		return EXIT_OK;
 	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
-		return 0;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
-	usage(stderr);
-	return 2;
+	static const struct {
+		const char *name;
+		int (*fn)(const struct opts *);
+	} cmds[] = {{"serve", cmd_serve}, {"nodes", cmd_nodes}, {"show", cmd_show}, {"triage", cmd_triage}};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		struct opts o = {0};
+		if (parse(argc, argv, &o) < 0)
+			return EXIT_USAGE;
+		return cmds[i].fn(&o);
+	}
+	fprintf(stderr, "fleetmedic-controller: unknown command %s (see --help)\n", argv[1]);
+	return EXIT_USAGE;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Every symbol our libraries export carries its module prefix (STYLE.md 12):
-# fm_ for the agent, hal_ for hal/. A missing `static` shows up here.
+# fm_ for the agent, hal_ for hal/, fc_ for the controller. A missing `static` shows up here.
 set -euo pipefail
 status=0
 for lib in "$@"; do
     case "$(basename "$lib")" in
         libhal.a) re='^(hal_|board_)' ;;
+        libfccontroller.a) re='^fc_' ;;
         *) re='^(fm_|fmh_)' ;;
     esac
     # ASan adds an ODR indicator "__odr_asan.<name>" beside every exported

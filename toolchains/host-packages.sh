@@ -18,6 +18,8 @@ pkgs=(
   systemd-journal-remote systemd
   # real ext4 images on loop devices (mkfs, debugfs, losetup)
   e2fsprogs util-linux file
+  # an independent CoAP/DTLS peer for the controller tests (coap-client-openssl)
+  libcoap3-bin
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
 )

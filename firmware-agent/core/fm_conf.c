@@ -1,8 +1,11 @@
 #include "fm_conf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int fm_conf_duration_ms(const char *s, uint64_t *ms)
 {
@@ -27,4 +30,55 @@ int fm_conf_duration_ms(const char *s, uint64_t *ms)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int fm_conf_hex(const char *s, size_t len, uint8_t *out, size_t max, size_t *n)
+{
+	if (len % 2)
+		return -EINVAL;
+	if (len / 2 > max)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	*n = len / 2;
+	return 0;
+}
+
+int fm_conf_open_secret(const char *path, unsigned *mode)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (mode)
+		*mode = st.st_mode & 07777;
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
 }

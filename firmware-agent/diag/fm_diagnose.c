@@ -2,6 +2,7 @@
  * of DESIGN.md's codes; then the causes absorb the symptoms they explain. */
 #include "fm_diagnose.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -379,16 +380,131 @@ static const char *devname(const char *dev)
 	return strncmp(dev, "/dev/", 5) == 0 ? dev + 5 : dev;
 }
 
-/* fsck for a filesystem: the root cannot be checked while mounted, so it is
- * marked for the check at the next boot (what incident 2 ended with). */
+/* Whether path is mount point mp or inside it (component-wise). */
+static bool path_inside(const char *path, const char *mp)
+{
+	size_t n = strlen(mp);
+	if (n == 1 && mp[0] == '/')
+		return path[0] == '/';
+	return strncmp(path, mp, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* The device holding path, from the board's facts: the longest hal.fs path
+ * (a path the board asked about) or hal.ext4 / hal.readonly mount point
+ * that contains it, so evidence about a file and evidence about its device
+ * become one finding. A filesystem mounted anywhere (Docker's data-root
+ * need not be /var/lib/docker) is found through its ext4 entry. NULL when
+ * unknown. */
+static const char *device_of(const struct ctx *c, const char *path)
+{
+	const char *best = NULL;
+	size_t best_len = 0;
+	for (size_t i = 0; path && i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *p = kind_is(f, "hal.fs") ? str(f, "path")
+				: kind_is(f, "hal.ext4") || kind_is(f, "hal.readonly") ? str(f, "mount_point")
+											 : NULL;
+		const char *dev = str(f, "device");
+		if (!p || !dev || !path_inside(path, p))
+			continue;
+		if (strlen(p) >= best_len) {
+			best = devname(dev);
+			best_len = strlen(p);
+		}
+	}
+	return best;
+}
+
+/* Where device dev ("loop0", "/dev/mmcblk0p2") is mounted, from the board's
+ * facts; NULL when unknown. */
+static const char *mount_of(const struct ctx *c, const char *dev)
+{
+	for (size_t i = 0; dev && i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *d = str(f, "device"), *mp = str(f, "mount_point");
+		if ((kind_is(f, "hal.ext4") || kind_is(f, "hal.readonly") || kind_is(f, "hal.fs")) && d &&
+		    mp && strcmp(devname(d), devname(dev)) == 0)
+			return mp;
+	}
+	return NULL;
+}
+
+/* The first absolute path in text that runs through an overlay2 directory
+ * ("open /var/lib/docker/overlay2/74217d05e7d3/lower: structure needs
+ * cleaning" -> "/var/lib/docker/overlay2/74217d05e7d3/lower"): the file
+ * Docker could not read. false when text names none. */
+static bool overlay_path(const char *text, char *out, size_t size)
+{
+	const char *o = text ? strstr(text, "/overlay2/") : NULL;
+	if (!o)
+		return false;
+	const char *b = o;
+	while (b > text && b[-1] != ' ' && b[-1] != '"' && b[-1] != '\'' && b[-1] != '=')
+		b--;
+	size_t n = strcspn(b, " :\"'\\,");
+	if (b[0] != '/' || n >= size)
+		return false;
+	memcpy(out, b, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Whether Docker keeps its data on the filesystem mounted on mp (not the
+ * root): it holds /var/lib/docker, Docker's default data root, or the
+ * daemon named an overlay2 path in it (a daemon with another --data-root). */
+static bool docker_on(const struct ctx *c, const char *mp)
+{
+	char p[512];
+	if (strcmp(mp, "/") != 0 && path_inside("/var/lib/docker", mp))
+		return true;
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		const char *text = kind_is(f, "docker.logs") ? str(f, "error")
+				   : kind_is(f, "docker.container") ? str(f, "inspect_error")
+				   : kind_is(f, "journal.match") ? str(f, "message")
+								  : NULL;
+		if (overlay_path(text, p, sizeof(p)) && path_inside(p, mp))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the filesystem is the root one: mounted on /, or, with its mount
+ * unknown, the device hal found under /; with nothing known, the root is
+ * assumed (where /var/lib/docker and /var/lib/etcd live by default). */
+static bool root_fs(const struct ctx *c, const char *dev, const char *mount_point)
+{
+	if (mount_point)
+		return strcmp(mount_point, "/") == 0;
+	if (!dev || !dev[0])
+		return true;
+	const char *root = device_of(c, "/");
+	return !root || strcmp(root, devname(dev)) == 0;
+}
+
+/* fsck for a filesystem. The root cannot be unmounted, so it is marked for
+ * the check at the next boot (what incident 2 ended with). Any other one is
+ * unmounted and checked now; when Docker's data is on it, Docker stops
+ * first (its layers hold the mount busy), and kubelet and docker.socket
+ * with it, or the next request through the socket starts the daemon again. */
 static void remedy_fsck(struct ctx *c, cJSON *d, const char *dev, const char *mount_point)
 {
-	if (!mount_point || strcmp(mount_point, "/") == 0) {
+	if (root_fs(c, dev, mount_point)) {
 		remedy(c, d, "touch /forcefsck && reboot");
-	} else {
-		remedy(c, d, "umount %s && e2fsck -fy /dev/%s && mount %s", mount_point, devname(dev),
-		       mount_point);
+		return;
 	}
+	bool docker = mount_point && docker_on(c, mount_point);
+	if (docker)
+		remedy(c, d, "systemctl stop kubelet docker.socket docker");
+	if (mount_point)
+		remedy(c, d, "umount %s", mount_point);
+	else
+		remedy(c, d, "umount /dev/%s", devname(dev));
+	remedy(c, d, "e2fsck -f /dev/%s", devname(dev));
+	if (mount_point)
+		remedy(c, d, "mount /dev/%s %s", devname(dev), mount_point);
+	if (docker)
+		remedy(c, d, "systemctl start docker kubelet");
 }
 
 static void rule_storage(struct ctx *c, const cJSON *f, const char *id)
@@ -506,29 +622,6 @@ static void rule_hal(struct ctx *c)
 
 /* --- rules: Docker ------------------------------------------------------------ */
 
-/* The device holding path, from the board's filesystem facts (the longest
- * hal.fs path that contains it), so evidence about a file and evidence
- * about its device become one finding. NULL when unknown. */
-static const char *device_of(const struct ctx *c, const char *path)
-{
-	const char *best = NULL;
-	size_t best_len = 0;
-	for (size_t i = 0; path && i < fm_facts_count(c->facts); i++) {
-		const cJSON *f = fm_facts_at(c->facts, i);
-		const char *p = str(f, "path"), *dev = str(f, "device");
-		if (!kind_is(f, "hal.fs") || !p || !dev)
-			continue;
-		size_t n = strlen(p);
-		bool inside = strncmp(path, p, n) == 0 &&
-			      (path[n] == '/' || path[n] == '\0' || (n == 1 && p[0] == '/'));
-		if (inside && n >= best_len) {
-			best = devname(dev);
-			best_len = n;
-		}
-	}
-	return best;
-}
-
 /* "namespace/pod/container" of a container fact. */
 static void pod_container(char *out, size_t size, const cJSON *f)
 {
@@ -597,14 +690,27 @@ static void rule_docker(struct ctx *c)
 			pod_container(pc, sizeof(pc), ct);
 			evidence(c, find(c->out, "control-plane-crashloop", pc), f, FIELDS("state", "error"));
 		}
-		const char *layer = strstr(err, "/overlay2/");
-		if (layer) {
-			const char *dev = device_of(c, "/var/lib/docker");
-			cJSON *d = emit(c, "fs-corruption", "warning", dev ? dev : "/var/lib/docker",
-					"Docker cannot read a layer of container %s (%s): the storage under /var/lib/docker is damaged",
-					str_or(f, "id", "?"), err);
+		char layer[512];
+		if (overlay_path(err, layer, sizeof(layer))) {
+			/* The filesystem under the layer: where the daemon's data
+			 * root is mounted (its ext4 entry), else the device of
+			 * /var/lib/docker. "structure needs cleaning" is the
+			 * filesystem's own EUCLEAN: corruption, not a guess. */
+			char data_root[512];
+			snprintf(data_root, sizeof(data_root), "%.*s", (int)(strstr(layer, "/overlay2/") - layer),
+				 layer);
+			const char *dev = device_of(c, layer);
+			bool euclean = strstr(err, "structure needs cleaning") != NULL;
+			cJSON *d = emit(c, "fs-corruption", euclean ? "critical" : "warning", dev ? dev : data_root,
+					"Docker cannot read a layer of container %s (%s): the filesystem under %s is damaged",
+					str_or(f, "id", "?"), err, data_root);
 			evidence(c, d, f, FIELDS("state", "error"));
-			remedy(c, d, "dmesg | grep -i -E 'ext4|i/o error|mmc'");
+			/* The filesystem's own error on a known device: its fsck;
+			 * anything less certain: what the kernel said first. */
+			if (dev && euclean)
+				remedy_fsck(c, d, dev, mount_of(c, dev));
+			else
+				remedy(c, d, "dmesg | grep -i -E 'ext4|i/o error|mmc'");
 		}
 	}
 }
@@ -668,9 +774,14 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 	char shortid[13], pod[128] = "", ns[64] = "", cmd[512];
 	snprintf(shortid, sizeof(shortid), "%s", blocking);
 	const cJSON *holder = fm_facts_get(c->facts, "docker.container", shortid);
+	/* The key names the whole kubelet name; the summary says which
+	 * container in few words (it travels in a 320-byte report). */
+	const char *us = strncmp(name, "k8s_", 4) == 0 ? strchr(name + 4, '_') : NULL;
+	int what_len = us ? (int)(us - name - 4) : (int)strlen(name);
 	cJSON *d = emit(c, "container-name-conflict", "critical", name,
-			"kubelet cannot create %s: the name is taken by container %s%s%s%s", name, shortid,
-			holder ? " (" : "", holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
+			"kubelet cannot recreate %.*s: name held by container %s%s%s%s", what_len,
+			us ? name + 4 : name, shortid, holder ? " (" : "", holder ? str_or(holder, "state", "?") : "",
+			holder ? ")" : "");
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
 	if (holder)
 		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id"));
@@ -716,7 +827,7 @@ static void rule_logs(struct ctx *c)
 					"the %s log says the filesystem%s%s is damaged: %s", str_or(f, "source", "?"),
 					key ? " on " : "", key ? key : "", str_or(f, "message", "?"));
 			evidence(c, d, f, FIELDS("source", "count", "last_us", "fields", "message"));
-			remedy_fsck(c, d, key ? key : "", NULL);
+			remedy_fsck(c, d, key ? key : "", mount_of(c, key));
 			continue;
 		}
 		if (fm_diagnose_severity_rank(sev) < 0 || !is_code(signal))
@@ -935,6 +1046,39 @@ static cJSON *changed(const cJSON *d, const char *change, bool whole)
 	return o;
 }
 
+static bool same_field(const cJSON *a, const cJSON *b, const char *field)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, field), *y = cJSON_GetObjectItemCaseSensitive(b, field);
+	if (!x || !y)
+		return !x && !y;
+	return cJSON_Compare(x, y, true);
+}
+
+int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t now_ms)
+{
+	cJSON *next = cJSON_CreateArray();
+	const cJSON *d;
+	if (!next)
+		return -ENOMEM;
+	cJSON_ArrayForEach(d, active)
+	{
+		if (!str(d, "code") || !str(d, "key") || find(next, str(d, "code"), str(d, "key")))
+			continue;
+		cJSON *copy = cJSON_Duplicate(d, 1);
+		if (copy)
+			cJSON_DeleteItemFromObjectCaseSensitive(copy, "last_seen_ms");
+		if (!copy || !cJSON_AddNumberToObject(copy, "last_seen_ms", (double)now_ms) ||
+		    !cJSON_AddItemToArray(next, copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(next);
+			return -ENOMEM;
+		}
+	}
+	cJSON_Delete(t->active);
+	t->active = next;
+	return 0;
+}
+
 cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms)
 {
 	cJSON *changes = cJSON_CreateArray();
@@ -952,6 +1096,16 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 			goto out_oom;
 		}
 		if (have) {
+			/* Still raised; what a person acts on (severity, summary,
+			 * remedy) may have changed: that is reported too. */
+			bool differs = !same_field(have, copy, "severity") || !same_field(have, copy, "summary") ||
+				       !same_field(have, copy, "remedy");
+			cJSON *ch = differs ? changed(copy, "changed", true) : NULL;
+			if (differs && (!ch || !cJSON_AddItemToArray(changes, ch))) {
+				cJSON_Delete(ch);
+				cJSON_Delete(copy);
+				goto out_oom;
+			}
 			cJSON_ReplaceItemViaPointer(next, have, copy);
 			continue;
 		}

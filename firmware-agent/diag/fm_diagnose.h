@@ -59,12 +59,22 @@ void fm_diag_track_delete(struct fm_diag_track **t);
 
 /* Feeds one evaluation (borrows diagnoses, the array fm_diagnose returned)
  * at now_ms (monotonic). Returns the changes as a new JSON array (caller
- * frees), each a copy of the diagnosis with "change":"raised", or
- * {"code","key","summary","change":"resolved"} for one that has been absent
- * for the hold time. A diagnosis still present, or absent for less than the
- * hold time, is no change. NULL on allocation failure (the state is then
+ * frees), each a copy of the diagnosis with "change":"raised" (new) or
+ * "changed" (still raised, but its severity, summary or remedy differ from
+ * the last evaluation's: container-name-conflict dropping to info once the
+ * fix is applied), or {"code","key","summary","change":"resolved"} for one
+ * that has been absent for the hold time. A diagnosis still present with the
+ * same severity, summary and remedy, or absent for less than the hold time,
+ * is no change. NULL on allocation failure (the state is then
  * unchanged). */
 cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms);
+
+/* Starts from what an earlier run had raised (the uplink's persisted
+ * "last reported set": code, key, severity, summary, remedy at least), as if
+ * each was last seen at now_ms: after a restart a diagnosis still present is
+ * no change, one gone is resolved after the hold. Replaces the current set;
+ * borrows active. 0 or -ENOMEM. */
+int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t now_ms);
 
 /* The diagnoses currently raised (the latest copy of each, including those
  * absent for less than the hold time), as a new array; caller frees. */

@@ -639,8 +639,12 @@ const char *fm_rules_rpc_marker(uint64_t n, char text[5])
 
 /* The match table -------------------------------------------------------------- */
 
-#define HIT_KEY 96
-#define HIT_VAL 128
+/* A key or field holds a whole overlay2 path: "<data-root>/overlay2/<64
+ * hex>/lower" is 95 bytes under /var/lib/docker and more under any other
+ * data root (incident 2's scenario: a loop mount under /tmp); a cut key
+ * would make two layers one fact and hide the file's name. */
+#define HIT_KEY 160
+#define HIT_VAL 160
 #define HIT_MSG 512
 #define HIT_SRC 32
 

@@ -4,6 +4,7 @@
 #include "fm_log.h"
 #include "fm_state.h"
 
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
 #include <cjson/cJSON.h>
@@ -548,4 +549,96 @@ int fm_journal_collect(const struct fm_journal_opts *o, struct fm_facts *facts)
 		put_source(jr, "ok", NULL);
 	fm_journal_delete(&jr);
 	return rc;
+}
+
+/* Tail ------------------------------------------------------------------------------- */
+
+/* How much of the journal one tail may read backwards, so a pattern that
+ * matches nothing cannot keep the loop: entries and time. */
+#define TAIL_SCAN_MAX	  200000
+#define TAIL_SCAN_US	  150000
+#define TAIL_MESSAGE_MAX  512
+
+int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsigned count, cJSON **out,
+		    char *err, size_t err_size)
+{
+	int want = -1;
+	for (int s = 0; s < FM_RULES_SRC_COUNT; s++) {
+		const char *name = fm_rules_source_name((enum fm_rules_source)s);
+		size_t n = strlen(unit);
+		if (strcmp(name, unit) == 0 ||
+		    (strncmp(name, unit, n) == 0 && strcmp(name + n, ".service") == 0))
+			want = s;
+	}
+	if (want < 0) {
+		snprintf(err, err_size, "unit %s is not one the agent follows (kubelet, docker, containerd, etcd, k3s, kernel)",
+			 unit);
+		return -EINVAL;
+	}
+	if (count == 0 || count > FM_JOURNAL_TAIL_MAX)
+		count = FM_JOURNAL_TAIL_MAX;
+	sd_journal *j = NULL;
+	int rc = dir ? sd_journal_open_directory(&j, dir, 0) : sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+	if (rc < 0) {
+		snprintf(err, err_size, "cannot open the journal %s: %s", dir ? dir : "(system)", strerror(-rc));
+		return rc;
+	}
+	sd_journal_set_data_threshold(j, DATA_THRESHOLD);
+	cJSON *lines = cJSON_CreateArray();
+	if (!lines) {
+		sd_journal_close(j);
+		return -ENOMEM;
+	}
+	uint64_t t0 = now_us();
+	size_t plen = pattern ? strlen(pattern) : 0;
+	unsigned found = 0;
+	rc = sd_journal_seek_tail(j);
+	for (long scanned = 0; rc >= 0 && found < count && scanned < TAIL_SCAN_MAX; scanned++) {
+		if ((scanned & 1023) == 1023 && now_us() - t0 > TAIL_SCAN_US)
+			break;
+		if ((rc = sd_journal_previous(j)) <= 0)
+			break;
+		if (entry_source(j) != want)
+			continue;
+		size_t mlen;
+		const char *msg = field(j, "MESSAGE", 7, &mlen);
+		if (!msg || (plen && !memmem(msg, mlen, pattern, plen)))
+			continue;
+		uint64_t usec = 0;
+		sd_journal_get_realtime_usec(j, &usec);
+		char m[TAIL_MESSAGE_MAX + 1];
+		size_t ml = mlen < TAIL_MESSAGE_MAX ? mlen : TAIL_MESSAGE_MAX;
+		memcpy(m, msg, ml);
+		m[ml] = '\0';
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddNumberToObject(o, "t", (double)usec) ||
+		    !cJSON_AddStringToObject(o, "u", fm_rules_source_name((enum fm_rules_source)want)) ||
+		    !cJSON_AddStringToObject(o, "m", m)) {
+			cJSON_Delete(o);
+			rc = -ENOMEM;
+			break;
+		}
+		/* Read backwards, answered oldest first. */
+		cJSON_InsertItemInArray(lines, 0, o);
+		found++;
+	}
+	sd_journal_close(j);
+	if (rc < 0) {
+		snprintf(err, err_size, "reading the journal: %s", strerror(-rc));
+		cJSON_Delete(lines);
+		return rc;
+	}
+	*out = lines;
+	return 0;
+}
+
+int fm_journal_notify(const char *state)
+{
+	return sd_notify(0, state);
+}
+
+uint64_t fm_journal_watchdog_usec(void)
+{
+	uint64_t usec = 0;
+	return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
 }

@@ -69,4 +69,22 @@ bool fm_journal_parse_cursor(const char *cursor, struct fm_journal_pos *p);
  * time, else by realtime. */
 bool fm_journal_pos_after(const struct fm_journal_pos *a, const struct fm_journal_pos *b);
 
+/* The last count (1..FM_JOURNAL_TAIL_MAX; 0: the max) entries of unit
+ * ("kubelet" or "kubelet.service" ..., "kernel") whose MESSAGE holds the
+ * substring pattern (NULL or "": any), oldest first, as a new array of
+ * {"t":realtime µs,"u":unit,"m":message (cut to 512 bytes)} (caller owns
+ * *out). dir: a directory of journal files, NULL the system journal. The
+ * scan backwards is bounded (200000 entries, 150 ms), so fewer lines may
+ * come back than asked. 0, -EINVAL (a unit not followed, err says so), or
+ * -errno with err set. Triage's GET /journal. */
+#define FM_JOURNAL_TAIL_MAX 200
+int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsigned count, cJSON **out,
+		    char *err, size_t err_size);
+
+/* systemd's service manager, which libsystemd (this file's library) talks
+ * to: sd_notify(3) (READY=1, WATCHDOG=1, STOPPING=1), and the watchdog
+ * interval systemd asks for (µs; 0 when none). */
+int fm_journal_notify(const char *state);
+uint64_t fm_journal_watchdog_usec(void);
+
 #endif

@@ -7,7 +7,7 @@
  *
  *   fmh_demo PATH-TO-fleetmedic-agent
  */
-#include "fmh_incident1.h"
+#include "fmh_incident.h"
 #include "fmh_standin.h"
 
 #include <errno.h>

@@ -145,7 +145,7 @@ static void print_tail(const struct fmh_docker *d)
 static int spawn_dockerd(struct fmh_docker *d)
 {
 	char data[PATH_MAX + 8], exec[PATH_MAX + 8], pidf[PATH_MAX + 8], h[140], nsp[40];
-	snprintf(data, sizeof(data), "%s/data", d->dir);
+	snprintf(data, sizeof(data), "%s", d->data);
 	snprintf(exec, sizeof(exec), "%s/exec", d->dir);
 	snprintf(pidf, sizeof(pidf), "%s/d.pid", d->dir);
 	snprintf(h, sizeof(h), "%s", d->host);
@@ -207,6 +207,11 @@ static int make_rootfs(const struct fmh_docker *d)
 
 int fmh_docker_start(struct fmh_docker *d)
 {
+	return fmh_docker_start_at(d, NULL);
+}
+
+int fmh_docker_start_at(struct fmh_docker *d, const char *data_root)
+{
 	memset(d, 0, sizeof(*d));
 	fmh_init();
 	/* Orphans of dockerd (containerd, shims) re-parent to us, so they are
@@ -220,6 +225,10 @@ int fmh_docker_start(struct fmh_docker *d)
 		return -ENAMETOOLONG;
 	snprintf(d->host, sizeof(d->host), "unix://%s", d->sock);
 	snprintf(d->log, sizeof(d->log), "%s/dockerd.log", d->dir);
+	if (data_root)
+		snprintf(d->data, sizeof(d->data), "%s", data_root);
+	else
+		snprintf(d->data, sizeof(d->data), "%s/data", d->dir);
 	snprintf(d->ns, sizeof(d->ns), "fmtest-%d-%d", (int)getpid(), next_ns++);
 	static bool registered;
 	if (!registered) {
@@ -389,6 +398,54 @@ int fmh_docker_leftover_mounts(const char *dir)
 	return mounts_under(dir, m, 64);
 }
 
+/* Kills (by pid) what outlived dockerd (after a SIGKILL, or a SIGTERM it
+ * did not finish: its containerd, shims and their containers, re-parented
+ * to us), unmounts what it left under its dir and under its data root (not
+ * the data root itself: the caller's), deepest first. The number of
+ * processes and mounts still there. */
+static int clear_leftovers(const struct fmh_docker *d)
+{
+	for (int round = 0; round < 50; round++) {
+		pid_t pids[256];
+		int n = docker_children(d->dir, pids, 256);
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGKILL);
+		for (int i = 0; i < n; i++)
+			waitpid(pids[i], NULL, 0);
+	}
+	static char m[64][PATH_MAX];
+	const char *under[2] = {d->dir, d->data};
+	/* The caller's data root (outside dir) is the caller's mount; dir/data
+	 * is ours, and Docker may have mounted over it too. */
+	size_t dl = strlen(d->dir);
+	const char *keep = strncmp(d->data, d->dir, dl) == 0 && d->data[dl] == '/' ? NULL : d->data;
+	int busy = fmh_docker_leftover_procs(d->dir);
+	for (int k = 0; k < 2; k++) {
+		int n = mounts_under(under[k], m, 64);
+		for (int i = 0; i < n; i++) {
+			if (keep && strcmp(m[i], keep) == 0)
+				continue;
+			if (umount2(m[i], MNT_DETACH) < 0)
+				fprintf(stderr, "fmh_docker: umount %s: %s\n", m[i], strerror(errno));
+		}
+		n = mounts_under(under[k], m, 64);
+		for (int i = 0; i < n; i++)
+			busy += !keep || strcmp(m[i], keep) != 0;
+	}
+	return busy;
+}
+
+int fmh_docker_halt(struct fmh_docker *d)
+{
+	if (!d->pid)
+		return -ESRCH;
+	fmh_stop(d->pid); /* SIGTERM to dockerd's group: it stops its containerd */
+	d->pid = 0;
+	return clear_leftovers(d) ? -EBUSY : 0;
+}
+
 int fmh_docker_stop(struct fmh_docker *d)
 {
 	if (!d->dir[0])
@@ -411,27 +468,10 @@ int fmh_docker_stop(struct fmh_docker *d)
 			}
 			cJSON_Delete(j);
 		}
-		fmh_stop(d->pid); /* SIGTERM to dockerd's group: it stops its containerd */
+		fmh_stop(d->pid);
 		d->pid = 0;
 	}
-	/* What outlived dockerd (after a SIGKILL): its containerd, shims and
-	 * their containers, re-parented to us. */
-	for (int round = 0; round < 50; round++) {
-		pid_t pids[256];
-		int n = docker_children(d->dir, pids, 256);
-		if (n == 0)
-			break;
-		for (int i = 0; i < n; i++)
-			kill(pids[i], SIGKILL);
-		for (int i = 0; i < n; i++)
-			waitpid(pids[i], NULL, 0);
-	}
-	static char m[64][PATH_MAX];
-	int n = mounts_under(d->dir, m, 64);
-	for (int i = 0; i < n; i++)
-		if (umount2(m[i], MNT_DETACH) < 0)
-			fprintf(stderr, "fmh_docker_stop: umount %s: %s\n", m[i], strerror(errno));
-	int busy = fmh_docker_leftover_procs(d->dir) + fmh_docker_leftover_mounts(d->dir);
+	int busy = clear_leftovers(d);
 	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
 		if (live[i] == d)
 			live[i] = NULL;

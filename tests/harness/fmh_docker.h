@@ -24,6 +24,7 @@
 struct fmh_docker {
 	pid_t pid;          /* dockerd; 0 when not running */
 	char dir[PATH_MAX]; /* data/, exec/, d.sock, dockerd.log, rootfs/ */
+	char data[PATH_MAX]; /* --data-root: dir/data, or the caller's (fmh_docker_start_at) */
 	char sock[108];     /* fits sun_path */
 	char host[128];     /* "unix://" + sock */
 	char log[PATH_MAX];
@@ -33,10 +34,22 @@ struct fmh_docker {
 /* Starts dockerd and imports the image. Waits up to 60 s for /_ping. 0 or
  * -errno (the tail of dockerd's log printed on failure). */
 int fmh_docker_start(struct fmh_docker *d);
+/* fmh_docker_start() with --data-root data_root (an existing directory the
+ * caller owns, e.g. a loop-mounted filesystem; NULL: dir/data). Stopping
+ * unmounts what Docker mounted under it, never data_root itself. */
+int fmh_docker_start_at(struct fmh_docker *d, const char *data_root);
+/* Stops dockerd cleanly (SIGTERM by its pid: it unmounts its layers and
+ * stops its containerd), then kills by pid what is left of it and unmounts
+ * what it left under its dirs, as fmh_docker_stop() does, but keeps the
+ * containers: data_root can then be unmounted, and fmh_docker_restart()
+ * starts dockerd again on it. 0, -ESRCH when it was not running, -EBUSY when
+ * a process or a mount could not be got rid of. */
+int fmh_docker_halt(struct fmh_docker *d);
 /* SIGKILLs dockerd (by its pid) and reaps it; containerd, shims and
  * containers live on. 0 or -ESRCH. */
 int fmh_docker_kill(struct fmh_docker *d);
-/* Starts dockerd again on the same dirs and waits for it. 0 or -errno. */
+/* Starts dockerd again on the same dirs (after fmh_docker_kill or
+ * fmh_docker_halt) and waits for it. 0 or -errno. */
 int fmh_docker_restart(struct fmh_docker *d);
 /* Everything described above; safe to call twice. 0, or -EBUSY when a
  * process or a mount could not be got rid of. */

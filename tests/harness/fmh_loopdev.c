@@ -59,11 +59,11 @@ void fmh_loopdev_cleanup(void)
 	undo_all();
 }
 
-static int run(const char *const argv[])
+/* Runs argv to its end, its output into out (printed when it fails). */
+static int run_out(const char *const argv[], char *out, size_t size)
 {
-	char out[4096];
 	int status = -1;
-	int rc = fmh_run(argv, out, sizeof(out), &status, RUN_MS);
+	int rc = fmh_run(argv, out, size, &status, RUN_MS);
 	if (rc < 0) {
 		fprintf(stderr, "fmh_loopdev: cannot run %s: %s\n", argv[0], strerror(-rc));
 		return rc;
@@ -73,6 +73,12 @@ static int run(const char *const argv[])
 		return -EIO;
 	}
 	return 0;
+}
+
+static int run(const char *const argv[])
+{
+	char out[4096];
+	return run_out(argv, out, sizeof(out));
 }
 
 int fmh_ext4_image(const char *path, int size_mb)
@@ -163,4 +169,10 @@ int fmh_debugfs(const char *dev, const char *request)
 {
 	const char *const argv[] = {"debugfs", "-w", "-R", request, dev, NULL};
 	return run(argv);
+}
+
+int fmh_debugfs_read(const char *dev, const char *request, char *out, size_t size)
+{
+	const char *const argv[] = {"debugfs", "-R", request, dev, NULL};
+	return run_out(argv, out, size);
 }

@@ -38,6 +38,11 @@ int fmh_umount(const char *dir);
  * 0 or -errno (-EIO: debugfs failed). */
 int fmh_debugfs(const char *dev, const char *request);
 
+/* Runs debugfs -R request dev read-only (the filesystem should not be
+ * mounted) and puts what it printed (stdout and stderr) into out. 0 or
+ * -errno (-EIO: debugfs failed). */
+int fmh_debugfs_read(const char *dev, const char *request, char *out, size_t size);
+
 /* Undoes every recorded mount and loop device (also run at exit). */
 void fmh_loopdev_cleanup(void);
 

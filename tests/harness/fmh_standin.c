@@ -19,9 +19,15 @@ static const char *script(void)
 int fmh_standin_start(struct fmh_standin *s, const char *root, const char *name,
 		      const char *scenario)
 {
+	return fmh_standin_start_port(s, root, name, scenario, 0);
+}
+
+int fmh_standin_start_port(struct fmh_standin *s, const char *root, const char *name,
+			   const char *scenario, int at_port)
+{
 	char port[16], crt[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
 	memset(s, 0, sizeof(*s));
-	s->port = fmh_free_port();
+	s->port = at_port > 0 ? at_port : fmh_free_port();
 	if (s->port < 0)
 		return s->port;
 	snprintf(port, sizeof(port), "%d", s->port);

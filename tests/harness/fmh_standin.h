@@ -26,6 +26,10 @@ struct fmh_standin {
  * $FM_APISERVER_STANDIN, else FMH_STANDIN_SCRIPT (set by CMake). */
 int fmh_standin_start(struct fmh_standin *s, const char *root, const char *name,
 		      const char *scenario);
+/* The same on a given loopback port (0: a free one), e.g. where an
+ * apiserver refused until now. */
+int fmh_standin_start_port(struct fmh_standin *s, const char *root, const char *name,
+			   const char *scenario, int port);
 /* Stops it by pid (no-op when not running). */
 void fmh_standin_stop(struct fmh_standin *s);
 

@@ -27,7 +27,7 @@
 #include "fm_harness.h"
 #include "fmh_check.h"
 #include "fmh_docker.h"
-#include "fmh_incident1.h"
+#include "fmh_incident.h"
 #include "fmh_journal.h"
 #include "fmh_standin.h"
 
@@ -65,16 +65,6 @@ static int teardown(void **state)
 	fmh_cleanup();
 	return rc < 0 ? -1 : 0;
 }
-
-/* A fresh journal directory holding export text as real journal files. */
-static void journal_dir(char *dir, size_t size, const char *text)
-{
-	char file[PATH_MAX];
-	assert_int_equal(fmh_tmpdir(dir, size), 0);
-	snprintf(file, sizeof(file), "%s/remote.journal", dir);
-	assert_int_equal(fmh_journal_append(file, text), 0);
-}
-
 
 /* Whether some string of arr contains s. */
 static bool lists_sub(const cJSON *arr, const char *s)
@@ -127,12 +117,7 @@ static bool clock_synced(void)
 static void healthy_node(void **state)
 {
 	(void)state;
-	char jdir[PATH_MAX];
-	char *text = fmh_journal_kubelet_text(20, 0, NULL);
-	assert_non_null(text);
-	journal_dir(jdir, sizeof(jdir), text);
-	free(text);
-
+	const char *jdir = node.jdir; /* routine kubelet lines only, so far */
 	struct fmh_agent_run r;
 	check(&r, true, jdir, healthy.url);
 	if (r.status != 0 || !r.json)

@@ -8,19 +8,13 @@
 #include <cmocka.h>
 
 #include "fm_diagnose.h"
+#include "fmh_uplink.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define NOW 1795000000 /* 2026-11-18 */
 
-/* Puts a fact given as JSON text (fields only). */
-static void put(struct fm_facts *f, const char *kind, const char *id, const char *json)
-{
-	cJSON *o = cJSON_Parse(json);
-	assert_non_null(o);
-	assert_non_null(fm_facts_put(f, kind, id, o));
-}
 
 static const cJSON *diag(const cJSON *arr, const char *code)
 {
@@ -59,12 +53,12 @@ static void healthy_node_has_no_diagnosis(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
-	put(f, "etcd.health", "https://127.0.0.1:2379", "{\"healthy\":true}");
-	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"ok\"}");
-	put(f, "cert", "/etc/kubernetes/pki/apiserver.crt",
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
+	fmh_put_fact(f, "etcd.health", "https://127.0.0.1:2379", "{\"healthy\":true}");
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"ok\"}");
+	fmh_put_fact(f, "cert", "/etc/kubernetes/pki/apiserver.crt",
 	    "{\"file\":\"/etc/kubernetes/pki/apiserver.crt\",\"days_left\":300,\"expired\":false,\"not_yet_valid\":false}");
-	put(f, "etcd.disk", "https://127.0.0.1:2379",
+	fmh_put_fact(f, "etcd.disk", "https://127.0.0.1:2379",
 	    "{\"wal_fsync_slow_share\":0.001,\"backend_commit_slow_share\":0,\"bucket_le_ms\":128}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_non_null(d);
@@ -79,8 +73,8 @@ static void config_error_is_not_a_diagnosis(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"config\",\"reason\":\"no CA\"}");
-	put(f, "etcd.endpoint", "none", "{\"state\":\"absent\"}");
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"config\",\"reason\":\"no CA\"}");
+	fmh_put_fact(f, "etcd.endpoint", "none", "{\"state\":\"absent\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 0);
 	cJSON_Delete(d);
@@ -93,9 +87,9 @@ static void etcd_down_explains_apiserver(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "apiserver.endpoint", "https://127.0.0.1:6443",
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443",
 	    "{\"state\":\"refused\",\"reason\":\"connection refused\"}");
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379",
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379",
 	    "{\"state\":\"refused\",\"reason\":\"connection refused\",\"origin\":\"manifest\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
@@ -117,7 +111,7 @@ static void apiserver_alone(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "apiserver.readyz", "https://127.0.0.1:6443",
+	fmh_put_fact(f, "apiserver.readyz", "https://127.0.0.1:6443",
 	    "{\"healthy\":false,\"http_status\":500,\"failed\":[\"etcd\"]}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
@@ -133,11 +127,11 @@ static void nospace_is_the_cause(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
-	put(f, "etcd.alarm", "https://127.0.0.1:2379#NOSPACE",
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
+	fmh_put_fact(f, "etcd.alarm", "https://127.0.0.1:2379#NOSPACE",
 	    "{\"alarm\":\"NOSPACE\",\"member_id\":\"8e9e05c52164694d\",\"members\":1}");
-	put(f, "etcd.status", "https://127.0.0.1:2379", "{\"db_size\":2147483648,\"db_size_in_use\":2000000000}");
-	put(f, "apiserver.readyz", "https://127.0.0.1:6443",
+	fmh_put_fact(f, "etcd.status", "https://127.0.0.1:2379", "{\"db_size\":2147483648,\"db_size_in_use\":2000000000}");
+	fmh_put_fact(f, "apiserver.readyz", "https://127.0.0.1:6443",
 	    "{\"healthy\":false,\"http_status\":500,\"failed\":[\"etcd\"]}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
@@ -164,10 +158,10 @@ static void expired_cert_explains_a_chain(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379",
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379",
 	    "{\"state\":\"tls\",\"tls\":\"client-cert-rejected\",\"reason\":\"certificate expired\"}");
-	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
-	put(f, "cert", "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "cert", "/etc/kubernetes/pki/apiserver-etcd-client.crt",
 	    "{\"file\":\"/etc/kubernetes/pki/apiserver-etcd-client.crt\",\"subject\":\"CN=kube-apiserver-etcd-client\","
 	    "\"not_after\":\"2026-11-01T00:00:00Z\",\"days_left\":-17,\"expired\":true,\"not_yet_valid\":false}");
 	cJSON *d = fm_diagnose(f, NOW);
@@ -189,10 +183,10 @@ static void not_yet_valid_is_the_clock(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "cert", "/etc/kubernetes/pki/apiserver.crt",
+	fmh_put_fact(f, "cert", "/etc/kubernetes/pki/apiserver.crt",
 	    "{\"file\":\"/etc/kubernetes/pki/apiserver.crt\",\"not_before\":\"2027-01-01T00:00:00Z\","
 	    "\"days_left\":400,\"expired\":false,\"not_yet_valid\":true}");
-	put(f, "cert", "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt",
+	fmh_put_fact(f, "cert", "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt",
 	    "{\"file\":\"/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt\",\"days_left\":12,"
 	    "\"expired\":false,\"not_yet_valid\":false}");
 	cJSON *d = fm_diagnose(f, NOW);
@@ -216,7 +210,7 @@ static void slow_disk_warns(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "etcd.disk", "https://127.0.0.1:2379",
+	fmh_put_fact(f, "etcd.disk", "https://127.0.0.1:2379",
 	    "{\"wal_fsync_slow_share\":0.25,\"backend_commit_slow_share\":0.02,\"bucket_le_ms\":128}");
 	cJSON *d = fm_diagnose(f, NOW);
 	const cJSON *s = diag(d, "etcd-slow-disk");
@@ -234,12 +228,12 @@ static void ext4_errors_are_fs_corruption(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "hal.ext4", "mmcblk0p2",
+	fmh_put_fact(f, "hal.ext4", "mmcblk0p2",
 	    "{\"device\":\"mmcblk0p2\",\"mount_point\":\"/\",\"errors_count\":3,\"last_error_func\":\"ext4_lookup\","
 	    "\"last_error_ino\":1234,\"last_error_errcode_name\":\"EFSCORRUPTED\"}");
-	put(f, "hal.readonly", "/", "{\"device\":\"/dev/mmcblk0p2\",\"mount_point\":\"/\",\"remounted_ro\":true}");
-	put(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":0}");
-	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "hal.readonly", "/", "{\"device\":\"/dev/mmcblk0p2\",\"mount_point\":\"/\",\"remounted_ro\":true}");
+	fmh_put_fact(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":0}");
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
 	const cJSON *c = diag(d, "fs-corruption");
@@ -252,17 +246,95 @@ static void ext4_errors_are_fs_corruption(void **state)
 	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "ext4_lookup"));
 	cJSON_Delete(d);
 
-	/* Not the root: unmount and check it. */
-	put(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":1}");
+	/* Not the root: stop what holds it (Docker's data is on it), unmount
+	 * and check it now; never a reboot for it. */
+	fmh_put_fact(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":1}");
 	d = fm_diagnose(f, NOW);
-	const cJSON *x;
-	bool sda = false;
+	const cJSON *x, *sda = NULL;
 	cJSON_ArrayForEach(x, d)
 	{
 		if (strcmp(cJSON_GetObjectItem(x, "key")->valuestring, "sda1") == 0)
-			sda = lists(x, "remedy", "umount /var/lib/docker && e2fsck -fy /dev/sda1 && mount /var/lib/docker");
+			sda = x;
 	}
-	assert_true(sda);
+	assert_non_null(sda);
+	const char *const fix[] = {"systemctl stop kubelet docker.socket docker", "umount /var/lib/docker",
+				   "e2fsck -f /dev/sda1", "mount /dev/sda1 /var/lib/docker",
+				   "systemctl start docker kubelet"};
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(sda, "remedy")), 5);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(sda, "remedy"), i)->valuestring, fix[i]);
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
+/* Incident 2 as the scenario (tests/scenarios/test_incident2.c) reproduces
+ * it: Docker's data root is an ext4 on loop0 mounted outside /var/lib/docker,
+ * the daemon's own "structure needs cleaning" names a layer there, the kernel
+ * logs EXT4-fs error for loop0, and hal lists loop0's mount but has not
+ * counted the error yet (the kernel commits the counter later). One cause
+ * on loop0, not on the root's device; the fix is an fsck of loop0 now, with
+ * Docker stopped, never a reboot. */
+static void incident_2_data_root_elsewhere(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	char line[1024];
+	const char *lower = "/srv/docker-data/overlay2/b7bdac79ebc2/lower";
+	fmh_put_fact(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"device\":\"/dev/vda\",\"used_pct\":20}");
+	fmh_put_fact(f, "hal.fs", "/var/lib/docker",
+	    "{\"path\":\"/var/lib/docker\",\"mount_point\":\"/\",\"device\":\"/dev/vda\",\"used_pct\":20}");
+	fmh_put_fact(f, "hal.ext4", "vda", "{\"device\":\"vda\",\"mount_point\":\"/\",\"errors_count\":0}");
+	fmh_put_fact(f, "hal.ext4", "loop0", "{\"device\":\"loop0\",\"mount_point\":\"/srv/docker-data\",\"errors_count\":0}");
+	snprintf(line, sizeof(line),
+		 "{\"signal\":\"fs-corruption\",\"severity\":\"critical\",\"source\":\"kernel\",\"count\":4,"
+		 "\"last_us\":%lld,\"fields\":{\"device\":\"loop0\",\"function\":\"ext4_lookup\",\"inode\":\"73\"},"
+		 "\"message\":\"EXT4-fs error (device loop0): ext4_lookup:1787: inode #73: comm dockerd: iget: bogus i_mode (0)\"}",
+		 (long long)NOW * 1000000);
+	fmh_put_fact(f, "kmsg.match", "ext4-error/loop0", line);
+	snprintf(line, sizeof(line),
+		 "{\"signal\":\"fs-corruption\",\"severity\":\"critical\",\"source\":\"docker\",\"count\":2,"
+		 "\"last_us\":%lld,\"fields\":{\"path\":\"%s\"},"
+		 "\"message\":\"level=error msg=\\\"Handler for POST /v1.41/containers/x/start returned error: open %s: structure needs cleaning\\\"\"}",
+		 (long long)NOW * 1000000, lower, lower);
+	fmh_put_fact(f, "journal.match", "structure-needs-cleaning//srv/docker-data/overlay2/b7bdac79ebc2/lower", line);
+	fmh_put_fact(f, "docker.container", "423b149bdd49",
+	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-k1\",\"namespace\":\"kube-system\","
+	    "\"attempt\":5,\"state\":\"exited\",\"exit_code\":255,\"sandbox\":false}");
+	snprintf(line, sizeof(line), "{\"state\":\"http-status\",\"error\":\"open %s: structure needs cleaning\"}", lower);
+	fmh_put_fact(f, "docker.logs", "423b149bdd49", line);
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	const cJSON *c = diag(d, "fs-corruption");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "key")->valuestring, "loop0");
+	assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "critical");
+	assert_true(has_evidence(c, "kmsg.match"));
+	assert_true(has_evidence(c, "journal.match"));
+	assert_true(has_evidence(c, "docker.logs"));
+	assert_true(lists(c, "explains", "control-plane-crashloop"));
+	assert_true(lists(c, "explains", "apiserver-unreachable"));
+	assert_true(lists(c, "remedy", "systemctl stop kubelet docker.socket docker"));
+	assert_true(lists(c, "remedy", "umount /srv/docker-data"));
+	assert_true(lists(c, "remedy", "e2fsck -f /dev/loop0"));
+	assert_true(lists(c, "remedy", "mount /dev/loop0 /srv/docker-data"));
+	assert_false(lists(c, "remedy", "touch /forcefsck && reboot"));
+	cJSON_Delete(d);
+
+	/* hal without loop0 at all: the kernel's device still names the cause;
+	 * its mount unknown, it is unmounted by device, and it is not the
+	 * root's device, so no reboot either. */
+	fm_facts_drop(f, "hal.ext4");
+	fm_facts_drop(f, "docker.logs");
+	fm_facts_drop(f, "journal.");
+	d = fm_diagnose(f, NOW);
+	c = diag(d, "fs-corruption");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "key")->valuestring, "loop0");
+	assert_true(lists(c, "remedy", "umount /dev/loop0"));
+	assert_true(lists(c, "remedy", "e2fsck -f /dev/loop0"));
+	assert_false(lists(c, "remedy", "touch /forcefsck && reboot"));
 	cJSON_Delete(d);
 	fm_facts_delete(&f);
 }
@@ -271,18 +343,18 @@ static void board_rules(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "hal.fs", "/var/lib/etcd", "{\"path\":\"/var/lib/etcd\",\"mount_point\":\"/\",\"used_pct\":98,\"inodes_used_pct\":5}");
-	put(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"used_pct\":98,\"inodes_used_pct\":5}");
-	put(f, "hal.fs", "/boot", "{\"path\":\"/boot\",\"mount_point\":\"/boot\",\"used_pct\":50}");
-	put(f, "hal.throttle", "firmware",
+	fmh_put_fact(f, "hal.fs", "/var/lib/etcd", "{\"path\":\"/var/lib/etcd\",\"mount_point\":\"/\",\"used_pct\":98,\"inodes_used_pct\":5}");
+	fmh_put_fact(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"used_pct\":98,\"inodes_used_pct\":5}");
+	fmh_put_fact(f, "hal.fs", "/boot", "{\"path\":\"/boot\",\"mount_point\":\"/boot\",\"used_pct\":50}");
+	fmh_put_fact(f, "hal.throttle", "firmware",
 	    "{\"undervoltage_now\":false,\"undervoltage_since_boot\":true,\"throttled_now\":true,\"raw\":\"0x50005\"}");
-	put(f, "hal.memory", "memory",
+	fmh_put_fact(f, "hal.memory", "memory",
 	    "{\"memory_cgroup_enabled\":false,\"memory_cgroup_reason\":\"cgroup_disable=memory on the kernel command line\","
 	    "\"swap_enabled\":true}");
-	put(f, "hal.clock", "clock",
+	fmh_put_fact(f, "hal.clock", "clock",
 	    "{\"now\":\"1970-01-01T00:01:00Z\",\"synchronised\":false,\"rtc_present\":false,"
 	    "\"newest_cert\":\"/etc/kubernetes/pki/ca.crt\",\"clock_before_newest_cert\":true}");
-	put(f, "hal.thermal", "thermal_zone0", "{\"type\":\"cpu-thermal\",\"temp_c\":45.2}");
+	fmh_put_fact(f, "hal.thermal", "thermal_zone0", "{\"type\":\"cpu-thermal\",\"temp_c\":45.2}");
 	cJSON *d = fm_diagnose(f, NOW);
 
 	const cJSON *dp = diag(d, "disk-pressure");
@@ -307,7 +379,7 @@ static void board_rules(void **state)
 	cJSON_Delete(d);
 
 	/* Only unsynchronised, with an RTC: a warning; cool board: nothing. */
-	put(f, "hal.clock", "clock", "{\"now\":\"2026-11-18T00:00:00Z\",\"synchronised\":false,\"rtc_present\":true,"
+	fmh_put_fact(f, "hal.clock", "clock", "{\"now\":\"2026-11-18T00:00:00Z\",\"synchronised\":false,\"rtc_present\":true,"
 				      "\"clock_before_newest_cert\":false}");
 	d = fm_diagnose(f, NOW);
 	cl = diag(d, "clock-unsynced");
@@ -323,8 +395,8 @@ static void warning_does_not_absorb_critical(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "hal.clock", "clock", "{\"synchronised\":false,\"rtc_present\":true}");
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "hal.clock", "clock", "{\"synchronised\":false,\"rtc_present\":true}");
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 2);
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "code")->valuestring, "etcd-unreachable");
@@ -340,28 +412,7 @@ static void incident_1(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	char line[2048];
-	snprintf(line, sizeof(line),
-		 "{\"rule\":\"container-name-conflict.docker\",\"signal\":\"container-name-conflict\","
-		 "\"severity\":\"critical\",\"source\":\"kubelet\",\"count\":42,\"last_us\":%lld,"
-		 "\"fields\":{\"name\":\"k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\","
-		 "\"blocking_id\":\"eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b\"},"
-		 "\"message\":\"Error syncing pod\"}",
-		 (long long)NOW * 1000000 - 5000000);
-	put(f, "journal.match", "container-name-conflict.docker/eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b", line);
-	put(f, "docker.container", "eced85378630",
-	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\","
-	    "\"attempt\":24,\"state\":\"running\",\"exit_code\":0,\"sandbox\":false}");
-	put(f, "docker.container", "8470235abd66",
-	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\","
-	    "\"attempt\":23,\"state\":\"exited\",\"exit_code\":0,\"sandbox\":false}");
-	put(f, "docker.stale_attempt", "8470235abd66",
-	    "{\"stale_id\":\"8470235abd66\",\"stale_attempt\":23,\"newer_id\":\"eced85378630\",\"newer_attempt\":24,"
-	    "\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\",\"container\":\"kube-apiserver\"}");
-	put(f, "docker.stale_attempt", "46497b3b5724",
-	    "{\"stale_id\":\"46497b3b5724\",\"stale_attempt\":15,\"newer_id\":\"07637544b672\",\"newer_attempt\":17,"
-	    "\"pod\":\"kube-apiserver-pi-master1\",\"namespace\":\"kube-system\",\"container\":\"POD\",\"sandbox\":true}");
-	put(f, "apiserver.endpoint", "https://192.168.6.11:6443", "{\"state\":\"refused\"}");
+	fmh_incident1_facts(f, NOW);
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
 	const cJSON *c = diag(d, "container-name-conflict");
@@ -375,7 +426,7 @@ static void incident_1(void **state)
 	/* The fix applied: Docker answers, the holder runs, nothing stale is
 	 * left. The hour-old log lines are no longer a critical finding. */
 	fm_facts_drop(f, "docker.stale_attempt");
-	put(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"ok\"}");
+	fmh_put_fact(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"ok\"}");
 	fm_facts_drop(f, "apiserver.");
 	d = fm_diagnose(f, NOW);
 	c = diag(d, "container-name-conflict");
@@ -404,16 +455,16 @@ static void incident_2(void **state)
 		 "\"last_us\":%lld,\"fields\":{\"path\":\"/var/lib/docker/overlay2/74217d05e7d3/lower\"},"
 		 "\"message\":\"open /var/lib/docker/overlay2/74217d05e7d3/lower: structure needs cleaning\"}",
 		 (long long)NOW * 1000000);
-	put(f, "journal.match", "structure-needs-cleaning//var/lib/docker/overlay2/74217d05e7d3/lower", line);
-	put(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"device\":\"/dev/mmcblk0p2\",\"used_pct\":40}");
-	put(f, "hal.fs", "/var/lib/docker",
+	fmh_put_fact(f, "journal.match", "structure-needs-cleaning//var/lib/docker/overlay2/74217d05e7d3/lower", line);
+	fmh_put_fact(f, "hal.fs", "/", "{\"path\":\"/\",\"mount_point\":\"/\",\"device\":\"/dev/mmcblk0p2\",\"used_pct\":40}");
+	fmh_put_fact(f, "hal.fs", "/var/lib/docker",
 	    "{\"path\":\"/var/lib/docker\",\"mount_point\":\"/\",\"device\":\"/dev/mmcblk0p2\",\"used_pct\":40}");
-	put(f, "docker.container", "6ef208ad4c36",
+	fmh_put_fact(f, "docker.container", "6ef208ad4c36",
 	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-k1\",\"namespace\":\"kube-system\","
 	    "\"attempt\":5,\"state\":\"exited\",\"exit_code\":255,\"sandbox\":false}");
-	put(f, "docker.logs", "6ef208ad4c36",
+	fmh_put_fact(f, "docker.logs", "6ef208ad4c36",
 	    "{\"state\":\"http-status\",\"error\":\"stat /var/lib/docker/overlay2/1d2dd8b0acc2: no such file or directory\"}");
-	put(f, "apiserver.endpoint", "https://192.168.1.10:6443", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "apiserver.endpoint", "https://192.168.1.10:6443", "{\"state\":\"refused\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
 	const cJSON *c = diag(d, "fs-corruption");
@@ -443,9 +494,9 @@ static void runtime_down(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	put(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"refused\",\"reason\":\"no socket\"}");
-	put(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
-	put(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"refused\",\"reason\":\"no socket\"}");
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
 	const cJSON *c = diag(d, "container-runtime-down");
@@ -508,6 +559,51 @@ static void track_holds_and_resolves_once(void **state)
 	fm_diag_track_delete(&t);
 }
 
+/* A raised diagnosis whose severity, summary or remedy changes is reported
+ * "changed" (once); the same again is no change; seeding from a saved set
+ * makes a restart neither raise again nor forget. */
+static void track_reports_changes_and_seeds(void **state)
+{
+	(void)state;
+	struct fm_diag_track *t = fm_diag_track_new(30000);
+	cJSON *present = one("container-name-conflict", "k8s_x");
+	cJSON_Delete(fm_diag_track_update(t, present, 1000));
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(present, 0), "severity",
+					       cJSON_CreateString("info"));
+	cJSON *ch = fm_diag_track_update(t, present, 2000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	const cJSON *c = cJSON_GetArrayItem(ch, 0);
+	assert_string_equal(cJSON_GetObjectItem(c, "change")->valuestring, "changed");
+	assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "info");
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, present, 3000);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	cJSON_AddItemToArray(cJSON_GetObjectItem(cJSON_GetArrayItem(present, 0), "remedy"),
+			     cJSON_CreateString("docker rm 8470235abd66"));
+	ch = fm_diag_track_update(t, present, 4000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	cJSON_Delete(ch);
+
+	/* A restart: a new tracker seeded with the last set. */
+	cJSON *saved = fm_diag_track_active(t);
+	fm_diag_track_delete(&t);
+	t = fm_diag_track_new(30000);
+	assert_int_equal(fm_diag_track_seed(t, saved, 500), 0);
+	ch = fm_diag_track_update(t, present, 600);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	cJSON *none = cJSON_CreateArray();
+	ch = fm_diag_track_update(t, none, 600 + 30000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "resolved");
+	cJSON_Delete(ch);
+	cJSON_Delete(none);
+	cJSON_Delete(saved);
+	cJSON_Delete(present);
+	fm_diag_track_delete(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,8 +620,10 @@ int main(void)
 		cmocka_unit_test(warning_does_not_absorb_critical),
 		cmocka_unit_test(incident_1),
 		cmocka_unit_test(incident_2),
+		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),
 		cmocka_unit_test(track_holds_and_resolves_once),
+		cmocka_unit_test(track_reports_changes_and_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,34 @@ static void test_hits_bounded(void **state)
 	fm_rules_hits_delete(&h);
 }
 
+/* The daemon's own line (incident 2's scenario, a data root that is not
+ * /var/lib/docker): the whole overlay2 path is the key and the field, so
+ * two layers are two facts and the file is named in full. */
+static void test_long_layer_path(void **state)
+{
+	(void)state;
+	struct fm_rules_hits *h = fm_rules_hits_new(rs);
+	struct fm_facts *facts = fm_facts_new();
+	struct fm_rules_match m;
+	const char *path = "/tmp/fmh.XooxZN/mnt/overlay2/"
+			   "9bfbfb7db696099deb53229729505f29ae3786e1e6b7026b3657d477f583618b/lower";
+	char line[512], id[256];
+	snprintf(line, sizeof(line),
+		 "time=\"2026-11-23T16:24:47.572532032Z\" level=error msg=\"Handler for POST "
+		 "/v1.41/containers/k8s_kube-apiserver_x/start returned error: open %s: structure needs cleaning\"",
+		 path);
+	int r = fm_rules_match(rs, 0, FM_RULES_SRC_DOCKER, line, strlen(line), &m);
+	assert_true(r >= 0);
+	assert_int_equal(fm_rules_hits_add(h, r, &m, "docker.service", 7, line, strlen(line)), 0);
+	assert_int_equal(fm_rules_hits_publish(h, "journal.match", facts), 1);
+	snprintf(id, sizeof(id), "structure-needs-cleaning/%s", path);
+	const cJSON *f = fm_facts_get(facts, "journal.match", id);
+	assert_non_null(f);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(f, "fields"), "path")->valuestring, path);
+	fm_facts_delete(&facts);
+	fm_rules_hits_delete(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_not_terminated),
 		cmocka_unit_test(test_rpc_marker),
 		cmocka_unit_test(test_hits_bounded),
+		cmocka_unit_test(test_long_layer_path),
 		cmocka_unit_test(test_syntax),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

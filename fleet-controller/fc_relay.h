@@ -1,0 +1,63 @@
+/* fc_relay: triage requests relayed from `fleetmedic-controller triage`
+ * (another process) to a node over the node's own DTLS session.
+ *
+ * The controller never dials a node (PROTOCOL.md): it keeps a reference to
+ * the server-side session each node last spoke on. A triage request is sent
+ * over it at once when the node spoke within FC_RELAY_FRESH_S (its NAT
+ * binding is likely open); otherwise it is held, and the node's next
+ * heartbeat is answered {"t":N} and the held requests go out over the
+ * heartbeat's session (LwM2M's queue mode). The reference to a node's
+ * session is dropped only when the node speaks on a new one (or at the
+ * end): dropping it from libcoap's session events could free a session
+ * libcoap is still tearing down; a request sent on a session that died
+ * since fails (the node did not answer) rather than waiting forever. The answer (block-wise
+ * reassembled by libcoap) goes back to the triage process.
+ *
+ * Control socket: a unix stream socket, mode 0600. The client writes one
+ * JSON line {"node","m":"get"|"post","p":PATH,"q":QUERY,"timeout_ms":N} and
+ * reads one JSON line back: {"code":"2.05","payload":TEXT} or
+ * {"error":TEXT}. Lines are capped (request 2 KiB, payload 16 KiB).
+ */
+#ifndef FC_RELAY_H
+#define FC_RELAY_H
+
+#include <cjson/cJSON.h>
+#include <coap3/coap.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_RELAY_FRESH_S 30
+#define FC_RELAY_ANSWER_MAX (16 * 1024)
+#define FC_RELAY_PENDING_MAX 64
+
+struct fm_loop;
+struct fm_coap;
+struct fc_relay;
+
+/* Listens on control_path (replacing a stale socket file). Borrows loop
+ * and coap. NULL with why filled. */
+struct fc_relay *fc_relay_new(struct fm_loop *loop, struct fm_coap *coap, const char *control_path,
+			      char *why, size_t why_size);
+/* Answers every pending request with an error, closes and unlinks the
+ * socket, releases the sessions. */
+void fc_relay_delete(struct fc_relay **r);
+
+/* node spoke on session (any request): remember the session, and send
+ * what waits for the node over it. Returns how many requests were waiting
+ * (the heartbeat's {"t":N}). */
+unsigned fc_relay_seen(struct fc_relay *r, const char *node, coap_session_t *session);
+/* The answer to (or the failure of) a relayed request; the server's
+ * response and nack handlers call these (what is not ours is ignored). */
+void fc_relay_response(struct fc_relay *r, const coap_pdu_t *received);
+void fc_relay_nack(struct fc_relay *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
+/* Expires requests past their deadline (call about every second). */
+void fc_relay_tick(struct fc_relay *r);
+
+/* The client side (the triage command): sends one request to the serve
+ * listening on control_path and waits for its answer (the deadline is
+ * timeout_ms plus a second). Returns the answer object (caller frees) or NULL
+ * with why filled. */
+cJSON *fc_relay_ask(const char *control_path, const char *node, const char *method, const char *path,
+		    const char *query, uint64_t timeout_ms, char *why, size_t why_size);
+
+#endif

@@ -1,0 +1,431 @@
+#include "fc_server.h"
+
+#include "fc_keys.h"
+#include "fc_relay.h"
+#include "fc_store.h"
+#include "fc_wire.h"
+#include "fm_coap.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+
+#include <coap3/coap.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct fc_server {
+	struct fm_loop *loop;
+	const struct fc_keys *keys;
+	struct fc_store *store;
+	bool insecure;
+	struct fm_coap *coap;
+	coap_context_t *ctx; /* borrowed from coap */
+	struct fm_timer sweep;
+	struct fc_relay *relay; /* NULL without a control socket */
+	uint8_t key[FM_COAP_PSK_MAX]; /* the key validate_id found last */
+	coap_bin_const_t key_bin;
+	char address[300];
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static const char *peer(const coap_session_t *session, char *buf, size_t size)
+{
+	const coap_address_t *a = coap_session_get_addr_remote(session);
+	if (!a || !coap_print_addr(a, (unsigned char *)buf, size))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+/* An identity as it may be logged: printable ASCII, others as \xNN, cut. */
+static const char *printable(const uint8_t *s, size_t len, char *buf, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 5 < size; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+			buf[o++] = (char)s[i];
+		else
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", s[i]);
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static struct fc_server *server_of(coap_session_t *session)
+{
+	return fm_coap_owner(coap_session_get_context(session));
+}
+
+/* fm_coap's key lookup: the keystore's key for identity, or 0 to refuse it.
+ * Used through validate_id below, which has the session. */
+static size_t lookup(void *arg, const uint8_t *identity, size_t id_len, uint8_t *key)
+{
+	struct fc_server *s = arg;
+	size_t len = 0;
+	const uint8_t *k = fc_keys_find(s->keys, identity, id_len, &len);
+	if (!k || len > FM_COAP_PSK_MAX)
+		return 0;
+	memcpy(key, k, len);
+	return len;
+}
+
+/* libcoap's server PSK callback, put in place of fm_coap's after
+ * fm_coap_listen: fm_coap_psk_lookup_fn gets no session, and an unknown
+ * identity must be logged with the peer's address (libcoap raises no
+ * DTLS_ERROR event for a handshake refused at the identity). */
+static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+{
+	struct fc_server *s = arg;
+	size_t len = identity ? lookup(s, identity->s, identity->length, s->key) : 0;
+	if (!len) {
+		char who[80], id[FC_KEYS_ID_MAX * 4 + 8] = "";
+		if (identity)
+			printable(identity->s, identity->length > 80 ? 80 : identity->length, id, sizeof(id));
+		fm_warn("DTLS from %s refused: unknown PSK identity '%s'", peer(session, who, sizeof(who)), id);
+		return NULL;
+	}
+	s->key_bin.s = s->key;
+	s->key_bin.length = len;
+	return &s->key_bin; /* libcoap copies it into the session */
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+	char who[80], id[FC_KEYS_ID_MAX * 4 + 8] = "";
+	const coap_bin_const_t *ident;
+	switch (event) {
+	case COAP_EVENT_DTLS_ERROR: {
+		struct fc_server *s = server_of(session);
+		size_t len;
+		/* libcoap records the identity the client gave before it asks
+		 * for the key, so a refused one is known here */
+		ident = coap_session_get_psk_identity(session);
+		if (ident)
+			printable(ident->s, ident->length > 80 ? 80 : ident->length, id, sizeof(id));
+		/* an unknown identity was logged by validate_id */
+		if (!ident || fc_keys_find(s->keys, ident->s, ident->length, &len))
+			fm_warn("DTLS handshake with %s (PSK identity '%s') failed: wrong key, or not our protocol",
+				peer(session, who, sizeof(who)), id);
+		break;
+	}
+	case COAP_EVENT_DTLS_CONNECTED:
+		ident = coap_session_get_psk_identity(session);
+		if (ident)
+			printable(ident->s, ident->length, id, sizeof(id));
+		fm_info("DTLS session with %s as '%s'", peer(session, who, sizeof(who)), id);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* The node a request is about (see the header). false: answered already. */
+static bool node_of(struct fc_server *s, coap_session_t *session, const coap_string_t *query,
+		    coap_pdu_t *response, char node[FC_KEYS_ID_MAX + 1])
+{
+	if (coap_session_get_proto(session) == COAP_PROTO_DTLS) {
+		size_t len = 0;
+		/* the handshake only succeeds for a keystore identity, so this
+		 * holds; checked all the same, as the name goes into SQL */
+		if (fm_coap_session_identity(session, node, FC_KEYS_ID_MAX + 1) &&
+		    fc_keys_find(s->keys, node, strlen(node), &len))
+			return true;
+		coap_pdu_set_code(response, COAP_RESPONSE_CODE_UNAUTHORIZED);
+		return false;
+	}
+	/* insecure: "n=NODE", the only query key */
+	char who[80];
+	size_t len = 0;
+	if (query && query->length > 2 && query->length - 2 <= FC_KEYS_ID_MAX &&
+	    memcmp(query->s, "n=", 2) == 0 && fc_keys_find(s->keys, query->s + 2, query->length - 2, &len)) {
+		memcpy(node, query->s + 2, query->length - 2);
+		node[query->length - 2] = '\0';
+		fm_warn("insecure request from %s for node %s (plain CoAP: anyone could have sent it)",
+			peer(session, who, sizeof(who)), node);
+		return true;
+	}
+	fm_warn("insecure request from %s refused: no known node in its query (n=NODE)",
+		peer(session, who, sizeof(who)));
+	coap_pdu_set_code(response, COAP_RESPONSE_CODE_UNAUTHORIZED);
+	return false;
+}
+
+static void answer_text(coap_pdu_t *response, coap_pdu_code_t code, const char *text)
+{
+	coap_pdu_set_code(response, code);
+	if (text && *text)
+		coap_add_data(response, strlen(text), (const uint8_t *)text);
+}
+
+static void answer_json(coap_pdu_t *response, coap_pdu_code_t code, const char *json)
+{
+	uint8_t buf[4];
+	coap_pdu_set_code(response, code);
+	coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+			coap_encode_var_safe(buf, sizeof(buf), COAP_MEDIATYPE_APPLICATION_JSON), buf);
+	coap_add_data(response, strlen(json), (const uint8_t *)json);
+}
+
+/* The request's body: false when answered already (too large, not JSON). */
+static bool body_of(const coap_pdu_t *request, coap_pdu_t *response, const uint8_t **data, size_t *len)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *cf = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it);
+	if (cf && coap_decode_var_bytes(coap_opt_value(cf), coap_opt_length(cf)) !=
+			  COAP_MEDIATYPE_APPLICATION_JSON) {
+		answer_text(response, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT,
+			    "content-format must be 50 (application/json)");
+		return false;
+	}
+	size_t offset = 0, total = 0;
+	*data = NULL;
+	*len = 0;
+	if (!coap_get_data_large(request, len, data, &offset, &total)) {
+		*data = (const uint8_t *)"";
+		*len = 0;
+	} else if (offset != 0 || total != *len || total > FC_WIRE_PAYLOAD_MAX) {
+		answer_text(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload over 1024 bytes");
+		return false;
+	}
+	return true;
+}
+
+static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+		  const coap_string_t *query, coap_pdu_t *response)
+{
+	(void)resource;
+	struct fc_server *s = server_of(session);
+	char node[FC_KEYS_ID_MAX + 1], why[160], hash[9];
+	const uint8_t *data;
+	size_t len;
+	struct fc_hb hb;
+	bool back = false;
+	if (!node_of(s, session, query, response, node) || !body_of(request, response, &data, &len))
+		return;
+	if (fc_wire_hb(data, len, &hb, why, sizeof(why)) < 0) {
+		fm_notice("heartbeat from %s refused: %s", node, why);
+		answer_text(response, COAP_RESPONSE_CODE_BAD_REQUEST, why);
+		return;
+	}
+	if (fc_store_heartbeat(s->store, node, &hb, s->insecure, now_s(), &back, hash) < 0) {
+		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
+		return;
+	}
+	if (back)
+		fm_notice("node %s is reachable again", node);
+	if (strcmp(hash, hb.h) != 0)
+		fm_info("node %s: its raised set (%s) differs from the stored one (%s)", node, hb.h, hash);
+	unsigned waiting = s->relay ? fc_relay_seen(s->relay, node, session) : 0;
+	if (waiting) {
+		/* queue mode: the node keeps the path open until served */
+		char t[32];
+		snprintf(t, sizeof(t), "{\"t\":%u}", waiting);
+		answer_json(response, COAP_RESPONSE_CODE_CHANGED, t);
+		return;
+	}
+	coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+}
+
+static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+		  const coap_string_t *query, coap_pdu_t *response)
+{
+	(void)resource;
+	struct fc_server *s = server_of(session);
+	char node[FC_KEYS_ID_MAX + 1], why[160];
+	const uint8_t *data;
+	size_t len;
+	struct fc_report r;
+	if (!node_of(s, session, query, response, node) || !body_of(request, response, &data, &len))
+		return;
+	if (s->relay)
+		fc_relay_seen(s->relay, node, session);
+	if (fc_wire_report(data, len, &r, why, sizeof(why)) < 0) {
+		fm_notice("report from %s refused: %s", node, why);
+		answer_text(response, COAP_RESPONSE_CODE_BAD_REQUEST, why);
+		return;
+	}
+	enum fc_store_outcome outcome;
+	uint32_t gap_from, gap_to;
+	int rc = fc_store_report(s->store, node, &r, s->insecure, now_s(), &outcome, &gap_from, &gap_to);
+	if (rc < 0) {
+		/* not acknowledged: the agent keeps it queued and sends it again */
+		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
+	} else {
+		if (gap_from)
+			fm_warn("node %s: reports %u..%u never arrived (got %u)", node, gap_from, gap_to, r.q);
+		if (outcome == FC_STORE_DUPLICATE)
+			fm_info("node %s: report %u stored before, not again", node, r.q);
+		else
+			fm_info("node %s: report %u stored (%zu raised or changed, %zu resolved)", node, r.q,
+				r.nd, r.nr);
+		if (r.insecure || s->insecure)
+			fm_warn("node %s: report %u came over an insecure session", node, r.q);
+		coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+	}
+	fc_wire_report_free(&r);
+}
+
+static void on_me(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+		  const coap_string_t *query, coap_pdu_t *response)
+{
+	(void)resource;
+	(void)request;
+	struct fc_server *s = server_of(session);
+	char node[FC_KEYS_ID_MAX + 1], hash[9], json[64];
+	uint32_t q;
+	if (!node_of(s, session, query, response, node))
+		return;
+	if (s->relay)
+		fc_relay_seen(s->relay, node, session);
+	if (fc_store_me(s->store, node, &q, hash) < 0) {
+		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot read the store");
+		return;
+	}
+	snprintf(json, sizeof(json), "{\"q\":%u,\"h\":\"%s\"}", q, hash);
+	answer_json(response, COAP_RESPONSE_CODE_CONTENT, json);
+}
+
+static void on_silent(const char *node, int64_t silent_s, void *arg)
+{
+	(void)arg;
+	fm_warn("node %s is unreachable: no heartbeat for %llds (%d intervals)", node, (long long)silent_s,
+		FC_STORE_MISSED_MAX);
+}
+
+static void on_sweep(struct fm_timer *t)
+{
+	struct fc_server *s = container_of(t, struct fc_server, sweep);
+	fc_store_sweep(s->store, now_s(), on_silent, s);
+	if (s->relay)
+		fc_relay_tick(s->relay);
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+				   const coap_pdu_t *received, const coap_mid_t mid)
+{
+	(void)sent;
+	(void)mid;
+	struct fc_server *s = server_of(session);
+	if (s && s->relay)
+		fc_relay_response(s->relay, received);
+	return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		    const coap_mid_t mid)
+{
+	(void)mid;
+	struct fc_server *s = server_of(session);
+	if (s && s->relay)
+		fc_relay_nack(s->relay, sent, reason);
+}
+
+static int add_resource(coap_context_t *ctx, const char *path, coap_request_t method,
+			coap_method_handler_t fn)
+{
+	coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
+	if (!r)
+		return -ENOMEM;
+	coap_register_request_handler(r, method, fn);
+	coap_add_resource(ctx, r);
+	return 0;
+}
+
+struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_conf *conf, char *why,
+				size_t size)
+{
+	struct fc_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		fc_why(why, size, -1, "out of memory");
+		return NULL;
+	}
+	s->loop = loop;
+	s->keys = conf->keys;
+	s->store = conf->store;
+	s->insecure = conf->insecure;
+	s->sweep = (struct fm_timer)FM_TIMER_INIT;
+	snprintf(s->address, sizeof(s->address), "%s", conf->listen);
+
+	char host[256];
+	uint16_t port;
+	if (fm_coap_parse_hostport(conf->listen, host, sizeof(host), &port, why, size) < 0) {
+		fc_why(why, size, -1, "--listen %s: give HOST:PORT ([ADDR]:PORT for IPv6), the port 1..65535",
+		     conf->listen);
+		goto fail;
+	}
+	s->coap = fm_coap_new(loop);
+	if (!s->coap) {
+		fc_why(why, size, -1, "cannot make a CoAP context: %s", strerror(errno));
+		goto fail;
+	}
+	fm_coap_set_owner(s->coap, s);
+	s->ctx = fm_coap_context(s->coap);
+	coap_register_event_handler(s->ctx, on_event);
+	coap_register_response_handler(s->ctx, on_response);
+	coap_register_nack_handler(s->ctx, on_nack);
+	if (!conf->insecure && !coap_dtls_is_supported()) {
+		fc_why(why, size, -1, "libcoap was built without DTLS");
+		goto fail;
+	}
+	if (add_resource(s->ctx, "hb", COAP_REQUEST_POST, on_hb) < 0 ||
+	    add_resource(s->ctx, "rp", COAP_REQUEST_POST, on_rp) < 0 ||
+	    add_resource(s->ctx, "me", COAP_REQUEST_GET, on_me) < 0) {
+		fc_why(why, size, -1, "out of memory");
+		goto fail;
+	}
+	char err[300];
+	int rc = fm_coap_listen(s->coap, host, port, conf->insecure ? NULL : lookup, s, err, sizeof(err));
+	if (rc < 0) {
+		fc_why(why, size, -1, "--listen %s: %s", conf->listen, err);
+		goto fail;
+	}
+	coap_dtls_spsk_t psk = {.version = COAP_DTLS_SPSK_SETUP_VERSION,
+				.validate_id_call_back = validate_id,
+				.id_call_back_arg = s};
+	if (!conf->insecure && !coap_context_set_psk2(s->ctx, &psk)) {
+		fc_why(why, size, -1, "libcoap refused the PSK set-up");
+		goto fail;
+	}
+	if (conf->control && !(s->relay = fc_relay_new(loop, s->coap, conf->control, why, size)))
+		goto fail;
+	unsigned every = conf->sweep_ms ? conf->sweep_ms : 1000;
+	if ((rc = fm_timer_init(loop, &s->sweep, on_sweep)) < 0 || (rc = fm_timer_arm(&s->sweep, every, every)) < 0) {
+		fc_why(why, size, -1, "cannot make the sweep timer: %s", strerror(-rc));
+		goto fail;
+	}
+	if (conf->insecure)
+		fm_warn("serving PLAIN CoAP on %s (--insecure): no authentication, no encryption; nodes "
+			"name themselves with ?n=NODE",
+			s->address);
+	else
+		fm_notice("serving CoAP over DTLS-PSK on %s, %zu node keys, Connection ID %s", s->address,
+			  fc_keys_count(s->keys), coap_dtls_cid_is_supported() ? "supported" : "not supported");
+	return s;
+fail:
+	fc_server_delete(&s);
+	return NULL;
+}
+
+void fc_server_delete(struct fc_server **ps)
+{
+	if (!ps || !*ps)
+		return;
+	struct fc_server *s = *ps;
+	fm_timer_close(&s->sweep);
+	fc_relay_delete(&s->relay);
+	fm_coap_delete(&s->coap);
+	free(s);
+	*ps = NULL;
+}
+
+const char *fc_server_address(const struct fc_server *s)
+{
+	return s->address;
+}

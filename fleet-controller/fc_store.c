@@ -1,0 +1,664 @@
+#include "fc_store.h"
+
+#include "fc_wire.h"
+#include "fm_log.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SCHEMA_VERSION 1
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+static const char schema_v1[] =
+	"CREATE TABLE nodes ("
+	" name TEXT PRIMARY KEY,"
+	" board TEXT,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"     /* any message */
+	" last_seq INTEGER NOT NULL DEFAULT 0,"
+	" hb_interval INTEGER,"            /* s, from the last heartbeat */
+	" hb_n INTEGER, hb_worst INTEGER, hb_hash TEXT," /* what it said */
+	" worst INTEGER NOT NULL DEFAULT 0," /* over the stored raised set */
+	" hash TEXT NOT NULL DEFAULT '811c9dc5',"
+	" state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'unreachable')),"
+	" insecure INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE diagnoses ("
+	" node TEXT NOT NULL REFERENCES nodes(name),"
+	" code TEXT NOT NULL, key TEXT NOT NULL,"
+	" severity INTEGER NOT NULL, summary TEXT NOT NULL,"
+	" evidence TEXT NOT NULL, remedy TEXT NOT NULL, explains TEXT NOT NULL,"
+	" raised_at INTEGER NOT NULL, changed_at INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" PRIMARY KEY (node, code, key));"
+	"CREATE TABLE history ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" node TEXT NOT NULL, at INTEGER NOT NULL, seq INTEGER, agent_time INTEGER,"
+	" event TEXT NOT NULL CHECK (event IN ('raise', 'change', 'resolve', 'gap', 'unreachable', 'reachable')),"
+	" code TEXT, key TEXT, severity INTEGER, detail TEXT);"
+	"CREATE INDEX history_node ON history (node, id);";
+
+enum stmt {
+	ST_NODE_ENSURE,
+	ST_NODE_SEQ,
+	ST_DIAG_GET,
+	ST_DIAG_INSERT,
+	ST_DIAG_UPDATE,
+	ST_DIAG_DELETE,
+	ST_HISTORY,
+	ST_SET_HASH,
+	ST_NODE_AFTER_REPORT,
+	ST_NODE_HB,
+	ST_NODE_ME,
+	ST_SWEEP,
+	ST_MARK_UNREACHABLE,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_NODE_ENSURE] = "INSERT OR IGNORE INTO nodes (name, first_seen, last_seen) VALUES (?1, ?2, ?2)",
+	[ST_NODE_SEQ] = "SELECT last_seq, state FROM nodes WHERE name = ?1",
+	[ST_DIAG_GET] = "SELECT severity, summary, remedy FROM diagnoses WHERE node = ?1 AND code = ?2 AND key = ?3",
+	[ST_DIAG_INSERT] = "INSERT INTO diagnoses (node, code, key, severity, summary, evidence, remedy,"
+			   " explains, raised_at, changed_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+	[ST_DIAG_UPDATE] = "UPDATE diagnoses SET severity = ?4, summary = ?5, evidence = ?6, remedy = ?7,"
+			   " explains = ?8, changed_at = CASE WHEN ?11 THEN ?9 ELSE changed_at END, seq = ?10"
+			   " WHERE node = ?1 AND code = ?2 AND key = ?3",
+	[ST_DIAG_DELETE] = "DELETE FROM diagnoses WHERE node = ?1 AND code = ?2 AND key = ?3",
+	[ST_HISTORY] = "INSERT INTO history (node, at, seq, agent_time, event, code, key, severity, detail)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_SET_HASH] = "SELECT code, key, severity FROM diagnoses WHERE node = ?1 ORDER BY code, key",
+	[ST_NODE_AFTER_REPORT] = "UPDATE nodes SET last_seq = ?2, last_seen = ?3, board = coalesce(?4, board),"
+				 " insecure = ?5, hash = ?6,"
+				 " worst = coalesce((SELECT max(severity) FROM diagnoses WHERE node = ?1), 0)"
+				 " WHERE name = ?1",
+	[ST_NODE_HB] = "UPDATE nodes SET last_seen = ?2, hb_interval = ?3, hb_n = ?4, hb_worst = ?5, hb_hash = ?6,"
+		       " insecure = ?7, state = 'ok' WHERE name = ?1 RETURNING hash",
+	[ST_NODE_ME] = "SELECT last_seq, hash FROM nodes WHERE name = ?1",
+	[ST_SWEEP] = "SELECT name, ?1 - last_seen FROM nodes WHERE state = 'ok' AND"
+		     " ?1 - last_seen > " XSTR(FC_STORE_MISSED_MAX) " * coalesce(hb_interval, "
+		     XSTR(FC_STORE_DEFAULT_INTERVAL) ")",
+	[ST_MARK_UNREACHABLE] = "UPDATE nodes SET state = 'unreachable' WHERE name = ?1",
+};
+
+struct fc_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	char path[PATH_MAX];
+};
+
+static int exec(struct fc_store *s, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fm_err("store %s: %s: %s", s->path, sql, msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *d = dirname(dir);
+	struct stat st;
+	if (stat(d, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	/* only the last component: a missing /var/lib is not ours to make */
+	return mkdir(d, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int user_version(struct fc_store *s)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int fc_store_open(const char *path, bool writable, struct fc_store **out, char *why, size_t size)
+{
+	struct fc_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return fc_why(why, size, -ENOMEM, "out of memory");
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	int rc;
+	if (writable && (rc = mkdir_parent(path)) < 0) {
+		rc = fc_why(why, size, rc, "%s: cannot make its directory: %s", path, strerror(-rc));
+		goto out_free;
+	}
+	int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+	if (!writable) {
+		struct stat st;
+		if (stat(path, &st) < 0) {
+			rc = fc_why(why, size, -errno, "%s: %s (has 'serve' run with this --db?)", path,
+				  strerror(errno));
+			goto out_free;
+		}
+	}
+	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = fc_why(why, size, -EIO, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto out_free;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	sqlite3_extended_result_codes(s->db, 1);
+	int v = user_version(s);
+	if (v < 0) {
+		rc = fc_why(why, size, -EIO, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(s->db));
+		goto out_free;
+	}
+	if (v > SCHEMA_VERSION) {
+		rc = fc_why(why, size, -EPROTO, "%s: schema version %d is newer than this controller's %d", path,
+			  v, SCHEMA_VERSION);
+		goto out_free;
+	}
+	if (writable) {
+		/* WAL: readers (nodes, show) never block the writer. NORMAL:
+		 * a power cut may lose the last transactions but never
+		 * corrupts; an unacknowledged report is resent by its agent. */
+		if (exec(s, "PRAGMA journal_mode = WAL") < 0 || exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
+		    exec(s, "PRAGMA foreign_keys = ON") < 0) {
+			rc = fc_why(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
+			goto out_free;
+		}
+		if (v == 0) {
+			if (exec(s, "BEGIN") < 0 || exec(s, schema_v1) < 0 ||
+			    exec(s, "PRAGMA user_version = 1") < 0 || exec(s, "COMMIT") < 0) {
+				rc = fc_why(why, size, -EIO, "%s: cannot create the schema: %s", path,
+					  sqlite3_errmsg(s->db));
+				goto out_free;
+			}
+		}
+		for (int i = 0; i < ST_COUNT; i++) {
+			if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+					       NULL) != SQLITE_OK) {
+				rc = fc_why(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
+				goto out_free;
+			}
+		}
+	} else if (v == 0) {
+		rc = fc_why(why, size, -ENOENT, "%s: holds no fleet yet (has 'serve' run with this --db?)", path);
+		goto out_free;
+	}
+	*out = s;
+	return 0;
+out_free:
+	fc_store_delete(&s);
+	return rc;
+}
+
+void fc_store_delete(struct fc_store **ps)
+{
+	if (!ps || !*ps)
+		return;
+	struct fc_store *s = *ps;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+	*ps = NULL;
+}
+
+/* Binding helpers: NULL text binds NULL. */
+static void bt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bi(sqlite3_stmt *st, int i, int64_t v)
+{
+	sqlite3_bind_int64(st, i, v);
+}
+
+/* Runs a statement that returns no rows (or ignores them) and resets it. */
+static int run(struct fc_store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	int ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+	if (!ok)
+		fm_err("store %s: %s: %s", s->path, sqlite3_sql(st), sqlite3_errmsg(s->db));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ok ? 0 : -EIO;
+}
+
+static int history(struct fc_store *s, const char *node, int64_t at, int64_t seq, int64_t agent_time,
+		   const char *event, const char *code, const char *key, int severity, const char *detail)
+{
+	sqlite3_stmt *st = s->st[ST_HISTORY];
+	bt(st, 1, node);
+	bi(st, 2, at);
+	if (seq)
+		bi(st, 3, seq);
+	if (agent_time)
+		bi(st, 4, agent_time);
+	bt(st, 5, event);
+	bt(st, 6, code);
+	bt(st, 7, key);
+	if (severity)
+		bi(st, 8, severity);
+	bt(st, 9, detail);
+	return run(s, st);
+}
+
+static int ensure_node(struct fc_store *s, const char *node, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_NODE_ENSURE];
+	bt(st, 1, node);
+	bi(st, 2, now);
+	return run(s, st);
+}
+
+/* The hash of node's stored raised set, as "%08x". */
+static int set_hash(struct fc_store *s, const char *node, char hash[9])
+{
+	sqlite3_stmt *st = s->st[ST_SET_HASH];
+	uint32_t h = FC_WIRE_HASH_INIT;
+	int rc;
+	bt(st, 1, node);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		h = fc_wire_hash_line(h, (const char *)sqlite3_column_text(st, 0),
+				      (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	snprintf(hash, 9, "%08x", h);
+	return 0;
+}
+
+/* JSON text of a string array (NULL: "[]"); caller frees with cJSON_free. */
+static char *list_text(const cJSON *a)
+{
+	return a ? cJSON_PrintUnformatted(a) : NULL;
+}
+
+static int store_diag(struct fc_store *s, const char *node, const struct fc_report *r,
+		      const struct fc_diag *d, int64_t now)
+{
+	sqlite3_stmt *get = s->st[ST_DIAG_GET];
+	bt(get, 1, node);
+	bt(get, 2, d->code);
+	bt(get, 3, d->key);
+	int step = sqlite3_step(get);
+	bool exists = step == SQLITE_ROW;
+	bool changed = !exists;
+	char *ev = list_text(d->evidence), *rem = list_text(d->remedy), *ex = list_text(d->explains);
+	const char *evt = ev ? ev : "[]", *remt = rem ? rem : "[]", *ext = ex ? ex : "[]";
+	if (exists) {
+		changed = sqlite3_column_int(get, 0) != d->severity ||
+			  strcmp((const char *)sqlite3_column_text(get, 1), d->summary) != 0 ||
+			  strcmp((const char *)sqlite3_column_text(get, 2), remt) != 0;
+	}
+	sqlite3_reset(get);
+	sqlite3_clear_bindings(get);
+	int rc = -EIO;
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto out;
+	sqlite3_stmt *st = s->st[exists ? ST_DIAG_UPDATE : ST_DIAG_INSERT];
+	bt(st, 1, node);
+	bt(st, 2, d->code);
+	bt(st, 3, d->key);
+	bi(st, 4, d->severity);
+	bt(st, 5, d->summary);
+	bt(st, 6, evt);
+	bt(st, 7, remt);
+	bt(st, 8, ext);
+	bi(st, 9, now);
+	bi(st, 10, r->q);
+	if (exists)
+		bi(st, 11, changed);
+	if ((rc = run(s, st)) < 0)
+		goto out;
+	/* the evidence alone changing is not a change of the diagnosis */
+	if (changed)
+		rc = history(s, node, now, r->q, r->t, exists ? "change" : "raise", d->code, d->key,
+			     d->severity, d->summary);
+out:
+	cJSON_free(ev);
+	cJSON_free(rem);
+	cJSON_free(ex);
+	return rc;
+}
+
+static int store_resolved(struct fc_store *s, const char *node, const struct fc_report *r,
+			  const struct fc_resolved *x, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DIAG_DELETE];
+	bt(st, 1, node);
+	bt(st, 2, x->code);
+	bt(st, 3, x->key);
+	if (run(s, st) < 0)
+		return -EIO;
+	/* A resolve of something never stored here (its raise was in a lost
+	 * report) is history all the same. */
+	return history(s, node, now, r->q, r->t, "resolve", x->code, x->key, 0,
+		       sqlite3_changes(s->db) ? NULL : "was not raised here");
+}
+
+int fc_store_report(struct fc_store *s, const char *node, const struct fc_report *r, bool insecure,
+		    int64_t now, enum fc_store_outcome *outcome, uint32_t *gap_from, uint32_t *gap_to)
+{
+	*gap_from = *gap_to = 0;
+	*outcome = FC_STORE_DUPLICATE;
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	if (ensure_node(s, node, now) < 0)
+		goto rollback;
+	sqlite3_stmt *st = s->st[ST_NODE_SEQ];
+	bt(st, 1, node);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		goto rollback;
+	}
+	int64_t last = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if ((int64_t)r->q <= last) {
+		/* a retransmission, or a replay after the agent restarted */
+		return exec(s, "ROLLBACK");
+	}
+	if ((int64_t)r->q > last + 1) {
+		char detail[96];
+		*gap_from = (uint32_t)(last + 1);
+		*gap_to = r->q - 1;
+		snprintf(detail, sizeof(detail), "reports %u..%u never arrived", *gap_from, *gap_to);
+		if (history(s, node, now, r->q, r->t, "gap", NULL, NULL, 0, detail) < 0)
+			goto rollback;
+	}
+	for (size_t i = 0; i < r->nd; i++)
+		if (store_diag(s, node, r, &r->d[i], now) < 0)
+			goto rollback;
+	for (size_t i = 0; i < r->nr; i++)
+		if (store_resolved(s, node, r, &r->r[i], now) < 0)
+			goto rollback;
+	char hash[9];
+	if (set_hash(s, node, hash) < 0)
+		goto rollback;
+	st = s->st[ST_NODE_AFTER_REPORT];
+	bt(st, 1, node);
+	bi(st, 2, r->q);
+	bi(st, 3, now);
+	bt(st, 4, r->board);
+	bi(st, 5, insecure || r->insecure);
+	bt(st, 6, hash);
+	if (run(s, st) < 0 || exec(s, "COMMIT") < 0)
+		goto rollback;
+	*outcome = FC_STORE_STORED;
+	return 0;
+rollback:
+	exec(s, "ROLLBACK");
+	*gap_from = *gap_to = 0;
+	return -EIO;
+}
+
+int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb *hb, bool insecure,
+		       int64_t now, bool *was_unreachable, char hash[9])
+{
+	*was_unreachable = false;
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	if (ensure_node(s, node, now) < 0)
+		goto rollback;
+	sqlite3_stmt *st = s->st[ST_NODE_SEQ];
+	bt(st, 1, node);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*was_unreachable = strcmp((const char *)sqlite3_column_text(st, 1), "unreachable") == 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	st = s->st[ST_NODE_HB];
+	bt(st, 1, node);
+	bi(st, 2, now);
+	bi(st, 3, hb->i);
+	bi(st, 4, hb->n);
+	bi(st, 5, hb->w);
+	bt(st, 6, hb->h);
+	bi(st, 7, insecure);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		goto rollback;
+	}
+	snprintf(hash, 9, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (*was_unreachable && history(s, node, now, 0, 0, "reachable", NULL, NULL, 0, NULL) < 0)
+		goto rollback;
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	return 0;
+rollback:
+	exec(s, "ROLLBACK");
+	*was_unreachable = false;
+	return -EIO;
+}
+
+int fc_store_me(struct fc_store *s, const char *node, uint32_t *q, char hash[9])
+{
+	sqlite3_stmt *st = s->st[ST_NODE_ME];
+	bt(st, 1, node);
+	int rc = sqlite3_step(st);
+	*q = 0;
+	snprintf(hash, 9, "%08x", FC_WIRE_HASH_INIT);
+	if (rc == SQLITE_ROW) {
+		*q = (uint32_t)sqlite3_column_int64(st, 0);
+		snprintf(hash, 9, "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int fc_store_sweep(struct fc_store *s, int64_t now,
+		   void (*fn)(const char *node, int64_t silent_s, void *arg), void *arg)
+{
+	/* Collect first: the UPDATE must not run under the open SELECT. */
+	struct gone {
+		char name[FC_WIRE_KEY_MAX + 1];
+		int64_t silent;
+	} *g = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, step;
+	sqlite3_stmt *st = s->st[ST_SWEEP];
+	bi(st, 1, now);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 8;
+			struct gone *ng = realloc(g, nc * sizeof(*g));
+			if (!ng) {
+				rc = -ENOMEM;
+				break;
+			}
+			g = ng;
+			cap = nc;
+		}
+		snprintf(g[n].name, sizeof(g[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
+		g[n++].silent = sqlite3_column_int64(st, 1);
+	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = -EIO;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char detail[64];
+		snprintf(detail, sizeof(detail), "silent for %llds", (long long)g[i].silent);
+		if (exec(s, "BEGIN IMMEDIATE") < 0) {
+			rc = -EIO;
+			break;
+		}
+		st = s->st[ST_MARK_UNREACHABLE];
+		bt(st, 1, g[i].name);
+		if (run(s, st) < 0 ||
+		    history(s, g[i].name, now, 0, 0, "unreachable", NULL, NULL, 0, detail) < 0 ||
+		    exec(s, "COMMIT") < 0) {
+			exec(s, "ROLLBACK");
+			rc = -EIO;
+			break;
+		}
+		if (fn)
+			fn(g[i].name, g[i].silent, arg);
+	}
+	free(g);
+	return rc;
+}
+
+const char *fc_store_severity_name(int severity)
+{
+	static const char *const names[] = {"none", "info", "warning", "critical"};
+	return severity >= 0 && severity <= 3 ? names[severity] : "?";
+}
+
+/* Reading (nodes, show): plain prepared statements, finalised at once. */
+
+static const char node_cols[] =
+	"SELECT name, board, state, worst, first_seen, last_seen, last_seq,"
+	" coalesce(hb_interval, " XSTR(FC_STORE_DEFAULT_INTERVAL) "),"
+	" insecure, (SELECT count(*) FROM diagnoses d WHERE d.node = n.name),"
+	" (SELECT json_group_array(code) FROM (SELECT DISTINCT code FROM diagnoses d"
+	"  WHERE d.node = n.name ORDER BY code))"
+	" FROM nodes n";
+
+static cJSON *node_json(sqlite3_stmt *st, int64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "node", (const char *)sqlite3_column_text(st, 0));
+	if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+		cJSON_AddNullToObject(o, "board");
+	else
+		cJSON_AddStringToObject(o, "board", (const char *)sqlite3_column_text(st, 1));
+	cJSON_AddStringToObject(o, "state", (const char *)sqlite3_column_text(st, 2));
+	cJSON_AddStringToObject(o, "worst", fc_store_severity_name(sqlite3_column_int(st, 3)));
+	cJSON *codes = cJSON_Parse((const char *)sqlite3_column_text(st, 10));
+	cJSON_AddItemToObject(o, "codes", codes ? codes : cJSON_CreateArray());
+	cJSON_AddNumberToObject(o, "n", sqlite3_column_int(st, 9));
+	cJSON_AddNumberToObject(o, "first_seen", (double)sqlite3_column_int64(st, 4));
+	cJSON_AddNumberToObject(o, "last_seen", (double)sqlite3_column_int64(st, 5));
+	cJSON_AddNumberToObject(o, "last_seen_ago_s", (double)(now - sqlite3_column_int64(st, 5)));
+	cJSON_AddNumberToObject(o, "last_seq", (double)sqlite3_column_int64(st, 6));
+	cJSON_AddNumberToObject(o, "interval_s", sqlite3_column_int(st, 7));
+	cJSON_AddBoolToObject(o, "insecure", sqlite3_column_int(st, 8));
+	return o;
+}
+
+cJSON *fc_store_nodes(struct fc_store *s, int64_t now)
+{
+	char sql[sizeof(node_cols) + 32];
+	snprintf(sql, sizeof(sql), "%s ORDER BY name", node_cols);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	cJSON *a = cJSON_CreateArray();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cJSON_AddItemToArray(a, node_json(st, now));
+	if (rc != SQLITE_DONE) {
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		cJSON_Delete(a);
+		a = NULL;
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL: cJSON_AddNullToObject(o, name); break;
+	case SQLITE_INTEGER: cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(st, i)); break;
+	default: cJSON_AddStringToObject(o, name, (const char *)sqlite3_column_text(st, i)); break;
+	}
+}
+
+static void add_json_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
+{
+	cJSON *v = cJSON_Parse((const char *)sqlite3_column_text(st, i));
+	cJSON_AddItemToObject(o, name, v ? v : cJSON_CreateArray());
+}
+
+cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int64_t now, int *rc)
+{
+	char sql[sizeof(node_cols) + 32];
+	snprintf(sql, sizeof(sql), "%s WHERE name = ?1", node_cols);
+	static const char diag_sql[] =
+		"SELECT code, severity, key, summary, evidence, remedy, explains, raised_at, changed_at, seq"
+		" FROM diagnoses WHERE node = ?1 ORDER BY severity DESC, code, key";
+	static const char hist_sql[] =
+		"SELECT at, seq, event, code, key, severity, detail FROM"
+		" (SELECT * FROM history WHERE node = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id";
+	sqlite3_stmt *st = NULL, *d = NULL, *h = NULL;
+	cJSON *o = NULL;
+	*rc = -EIO;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, diag_sql, -1, &d, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, hist_sql, -1, &h, NULL) != SQLITE_OK) {
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	bt(st, 1, node);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_DONE) {
+		*rc = -ENOENT;
+		goto out;
+	}
+	if (step != SQLITE_ROW)
+		goto out;
+	o = node_json(st, now);
+	cJSON *diags = cJSON_AddArrayToObject(o, "diagnoses");
+	bt(d, 1, node);
+	while ((step = sqlite3_step(d)) == SQLITE_ROW) {
+		cJSON *x = cJSON_CreateObject();
+		add_col(x, "code", d, 0);
+		cJSON_AddStringToObject(x, "severity", fc_store_severity_name(sqlite3_column_int(d, 1)));
+		add_col(x, "key", d, 2);
+		add_col(x, "summary", d, 3);
+		add_json_col(x, "evidence", d, 4);
+		add_json_col(x, "remedy", d, 5);
+		add_json_col(x, "explains", d, 6);
+		add_col(x, "raised_at", d, 7);
+		add_col(x, "changed_at", d, 8);
+		add_col(x, "seq", d, 9);
+		cJSON_AddItemToArray(diags, x);
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	cJSON *hist = cJSON_AddArrayToObject(o, "history");
+	bt(h, 1, node);
+	bi(h, 2, history_max);
+	while ((step = sqlite3_step(h)) == SQLITE_ROW) {
+		cJSON *x = cJSON_CreateObject();
+		static const char *const cols[] = {"at", "seq", "event", "code", "key", "severity", "detail"};
+		for (int i = 0; i < 7; i++)
+			add_col(x, cols[i], h, i);
+		cJSON_AddItemToArray(hist, x);
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	*rc = 0;
+	goto out;
+fail:
+	fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+	cJSON_Delete(o);
+	o = NULL;
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(d);
+	sqlite3_finalize(h);
+	return o;
+}

@@ -1,0 +1,89 @@
+/* fc_store: what the controller knows about its fleet, in one SQLite file.
+ *
+ *   nodes      one row per node: board, first/last seen, the last stored
+ *              report sequence, the heartbeat interval and what the last
+ *              heartbeat said (n, worst, hash), the worst severity and hash
+ *              of the stored raised set, state ok|unreachable
+ *   diagnoses  the raised set per node: (node, code, key) -> severity,
+ *              summary, evidence, remedy, explains (JSON arrays), raised at,
+ *              changed at, the report that last touched it
+ *   history    every raise, change, resolve, gap, unreachable and
+ *              reachable, with the report's sequence number and time
+ *
+ * WAL mode, so `nodes` and `show` (other processes) read while `serve`
+ * writes. The schema is versioned with PRAGMA user_version; a file of a
+ * newer version is refused rather than misread. Times are seconds since the
+ * epoch, passed in (the clock is the caller's).
+ */
+#ifndef FC_STORE_H
+#define FC_STORE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fc_hb;
+struct fc_report;
+struct fc_store;
+
+#define FC_STORE_DEFAULT_DB "/var/lib/fleetmedic-controller/fleet.db"
+/* Heartbeat interval assumed for a node that has not sent one yet. */
+#define FC_STORE_DEFAULT_INTERVAL 120
+/* A node is unreachable after this many missed heartbeat intervals. */
+#define FC_STORE_MISSED_MAX 3
+
+/* Opens path. writable: create the file (and its directory, 0700) when
+ * missing and bring the schema up to date; otherwise read-only, and a missing
+ * file is -ENOENT. 0 with *out set, or -errno with why filled (one line). */
+int fc_store_open(const char *path, bool writable, struct fc_store **out, char *why, size_t why_size);
+void fc_store_delete(struct fc_store **s);
+
+enum fc_store_outcome {
+	FC_STORE_STORED,    /* a new report, stored */
+	FC_STORE_DUPLICATE, /* q <= the node's last: acknowledged, not stored */
+};
+
+/* Stores r for node in one transaction (see PROTOCOL.md: a report is a
+ * delta). A report whose q is not above the node's last is not stored
+ * (*outcome FC_STORE_DUPLICATE). When q skips numbers, a "gap" history row is
+ * written and *gap_from..*gap_to get the missing range (both 0 otherwise).
+ * insecure: the session is plain CoAP. 0 or -EIO (the transaction is rolled
+ * back; nothing of r is stored). Borrows everything. */
+int fc_store_report(struct fc_store *s, const char *node, const struct fc_report *r, bool insecure,
+		    int64_t now, enum fc_store_outcome *outcome, uint32_t *gap_from, uint32_t *gap_to);
+
+/* Records a heartbeat. *was_unreachable: the node was marked unreachable
+ * and is back (a "reachable" history row is written). hash (9 bytes) gets
+ * the controller's hash of the node's raised set. 0 or -EIO. */
+int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb *hb, bool insecure,
+		       int64_t now, bool *was_unreachable, char hash[9]);
+
+/* What GET /me answers: the last stored sequence (0: none) and the hash of
+ * the stored raised set. 0 or -EIO. */
+int fc_store_me(struct fc_store *s, const char *node, uint32_t *q, char hash[9]);
+
+/* Marks every node that has been silent for more than FC_STORE_MISSED_MAX
+ * heartbeat intervals unreachable (an "unreachable" history row each), and
+ * calls fn once per node that changed. 0 or -EIO. */
+int fc_store_sweep(struct fc_store *s, int64_t now,
+		   void (*fn)(const char *node, int64_t silent_s, void *arg), void *arg);
+
+/* The fleet as JSON (caller owns it): an array of
+ * {"node","board","state","worst","codes":[...],"n","first_seen","last_seen",
+ * "last_seen_ago_s","last_seq","interval_s","insecure"} ordered by name;
+ * worst is "none", "info", "warning" or "critical". NULL on error. */
+cJSON *fc_store_nodes(struct fc_store *s, int64_t now);
+
+/* One node as JSON (caller owns it): the fields of fc_store_nodes, plus
+ * "diagnoses":[{"code","severity","key","summary","evidence","remedy",
+ * "explains","raised_at","changed_at","seq"}] (worst first) and "history":
+ * the last history_max rows, oldest first [{"at","seq","event","code",
+ * "key","severity","detail"}]. NULL with *rc -ENOENT (no such node) or
+ * -EIO. */
+cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int64_t now, int *rc);
+
+/* "none", "info", "warning", "critical" for 0..3. */
+const char *fc_store_severity_name(int severity);
+
+#endif

@@ -1,0 +1,161 @@
+#include "fmh_controller.h"
+
+#include "fm_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *fmh_controller_bin(void)
+{
+	const char *b = getenv("FM_CONTROLLER");
+	return b && *b ? b : "fleetmedic-controller";
+}
+
+int fmh_free_udp_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int rc = 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		rc = -errno;
+	close(fd);
+	return rc < 0 ? rc : ntohs(a.sin_port);
+}
+
+static void hex(const char *s, char *out)
+{
+	for (; *s; s++, out += 2)
+		sprintf(out, "%02x", (unsigned char)*s);
+	*out = '\0';
+}
+
+static int write_keys(const char *path)
+{
+	char a[2 * sizeof(FMH_KEY_A) + 1], b[2 * sizeof(FMH_KEY_B) + 1];
+	hex(FMH_KEY_A, a);
+	hex(FMH_KEY_B, b);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
+	fprintf(f, "# the test fleet\n%s %s\n%s %s  # the second node\n", FMH_NODE_A, a, FMH_NODE_B, b);
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
+static void print_log(const char *path)
+{
+	char cmd[PATH_MAX + 32];
+	snprintf(cmd, sizeof(cmd), "tail -30 '%s' >&2", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log at %s)\n", path);
+}
+
+int fmh_controller_start(struct fmh_controller *c, bool insecure)
+{
+	int rc;
+	memset(c, 0, sizeof(*c));
+	c->insecure = insecure;
+	if ((rc = fmh_tmpdir(c->dir, sizeof(c->dir))) < 0)
+		return rc;
+	snprintf(c->keys, sizeof(c->keys), "%s/keys", c->dir);
+	snprintf(c->db, sizeof(c->db), "%s/fleet.db", c->dir);
+	snprintf(c->log, sizeof(c->log), "%s/serve.log", c->dir);
+	if ((rc = write_keys(c->keys)) < 0)
+		return rc;
+	if ((c->port = fmh_free_udp_port()) < 0)
+		return c->port;
+	char listen[32];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", c->port);
+	snprintf(c->url, sizeof(c->url), "%s://127.0.0.1:%d", insecure ? "coap" : "coaps", c->port);
+	const char *argv[] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db,
+			      "-v", insecure ? "--insecure" : NULL, NULL};
+	c->pid = fmh_spawn(argv, c->log);
+	if (c->pid < 0)
+		return c->pid;
+	rc = fmh_wait_log_pid(c->log, insecure ? "serving PLAIN CoAP" : "serving CoAP over DTLS-PSK", c->pid, 10000);
+	if (rc < 0) {
+		print_log(c->log);
+		fmh_stop(c->pid);
+		c->pid = 0;
+	}
+	return rc;
+}
+
+int fmh_controller_stop(struct fmh_controller *c, int *status)
+{
+	if (c->pid <= 0)
+		return -ESRCH;
+	int rc = fmh_stop_status(c->pid, status);
+	c->pid = 0;
+	return rc;
+}
+
+int fmh_coap(const struct fmh_controller *c, const char *identity, const char *key, const char *method,
+	     const char *path, const char *payload, char *out, size_t out_size)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s/%s", c->url, path);
+	const char *argv[20];
+	int n = 0;
+	argv[n++] = "coap-client-openssl";
+	argv[n++] = "-B";
+	argv[n++] = "5"; /* give up after 5 s (a refused handshake) */
+	argv[n++] = "-m";
+	argv[n++] = method;
+	if (identity) {
+		argv[n++] = "-u";
+		argv[n++] = identity;
+		argv[n++] = "-k";
+		argv[n++] = key;
+	}
+	if (payload) {
+		argv[n++] = "-t";
+		argv[n++] = "50";
+		argv[n++] = "-e";
+		argv[n++] = payload;
+	}
+	argv[n++] = url;
+	argv[n] = NULL;
+	int status;
+	return fmh_run(argv, out, out_size, &status, 10000);
+}
+
+cJSON *fmh_controller_json(const struct fmh_controller *c, int *status, ...)
+{
+	const char *argv[16];
+	int n = 0;
+	argv[n++] = fmh_controller_bin();
+	va_list ap;
+	va_start(ap, status);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 10)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n++] = "--db";
+	argv[n++] = c->db;
+	argv[n++] = "--json";
+	argv[n] = NULL;
+	static char out[256 * 1024];
+	char err[4096];
+	if (fmh_run2(argv, out, sizeof(out), err, sizeof(err), status, 10000) < 0)
+		return NULL;
+	if (*err)
+		fprintf(stderr, "%s", err);
+	return cJSON_Parse(out);
+}

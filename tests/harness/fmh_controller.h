@@ -1,0 +1,62 @@
+/* fmh_controller: a real `fleetmedic-controller serve` on loopback for the
+ * tests, its key store, and an independent CoAP/DTLS client to talk to it
+ * (Debian's libcoap3-bin: coap-client-openssl, OpenSSL's DTLS, not ours).
+ *
+ * The key store holds FMH_NODE_A and FMH_NODE_B; their keys are printable
+ * ASCII (FMH_KEY_A, FMH_KEY_B) because coap-client's -k takes the key's
+ * bytes as text; the store file holds them in hex as the controller wants.
+ */
+#ifndef FMH_CONTROLLER_H
+#define FMH_CONTROLLER_H
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FMH_NODE_A "pi-master1"
+#define FMH_KEY_A "fleetmedic-test-key-pi-master1"
+#define FMH_NODE_B "node-b"
+#define FMH_KEY_B "fleetmedic-test-key-node-b"
+
+struct fmh_controller {
+	pid_t pid;
+	int port;		/* UDP, 127.0.0.1 */
+	bool insecure;
+	char dir[PATH_MAX];	/* tmpdir: keys, fleet.db, serve.log */
+	char keys[PATH_MAX];
+	char db[PATH_MAX];
+	char log[PATH_MAX];
+	char url[64];		/* coaps://127.0.0.1:PORT (coap:// insecure) */
+};
+
+/* The controller binary: $FM_CONTROLLER, set by ctest. */
+const char *fmh_controller_bin(void);
+
+/* Writes the key store and starts serve (-v) on a free UDP port; waits up
+ * to 10 s for it to say it serves. On failure prints its log. 0 or -errno
+ * (-ESRCH: it exited). */
+int fmh_controller_start(struct fmh_controller *c, bool insecure);
+/* Stops it (SIGTERM, then as fmh_stop); its directory stays until cleanup.
+ * *status gets its exit status. 0 or -ESRCH. */
+int fmh_controller_stop(struct fmh_controller *c, int *status);
+
+/* A free UDP port on 127.0.0.1 a moment ago. The port or -errno. */
+int fmh_free_udp_port(void);
+
+/* Runs coap-client-openssl against c: method ("get", "post"), path with an
+ * optional query ("rp", "hb?n=x"), payload (NULL: none; sent with
+ * content-format 50), as identity/key (NULL: none, e.g. for coap://). out
+ * gets what it printed (stdout and stderr). Waits at most 10 s. 0 or
+ * -errno as fmh_run (the client's own exit status says little: it is 0
+ * when the handshake fails too). */
+int fmh_coap(const struct fmh_controller *c, const char *identity, const char *key, const char *method,
+	     const char *path, const char *payload, char *out, size_t out_size);
+
+/* Runs the controller's nodes/show with --db c->db and --json, the
+ * arguments given (NULL-terminated, at most 8) first: the parsed JSON (caller
+ * frees), or NULL when it printed none; *status gets its exit status. */
+cJSON *fmh_controller_json(const struct fmh_controller *c, int *status, ...);
+
+#endif

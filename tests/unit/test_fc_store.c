@@ -1,0 +1,221 @@
+/* fc_store: reports stored once, in one transaction; gaps, resolves,
+ * heartbeats, unreachable after missed intervals (injected clock); the
+ * nodes/show views; the schema version. A real SQLite file in a temp dir. */
+#include "fc_store.h"
+#include "fc_wire.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include <cmocka.h>
+
+static char dir[64], db[128];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/fc_store.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(db, sizeof(db), "%s/sub/fleet.db", dir); /* its directory is made */
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void decode(const char *json, struct fc_report *r)
+{
+	char why[160];
+	if (fc_wire_report(json, strlen(json), r, why, sizeof(why)) < 0)
+		fail_msg("%s: %s", json, why);
+}
+
+static void store(struct fc_store *s, const char *node, const char *json, int64_t now,
+		  enum fc_store_outcome want, uint32_t gap_from)
+{
+	struct fc_report r;
+	enum fc_store_outcome out;
+	uint32_t from, to;
+	decode(json, &r);
+	assert_int_equal(fc_store_report(s, node, &r, false, now, &out, &from, &to), 0);
+	assert_int_equal(out, want);
+	assert_int_equal(from, gap_from);
+	fc_wire_report_free(&r);
+}
+
+static const cJSON *field(const cJSON *o, const char *k)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!j)
+		fail_msg("no \"%s\"", k);
+	return j;
+}
+
+static int count_events(const cJSON *show, const char *event)
+{
+	int n = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, field(show, "history"))
+		n += strcmp(field(h, "event")->valuestring, event) == 0;
+	return n;
+}
+
+#define RAISE_A "{\"c\":\"etcd-unreachable\",\"s\":3,\"k\":\"https://127.0.0.1:2379\",\"m\":\"refused\",\"f\":[\"systemctl start etcd\"]}"
+#define RAISE_B "{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"\",\"m\":\"no NTP\"}"
+
+static void test_reports(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+
+	store(s, "pi-master1", "{\"q\":1,\"t\":100,\"b\":\"rpi4\",\"d\":[" RAISE_A "," RAISE_B "]}", 1000,
+	      FC_STORE_STORED, 0);
+	/* the same report again (a retransmission): acknowledged, not stored */
+	store(s, "pi-master1", "{\"q\":1,\"t\":100,\"d\":[{\"c\":\"undervoltage\",\"s\":2,\"k\":\"\"}]}", 1001,
+	      FC_STORE_DUPLICATE, 0);
+	/* 2 and 3 lost: the gap is recorded, the report stored */
+	store(s, "pi-master1", "{\"q\":4,\"t\":104,\"d\":[{\"c\":\"etcd-unreachable\",\"s\":3,\"k\":\"https://127.0.0.1:2379\",\"m\":\"timeout\",\"f\":[\"systemctl start etcd\"]}],\"r\":[[\"clock-unsynced\",\"\"]]}",
+	      1004, FC_STORE_STORED, 2);
+	/* a stale one arriving late is not stored */
+	store(s, "pi-master1", "{\"q\":3,\"t\":103,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}", 1005,
+	      FC_STORE_DUPLICATE, 0);
+	/* another node's sequence is its own */
+	store(s, "node-b", "{\"q\":1,\"t\":100,\"d\":[" RAISE_B "]}", 1006, FC_STORE_STORED, 0);
+
+	uint32_t q;
+	char hash[9];
+	assert_int_equal(fc_store_me(s, "pi-master1", &q, hash), 0);
+	assert_int_equal(q, 4);
+	char want[9];
+	snprintf(want, sizeof(want), "%08x",
+		 fc_wire_hash_line(FC_WIRE_HASH_INIT, "etcd-unreachable", "https://127.0.0.1:2379", 3));
+	assert_string_equal(hash, want);
+	assert_int_equal(fc_store_me(s, "nobody", &q, hash), 0);
+	assert_int_equal(q, 0);
+	assert_string_equal(hash, "811c9dc5");
+
+	int rc;
+	cJSON *show = fc_store_show(s, "pi-master1", 20, 1010, &rc);
+	assert_non_null(show);
+	assert_string_equal(field(show, "board")->valuestring, "rpi4");
+	assert_string_equal(field(show, "worst")->valuestring, "critical");
+	const cJSON *diags = field(show, "diagnoses");
+	assert_int_equal(cJSON_GetArraySize(diags), 1);
+	const cJSON *d = cJSON_GetArrayItem(diags, 0);
+	assert_string_equal(field(d, "summary")->valuestring, "timeout");
+	assert_int_equal(field(d, "seq")->valuedouble, 4);
+	assert_int_equal(field(d, "raised_at")->valuedouble, 1000);
+	assert_string_equal(cJSON_GetArrayItem(field(d, "remedy"), 0)->valuestring, "systemctl start etcd");
+	/* raise a, raise b, gap, change a, resolve b */
+	assert_int_equal(count_events(show, "raise"), 2);
+	assert_int_equal(count_events(show, "gap"), 1);
+	assert_int_equal(count_events(show, "change"), 1);
+	assert_int_equal(count_events(show, "resolve"), 1);
+	assert_int_equal(cJSON_GetArraySize(field(show, "history")), 5);
+	cJSON_Delete(show);
+	assert_null(fc_store_show(s, "nobody", 20, 1010, &rc));
+	assert_int_equal(rc, -ENOENT);
+
+	cJSON *nodes = fc_store_nodes(s, 1010);
+	assert_int_equal(cJSON_GetArraySize(nodes), 2);
+	const cJSON *b = cJSON_GetArrayItem(nodes, 0); /* ordered by name */
+	assert_string_equal(field(b, "node")->valuestring, "node-b");
+	assert_string_equal(field(b, "worst")->valuestring, "warning");
+	assert_string_equal(cJSON_GetArrayItem(field(b, "codes"), 0)->valuestring, "clock-unsynced");
+	assert_int_equal(field(b, "last_seen_ago_s")->valuedouble, 4);
+	cJSON_Delete(nodes);
+	fc_store_delete(&s);
+	assert_null(s);
+
+	/* read-only sees the same */
+	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), 0);
+	nodes = fc_store_nodes(s, 1010);
+	assert_int_equal(cJSON_GetArraySize(nodes), 2);
+	cJSON_Delete(nodes);
+	fc_store_delete(&s);
+}
+
+static void on_silent(const char *node, int64_t silent, void *arg)
+{
+	int *calls = arg;
+	assert_string_equal(node, "pi-master1");
+	assert_int_equal(silent, 7);
+	(*calls)++;
+}
+
+static void test_unreachable(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256], hash[9];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	struct fc_hb hb = {.q = 0, .n = 0, .w = 0, .h = "811c9dc5", .i = 2};
+	bool back = true;
+	assert_int_equal(fc_store_heartbeat(s, "pi-master1", &hb, false, 1000, &back, hash), 0);
+	assert_false(back);
+	assert_string_equal(hash, "811c9dc5");
+	int calls = 0;
+	/* 3 intervals of 2 s: silent for 6 s is still fine, 7 s is not */
+	assert_int_equal(fc_store_sweep(s, 1006, on_silent, &calls), 0);
+	assert_int_equal(calls, 0);
+	assert_int_equal(fc_store_sweep(s, 1007, on_silent, &calls), 0);
+	assert_int_equal(calls, 1);
+	/* logged once per transition */
+	assert_int_equal(fc_store_sweep(s, 1008, on_silent, &calls), 0);
+	assert_int_equal(calls, 1);
+	int rc;
+	cJSON *show = fc_store_show(s, "pi-master1", 20, 1008, &rc);
+	assert_string_equal(field(show, "state")->valuestring, "unreachable");
+	assert_int_equal(count_events(show, "unreachable"), 1);
+	cJSON_Delete(show);
+	assert_int_equal(fc_store_heartbeat(s, "pi-master1", &hb, false, 1009, &back, hash), 0);
+	assert_true(back);
+	show = fc_store_show(s, "pi-master1", 20, 1009, &rc);
+	assert_string_equal(field(show, "state")->valuestring, "ok");
+	assert_int_equal(count_events(show, "reachable"), 1);
+	cJSON_Delete(show);
+	fc_store_delete(&s);
+}
+
+static void test_open(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, db));
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	fc_store_delete(&s);
+	/* a newer schema is refused, not misread */
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "schema version 99"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

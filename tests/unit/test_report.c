@@ -1,0 +1,316 @@
+/* fm_report: the wire budgets of PROTOCOL.md (heartbeat <= 64 bytes, the
+ * incident-1 report <= 320, nothing over 1024), the cut of a long diagnosis
+ * (e, then m; never c, s, k, f), splitting, the raised set's hash, and the
+ * "changed" delta when incident 1's fix is applied. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_diagnose.h"
+#include "fm_report.h"
+#include "fmh_uplink.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW 1795000000
+
+static void heartbeat_budget(void **state)
+{
+	(void)state;
+	char buf[256];
+	cJSON *active = cJSON_CreateArray();
+	for (int i = 0; i < 120; i++) {
+		cJSON *d = cJSON_CreateObject();
+		char key[64];
+		snprintf(key, sizeof(key), "/dev/mmcblk0p%d", i);
+		cJSON_AddStringToObject(d, "code", "fs-corruption");
+		cJSON_AddStringToObject(d, "key", key);
+		cJSON_AddStringToObject(d, "severity", i == 7 ? "critical" : "warning");
+		cJSON_AddItemToArray(active, d);
+	}
+	/* The largest values every field can take. */
+	int n = fm_report_heartbeat(buf, sizeof(buf), UINT32_MAX, active, 86400 * 7);
+	assert_true(n > 0);
+	assert_true(n <= FM_HEARTBEAT_MAX);
+	cJSON *hb = cJSON_Parse(buf);
+	assert_non_null(hb);
+	assert_int_equal(cJSON_GetObjectItem(hb, "n")->valueint, 120);
+	assert_int_equal(cJSON_GetObjectItem(hb, "w")->valueint, 3);
+	assert_int_equal(strlen(cJSON_GetObjectItem(hb, "h")->valuestring), 8);
+	assert_int_equal(cJSON_GetObjectItem(hb, "i")->valueint, 86400 * 7);
+	cJSON_Delete(hb);
+	assert_int_equal(fm_report_heartbeat(buf, 20, 1, active, 120), -EMSGSIZE);
+	cJSON_Delete(active);
+
+	cJSON *none = cJSON_CreateArray();
+	n = fm_report_heartbeat(buf, sizeof(buf), 0, none, 120);
+	assert_string_equal(buf, "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}");
+	cJSON_Delete(none);
+}
+
+/* The raised set's hash is the same over check's long form and over the
+ * compact items a controller keeps, whatever the order. */
+static void hash_long_and_compact(void **state)
+{
+	(void)state;
+	const char *longkey = "k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24";
+	char ck[FM_REPORT_KEY_MAX + 1], text[1024];
+	fm_report_key(longkey, ck, sizeof(ck));
+	assert_true(strlen(ck) <= FM_REPORT_KEY_MAX);
+	assert_int_equal(strncmp(ck, longkey, 20), 0);
+	assert_int_equal(ck[20], '~');
+	snprintf(text, sizeof(text),
+		 "[{\"code\":\"container-name-conflict\",\"key\":\"%s\",\"severity\":\"critical\"},"
+		 "{\"code\":\"undervoltage\",\"key\":\"board\",\"severity\":\"warning\"}]", longkey);
+	cJSON *lf = cJSON_Parse(text);
+	snprintf(text, sizeof(text),
+		 "[{\"c\":\"undervoltage\",\"k\":\"board\",\"s\":2},{\"c\":\"container-name-conflict\",\"k\":\"%s\",\"s\":3}]", ck);
+	cJSON *compact = cJSON_Parse(text);
+	assert_int_equal(fm_report_hash(lf), fm_report_hash(compact));
+	/* The hash is of the documented lines. */
+	char lines[512];
+	snprintf(lines, sizeof(lines), "container-name-conflict\x1f%s\x1f" "3\nundervoltage\x1f" "board\x1f" "2\n", ck);
+	assert_int_equal(fm_report_hash(lf), fm_report_fnv(FM_REPORT_FNV_INIT, lines, strlen(lines)));
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(compact, 0), "s", cJSON_CreateNumber(3));
+	assert_int_not_equal(fm_report_hash(lf), fm_report_hash(compact));
+	cJSON_Delete(lf);
+	cJSON_Delete(compact);
+}
+
+/* Items of one tracker update, encoded as the uplink does. */
+static char *report_of(cJSON *changes, uint32_t q, size_t *items_out)
+{
+	cJSON *items[16];
+	size_t n = 0, used = 0;
+	const cJSON *ch;
+	cJSON_ArrayForEach(ch, changes)
+	{
+		assert_true(n < 16);
+		items[n] = fm_report_item(ch);
+		assert_non_null(items[n]);
+		n++;
+	}
+	struct fm_report_head head = {.q = q, .t = NOW, .board = "rpi4"};
+	char *r = fm_report_encode(&head, (const cJSON *const *)items, n, &used);
+	assert_non_null(r);
+	assert_int_equal(used, n);
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(items[i]);
+	*items_out = n;
+	return r;
+}
+
+static void incident1_report(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	fmh_incident1_facts(f, NOW);
+	struct fm_diag_track *t = fm_diag_track_new(30000);
+	cJSON *d = fm_diagnose(f, NOW);
+	cJSON *changes = fm_diag_track_update(t, d, 1000);
+	size_t n;
+	char *r = report_of(changes, 4294967295u, &n);
+	print_message("incident 1 report (%zu bytes): %s\n", strlen(r), r);
+	assert_int_equal(n, 1);
+	assert_true(strlen(r) <= 320);
+	cJSON *rep = cJSON_Parse(r);
+	assert_non_null(rep);
+	const cJSON *item = cJSON_GetArrayItem(cJSON_GetObjectItem(rep, "d"), 0);
+	assert_string_equal(cJSON_GetObjectItem(item, "c")->valuestring, "container-name-conflict");
+	assert_int_equal(cJSON_GetObjectItem(item, "s")->valueint, 3);
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "f"), 0)->valuestring,
+			    "docker rm 8470235abd66 46497b3b5724");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "x"), 0)->valuestring,
+			    "apiserver-unreachable");
+	/* The summary names the holder; the long key goes compacted. */
+	assert_non_null(strstr(cJSON_GetObjectItem(item, "m")->valuestring, "eced85378630 (running)"));
+	assert_int_equal(strlen(cJSON_GetObjectItem(item, "k")->valuestring), 29);
+	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(item, "e")) >= 1);
+	assert_string_equal(cJSON_GetObjectItem(rep, "b")->valuestring, "rpi4");
+	assert_null(cJSON_GetObjectItem(rep, "i"));
+	cJSON_Delete(rep);
+	free(r);
+	cJSON_Delete(changes);
+	cJSON_Delete(d);
+
+	/* The fix applied: the same diagnosis, now info: a "changed" delta. */
+	fm_facts_drop(f, "docker.stale_attempt");
+	fmh_put_fact(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"ok\"}");
+	fm_facts_drop(f, "apiserver.");
+	d = fm_diagnose(f, NOW);
+	changes = fm_diag_track_update(t, d, 2000);
+	assert_int_equal(cJSON_GetArraySize(changes), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(changes, 0), "change")->valuestring, "changed");
+	r = report_of(changes, 2, &n);
+	rep = cJSON_Parse(r);
+	item = cJSON_GetArrayItem(cJSON_GetObjectItem(rep, "d"), 0);
+	assert_int_equal(cJSON_GetObjectItem(item, "s")->valueint, 1);
+	assert_true(strlen(r) <= FM_REPORT_MAX);
+	cJSON_Delete(rep);
+	free(r);
+	cJSON_Delete(changes);
+	cJSON_Delete(d);
+
+	/* A day later it is resolved after the hold: a pair in r. */
+	d = fm_diagnose(f, NOW + 86400);
+	cJSON_Delete(fm_diag_track_update(t, d, 3000));
+	changes = fm_diag_track_update(t, d, 3000 + 30000);
+	r = report_of(changes, 3, &n);
+	rep = cJSON_Parse(r);
+	const cJSON *pair = cJSON_GetArrayItem(cJSON_GetObjectItem(rep, "r"), 0);
+	assert_string_equal(cJSON_GetArrayItem(pair, 0)->valuestring, "container-name-conflict");
+	assert_null(cJSON_GetObjectItem(rep, "d"));
+	cJSON_Delete(rep);
+	free(r);
+	cJSON_Delete(changes);
+	cJSON_Delete(d);
+	fm_diag_track_delete(&t);
+	fm_facts_delete(&f);
+}
+
+/* A diagnosis too long for a datagram: e cut first, then m; c, s, k, f
+ * whole. */
+static void long_diagnosis_is_cut(void **state)
+{
+	(void)state;
+	cJSON *ch = cJSON_CreateObject();
+	cJSON_AddStringToObject(ch, "change", "raised");
+	cJSON_AddStringToObject(ch, "code", "fs-corruption");
+	cJSON_AddStringToObject(ch, "key", "mmcblk0p2");
+	cJSON_AddStringToObject(ch, "severity", "critical");
+	char big[3000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "\xc3\xa9\xc3\xa9\"\\\n", 7); /* multi-byte and escaped characters */
+	cJSON_AddStringToObject(ch, "summary", big);
+	cJSON *ev = cJSON_AddArrayToObject(ch, "evidence");
+	for (int i = 0; i < 60; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "/var/lib/docker/overlay2/%040d/lower", i);
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "kind", "journal.match");
+		cJSON_AddStringToObject(e, "id", id);
+		cJSON_AddItemToArray(ev, e);
+	}
+	cJSON *rem = cJSON_AddArrayToObject(ch, "remedy");
+	cJSON_AddItemToArray(rem, cJSON_CreateString("touch /forcefsck && reboot"));
+	cJSON *item = fm_report_item(ch);
+	assert_non_null(item);
+	char *s = cJSON_PrintUnformatted(item);
+	assert_true(strlen(s) <= FM_REPORT_MAX - 100);
+	free(s);
+	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(item, "e")) <= 1);
+	const char *m = cJSON_GetObjectItem(item, "m")->valuestring;
+	assert_true(strlen(m) <= 512 && strlen(m) > 100); /* the controller takes strings up to 512 */
+	assert_non_null(strstr(m, "\xe2\x80\xa6"));
+	assert_string_equal(cJSON_GetObjectItem(item, "k")->valuestring, "mmcblk0p2");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "f"), 0)->valuestring,
+			    "touch /forcefsck && reboot");
+
+	/* A summary of characters JSON escapes six bytes each: m is cut
+	 * further, after all of e, to fit the datagram. */
+	cJSON *ch2 = cJSON_Duplicate(ch, 1);
+	memset(big, '\x01', 500);
+	big[500] = '\0';
+	cJSON_ReplaceItemInObject(ch2, "summary", cJSON_CreateString(big));
+	cJSON *item2 = fm_report_item(ch2);
+	s = cJSON_PrintUnformatted(item2);
+	assert_true(strlen(s) <= FM_REPORT_MAX - 100);
+	free(s);
+	assert_null(cJSON_GetObjectItem(item2, "e"));
+	assert_true(strlen(cJSON_GetObjectItem(item2, "m")->valuestring) < 200);
+	assert_string_equal(cJSON_GetObjectItem(item2, "c")->valuestring, "fs-corruption");
+	cJSON_Delete(item2);
+	cJSON_Delete(ch2);
+
+	struct fm_report_head head = {.q = UINT32_MAX, .t = INT64_MIN, .board = "a-board-id-much-longer-than-thirty-two-bytes", .insecure = true};
+	size_t used;
+	const cJSON *one[1] = {item};
+	char *r = fm_report_encode(&head, one, 1, &used);
+	assert_int_equal(used, 1);
+	assert_true(strlen(r) <= FM_REPORT_MAX);
+	cJSON *rep = cJSON_Parse(r);
+	assert_non_null(rep);
+	assert_int_equal(cJSON_GetObjectItem(rep, "i")->valueint, 1);
+	cJSON_Delete(rep);
+	free(r);
+	cJSON_Delete(item);
+	cJSON_Delete(ch);
+}
+
+/* Many changes: split over several reports, each <= 1024, in order, none
+ * lost. */
+static void many_changes_are_split(void **state)
+{
+	(void)state;
+	cJSON *items[40];
+	for (int i = 0; i < 40; i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "{\"change\":\"%s\",\"code\":\"cert-expiring\",\"key\":\"/etc/kubernetes/pki/c%02d.crt\","
+			 "\"severity\":\"warning\",\"summary\":\"certificate c%02d expires in 20 days\","
+			 "\"evidence\":[{\"kind\":\"cert\",\"id\":\"/etc/kubernetes/pki/c%02d.crt\"}],"
+			 "\"remedy\":[\"kubeadm certs renew all\"]}",
+			 i % 5 == 4 ? "resolved" : "raised", i, i, i);
+		cJSON *ch = cJSON_Parse(text);
+		items[i] = fm_report_item(ch);
+		assert_non_null(items[i]);
+		cJSON_Delete(ch);
+	}
+	size_t at = 0;
+	int reports = 0, seen = 0;
+	while (at < 40) {
+		struct fm_report_head head = {.q = (uint32_t)reports + 1, .t = NOW};
+		size_t used = 0;
+		char *r = fm_report_encode(&head, (const cJSON *const *)items + at, 40 - at, &used);
+		assert_non_null(r);
+		assert_true(used >= 1);
+		assert_true(strlen(r) <= FM_REPORT_MAX);
+		cJSON *rep = cJSON_Parse(r);
+		assert_non_null(rep);
+		seen += cJSON_GetArraySize(cJSON_GetObjectItem(rep, "d")) +
+			cJSON_GetArraySize(cJSON_GetObjectItem(rep, "r"));
+		cJSON_Delete(rep);
+		free(r);
+		at += used;
+		reports++;
+	}
+	assert_int_equal(seen, 40);
+	assert_true(reports >= 3);
+	/* More short changes than a report may carry (32 d, 64 r). */
+	cJSON *many[100];
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		many[i] = cJSON_CreateArray();
+		cJSON_AddItemToArray(many[i], cJSON_CreateString("x"));
+		cJSON_AddItemToArray(many[i], cJSON_CreateString(k));
+	}
+	struct fm_report_head head = {.q = 1, .t = NOW};
+	size_t used;
+	char *r = fm_report_encode(&head, (const cJSON *const *)many, 100, &used);
+	assert_int_equal(used, 64);
+	free(r);
+	for (int i = 0; i < 100; i++)
+		cJSON_Delete(many[i]);
+	for (int i = 0; i < 40; i++)
+		cJSON_Delete(items[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(heartbeat_budget),
+		cmocka_unit_test(hash_long_and_compact),
+		cmocka_unit_test(incident1_report),
+		cmocka_unit_test(long_diagnosis_is_cut),
+		cmocka_unit_test(many_changes_are_split),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
