@@ -309,7 +309,8 @@ int fm_docker_event_parse(const char *line, size_t len, struct fm_docker_event *
 			ev->exit_code = (int)v;
 	}
 	const cJSON *t = get(j, "time"), *tn = get(j, "timeNano");
-	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e12)
+	/* Below 9e9 s (the year 2255), so that time_s * 1e9 fits time_ns. */
+	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 9e9)
 		ev->time_s = (long long)t->valuedouble;
 	if (cJSON_IsNumber(tn) && tn->valuedouble >= 0 && tn->valuedouble < 9e18)
 		ev->time_ns = (long long)tn->valuedouble;
