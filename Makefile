@@ -7,19 +7,21 @@ DEPS        = $(shell toolchains/deps.sh --print-prefix)
 CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage
+FUZZ_CI_SECONDS ?= 30
+FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage http promtext etcd apiserver manifest certs
 # The boards: 64-bit ARM (Pi 3/4/5 64-bit, Jetson) and ARMv7 (Pi OS 32-bit).
 CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
 # make install: which build goes into DESTDIR (a board's root file system).
 TRIPLET ?= aarch64-linux-gnu
 
-.PHONY: all deps build test demo cross package install bench fuzz format clean help
+.PHONY: all deps build test demo cross package install bench fuzz fuzz-build format clean help
+
 
 all: build
 
 help:
 	@echo "make demo    install, build, reproduce incident 1 with real parts and diagnose it (root)"
-	@echo "make test    install, build with ASan+UBSan, run every test"
+	@echo "make test    install, build with ASan+UBSan, run every test, then every fuzz target FUZZ_CI_SECONDS (30)"
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
 	@echo "make fuzz    build the libFuzzer targets with clang, run each FUZZ_SECONDS (60)"
@@ -45,10 +47,13 @@ test: deps cross
 		-DFM_CROSS_BUILD=$(abspath $(BUILD)) $(CMAKE_ARGS)
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz-build
+	tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_CI_SECONDS) $(FUZZ_TARGETS)
 
-# Incident 1 from real parts (etcd, dockerd, journal files), check, the fix,
-# check again; everything started is stopped at the end (tests/harness/
-# demo_incident1.c, the scenario test's own set-up).
+# Incident 1 from real parts (etcd, dockerd, journal files) watched by run,
+# reported to a local controller: nodes, show, triage, check, the fix applied
+# from the controller; everything started is stopped at the end
+# (tests/harness/demo_incident1.c, the scenario tests' own set-up).
 demo: build
 	$(BUILD)/host/tests/fmh_demo $(BUILD)/host/firmware-agent/fleetmedic-agent \
 		$(BUILD)/host/fleet-controller/fleetmedic-controller
@@ -80,11 +85,15 @@ bench: build
 
 # One libFuzzer target per parser (tests/fuzz), built with clang into
 # $(BUILD)/fuzz and run FUZZ_SECONDS each from its seed corpus; a crash fails.
-fuzz: deps
+# `make test` runs them too, FUZZ_CI_SECONDS each (CI runs only make test).
+# Per target, the inputs tried and the corpus size: $(BUILD)/fuzz/fuzz-results.tsv.
+fuzz: deps fuzz-build
+	tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build:
 	cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=$(FUZZ_CC) -DFM_FUZZ=ON \
 		-DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD)/fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
-	tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

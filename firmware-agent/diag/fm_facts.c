@@ -1,5 +1,7 @@
 #include "fm_facts.h"
 
+#include "fm_json.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +52,47 @@ static const char *str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* Whether stored (a repaired string) is key once key is repaired too
+ * (fm_json_utf8_repair), without copying key. */
+static bool same(const char *stored, const char *key)
+{
+	size_t len = strlen(key);
+	for (size_t i = 0; i < len;) {
+		size_t n = fm_json_utf8_char(key + i, len - i);
+		if (n == 0) {
+			if (*stored++ != '?')
+				return false;
+			i++;
+			continue;
+		}
+		if (strncmp(stored, key + i, n) != 0)
+			return false;
+		stored += n;
+		i += n;
+	}
+	return *stored == '\0';
+}
+
 static bool is(const cJSON *fact, const char *kind, const char *id)
 {
-	return strcmp(str(fact, "kind"), kind) == 0 && strcmp(str(fact, "id"), id) == 0;
+	return same(str(fact, "kind"), kind) && same(str(fact, "id"), id);
+}
+
+/* Every string of o (values and member names, nested ones too) made valid
+ * UTF-8: what a source read may hold any bytes or be cut inside a
+ * character, and a fact must print as JSON (RFC 8259 8.1: UTF-8). Strings
+ * cJSON does not own (references, constant names) are not ours to change;
+ * no source puts such. */
+static void repair(cJSON *o)
+{
+	for (cJSON *c = o; c; c = c->next) {
+		if (c->string && !(c->type & cJSON_StringIsConst))
+			fm_json_utf8_repair(c->string);
+		if (cJSON_IsString(c) && c->valuestring && !(c->type & cJSON_IsReference))
+			fm_json_utf8_repair(c->valuestring);
+		if (c->child)
+			repair(c->child);
+	}
 }
 
 /* A new object with kind and id first (a person reading the JSON sees them
@@ -89,6 +129,7 @@ cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON 
 	cJSON *fact = keyed(kind, id, fields);
 	if (!fact)
 		return NULL;
+	repair(fact->child);
 	int i = 0;
 	for (cJSON *c = f->all->child; c; c = c->next, i++) {
 		if (is(c, kind, id)) {

@@ -10,6 +10,11 @@
  *
  * The set is small (tens to a few hundred facts on a node): a flat array,
  * searched linearly.
+ *
+ * Every string of a fact is valid UTF-8, so the set always prints as JSON
+ * (RFC 8259 8.1): fm_facts_put replaces each byte that is not part of a
+ * valid UTF-8 character with '?', in the fields, the kind and the id alike
+ * (a lookup by kind and id means the same repaired strings).
  */
 #ifndef FM_FACTS_H
 #define FM_FACTS_H

@@ -88,7 +88,9 @@ int fm_triage_query_parse(const char *resource, const char *query, size_t len, s
 			ok = take(q->k, sizeof(q->k), v, vlen);
 		} else if (act && klen == 2 && memcmp(p, "id", 2) == 0) {
 			seen = &seen_id;
-			ok = vlen >= 12 && take(q->id, sizeof(q->id), v, vlen) && is_hex(q->id);
+			/* The length decoded: "%61%62%63%64" is 12 bytes and 4 digits,
+			 * a prefix docker rm would take for any container it starts. */
+			ok = take(q->id, sizeof(q->id), v, vlen) && strlen(q->id) >= 12 && is_hex(q->id);
 		} else {
 			snprintf(err, err_size, "unknown query key '%.*s' for /%s", (int)(klen > 32 ? 32 : klen), p,
 				 resource);

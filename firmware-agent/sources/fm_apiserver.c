@@ -3,8 +3,10 @@
 #include "fm_certs.h"
 
 #include "fm_httpc.h"
+#include "fm_json.h"
 #include "fm_tls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,27 +143,14 @@ static void parse_checks(struct checks *ck, const char *p, size_t len)
 	}
 }
 
-/* Asks /NAME?verbose and puts apiserver.NAME. detailed: every check with
- * its verdict, else only the failed ones. Returns 1 healthy, 0 unhealthy,
- * -1 when no verdict could be read. */
-static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const char *name, bool detailed,
-			  enum fm_probe_asked *first)
+int fm_apiserver_parse_health(struct fm_facts *facts, const char *url, const char *name,
+			      bool detailed, int status, const char *body, size_t len)
 {
-	char path[32], kind[32], what[32];
-	snprintf(path, sizeof(path), "/%s?verbose", name);
+	char kind[32], what[32];
 	snprintf(kind, sizeof(kind), "apiserver.%s", name);
 	snprintf(what, sizeof(what), "/%s", name);
-
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", path, NULL, SMALL_BODY);
-	if (first)
-		*first = a;
-	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, kind, r->url, fm_probe_failed_fact(r, a, what));
-		return -1;
-	}
-	const char *body = r->c->body.data ? r->c->body.data : "";
-	size_t len = r->c->body.len;
-	int status = r->c->status;
+	if (!body)
+		body = "", len = 0;
 	struct checks ck = {.list = detailed ? cJSON_CreateArray() : NULL,
 			    .failed = cJSON_CreateArray()};
 	parse_checks(&ck, body, len);
@@ -170,26 +159,9 @@ static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const 
 	bool plain_ok = status == 200 && len >= 2 && memcmp(body, "ok", 2) == 0 &&
 			(len == 2 || body[2] == '\n');
 	if (ck.total == 0 && !plain_ok) {
-		cJSON *f;
-		if (fm_httpc_require_2xx(r->c) < 0) {
-			/* 401 / 403 (anonymous access disabled), 404 (a server
-			 * older than 1.16), a proxy's error page ... */
-			f = fm_probe_failed_fact(r, FM_PROBE_FAILED, what);
-		} else {
-			char why[200];
-			f = cJSON_CreateObject();
-			cJSON_AddStringToObject(f, "state", "malformed");
-			snprintf(why, sizeof(why),
-				 "%s answered HTTP %d with neither \"ok\" nor check lines: not a "
-				 "kube-apiserver?",
-				 what, status);
-			cJSON_AddStringToObject(f, "reason", why);
-			cJSON_AddNumberToObject(f, "http_status", status);
-		}
 		cJSON_Delete(ck.list);
 		cJSON_Delete(ck.failed);
-		fm_facts_put(facts, kind, r->url, f);
-		return -1;
+		return -ENODATA;
 	}
 
 	/* A failing check makes the server answer 500 with every line;
@@ -211,8 +183,51 @@ static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const 
 			 status);
 		cJSON_AddStringToObject(f, "reason", why);
 	}
-	fm_facts_put(facts, kind, r->url, f);
+	fm_facts_put(facts, kind, url, f);
 	return healthy ? 1 : 0;
+}
+
+/* Asks /NAME?verbose and puts apiserver.NAME. detailed: every check with
+ * its verdict, else only the failed ones. Returns 1 healthy, 0 unhealthy,
+ * -1 when no verdict could be read. */
+static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const char *name, bool detailed,
+			  enum fm_probe_asked *first)
+{
+	char path[32], kind[32], what[32];
+	snprintf(path, sizeof(path), "/%s?verbose", name);
+	snprintf(kind, sizeof(kind), "apiserver.%s", name);
+	snprintf(what, sizeof(what), "/%s", name);
+
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", path, NULL, SMALL_BODY);
+	if (first)
+		*first = a;
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, kind, r->url, fm_probe_failed_fact(r, a, what));
+		return -1;
+	}
+	int status = r->c->status;
+	int verdict = fm_apiserver_parse_health(facts, r->url, name, detailed, status,
+						r->c->body.data, r->c->body.len);
+	if (verdict >= 0)
+		return verdict;
+	cJSON *f;
+	if (fm_httpc_require_2xx(r->c) < 0) {
+		/* 401 / 403 (anonymous access disabled), 404 (a server
+		 * older than 1.16), a proxy's error page ... */
+		f = fm_probe_failed_fact(r, FM_PROBE_FAILED, what);
+	} else {
+		char why[200];
+		f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "malformed");
+		snprintf(why, sizeof(why),
+			 "%s answered HTTP %d with neither \"ok\" nor check lines: not a "
+			 "kube-apiserver?",
+			 what, status);
+		cJSON_AddStringToObject(f, "reason", why);
+		cJSON_AddNumberToObject(f, "http_status", status);
+	}
+	fm_facts_put(facts, kind, r->url, f);
+	return -1;
 }
 
 /* --- /version -------------------------------------------------------------- */
@@ -229,21 +244,14 @@ static bool leading_int(const char *s, int *out)
 	return true;
 }
 
-static void collect_version(struct fm_probe_run *r, struct fm_facts *facts)
+int fm_apiserver_parse_version(struct fm_facts *facts, const char *url, const char *body,
+			       size_t len)
 {
-	cJSON *j = NULL;
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/version", NULL, SMALL_BODY);
-	if (a == FM_PROBE_OK && fm_httpc_require_2xx(r->c) < 0)
-		a = FM_PROBE_FAILED;
-	if (a == FM_PROBE_OK && !cJSON_IsObject(j = fm_probe_body_json(r->c)))
-		a = FM_PROBE_NOT_JSON;
+	cJSON *j = fm_json_parse(body, len);
 	const char *gv = json_str(j, "gitVersion");
-	if (a == FM_PROBE_OK && !gv)
-		a = FM_PROBE_NOT_JSON;
-	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, "apiserver.version", r->url, fm_probe_failed_fact(r, a, "/version"));
+	if (!cJSON_IsObject(j) || !gv) {
 		cJSON_Delete(j);
-		return;
+		return -EBADMSG;
 	}
 	cJSON *f = cJSON_CreateObject();
 	char buf[64];
@@ -257,7 +265,20 @@ static void collect_version(struct fm_probe_run *r, struct fm_facts *facts)
 	if (pl)
 		cJSON_AddStringToObject(f, "platform", clip(buf, sizeof(buf), pl));
 	cJSON_Delete(j);
-	fm_facts_put(facts, "apiserver.version", r->url, f);
+	fm_facts_put(facts, "apiserver.version", url, f);
+	return 0;
+}
+
+static void collect_version(struct fm_probe_run *r, struct fm_facts *facts)
+{
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/version", NULL, SMALL_BODY);
+	if (a == FM_PROBE_OK && fm_httpc_require_2xx(r->c) < 0)
+		a = FM_PROBE_FAILED;
+	if (a == FM_PROBE_OK &&
+	    fm_apiserver_parse_version(facts, r->url, r->c->body.data, r->c->body.len) < 0)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK)
+		fm_facts_put(facts, "apiserver.version", r->url, fm_probe_failed_fact(r, a, "/version"));
 }
 
 /* --- credentials and the lists ---------------------------------------------- */
@@ -303,28 +324,30 @@ static void note_denied(struct fm_probe_run *r, struct auth *au, const char *pat
 		 strcmp(au->message, "Unauthorized") != 0 ? au->message : "", hint);
 }
 
-/* GETs a list (path with LIMIT_QUERY). Returns the parsed list (caller
- * frees) with its items; NULL when there is none, after putting kind's
- * failure fact, or noting the refusal in au (401 / 403). */
-static cJSON *get_list(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au, const char *path,
-		       const char *what, const char *kind, cJSON *fields)
+/* Reads one list answer into facts: fm_apiserver_parse_nodes / _pods. */
+typedef int (*list_parse_fn)(struct fm_facts *facts, const char *url, const char *body,
+			     size_t len);
+
+/* GETs a list (path with LIMIT_QUERY) and has parse put its facts; when
+ * there is no list, puts kind's failure fact (with fields, which say what
+ * was asked), or notes the refusal in au (401 / 403). Takes fields. */
+static void get_list(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au, const char *path,
+		     const char *what, const char *kind, cJSON *fields, list_parse_fn parse)
 {
 	char full[160], where[160];
 	snprintf(full, sizeof(full), "%s" LIMIT_QUERY, path);
 	snprintf(where, sizeof(where), "GET %s", path);
 	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", full, NULL, LIST_BODY);
-	cJSON *j = NULL;
 	if (a == FM_PROBE_OK && (r->c->status == 401 || r->c->status == 403)) {
 		note_denied(r, au, path, what);
 		cJSON_Delete(fields);
-		return NULL;
+		return;
 	}
 	if (a == FM_PROBE_OK)
 		au->answered = true;
 	if (a == FM_PROBE_OK && fm_httpc_require_2xx(r->c) < 0)
 		a = FM_PROBE_FAILED;
-	if (a == FM_PROBE_OK &&
-	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j = fm_probe_body_json(r->c), "items")))
+	if (a == FM_PROBE_OK && parse(facts, r->url, r->c->body.data, r->c->body.len) < 0)
 		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK) {
 		cJSON *f = fm_probe_failed_fact(r, a, where);
@@ -332,17 +355,24 @@ static cJSON *get_list(struct fm_probe_run *r, struct fm_facts *facts, struct au
 		for (cJSON *c = fields->child; c; c = c->next)
 			if (!cJSON_HasObjectItem(f, c->string))
 				cJSON_AddItemToObject(f, c->string, cJSON_Duplicate(c, 1));
-		cJSON_Delete(fields);
 		fm_facts_put(facts, kind, r->url, f);
+	}
+	cJSON_Delete(fields);
+}
+
+/* body as a list answer (JSON with an "items" array), or NULL. Caller frees. */
+static cJSON *list_json(const char *body, size_t len)
+{
+	cJSON *j = fm_json_parse(body, len);
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "items"))) {
 		cJSON_Delete(j);
 		return NULL;
 	}
-	cJSON_Delete(fields);
 	return j;
 }
 
 /* count, kept, truncated of a list whose first kept items became facts. */
-static void put_list_fact(struct fm_probe_run *r, struct fm_facts *facts, const char *kind, cJSON *f,
+static void put_list_fact(struct fm_facts *facts, const char *url, const char *kind, cJSON *f,
 			  const cJSON *list, int kept)
 {
 	int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "items"));
@@ -357,7 +387,7 @@ static void put_list_fact(struct fm_probe_run *r, struct fm_facts *facts, const 
 		cJSON_AddNumberToObject(f, "count", n + remaining->valuedouble);
 	cJSON_AddNumberToObject(f, "kept", kept);
 	cJSON_AddBoolToObject(f, "truncated", more || kept < n);
-	fm_facts_put(facts, kind, r->url, f);
+	fm_facts_put(facts, kind, url, f);
 }
 
 /* Ready's status, the pressures' True / False. */
@@ -403,12 +433,12 @@ static void put_node(struct fm_facts *facts, const cJSON *item)
 	fm_facts_put(facts, "node", id, f);
 }
 
-static void collect_nodes(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au)
+int fm_apiserver_parse_nodes(struct fm_facts *facts, const char *url, const char *body,
+			     size_t len)
 {
-	cJSON *list = get_list(r, facts, au, "/api/v1/nodes", "list nodes", "apiserver.nodes",
-			       cJSON_CreateObject());
+	cJSON *list = list_json(body, len);
 	if (!list)
-		return;
+		return -EBADMSG;
 	int kept = 0;
 	const cJSON *item;
 	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
@@ -418,8 +448,9 @@ static void collect_nodes(struct fm_probe_run *r, struct fm_facts *facts, struct
 		put_node(facts, item);
 		kept++;
 	}
-	put_list_fact(r, facts, "apiserver.nodes", cJSON_CreateObject(), list, kept);
+	put_list_fact(facts, url, "apiserver.nodes", cJSON_CreateObject(), list, kept);
 	cJSON_Delete(list);
+	return 0;
 }
 
 static cJSON *container(const cJSON *cs, bool init)
@@ -501,14 +532,11 @@ static void put_pod(struct fm_facts *facts, const cJSON *item)
 	fm_facts_put(facts, "pod", id, f);
 }
 
-static void collect_pods(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au)
+int fm_apiserver_parse_pods(struct fm_facts *facts, const char *url, const char *body, size_t len)
 {
-	cJSON *fields = cJSON_CreateObject();
-	cJSON_AddStringToObject(fields, "namespace", PODS_NS);
-	cJSON *list = get_list(r, facts, au, "/api/v1/namespaces/" PODS_NS "/pods",
-			       "list pods in " PODS_NS, "apiserver.pods", fields);
+	cJSON *list = list_json(body, len);
 	if (!list)
-		return;
+		return -EBADMSG;
 	int kept = 0;
 	const cJSON *item;
 	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
@@ -520,8 +548,9 @@ static void collect_pods(struct fm_probe_run *r, struct fm_facts *facts, struct 
 	}
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "namespace", PODS_NS);
-	put_list_fact(r, facts, "apiserver.pods", f, list, kept);
+	put_list_fact(facts, url, "apiserver.pods", f, list, kept);
 	cJSON_Delete(list);
+	return 0;
 }
 
 static void put_auth(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au)
@@ -636,9 +665,13 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 		cJSON_AddStringToObject(f, "credentials", au.credentials);
 		fm_facts_put(facts, "apiserver.auth", ep->url, f);
 	} else {
+		cJSON *ns = cJSON_CreateObject();
+		cJSON_AddStringToObject(ns, "namespace", PODS_NS);
 		au.denied = cJSON_CreateArray();
-		collect_nodes(&r, facts, &au);
-		collect_pods(&r, facts, &au);
+		get_list(&r, facts, &au, "/api/v1/nodes", "list nodes", "apiserver.nodes",
+			 cJSON_CreateObject(), fm_apiserver_parse_nodes);
+		get_list(&r, facts, &au, "/api/v1/namespaces/" PODS_NS "/pods",
+			 "list pods in " PODS_NS, "apiserver.pods", ns, fm_apiserver_parse_pods);
 		put_auth(&r, facts, &au);
 	}
 	ret = live == 1 && ready == 1 ? 0 : -1;

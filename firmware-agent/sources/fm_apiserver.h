@@ -53,6 +53,8 @@
 #ifndef FM_APISERVER_H
 #define FM_APISERVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "fm_discover.h"
@@ -68,5 +70,36 @@
  * facts say why). */
 int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, time_t now,
 			 const struct fm_collect_opts *co, struct fm_facts *facts);
+
+/* The pure parts of fm_apiserver_collect(): each reads one answer's body
+ * (hostile input: any bytes, any length) and puts what it says into facts
+ * under url, exactly as the collection does with a live answer; tests and
+ * the fuzz target (tests/fuzz/fuzz_apiserver.c) feed them recorded bodies.
+ * JSON goes through fm_json_parse (depth capped). Those returning -EBADMSG
+ * put nothing then: the caller states the failure. */
+
+/* A verbose /livez or /readyz answer (name "livez" or "readyz") of HTTP
+ * status: puts apiserver.<name> (healthy, http_status, failed; checks when
+ * detailed; check_count and truncated past 64 checks). Returns 1 healthy, 0
+ * unhealthy, or -ENODATA (nothing put) when the body holds neither check
+ * lines nor a plain "ok": no verdict to read. */
+int fm_apiserver_parse_health(struct fm_facts *facts, const char *url, const char *name,
+			      bool detailed, int status, const char *body, size_t len);
+
+/* /version ({"major":"1","minor":"29","gitVersion":"v1.29.2",...}): puts
+ * apiserver.version. 0, or -EBADMSG when body is not a JSON object with a
+ * "gitVersion". */
+int fm_apiserver_parse_version(struct fm_facts *facts, const char *url, const char *body,
+			       size_t len);
+
+/* GET /api/v1/nodes's NodeList: puts a node fact per item (the first 256)
+ * and apiserver.nodes. 0, or -EBADMSG when body is not JSON with an
+ * "items" array. */
+int fm_apiserver_parse_nodes(struct fm_facts *facts, const char *url, const char *body,
+			     size_t len);
+
+/* GET /api/v1/namespaces/kube-system/pods's PodList: puts a pod fact per
+ * item (the first 256) and apiserver.pods. 0, or -EBADMSG as above. */
+int fm_apiserver_parse_pods(struct fm_facts *facts, const char *url, const char *body, size_t len);
 
 #endif

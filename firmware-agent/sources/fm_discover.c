@@ -280,28 +280,19 @@ static void node_from_hostname(struct ctx *c)
 	set_node_name(c->d, buf, len);
 }
 
-/* --- kubeadm ------------------------------------------------------------------------- */
-
-static void kubeadm(struct ctx *c)
+bool fm_discover_manifests(struct fm_discovery *d, const struct fm_manifest *em,
+			   const char *etcd_yaml, const struct fm_manifest *am, const char *api_yaml)
 {
-	struct fm_discovery *d = c->d;
-	struct fm_manifest em = {0}, am = {0};
-	struct fm_kubeconfig kc;
-	char etcd_yaml[PATH_MAX], api_yaml[PATH_MAX], admin[PATH_MAX], path[PATH_MAX];
-	char crt[PATH_MAX], key[PATH_MAX], err[512];
+	struct ctx ctx = {.d = d, .root = d->root[0] ? d->root : "/"};
+	struct ctx *c = &ctx;
+	bool have_em = em != NULL, have_am = am != NULL;
 	const char *v;
-
-	rooted(etcd_yaml, sizeof(etcd_yaml), c->root, KUBEADM_MANIFESTS "/etcd.yaml");
-	rooted(api_yaml, sizeof(api_yaml), c->root, KUBEADM_MANIFESTS "/kube-apiserver.yaml");
-	rooted(admin, sizeof(admin), c->root, KUBEADM_DIR "/admin.conf");
-	bool have_em = load_manifest(c, etcd_yaml, &em);
-	bool have_am = load_manifest(c, api_yaml, &am);
 
 	/* etcd: where it listens, as the agent on the node reaches it best. */
 	bool etcd_found = false;
 	if (have_em) {
-		const char *listen = fm_manifest_flag(&em, "listen-client-urls");
-		const char *adv = fm_manifest_flag(&em, "advertise-client-urls");
+		const char *listen = fm_manifest_flag(em, "listen-client-urls");
+		const char *adv = fm_manifest_flag(em, "advertise-client-urls");
 		etcd_found =
 		    pick_url(d->etcd.url, sizeof(d->etcd.url), listen, PICK_LOOPBACK, NULL) ||
 		    pick_url(d->etcd.url, sizeof(d->etcd.url), adv, PICK_LOOPBACK, NULL) ||
@@ -313,27 +304,69 @@ static void kubeadm(struct ctx *c)
 		else
 			note(d, "%s: no usable --listen-client-urls or --advertise-client-urls",
 			     etcd_yaml);
-		if (!flag_path(c, d->etcd.ca, sizeof(d->etcd.ca), &em, "trusted-ca-file"))
+		if (!flag_path(c, d->etcd.ca, sizeof(d->etcd.ca), em, "trusted-ca-file"))
 			note(d, "%s: no --trusted-ca-file", etcd_yaml);
-		v = fm_manifest_flag(&em, "listen-metrics-urls");
+		v = fm_manifest_flag(em, "listen-metrics-urls");
 		if (!pick_best(d->etcd_metrics_url, sizeof(d->etcd_metrics_url), v, "http"))
 			note(d, "%s: no http --listen-metrics-urls", etcd_yaml);
-		v = fm_manifest_flag(&em, "name");
+		v = fm_manifest_flag(em, "name");
 		if (!(v && set_node_name(d, v, strlen(v))))
-			node_from_pod_name(d, em.name, "etcd");
+			node_from_pod_name(d, em->name, "etcd");
 	}
 	if (have_am) {
 		/* External etcd (or no etcd.yaml): how the apiserver reaches it. */
-		v = fm_manifest_flag(&am, "etcd-servers");
+		v = fm_manifest_flag(am, "etcd-servers");
 		if (!etcd_found && pick_best(d->etcd.url, sizeof(d->etcd.url), v, NULL)) {
 			etcd_found = true;
 			set(d->etcd.origin, sizeof(d->etcd.origin), api_yaml);
 			note(d, "etcd from %s --etcd-servers", api_yaml);
-			flag_path(c, d->etcd.ca, sizeof(d->etcd.ca), &am, "etcd-cafile");
+			flag_path(c, d->etcd.ca, sizeof(d->etcd.ca), am, "etcd-cafile");
 		}
 		if (!d->node_name[0])
-			node_from_pod_name(d, am.name, "kube-apiserver");
+			node_from_pod_name(d, am->name, "kube-apiserver");
 	}
+
+	/* The apiserver: its secure port on loopback, the CA that signs its
+	 * clients (kubeadm's one CA). */
+	if (have_am) {
+		v = fm_manifest_flag(am, "secure-port");
+		long port = 6443;
+		if (v && *v) {
+			char *end;
+			port = strtol(v, &end, 10);
+			if (*end || port < 1 || port > 65535) {
+				note(d, "%s: --secure-port=%.16s is not a port; using 6443",
+				     api_yaml, v);
+				port = 6443;
+			}
+		}
+		snprintf(d->apiserver.url, sizeof(d->apiserver.url), "https://127.0.0.1:%ld", port);
+		set(d->apiserver.origin, sizeof(d->apiserver.origin), api_yaml);
+		flag_path(c, d->apiserver.ca, sizeof(d->apiserver.ca), am, "client-ca-file");
+		v = fm_manifest_flag(am, "advertise-address");
+		if (v && *v)
+			note(d, "kube-apiserver advertises %.64s", v);
+	}
+	return etcd_found;
+}
+
+/* --- kubeadm ------------------------------------------------------------------------- */
+
+static void kubeadm(struct ctx *c)
+{
+	struct fm_discovery *d = c->d;
+	struct fm_manifest em = {0}, am = {0};
+	struct fm_kubeconfig kc;
+	char etcd_yaml[PATH_MAX], api_yaml[PATH_MAX], admin[PATH_MAX], path[PATH_MAX];
+	char crt[PATH_MAX], key[PATH_MAX], err[512];
+
+	rooted(etcd_yaml, sizeof(etcd_yaml), c->root, KUBEADM_MANIFESTS "/etcd.yaml");
+	rooted(api_yaml, sizeof(api_yaml), c->root, KUBEADM_MANIFESTS "/kube-apiserver.yaml");
+	rooted(admin, sizeof(admin), c->root, KUBEADM_DIR "/admin.conf");
+	bool have_em = load_manifest(c, etcd_yaml, &em);
+	bool have_am = load_manifest(c, api_yaml, &am);
+
+	fm_discover_manifests(d, have_em ? &em : NULL, etcd_yaml, have_am ? &am : NULL, api_yaml);
 
 	/* Our etcd client certificate: kubeadm's healthcheck client, else the
 	 * apiserver's own. */
@@ -353,27 +386,8 @@ static void kubeadm(struct ctx *c)
 		     have_am ? " and kube-apiserver's --etcd-certfile" : "");
 	}
 
-	/* The apiserver: its secure port on loopback, the CA that signs its
-	 * clients (kubeadm's one CA), then admin.conf's server and credentials. */
-	if (have_am) {
-		v = fm_manifest_flag(&am, "secure-port");
-		long port = 6443;
-		if (v && *v) {
-			char *end;
-			port = strtol(v, &end, 10);
-			if (*end || port < 1 || port > 65535) {
-				note(d, "%s: --secure-port=%.16s is not a port; using 6443",
-				     api_yaml, v);
-				port = 6443;
-			}
-		}
-		snprintf(d->apiserver.url, sizeof(d->apiserver.url), "https://127.0.0.1:%ld", port);
-		set(d->apiserver.origin, sizeof(d->apiserver.origin), api_yaml);
-		flag_path(c, d->apiserver.ca, sizeof(d->apiserver.ca), &am, "client-ca-file");
-		v = fm_manifest_flag(&am, "advertise-address");
-		if (v && *v)
-			note(d, "kube-apiserver advertises %.64s", v);
-	}
+	/* The apiserver: after what kube-apiserver.yaml said (its secure port
+	 * on loopback, its client CA), admin.conf's server and credentials. */
 	if (exists(admin)) {
 		if (fm_kubeconfig_load(&kc, admin, c->root, err, sizeof(err)) < 0) {
 			note(d, "%s", err);

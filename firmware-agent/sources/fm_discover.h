@@ -102,6 +102,21 @@ struct fm_discover_opts {
  * err when an explicit file (--kubeconfig) cannot be read or parsed. The
  * caller frees d with fm_discovery_free. */
 int fm_discover(struct fm_discovery *d, const struct fm_discover_opts *o, char *err, size_t errlen);
+/* What kubeadm's static pod manifests say, the part of fm_discover() that
+ * reads no file, so that tests and the fuzz target (tests/fuzz/
+ * fuzz_manifest.c) can feed it parsed manifests: em is etcd.yaml (read from
+ * etcd_yaml), am kube-apiserver.yaml (from api_yaml); either may be NULL.
+ * Sets, as described above, d's etcd URL and origin, etcd CA,
+ * etcd_metrics_url and node_name from em, the etcd URL from am's
+ * --etcd-servers when em gave none, and the apiserver URL
+ * (https://127.0.0.1:<--secure-port>), origin and CA from am; paths named
+ * in them are joined with d->root ("/" when empty). What is missing or
+ * unusable goes to d->notes. Returns true when an etcd URL was found.
+ * Borrows everything. */
+struct fm_manifest;
+bool fm_discover_manifests(struct fm_discovery *d, const struct fm_manifest *em,
+			   const char *etcd_yaml, const struct fm_manifest *am, const char *api_yaml);
+
 /* Frees the PEM strings and tokens; d can be reused. */
 void fm_discovery_free(struct fm_discovery *d);
 

@@ -1,5 +1,7 @@
 #include "fm_docker_json.h"
 
+#include "fm_json.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -8,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_DEPTH 32
 #define MAX_LOG_LINE 1024
 
 static void copy(char *dst, size_t size, const char *src, size_t len)
@@ -25,35 +26,11 @@ static void copy_str(char *dst, size_t size, const cJSON *v)
 	copy(dst, size, s, strlen(s));
 }
 
-/* cJSON nests up to 1000 levels; the API never needs more than a few, and a
- * deeper document is refused before it is parsed at all. */
-static bool too_deep(const char *s, size_t len)
-{
-	int depth = 0;
-	bool in_str = false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		if (in_str) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_str = false;
-		} else if (ch == '"') {
-			in_str = true;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > MAX_DEPTH)
-				return true;
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
-	}
-	return false;
-}
-
 static cJSON *parse(const char *body, size_t len, const char *what, char *err, size_t errlen)
 {
-	if (too_deep(body, len)) {
-		snprintf(err, errlen, "%s: JSON nested deeper than %d levels", what, MAX_DEPTH);
+	if (fm_json_too_deep(body, len)) {
+		snprintf(err, errlen, "%s: JSON nested deeper than %d levels", what,
+			 FM_JSON_MAX_DEPTH);
 		return NULL;
 	}
 	cJSON *j = cJSON_ParseWithLength(body, len);
@@ -332,7 +309,8 @@ int fm_docker_event_parse(const char *line, size_t len, struct fm_docker_event *
 			ev->exit_code = (int)v;
 	}
 	const cJSON *t = get(j, "time"), *tn = get(j, "timeNano");
-	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e12)
+	/* Below 9e9 s (the year 2255), so that time_s * 1e9 fits time_ns. */
+	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 9e9)
 		ev->time_s = (long long)t->valuedouble;
 	if (cJSON_IsNumber(tn) && tn->valuedouble >= 0 && tn->valuedouble < 9e18)
 		ev->time_ns = (long long)tn->valuedouble;

@@ -2,6 +2,7 @@
 
 #include "fm_certs.h"
 #include "fm_httpc.h"
+#include "fm_json.h"
 #include "fm_promtext.h"
 #include "fm_tls.h"
 
@@ -74,13 +75,8 @@ static void add_id(cJSON *o, const char *key, uint64_t id)
 
 /* --- version ------------------------------------------------------------ */
 
-struct version {
-	bool known;
-	int major, minor, patch;
-};
-
 /* /livez and /readyz came with 3.6 and were backported to 3.5.11 and 3.4.29. */
-static bool has_livez(const struct version *v)
+static bool has_livez(const struct fm_etcd_version *v)
 {
 	if (!v->known || v->major < 3)
 		return false;
@@ -89,8 +85,12 @@ static bool has_livez(const struct version *v)
 	return (v->minor == 5 && v->patch >= 11) || (v->minor == 4 && v->patch >= 29);
 }
 
-static void collect_version(struct fm_probe_run *r, struct fm_facts *facts, cJSON *j, struct version *v)
+int fm_etcd_parse_version(struct fm_facts *facts, const char *url, const char *body, size_t len,
+			  struct fm_etcd_version *v)
 {
+	cJSON *j = fm_json_parse(body, len);
+	if (!j)
+		return -EBADMSG;
 	cJSON *f = cJSON_CreateObject();
 	const char *s = json_str(j, "etcdserver"), *cl = json_str(j, "etcdcluster");
 	if (s) {
@@ -103,24 +103,24 @@ static void collect_version(struct fm_probe_run *r, struct fm_facts *facts, cJSO
 		cJSON_AddStringToObject(f, "state", "malformed");
 		cJSON_AddStringToObject(f, "reason", "/version: no \"etcdserver\" in the answer");
 	}
-	fm_facts_put(facts, "etcd.version", r->url, f);
+	cJSON_Delete(j);
+	fm_facts_put(facts, "etcd.version", url, f);
+	return 0;
 }
 
 /* --- health ------------------------------------------------------------- */
 
 struct health {
+	struct fm_etcd_health said; /* what the endpoints said */
 	cJSON *failure;       /* the request failed: this is the fact (until put) */
 	bool failed;
-	bool healthy;
-	bool server_reason;   /* reason is the server's own words */
-	char reason[256];
 	const char *via;
 	bool have_rtt;
 	double rtt_ms;
 };
 
 /* Appends s to the reason, "; " between, cut at the reason's size. */
-static void append_reason(struct health *h, const char *s)
+static void append_reason(struct fm_etcd_health *h, const char *s)
 {
 	size_t have = strlen(h->reason), len = strlen(s);
 	if (have && have + 2 < sizeof(h->reason)) {
@@ -143,16 +143,9 @@ static void note_rtt(struct fm_probe_run *r, struct health *h)
 	}
 }
 
-static void health_via_health(struct fm_probe_run *r, struct health *h)
+void fm_etcd_parse_health(struct fm_etcd_health *h, int status, const char *body, size_t len)
 {
-	h->via = "/health";
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/health", NULL, SMALL_BODY);
-	if (a != FM_PROBE_OK) {
-		h->failure = fm_probe_failed_fact(r, a, "/health");
-		return;
-	}
-	note_rtt(r, h);
-	cJSON *j = fm_probe_body_json(r->c);
+	cJSON *j = fm_json_parse(body, len);
 	const cJSON *hv = cJSON_GetObjectItemCaseSensitive(j, "health");
 	h->healthy = cJSON_IsString(hv) && strcmp(hv->valuestring, "true") == 0;
 	const char *reason = json_str(j, "reason");
@@ -162,17 +155,31 @@ static void health_via_health(struct fm_probe_run *r, struct health *h)
 	} else if (!h->healthy) {
 		snprintf(h->reason, sizeof(h->reason),
 			 j ? "/health answered HTTP %d" : "/health answered HTTP %d with no JSON",
-			 r->c->status);
+			 status);
 	}
 	cJSON_Delete(j);
 }
 
-/* The "[-]check failed: why" lines of a verbose /readyz or /livez (the
- * Kubernetes healthz format etcd adopted), as the reason. */
-static void failed_checks(struct health *h, const char *endpoint, const struct fm_httpc *c)
+static void health_via_health(struct fm_probe_run *r, struct health *h)
 {
-	const char *p = c->body.data ? c->body.data : "";
-	const char *end = p + c->body.len;
+	h->via = "/health";
+	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/health", NULL, SMALL_BODY);
+	if (a != FM_PROBE_OK) {
+		h->failure = fm_probe_failed_fact(r, a, "/health");
+		return;
+	}
+	note_rtt(r, h);
+	fm_etcd_parse_health(&h->said, r->c->status, r->c->body.data, r->c->body.len);
+}
+
+void fm_etcd_parse_checks(struct fm_etcd_health *h, const char *endpoint, int status,
+			  const char *body, size_t len)
+{
+	if (status == 200)
+		return;
+	h->healthy = false;
+	const char *p = body ? body : "";
+	const char *end = p + (body ? len : 0);
 	bool any = false;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -188,7 +195,7 @@ static void failed_checks(struct health *h, const char *endpoint, const struct f
 	}
 	if (!any) {
 		char line[96];
-		snprintf(line, sizeof(line), "%s answered HTTP %d", endpoint, c->status);
+		snprintf(line, sizeof(line), "%s answered HTTP %d", endpoint, status);
 		append_reason(h, line);
 	} else {
 		h->server_reason = true;
@@ -200,7 +207,7 @@ static void health_via_livez(struct fm_probe_run *r, struct health *h)
 	static const char *const paths[] = {"/livez?verbose", "/readyz?verbose"};
 	static const char *const names[] = {"/livez", "/readyz"};
 	h->via = "/livez+/readyz";
-	h->healthy = true;
+	h->said.healthy = true;
 	for (size_t i = 0; i < 2; i++) {
 		enum fm_probe_asked a = fm_probe_ask_any(r, "GET", paths[i], NULL, SMALL_BODY);
 		if (a != FM_PROBE_OK) {
@@ -208,10 +215,8 @@ static void health_via_livez(struct fm_probe_run *r, struct health *h)
 			return;
 		}
 		note_rtt(r, h);
-		if (r->c->status != 200) {
-			h->healthy = false;
-			failed_checks(h, names[i], r->c);
-		}
+		fm_etcd_parse_checks(&h->said, names[i], r->c->status, r->c->body.data,
+				     r->c->body.len);
 	}
 }
 
@@ -225,9 +230,9 @@ static void put_health(struct fm_probe_run *r, struct fm_facts *facts, struct he
 		return;
 	}
 	cJSON *f = cJSON_CreateObject();
-	cJSON_AddBoolToObject(f, "healthy", h->healthy);
-	if (!h->healthy && h->reason[0])
-		cJSON_AddStringToObject(f, "reason", h->reason);
+	cJSON_AddBoolToObject(f, "healthy", h->said.healthy);
+	if (!h->said.healthy && h->said.reason[0])
+		cJSON_AddStringToObject(f, "reason", h->said.reason);
 	cJSON_AddStringToObject(f, "via", h->via);
 	if (h->have_rtt)
 		cJSON_AddNumberToObject(f, "rtt_ms", h->rtt_ms);
@@ -258,9 +263,12 @@ static bool alarm_name(const cJSON *v, char *out, size_t size)
 	return out[0] && strcmp(out, "NONE") != 0;
 }
 
-int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *answer,
-		       struct fm_etcd_alarm *al, int max)
+int fm_etcd_parse_alarms(struct fm_facts *facts, const char *url, const char *body, size_t len,
+			 struct fm_etcd_alarm *al, int max)
 {
+	cJSON *answer = fm_json_parse(body, len);
+	if (!answer)
+		return -EBADMSG;
 	int n = 0;
 	const cJSON *item;
 	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(answer, "alarms"))
@@ -294,6 +302,7 @@ int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *ans
 		cJSON_AddNumberToObject(f, "members", al[i].members);
 		fm_facts_put(facts, "etcd.alarm", id, f);
 	}
+	cJSON_Delete(answer);
 	return n;
 }
 
@@ -302,33 +311,31 @@ int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *ans
 static int collect_alarms(struct fm_probe_run *r, struct fm_facts *facts, struct fm_etcd_alarm *al,
 			  int max)
 {
-	cJSON *j;
 	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY,
-			   &j);
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/alarm",
+					     "{\"action\":\"GET\"}", SMALL_BODY, NULL);
+	int n = -1;
+	if (a == FM_PROBE_OK &&
+	    (n = fm_etcd_parse_alarms(facts, r->url, r->c->body.data, r->c->body.len, al, max)) < 0)
+		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK) {
 		fm_facts_put(facts, "etcd.alarm", r->url, fm_probe_failed_fact(r, a, "the alarm list"));
-		cJSON_Delete(j);
 		return -1;
 	}
-	int n = fm_etcd_put_alarms(facts, r->url, j, al, max);
-	cJSON_Delete(j);
 	return n;
 }
 
 /* --- status, members, masterleases --------------------------------------- */
 
-/* Returns the leader's id, 0 when there is none or it is unknown. */
-static uint64_t collect_status(struct fm_probe_run *r, struct fm_facts *facts, bool *known)
+int fm_etcd_parse_status(struct fm_facts *facts, const char *url, const char *body, size_t len,
+			 uint64_t *leader, bool *known)
 {
-	cJSON *j;
-	uint64_t v, member = 0, leader = 0;
+	uint64_t v, member = 0;
+	*leader = 0;
 	*known = false;
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY, &j);
-	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, "etcd.status", r->url, fm_probe_failed_fact(r, a, "maintenance status"));
-		return 0;
-	}
+	cJSON *j = fm_json_parse(body, len);
+	if (!j)
+		return -EBADMSG;
 	cJSON *f = cJSON_CreateObject();
 	const char *ver = json_str(j, "version");
 	if (ver)
@@ -342,9 +349,9 @@ static uint64_t collect_status(struct fm_probe_run *r, struct fm_facts *facts, b
 		add_id(f, "member_id", member);
 	/* proto3 JSON omits zero: no "leader" is leader 0, raft.None. */
 	*known = cJSON_IsObject(hdr);
-	if (json_u64(j, "leader", &leader))
-		add_id(f, "leader", leader);
-	cJSON_AddBoolToObject(f, "is_leader", leader && leader == member);
+	if (json_u64(j, "leader", leader))
+		add_id(f, "leader", *leader);
+	cJSON_AddBoolToObject(f, "is_leader", *leader && *leader == member);
 	if (json_u64(j, "raftTerm", &v))
 		cJSON_AddNumberToObject(f, "raft_term", (double)v);
 	if (json_u64(j, "raftIndex", &v))
@@ -361,7 +368,23 @@ static uint64_t collect_status(struct fm_probe_run *r, struct fm_facts *facts, b
 		}
 	}
 	cJSON_Delete(j);
-	fm_facts_put(facts, "etcd.status", r->url, f);
+	fm_facts_put(facts, "etcd.status", url, f);
+	return 0;
+}
+
+/* Returns the leader's id, 0 when there is none or it is unknown. */
+static uint64_t collect_status(struct fm_probe_run *r, struct fm_facts *facts, bool *known)
+{
+	uint64_t leader = 0;
+	*known = false;
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY, NULL);
+	if (a == FM_PROBE_OK && fm_etcd_parse_status(facts, r->url, r->c->body.data, r->c->body.len,
+						     &leader, known) < 0)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK) {
+		fm_facts_put(facts, "etcd.status", r->url, fm_probe_failed_fact(r, a, "maintenance status"));
+		return 0;
+	}
 	return leader;
 }
 
@@ -378,15 +401,11 @@ static cJSON *url_list(const cJSON *arr)
 	return out;
 }
 
-static void collect_members(struct fm_probe_run *r, struct fm_facts *facts)
+int fm_etcd_parse_members(struct fm_facts *facts, const char *url, const char *body, size_t len)
 {
-	cJSON *j;
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY, &j);
-	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, "etcd.members", r->url, fm_probe_failed_fact(r, a, "the member list"));
-		cJSON_Delete(j);
-		return;
-	}
+	cJSON *j = fm_json_parse(body, len);
+	if (!j)
+		return -EBADMSG;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "members");
 	cJSON *f = cJSON_CreateObject();
 	cJSON *out = cJSON_CreateArray();
@@ -416,28 +435,48 @@ static void collect_members(struct fm_probe_run *r, struct fm_facts *facts)
 	cJSON_AddNumberToObject(f, "count", count);
 	cJSON_AddItemToObject(f, "members", out);
 	cJSON_Delete(j);
-	fm_facts_put(facts, "etcd.members", r->url, f);
+	fm_facts_put(facts, "etcd.members", url, f);
+	return 0;
 }
 
-static void collect_masterleases(struct fm_probe_run *r, struct fm_facts *facts)
+static void collect_members(struct fm_probe_run *r, struct fm_facts *facts)
 {
-	cJSON *j;
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY, NULL);
+	if (a == FM_PROBE_OK &&
+	    fm_etcd_parse_members(facts, r->url, r->c->body.data, r->c->body.len) < 0)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK)
+		fm_facts_put(facts, "etcd.members", r->url, fm_probe_failed_fact(r, a, "the member list"));
+}
+
+int fm_etcd_parse_masterleases(struct fm_facts *facts, const char *url, const char *body,
+			       size_t len)
+{
 	uint64_t count = 0;
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY, &j);
-	if (a == FM_PROBE_OK && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "header")))
-		a = FM_PROBE_NOT_JSON; /* JSON, but not a range answer */
-	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, "etcd.masterleases", r->url,
-			     fm_probe_failed_fact(r, a, "the /registry/masterleases/ range"));
+	cJSON *j = fm_json_parse(body, len);
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "header"))) {
+		/* Not JSON, or JSON but not a range answer. */
 		cJSON_Delete(j);
-		return;
+		return -EBADMSG;
 	}
 	/* proto3 JSON omits a zero count. */
 	json_u64(j, "count", &count);
 	cJSON_Delete(j);
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddNumberToObject(f, "count", (double)count);
-	fm_facts_put(facts, "etcd.masterleases", r->url, f);
+	fm_facts_put(facts, "etcd.masterleases", url, f);
+	return 0;
+}
+
+static void collect_masterleases(struct fm_probe_run *r, struct fm_facts *facts)
+{
+	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY, NULL);
+	if (a == FM_PROBE_OK &&
+	    fm_etcd_parse_masterleases(facts, r->url, r->c->body.data, r->c->body.len) < 0)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK)
+		fm_facts_put(facts, "etcd.masterleases", r->url,
+			     fm_probe_failed_fact(r, a, "the /registry/masterleases/ range"));
 }
 
 /* --- metrics ------------------------------------------------------------- */
@@ -535,9 +574,8 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
 	struct health h = {0};
 	struct fm_etcd_alarm alarms[MAX_ALARMS];
-	struct version ver = {0};
+	struct fm_etcd_version ver = {0};
 	int ret = -1;
-	cJSON *j;
 
 	fm_facts_drop(facts, "etcd.");
 	if (fm_probe_open(&c, &tls, loop, ep, co, "etcd.endpoint", facts) < 0)
@@ -545,18 +583,17 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 
 	/* /version first: cheap, and it decides how health is asked. It opens
 	 * the connection, so its time includes the handshakes. */
-	enum fm_probe_asked a = fm_probe_ask(&r, "GET", "/version", NULL, SMALL_BODY, &j);
+	enum fm_probe_asked a = fm_probe_ask(&r, "GET", "/version", NULL, SMALL_BODY, NULL);
+	/* Any answer, JSON or not, counts for the endpoint. */
 	fm_probe_put_endpoint(facts, "etcd.endpoint", ep, &c,
-			      a == FM_PROBE_OK || a == FM_PROBE_NOT_JSON || c.fail == FM_HTTPC_STATUS);
-	if (r.dead) {
-		cJSON_Delete(j);
+			      a == FM_PROBE_OK || c.fail == FM_HTTPC_STATUS);
+	if (r.dead)
 		goto out_close;
-	}
-	if (a == FM_PROBE_OK)
-		collect_version(&r, facts, j, &ver);
-	else
+	if (a == FM_PROBE_OK &&
+	    fm_etcd_parse_version(facts, ep->url, c.body.data, c.body.len, &ver) < 0)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK)
 		fm_facts_put(facts, "etcd.version", ep->url, fm_probe_failed_fact(&r, a, "/version"));
-	cJSON_Delete(j);
 
 	if (has_livez(&ver))
 		health_via_livez(&r, &h);
@@ -576,32 +613,32 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 
 	/* What /health leaves unsaid, the other answers tell. */
 	if (!h.failed && n_alarms > 0) {
-		h.healthy = false;
-		if (!h.server_reason) {
-			h.reason[0] = '\0';
+		h.said.healthy = false;
+		if (!h.said.server_reason) {
+			h.said.reason[0] = '\0';
 			for (int i = 0; i < n_alarms; i++) {
 				char s[40];
 				snprintf(s, sizeof(s), "ALARM %s", alarms[i].name);
-				append_reason(&h, s);
+				append_reason(&h.said, s);
 			}
-			h.server_reason = true;
+			h.said.server_reason = true;
 		}
 	}
-	if (!h.failed && !h.healthy && !h.server_reason && leader_known && leader == 0)
-		snprintf(h.reason, sizeof(h.reason), "RAFT NO LEADER");
+	if (!h.failed && !h.said.healthy && !h.said.server_reason && leader_known && leader == 0)
+		snprintf(h.said.reason, sizeof(h.said.reason), "RAFT NO LEADER");
 	if (h.failed && leader_known && leader == 0) {
 		/* Without a leader etcd holds /health and /readyz until its own
 		 * request timeout; the status, answered at once, says why. */
 		const cJSON *old = fm_facts_get(facts, "etcd.health", ep->url);
 		const cJSON *why = old ? cJSON_GetObjectItemCaseSensitive(old, "reason") : NULL;
-		snprintf(h.reason, sizeof(h.reason), "RAFT NO LEADER (%s did not answer: %s)", h.via,
+		snprintf(h.said.reason, sizeof(h.said.reason), "RAFT NO LEADER (%s did not answer: %s)", h.via,
 			 cJSON_IsString(why) ? why->valuestring : "");
 		h.failed = false;
-		h.healthy = false;
+		h.said.healthy = false;
 	}
 	if (!h.failed)
 		put_health(&r, facts, &h);
-	ret = !h.failed && h.healthy ? 0 : -1;
+	ret = !h.failed && h.said.healthy ? 0 : -1;
 
 out_close:
 	fm_certs_put_endpoint(facts, ep, &c, now);

@@ -46,6 +46,8 @@
 #include "fm_probe.h"
 #include "fm_promtext.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -57,10 +59,56 @@
 int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
 		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts);
 
-/* The pure parts of fm_etcd_collect(), for the answers no etcd gives on
- * demand (tests feed them recorded bodies). */
+/* The pure parts of fm_etcd_collect(): each reads one answer's body
+ * (hostile input: any bytes, any length) and puts what it says into facts
+ * under url, exactly as the collection does with a live answer; tests and
+ * the fuzz target (tests/fuzz/fuzz_etcd.c) feed them recorded bodies. JSON
+ * goes through fm_json_parse (depth capped). Those returning -EBADMSG put
+ * nothing then: the caller states the failure ("the answer is not JSON"). */
 
-/* One raised alarm, as fm_etcd_put_alarms() counted it. */
+/* etcd's version, as /version says it. */
+struct fm_etcd_version {
+	bool known; /* "etcdserver" read as MAJOR.MINOR.PATCH */
+	int major, minor, patch;
+};
+
+/* /version ({"etcdserver":"3.5.16","etcdcluster":"3.5.0"}): puts etcd.version
+ * (server, cluster; state "malformed" when there is no "etcdserver") and
+ * fills v. 0, or -EBADMSG when body is not JSON. */
+int fm_etcd_parse_version(struct fm_facts *facts, const char *url, const char *body, size_t len,
+			  struct fm_etcd_version *v);
+
+/* What etcd's health endpoints said, gathered before the etcd.health fact
+ * is put (the alarms and the leader may still change it). */
+struct fm_etcd_health {
+	bool healthy;
+	bool server_reason; /* reason holds the server's own words */
+	char reason[256];
+};
+
+/* /health's answer of HTTP status (any status: etcd answers 503 with its
+ * verdict): {"health":"true"|"false","reason":"..."}. Sets h->healthy,
+ * h->reason (the server's, or "/health answered HTTP 503 ...") and
+ * h->server_reason. */
+void fm_etcd_parse_health(struct fm_etcd_health *h, int status, const char *body, size_t len);
+
+/* A verbose /livez or /readyz answer of HTTP status (the Kubernetes healthz
+ * text etcd adopted: "[+]serializable_read ok", "[-]linearizable_read
+ * failed: ..."). A status other than 200 makes h unhealthy and appends to
+ * h->reason ("; " between) "<endpoint>: <check> failed: ..." per failed
+ * check, or "<endpoint> answered HTTP <status>" when none is listed. */
+void fm_etcd_parse_checks(struct fm_etcd_health *h, const char *endpoint, int status,
+			  const char *body, size_t len);
+
+/* POST /v3/maintenance/status's StatusResponse: puts etcd.status (version,
+ * db_size, db_size_in_use, member_id, leader, is_leader, raft_term,
+ * raft_index, errors). *leader gets the leader's id (0: none or unknown),
+ * *known whether the answer had a header (then a missing leader is raft's
+ * "no leader"). 0, or -EBADMSG when body is not JSON. */
+int fm_etcd_parse_status(struct fm_facts *facts, const char *url, const char *body, size_t len,
+			 uint64_t *leader, bool *known);
+
+/* One raised alarm, as fm_etcd_parse_alarms() counted it. */
 struct fm_etcd_alarm {
 	char name[24];	 /* "NOSPACE", "CORRUPT", "UNKNOWN" (a number past the enum) */
 	uint64_t member; /* the first member seen raising it */
@@ -68,13 +116,24 @@ struct fm_etcd_alarm {
 };
 
 /* Puts one etcd.alarm fact (id "<url>#<ALARM>": alarm, member_id in hex,
- * members) per distinct raised alarm of answer, the AlarmResponse of POST
+ * members) per distinct raised alarm of body, the AlarmResponse of POST
  * /v3/maintenance/alarm as etcd's JSON gateway writes it. The alarm may be
  * the enum's name or its number; absent or NONE entries are not alarms.
  * Keeps at most max distinct alarms in al (further ones are dropped) and
- * returns how many it kept (0 for an answer without "alarms"). */
-int fm_etcd_put_alarms(struct fm_facts *facts, const char *url, const cJSON *answer,
-		       struct fm_etcd_alarm *al, int max);
+ * returns how many it kept (0 for an answer without "alarms"), or -EBADMSG
+ * when body is not JSON. */
+int fm_etcd_parse_alarms(struct fm_facts *facts, const char *url, const char *body, size_t len,
+			 struct fm_etcd_alarm *al, int max);
+
+/* POST /v3/cluster/member/list's MemberListResponse: puts etcd.members
+ * (count, members: the first 64). 0, or -EBADMSG when body is not JSON. */
+int fm_etcd_parse_members(struct fm_facts *facts, const char *url, const char *body, size_t len);
+
+/* A count-only POST /v3/kv/range's RangeResponse over
+ * /registry/masterleases/: puts etcd.masterleases (count). 0, or -EBADMSG
+ * when body is not JSON or not a range answer (no "header"). */
+int fm_etcd_parse_masterleases(struct fm_facts *facts, const char *url, const char *body,
+			       size_t len);
 
 #define FM_ETCD_DISK_HISTS 2
 

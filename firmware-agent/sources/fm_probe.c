@@ -1,6 +1,7 @@
 #include "fm_probe.h"
 
 #include "fm_discover.h"
+#include "fm_json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -88,7 +89,7 @@ enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method,
 
 cJSON *fm_probe_body_json(const struct fm_httpc *c)
 {
-	return cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
+	return fm_json_parse(c->body.data ? c->body.data : "", c->body.len);
 }
 
 enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, const char *path,

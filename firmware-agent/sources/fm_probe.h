@@ -44,7 +44,8 @@ enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, con
 				 const char *body, uint64_t max_body, cJSON **json);
 /* The fact for a request that did not give what was asked (what: "/version"). */
 cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a, const char *what);
-/* The body of the last answer parsed as JSON, or NULL. Caller frees. */
+/* The body of the last answer parsed as JSON (fm_json_parse: depth capped),
+ * or NULL. Caller frees. */
 cJSON *fm_probe_body_json(const struct fm_httpc *c);
 
 /* Sets up c for ep: the TLS configuration (into *tls, which the caller

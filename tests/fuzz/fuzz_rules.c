@@ -2,8 +2,10 @@
  * rest is a rule file, loaded into a fresh set and, when it loads, matched
  * against a fixed line. Even: the rest is a log line, matched by the
  * built-in rules for every source, counted in a match table and published as
- * facts. */
+ * facts, which must print as valid UTF-8 JSON (fuzz_facts.h). */
 #include "fm_rules.h"
+
+#include "fuzz_facts.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -40,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	if (h)
 		fm_rules_hits_publish(h, "journal.match", facts);
+	fuzz_facts_check(facts);
 	fm_rules_hits_delete(&h);
 out:
 	fm_facts_delete(&facts);

@@ -1,4 +1,5 @@
-/* fm_facts: put replaces by (kind, id), drop by prefix, JSON copies. */
+/* fm_facts: put replaces by (kind, id), drop by prefix, JSON copies, every
+ * string valid UTF-8. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +149,40 @@ static void observer_sees_changes_only(void **state)
 	fm_facts_delete(&f);
 }
 
+/* Whatever bytes a source read, a fact's strings are valid UTF-8: bytes
+ * outside a valid character (a cut sequence, an overlong form, a
+ * surrogate, a stray byte) become '?', valid characters stay, and a lookup
+ * by the raw id finds the fact. */
+static void strings_made_utf8(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "reason", "cut \xc3");
+	cJSON_AddStringToObject(o, "overlong", "\xc0\xaf/");
+	cJSON_AddStringToObject(o, "surrogate", "\xed\xa0\x80");
+	cJSON_AddStringToObject(o, "fine", "na\xc3\xafve \xe2\x82\xac \xf0\x9f\x98\x80");
+	cJSON *arr = cJSON_AddArrayToObject(o, "list");
+	cJSON_AddItemToArray(arr, cJSON_CreateString("\xff"));
+	assert_non_null(fm_facts_put(f, "pod", "kube-system/x\xfe", o));
+	const cJSON *p = fm_facts_get(f, "pod", "kube-system/x\xfe");
+	assert_non_null(p);
+	assert_ptr_equal(p, fm_facts_get(f, "pod", "kube-system/x?"));
+	assert_string_equal(cJSON_GetObjectItem(p, "id")->valuestring, "kube-system/x?");
+	assert_string_equal(cJSON_GetObjectItem(p, "reason")->valuestring, "cut ?");
+	assert_string_equal(cJSON_GetObjectItem(p, "overlong")->valuestring, "?" "?/");
+	assert_string_equal(cJSON_GetObjectItem(p, "surrogate")->valuestring, "???");
+	assert_string_equal(cJSON_GetObjectItem(p, "fine")->valuestring,
+			    "na\xc3\xafve \xe2\x82\xac \xf0\x9f\x98\x80");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "list"), 0)->valuestring, "?");
+	/* Replaced, not added, when put again under the raw id. */
+	assert_non_null(fm_facts_put(f, "pod", "kube-system/x\xfe", cJSON_CreateObject()));
+	assert_int_equal(fm_facts_count(f), 1);
+	fm_facts_remove(f, "pod", "kube-system/x\xfe");
+	assert_int_equal(fm_facts_count(f), 0);
+	fm_facts_delete(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +191,7 @@ int main(void)
 		cmocka_unit_test(drop_and_json),
 		cmocka_unit_test(rejects_non_objects),
 		cmocka_unit_test(observer_sees_changes_only),
+		cmocka_unit_test(strings_made_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
