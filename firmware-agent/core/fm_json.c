@@ -88,3 +88,11 @@ cJSON *fm_json_parse(const char *s, size_t len)
 		return NULL;
 	return cJSON_ParseWithLength(s, len);
 }
+
+bool fm_json_u64(const cJSON *v, uint64_t *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0)
+		return false;
+	*out = (uint64_t)v->valuedouble;
+	return true;
+}

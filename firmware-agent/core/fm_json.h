@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define FM_JSON_MAX_DEPTH 32
 
@@ -24,6 +25,12 @@ bool fm_json_too_deep(const char *s, size_t len);
  * every string of the result is valid UTF-8. The caller frees the result
  * with cJSON_Delete. Borrows s. */
 cJSON *fm_json_parse(const char *s, size_t len);
+
+/* A JSON number as an unsigned count, sequence number or time: true and
+ * *out when v is a number from 0 to 2^53 (every such double is an exact
+ * integer; anything larger or negative would be undefined behaviour to
+ * convert, and is no count we wrote or a server meant). */
+bool fm_json_u64(const cJSON *v, uint64_t *out);
 
 /* UTF-8 as RFC 3629 has it: the shortest form, no surrogates, nothing
  * above U+10FFFF. A fact's strings must be that (fm_facts.h). */

@@ -172,7 +172,9 @@ int fm_docker_list_parse(const char *body, size_t len, struct fm_docker_ctr *out
 		if (cJSON_IsString(status) && sscanf(status->valuestring, "Exited (%d)", &code) == 1)
 			c->exit_code = code;
 		const cJSON *created = get(e, "Created");
-		if (cJSON_IsNumber(created))
+		/* Seconds since the epoch, below 9e9 (as an event's time): a
+		 * larger number does not fit a long long and is no date. */
+		if (cJSON_IsNumber(created) && created->valuedouble >= 0 && created->valuedouble < 9e9)
 			c->created = (long long)created->valuedouble;
 	}
 out:

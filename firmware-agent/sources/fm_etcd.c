@@ -38,10 +38,8 @@ static const char masterleases_range[] =
 static bool json_u64(const cJSON *obj, const char *key, uint64_t *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
-		*out = (uint64_t)v->valuedouble;
+	if (fm_json_u64(v, out))
 		return true;
-	}
 	if (cJSON_IsString(v) && v->valuestring[0] >= '0' && v->valuestring[0] <= '9') {
 		char *end;
 		errno = 0;

@@ -1,5 +1,6 @@
 /* fm_journal: sd-journal follower. */
 #include "fm_journal.h"
+#include "fm_json.h"
 
 #include "fm_log.h"
 #include "fm_state.h"
@@ -146,7 +147,8 @@ static void save_state(struct fm_journal *jr)
 static uint64_t num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
+	uint64_t n = 0;
+	return fm_json_u64(v, &n) ? n : 0;
 }
 
 static void load_state(struct fm_journal *jr)

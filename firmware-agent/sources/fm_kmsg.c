@@ -1,5 +1,6 @@
 /* fm_kmsg: /dev/kmsg reader. */
 #include "fm_kmsg.h"
+#include "fm_json.h"
 
 #include "fm_log.h"
 #include "fm_state.h"
@@ -131,14 +132,14 @@ static void load_state(struct fm_kmsg *k)
 		return;
 	const cJSON *boot = cJSON_GetObjectItemCaseSensitive(o, "boot_id");
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
-	if (cJSON_IsString(boot) && strcmp(boot->valuestring, k->boot_id) == 0 && cJSON_IsNumber(seq) &&
-	    seq->valuedouble >= 0) {
+	uint64_t sq;
+	if (cJSON_IsString(boot) && strcmp(boot->valuestring, k->boot_id) == 0 && fm_json_u64(seq, &sq)) {
 		k->have_seq = true;
-		k->last_seq = k->skip_to = (uint64_t)seq->valuedouble;
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "records");
-		k->records = cJSON_IsNumber(n) ? (uint64_t)n->valuedouble : 0;
-		n = cJSON_GetObjectItemCaseSensitive(o, "matched");
-		k->matched = cJSON_IsNumber(n) ? (uint64_t)n->valuedouble : 0;
+		k->last_seq = k->skip_to = sq;
+		if (!fm_json_u64(cJSON_GetObjectItemCaseSensitive(o, "records"), &k->records))
+			k->records = 0;
+		if (!fm_json_u64(cJSON_GetObjectItemCaseSensitive(o, "matched"), &k->matched))
+			k->matched = 0;
 		fm_rules_hits_restore(k->hits, cJSON_GetObjectItemCaseSensitive(o, "hits"));
 	}
 	cJSON_Delete(o);
