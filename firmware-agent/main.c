@@ -836,12 +836,18 @@ static void print_json(cJSON *out)
 	cJSON_Delete(out);
 }
 
+/* The source called name, or NULL. */
+static const struct source *source_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+		if (strcmp(sources[i].name, name) == 0)
+			return &sources[i];
+	return NULL;
+}
+
 static int probe(const char *what, const struct opts *o)
 {
-	const struct source *src = NULL;
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
-		if (strcmp(sources[i].name, what) == 0)
-			src = &sources[i];
+	const struct source *src = source_named(what);
 	if (!src) {
 		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|journal|hal\n",
 			what);
@@ -995,24 +1001,14 @@ static void gather_sources(struct session *ss, const struct opts *o, const struc
 	static const char *const servers[] = {"etcd", "apiserver", "docker"};
 	struct fm_gather_job jobs[3];
 	struct gather_arg args[3];
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-		for (size_t k = 0; k < 3; k++) {
-			if (strcmp(sources[i].name, servers[k]) != 0)
-				continue;
-			args[n] = (struct gather_arg){&sources[i], &ss->d, o, co};
-			jobs[n] = (struct fm_gather_job){.name = sources[i].name, .fn = gather_one, .arg = &args[n]};
-			n++;
-		}
+	for (size_t k = 0; k < 3; k++) {
+		args[k] = (struct gather_arg){source_named(servers[k]), &ss->d, o, co};
+		jobs[k] = (struct fm_gather_job){.name = servers[k], .fn = gather_one, .arg = &args[k]};
 	}
-	fm_gather_start(jobs, n);
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
-		if (strcmp(sources[i].name, "journal") == 0)
-			sources[i].collect(ss->loop, &ss->d, o, co, ss->facts);
-	fm_gather_finish(jobs, n, co->timeout_ms * 5 / 2, ss->facts);
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
-		if (strcmp(sources[i].name, "hal") == 0)
-			sources[i].collect(ss->loop, &ss->d, o, co, ss->facts);
+	fm_gather_start(jobs, 3);
+	source_named("journal")->collect(ss->loop, &ss->d, o, co, ss->facts);
+	fm_gather_finish(jobs, 3, co->timeout_ms * 5 / 2, ss->facts);
+	source_named("hal")->collect(ss->loop, &ss->d, o, co, ss->facts);
 }
 
 /* check: every source once, with short deadlines, then the diagnosis. */

@@ -32,17 +32,6 @@ int fm_conf_duration_ms(const char *s, uint64_t *ms)
 	return -EINVAL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int fm_conf_hex(const char *s, size_t len, uint8_t *out, size_t max, size_t *n)
 {
 	if (len % 2)
@@ -50,7 +39,7 @@ int fm_conf_hex(const char *s, size_t len, uint8_t *out, size_t max, size_t *n)
 	if (len / 2 > max)
 		return -EMSGSIZE;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = fm_hexdigit(s[i]), lo = fm_hexdigit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i / 2] = (uint8_t)(hi << 4 | lo);

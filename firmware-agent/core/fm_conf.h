@@ -9,6 +9,13 @@
  * "30m", "2h"); a bare number is seconds. 0 with *ms set, or -EINVAL. */
 int fm_conf_duration_ms(const char *s, uint64_t *ms);
 
+/* The value of one hex digit (either case), or -1. Inline: the HTTP
+ * parser and the triage query parser use it without the rest of fm_conf. */
+static inline int fm_hexdigit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* Decodes len hex digits of s (either case, no separators) into out, which
  * holds max bytes; *n gets the byte count. 0, or -EINVAL (odd length or a
  * non-hex digit) or -EMSGSIZE (more than max bytes). Borrows everything. */

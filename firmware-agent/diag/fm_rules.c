@@ -1,6 +1,8 @@
 /* fm_rules: parse the rule files, match lines, aggregate matches. */
 #include "fm_rules.h"
 
+#include "fm_json.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -819,10 +821,8 @@ static void restore_str(char *dst, size_t size, const cJSON *o, const char *key)
 
 static uint64_t restore_num(const cJSON *o, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9.007199254740992e15
-		       ? (uint64_t)v->valuedouble
-		       : 0;
+	uint64_t n = 0;
+	return fm_json_u64(cJSON_GetObjectItemCaseSensitive(o, key), &n) ? n : 0;
 }
 
 int fm_rules_hits_restore(struct fm_rules_hits *h, const cJSON *arr)

@@ -1,5 +1,7 @@
 #include "fm_http.h"
 
+#include "fm_conf.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -50,17 +52,6 @@ static bool is_tchar(char c)
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
 		return true;
 	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int hex_value(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* ASCII only: field names and the tokens we look for are ASCII, and a
@@ -405,7 +396,7 @@ static int chunk_size_line(struct fm_http_parser *p)
 	size_t i;
 	int d;
 
-	for (i = 0; i < n && (d = hex_value(s[i])) >= 0; i++) {
+	for (i = 0; i < n && (d = fm_hexdigit(s[i])) >= 0; i++) {
 		if (size > UINT64_MAX >> 4)
 			return fail(p, -EBADMSG, "invalid chunk size (overflow)");
 		size = size << 4 | (uint64_t)d;

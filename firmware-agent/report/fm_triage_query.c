@@ -2,6 +2,7 @@
  * fm_triage_query.h): pure, so it is fuzzed alone. */
 #include "fm_triage_query.h"
 
+#include "fm_conf.h"
 #include "fm_journal.h"
 
 #include <errno.h>
@@ -12,14 +13,9 @@
 static bool is_hex(const char *s)
 {
 	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+		if (fm_hexdigit(*s) < 0)
 			return false;
 	return true;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* Copies v[0..len) into out (size bytes with the NUL), percent-decoded:
@@ -33,7 +29,7 @@ static bool take(char *out, size_t size, const char *v, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char)v[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval(v[i + 1]) : -1, lo = i + 2 < len ? hexval(v[i + 2]) : -1;
+			int hi = i + 2 < len ? fm_hexdigit(v[i + 1]) : -1, lo = i + 2 < len ? fm_hexdigit(v[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return false;
 			c = hi * 16 + lo;

@@ -433,21 +433,29 @@ static void put_node(struct fm_facts *facts, const cJSON *item)
 	fm_facts_put(facts, "node", id, f);
 }
 
+/* Puts a fact for each of a list's first max items; how many it put. */
+static int put_items(struct fm_facts *facts, const cJSON *list, int max,
+		     void (*put)(struct fm_facts *, const cJSON *))
+{
+	int kept = 0;
+	const cJSON *item;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		if (kept == max)
+			break;
+		put(facts, item);
+		kept++;
+	}
+	return kept;
+}
+
 int fm_apiserver_parse_nodes(struct fm_facts *facts, const char *url, const char *body,
 			     size_t len)
 {
 	cJSON *list = list_json(body, len);
 	if (!list)
 		return -EBADMSG;
-	int kept = 0;
-	const cJSON *item;
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
-	{
-		if (kept == MAX_NODES)
-			break;
-		put_node(facts, item);
-		kept++;
-	}
+	int kept = put_items(facts, list, MAX_NODES, put_node);
 	put_list_fact(facts, url, "apiserver.nodes", cJSON_CreateObject(), list, kept);
 	cJSON_Delete(list);
 	return 0;
@@ -537,15 +545,7 @@ int fm_apiserver_parse_pods(struct fm_facts *facts, const char *url, const char 
 	cJSON *list = list_json(body, len);
 	if (!list)
 		return -EBADMSG;
-	int kept = 0;
-	const cJSON *item;
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
-	{
-		if (kept == MAX_PODS)
-			break;
-		put_pod(facts, item);
-		kept++;
-	}
+	int kept = put_items(facts, list, MAX_PODS, put_pod);
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "namespace", PODS_NS);
 	put_list_fact(facts, url, "apiserver.pods", f, list, kept);

@@ -112,36 +112,12 @@ static void fleet(const char *what, const char *a1, const char *a2, const char *
 	show(argv);
 }
 
-/* The controller's severity of code for the node ("" when it holds none). */
-static void severity_of(const char *code, char *sev, size_t size)
-{
-	int status;
-	snprintf(sev, size, "%s", "");
-	cJSON *j = fmh_controller_json(&ctl, &status, "show", FMH_NODE_A, NULL);
-	const cJSON *d;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(j, "diagnoses"))
-	{
-		const cJSON *c = cJSON_GetObjectItem(d, "code"), *s = cJSON_GetObjectItem(d, "severity");
-		if (cJSON_IsString(c) && cJSON_IsString(s) && strcmp(c->valuestring, code) == 0)
-			snprintf(sev, size, "%s", s->valuestring);
-	}
-	cJSON_Delete(j);
-}
-
-/* Waits until the controller holds code at severity sev ("" for: not at
- * all). The milliseconds it took, or -1 after limit_ms. */
+/* Waits until the controller holds code for the node at severity sev (""
+ * for: not at all). The milliseconds it took, or -1 after limit_ms. */
 static long wait_fleet(const char *code, const char *sev, uint64_t limit_ms)
 {
-	uint64_t t0 = fm_now_ms();
-	char have[32];
-	for (;;) {
-		severity_of(code, have, sizeof(have));
-		if (strcmp(have, sev) == 0)
-			return (long)(fm_now_ms() - t0);
-		if (fm_now_ms() - t0 > limit_ms)
-			return -1;
-		usleep(20000);
-	}
+	long ms = fmh_controller_wait(&ctl, FMH_NODE_A, code, sev, limit_ms);
+	return ms < 0 ? -1 : ms;
 }
 
 static char agent_log[PATH_MAX + 16];

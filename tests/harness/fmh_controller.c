@@ -1,5 +1,7 @@
 #include "fmh_controller.h"
 
+#include "fm_loop.h"
+
 #include "fm_harness.h"
 
 #include <arpa/inet.h>
@@ -158,4 +160,36 @@ cJSON *fmh_controller_json(const struct fmh_controller *c, int *status, ...)
 	if (*err)
 		fprintf(stderr, "%s", err);
 	return cJSON_Parse(out);
+}
+
+void fmh_controller_severity(const struct fmh_controller *c, const char *node, const char *code, char *sev,
+			     size_t size)
+{
+	int status;
+	snprintf(sev, size, "%s", "");
+	cJSON *j = fmh_controller_json(c, &status, "show", node, NULL);
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "diagnoses"))
+	{
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(d, "code"), *v = cJSON_GetObjectItemCaseSensitive(d, "severity");
+		if (cJSON_IsString(k) && cJSON_IsString(v) && strcmp(k->valuestring, code) == 0)
+			snprintf(sev, size, "%s", v->valuestring);
+	}
+	cJSON_Delete(j);
+}
+
+long fmh_controller_wait(const struct fmh_controller *c, const char *node, const char *code, const char *sev,
+			 uint64_t limit_ms)
+{
+	uint64_t t0 = fm_now_ms();
+	char have[32];
+	for (;;) {
+		fmh_controller_severity(c, node, code, have, sizeof(have));
+		uint64_t ms = fm_now_ms() - t0;
+		if (strcmp(have, sev) == 0)
+			return (long)ms;
+		if (ms > limit_ms)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
 }

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define FMH_NODE_A "pi-master1"
@@ -58,5 +59,16 @@ int fmh_coap(const struct fmh_controller *c, const char *identity, const char *k
  * arguments given (NULL-terminated, at most 8) first: the parsed JSON (caller
  * frees), or NULL when it printed none; *status gets its exit status. */
 cJSON *fmh_controller_json(const struct fmh_controller *c, int *status, ...);
+
+/* The severity of the controller's diagnosis code (any key) for node, as
+ * `show NODE --json` gives it, into sev; "" when it holds none. */
+void fmh_controller_severity(const struct fmh_controller *c, const char *node, const char *code, char *sev,
+			     size_t size);
+
+/* Waits until that severity is sev ("": until the controller holds no
+ * such diagnosis), asking every 20 ms. The milliseconds it took, or
+ * -ETIMEDOUT after limit_ms. */
+long fmh_controller_wait(const struct fmh_controller *c, const char *node, const char *code, const char *sev,
+			 uint64_t limit_ms);
 
 #endif

@@ -96,22 +96,14 @@ static const cJSON *diag_of(const cJSON *show, const char *code)
 	return NULL;
 }
 
-/* Waits until the controller's show has code at severity sev; the time it
- * took in ms, or fails after limit_ms. */
+/* Waits until the controller holds code at severity sev; the time it took
+ * in ms, or fails after limit_ms. */
 static uint64_t wait_severity(const char *code, const char *sev, uint64_t limit_ms)
 {
-	uint64_t t0 = fm_now_ms();
-	for (;;) {
-		cJSON *j = ctl_json("show", FMH_NODE_A, NULL, NULL, NULL);
-		const cJSON *d = j ? diag_of(j, code) : NULL;
-		bool ok = d && strcmp(fmh_jstr(d, "severity"), sev) == 0;
-		cJSON_Delete(j);
-		uint64_t ms = fm_now_ms() - t0;
-		if (ok)
-			return ms;
-		if (ms > limit_ms)
-			fail_msg("the controller has no %s %s after %llu ms", sev, code, (unsigned long long)ms);
-	}
+	long ms = fmh_controller_wait(&ctl, FMH_NODE_A, code, sev, limit_ms);
+	if (ms < 0)
+		fail_msg("the controller has no %s %s after %llu ms", sev, code, (unsigned long long)limit_ms);
+	return (uint64_t)ms;
 }
 
 static bool remedy_has(const cJSON *d, const char *s)
@@ -159,17 +151,9 @@ static void incident1_through_the_fleet(void **st)
 	assert_non_null(strstr(fmh_jstr(c, "summary"), s24));
 	cJSON_Delete(show);
 
-	/* The symptom, now explained, is resolved at the controller (hold 1 s). */
-	uint64_t w0 = fm_now_ms();
-	for (;;) {
-		show = ctl_json("show", FMH_NODE_A, NULL, NULL, NULL);
-		bool gone = show && !diag_of(show, "apiserver-unreachable");
-		cJSON_Delete(show);
-		if (gone)
-			break;
-		if (fm_now_ms() - w0 > 10000)
-			fail_msg("apiserver-unreachable still stands on its own at the controller");
-	}
+	/* The symptom, now explained, is resolved at the controller. */
+	if (fmh_controller_wait(&ctl, FMH_NODE_A, "apiserver-unreachable", "", 10000) < 0)
+		fail_msg("apiserver-unreachable still stands on its own at the controller");
 
 	/* nodes: the node, critical, with the code. */
 	cJSON *nodes = ctl_json("nodes", NULL, NULL, NULL, NULL);
