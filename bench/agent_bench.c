@@ -548,8 +548,11 @@ int main(int argc, char **argv)
 		uint64_t now = fm_now_ms();
 		if (next > now)
 			usleep((useconds_t)((next - now) * 1000));
-		if (journal_write(TRICKLE_ENTRIES) < 0)
+		int rc = journal_write(TRICKLE_ENTRIES);
+		if (rc < 0) {
+			fprintf(stderr, "agent_bench: journal: %s\n", strerror(-rc));
 			return fail("writing the journal trickle");
+		}
 	}
 	uint64_t now = fm_now_ms();
 	if (now < t0 + (uint64_t)steady * 1000)
