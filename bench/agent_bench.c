@@ -42,6 +42,7 @@
  * directory removed (the harness's cleanup), also on failure or a signal.
  * Exit status: 0 measured, 1 something failed (said on stderr), 2 usage.
  */
+#include "bench_proc.h"
 #include "fm_harness.h"
 #include "fm_loop.h"
 #include "fm_state.h"
@@ -288,23 +289,12 @@ static long wait_read(struct agent *ag, int n, long limit_ms)
 	return (long)(fm_now_ms() - t0);
 }
 
-/* The value in kB of "key:" in a /proc file of pid, or -1. */
+/* The value of "key:" in the /proc file of pid, or -1. */
 static long proc_kb(pid_t pid, const char *file, const char *key)
 {
-	char p[64], line[256];
+	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, file);
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return -1;
-	long v = -1;
-	size_t k = strlen(key);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, k) == 0 && line[k] == ':') {
-			v = strtol(line + k + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return fmh_proc_kb(p, key);
 }
 
 struct mapping {
@@ -442,6 +432,8 @@ static int journal_write(size_t count)
 		return -ENOMEM;
 	int rc = fmh_journal_append(node.jfile, text);
 	free(text);
+	if (rc < 0)
+		fprintf(stderr, "agent_bench: appending %zu entries to %s: %s\n", count, node.jfile, strerror(-rc));
 	return rc;
 }
 
@@ -548,11 +540,8 @@ int main(int argc, char **argv)
 		uint64_t now = fm_now_ms();
 		if (next > now)
 			usleep((useconds_t)((next - now) * 1000));
-		int rc = journal_write(TRICKLE_ENTRIES);
-		if (rc < 0) {
-			fprintf(stderr, "agent_bench: journal: %s\n", strerror(-rc));
+		if (journal_write(TRICKLE_ENTRIES) < 0)
 			return fail("writing the journal trickle");
-		}
 	}
 	uint64_t now = fm_now_ms();
 	if (now < t0 + (uint64_t)steady * 1000)
