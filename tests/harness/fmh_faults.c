@@ -11,6 +11,7 @@
 #include "fm_harness.h"
 #include "fmh_check.h"
 #include "fmh_uplink.h"
+#include "fm_loop.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int fmh_fault_setup(struct fmh_fault *f)
@@ -68,6 +70,39 @@ long fmh_fault_wait(struct fmh_fault *f, const char *code, const char *sev, uint
 		fail_msg("after %llu ms the controller %s %s%s (the agent's log: %s)", (unsigned long long)limit_ms,
 			 sev[0] ? "has no" : "still holds", sev, code, f->log);
 	return ms;
+}
+
+static bool holds(const cJSON *show, const char *code, const char *needle)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(show, "diagnoses"))
+	{
+		const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "code"));
+		const char *sev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "severity"));
+		const char *sum = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "summary"));
+		if (c && sev && sum && strcmp(c, code) == 0 && strcmp(sev, "critical") == 0 && strstr(sum, needle))
+			return true;
+	}
+	return false;
+}
+
+long fmh_fault_wait_summary(struct fmh_fault *f, const char *code, const char *needle, uint64_t limit_ms)
+{
+	uint64_t t0 = fm_now_ms();
+	for (;;) {
+		int status;
+		cJSON *show = fmh_controller_json(&f->ctl, &status, "show", FMH_NODE_A, NULL);
+		bool found = holds(show, code, needle);
+		cJSON_Delete(show);
+		uint64_t ms = fm_now_ms() - t0;
+		if (found)
+			return (long)ms;
+		if (ms > limit_ms)
+			fail_msg("after %llu ms the controller has no critical %s naming %s (the agent's log: %s)",
+				 (unsigned long long)limit_ms, code, needle, f->log);
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 void fmh_fault_alive(struct fmh_fault *f)

@@ -44,6 +44,12 @@ void fmh_fault_agent(struct fmh_fault *f);
  * the ms it took. Fails the test after limit_ms, naming what it waited for. */
 long fmh_fault_wait(struct fmh_fault *f, const char *code, const char *sev, uint64_t limit_ms);
 
+/* Waits until the controller holds a critical diagnosis code whose summary
+ * holds needle (the controller shortens names in it: ask for the
+ * container's "(container SHORTID)") (asking `show` every 20 ms); the ms it took. Fails the test
+ * after limit_ms. */
+long fmh_fault_wait_summary(struct fmh_fault *f, const char *code, const char *needle, uint64_t limit_ms);
+
 /* The agent still runs (not exited, not a zombie); fails the test
  * otherwise. */
 void fmh_fault_alive(struct fmh_fault *f);
