@@ -106,6 +106,10 @@ static void journal_rotated_and_vacuumed(void **st)
 	assert_int_equal(fmh_incident1_break_journal(&f.node), 0);
 	long match_ms = (long)(fm_now_ms() - t0) + fmh_fault_wait(&f, "container-name-conflict", "critical", 10000);
 	fmh_fault_alive(&f);
+	/* every conflict line of incident 1's counted once (30, every 3rd) */
+	char blk[16];
+	snprintf(blk, sizeof(blk), "%.12s", f.node.id24);
+	assert_int_equal(fmh_fault_match_count(&f, blk), 10);
 	struct fmh_proc p;
 	assert_int_equal(fmh_proc_sample(f.agent, &p), 0);
 	assert_int_equal(p.deleted, 0);

@@ -144,6 +144,8 @@ int fmh_proc_sample(pid_t pid, struct fmh_proc *p)
 	while (fgets(line, sizeof(line), f))
 		if (strncmp(line, "VmRSS:", 6) == 0)
 			p->rss_kb = strtol(line + 6, NULL, 10);
+		else if (strncmp(line, "RssAnon:", 8) == 0)
+			p->anon_kb = strtol(line + 8, NULL, 10);
 	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (!(f = fopen(path, "r")))
@@ -165,15 +167,23 @@ long long fmh_fault_match_count(struct fmh_fault *f, const char *id_part)
 	int status;
 	cJSON *j = fmh_controller_json(&f->ctl, &status, "triage", FMH_NODE_A, "facts", "journal.match", "--timeout",
 				       "20s", NULL);
+	/* --json: {"code":"2.05","payload":"<the agent's answer, JSON text>"} */
+	cJSON *facts = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "payload")));
 	long long count = -1;
 	const cJSON *fact;
-	cJSON_ArrayForEach(fact, j)
+	cJSON_ArrayForEach(fact, facts)
 	{
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(fact, "id");
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(fact, "count");
 		if (cJSON_IsString(id) && strstr(id->valuestring, id_part) && cJSON_IsNumber(n))
 			count = (long long)n->valuedouble;
 	}
+	if (count < 0) {
+		char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+		fprintf(stderr, "triage facts journal.match (exit %d): %.600s\n", status, txt ? txt : "(no JSON)");
+		free(txt);
+	}
+	cJSON_Delete(facts);
 	cJSON_Delete(j);
 	return count;
 }

@@ -59,6 +59,8 @@ struct fmh_proc {
 	int fds;	 /* entries of /proc/PID/fd */
 	int deleted;	 /* of them, links to a deleted file ("... (deleted)") */
 	long rss_kb;	 /* VmRSS */
+	long anon_kb;	 /* RssAnon: VmRSS without mapped files (sd-journal maps
+			    the journal files; the kernel can drop those pages) */
 	long cpu_ms;	 /* utime + stime */
 };
 /* 0, or -errno when the process is gone. */
