@@ -36,26 +36,12 @@ static int teardown(void **st)
 	return fmh_fault_teardown(&f);
 }
 
-/* The fd count while nothing is in flight: the smallest of a few samples. */
-static struct fmh_proc settled(void)
-{
-	struct fmh_proc best = {.fds = 1 << 30}, p;
-	for (int i = 0; i < 30; i++) {
-		assert_int_equal(fmh_proc_sample(f.agent, &p), 0);
-		if (p.fds < best.fds)
-			best = p;
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	return best;
-}
-
 static void dockerd_killed_and_restarted(void **st)
 {
 	(void)st;
 	fmh_fault_agent(&f);
 	fmh_fault_wait(&f, "container-runtime-down", "", 10000);
-	struct fmh_proc before = settled();
+	struct fmh_proc before = fmh_fault_settled(&f);
 
 	assert_int_equal(fmh_docker_kill(&f.node.dk), 0);
 	long down_ms = fmh_fault_wait(&f, "container-runtime-down", "critical", 15000);
@@ -75,7 +61,7 @@ static void dockerd_killed_and_restarted(void **st)
 	long exit_ms = fmh_fault_wait_summary(&f, "control-plane-crashloop", shortid, 10000);
 	fmh_fault_alive(&f);
 
-	struct fmh_proc after = settled();
+	struct fmh_proc after = fmh_fault_settled(&f);
 	print_message("agent fds: %d before, %d after dockerd's restart\n", before.fds, after.fds);
 	if (after.fds > before.fds + 1)
 		fail_msg("the agent holds %d fds after dockerd's restart, %d before", after.fds, before.fds);

@@ -40,28 +40,13 @@ static int teardown(void **st)
 	return fmh_fault_teardown(&f);
 }
 
-static struct fmh_proc settled(void)
-{
-	/* The fd count while no collection runs: the smallest of a few
-	 * samples 50 ms apart (a collection holds its socket briefly). */
-	struct fmh_proc best = {.fds = 1 << 30}, p;
-	for (int i = 0; i < 30; i++) {
-		assert_int_equal(fmh_proc_sample(f.agent, &p), 0);
-		if (p.fds < best.fds)
-			best = p;
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	return best;
-}
-
 static void etcd_killed_and_restarted(void **st)
 {
 	(void)st;
 	fmh_fault_agent(&f);
 	/* etcd is healthy: nothing said of it */
 	fmh_fault_wait(&f, "etcd-unreachable", "", 10000);
-	struct fmh_proc before = settled();
+	struct fmh_proc before = fmh_fault_settled(&f);
 	long down_ms[CYCLES], up_ms[CYCLES];
 
 	for (int c = 0; c < CYCLES; c++) {
@@ -87,7 +72,7 @@ static void etcd_killed_and_restarted(void **st)
 		up_ms[c] = fmh_fault_wait(&f, "etcd-unreachable", "", 20000);
 		fmh_fault_alive(&f);
 	}
-	struct fmh_proc after = settled();
+	struct fmh_proc after = fmh_fault_settled(&f);
 	print_message("agent fds: %d before, %d after %d kills of etcd\n", before.fds, after.fds, CYCLES);
 	/* bounded: the same sockets as before, give or take one in flight */
 	if (after.fds > before.fds + 1)

@@ -162,6 +162,20 @@ int fmh_proc_sample(pid_t pid, struct fmh_proc *p)
 	return 0;
 }
 
+struct fmh_proc fmh_fault_settled(struct fmh_fault *f)
+{
+	struct fmh_proc best = {.fds = 1 << 30}, p;
+	for (int i = 0; i < 30; i++) {
+		if (fmh_proc_sample(f->agent, &p) < 0)
+			fail_msg("the agent is gone; its log is %s", f->log);
+		if (p.fds < best.fds)
+			best = p;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return best;
+}
+
 long long fmh_fault_match_count(struct fmh_fault *f, const char *id_part)
 {
 	int status;

@@ -66,6 +66,10 @@ struct fmh_proc {
 /* 0, or -errno when the process is gone. */
 int fmh_proc_sample(pid_t pid, struct fmh_proc *p);
 
+/* The agent's fds while nothing is in flight (a collection holds its
+ * socket briefly): the sample with the fewest of 30 taken 50 ms apart. */
+struct fmh_proc fmh_fault_settled(struct fmh_fault *f);
+
 /* The journal.match fact of the controller's `triage NODE facts
  * journal.match` whose id holds id_part: its "count", or -1 when there is
  * none (or the node did not answer within 20 s). */
