@@ -55,12 +55,19 @@ int fmh_fnode_init(struct fmh_fnode *n, const char *state)
 pid_t fmh_fnode_agent(struct fmh_fnode *n, const char *log_name, char *log, const char *etcd,
 		      const char *apiserver, const char *const extra[])
 {
-	const char *argv[64] = {fmh_agent(), "run", "--controller", n->ctl.url, "--psk-identity", FMH_NODE_A,
+	/* With --config first, the controller is the file's (SIGHUP may
+	 * change it): the command line would win. */
+	bool from_file = extra && extra[0] && strcmp(extra[0], "--config") == 0;
+	const char *argv[64] = {fmh_agent(), "run", "--psk-identity", FMH_NODE_A,
 				"--psk-file", n->psk, "--state-dir", n->state, "--root", n->root,
 				"--docker-host", "unix:///nonexistent/docker.sock", "--journal-dir", n->jdir,
 				"--kmsg", "none", "--etcd", etcd ? etcd : "https://127.0.0.1:1",
 				"--apiserver", apiserver ? apiserver : "https://127.0.0.1:1"};
-	int k = 22;
+	int k = 20;
+	if (!from_file) {
+		argv[k++] = "--controller";
+		argv[k++] = n->ctl.url;
+	}
 	for (int i = 0; extra && extra[i] && i < 24; i++)
 		argv[k++] = extra[i];
 	argv[k] = NULL;

@@ -35,7 +35,8 @@ int fmh_fnode_init(struct fmh_fnode *n, const char *state);
 
 /* Starts `run` for n with the node's paths (etcd and apiserver: the URLs
  * given, NULL: a refusing port) and the NULL-terminated extra arguments (at
- * most 24) appended; its log is n->dir/log_name (path into log, PATH_MAX).
+ * most 24) appended (extra starting with "--config FILE": the controller is
+ * the file's, not the command line's); its log is n->dir/log_name (path into log, PATH_MAX).
  * Waits until it says it reports. The pid, or fails the test. */
 pid_t fmh_fnode_agent(struct fmh_fnode *n, const char *log_name, char *log, const char *etcd,
 		      const char *apiserver, const char *const extra[]);
