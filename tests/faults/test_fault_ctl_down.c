@@ -68,19 +68,19 @@ static void outage_until(struct watch *w, uint64_t at_s, uint64_t outage_s)
 {
 	while (fm_now_ms() - w->t0_ms < at_s * 1000) {
 		struct fmh_proc p;
-		if (fmh_proc_read(w->pid, &p) < 0)
+		if (fmh_proc_sample(w->pid, &p) < 0)
 			fail_msg("the agent is gone during the outage");
 		uint64_t age_ms = fm_now_ms() - w->t0_ms;
 		if (age_ms >= outage_s * 100) {
 			if (!w->rss_warm_kb)
-				w->rss_warm_kb = p.rss_kb;
-			if (p.rss_kb > w->rss_max_kb)
-				w->rss_max_kb = p.rss_kb;
+				w->rss_warm_kb = (uint64_t)p.anon_kb;
+			if ((uint64_t)p.anon_kb > w->rss_max_kb)
+				w->rss_max_kb = (uint64_t)p.anon_kb;
 		}
 		if (age_ms / 1000 >= w->said_s + 30) {
 			w->said_s = age_ms / 1000;
 			fprintf(stderr, "outage %llu s: agent RssAnon %llu kB, CPU %llu ms\n",
-				(unsigned long long)w->said_s, (unsigned long long)p.rss_kb,
+				(unsigned long long)w->said_s, (unsigned long long)p.anon_kb,
 				(unsigned long long)p.cpu_ms);
 		}
 		usleep(500000);
@@ -111,7 +111,7 @@ static void controller_down_10_minutes(void **st)
 	struct fmh_capture cap;
 	assert_int_equal(fmh_capture_start(&cap, node.ctl.port), 0);
 	struct fmh_proc p0, p1;
-	assert_int_equal(fmh_proc_read(agent, &p0), 0);
+	assert_int_equal(fmh_proc_sample(agent, &p0), 0);
 	assert_int_equal(fmh_controller_stop(&node.ctl, NULL), 0);
 	struct watch w = {.pid = agent, .t0_ms = fm_now_ms()};
 	fprintf(stderr, "controller stopped for %llu s\n", (unsigned long long)outage_s);
@@ -143,7 +143,7 @@ static void controller_down_10_minutes(void **st)
 	assert_int_equal(fmh_wait_log_pid(log, "diagnosis resolved: fs-corruption the ext4 filesystem on faulta", agent, 10000), 0);
 	outage_until(&w, outage_s, outage_s);
 
-	assert_int_equal(fmh_proc_read(agent, &p1), 0);
+	assert_int_equal(fmh_proc_sample(agent, &p1), 0);
 	uint64_t wall_ms = fm_now_ms() - w.t0_ms;
 	/* Everything the agent sent to the dead port, up to now. */
 	static struct fmh_dgram d[100000];
@@ -188,8 +188,8 @@ static void controller_down_10_minutes(void **st)
 	int complaints = fmh_log_count(log, "unreachable (");
 	double cpu_pct = 100.0 * (double)(p1.cpu_ms - p0.cpu_ms) / (double)wall_ms;
 	double rss_growth = w.rss_warm_kb ? 100.0 * ((double)w.rss_max_kb - (double)w.rss_warm_kb) / (double)w.rss_warm_kb : 0;
-	fmh_fault_line("ctl_down",
-		       "outage_s=%llu datagrams=%d datagrams_max=%llu complaints=%d cpu_ms=%llu cpu_pct=%.2f rss_anon_warm_kb=%llu rss_anon_max_kb=%llu rss_growth_pct=%.1f drain_ms=%llu",
+	fmh_fault_line("test_fault_ctl_down",
+		       "injects=controller-down outage_s=%llu datagrams=%d datagrams_max=%llu complaints=%d cpu_ms=%llu cpu_pct=%.2f rss_anon_warm_kb=%llu rss_anon_max_kb=%llu rss_growth_pct=%.1f drain_ms=%llu",
 		       (unsigned long long)outage_s, up, (unsigned long long)(tries_max * 3), complaints,
 		       (unsigned long long)(p1.cpu_ms - p0.cpu_ms), cpu_pct, (unsigned long long)w.rss_warm_kb,
 		       (unsigned long long)w.rss_max_kb, rss_growth, (unsigned long long)drain_ms);

@@ -143,7 +143,7 @@ static void sighup_reloads(void **st)
 	int status;
 	assert_int_equal(fmh_stop_status(agent, &status), 0);
 	assert_int_equal(status, 0);
-	fmh_fault_line("sighup", "reloads=3 refused=1 heartbeat_seen_ms=%llu new_controller_ms=%llu",
+	fmh_fault_line("test_fault_sighup", "injects=sighup-reload reloads=3 refused=1 heartbeat_seen_ms=%llu new_controller_ms=%llu",
 		       (unsigned long long)hb_ms, (unsigned long long)move_ms);
 }
 

@@ -141,10 +141,10 @@ static void sigterm_within_1s(void **st)
 	assert_int_equal(fmh_stop_status(agent, &status), 0);
 	uint64_t stop2_ms = fm_now_ms() - t1;
 	assert_int_equal(status, 0);
-	fmh_fault_line("sigterm", "stop_ms=%llu stop_idle_ms=%llu bound_ms=1000 exit=%d unacked_q=%u",
-		       (unsigned long long)stop_ms, (unsigned long long)stop2_ms, status, seq);
 	assert_true(stop_ms <= 1000);
 	assert_true(stop2_ms <= 1000);
+	fmh_fault_line("test_fault_sigterm", "injects=sigterm-silent-servers stop_ms=%llu stop_idle_ms=%llu bound_ms=1000 exit=%d unacked_q=%u",
+		       (unsigned long long)stop_ms, (unsigned long long)stop2_ms, status, seq);
 }
 
 int main(void)

@@ -165,40 +165,6 @@ cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const 
 	}
 }
 
-int fmh_proc_read(pid_t pid, struct fmh_proc *p)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
-	/* After the command's closing parenthesis: field 3 on; utime and
-	 * stime are fields 14 and 15. */
-	char *s = strrchr(buf, ')');
-	unsigned long long utime, stime;
-	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-		return -EPROTO;
-	p->cpu_ms = (utime + stime) * 1000u / (unsigned long long)sysconf(_SC_CLK_TCK);
-	/* The anonymous part of the resident set: the heap and stacks. The
-	 * journal files sd-journal maps are file pages, not the agent's
-	 * growth. */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return -errno;
-	int rc = -EPROTO;
-	unsigned long long kb;
-	while (fgets(buf, sizeof(buf), f))
-		if (sscanf(buf, "RssAnon: %llu kB", &kb) == 1) {
-			p->rss_kb = kb;
-			rc = 0;
-		}
-	fclose(f);
-	return rc;
-}
-
 int fmh_log_count(const char *path, const char *needle)
 {
 	FILE *f = fopen(path, "re");
@@ -218,17 +184,6 @@ void fmh_asan_small_quarantine(void)
 	char v[1024];
 	snprintf(v, sizeof(v), "%s%squarantine_size_mb=1", old ? old : "", old && *old ? ":" : "");
 	setenv("ASAN_OPTIONS", v, 1);
-}
-
-void fmh_fault_line(const char *test, const char *fmt, ...)
-{
-	va_list ap;
-	printf("FAULT %s ", test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
 }
 
 int fmh_tcp_waiting(int port)

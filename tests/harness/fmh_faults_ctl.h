@@ -11,6 +11,7 @@
 #define FMH_FAULTS_CTL_H
 
 #include "fmh_controller.h"
+#include "fmh_faults.h" /* fmh_fault_line */
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -61,12 +62,6 @@ cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const 
 
 /* The process's CPU time (user + system) and anonymous resident set
  * (RssAnon: heap and stacks, not mapped files), from /proc. */
-struct fmh_proc {
-	uint64_t cpu_ms;
-	uint64_t rss_kb;
-};
-/* 0 or -errno. */
-int fmh_proc_read(pid_t pid, struct fmh_proc *p);
 
 /* How many TCP connections to port are established or connecting, seen
  * from the client's side (against a listener that never accepts: requests
@@ -81,8 +76,5 @@ int fmh_log_count(const char *path, const char *needle);
  * not freed memory ASan holds back. */
 void fmh_asan_small_quarantine(void);
 
-/* Prints the test's one line "FAULT <test> k=v ..." on stdout (fmt: the
- * k=v pairs). */
-void fmh_fault_line(const char *test, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
