@@ -1,7 +1,7 @@
 /* probe journal against real journal files (systemd-journal-remote from the
  * export-format fixtures with the incidents' own log lines), and
  * probe journal --follow: live entries, exactly-once across SIGKILL,
- * rotation and vacuum. */
+ * rotation and vacuum, every entry of a burst across a file switch. */
 #include "fm_harness.h"
 #include "fmh_check.h"
 #include "fmh_journal.h"
@@ -334,6 +334,46 @@ static void test_rotation_vacuum(void **state)
 	assert_int_equal(fmh_stop(pid), 0);
 }
 
+/* A burst while the agent follows (issue 11's flood, small): 60,000 entries
+ * (three times the follower's reopen interval) appended back to back by
+ * systemd-journal-remote, the file switched (rotated, a new one started)
+ * halfway: the follower sees exactly every entry and counts every conflict
+ * once; SIGTERM then saves the state, and a restart counts nothing again. */
+#define BURST_ROUNDS 6
+#define BURST_ROUND  10000
+static void test_burst(void **state)
+{
+	(void)state;
+	struct jdir j;
+	char log[PATH_MAX + 32];
+	long long entries = 0, conflicts = 0;
+	jdir_make(&j);
+	snprintf(log, sizeof(log), "%s/agent.log", j.tmp);
+	pid_t pid = start_follow(&j, log);
+	/* following (an empty directory) before the burst starts */
+	assert_int_equal(fmh_wait_log_pid(log, "\"entries_seen\":0,", pid, 30000), 0);
+	for (int r = 0; r < BURST_ROUNDS; r++) {
+		if (r == BURST_ROUNDS / 2)
+			assert_int_equal(fmh_journal_rotate(j.dir, 1), 0);
+		conflicts += append_batch(&j, BURST_ROUND);
+		entries += BURST_ROUND;
+	}
+	wait_seen(log, pid, entries);
+	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
+			 conflicts);
+	assert_int_equal(fmh_follow_num(log, "journal.source", j.dir, "entries_matched"), conflicts);
+	assert_int_equal(fmh_stop(pid), 0);
+	snprintf(log, sizeof(log), "%s/agent-again.log", j.tmp);
+	pid = start_follow(&j, log);
+	assert_int_equal(fmh_wait_log_pid(log, "\"resumed\":true", pid, 30000), 0);
+	conflicts += append_batch(&j, 30);
+	entries += 30;
+	wait_seen(log, pid, entries);
+	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
+			 conflicts);
+	assert_int_equal(fmh_stop(pid), 0);
+}
+
 int main(void)
 {
 	fmh_init();
@@ -343,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_exactly_once_kill),
 		cmocka_unit_test(test_rotation_vacuum),
+		cmocka_unit_test(test_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
