@@ -218,6 +218,29 @@ static void kill9(pid_t pid)
 	assert_int_equal(st, 128 + SIGKILL);
 }
 
+/* The follower (pid, writing log) has seen exactly `entries` and counted
+ * `conflicts`; SIGTERM saves the state too: a restart adds nothing, and
+ * counts what comes after it. */
+static void counted_then_restart(const struct jdir *j, const char *log, pid_t pid, long long entries,
+				 long long conflicts)
+{
+	char again[PATH_MAX + 32];
+	wait_seen(log, pid, entries);
+	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
+			 conflicts);
+	assert_int_equal(fmh_follow_num(log, "journal.source", j->dir, "entries_matched"), conflicts);
+	assert_int_equal(fmh_stop(pid), 0);
+	snprintf(again, sizeof(again), "%s/agent-again.log", j->tmp);
+	pid = start_follow(j, again);
+	wait_seen(again, pid, entries);
+	conflicts += append_batch(j, 30);
+	entries += 30;
+	wait_seen(again, pid, entries);
+	assert_int_equal(fmh_follow_count(again, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
+			 conflicts);
+	assert_int_equal(fmh_stop(pid), 0);
+}
+
 /* SIGKILL at arbitrary points while the agent works through a stream, more
  * entries appended while it is dead: after the last restart the counts are
  * exactly what was appended - none lost, none counted twice. */
@@ -247,21 +270,7 @@ static void test_exactly_once_kill(void **state)
 	}
 	snprintf(log, sizeof(log), "%s/agent-last.log", j.tmp);
 	pid_t pid = start_follow(&j, log);
-	wait_seen(log, pid, entries);
-	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
-			 conflicts);
-	assert_int_equal(fmh_follow_num(log, "journal.source", j.dir, "entries_matched"), conflicts);
-	/* SIGTERM saves the state too: a restart adds nothing */
-	assert_int_equal(fmh_stop(pid), 0);
-	snprintf(log, sizeof(log), "%s/agent-again.log", j.tmp);
-	pid = start_follow(&j, log);
-	wait_seen(log, pid, entries);
-	conflicts += append_batch(&j, 30);
-	entries += 30;
-	wait_seen(log, pid, entries);
-	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
-			 conflicts);
-	assert_int_equal(fmh_stop(pid), 0);
+	counted_then_restart(&j, log, pid, entries, conflicts);
 }
 
 static void vacuum(const struct jdir *j)
@@ -358,20 +367,7 @@ static void test_burst(void **state)
 		conflicts += append_batch(&j, BURST_ROUND);
 		entries += BURST_ROUND;
 	}
-	wait_seen(log, pid, entries);
-	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
-			 conflicts);
-	assert_int_equal(fmh_follow_num(log, "journal.source", j.dir, "entries_matched"), conflicts);
-	assert_int_equal(fmh_stop(pid), 0);
-	snprintf(log, sizeof(log), "%s/agent-again.log", j.tmp);
-	pid = start_follow(&j, log);
-	assert_int_equal(fmh_wait_log_pid(log, "\"resumed\":true", pid, 30000), 0);
-	conflicts += append_batch(&j, 30);
-	entries += 30;
-	wait_seen(log, pid, entries);
-	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
-			 conflicts);
-	assert_int_equal(fmh_stop(pid), 0);
+	counted_then_restart(&j, log, pid, entries, conflicts);
 }
 
 int main(void)
