@@ -220,16 +220,7 @@ void fmh_asan_small_quarantine(void)
 	setenv("ASAN_OPTIONS", v, 1);
 }
 
-void fmh_fault_line(const char *test, const char *fmt, ...)
-{
-	va_list ap;
-	printf("FAULT %s ", test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
+/* fmh_fault_line: fmh_faults.c's (both faults branches declared it). */
 
 int fmh_tcp_waiting(int port)
 {
