@@ -257,16 +257,7 @@ static void state_dir_full(void **st)
 		{"faulta", "raise"}, {"state-unwritable", "raise"}, {"faultb", "raise"},
 		{"container-name-conflict", "raise"}, {"faulta", "change"},
 	};
-	int last = -1;
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		int n = fmh_history_count(j, order[i][0], order[i][1]);
-		if (n != 1)
-			fail_msg("%s of %s stored %d times", order[i][1], order[i][0], n);
-		int at = fmh_history_index(j, order[i][0], order[i][1]);
-		if (at <= last)
-			fail_msg("%s of %s stored out of order", order[i][1], order[i][0]);
-		last = at;
-	}
+	fmh_history_once_in_order(j, order, sizeof(order) / sizeof(order[0]));
 	assert_int_equal(fmh_history_count(j, "state-unwritable", "resolve"), 0);
 	cJSON_Delete(j);
 	agent_alive(agent);
