@@ -37,6 +37,11 @@ void fm_state_status(struct fm_state_status *st)
 	*st = status;
 }
 
+bool fm_state_failure_is_new(void)
+{
+	return status.failing == 1;
+}
+
 static bool name_ok(const char *name)
 {
 	return name && name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 128;

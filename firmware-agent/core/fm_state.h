@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,10 @@ struct fm_state_status {
 };
 /* Copies the status into *st. */
 void fm_state_status(struct fm_state_status *st);
+/* Whether the last write failed as the first of a run of failures in its
+ * dir: the one a caller logs (an outage of the disk is one line in the
+ * log, not one per write; the run loop's agent.state fact counts them). */
+bool fm_state_failure_is_new(void);
 
 /* The device holding dir ("loop3" for /dev/loop3; "MAJ:MIN" when the mount
  * table does not name one), from the agent's own mount table

@@ -98,7 +98,9 @@ static void test_status(void **state)
 	assert_non_null(f);
 	fclose(f);
 	assert_int_equal(fm_state_write(sub, "a.json", "{}", 2), -ENOTDIR);
+	assert_true(fm_state_failure_is_new()); /* the one to log */
 	assert_int_equal(fm_state_write(sub, "a.json", "{}", 2), -ENOTDIR);
+	assert_false(fm_state_failure_is_new());
 	fm_state_status(&st);
 	assert_int_equal(st.failed, failed0 + 2);
 	assert_int_equal(st.failing, 2);
