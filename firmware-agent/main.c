@@ -21,6 +21,7 @@
 #include "fm_queue.h"
 #include "fm_report.h"
 #include "fm_rules.h"
+#include "fm_state.h"
 #include "fm_triage.h"
 #include "fm_uplink.h"
 
@@ -1135,9 +1136,41 @@ static void agent_status(void *arg, cJSON *o)
 	cJSON_AddBoolToObject(o, "insecure", a->o->insecure);
 }
 
+/* The state dir's writes (fm_state polled): a fact once one failed,
+ * "unwritable" while they fail, "ok" again after one worked. */
+static void put_state_fact(struct fm_facts *facts)
+{
+	struct fm_state_status st;
+	fm_state_status(&st);
+	if (!st.failed)
+		return;
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "state", st.failing ? "unwritable" : "ok");
+	if (st.failing) {
+		char dev[64], reason[PATH_MAX + 160];
+		if (fm_state_device(st.dir, dev, sizeof(dev)) < 0)
+			snprintf(dev, sizeof(dev), "unknown");
+		if (st.err == -ENOSPC)
+			snprintf(reason, sizeof(reason), "no space left on %s (device %s)", st.dir, dev);
+		else
+			snprintf(reason, sizeof(reason), "cannot write in %s (device %s): %s", st.dir, dev,
+				 strerror(-st.err));
+		cJSON_AddStringToObject(f, "reason", reason);
+		cJSON_AddStringToObject(f, "device", dev);
+	}
+	cJSON_AddStringToObject(f, "path", st.dir);
+	cJSON_AddNumberToObject(f, "failed_writes", (double)st.failed);
+	cJSON_AddNumberToObject(f, "failing_writes", (double)st.failing);
+	cJSON_AddStringToObject(f, "last_file", st.name);
+	cJSON_AddStringToObject(f, "last_error", strerror(-st.err));
+	cJSON_AddNumberToObject(f, "last_errno", -st.err);
+	fm_facts_put(facts, "agent.state", st.dir, f);
+}
+
 /* The diagnosis now; what changed goes to the queue and the controller. */
 static void evaluate(struct agent *a)
 {
+	put_state_fact(a->ss.facts);
 	cJSON *diagnoses = fm_diagnose(a->ss.facts, (int64_t)time(NULL));
 	uint64_t now = fm_now_ms();
 	cJSON *changes = diagnoses ? fm_diag_track_update(a->track, diagnoses, now) : NULL;

@@ -143,7 +143,7 @@ static void save_state(struct fm_journal *jr)
 	cJSON_AddNumberToObject(o, "matched", (double)jr->matched);
 	cJSON_AddItemToObject(o, "hits", fm_rules_hits_json(jr->hits));
 	int rc = fm_state_write_json(jr->state_dir, STATE_FILE, o);
-	if (rc < 0)
+	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("journal: cannot save state in %s: %s", jr->state_dir, strerror(-rc));
 }
 

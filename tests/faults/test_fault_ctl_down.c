@@ -166,16 +166,7 @@ static void controller_down_10_minutes(void **st)
 		{"faulta", "raise"},  {"faultb", "raise"}, {"faulta", "change"}, {"faultb", "resolve"},
 		{"container-name-conflict", "raise"}, {"faultc", "raise"}, {"faulta", "resolve"},
 	};
-	int last = -1;
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		int n = fmh_history_count(j, want[i][0], want[i][1]);
-		if (n != 1)
-			fail_msg("%s of %s stored %d times", want[i][1], want[i][0], n);
-		int at = fmh_history_index(j, want[i][0], want[i][1]);
-		if (at <= last)
-			fail_msg("%s of %s stored out of order", want[i][1], want[i][0]);
-		last = at;
-	}
+	fmh_history_once_in_order(j, want, sizeof(want) / sizeof(want[0]));
 	assert_true((uint32_t)fmh_jnum(j, "last_seq") > seq_before);
 	cJSON_Delete(j);
 

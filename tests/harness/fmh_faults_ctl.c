@@ -151,6 +151,20 @@ void fmh_history_ordered(const cJSON *show)
 	}
 }
 
+void fmh_history_once_in_order(const cJSON *show, const char *const want[][2], size_t n)
+{
+	int last = -1;
+	for (size_t i = 0; i < n; i++) {
+		int count = fmh_history_count(show, want[i][0], want[i][1]);
+		if (count != 1)
+			fail_msg("%s of %s stored %d times", want[i][1], want[i][0], count);
+		int at = fmh_history_index(show, want[i][0], want[i][1]);
+		if (at <= last)
+			fail_msg("%s of %s stored out of order", want[i][1], want[i][0]);
+		last = at;
+	}
+}
+
 cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const char *event, uint64_t ms)
 {
 	uint64_t t0 = fm_now_ms();
