@@ -56,7 +56,7 @@ struct opts {
 	const char *docker_host, *journal_dir, *kmsg, *since, *config;
 	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
 	/* run */
-	uint64_t heartbeat_ms, collect_ms, hold_ms, ack_timeout_ms, retry_max_ms;
+	uint64_t heartbeat_ms, collect_ms, collect_idle_ms, hold_ms, ack_timeout_ms, retry_max_ms;
 	unsigned max_retransmit;
 	int log_level; /* enum fm_log_level; 0: not given */
 	bool insecure, allow_rm;
@@ -125,6 +125,10 @@ static void usage(FILE *out)
 		"                         with this node's identity and key (coap-client -u -k)\n"
 		"  --allow-actions rm     let the controller remove an exited container (audited)\n"
 		"  --collect-interval D   etcd, apiserver and board collected this often (10s)\n"
+		"  --collect-idle D       while no diagnosis changes or is critical and the live\n"
+		"                         sources are quiet, each collection waits twice as long\n"
+		"                         as the last, up to D (60s; = --collect-interval when\n"
+		"                         that is set); any change brings it back at once\n"
 		"  --hold DURATION        a diagnosis is resolved after this long absent (30s)\n"
 		"  --ack-timeout D        CoAP ACK_TIMEOUT (2s); --max-retransmit N (4)\n"
 		"  --retry-max DURATION   cap of the back-off between sessions (5m)\n"
@@ -132,7 +136,7 @@ static void usage(FILE *out)
 		"\n"
 		"SIGHUP makes run read --config again and apply it, or refuse it whole\n"
 		"(one line says why) and keep the running configuration. Applied at once:\n"
-		"heartbeat, allow-actions, hold, collect-interval, timeout, tls-max,\n"
+		"heartbeat, allow-actions, hold, collect-interval, collect-idle, timeout, tls-max,\n"
 		"log-level, and controller, psk-file, insecure, ack-timeout, max-retransmit,\n"
 		"retry-max (a new session to the controller; the queue is kept). The other\n"
 		"keys (the sources' endpoints and paths, root, state-dir, rules-dir, since,\n"
@@ -158,7 +162,7 @@ enum {
 	OPT_JSON = 256, OPT_FOLLOW, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
 	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
 	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR, OPT_RULES_DIR,
-	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_HOLD,
+	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_COLLECT_IDLE, OPT_HOLD,
 	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX, OPT_LOG_LEVEL,
 };
 
@@ -189,6 +193,7 @@ static const struct option long_opts[] = {
 	{"listen", required_argument, NULL, OPT_LISTEN},
 	{"allow-actions", required_argument, NULL, OPT_ALLOW_ACTIONS},
 	{"collect-interval", required_argument, NULL, OPT_COLLECT_INTERVAL},
+	{"collect-idle", required_argument, NULL, OPT_COLLECT_IDLE},
 	{"hold", required_argument, NULL, OPT_HOLD},
 	{"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
 	{"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
@@ -256,6 +261,8 @@ static int apply_opt(int c, const char *v, struct opts *o, char *err, size_t err
 		return duration_opt("--heartbeat", v, 1000, 86400000, &o->heartbeat_ms, err, err_size);
 	case OPT_COLLECT_INTERVAL:
 		return duration_opt("--collect-interval", v, 100, 3600000, &o->collect_ms, err, err_size);
+	case OPT_COLLECT_IDLE:
+		return duration_opt("--collect-idle", v, 100, 3600000, &o->collect_idle_ms, err, err_size);
 	case OPT_HOLD:
 		return duration_opt("--hold", v, 0, 86400000, &o->hold_ms, err, err_size);
 	case OPT_ACK_TIMEOUT:
@@ -1099,6 +1106,11 @@ struct agent {
 	char docker_host[600];
 	void *live[sizeof(sources) / sizeof(sources[0])];
 	bool collecting;
+	/* The wait before the next collection: collect_ms, doubled after each
+	 * quiet collection up to collect_idle_ms (next_collect). live_change:
+	 * a live source changed a fact since the last collection. */
+	uint64_t collect_every;
+	bool live_change;
 	struct fm_timer collect_timer, eval_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
@@ -1167,8 +1179,9 @@ static void put_state_fact(struct fm_facts *facts)
 	fm_facts_put(facts, "agent.state", st.dir, f);
 }
 
-/* The diagnosis now; what changed goes to the queue and the controller. */
-static void evaluate(struct agent *a)
+/* The diagnosis now; what changed goes to the queue and the controller.
+ * true when something changed (or could not be evaluated). */
+static bool evaluate(struct agent *a)
 {
 	put_state_fact(a->ss.facts);
 	cJSON *diagnoses = fm_diagnose(a->ss.facts, (int64_t)time(NULL));
@@ -1177,7 +1190,7 @@ static void evaluate(struct agent *a)
 	cJSON_Delete(diagnoses);
 	if (!changes) {
 		fm_err("run: out of memory evaluating the diagnoses");
-		return;
+		return true;
 	}
 	/* A diagnosis gone from the facts resolves when its hold ends, whether
 	 * or not a fact changes by then. */
@@ -1201,27 +1214,81 @@ static void evaluate(struct agent *a)
 	cJSON_Delete(changes);
 	if (!any) {
 		cJSON_Delete(items);
-		return;
+		return false;
 	}
 	fm_queue_push(a->queue, items, (int64_t)time(NULL));
 	cJSON *act = fm_diag_track_active(a->track);
 	fm_queue_set_reported(a->queue, act);
 	cJSON_Delete(act);
 	fm_uplink_kick(a->uplink);
+	return true;
 }
 
 static void on_eval(struct fm_timer *t)
 {
-	evaluate(container_of(t, struct agent, eval_timer));
+	(void)evaluate(container_of(t, struct agent, eval_timer));
+}
+
+/* Whether a raised diagnosis is critical: then etcd and the apiserver are
+ * asked at the full rate, to see them recover. */
+static bool any_critical(struct agent *a)
+{
+	cJSON *act = fm_diag_track_active(a->track);
+	bool crit = !act;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, act)
+	{
+		const char *sev = cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity"));
+		if (sev && strcmp(sev, "critical") == 0)
+			crit = true;
+	}
+	cJSON_Delete(act);
+	return crit;
+}
+
+/* Arms the next collection: after a quiet one (nothing changed, nothing
+ * pending or critical, the live sources quiet) the wait doubles up to
+ * --collect-idle; otherwise it is --collect-interval again. An idle node
+ * is then woken by a collection once a minute, not every 10 s; its live
+ * sources (Docker's events, the journal, the kernel log, etcd's watch)
+ * still tell of a change at once. */
+static void next_collect(struct agent *a, bool quiet)
+{
+	const struct opts *o = a->o;
+	uint64_t was = a->collect_every;
+	if (!quiet || !a->collect_every)
+		a->collect_every = o->collect_ms;
+	else if (a->collect_every < o->collect_idle_ms)
+		a->collect_every = a->collect_every * 2 < o->collect_idle_ms ? a->collect_every * 2 : o->collect_idle_ms;
+	if (a->collect_every != was)
+		fm_info("run: next collection in %llu ms (%s)", (unsigned long long)a->collect_every,
+			quiet ? "quiet" : "something changed or is critical");
+	a->live_change = false;
+	fm_timer_arm(&a->collect_timer, a->collect_every, 0);
 }
 
 static void on_fact(void *arg, const cJSON *fact, bool dropped)
 {
-	(void)fact;
 	(void)dropped;
 	struct agent *a = arg;
+	/* A collection restates its sources' facts (dropped, then put again)
+	 * and evaluates when it ends: what it puts needs no evaluation of its
+	 * own meanwhile (one wake-up less per request). What a live source
+	 * puts is evaluated at once, during a collection too. */
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(fact, "kind"));
+	bool live = !a->collecting || (kind && (strncmp(kind, "docker.", 7) == 0 || strncmp(kind, "journal.", 8) == 0 ||
+						strncmp(kind, "kmsg.", 5) == 0));
+	if (!live)
+		return;
 	if (!fm_timer_armed(&a->eval_timer))
 		fm_timer_arm(&a->eval_timer, EVAL_DEBOUNCE_MS, 0);
+	/* A live source saw a change: the collected sources are asked within
+	 * --collect-interval again (a stretched wait is cut short). */
+	a->live_change = true;
+	if (a->collect_every > a->o->collect_ms) {
+		a->collect_every = a->o->collect_ms;
+		fm_timer_arm(&a->collect_timer, a->o->collect_ms, 0);
+	}
 }
 
 /* etcd, apiserver and the board: collected on the loop (fm_httpc runs it
@@ -1241,7 +1308,8 @@ static void on_collect(struct fm_timer *t)
 	if (fm_loop_stopped(a->ss.loop))
 		return;
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
-	evaluate(a);
+	bool changed = evaluate(a);
+	next_collect(a, !changed && !a->live_change && !fm_diag_track_due_ms(a->track) && !any_critical(a));
 }
 
 static void on_watchdog(struct fm_timer *t)
@@ -1272,8 +1340,14 @@ static void run_defaults(struct opts *o)
 		o->timeout_ms = 1000;
 	if (!o->heartbeat_ms)
 		o->heartbeat_ms = 120000;
+	/* Stretching is on by default only: a --collect-interval set asks for
+	 * that rate. */
+	if (!o->collect_idle_ms)
+		o->collect_idle_ms = o->collect_ms ? o->collect_ms : 60000;
 	if (!o->collect_ms)
 		o->collect_ms = 10000;
+	if (o->collect_idle_ms < o->collect_ms)
+		o->collect_idle_ms = o->collect_ms;
 }
 
 /* Logs each key SIGHUP cannot apply that the file changed: it takes
@@ -1410,9 +1484,11 @@ static void on_hup(struct fm_signal *s, int signo)
 	a->policy.allow_remove = o->allow_rm = fresh.allow_rm;
 	o->hold_ms = fresh.hold_ms;
 	fm_diag_track_set_hold(a->track, o->hold_ms ? o->hold_ms : 30000);
-	if (fresh.collect_ms != o->collect_ms) {
+	if (fresh.collect_ms != o->collect_ms || fresh.collect_idle_ms != o->collect_idle_ms) {
 		o->collect_ms = fresh.collect_ms;
-		fm_timer_arm(&a->collect_timer, o->collect_ms, o->collect_ms);
+		o->collect_idle_ms = fresh.collect_idle_ms;
+		a->collect_every = o->collect_ms;
+		fm_timer_arm(&a->collect_timer, o->collect_ms, 0);
 	}
 	o->timeout_ms = fresh.timeout_ms;
 	o->tls_max = fresh.tls_max;
@@ -1572,7 +1648,8 @@ static int run(struct opts *o, const struct opts *cli)
 			fm_warn("run: %s not followed: %s", sources[i].name, err);
 	}
 	fm_facts_observe(a.ss.facts, on_fact, &a);
-	fm_timer_arm(&a.collect_timer, 1, o->collect_ms);
+	a.collect_every = o->collect_ms;
+	fm_timer_arm(&a.collect_timer, 1, 0);
 	uint64_t wd = fm_journal_watchdog_usec();
 	if (wd)
 		fm_timer_arm(&a.watchdog_timer, wd / 2000 ? wd / 2000 : 1, wd / 2000 ? wd / 2000 : 1);
