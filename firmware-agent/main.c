@@ -11,6 +11,7 @@
 #include "fm_discover.h"
 #include "fm_docker.h"
 #include "fm_etcd.h"
+#include "fm_etcd_watch.h"
 #include "fm_facts.h"
 #include "fm_gather.h"
 #include "fm_hal.h"
@@ -1068,6 +1069,10 @@ struct agent {
 	char docker_host[600];
 	void *live[sizeof(sources) / sizeof(sources[0])];
 	bool collecting;
+	/* etcd's death by event (fm_etcd_watch): collected at once, or right
+	 * after the collection running when it is told. */
+	struct fm_etcd_watch *etcd_watch;
+	bool etcd_again;
 	struct fm_timer collect_timer, eval_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
@@ -1172,8 +1177,36 @@ static void on_collect(struct fm_timer *t)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
 		if (!sources[i].start)
 			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	/* The watcher spoke while etcd was being asked: its answer may predate
+	 * what the watcher saw, so ask again. */
+	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
+		a->etcd_again = false;
+		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	}
 	a->collecting = false;
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
+	evaluate(a);
+}
+
+/* The etcd watch stream ended (etcd died or closed on us) or came back:
+ * etcd is collected now rather than at the next --collect-interval, and
+ * diagnosed at once (no debounce: one source, one answer). A refused
+ * connection is direct evidence, and fm_diag_track raises at first sight
+ * (its hold only delays resolving), so etcd-unreachable reaches the
+ * controller within one round trip of the stream's end. */
+static void on_etcd_change(void *arg, bool up)
+{
+	struct agent *a = arg;
+	fm_info("run: etcd watch %s: collecting etcd now", up ? "established again" : "ended");
+	a->etcd_again = true;
+	if (a->collecting)
+		return; /* on_collect asks again when it is done */
+	a->collecting = true;
+	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
+		a->etcd_again = false;
+		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	}
+	a->collecting = false;
 	evaluate(a);
 }
 
@@ -1250,6 +1283,7 @@ static void agent_close(struct agent *a)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 		if (a->live[i])
 			sources[i].stop(a->live[i]);
+	fm_etcd_watch_delete(&a->etcd_watch);
 	fm_facts_observe(a->ss.facts, NULL, NULL);
 	fm_uplink_delete(&a->uplink);
 	fm_coap_delete(&a->coap);
@@ -1381,6 +1415,12 @@ static int run(struct opts *o)
 	}
 	fm_facts_observe(a.ss.facts, on_fact, &a);
 	uint64_t every = o->collect_ms ? o->collect_ms : 10000;
+	if (a.ss.d.etcd.url[0]) {
+		struct fm_etcd_watch_opts wo = {.ep = &a.ss.d.etcd, .co = a.co, .backoff_max_ms = every < 5000 ? every : 5000,
+						.on_change = on_etcd_change, .arg = &a};
+		if (!(a.etcd_watch = fm_etcd_watch_new(a.ss.loop, &wo, err, sizeof(err))))
+			fm_warn("run: etcd is not watched (only collected every %llums): %s", (unsigned long long)every, err);
+	}
 	fm_timer_arm(&a.collect_timer, 1, every);
 	uint64_t wd = fm_journal_watchdog_usec();
 	if (wd)
