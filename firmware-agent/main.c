@@ -123,7 +123,8 @@ static void usage(FILE *out)
 		"  --listen HOST:PORT     also serve the triage GETs on a DTLS-PSK endpoint keyed\n"
 		"                         with this node's identity and key (coap-client -u -k)\n"
 		"  --allow-actions rm     let the controller remove an exited container (audited)\n"
-		"  --collect-interval D   etcd, apiserver and board collected this often (10s)\n"
+		"  --collect-interval D   etcd, apiserver and board collected this often (10s);\n"
+		"                         etcd also at once when its watch stream ends or returns\n"
 		"  --hold DURATION        a diagnosis is resolved after this long absent (30s)\n"
 		"  --ack-timeout D        CoAP ACK_TIMEOUT (2s); --max-retransmit N (4)\n"
 		"  --retry-max DURATION   cap of the back-off between sessions (5m)\n"
@@ -1166,6 +1167,16 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
 		fm_timer_arm(&a->eval_timer, EVAL_DEBOUNCE_MS, 0);
 }
 
+/* etcd again, for as long as the watcher asks (fm_etcd_watch spoke while
+ * etcd was being asked: that answer may predate what the watcher saw). */
+static void collect_etcd_asked(struct agent *a)
+{
+	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
+		a->etcd_again = false;
+		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	}
+}
+
 /* etcd, apiserver and the board: collected on the loop (fm_httpc runs it
  * while it waits), so the live sources and libcoap keep being served. */
 static void on_collect(struct fm_timer *t)
@@ -1177,12 +1188,7 @@ static void on_collect(struct fm_timer *t)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
 		if (!sources[i].start)
 			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
-	/* The watcher spoke while etcd was being asked: its answer may predate
-	 * what the watcher saw, so ask again. */
-	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
-		a->etcd_again = false;
-		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
-	}
+	collect_etcd_asked(a);
 	a->collecting = false;
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
 	evaluate(a);
@@ -1202,10 +1208,7 @@ static void on_etcd_change(void *arg, bool up)
 	if (a->collecting)
 		return; /* on_collect asks again when it is done */
 	a->collecting = true;
-	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
-		a->etcd_again = false;
-		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
-	}
+	collect_etcd_asked(a);
 	a->collecting = false;
 	evaluate(a);
 }

@@ -23,7 +23,7 @@ struct fm_etcd_watch {
 	struct fm_timer notify; /* on_change, outside the request's callbacks */
 	uint64_t backoff_ms;
 	bool up;      /* the stream is established (etcd answered on it) */
-	bool down;    /* an established stream ended and none is up since */
+	bool down;    /* the stream failed and none is up since */
 	bool pending; /* what to tell on_change: the last transition */
 	bool stopping;
 };
@@ -84,6 +84,10 @@ static void on_done(struct fm_httpc *c, void *ctx)
 			c->fail ? fm_httpc_fail_name(c->fail) : "closed");
 		w->down = true;
 		tell(w, false);
+	} else {
+		/* Never set up (etcd down since the agent started): nothing to
+		 * tell now, but its coming up is news. */
+		w->down = true;
 	}
 	w->up = false;
 	fm_httpc_close(c);

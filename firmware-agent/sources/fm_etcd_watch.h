@@ -9,7 +9,8 @@
  * no wake-up. When etcd dies, its sockets close and the stream ends at once:
  * the watcher says so (on_change), and the agent collects etcd right then.
  * It reconnects with exponential back-off, and says so again when the
- * stream is set up after having been down (etcd is back: collect again).
+ * stream is set up after having failed (etcd is back, or up for the first
+ * time since the agent started: collect again).
  *
  * A hung etcd keeps its socket open: that is the periodic collection's to
  * find (its deadline), not this watcher's. A watch answered with an HTTP
@@ -34,7 +35,7 @@ struct fm_etcd_watch_opts {
 	uint64_t backoff_max_ms;      /* cap of the doubling; 0: 5000 */
 	/* Called from the loop (never from inside a request's callback): up is
 	 * false when an established stream ended, true when one is established
-	 * after that. */
+	 * after a stream ended or failed to start. */
 	void (*on_change)(void *arg, bool up);
 	void *arg;
 };
