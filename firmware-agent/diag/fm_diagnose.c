@@ -1004,6 +1004,11 @@ struct fm_diag_track {
 	cJSON *active;    /* array of diagnoses, each with "last_seen_ms" */
 };
 
+void fm_diag_track_set_hold(struct fm_diag_track *t, uint64_t hold_ms)
+{
+	t->hold_ms = hold_ms;
+}
+
 struct fm_diag_track *fm_diag_track_new(uint64_t hold_ms)
 {
 	struct fm_diag_track *t = calloc(1, sizeof(*t));
