@@ -11,6 +11,7 @@
 #include "fm_discover.h"
 #include "fm_docker.h"
 #include "fm_etcd.h"
+#include "fm_etcd_watch.h"
 #include "fm_facts.h"
 #include "fm_gather.h"
 #include "fm_hal.h"
@@ -124,7 +125,8 @@ static void usage(FILE *out)
 		"  --listen HOST:PORT     also serve the triage GETs on a DTLS-PSK endpoint keyed\n"
 		"                         with this node's identity and key (coap-client -u -k)\n"
 		"  --allow-actions rm     let the controller remove an exited container (audited)\n"
-		"  --collect-interval D   etcd, apiserver and board collected this often (10s)\n"
+		"  --collect-interval D   etcd, apiserver and board collected this often (10s);\n"
+		"                         etcd also at once when its watch stream ends or returns\n"
 		"  --collect-idle D       while no diagnosis changes or is critical and the live\n"
 		"                         sources are quiet, each collection waits twice as long\n"
 		"                         as the last, up to D (60s; = --collect-interval when\n"
@@ -1111,6 +1113,10 @@ struct agent {
 	 * a live source changed a fact since the last collection. */
 	uint64_t collect_every;
 	bool live_change;
+	/* etcd's death by event (fm_etcd_watch): collected at once, or right
+	 * after the collection running when it is told. */
+	struct fm_etcd_watch *etcd_watch;
+	bool etcd_again;
 	struct fm_timer collect_timer, eval_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
@@ -1267,6 +1273,17 @@ static void next_collect(struct agent *a, bool quiet)
 	fm_timer_arm(&a->collect_timer, a->collect_every, 0);
 }
 
+/* A live source saw a change: the collected sources are asked within
+ * --collect-interval again (a stretched wait is cut short). */
+static void collect_soon(struct agent *a)
+{
+	a->live_change = true;
+	if (a->collect_every > a->o->collect_ms) {
+		a->collect_every = a->o->collect_ms;
+		fm_timer_arm(&a->collect_timer, a->o->collect_ms, 0);
+	}
+}
+
 static void on_fact(void *arg, const cJSON *fact, bool dropped)
 {
 	(void)dropped;
@@ -1282,12 +1299,16 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
 		return;
 	if (!fm_timer_armed(&a->eval_timer))
 		fm_timer_arm(&a->eval_timer, EVAL_DEBOUNCE_MS, 0);
-	/* A live source saw a change: the collected sources are asked within
-	 * --collect-interval again (a stretched wait is cut short). */
-	a->live_change = true;
-	if (a->collect_every > a->o->collect_ms) {
-		a->collect_every = a->o->collect_ms;
-		fm_timer_arm(&a->collect_timer, a->o->collect_ms, 0);
+	collect_soon(a);
+}
+
+/* etcd again, for as long as the watcher asks (fm_etcd_watch spoke while
+ * etcd was being asked: that answer may predate what the watcher saw). */
+static void collect_etcd_asked(struct agent *a)
+{
+	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
+		a->etcd_again = false;
+		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
 	}
 }
 
@@ -1302,6 +1323,7 @@ static void on_collect(struct fm_timer *t)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
 		if (!sources[i].start)
 			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	collect_etcd_asked(a);
 	a->collecting = false;
 	/* Stopped meanwhile: what the canceled requests left in the facts is
 	 * not the node's state and must not be reported. */
@@ -1310,6 +1332,26 @@ static void on_collect(struct fm_timer *t)
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
 	bool changed = evaluate(a);
 	next_collect(a, !changed && !a->live_change && !fm_diag_track_due_ms(a->track) && !any_critical(a));
+}
+
+/* The etcd watch stream ended (etcd died or closed on us) or came back:
+ * etcd is collected now rather than at the next --collect-interval, and
+ * diagnosed at once (no debounce: one source, one answer). A refused
+ * connection is direct evidence, and fm_diag_track raises at first sight
+ * (its hold only delays resolving), so etcd-unreachable reaches the
+ * controller within one round trip of the stream's end. */
+static void on_etcd_change(void *arg, bool up)
+{
+	struct agent *a = arg;
+	fm_info("run: etcd watch %s: collecting etcd now", up ? "established again" : "ended");
+	a->etcd_again = true;
+	collect_soon(a);
+	if (a->collecting)
+		return; /* on_collect asks again when it is done */
+	a->collecting = true;
+	collect_etcd_asked(a);
+	a->collecting = false;
+	evaluate(a);
 }
 
 static void on_watchdog(struct fm_timer *t)
@@ -1536,6 +1578,7 @@ static void agent_close(struct agent *a)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 		if (a->live[i])
 			sources[i].stop(a->live[i]);
+	fm_etcd_watch_delete(&a->etcd_watch);
 	fm_facts_observe(a->ss.facts, NULL, NULL);
 	fm_uplink_delete(&a->uplink);
 	fm_coap_delete(&a->coap);
@@ -1648,6 +1691,16 @@ static int run(struct opts *o, const struct opts *cli)
 			fm_warn("run: %s not followed: %s", sources[i].name, err);
 	}
 	fm_facts_observe(a.ss.facts, on_fact, &a);
+	/* etcd's death by event: collected at once when the watch ends, not
+	 * at the next collection (the endpoint changes only at restart). */
+	if (a.ss.d.etcd.url[0]) {
+		struct fm_etcd_watch_opts wo = {.ep = &a.ss.d.etcd, .co = a.co,
+						.backoff_max_ms = o->collect_ms < 5000 ? o->collect_ms : 5000,
+						.on_change = on_etcd_change, .arg = &a};
+		if (!(a.etcd_watch = fm_etcd_watch_new(a.ss.loop, &wo, err, sizeof(err))))
+			fm_warn("run: etcd is not watched (only collected every %llums): %s",
+				(unsigned long long)o->collect_ms, err);
+	}
 	a.collect_every = o->collect_ms;
 	fm_timer_arm(&a.collect_timer, 1, 0);
 	uint64_t wd = fm_journal_watchdog_usec();
