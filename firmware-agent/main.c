@@ -1281,6 +1281,7 @@ static void collect_soon(struct agent *a)
 	if (a->collect_every > a->o->collect_ms) {
 		a->collect_every = a->o->collect_ms;
 		fm_timer_arm(&a->collect_timer, a->o->collect_ms, 0);
+		fm_info("run: next collection in %llu ms (a live source changed)", (unsigned long long)a->collect_every);
 	}
 }
 
