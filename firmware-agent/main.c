@@ -38,6 +38,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -1727,6 +1730,15 @@ int main(int argc, char **argv)
 
 	/* A peer that vanishes mid-write must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+	/* Buffers of 64 kB and more (a state file read back, the Docker
+	 * watcher's tables, the rules' hit tables) in mappings of their own:
+	 * resident only where written, returned when freed. By default glibc
+	 * raises this threshold after the first such buffer is freed and keeps
+	 * the later ones in the heap: measured, 1.77 MB of private dirty
+	 * memory in steady state against 1.07 MB with it fixed (bench/b_agent). */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
 	/* FLEETMEDIC_DEBUG=1: every log line, libcoap's too (to chase a link). */
 	if (getenv("FLEETMEDIC_DEBUG")) {
 		fm_log_set_level(FM_LOG_DEBUG);
