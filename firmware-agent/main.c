@@ -283,14 +283,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	char err[400];
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); exit(0);
 		case ':':
 			fprintf(stderr, "fleetmedic-agent: %s needs a value\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		case '?':
-			fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n", argv[optind - 1]);
+			/* optopt: a known option given a value it does not take */
+			if (optopt >= OPT_JSON)
+				fprintf(stderr, "fleetmedic-agent: %s: the option takes no value\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
 			if (apply_opt(c, optarg, o, err, sizeof(err)) < 0) {
@@ -806,10 +810,19 @@ static void session_close(struct session *ss)
 
 static bool config_error(const struct fm_facts *facts)
 {
-	for (size_t i = 0; i < fm_facts_count(facts); i++)
-		if (fact_config_error(fm_facts_at(facts, i)))
-			return true;
-	return false;
+	bool any = false;
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *f = fm_facts_at(facts, i);
+		if (!fact_config_error(f))
+			continue;
+		/* one line each on stderr too: the exit status 2 says why */
+		const char *origin = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "origin"));
+		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "reason"));
+		fprintf(stderr, "fleetmedic-agent: %s%s%s\n", origin && origin[0] == '-' ? origin : "",
+			origin && origin[0] == '-' ? ": " : "", reason ? reason : "configuration error");
+		any = true;
+	}
+	return any;
 }
 
 /* Prints and frees out. */
@@ -1257,6 +1270,15 @@ static void agent_close(struct agent *a)
 	session_close(&a->ss);
 }
 
+/* Whether the options point a live source somewhere (run): a directory,
+ * a device or a host given, not found by default. */
+static bool source_pointed(const char *source, const struct opts *o)
+{
+	if (strcmp(source, "journal") == 0)
+		return o->rules_dir || o->journal_dir || (o->kmsg && strcmp(o->kmsg, "none") != 0);
+	return strcmp(source, "docker") == 0 && o->docker_host;
+}
+
 static int run(struct opts *o)
 {
 	struct agent a = {.o = o, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
@@ -1287,6 +1309,13 @@ static int run(struct opts *o)
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
 		goto out_close;
 	}
+	char listen_host[256];
+	uint16_t listen_port = 0;
+	if (o->listen && fm_coap_parse_hostport(o->listen, listen_host, sizeof(listen_host), &listen_port, err,
+						sizeof(err)) < 0) {
+		fprintf(stderr, "fleetmedic-agent: --listen %s\n", err);
+		goto out_close;
+	}
 	if (uri.secure || o->listen) {
 		if (!o->psk_file) {
 			fprintf(stderr, "fleetmedic-agent: DTLS-PSK needs --psk-file FILE (the key in hex)\n");
@@ -1315,6 +1344,22 @@ static int run(struct opts *o)
 	    fm_timer_init(a.ss.loop, &a.watchdog_timer, on_watchdog) < 0) {
 		fprintf(stderr, "fleetmedic-agent: cannot set up the loop: %s\n", strerror(errno));
 		goto out_close;
+	}
+
+	/* The live sources keep their facts up to date from their events. One
+	 * the options point at (a directory, a device, a host given) that
+	 * cannot start is a configuration error; one found by default is
+	 * logged and left out. */
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		if (!sources[i].start)
+			continue;
+		if ((a.live[i] = sources[i].start(a.ss.loop, &a.ss.d, o, a.ss.facts, err, sizeof(err))))
+			continue;
+		if (source_pointed(sources[i].name, o)) {
+			fprintf(stderr, "fleetmedic-agent: %s: %s\n", sources[i].name, err);
+			goto out_close;
+		}
+		fm_warn("run: %s not followed: %s", sources[i].name, err);
 	}
 
 	/* The board first: its id goes in every report. */
@@ -1349,10 +1394,7 @@ static int run(struct opts *o)
 		goto out_close;
 	}
 	if (o->listen) {
-		char host[256];
-		uint16_t port;
-		if (fm_coap_parse_hostport(o->listen, host, sizeof(host), &port, err, sizeof(err)) < 0 ||
-		    fm_coap_listen(a.coap, host, port, own_key, &a, err, sizeof(err)) < 0) {
+		if (fm_coap_listen(a.coap, listen_host, listen_port, own_key, &a, err, sizeof(err)) < 0) {
 			fprintf(stderr, "fleetmedic-agent: --listen %s\n", err);
 			goto out_close;
 		}
@@ -1360,13 +1402,6 @@ static int run(struct opts *o)
 			  uo.identity);
 	}
 
-	/* The live sources keep their facts up to date from their events. */
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-		if (!sources[i].start)
-			continue;
-		if (!(a.live[i] = sources[i].start(a.ss.loop, &a.ss.d, o, a.ss.facts, err, sizeof(err))))
-			fm_warn("run: %s not followed: %s", sources[i].name, err);
-	}
 	fm_facts_observe(a.ss.facts, on_fact, &a);
 	uint64_t every = o->collect_ms ? o->collect_ms : 10000;
 	fm_timer_arm(&a.collect_timer, 1, every);
