@@ -15,6 +15,7 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_controller.h"
+#include "fmh_node.h"
 #include "fmh_standin.h"
 #include "fmh_uplink.h"
 #include "fmh_wire.h"
@@ -159,12 +160,7 @@ static size_t reports_in(const char *pcap, size_t *with_i)
 
 static void write_errors(const char *dev, const char *count)
 {
-	char p[PATH_MAX + 64];
-	snprintf(p, sizeof(p), "%s/sys/fs/ext4/%s/errors_count", board, dev);
-	FILE *f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(count, f);
-	fclose(f);
+	assert_int_equal(fmh_node_ext4_errors(board, dev, count), 0);
 }
 
 static void insecure_said_everywhere(void **st)

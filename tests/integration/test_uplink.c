@@ -22,6 +22,7 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_controller.h"
+#include "fmh_node.h"
 #include "fmh_journal.h"
 #include "fmh_uplink.h"
 
@@ -129,12 +130,7 @@ static uint64_t wait_controller(const char *code, const char *key, bool gone, ui
 
 static void write_errors(const char *dev, const char *count)
 {
-	char p[PATH_MAX + 64];
-	snprintf(p, sizeof(p), "%s/sys/fs/ext4/%s/errors_count", root, dev);
-	FILE *f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(count, f);
-	fclose(f);
+	assert_int_equal(fmh_node_ext4_errors(root, dev, count), 0);
 }
 
 static void end_to_end(void **st)
