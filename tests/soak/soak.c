@@ -13,9 +13,10 @@
  *   - a triage question through the controller (status, journal, facts,
  *     containers in turn), which paces the rounds: each waits for its answer,
  *   - a SIGHUP every 10th round (waited for in the agent's log).
- * The agent's RSS (/proc/PID/status VmRSS, the ASan build: its quarantine
- * is capped at 16 MB so that what grows is the agent's own) is sampled
- * every 3 s. At the end: SIGTERM, exit status 0 and no sanitizer report in
+ * The agent's resident anonymous memory (/proc/PID/status RssAnon: VmRSS
+ * also counts the journal files it maps, which grow with what this soak
+ * writes; both are printed) is sampled every 3 s; in the ASan build its
+ * quarantine is capped at 16 MB so that what grows is the agent's own. At the end: SIGTERM, exit status 0 and no sanitizer report in
  * its log (ASAN_OPTIONS=detect_leaks=1); RSS growth from the end of the
  * warm-up (the first third, at least 20 s) to the end at most 10 % (the
  * medians of 3 samples each). The figures go to stdout as one line
@@ -62,18 +63,29 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static long rss_kb(pid_t pid)
+/* A field of /proc/PID/status in kB ("VmRSS", "RssAnon"), or -1. */
+static long status_kb(pid_t pid, const char *field)
 {
-	char path[64], line[256];
+	char path[64], line[256], fmt[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
 	FILE *f = fopen(path, "re");
 	long kb = -1;
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (sscanf(line, fmt, &kb) == 1)
 			break;
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/* The agent's own memory: RssAnon (heap, stacks; with ASan its shadow and
+ * quarantine too). VmRSS also counts the file pages it maps, above all
+ * the journal files sd-journal reads, which grow with the journal this
+ * soak writes: page cache, not the agent's. */
+static long rss_kb(pid_t pid)
+{
+	return status_kb(pid, "RssAnon");
 }
 
 static int cmp_long(const void *a, const void *b)
@@ -169,7 +181,7 @@ static int triage(const char *a, const char *b, const char *c, const char *d)
 /* Whether the agent still runs (a zombie has no VmRSS). */
 static bool alive(pid_t pid)
 {
-	return rss_kb(pid) > 0;
+	return status_kb(pid, "VmRSS") > 0;
 }
 
 int main(void)
@@ -190,7 +202,7 @@ int main(void)
 
 	uint64_t t0 = fm_now_ms(), end = t0 + (uint64_t)seconds * 1000;
 	uint64_t warm = t0 + (uint64_t)(seconds / 3 > 20 ? seconds / 3 : 20) * 1000, next_sample = t0;
-	long rss[RSS_MAX];
+	long rss[RSS_MAX], vm[RSS_MAX];
 	size_t nrss = 0, warm_at = 0;
 	int entries = 0, made = 0, removed = 0, restarts = 0, questions = 0, hups = 0;
 	char exited[8][65];
@@ -245,13 +257,17 @@ int main(void)
 		if (!alive(agent))
 			die("the agent died; its log is %s", log);
 		if (fm_now_ms() >= next_sample && nrss < RSS_MAX) {
+			vm[nrss] = status_kb(agent, "VmRSS");
 			rss[nrss++] = rss_kb(agent);
 			if (!warm_at && fm_now_ms() >= warm)
 				warm_at = nrss - 1;
 			next_sample = fm_now_ms() + 3000;
 		}
 	}
-	rss[nrss < RSS_MAX ? nrss++ : RSS_MAX - 1] = rss_kb(agent);
+	if (nrss == RSS_MAX)
+		nrss--;
+	vm[nrss] = status_kb(agent, "VmRSS");
+	rss[nrss++] = rss_kb(agent);
 	if (!warm_at || nrss < warm_at + 6)
 		die("too few RSS samples after the warm-up (%zu, warm-up at %zu)", nrss, warm_at);
 
@@ -265,15 +281,17 @@ int main(void)
 	fmh_controller_stop(&ctl, &cstatus);
 
 	long at_warm = median3(rss + warm_at), at_end = median3(rss + nrss - 3), at_max = 0;
+	long vm_warm = median3(vm + warm_at), vm_end = median3(vm + nrss - 3);
 	for (size_t i = 0; i < nrss; i++)
 		at_max = rss[i] > at_max ? rss[i] : at_max;
 	double growth = at_warm > 0 ? 100.0 * (double)(at_end - at_warm) / (double)at_warm : 100;
 	int events = entries + made + removed + restarts + questions + hups;
 	printf("soak: seconds=%ld events=%d journal_entries=%d containers_made=%d removed_by_triage=%d restarts=%d "
 	       "triage_questions=%d sighups=%d rss_warm_kb=%ld rss_end_kb=%ld rss_max_kb=%ld growth_pct=%.1f "
+	       "vmrss_warm_kb=%ld vmrss_end_kb=%ld "
 	       "samples=%zu exit=%d stop_ms=%llu leaks=%d controller_exit=%d build=%s\n",
 	       seconds, events, entries, made, removed, restarts, questions, hups, at_warm, at_end,
-	       at_max, growth, nrss, status, (unsigned long long)stop_ms,
+	       at_max, growth, vm_warm, vm_end, nrss, status, (unsigned long long)stop_ms,
 	       sanitizer, cstatus, getenv("FM_SOAK_BUILD") ? getenv("FM_SOAK_BUILD") : "asan");
 	fflush(stdout);
 	if (status != 0 || sanitizer)
