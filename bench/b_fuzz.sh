@@ -68,7 +68,7 @@ for t in $targets; do
 	regs=""
 	for f in "$d"/regress-*; do
 		[ -e "$f" ] || continue
-		c=$(git -C "$top" log --diff-filter=A --format=%h -- "${f#"$top"/}" | tail -n 1)
+		c=$(git -C "$top" log --follow --format=%h -- "${f#"$top"/}" | tail -n 1)
 		regs+="${regs:+, }$(basename "$f") (${c:-uncommitted})"
 		nreg=$((nreg + 1))
 	done
