@@ -17,44 +17,19 @@ build=$(readlink -f "${1:?usage: bench/b_node_exporter.sh BUILD_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-ne=$(command -v prometheus-node-exporter || true)
-[ -n "$ne" ] || { echo "b_node_exporter: prometheus-node-exporter missing (toolchains/host-packages.sh)" >&2; exit 1; }
 secs=${BENCH_ANCHOR_SECONDS:-60}
 instances=3
 every=5
 bench_init
 
-ports=() pids=()
-for i in $(seq "$instances"); do
-    p=$(bench_free_port tcp)
-    "${BENCH_GUARD[@]}" "$ne" --web.listen-address="127.0.0.1:$p" >"$BENCH_TMP/ne$i.log" 2>&1 &
-    pids+=($!)
-    bench_track "$!"
-    ports+=("$p")
-done
-for p in "${ports[@]}"; do bench_wait_listen tcp "$p" 10; done
+bench_ne_start "$instances"
+ne=$BENCH_NE
+ports=("${BENCH_NE_PORTS[@]}") pids=("${BENCH_NE_PIDS[@]}")
 t0=$(date +%s)
-
-scrape() { # PORT [gzip] -> bytes of the body as received
-    local h=()
-    [ "${2:-}" = gzip ] && h=(-H 'Accept-Encoding: gzip')
-    curl -sf "${h[@]}" -o /dev/null -w '%{size_download}\n' "http://127.0.0.1:$1/metrics"
-}
 : >"$BENCH_TMP/plain"; : >"$BENCH_TMP/gzip"
-next=$t0
-while [ "$(date +%s)" -lt $((t0 + secs)) ]; do
-    for p in "${ports[@]}"; do
-        scrape "$p" >>"$BENCH_TMP/plain"
-        scrape "$p" gzip >>"$BENCH_TMP/gzip"
-    done
-    next=$((next + every))
-    now=$(date +%s)
-    # the scrape interval is the workload's schedule, not a wait for an event
-    [ "$next" -gt "$now" ] && sleep $((next - now))
-done
+bench_ne_scrape_for "$secs" "$every" "$BENCH_TMP/plain" "$BENCH_TMP/gzip"
 elapsed=$(( $(date +%s) - t0 ))
-: >"$BENCH_TMP/mem"
-for pid in "${pids[@]}"; do bench_mem "$pid" >>"$BENCH_TMP/mem"; done
+bench_ne_mem >"$BENCH_TMP/mem"
 nscrapes=$(wc -l <"$BENCH_TMP/plain")
 
 # a scrape on the wire, first alone on its connection, then 3 on one connection

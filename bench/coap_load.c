@@ -37,6 +37,7 @@
  * Exit status: 0 done, 1 a session failed or an answer was not 2.04,
  * 2 usage.
  */
+#include "bench_proc.h"
 #include "fm_coap.h"
 #include "fm_log.h"
 #include "fm_loop.h"
@@ -325,24 +326,6 @@ static bool pid_sched(long pid, double *on_cpu, double *waiting)
 	return true;
 }
 
-/* Looks for "NAME:  VALUE kB" in path; -1 when absent. */
-static long proc_kb(const char *path, const char *name)
-{
-	char line[256];
-	long v = -1;
-	size_t n = strlen(name);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 /* The controller's memory, as bench/lib.sh's bench_mem reads it. */
 static void print_server_mem(long pid)
 {
@@ -350,8 +333,8 @@ static void print_server_mem(long pid)
 	snprintf(status, sizeof(status), "/proc/%ld/status", pid);
 	snprintf(rollup, sizeof(rollup), "/proc/%ld/smaps_rollup", pid);
 	printf("server_mem rss_kb=%ld private_dirty_kb=%ld rss_anon_kb=%ld rss_file_kb=%ld\n",
-	       proc_kb(status, "VmRSS"), proc_kb(rollup, "Private_Dirty"),
-	       proc_kb(status, "RssAnon"), proc_kb(status, "RssFile"));
+	       fmh_proc_kb(status, "VmRSS"), fmh_proc_kb(rollup, "Private_Dirty"),
+	       fmh_proc_kb(status, "RssAnon"), fmh_proc_kb(status, "RssFile"));
 	fflush(stdout);
 }
 

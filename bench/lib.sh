@@ -32,6 +32,16 @@
 #                              under CMD when given (e.g. taskset -c 0); returns once it
 #                              listens: $BENCH_SERVE_PID (tracked), $BENCH_SERVE_PORT,
 #                              log in DIR/serve.log
+#   bench_ne_start N           the anchor: N instances of Debian's prometheus-node-exporter
+#                              (default collectors), each on a free port of 127.0.0.1;
+#                              returns once each listens: $BENCH_NE (the binary),
+#                              BENCH_NE_PORTS and BENCH_NE_PIDS (tracked)
+#   bench_ne_scrape PORT [gzip]
+#                              one scrape of /metrics -> the body's bytes as received
+#   bench_ne_scrape_for SECONDS EVERY PLAIN GZIP
+#                              scrapes every instance (plain, then gzip) every EVERY s for
+#                              SECONDS, appending each body's size to the file PLAIN or GZIP
+#   bench_ne_mem               bench_mem of every instance, one line each
 #
 # Every waiting function polls with a deadline: none sleeps "long enough".
 # What these start runs under $BENCH_GUARD (setpriv --pdeathsig TERM): it is
@@ -218,4 +228,47 @@ bench_serve() {
     BENCH_SERVE_PID=$!
     bench_track "$BENCH_SERVE_PID"
     bench_wait_listen udp "$BENCH_SERVE_PORT" 10
+}
+
+bench_ne_start() {
+    local i p
+    BENCH_NE=$(command -v prometheus-node-exporter || true)
+    [ -n "$BENCH_NE" ] || { echo "bench: prometheus-node-exporter missing (toolchains/host-packages.sh)" >&2; return 1; }
+    BENCH_NE_PORTS=() BENCH_NE_PIDS=()
+    for i in $(seq "$1"); do
+        p=$(bench_free_port tcp)
+        "${BENCH_GUARD[@]}" "$BENCH_NE" --web.listen-address="127.0.0.1:$p" >"$BENCH_TMP/ne$i.log" 2>&1 &
+        BENCH_NE_PIDS+=($!)
+        bench_track "$!"
+        BENCH_NE_PORTS+=("$p")
+    done
+    for p in "${BENCH_NE_PORTS[@]}"; do bench_wait_listen tcp "$p" 10; done
+}
+
+bench_ne_scrape() {
+    local h=()
+    [ "${2:-}" = gzip ] && h=(-H 'Accept-Encoding: gzip')
+    curl -sf "${h[@]}" -o /dev/null -w '%{size_download}\n' "http://127.0.0.1:$1/metrics"
+}
+
+bench_ne_scrape_for() {
+    local secs=$1 every=$2 plain=$3 gzip=$4 t0 next now p
+    t0=$(date +%s)
+    next=$t0
+    while [ "$(date +%s)" -lt $((t0 + secs)) ]; do
+        for p in "${BENCH_NE_PORTS[@]}"; do
+            bench_ne_scrape "$p" >>"$plain"
+            bench_ne_scrape "$p" gzip >>"$gzip"
+        done
+        next=$((next + every))
+        now=$(date +%s)
+        # the scrape interval is the workload's schedule, not a wait for an event
+        [ "$next" -gt "$now" ] && sleep $((next - now))
+    done
+    return 0
+}
+
+bench_ne_mem() {
+    local pid
+    for pid in "${BENCH_NE_PIDS[@]}"; do bench_mem "$pid" || return 1; done
 }

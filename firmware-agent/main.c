@@ -11,6 +11,7 @@
 #include "fm_discover.h"
 #include "fm_docker.h"
 #include "fm_etcd.h"
+#include "fm_etcd_watch.h"
 #include "fm_facts.h"
 #include "fm_gather.h"
 #include "fm_hal.h"
@@ -21,6 +22,7 @@
 #include "fm_queue.h"
 #include "fm_report.h"
 #include "fm_rules.h"
+#include "fm_state.h"
 #include "fm_triage.h"
 #include "fm_uplink.h"
 
@@ -56,8 +58,9 @@ struct opts {
 	const char *docker_host, *journal_dir, *kmsg, *since, *config;
 	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
 	/* run */
-	uint64_t heartbeat_ms, collect_ms, hold_ms, ack_timeout_ms, retry_max_ms;
+	uint64_t heartbeat_ms, collect_ms, collect_idle_ms, hold_ms, ack_timeout_ms, retry_max_ms;
 	unsigned max_retransmit;
+	int log_level; /* enum fm_log_level; 0: not given */
 	bool insecure, allow_rm;
 	const char *listen;
 	/* which options the command line gave (they win over --config) */
@@ -123,10 +126,24 @@ static void usage(FILE *out)
 		"  --listen HOST:PORT     also serve the triage GETs on a DTLS-PSK endpoint keyed\n"
 		"                         with this node's identity and key (coap-client -u -k)\n"
 		"  --allow-actions rm     let the controller remove an exited container (audited)\n"
-		"  --collect-interval D   etcd, apiserver and board collected this often (10s)\n"
+		"  --collect-interval D   etcd, apiserver and board collected this often (10s);\n"
+		"                         etcd also at once when its watch stream ends or returns\n"
+		"  --collect-idle D       while no diagnosis changes or is critical and the live\n"
+		"                         sources are quiet, each collection waits twice as long\n"
+		"                         as the last, up to D (60s; = --collect-interval when\n"
+		"                         that is set); any change brings it back at once\n"
 		"  --hold DURATION        a diagnosis is resolved after this long absent (30s)\n"
 		"  --ack-timeout D        CoAP ACK_TIMEOUT (2s); --max-retransmit N (4)\n"
 		"  --retry-max DURATION   cap of the back-off between sessions (5m)\n"
+		"  --log-level LEVEL      err, warning, notice (default), info or debug\n"
+		"\n"
+		"SIGHUP makes run read --config again and apply it, or refuse it whole\n"
+		"(one line says why) and keep the running configuration. Applied at once:\n"
+		"heartbeat, allow-actions, hold, collect-interval, collect-idle, timeout, tls-max,\n"
+		"log-level, and controller, psk-file, insecure, ack-timeout, max-retransmit,\n"
+		"retry-max (a new session to the controller; the queue is kept). The other\n"
+		"keys (the sources' endpoints and paths, root, state-dir, rules-dir, since,\n"
+		"listen, psk-identity) take effect at restart; a change of one is logged.\n"
 		"\n"
 		"Without these the agent finds the control plane under --root: kubeadm's\n"
 		"/etc/kubernetes/manifests/*.yaml, pki/ and admin.conf, or k3s's\n"
@@ -148,8 +165,8 @@ enum {
 	OPT_JSON = 256, OPT_FOLLOW, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
 	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
 	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR, OPT_RULES_DIR,
-	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_HOLD,
-	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX,
+	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_COLLECT_IDLE, OPT_HOLD,
+	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX, OPT_LOG_LEVEL,
 };
 
 static const struct option long_opts[] = {
@@ -179,10 +196,12 @@ static const struct option long_opts[] = {
 	{"listen", required_argument, NULL, OPT_LISTEN},
 	{"allow-actions", required_argument, NULL, OPT_ALLOW_ACTIONS},
 	{"collect-interval", required_argument, NULL, OPT_COLLECT_INTERVAL},
+	{"collect-idle", required_argument, NULL, OPT_COLLECT_IDLE},
 	{"hold", required_argument, NULL, OPT_HOLD},
 	{"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
 	{"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
 	{"retry-max", required_argument, NULL, OPT_RETRY_MAX},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -245,6 +264,8 @@ static int apply_opt(int c, const char *v, struct opts *o, char *err, size_t err
 		return duration_opt("--heartbeat", v, 1000, 86400000, &o->heartbeat_ms, err, err_size);
 	case OPT_COLLECT_INTERVAL:
 		return duration_opt("--collect-interval", v, 100, 3600000, &o->collect_ms, err, err_size);
+	case OPT_COLLECT_IDLE:
+		return duration_opt("--collect-idle", v, 100, 3600000, &o->collect_idle_ms, err, err_size);
 	case OPT_HOLD:
 		return duration_opt("--hold", v, 0, 86400000, &o->hold_ms, err, err_size);
 	case OPT_ACK_TIMEOUT:
@@ -259,6 +280,18 @@ static int apply_opt(int c, const char *v, struct opts *o, char *err, size_t err
 			return -1;
 		}
 		o->max_retransmit = (unsigned)n;
+		break;
+	}
+	case OPT_LOG_LEVEL: {
+		static const char *const names[] = {"err", "warning", "notice", "info", "debug"};
+		o->log_level = 0;
+		for (int i = 0; i < 5; i++)
+			if (strcmp(v, names[i]) == 0)
+				o->log_level = FM_LOG_ERR + i;
+		if (!o->log_level) {
+			snprintf(err, err_size, "--log-level %s: give err, warning, notice, info or debug", v);
+			return -1;
+		}
 		break;
 	}
 	case OPT_ALLOW_ACTIONS:
@@ -1054,7 +1087,14 @@ static int check(const struct opts *o)
 struct agent {
 	struct session ss;
 	struct opts *o;
+	const struct opts *cli; /* the command line alone, for SIGHUP */
 	struct config cf; /* --config's text, which o points into */
+	/* What SIGHUP may change and o points to (the file's text is not
+	 * kept): the controller, the key file and the key. */
+	char controller[512];
+	char psk_file[PATH_MAX];
+	uint8_t key[FM_COAP_PSK_MAX];
+	size_t key_len;
 	const char *node;
 	char node_buf[128];
 	char board[64];
@@ -1069,6 +1109,15 @@ struct agent {
 	char docker_host[600];
 	void *live[sizeof(sources) / sizeof(sources[0])];
 	bool collecting;
+	/* The wait before the next collection: collect_ms, doubled after each
+	 * quiet collection up to collect_idle_ms (next_collect). live_change:
+	 * a live source changed a fact since the last collection. */
+	uint64_t collect_every;
+	bool live_change;
+	/* etcd's death by event (fm_etcd_watch): collected at once, or right
+	 * after the collection running when it is told. */
+	struct fm_etcd_watch *etcd_watch;
+	bool etcd_again;
 	struct fm_timer collect_timer, eval_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
@@ -1106,16 +1155,49 @@ static void agent_status(void *arg, cJSON *o)
 	cJSON_AddBoolToObject(o, "insecure", a->o->insecure);
 }
 
-/* The diagnosis now; what changed goes to the queue and the controller. */
-static void evaluate(struct agent *a)
+/* The state dir's writes (fm_state polled): a fact once one failed,
+ * "unwritable" while they fail, "ok" again after one worked. */
+static void put_state_fact(struct fm_facts *facts)
 {
+	struct fm_state_status st;
+	fm_state_status(&st);
+	if (!st.failed)
+		return;
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "state", st.failing ? "unwritable" : "ok");
+	if (st.failing) {
+		char dev[64], reason[PATH_MAX + 160];
+		if (fm_state_device(st.dir, dev, sizeof(dev)) < 0)
+			snprintf(dev, sizeof(dev), "unknown");
+		if (st.err == -ENOSPC)
+			snprintf(reason, sizeof(reason), "no space left on %s (device %s)", st.dir, dev);
+		else
+			snprintf(reason, sizeof(reason), "cannot write in %s (device %s): %s", st.dir, dev,
+				 strerror(-st.err));
+		cJSON_AddStringToObject(f, "reason", reason);
+		cJSON_AddStringToObject(f, "device", dev);
+	}
+	cJSON_AddStringToObject(f, "path", st.dir);
+	cJSON_AddNumberToObject(f, "failed_writes", (double)st.failed);
+	cJSON_AddNumberToObject(f, "failing_writes", (double)st.failing);
+	cJSON_AddStringToObject(f, "last_file", st.name);
+	cJSON_AddStringToObject(f, "last_error", strerror(-st.err));
+	cJSON_AddNumberToObject(f, "last_errno", -st.err);
+	fm_facts_put(facts, "agent.state", st.dir, f);
+}
+
+/* The diagnosis now; what changed goes to the queue and the controller.
+ * true when something changed (or could not be evaluated). */
+static bool evaluate(struct agent *a)
+{
+	put_state_fact(a->ss.facts);
 	cJSON *diagnoses = fm_diagnose(a->ss.facts, (int64_t)time(NULL));
 	uint64_t now = fm_now_ms();
 	cJSON *changes = diagnoses ? fm_diag_track_update(a->track, diagnoses, now) : NULL;
 	cJSON_Delete(diagnoses);
 	if (!changes) {
 		fm_err("run: out of memory evaluating the diagnoses");
-		return;
+		return true;
 	}
 	/* A diagnosis gone from the facts resolves when its hold ends, whether
 	 * or not a fact changes by then. */
@@ -1139,27 +1221,97 @@ static void evaluate(struct agent *a)
 	cJSON_Delete(changes);
 	if (!any) {
 		cJSON_Delete(items);
-		return;
+		return false;
 	}
 	fm_queue_push(a->queue, items, (int64_t)time(NULL));
 	cJSON *act = fm_diag_track_active(a->track);
 	fm_queue_set_reported(a->queue, act);
 	cJSON_Delete(act);
 	fm_uplink_kick(a->uplink);
+	return true;
 }
 
 static void on_eval(struct fm_timer *t)
 {
-	evaluate(container_of(t, struct agent, eval_timer));
+	(void)evaluate(container_of(t, struct agent, eval_timer));
+}
+
+/* Whether a raised diagnosis is critical: then etcd and the apiserver are
+ * asked at the full rate, to see them recover. */
+static bool any_critical(struct agent *a)
+{
+	cJSON *act = fm_diag_track_active(a->track);
+	bool crit = !act;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, act)
+	{
+		const char *sev = cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity"));
+		if (sev && strcmp(sev, "critical") == 0)
+			crit = true;
+	}
+	cJSON_Delete(act);
+	return crit;
+}
+
+/* Arms the next collection: after a quiet one (nothing changed, nothing
+ * pending or critical, the live sources quiet) the wait doubles up to
+ * --collect-idle; otherwise it is --collect-interval again. An idle node
+ * is then woken by a collection once a minute, not every 10 s; its live
+ * sources (Docker's events, the journal, the kernel log, etcd's watch)
+ * still tell of a change at once. */
+static void next_collect(struct agent *a, bool quiet)
+{
+	const struct opts *o = a->o;
+	uint64_t was = a->collect_every;
+	if (!quiet || !a->collect_every)
+		a->collect_every = o->collect_ms;
+	else if (a->collect_every < o->collect_idle_ms)
+		a->collect_every = a->collect_every * 2 < o->collect_idle_ms ? a->collect_every * 2 : o->collect_idle_ms;
+	if (a->collect_every != was)
+		fm_info("run: next collection in %llu ms (%s)", (unsigned long long)a->collect_every,
+			quiet ? "quiet" : "something changed or is critical");
+	a->live_change = false;
+	fm_timer_arm(&a->collect_timer, a->collect_every, 0);
+}
+
+/* A live source saw a change: the collected sources are asked within
+ * --collect-interval again (a stretched wait is cut short). */
+static void collect_soon(struct agent *a)
+{
+	a->live_change = true;
+	if (a->collect_every > a->o->collect_ms) {
+		a->collect_every = a->o->collect_ms;
+		fm_timer_arm(&a->collect_timer, a->o->collect_ms, 0);
+		fm_info("run: next collection in %llu ms (a live source changed)", (unsigned long long)a->collect_every);
+	}
 }
 
 static void on_fact(void *arg, const cJSON *fact, bool dropped)
 {
-	(void)fact;
 	(void)dropped;
 	struct agent *a = arg;
+	/* A collection restates its sources' facts (dropped, then put again)
+	 * and evaluates when it ends: what it puts needs no evaluation of its
+	 * own meanwhile (one wake-up less per request). What a live source
+	 * puts is evaluated at once, during a collection too. */
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(fact, "kind"));
+	bool live = !a->collecting || (kind && (strncmp(kind, "docker.", 7) == 0 || strncmp(kind, "journal.", 8) == 0 ||
+						strncmp(kind, "kmsg.", 5) == 0));
+	if (!live)
+		return;
 	if (!fm_timer_armed(&a->eval_timer))
 		fm_timer_arm(&a->eval_timer, EVAL_DEBOUNCE_MS, 0);
+	collect_soon(a);
+}
+
+/* etcd again, for as long as the watcher asks (fm_etcd_watch spoke while
+ * etcd was being asked: that answer may predate what the watcher saw). */
+static void collect_etcd_asked(struct agent *a)
+{
+	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
+		a->etcd_again = false;
+		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	}
 }
 
 /* etcd, apiserver and the board: collected on the loop (fm_httpc runs it
@@ -1173,8 +1325,34 @@ static void on_collect(struct fm_timer *t)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
 		if (!sources[i].start)
 			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+	collect_etcd_asked(a);
 	a->collecting = false;
+	/* Stopped meanwhile: what the canceled requests left in the facts is
+	 * not the node's state and must not be reported. */
+	if (fm_loop_stopped(a->ss.loop))
+		return;
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
+	bool changed = evaluate(a);
+	next_collect(a, !changed && !a->live_change && !fm_diag_track_due_ms(a->track) && !any_critical(a));
+}
+
+/* The etcd watch stream ended (etcd died or closed on us) or came back:
+ * etcd is collected now rather than at the next --collect-interval, and
+ * diagnosed at once (no debounce: one source, one answer). A refused
+ * connection is direct evidence, and fm_diag_track raises at first sight
+ * (its hold only delays resolving), so etcd-unreachable reaches the
+ * controller within one round trip of the stream's end. */
+static void on_etcd_change(void *arg, bool up)
+{
+	struct agent *a = arg;
+	fm_info("run: etcd watch %s: collecting etcd now", up ? "established again" : "ended");
+	a->etcd_again = true;
+	collect_soon(a);
+	if (a->collecting)
+		return; /* on_collect asks again when it is done */
+	a->collecting = true;
+	collect_etcd_asked(a);
+	a->collecting = false;
 	evaluate(a);
 }
 
@@ -1191,37 +1369,188 @@ static void on_stop(struct fm_signal *s, int signo)
 	fm_loop_stop(s->ev.loop);
 }
 
-/* SIGHUP: the configuration file again. A file with an error is refused
- * whole (its line logged) and the running configuration stays. */
+static bool same_str(const char *x, const char *y)
+{
+	return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* The defaults of run's options, given or not: so the running options and
+ * a file read again compare alike. */
+static void run_defaults(struct opts *o)
+{
+	if (!o->state_dir)
+		o->state_dir = "/var/lib/fleetmedic";
+	if (!o->timeout_ms)
+		o->timeout_ms = 1000;
+	if (!o->heartbeat_ms)
+		o->heartbeat_ms = 120000;
+	/* Stretching is on by default only: a --collect-interval set asks for
+	 * that rate. */
+	if (!o->collect_idle_ms)
+		o->collect_idle_ms = o->collect_ms ? o->collect_ms : 60000;
+	if (!o->collect_ms)
+		o->collect_ms = 10000;
+	if (o->collect_idle_ms < o->collect_ms)
+		o->collect_idle_ms = o->collect_ms;
+}
+
+/* Logs each key SIGHUP cannot apply that the file changed: it takes
+ * effect at restart. */
+static void say_restart_keys(const char *path, const struct opts *now, const struct opts *fresh)
+{
+	const struct {
+		const char *key, *was, *is;
+	} k[] = {
+		{"root", now->root, fresh->root}, {"etcd", now->etcd_url, fresh->etcd_url},
+		{"etcd-ca", now->etcd_ca, fresh->etcd_ca}, {"etcd-cert", now->etcd_cert, fresh->etcd_cert},
+		{"etcd-key", now->etcd_key, fresh->etcd_key}, {"apiserver", now->apiserver_url, fresh->apiserver_url},
+		{"kubeconfig", now->kubeconfig, fresh->kubeconfig}, {"docker-host", now->docker_host, fresh->docker_host},
+		{"journal-dir", now->journal_dir, fresh->journal_dir}, {"kmsg", now->kmsg, fresh->kmsg},
+		{"since", now->since, fresh->since}, {"state-dir", now->state_dir, fresh->state_dir},
+		{"rules-dir", now->rules_dir, fresh->rules_dir}, {"listen", now->listen, fresh->listen},
+		{"psk-identity", now->psk_identity, fresh->psk_identity},
+	};
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		if (!same_str(k[i].was, k[i].is))
+			fm_warn("run: SIGHUP: %s changed in %s: it takes effect when the agent restarts", k[i].key,
+				path);
+}
+
+static struct fm_uplink_opts uplink_opts(const struct agent *a, const struct opts *o, const uint8_t *key,
+					 size_t key_len)
+{
+	return (struct fm_uplink_opts){
+		.controller = o->controller, .identity = o->psk_identity ? o->psk_identity : a->node,
+		.key = key, .key_len = key_len, .insecure = o->insecure, .board = a->board,
+		.heartbeat_s = (uint32_t)(o->heartbeat_ms / 1000), .ack_timeout_ms = o->ack_timeout_ms,
+		.max_retransmit = o->max_retransmit, .retry_min_ms = o->ack_timeout_ms ? o->ack_timeout_ms / 2 : 0,
+		.retry_max_ms = o->retry_max_ms,
+	};
+}
+
+/* The controller's address and key as o gives them: the key into key. 0,
+ * or -1 with err saying why. */
+static int controller_key(const struct opts *o, uint8_t *key, size_t *key_len, char *err, size_t err_size)
+{
+	struct fm_coap_uri uri;
+	*key_len = 0;
+	if (!o->controller) {
+		snprintf(err, err_size, "run needs --controller coaps://HOST[:PORT]");
+		return -1;
+	}
+	if (fm_coap_parse_uri(o->controller, &uri, err, err_size) < 0)
+		return -1;
+	if (!uri.secure && !o->insecure) {
+		snprintf(err, err_size, "%s is plain CoAP: give --insecure to allow it", o->controller);
+		return -1;
+	}
+	if (!uri.secure && !o->listen)
+		return 0;
+	if (!o->psk_file) {
+		snprintf(err, err_size, "DTLS-PSK needs --psk-file FILE (the key in hex)");
+		return -1;
+	}
+	return fm_coap_read_psk(o->psk_file, key, FM_COAP_PSK_MAX, key_len, err, err_size) < 0 ? -1 : 0;
+}
+
+/* SIGHUP: the configuration file again, applied where that can be done
+ * safely at runtime (see --help), or refused whole (its line logged) with
+ * the running configuration kept. */
 static void on_hup(struct fm_signal *s, int signo)
 {
 	(void)signo;
 	struct agent *a = container_of(s, struct agent, sighup);
-	if (!a->o->config) {
+	struct opts *o = a->o;
+	if (!o->config) {
 		fm_notice("run: SIGHUP: no --config to read again");
 		return;
 	}
-	struct opts fresh = *a->o;
+	/* The command line again, then the file: a key the file no longer
+	 * has goes back to its default; the command line still wins. */
+	struct opts fresh = *a->cli;
 	struct config cf;
-	char err[400];
-	/* Only what the file may set changes; the command line still wins. */
-	fresh.allow_rm = false;
-	fresh.heartbeat_ms = 0;
-	if (read_config(a->o->config, &fresh, &cf, err, sizeof(err)) < 0) {
+	char err[600];
+	uint8_t key[FM_COAP_PSK_MAX];
+	size_t key_len = 0;
+	if (read_config(o->config, &fresh, &cf, err, sizeof(err)) < 0) {
 		fm_err("run: SIGHUP: %s; the running configuration stays", err);
 		return;
 	}
-	if (a->o->given & (1ull << (OPT_ALLOW_ACTIONS - OPT_JSON)))
-		fresh.allow_rm = a->o->allow_rm;
-	if (!fresh.heartbeat_ms)
-		fresh.heartbeat_ms = (a->o->given & (1ull << (OPT_HEARTBEAT - OPT_JSON))) ? a->o->heartbeat_ms : 120000;
-	a->policy.allow_remove = fresh.allow_rm;
-	fm_uplink_set_heartbeat(a->uplink, (uint32_t)(fresh.heartbeat_ms / 1000));
-	fm_notice("run: SIGHUP: %s read again: heartbeat %llus, actions %s (other keys take effect at restart)",
-		  a->o->config, (unsigned long long)(fresh.heartbeat_ms / 1000), fresh.allow_rm ? "rm" : "none");
-	a->o->allow_rm = fresh.allow_rm;
-	a->o->heartbeat_ms = fresh.heartbeat_ms;
-	/* Strings of the new text are not taken over: keep the old text. */
+	run_defaults(&fresh);
+	if (controller_key(&fresh, key, &key_len, err, sizeof(err)) < 0) {
+		fm_err("run: SIGHUP: %s: %s; the running configuration stays", o->config, err);
+		goto out_free;
+	}
+	if (strlen(fresh.controller) >= sizeof(a->controller) ||
+	    (fresh.psk_file && strlen(fresh.psk_file) >= sizeof(a->psk_file))) {
+		fm_err("run: SIGHUP: %s: controller or psk-file too long; the running configuration stays", o->config);
+		goto out_free;
+	}
+	say_restart_keys(o->config, o, &fresh);
+
+	/* The uplink anew when anything it was made with changed; the queue
+	 * stays, so nothing queued is lost or sent twice. */
+	bool relink = strcmp(fresh.controller, o->controller) != 0 || fresh.insecure != o->insecure ||
+		      key_len != a->key_len || memcmp(key, a->key, key_len) != 0 ||
+		      fresh.ack_timeout_ms != o->ack_timeout_ms || fresh.max_retransmit != o->max_retransmit ||
+		      fresh.retry_max_ms != o->retry_max_ms;
+	if (relink) {
+		struct fm_uplink_opts uo = uplink_opts(a, &fresh, key, key_len);
+		fm_uplink_delete(&a->uplink);
+		a->uplink = fm_uplink_new(a->ss.loop, a->coap, &uo, a->queue, agent_active, a, err, sizeof(err));
+		if (!a->uplink) {
+			/* Checked above, so only memory: the old one back. */
+			fm_err("run: SIGHUP: %s; the controller stays %s", err, o->controller);
+			uo = uplink_opts(a, o, a->key, a->key_len);
+			a->uplink = fm_uplink_new(a->ss.loop, a->coap, &uo, a->queue, agent_active, a, err, sizeof(err));
+			a->triage.uplink = a->uplink;
+			if (!a->uplink) {
+				fm_err("run: SIGHUP: no uplink (%s): stopping", err);
+				fm_loop_stop(a->ss.loop);
+			}
+			goto out_free;
+		}
+		a->triage.uplink = a->uplink;
+		snprintf(a->controller, sizeof(a->controller), "%s", fresh.controller);
+		snprintf(a->psk_file, sizeof(a->psk_file), "%s", fresh.psk_file ? fresh.psk_file : "");
+		o->controller = a->controller;
+		o->psk_file = fresh.psk_file ? a->psk_file : NULL;
+		memcpy(a->key, key, key_len);
+		a->key_len = key_len;
+		o->insecure = fresh.insecure;
+		o->ack_timeout_ms = fresh.ack_timeout_ms;
+		o->max_retransmit = fresh.max_retransmit;
+		o->retry_max_ms = fresh.retry_max_ms;
+	} else {
+		fm_uplink_set_heartbeat(a->uplink, (uint32_t)(fresh.heartbeat_ms / 1000));
+	}
+	o->heartbeat_ms = fresh.heartbeat_ms;
+	a->policy.allow_remove = o->allow_rm = fresh.allow_rm;
+	o->hold_ms = fresh.hold_ms;
+	fm_diag_track_set_hold(a->track, o->hold_ms ? o->hold_ms : 30000);
+	if (fresh.collect_ms != o->collect_ms || fresh.collect_idle_ms != o->collect_idle_ms) {
+		o->collect_ms = fresh.collect_ms;
+		o->collect_idle_ms = fresh.collect_idle_ms;
+		a->collect_every = o->collect_ms;
+		fm_timer_arm(&a->collect_timer, o->collect_ms, 0);
+	}
+	o->timeout_ms = fresh.timeout_ms;
+	o->tls_max = fresh.tls_max;
+	a->co.timeout_ms = (int)o->timeout_ms;
+	a->co.tls_max = o->tls_max;
+	if (fresh.log_level != o->log_level)
+		fm_log_set_level(fresh.log_level ? (enum fm_log_level)fresh.log_level
+				 : getenv("FLEETMEDIC_DEBUG") ? FM_LOG_DEBUG : FM_LOG_NOTICE);
+	o->log_level = fresh.log_level;
+	fm_notice("run: SIGHUP: %s applied: controller %s%s, heartbeat %llus, actions %s, hold %llums, "
+		  "collect-interval %llums, timeout %llums",
+		  o->config, o->controller, relink ? " (new session)" : "",
+		  (unsigned long long)(o->heartbeat_ms / 1000), o->allow_rm ? "rm" : "none",
+		  (unsigned long long)o->hold_ms, (unsigned long long)o->collect_ms,
+		  (unsigned long long)o->timeout_ms);
+out_free:
+	explicit_bzero(key, sizeof(key));
+	/* Every string taken over was copied: the text goes. */
 	free(cf.text);
 }
 
@@ -1251,6 +1580,7 @@ static void agent_close(struct agent *a)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 		if (a->live[i])
 			sources[i].stop(a->live[i]);
+	fm_etcd_watch_delete(&a->etcd_watch);
 	fm_facts_observe(a->ss.facts, NULL, NULL);
 	fm_uplink_delete(&a->uplink);
 	fm_coap_delete(&a->coap);
@@ -1279,22 +1609,21 @@ static bool source_pointed(const char *source, const struct opts *o)
 	return strcmp(source, "docker") == 0 && o->docker_host;
 }
 
-static int run(struct opts *o)
+static int run(struct opts *o, const struct opts *cli)
 {
-	struct agent a = {.o = o, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
+	struct agent a = {.o = o, .cli = cli, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
 			  .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
 			  .sigterm = {.ev = FM_EVENT_INIT}, .sighup = {.ev = FM_EVENT_INIT}};
 	char err[600];
-	uint8_t key[FM_COAP_PSK_MAX];
-	size_t key_len = 0;
 	int status = EXIT_USAGE;
 
 	if (!o->controller) {
 		fprintf(stderr, "fleetmedic-agent: run needs --controller coaps://HOST[:PORT]\n");
 		return EXIT_USAGE;
 	}
-	if (!o->state_dir)
-		o->state_dir = "/var/lib/fleetmedic";
+	run_defaults(o);
+	if (o->log_level)
+		fm_log_set_level((enum fm_log_level)o->log_level);
 	a.t0_ms = fm_now_ms();
 	if (session_open(&a.ss, o) < 0)
 		return EXIT_USAGE;
@@ -1304,8 +1633,7 @@ static int run(struct opts *o)
 			snprintf(a.node_buf, sizeof(a.node_buf), "unknown");
 		a.node = a.node_buf;
 	}
-	struct fm_coap_uri uri;
-	if (fm_coap_parse_uri(o->controller, &uri, err, sizeof(err)) < 0) {
+	if (controller_key(o, a.key, &a.key_len, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
 		goto out_close;
 	}
@@ -1315,16 +1643,6 @@ static int run(struct opts *o)
 						sizeof(err)) < 0) {
 		fprintf(stderr, "fleetmedic-agent: --listen %s\n", err);
 		goto out_close;
-	}
-	if (uri.secure || o->listen) {
-		if (!o->psk_file) {
-			fprintf(stderr, "fleetmedic-agent: DTLS-PSK needs --psk-file FILE (the key in hex)\n");
-			goto out_close;
-		}
-		if (fm_coap_read_psk(o->psk_file, key, sizeof(key), &key_len, err, sizeof(err)) < 0) {
-			fprintf(stderr, "fleetmedic-agent: %s\n", err);
-			goto out_close;
-		}
 	}
 	a.co = (struct fm_collect_opts){.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
 	if (!(a.queue = fm_queue_open(o->state_dir, 0, err, sizeof(err)))) {
@@ -1375,13 +1693,7 @@ static int run(struct opts *o)
 	if (fm_docker_host(a.docker_host, sizeof(a.docker_host), o->docker_host, a.ss.d.root) < 0)
 		a.docker_host[0] = '\0';
 	a.policy.allow_remove = o->allow_rm;
-	struct fm_uplink_opts uo = {
-		.controller = o->controller, .identity = o->psk_identity ? o->psk_identity : a.node,
-		.key = key, .key_len = key_len, .insecure = o->insecure, .board = a.board,
-		.heartbeat_s = (uint32_t)((o->heartbeat_ms ? o->heartbeat_ms : 120000) / 1000),
-		.ack_timeout_ms = o->ack_timeout_ms, .max_retransmit = o->max_retransmit,
-		.retry_min_ms = o->ack_timeout_ms ? o->ack_timeout_ms / 2 : 0, .retry_max_ms = o->retry_max_ms,
-	};
+	struct fm_uplink_opts uo = uplink_opts(&a, o, a.key, a.key_len);
 	if (!(a.uplink = fm_uplink_new(a.ss.loop, a.coap, &uo, a.queue, agent_active, &a, err, sizeof(err)))) {
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
 		goto out_close;
@@ -1403,8 +1715,18 @@ static int run(struct opts *o)
 	}
 
 	fm_facts_observe(a.ss.facts, on_fact, &a);
-	uint64_t every = o->collect_ms ? o->collect_ms : 10000;
-	fm_timer_arm(&a.collect_timer, 1, every);
+	/* etcd's death by event: collected at once when the watch ends, not
+	 * at the next collection (the endpoint changes only at restart). */
+	if (a.ss.d.etcd.url[0]) {
+		struct fm_etcd_watch_opts wo = {.ep = &a.ss.d.etcd, .co = a.co,
+						.backoff_max_ms = o->collect_ms < 5000 ? o->collect_ms : 5000,
+						.on_change = on_etcd_change, .arg = &a};
+		if (!(a.etcd_watch = fm_etcd_watch_new(a.ss.loop, &wo, err, sizeof(err))))
+			fm_warn("run: etcd is not watched (only collected every %llums): %s",
+				(unsigned long long)o->collect_ms, err);
+	}
+	a.collect_every = o->collect_ms;
+	fm_timer_arm(&a.collect_timer, 1, 0);
 	uint64_t wd = fm_journal_watchdog_usec();
 	if (wd)
 		fm_timer_arm(&a.watchdog_timer, wd / 2000 ? wd / 2000 : 1, wd / 2000 ? wd / 2000 : 1);
@@ -1414,7 +1736,7 @@ static int run(struct opts *o)
 	status = fm_loop_run(a.ss.loop) < 0 ? EXIT_FINDING : 0;
 
 out_close:
-	explicit_bzero(key, sizeof(key));
+	explicit_bzero(a.key, sizeof(a.key));
 	agent_close(&a);
 	free(a.cf.text);
 	return status;
@@ -1458,6 +1780,8 @@ int main(int argc, char **argv)
 			return rc;
 		if (o.config && read_config(o.config, &o, &cf, NULL, 0) < 0)
 			return EXIT_USAGE;
+		if (o.log_level)
+			fm_log_set_level((enum fm_log_level)o.log_level);
 		if (optind < argc - 2) {
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 2]);
 			return EXIT_USAGE;
@@ -1472,6 +1796,8 @@ int main(int argc, char **argv)
 			return rc;
 		if (o.config && read_config(o.config, &o, &cf, NULL, 0) < 0)
 			return EXIT_USAGE;
+		if (o.log_level)
+			fm_log_set_level((enum fm_log_level)o.log_level);
 		if (optind < argc - 1) {
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 1]);
 			return EXIT_USAGE;
@@ -1488,19 +1814,21 @@ int main(int argc, char **argv)
 		int rc = parse_opts(argc - 1, argv + 1, &o);
 		if (rc)
 			return rc;
+		/* The command line alone: SIGHUP reads the file over it again. */
+		struct opts cli = o;
 		if (optind < argc - 1) {
 			fprintf(stderr, "fleetmedic-agent: unexpected argument %s\n", argv[optind + 1]);
 			return EXIT_USAGE;
 		}
 		if (o.config && read_config(o.config, &o, &cf, NULL, 0) < 0)
 			return EXIT_USAGE;
+		if (o.log_level)
+			fm_log_set_level((enum fm_log_level)o.log_level);
 		if (o.follow || o.json) {
 			fprintf(stderr, "fleetmedic-agent: --follow and --json are for probe and check\n");
 			return EXIT_USAGE;
 		}
-		if (!o.timeout_ms)
-			o.timeout_ms = 1000;
-		rc = run(&o);
+		rc = run(&o, &cli);
 		free(cf.text);
 		return rc;
 	}

@@ -11,7 +11,38 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+/* One agent per process, one loop thread: the writes' outcome as one record. */
+static struct fm_state_status status;
+
+/* Counts a write's outcome (rc) in dir; returns rc. */
+static int note(const char *dir, const char *name, int rc)
+{
+	if (rc < 0) {
+		if (strcmp(status.dir, dir) != 0)
+			status.failing = 0;
+		status.failed++;
+		status.failing++;
+		status.err = rc;
+		snprintf(status.dir, sizeof(status.dir), "%s", dir);
+		snprintf(status.name, sizeof(status.name), "%s", name);
+	} else if (strcmp(status.dir, dir) == 0) {
+		status.failing = 0;
+	}
+	return rc;
+}
+
+void fm_state_status(struct fm_state_status *st)
+{
+	*st = status;
+}
+
+bool fm_state_failure_is_new(void)
+{
+	return status.failing == 1;
+}
 
 static bool name_ok(const char *name)
 {
@@ -55,18 +86,11 @@ static int mkdir_p(const char *dir)
 	return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
-int fm_state_write(const char *dir, const char *name, const void *data, size_t len)
+/* The write itself, once the arguments are checked: path and tmp in dir. */
+static int write_atomic(const char *dir, const char *path, const char *tmp, const void *data, size_t len)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
 	int rc;
 
-	if (!dir || !name_ok(name))
-		return -EINVAL;
-	if (len > FM_STATE_MAX)
-		return -EFBIG;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
-		return -ENAMETOOLONG;
 	if ((rc = mkdir_p(dir)) < 0)
 		return rc;
 
@@ -94,8 +118,24 @@ int fm_state_write(const char *dir, const char *name, const void *data, size_t l
 	return rc;
 
 out_unlink:
+	/* Nothing half-written left behind (ENOSPC mid-file): the target
+	 * keeps its last whole content. */
 	unlink(tmp);
 	return rc;
+}
+
+int fm_state_write(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	if (!dir || !name_ok(name))
+		return -EINVAL;
+	if (len > FM_STATE_MAX)
+		return -EFBIG;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	return note(dir, name, write_atomic(dir, path, tmp, data, len));
 }
 
 int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len)
@@ -172,4 +212,32 @@ cJSON *fm_state_read_json(const char *dir, const char *name, int *rc)
 		*rc = -EBADMSG;
 	free(buf);
 	return o;
+}
+
+int fm_state_device(const char *dir, char *dev, size_t size)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	/* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext4 /dev/loop3 rw" */
+	char line[4096], src[256] = "";
+	int lines = 0;
+	while (!src[0] && lines++ < 100000 && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2 || maj != major(st.st_dev) ||
+		    min != minor(st.st_dev))
+			continue;
+		if (sscanf(sep + 3, "%*s %255s", src) != 1)
+			src[0] = '\0';
+	}
+	fclose(f);
+	const char *base = strrchr(src, '/');
+	base = base ? base + 1 : src;
+	int n = base[0] ? snprintf(dev, size, "%s", base)
+					  : snprintf(dev, size, "%u:%u", major(st.st_dev), minor(st.st_dev));
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

@@ -843,10 +843,40 @@ static void rule_logs(struct ctx *c)
 	}
 }
 
+/* --- rules: the agent itself --------------------------------------------- */
+
+/* The state dir cannot be written (agent.state, put by the run loop): the
+ * agent still reports, but what it would need after a restart (the unsent
+ * reports, the journal and kmsg cursors) is in its memory only. A warning:
+ * nothing of the cluster is broken by it. Explains nothing and is
+ * explained by nothing (disk-pressure is keyed by a mount point the
+ * explain table cannot match to this dir). */
+static void rule_agent(struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (!kind_is(f, "agent.state") || strcmp(str_or(f, "state", "ok"), "unwritable") != 0)
+			continue;
+		const char *dir = str_or(f, "path", str_or(f, "id", "?"));
+		cJSON *d = emit(c, "state-unwritable", "warning", str_or(f, "id", dir),
+				"the agent cannot persist its state: %s; the unsent reports and the log cursors are kept in memory, a restart of the agent would lose them",
+				str_or(f, "reason", "?"));
+		evidence(c, d, f, FIELDS("path", "device", "reason", "failed_writes", "failing_writes", "last_file",
+					 "last_error"));
+		if (num_or(f, "last_errno", 0) == ENOSPC) {
+			remedy(c, d, "df -h %s", dir);
+			remedy(c, d, "du -xh --max-depth=2 \"$(stat -c %%m %s)\" 2>/dev/null | sort -h | tail -20", dir);
+		} else {
+			remedy(c, d, "journalctl -k | grep -iE 'I/O error|EXT4-fs error|read-only'");
+		}
+		remedy(c, d, "do not restart fleetmedic-agent until it writes %s again (this diagnosis resolves then)", dir);
+	}
+}
+
 /* --- the whole ------------------------------------------------------------ */
 
 typedef void (*rule_fn)(struct ctx *c);
-static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs, rule_hal, rule_docker, rule_logs};
+static const rule_fn rules[] = {rule_etcd, rule_apiserver, rule_certs, rule_hal, rule_docker, rule_logs, rule_agent};
 
 int fm_diagnose_severity_rank(const char *severity)
 {
@@ -1003,6 +1033,11 @@ struct fm_diag_track {
 	uint64_t last_ms; /* the last evaluation */
 	cJSON *active;    /* array of diagnoses, each with "last_seen_ms" */
 };
+
+void fm_diag_track_set_hold(struct fm_diag_track *t, uint64_t hold_ms)
+{
+	t->hold_ms = hold_ms;
+}
 
 struct fm_diag_track *fm_diag_track_new(uint64_t hold_ms)
 {

@@ -56,6 +56,8 @@ struct fm_diag_track;
 struct fm_diag_track *fm_diag_track_new(uint64_t hold_ms);
 /* Frees and NULLs *t; accepts NULL. */
 void fm_diag_track_delete(struct fm_diag_track **t);
+/* A new hold time (SIGHUP), for the diagnoses absent from now on too. */
+void fm_diag_track_set_hold(struct fm_diag_track *t, uint64_t hold_ms);
 
 /* Feeds one evaluation (borrows diagnoses, the array fm_diagnose returned)
  * at now_ms (monotonic). Returns the changes as a new JSON array (caller

@@ -655,6 +655,12 @@ int fm_httpc_fetch(struct fm_httpc *c, const struct fm_httpc_req *req)
 		return -1;
 	}
 	while (!done) {
+		/* The loop was stopped (SIGTERM) while the request waits: the
+		 * agent is going down within its second, not at the deadline. */
+		if (fm_loop_stopped(c->loop)) {
+			fm_httpc_cancel(c);
+			break;
+		}
 		rc = fm_loop_run_once(c->loop, -1);
 		if (rc < 0) {
 			fm_httpc_cancel(c);

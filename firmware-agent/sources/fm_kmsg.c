@@ -119,7 +119,7 @@ static void save_state(struct fm_kmsg *k)
 	cJSON_AddNumberToObject(o, "matched", (double)k->matched);
 	cJSON_AddItemToObject(o, "hits", fm_rules_hits_json(k->hits));
 	int rc = fm_state_write_json(k->state_dir, STATE_FILE, o);
-	if (rc < 0)
+	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("kmsg: cannot save state in %s: %s", k->state_dir, strerror(-rc));
 }
 

@@ -1249,6 +1249,30 @@ int fmh_etcd_stop(struct fmh_etcd *e)
 	return ret;
 }
 
+int fmh_etcd_restart(struct fmh_etcd *e, const char *root, const char *log_name)
+{
+	char cluster[96];
+	long long deadline;
+	bool zap;
+	int ret;
+
+	if (e->pid > 0 || !e->dir[0])
+		return -EBUSY;
+	if ((ret = fmt(e->log, sizeof(e->log), "%s/%s", e->dir, log_name)) < 0 ||
+	    (ret = fmt(cluster, sizeof(cluster), "%s=http://127.0.0.1:%d", e->name, e->peer_port)) < 0 ||
+	    (ret = etcd_version("etcd", e->version, sizeof(e->version), &zap)) < 0)
+		return ret;
+	deadline = now_ms() + ETCD_START_MS;
+	/* The data dir exists: etcd takes the cluster from it and ignores
+	 * the --initial-* flags. */
+	ret = etcd_spawn(e, "etcd", zap, root, cluster, NULL, 0);
+	if (ret == 0 && (ret = etcd_wait(e, zap, deadline)) < 0) {
+		fmh_stop(e->pid);
+		e->pid = 0;
+	}
+	return ret;
+}
+
 int fmh_listen_silent(int *port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

@@ -199,6 +199,14 @@ int fmh_etcd_cluster_start(struct fmh_etcd *m, int n, const char *bin, const cha
 int fmh_etcd_stop(struct fmh_etcd *e);
 
 /*
+ * Starts the single-member etcd of e again after it was stopped or killed
+ * (e->pid 0), on the same data dir, ports and PKI under root, logging to
+ * e->dir/log_name (a fresh file, so the wait sees this start's lines). Waits
+ * as fmh_etcd_start() does. 0, -EBUSY when it runs, or as fmh_etcd_start().
+ */
+int fmh_etcd_restart(struct fmh_etcd *e, const char *root, const char *log_name);
+
+/*
  * A listening TCP socket on 127.0.0.1:<free port> that never accepts: a
  * client's connect() completes in the kernel backlog, then nothing is ever
  * said. Writes the port to *port and returns the fd (CLOEXEC), or -errno.

@@ -45,9 +45,10 @@ static void hex(const char *s, char *out)
 
 static int write_keys(const char *path)
 {
-	char a[2 * sizeof(FMH_KEY_A) + 1], b[2 * sizeof(FMH_KEY_B) + 1];
+	char a[2 * sizeof(FMH_KEY_A) + 1], b[2 * sizeof(FMH_KEY_B) + 1], c[2 * sizeof(FMH_KEY_C) + 1];
 	hex(FMH_KEY_A, a);
 	hex(FMH_KEY_B, b);
+	hex(FMH_KEY_C, c);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -56,7 +57,8 @@ static int write_keys(const char *path)
 		close(fd);
 		return -errno;
 	}
-	fprintf(f, "# the test fleet\n%s %s\n%s %s  # the second node\n", FMH_NODE_A, a, FMH_NODE_B, b);
+	fprintf(f, "# the test fleet\n%s %s\n%s %s  # the second node\n%s %s\n", FMH_NODE_A, a, FMH_NODE_B, b,
+		FMH_NODE_C, c);
 	return fclose(f) == 0 ? 0 : -EIO;
 }
 

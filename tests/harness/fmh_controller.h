@@ -2,7 +2,8 @@
  * tests, its key store, and an independent CoAP/DTLS client to talk to it
  * (Debian's libcoap3-bin: coap-client-openssl, OpenSSL's DTLS, not ours).
  *
- * The key store holds FMH_NODE_A and FMH_NODE_B; their keys are printable
+ * The key store holds FMH_NODE_A, FMH_NODE_B and FMH_NODE_C (a third node
+ * for bench/agent_bench's agents side by side); their keys are printable
  * ASCII (FMH_KEY_A, FMH_KEY_B) because coap-client's -k takes the key's
  * bytes as text; the store file holds them in hex as the controller wants.
  */
@@ -20,6 +21,8 @@
 #define FMH_KEY_A "fleetmedic-test-key-pi-master1"
 #define FMH_NODE_B "node-b"
 #define FMH_KEY_B "fleetmedic-test-key-node-b"
+#define FMH_NODE_C "node-c"
+#define FMH_KEY_C "fleetmedic-test-key-node-c"
 
 struct fmh_controller {
 	pid_t pid;

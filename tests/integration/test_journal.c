@@ -1,7 +1,7 @@
 /* probe journal against real journal files (systemd-journal-remote from the
  * export-format fixtures with the incidents' own log lines), and
  * probe journal --follow: live entries, exactly-once across SIGKILL,
- * rotation and vacuum. */
+ * rotation and vacuum, every entry of a burst across a file switch. */
 #include "fm_harness.h"
 #include "fmh_check.h"
 #include "fmh_journal.h"
@@ -218,6 +218,29 @@ static void kill9(pid_t pid)
 	assert_int_equal(st, 128 + SIGKILL);
 }
 
+/* The follower (pid, writing log) has seen exactly `entries` and counted
+ * `conflicts`; SIGTERM saves the state too: a restart adds nothing, and
+ * counts what comes after it. */
+static void counted_then_restart(const struct jdir *j, const char *log, pid_t pid, long long entries,
+				 long long conflicts)
+{
+	char again[PATH_MAX + 32];
+	wait_seen(log, pid, entries);
+	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
+			 conflicts);
+	assert_int_equal(fmh_follow_num(log, "journal.source", j->dir, "entries_matched"), conflicts);
+	assert_int_equal(fmh_stop(pid), 0);
+	snprintf(again, sizeof(again), "%s/agent-again.log", j->tmp);
+	pid = start_follow(j, again);
+	wait_seen(again, pid, entries);
+	conflicts += append_batch(j, 30);
+	entries += 30;
+	wait_seen(again, pid, entries);
+	assert_int_equal(fmh_follow_count(again, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
+			 conflicts);
+	assert_int_equal(fmh_stop(pid), 0);
+}
+
 /* SIGKILL at arbitrary points while the agent works through a stream, more
  * entries appended while it is dead: after the last restart the counts are
  * exactly what was appended - none lost, none counted twice. */
@@ -247,21 +270,7 @@ static void test_exactly_once_kill(void **state)
 	}
 	snprintf(log, sizeof(log), "%s/agent-last.log", j.tmp);
 	pid_t pid = start_follow(&j, log);
-	wait_seen(log, pid, entries);
-	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
-			 conflicts);
-	assert_int_equal(fmh_follow_num(log, "journal.source", j.dir, "entries_matched"), conflicts);
-	/* SIGTERM saves the state too: a restart adds nothing */
-	assert_int_equal(fmh_stop(pid), 0);
-	snprintf(log, sizeof(log), "%s/agent-again.log", j.tmp);
-	pid = start_follow(&j, log);
-	wait_seen(log, pid, entries);
-	conflicts += append_batch(&j, 30);
-	entries += 30;
-	wait_seen(log, pid, entries);
-	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
-			 conflicts);
-	assert_int_equal(fmh_stop(pid), 0);
+	counted_then_restart(&j, log, pid, entries, conflicts);
 }
 
 static void vacuum(const struct jdir *j)
@@ -334,6 +343,33 @@ static void test_rotation_vacuum(void **state)
 	assert_int_equal(fmh_stop(pid), 0);
 }
 
+/* A burst while the agent follows (issue 11's flood, small): 60,000 entries
+ * (three times the follower's reopen interval) appended back to back by
+ * systemd-journal-remote, the file switched (rotated, a new one started)
+ * halfway: the follower sees exactly every entry and counts every conflict
+ * once; SIGTERM then saves the state, and a restart counts nothing again. */
+#define BURST_ROUNDS 6
+#define BURST_ROUND  10000
+static void test_burst(void **state)
+{
+	(void)state;
+	struct jdir j;
+	char log[PATH_MAX + 32];
+	long long entries = 0, conflicts = 0;
+	jdir_make(&j);
+	snprintf(log, sizeof(log), "%s/agent.log", j.tmp);
+	pid_t pid = start_follow(&j, log);
+	/* following (an empty directory) before the burst starts */
+	assert_int_equal(fmh_wait_log_pid(log, "\"entries_seen\":0,", pid, 30000), 0);
+	for (int r = 0; r < BURST_ROUNDS; r++) {
+		if (r == BURST_ROUNDS / 2)
+			assert_int_equal(fmh_journal_rotate(j.dir, 1), 0);
+		conflicts += append_batch(&j, BURST_ROUND);
+		entries += BURST_ROUND;
+	}
+	counted_then_restart(&j, log, pid, entries, conflicts);
+}
+
 int main(void)
 {
 	fmh_init();
@@ -343,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_exactly_once_kill),
 		cmocka_unit_test(test_rotation_vacuum),
+		cmocka_unit_test(test_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

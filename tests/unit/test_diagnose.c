@@ -507,6 +507,67 @@ static void runtime_down(void **state)
 	fm_facts_delete(&f);
 }
 
+/* The state dir full: a warning of its own, with what frees it; its count
+ * of failed writes growing is not a change of the diagnosis; another error
+ * points at the kernel log; "ok" again: nothing. */
+static void state_unwritable(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "agent.state", "/var/lib/fleetmedic",
+	    "{\"state\":\"unwritable\",\"reason\":\"no space left on /var/lib/fleetmedic (device mmcblk0p2)\","
+	    "\"path\":\"/var/lib/fleetmedic\",\"device\":\"mmcblk0p2\",\"failed_writes\":3,\"failing_writes\":3,"
+	    "\"last_file\":\"uplink.json\",\"last_error\":\"No space left on device\",\"last_errno\":28}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	const cJSON *s = diag(d, "state-unwritable");
+	assert_non_null(s);
+	assert_non_null(diag(d, "etcd-unreachable"));
+	assert_string_equal(cJSON_GetObjectItem(s, "severity")->valuestring, "warning");
+	assert_string_equal(cJSON_GetObjectItem(s, "key")->valuestring, "/var/lib/fleetmedic");
+	assert_non_null(strstr(cJSON_GetObjectItem(s, "summary")->valuestring,
+			       "no space left on /var/lib/fleetmedic (device mmcblk0p2)"));
+	assert_true(lists(s, "remedy", "df -h /var/lib/fleetmedic"));
+	assert_true(has_evidence(s, "agent.state"));
+
+	/* More failed writes: the tracked diagnosis does not change. */
+	struct fm_diag_track *t = fm_diag_track_new(1000);
+	cJSON *ch = fm_diag_track_update(t, d, 100);
+	assert_int_equal(cJSON_GetArraySize(ch), 2);
+	cJSON_Delete(ch);
+	cJSON_Delete(d);
+	fmh_put_fact(f, "agent.state", "/var/lib/fleetmedic",
+	    "{\"state\":\"unwritable\",\"reason\":\"no space left on /var/lib/fleetmedic (device mmcblk0p2)\","
+	    "\"path\":\"/var/lib/fleetmedic\",\"device\":\"mmcblk0p2\",\"failed_writes\":9,\"failing_writes\":9,"
+	    "\"last_file\":\"journal.state\",\"last_error\":\"No space left on device\",\"last_errno\":28}");
+	d = fm_diagnose(f, NOW);
+	ch = fm_diag_track_update(t, d, 200);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	cJSON_Delete(d);
+	fm_diag_track_delete(&t);
+
+	/* An I/O error: the kernel log, not df. */
+	fmh_put_fact(f, "agent.state", "/var/lib/fleetmedic",
+	    "{\"state\":\"unwritable\",\"reason\":\"cannot write in /var/lib/fleetmedic (device mmcblk0p2): Input/output error\","
+	    "\"path\":\"/var/lib/fleetmedic\",\"failed_writes\":10,\"failing_writes\":1,\"last_errno\":5}");
+	d = fm_diagnose(f, NOW);
+	s = diag(d, "state-unwritable");
+	assert_non_null(s);
+	assert_false(lists(s, "remedy", "df -h /var/lib/fleetmedic"));
+	assert_true(lists(s, "remedy", "journalctl -k | grep -iE 'I/O error|EXT4-fs error|read-only'"));
+	cJSON_Delete(d);
+
+	fmh_put_fact(f, "agent.state", "/var/lib/fleetmedic",
+	    "{\"state\":\"ok\",\"path\":\"/var/lib/fleetmedic\",\"failed_writes\":10,\"failing_writes\":0}");
+	d = fm_diagnose(f, NOW);
+	assert_null(diag(d, "state-unwritable"));
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 static cJSON *one(const char *code, const char *key)
 {
 	char buf[256];
@@ -665,6 +726,7 @@ int main(void)
 		cmocka_unit_test(incident_2),
 		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),
+		cmocka_unit_test(state_unwritable),
 		cmocka_unit_test(track_holds_and_resolves_once),
 		cmocka_unit_test(track_symptom_folds_into_cause_at_once),
 		cmocka_unit_test(track_reports_changes_and_seeds),

@@ -83,11 +83,58 @@ static void test_caps(void **state)
 	assert_int_equal(fm_state_read(dir, "adir", buf, sizeof(buf), &len), -EINVAL);
 }
 
+/* A write the filesystem refuses is counted and kept until a write to the
+ * same dir works; no temporary file is left; the device is named. */
+static void test_status(void **state)
+{
+	(void)state;
+	char sub[128], file[160];
+	struct fm_state_status st;
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	fm_state_status(&st);
+	uint64_t failed0 = st.failed;
+	/* sub a regular file: the tmp file cannot be made in it (ENOTDIR). */
+	FILE *f = fopen(sub, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(fm_state_write(sub, "a.json", "{}", 2), -ENOTDIR);
+	assert_true(fm_state_failure_is_new()); /* the one to log */
+	assert_int_equal(fm_state_write(sub, "a.json", "{}", 2), -ENOTDIR);
+	assert_false(fm_state_failure_is_new());
+	fm_state_status(&st);
+	assert_int_equal(st.failed, failed0 + 2);
+	assert_int_equal(st.failing, 2);
+	assert_int_equal(st.err, -ENOTDIR);
+	assert_string_equal(st.dir, sub);
+	assert_string_equal(st.name, "a.json");
+	/* A bad name is the caller's: not counted. */
+	assert_int_equal(fm_state_write(sub, "../x", "{}", 2), -EINVAL);
+	fm_state_status(&st);
+	assert_int_equal(st.failed, failed0 + 2);
+	/* Another dir working does not clear sub's failure; sub's does. */
+	assert_int_equal(fm_state_write(dir, "b.json", "{}", 2), 0);
+	fm_state_status(&st);
+	assert_int_equal(st.failing, 2);
+	assert_int_equal(unlink(sub), 0);
+	assert_int_equal(fm_state_write(sub, "a.json", "{}", 2), 0);
+	fm_state_status(&st);
+	assert_int_equal(st.failing, 0);
+	assert_int_equal(st.failed, failed0 + 2);
+	snprintf(file, sizeof(file), "%s/.a.json.tmp", sub);
+	assert_int_equal(access(file, F_OK), -1);
+
+	char dev[64];
+	assert_int_equal(fm_state_device(dir, dev, sizeof(dev)), 0);
+	assert_true(dev[0] != '\0');
+	assert_int_equal(fm_state_device("/nonexistent/fm", dev, sizeof(dev)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_status),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# b_agent.sh BUILD_DIR: what `fleetmedic-agent run` itself costs the node
+# (issue 10 items 1, 2, 7), from bench/agent_bench (see its comment): a
+# healthy incident-1 node of real parts (etcd over mTLS, a private dockerd
+# with the apiserver pod's containers, journal files written by
+# systemd-journal-remote, the apiserver TLS stand-in, /dev/kmsg, the board)
+# and a real controller over DTLS-PSK.
+#   startup  exec to READY=1 (NOTIFY_SOCKET), every source on / nothing
+#            configured, BENCH_AGENT_STARTUP runs (10) each
+#   memory   BENCH_AGENT_AGENTS agents (3) side by side, after
+#            BENCH_AGENT_STEADY s (60) with a journal trickle, and after a
+#            burst of BENCH_AGENT_BURST entries (100000) once read
+#   idle     BENCH_AGENT_WINDOWS windows (3) of BENCH_AGENT_WINDOW s (60)
+# The anchor in the same run: 3 prometheus-node-exporter instances
+# (bench/lib.sh's bench_ne_*, as bench/b_node_exporter.sh), scraped every
+# 5 s while the agents run, their memory read after BENCH_ANCHOR_SECONDS (60).
+# Every process started here is stopped by pid (bench/lib.sh; agent_bench
+# stops its own through the harness).
+set -euo pipefail
+build=$(readlink -f "${1:?usage: bench/b_agent.sh BUILD_DIR}")
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+agent=$build/firmware-agent/fleetmedic-agent
+ctl=$build/fleet-controller/fleetmedic-controller
+prog=$build/bench/agent_bench
+for b in "$agent" "$ctl" "$prog"; do
+    [ -x "$b" ] || { echo "b_agent: $b missing (cmake --build $build)" >&2; exit 1; }
+done
+n=${BENCH_AGENT_AGENTS:-3}
+steady=${BENCH_AGENT_STEADY:-60}
+burst=${BENCH_AGENT_BURST:-100000}
+windows=${BENCH_AGENT_WINDOWS:-3}
+window=${BENCH_AGENT_WINDOW:-60}
+runs=${BENCH_AGENT_STARTUP:-10}
+secs=${BENCH_ANCHOR_SECONDS:-60}
+bench_init
+# A binary just linked sits in dirty page-cache pages, which smaps counts as
+# the Private_Dirty of every process mapping it: write them back first.
+sync
+
+bench_ne_start 3
+: >"$BENCH_TMP/ne.plain"; : >"$BENCH_TMP/ne.gzip"
+bench_ne_scrape_for "$secs" 5 "$BENCH_TMP/ne.plain" "$BENCH_TMP/ne.gzip" &
+scraper=$!
+bench_track "$scraper"
+cmd=("$prog" --agents "$n" --steady "$steady" --burst "$burst" --windows "$windows" --window "$window"
+     --startup "$runs" "$agent" "$ctl")
+"${BENCH_GUARD[@]}" "${cmd[@]}" >"$BENCH_TMP/out" 2>"$BENCH_TMP/err" &
+ab=$!
+bench_track "$ab"
+wait "$scraper"
+bench_ne_mem >"$BENCH_TMP/ne.mem"
+for p in "${BENCH_NE_PIDS[@]}"; do bench_stop "$p"; done
+if ! wait "$ab"; then
+    grep -v '^fleetmedic' "$BENCH_TMP/err" | tail -20 >&2
+    echo "b_agent: agent_bench failed" >&2
+    exit 1
+fi
+out=$BENCH_TMP/out
+
+# sanity: every figure there and plausible (never compared with a goal here)
+for k in "startup full" "startup empty" "mem steady" "idle"; do
+    grep -q "^$k " "$out" || { echo "b_agent: no '$k' figures" >&2; exit 1; }
+done
+awk '$1 == "mem" && ($4 <= 0 || $5 <= 0 || $4 < $5 || $4 > 1048576) { bad = 1 }
+     $1 == "startup" && ($4 <= 0 || $4 > 20000) { bad = 1 }
+     $1 == "idle" && ($4 <= 0 || $6 <= 0 || $7 <= 0 || $8 <= 0) { bad = 1 }
+     END { exit bad }' "$out" || { echo "b_agent: implausible figures:" >&2; cat "$out" >&2; exit 1; }
+
+# column c of the lines starting with the words w: "median | min | max",
+# or (cell) "median (min–max)"
+mmm() { # WORDS COLUMN [FORMAT]
+    awk -v w="$1" -v c="$2" 'index($0, w " ") == 1 { print $c }' "$out" | bench_stats |
+        awk -v f="${3:-%.1f}" '{ printf f " | " f " | " f, $1, $2, $3 }'
+}
+cell() { # WORDS COLUMN
+    awk -v w="$1" -v c="$2" 'index($0, w " ") == 1 { print $c }' "$out" | bench_stats |
+        awk '{ printf "%d (%d–%d)", $1, $2, $3 }'
+}
+med() { awk -v w="$1" -v c="$2" 'index($0, w " ") == 1 { print $c }' "$out" | bench_stats | cut -d' ' -f1; }
+ne_med() { cut -d' ' -f"$1" "$BENCH_TMP/ne.mem" | bench_stats | cut -d' ' -f1; }
+ne_rss=$(ne_med 1) ne_pd=$(ne_med 2)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+goal() { # WORDS COLUMN LIMIT_KB: the highest sample against the goal
+    awk -v w="$1" -v c="$2" -v l="$3" 'index($0, w " ") == 1 && $c > m { m = $c }
+        END { print (m <= l ? "met" : "NOT met") " (highest " m " kB)" }' "$out"
+}
+first=$(awk '$1 == "mem" { print $3; exit }' "$out")
+phases=(steady)
+grep -q '^mem burst ' "$out" && phases+=(burst)
+
+cat <<MD
+## Agent: memory, idle cost and startup of \`fleetmedic-agent run\`
+
+The node: a healthy incident 1 node from the test harness's real parts (etcd over
+mTLS with kubeadm's PKI; a private dockerd running the apiserver pod's attempt 24
+and its sandbox; journal files written by systemd-journal-remote and followed with
+--journal-dir; the apiserver TLS stand-in; the real /dev/kmsg; the board under the
+node's root) and \`fleetmedic-controller serve\` (DTLS-PSK) every agent reports to.
+The agents run with the defaults: collection of etcd, apiserver and board every
+10 s, heartbeat 120 s. Optimised build (\`$(basename "$build")\`).
+Command: \`bench/b_agent.sh BUILD_DIR\`, i.e. \`${cmd[*]##*/}\`
+(bench/agent_bench.c), with 3 \`prometheus-node-exporter --web.listen-address=127.0.0.1:PORT\`
+beside it (scraped every 5 s, their memory read after ${secs} s).
+
+### Memory: $n agents side by side (kB: median, and min–max over the agents)
+
+| after | VmRSS | Private_Dirty | RssAnon | RssFile |
+| --- | --- | --- | --- | --- |
+MD
+for ph in "${phases[@]}"; do
+    label="${steady} s, a journal trickle (5 entries every 2 s)"
+    [ "$ph" = burst ] && label="a burst of $burst entries, once read (the persisted cursor at the journal's end $(med "burst" 4) ms after the append)"
+    echo "| $label | $(cell "mem $ph" 4) | $(cell "mem $ph" 5) | $(cell "mem $ph" 6) | $(cell "mem $ph" 7) |"
+done
+cat <<MD
+| anchor: node_exporter, same run (median of 3) | $ne_rss | $ne_pd | $(ne_med 3) | $(ne_med 4) |
+
+- agent / node_exporter, same run: VmRSS **$(ratio "$(med "mem steady" 4)" "$ne_rss")×**, Private_Dirty **$(ratio "$(med "mem steady" 5)" "$ne_pd")×** (steady)$(
+  [ "${#phases[@]}" = 2 ] && echo "; after the burst $(ratio "$(med "mem burst" 4)" "$ne_rss")× and $(ratio "$(med "mem burst" 5)" "$ne_pd")×")
+- goal VmRSS ≤ 4096 kB: steady $(goal "mem steady" 4 4096)$([ "${#phases[@]}" = 2 ] && echo ", after the burst $(goal "mem burst" 4 4096)")
+- goal Private_Dirty ≤ 1024 kB: steady $(goal "mem steady" 5 1024)$([ "${#phases[@]}" = 2 ] && echo ", after the burst $(goal "mem burst" 5 1024)")
+
+Where it goes ($first, /proc/PID/smaps grouped by mapping; kB):
+
+MD
+for ph in "${phases[@]}"; do
+    awk -v ph="$ph" -v a="$first" '$1 == "map" && $2 == ph && $3 == a {
+            n = $4
+            if (n ~ /\.journal$/) { jr += $5 } else if (n ~ /^lib|^ld-linux/) { lr += $5; lp += $6 }
+            else if (n == "[heap]" || n == "[anon]") { hr += $5; hp += $6 }
+            else if (n == "fleetmedic-agent") { ar += $5; ap += $6 }
+            else { xr += $5; xp += $6 }
+        }
+        END {
+            printf "- %s: heap and anonymous %d (dirty %d); the agent binary %d (dirty %d); shared libraries %d (dirty %d); journal files (sd-journal mmap) %d; stack and the rest %d (dirty %d)\n",
+                ph, hr, hp, ar, ap, lr, lp, jr, xr, xp
+        }' "$out"
+done
+echo
+echo "| mapping ($first, steady) | Rss kB | Private_Dirty kB |"
+echo "| --- | ---: | ---: |"
+awk -v a="$first" '$1 == "map" && $2 == "steady" && $3 == a && n++ < 12 { printf "| %s | %d | %d |\n", $4, $5, $6 }' "$out"
+
+cat <<MD
+
+### Idle: nothing written to any part of the node ($windows windows of ${window} s × $n agents)
+
+| per agent | median | min | max | goal |
+| --- | ---: | ---: | ---: | --- |
+| CPU s per minute (utime + stime, /proc/PID/stat) | $(awk '$1 == "idle" { print $5 / $6 * 60 / $4 }' "$out" | bench_stats | awk '{ printf "%.3f | %.3f | %.3f", $1, $2, $3 }') | |
+| % of one core (/proc/PID/task/*/schedstat) | $(awk '$1 == "idle" { print $8 / 1e9 / $4 * 100 }' "$out" | bench_stats | awk '{ printf "%.3f | %.3f | %.3f", $1, $2, $3 }') | ≤ 0.1 % |
+| context switches per minute (voluntary + nonvoluntary, every thread) | $(awk '$1 == "idle" { print $7 * 60 / $4 }' "$out" | bench_stats | awk '{ printf "%.0f | %.0f | %.0f", $1, $2, $3 }') | |
+| wake-ups per second (context switches / s) | $(awk '$1 == "idle" { print $7 / $4 }' "$out" | bench_stats | awk '{ printf "%.2f | %.2f | %.2f", $1, $2, $3 }') | ≤ 1 |
+
+- goal ≤ 1 wake-up per second: $(awk '$1 == "idle" { s += $7; t += $4 } END { printf "%s (%.2f on average)", s / t <= 1 ? "met" : "NOT met", s / t }' "$out")
+- goal ≤ 0.1 % of a core: $(awk '$1 == "idle" { s += $8; t += $4 } END { printf "%s (%.3f %% on average)", s / t / 1e7 <= 0.1 ? "met" : "NOT met", s / t / 1e7 }' "$out")
+
+### Startup: exec to READY=1 ($runs runs each, one agent at a time, a fresh state dir each)
+
+| run's configuration | median ms | min ms | max ms |
+| --- | ---: | ---: | ---: |
+| every source on (the node above) | $(mmm "startup full" 4) |
+| nothing configured (empty root and journal dir, --kmsg none; the controller only) | $(mmm "startup empty" 4) |
+
+From just before fork+exec (agent_bench) to the arrival of the sd_notify datagram
+holding READY=1 on the AF_UNIX socket named by NOTIFY_SOCKET.
+MD

@@ -1,0 +1,219 @@
+/* fmh_faults_ctl: see fmh_faults_ctl.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fmh_faults_ctl.h"
+
+#include "fm_harness.h"
+#include "fm_loop.h"
+#include "fmh_check.h"
+#include "fmh_journal.h"
+#include "fmh_uplink.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fmh_fnode_init(struct fmh_fnode *n, const char *state)
+{
+	char hex[128], cmd[PATH_MAX * 2 + 64], out[512];
+	int status;
+	memset(n, 0, sizeof(*n));
+	if (fmh_init() < 0 || fmh_tmpdir(n->dir, sizeof(n->dir)) < 0)
+		return -EIO;
+	fmh_hex(FMH_KEY_A, hex, sizeof(hex));
+	fmh_psk_file(n->dir, "psk", hex, n->psk, sizeof(n->psk));
+	if (state)
+		snprintf(n->state, sizeof(n->state), "%s", state);
+	else
+		snprintf(n->state, sizeof(n->state), "%s/state", n->dir);
+	snprintf(n->conf, sizeof(n->conf), "%s/agent.conf", n->dir);
+	snprintf(n->root, sizeof(n->root), "%s/root", n->dir);
+	snprintf(cmd, sizeof(cmd), "cp -a %s/generic-aarch64 %s", FM_BOARD_FIXTURES, n->root);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	if (fmh_run(sh, out, sizeof(out), &status, 10000) < 0 || status != 0)
+		return -EIO;
+	snprintf(n->jdir, sizeof(n->jdir), "%s/journal", n->dir);
+	snprintf(n->jfile, sizeof(n->jfile), "%s/remote.journal", n->jdir);
+	if (mkdir(n->jdir, 0755) < 0)
+		return -errno;
+	char *text = fmh_journal_kubelet_text(5, 0, NULL); /* routine kubelet lines */
+	int rc = text ? fmh_journal_append(n->jfile, text) : -ENOMEM;
+	free(text);
+	if (rc < 0)
+		return rc;
+	return fmh_controller_start(&n->ctl, false);
+}
+
+pid_t fmh_fnode_agent(struct fmh_fnode *n, const char *log_name, char *log, const char *etcd,
+		      const char *apiserver, const char *const extra[])
+{
+	/* With --config first, the controller is the file's (SIGHUP may
+	 * change it): the command line would win. */
+	bool from_file = extra && extra[0] && strcmp(extra[0], "--config") == 0;
+	const char *argv[64] = {fmh_agent(), "run", "--psk-identity", FMH_NODE_A,
+				"--psk-file", n->psk, "--state-dir", n->state, "--root", n->root,
+				"--docker-host", "unix:///nonexistent/docker.sock", "--journal-dir", n->jdir,
+				"--kmsg", "none", "--etcd", etcd ? etcd : "https://127.0.0.1:1",
+				"--apiserver", apiserver ? apiserver : "https://127.0.0.1:1"};
+	int k = 20;
+	if (!from_file) {
+		argv[k++] = "--controller";
+		argv[k++] = n->ctl.url;
+	}
+	for (int i = 0; extra && extra[i] && i < 24; i++)
+		argv[k++] = extra[i];
+	argv[k] = NULL;
+	snprintf(log, PATH_MAX, "%s/%s", n->dir, log_name);
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	if (fmh_wait_log_pid(log, "reporting to", pid, 15000) < 0)
+		fail_msg("the agent did not start; its log is %s", log);
+	return pid;
+}
+
+void fmh_fnode_ext4_errors(const struct fmh_fnode *n, const char *dev, unsigned count)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof(p), "%s/sys/fs/ext4/%s", n->root, dev);
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", p, strerror(errno));
+	/* Written whole under another name and renamed: the agent never reads
+	 * half a number. */
+	char tmp[PATH_MAX + 96], dst[PATH_MAX + 96];
+	snprintf(tmp, sizeof(tmp), "%s/.errors_count.tmp", p);
+	snprintf(dst, sizeof(dst), "%s/errors_count", p);
+	FILE *f = fopen(tmp, "w");
+	assert_non_null(f);
+	fprintf(f, "%u\n", count);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, dst), 0);
+}
+
+cJSON *fmh_fnode_show(const struct fmh_fnode *n)
+{
+	int status;
+	return fmh_controller_json(&n->ctl, &status, "show", FMH_NODE_A, "--history", "1000", NULL);
+}
+
+static bool row_is(const cJSON *h, const char *key, const char *event)
+{
+	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(h, "key"));
+	const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(h, "code"));
+	const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(h, "event"));
+	return ((k && strcmp(k, key) == 0) || (c && strcmp(c, key) == 0)) && e && strcmp(e, event) == 0;
+}
+
+int fmh_history_count(const cJSON *show, const char *key, const char *event)
+{
+	int n = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, cJSON_GetObjectItem(show, "history"))
+	{
+		n += row_is(h, key, event);
+	}
+	return n;
+}
+
+int fmh_history_index(const cJSON *show, const char *key, const char *event)
+{
+	int i = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, cJSON_GetObjectItem(show, "history"))
+	{
+		if (row_is(h, key, event))
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+void fmh_history_ordered(const cJSON *show)
+{
+	double last = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, fmh_field(show, "history"))
+	{
+		const cJSON *q = cJSON_GetObjectItem(h, "seq");
+		if (!cJSON_IsNumber(q))
+			continue; /* a row of the controller's own (the node went unreachable) */
+		double seq = q->valuedouble;
+		if (seq < last)
+			fail_msg("the controller stored report %.0f after %.0f", seq, last);
+		last = seq;
+	}
+}
+
+void fmh_history_once_in_order(const cJSON *show, const char *const want[][2], size_t n)
+{
+	int last = -1;
+	for (size_t i = 0; i < n; i++) {
+		int count = fmh_history_count(show, want[i][0], want[i][1]);
+		if (count != 1)
+			fail_msg("%s of %s stored %d times", want[i][1], want[i][0], count);
+		int at = fmh_history_index(show, want[i][0], want[i][1]);
+		if (at <= last)
+			fail_msg("%s of %s stored out of order", want[i][1], want[i][0]);
+		last = at;
+	}
+}
+
+cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const char *event, uint64_t ms)
+{
+	uint64_t t0 = fm_now_ms();
+	for (;;) {
+		cJSON *j = fmh_fnode_show(n);
+		if (j && fmh_history_count(j, key, event) > 0)
+			return j;
+		cJSON_Delete(j);
+		if (fm_now_ms() - t0 > ms)
+			fail_msg("the controller has no %s of %s after %llu ms", event, key, (unsigned long long)ms);
+		usleep(50000);
+	}
+}
+
+int fmh_log_count(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char line[8192];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+void fmh_asan_small_quarantine(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char v[1024];
+	snprintf(v, sizeof(v), "%s%squarantine_size_mb=1", old ? old : "", old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", v, 1);
+}
+
+int fmh_tcp_waiting(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "re");
+	if (!f)
+		return 0;
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned lport, rport, st;
+		/* "sl local_address rem_address st ...": addresses as HEX:PORT. */
+		if (sscanf(line, " %*u: %*x:%x %*x:%x %x", &lport, &rport, &st) == 3 && rport == (unsigned)port &&
+		    (st == 1 || st == 2))
+			n++;
+	}
+	fclose(f);
+	return n;
+}

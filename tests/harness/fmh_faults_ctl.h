@@ -1,0 +1,84 @@
+/* fmh_faults_ctl: what the fault tests on the uplink, the state dir and
+ * signals share (tests/faults/, issue 11): a node of real files (a board
+ * tree the hal source reads, journal files written by
+ * systemd-journal-remote, a PSK file) whose `fleetmedic-agent run` reports
+ * to a real `fleetmedic-controller serve` on loopback; the board's ext4
+ * error counters to raise and resolve diagnoses on demand; the controller's
+ * history checked for order and duplicates; the agent's CPU and memory read
+ * from /proc; the one FAULT line a fault test prints (tests/faults/README.md).
+ */
+#ifndef FMH_FAULTS_CTL_H
+#define FMH_FAULTS_CTL_H
+
+#include "fmh_controller.h"
+#include "fmh_faults.h" /* fmh_fault_line */
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fmh_fnode {
+	struct fmh_controller ctl;
+	char dir[PATH_MAX];   /* tmpdir: everything below */
+	char root[PATH_MAX];  /* --root: a copy of the generic-aarch64 board tree */
+	char jdir[PATH_MAX];  /* --journal-dir */
+	char jfile[PATH_MAX]; /* jdir/remote.journal */
+	char psk[PATH_MAX];   /* FMH_KEY_A in hex, 0600 */
+	char state[PATH_MAX]; /* --state-dir (dir/state unless given) */
+	char conf[PATH_MAX];  /* dir/agent.conf (written by the test when it wants one) */
+};
+
+/* Makes the node in a fresh tmpdir and starts its controller (DTLS-PSK).
+ * state: the state dir (NULL: dir/state). 0 or -errno. */
+int fmh_fnode_init(struct fmh_fnode *n, const char *state);
+
+/* Starts `run` for n with the node's paths (etcd and apiserver: the URLs
+ * given, NULL: a refusing port) and the NULL-terminated extra arguments (at
+ * most 24) appended (extra starting with "--config FILE": the controller is
+ * the file's, not the command line's); its log is n->dir/log_name (path into log, PATH_MAX).
+ * Waits until it says it reports. The pid, or fails the test. */
+pid_t fmh_fnode_agent(struct fmh_fnode *n, const char *log_name, char *log, const char *etcd,
+		      const char *apiserver, const char *const extra[]);
+
+/* Sets the board's ext4 error counter of dev (created when missing): a
+ * count > 0 raises fs-corruption keyed dev, 0 resolves it. */
+void fmh_fnode_ext4_errors(const struct fmh_fnode *n, const char *dev, unsigned count);
+
+/* The controller's `show pi-master1 --history 1000` (caller frees), or NULL. */
+cJSON *fmh_fnode_show(const struct fmh_fnode *n);
+
+/* In show's history: how many rows have this key (or this code) and event. */
+int fmh_history_count(const cJSON *show, const char *key, const char *event);
+/* Fails the test unless the history's seq never goes down. */
+void fmh_history_ordered(const cJSON *show);
+/* The index in show's history of the row with key and event, -1 if none. */
+int fmh_history_index(const cJSON *show, const char *key, const char *event);
+
+/* Fails the test unless each of the n (key or code, event) pairs of want is
+ * in show's history exactly once, in want's order. */
+void fmh_history_once_in_order(const cJSON *show, const char *const want[][2], size_t n);
+
+/* Waits (at most ms) until the history holds key/event; fails otherwise.
+ * Returns the show (caller frees). */
+cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const char *event, uint64_t ms);
+
+/* The process's CPU time (user + system) and anonymous resident set
+ * (RssAnon: heap and stacks, not mapped files), from /proc. */
+
+/* How many TCP connections to port are established or connecting, seen
+ * from the client's side (against a listener that never accepts: requests
+ * that wait for an answer). */
+int fmh_tcp_waiting(int port);
+
+/* How many lines of the file at path contain needle (0 when none or no file). */
+int fmh_log_count(const char *path, const char *needle);
+
+/* Appends ASAN's quarantine cap (1 MB) to ASAN_OPTIONS for the agents
+ * started after it: the RSS the memory checks read is then the agent's,
+ * not freed memory ASan holds back. */
+void fmh_asan_small_quarantine(void);
+
+
+#endif
