@@ -8,13 +8,13 @@ CMAKE_ARGS ?=
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 30
-FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage http promtext etcd apiserver manifest certs
+FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage http promtext etcd apiserver manifest certs conf answer queue state keys control
 # The boards: 64-bit ARM (Pi 3/4/5 64-bit, Jetson) and ARMv7 (Pi OS 32-bit).
 CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
 # make install: which build goes into DESTDIR (a board's root file system).
 TRIPLET ?= aarch64-linux-gnu
 
-.PHONY: all deps build test demo cross package install bench fuzz fuzz-build format clean help
+.PHONY: all deps build test demo cross package install bench fuzz fuzz-build soak format clean help
 
 
 all: build
@@ -25,6 +25,8 @@ help:
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
 	@echo "make fuzz    build the libFuzzer targets with clang, run each FUZZ_SECONDS (60)"
+	@echo "make soak    the agent's run (ASan+LSan) under mixed activity SOAK_SECONDS (1800):"
+	@echo "             exit 0, no leak, RSS growth after warm-up <= 10 %; prints the figures"
 	@echo "make cross   static, stripped agent and controller for $(CROSS_TRIPLETS)"
 	@echo "             into $(BUILD)/TRIPLET, and the agent's .deb (also: make package)"
 	@echo "make install DESTDIR=/mnt/root [TRIPLET=arm-linux-gnueabihf]"
@@ -94,6 +96,16 @@ fuzz-build:
 	cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=$(FUZZ_CC) -DFM_FUZZ=ON \
 		-DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD)/fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+# The agent's run under mixed activity (tests/soak/soak.c) with the ASan+LSan
+# build, SOAK_SECONDS long; ctest runs the same 90 s (label soak).
+SOAK_SECONDS ?= 1800
+soak: deps
+	cmake -S . -B $(BUILD)/asan -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	cmake --build $(BUILD)/asan -j $(JOBS) --target fm_soak
+	SOAK_SECONDS=$(SOAK_SECONDS) FM_AGENT=$(abspath $(BUILD))/asan/firmware-agent/fleetmedic-agent \
+		FM_CONTROLLER=$(abspath $(BUILD))/asan/fleet-controller/fleetmedic-controller \
+		$(BUILD)/asan/tests/fm_soak
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

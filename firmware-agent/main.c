@@ -31,6 +31,7 @@
 #include <coap3/coap.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -318,14 +319,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	char err[400];
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); exit(0);
 		case ':':
 			fprintf(stderr, "fleetmedic-agent: %s needs a value\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		case '?':
-			fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n", argv[optind - 1]);
+			/* optopt: a known option given a value it does not take */
+			if (optopt >= OPT_JSON)
+				fprintf(stderr, "fleetmedic-agent: %s: the option takes no value\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "fleetmedic-agent: unknown option %s (see --help)\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
 			if (apply_opt(c, optarg, o, err, sizeof(err)) < 0) {
@@ -341,97 +346,84 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* --- the configuration file -------------------------------------------------- */
 
-#define CONFIG_MAX (64 * 1024)
-
 /* The file's text, kept while the options point into it. */
 struct config {
 	char *text;
 };
 
+/* One line of the file (fm_conf_parse's fm_conf_line_fn): arg is the opts. */
+static int config_line(void *arg, const char *k, const char *v, char *why, size_t why_size)
+{
+	struct opts *o = arg;
+	const struct option *opt = NULL;
+	for (const struct option *lo = long_opts; lo->name; lo++)
+		if (strcmp(lo->name, k) == 0 && lo->val >= OPT_JSON)
+			opt = lo;
+	if (!opt || opt->val == OPT_CONFIG || opt->val == OPT_FOLLOW || opt->val == OPT_JSON) {
+		snprintf(why, why_size, "unknown key (the keys are the long options without --)");
+		return -1;
+	}
+	/* A value the command line overrides is still checked, into a copy. */
+	struct opts scratch = *o;
+	if (o->given & (1ull << (opt->val - OPT_JSON)))
+		o = &scratch;
+	if (opt->has_arg == no_argument) {
+		bool on = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1");
+		if (!on && strcmp(v, "false") && strcmp(v, "no") && strcmp(v, "0")) {
+			snprintf(why, why_size, "takes true or false, not '%.64s'", v);
+			return -1;
+		}
+		if (opt->val == OPT_INSECURE)
+			o->insecure = on;
+		return 0;
+	}
+	return apply_opt(opt->val, v, o, why, why_size);
+}
+
 /* Reads path's "key = value" lines into o: keys are the long options
  * without "--", '#' starts a comment, a flag takes true/false (yes/no,
- * 1/0). Options the command line gave are left alone. 0, or -1 after ONE
- * line "FILE:LINE: what is wrong" on stderr (and into err when not NULL):
- * never a silent default. cf keeps the text the options point into (free
- * the previous one yourself, after the options stop using it). */
+ * 1/0); the syntax and its limits are fm_conf_parse's. Options the command
+ * line gave are left alone. 0, or -1 after ONE line "FILE:LINE: KEY: what is
+ * wrong" on stderr (and into err when not NULL): never a silent default. cf
+ * keeps the text the options point into (free the previous one yourself,
+ * after the options stop using it). */
 static int read_config(const char *path, struct opts *o, struct config *cf, char *out_err, size_t out_size)
 {
-	char err[400];
-	int lineno = 0;
-	FILE *f = fopen(path, "re");
+	char err[PATH_MAX + 400], why[400];
+	unsigned lineno = 0;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	cf->text = NULL;
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
 		goto out_fail;
 	}
-	cf->text = calloc(1, CONFIG_MAX + 1);
-	size_t n = cf->text ? fread(cf->text, 1, CONFIG_MAX + 1, f) : 0;
-	fclose(f);
-	if (!cf->text || n > CONFIG_MAX) {
+	cf->text = calloc(1, FM_CONF_TEXT_MAX + 2);
+	while (cf->text && n <= FM_CONF_TEXT_MAX) {
+		ssize_t r = read(fd, cf->text + n, FM_CONF_TEXT_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+			close(fd);
+			goto out_fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (!cf->text || n > FM_CONF_TEXT_MAX) {
 		snprintf(err, sizeof(err), "%s: %s", path, cf->text ? "larger than 64 KiB" : "out of memory");
 		goto out_fail;
 	}
 	cf->text[n] = '\0';
-	if (memchr(cf->text, '\0', n)) {
-		snprintf(err, sizeof(err), "%s: not a text file", path);
+	if (fm_conf_parse(cf->text, n, config_line, o, &lineno, why, sizeof(why)) < 0) {
+		if (lineno)
+			snprintf(err, sizeof(err), "%s:%u: %s", path, lineno, why);
+		else
+			snprintf(err, sizeof(err), "%s: %s", path, why);
 		goto out_fail;
-	}
-	for (char *line = cf->text, *next; line; line = next) {
-		if ((next = strchr(line, '\n')))
-			*next++ = '\0';
-		lineno++;
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		char *k = line;
-		while (*k == ' ' || *k == '\t' || *k == '\r')
-			k++;
-		char *end = k + strlen(k);
-		while (end > k && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-			*--end = '\0';
-		if (!*k)
-			continue;
-		char *eq = strchr(k, '=');
-		if (!eq) {
-			snprintf(err, sizeof(err), "%s:%d: give 'key = value'", path, lineno);
-			goto out_fail;
-		}
-		char *v = eq + 1, *kend = eq;
-		while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t'))
-			kend--;
-		*kend = '\0';
-		while (*v == ' ' || *v == '\t')
-			v++;
-		const struct option *opt = NULL;
-		for (const struct option *lo = long_opts; lo->name; lo++)
-			if (strcmp(lo->name, k) == 0 && lo->val >= OPT_JSON)
-				opt = lo;
-		if (!opt || opt->val == OPT_CONFIG || opt->val == OPT_FOLLOW || opt->val == OPT_JSON) {
-			snprintf(err, sizeof(err), "%s:%d: unknown key '%s' (the long options without --)", path,
-				 lineno, k);
-			goto out_fail;
-		}
-		if (!*v) {
-			snprintf(err, sizeof(err), "%s:%d: %s has no value", path, lineno, k);
-			goto out_fail;
-		}
-		if (o->given & (1ull << (opt->val - OPT_JSON)))
-			continue; /* the command line wins */
-		if (opt->has_arg == no_argument) {
-			bool on = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1");
-			if (!on && strcmp(v, "false") && strcmp(v, "no") && strcmp(v, "0")) {
-				snprintf(err, sizeof(err), "%s:%d: %s takes true or false, not '%s'", path, lineno, k, v);
-				goto out_fail;
-			}
-			if (opt->val == OPT_INSECURE)
-				o->insecure = on;
-			continue;
-		}
-		char why[400];
-		if (apply_opt(opt->val, v, o, why, sizeof(why)) < 0) {
-			snprintf(err, sizeof(err), "%s:%d: %s", path, lineno, why);
-			goto out_fail;
-		}
 	}
 	return 0;
 
@@ -854,10 +846,19 @@ static void session_close(struct session *ss)
 
 static bool config_error(const struct fm_facts *facts)
 {
-	for (size_t i = 0; i < fm_facts_count(facts); i++)
-		if (fact_config_error(fm_facts_at(facts, i)))
-			return true;
-	return false;
+	bool any = false;
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *f = fm_facts_at(facts, i);
+		if (!fact_config_error(f))
+			continue;
+		/* one line each on stderr too: the exit status 2 says why */
+		const char *origin = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "origin"));
+		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "reason"));
+		fprintf(stderr, "fleetmedic-agent: %s%s%s\n", origin && origin[0] == '-' ? origin : "",
+			origin && origin[0] == '-' ? ": " : "", reason ? reason : "configuration error");
+		any = true;
+	}
+	return any;
 }
 
 /* Prints and frees out. */
@@ -1602,6 +1603,15 @@ static void agent_close(struct agent *a)
 	session_close(&a->ss);
 }
 
+/* Whether the options point a live source somewhere (run): a directory,
+ * a device or a host given, not found by default. */
+static bool source_pointed(const char *source, const struct opts *o)
+{
+	if (strcmp(source, "journal") == 0)
+		return o->rules_dir || o->journal_dir || (o->kmsg && strcmp(o->kmsg, "none") != 0);
+	return strcmp(source, "docker") == 0 && o->docker_host;
+}
+
 static int run(struct opts *o, const struct opts *cli)
 {
 	struct agent a = {.o = o, .cli = cli, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
@@ -1630,6 +1640,13 @@ static int run(struct opts *o, const struct opts *cli)
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
 		goto out_close;
 	}
+	char listen_host[256];
+	uint16_t listen_port = 0;
+	if (o->listen && fm_coap_parse_hostport(o->listen, listen_host, sizeof(listen_host), &listen_port, err,
+						sizeof(err)) < 0) {
+		fprintf(stderr, "fleetmedic-agent: --listen %s\n", err);
+		goto out_close;
+	}
 	a.co = (struct fm_collect_opts){.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
 	if (!(a.queue = fm_queue_open(o->state_dir, 0, err, sizeof(err)))) {
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
@@ -1648,6 +1665,22 @@ static int run(struct opts *o, const struct opts *cli)
 	    fm_timer_init(a.ss.loop, &a.watchdog_timer, on_watchdog) < 0) {
 		fprintf(stderr, "fleetmedic-agent: cannot set up the loop: %s\n", strerror(errno));
 		goto out_close;
+	}
+
+	/* The live sources keep their facts up to date from their events. One
+	 * the options point at (a directory, a device, a host given) that
+	 * cannot start is a configuration error; one found by default is
+	 * logged and left out. */
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		if (!sources[i].start)
+			continue;
+		if ((a.live[i] = sources[i].start(a.ss.loop, &a.ss.d, o, a.ss.facts, err, sizeof(err))))
+			continue;
+		if (source_pointed(sources[i].name, o)) {
+			fprintf(stderr, "fleetmedic-agent: %s: %s\n", sources[i].name, err);
+			goto out_close;
+		}
+		fm_warn("run: %s not followed: %s", sources[i].name, err);
 	}
 
 	/* The board first: its id goes in every report. */
@@ -1676,10 +1709,7 @@ static int run(struct opts *o, const struct opts *cli)
 		goto out_close;
 	}
 	if (o->listen) {
-		char host[256];
-		uint16_t port;
-		if (fm_coap_parse_hostport(o->listen, host, sizeof(host), &port, err, sizeof(err)) < 0 ||
-		    fm_coap_listen(a.coap, host, port, own_key, &a, err, sizeof(err)) < 0) {
+		if (fm_coap_listen(a.coap, listen_host, listen_port, own_key, &a, err, sizeof(err)) < 0) {
 			fprintf(stderr, "fleetmedic-agent: --listen %s\n", err);
 			goto out_close;
 		}
@@ -1687,13 +1717,6 @@ static int run(struct opts *o, const struct opts *cli)
 			  uo.identity);
 	}
 
-	/* The live sources keep their facts up to date from their events. */
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-		if (!sources[i].start)
-			continue;
-		if (!(a.live[i] = sources[i].start(a.ss.loop, &a.ss.d, o, a.ss.facts, err, sizeof(err))))
-			fm_warn("run: %s not followed: %s", sources[i].name, err);
-	}
 	fm_facts_observe(a.ss.facts, on_fact, &a);
 	/* etcd's death by event: collected at once when the watch ends, not
 	 * at the next collection (the endpoint changes only at restart). */

@@ -27,10 +27,7 @@ struct pending {
 	char in[REQUEST_MAX + 1];
 	size_t in_len;
 	bool parsed, sent;
-	char node[FC_KEYS_ID_MAX + 1];
-	bool post;
-	char path[64];
-	char query[512];
+	struct fc_relay_request req; /* once parsed */
 	uint64_t deadline_ms;
 	uint8_t token[8];
 	size_t token_len;
@@ -104,16 +101,16 @@ static struct node_session *find_node(struct fc_relay *r, const char *node)
 static int send_request(struct fc_relay *r, struct pending *p, coap_session_t *session)
 {
 	(void)r;
-	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, p->post ? COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_GET,
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, p->req.post ? COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_GET,
 				       session);
 	if (!pdu)
 		return -ENOMEM;
 	coap_session_new_token(session, &p->token_len, p->token);
 	coap_add_token(pdu, p->token_len, p->token);
 	coap_optlist_t *opts = NULL;
-	if (!coap_path_into_optlist((const uint8_t *)p->path, strlen(p->path), COAP_OPTION_URI_PATH, &opts) ||
-	    (*p->query &&
-	     !coap_query_into_optlist((const uint8_t *)p->query, strlen(p->query), COAP_OPTION_URI_QUERY, &opts)) ||
+	if (!coap_path_into_optlist((const uint8_t *)p->req.path, strlen(p->req.path), COAP_OPTION_URI_PATH, &opts) ||
+	    (*p->req.query &&
+	     !coap_query_into_optlist((const uint8_t *)p->req.query, strlen(p->req.query), COAP_OPTION_URI_QUERY, &opts)) ||
 	    (opts && !coap_add_optlist_pdu(pdu, &opts))) {
 		coap_delete_optlist(opts);
 		coap_delete_pdu(pdu);
@@ -123,8 +120,8 @@ static int send_request(struct fc_relay *r, struct pending *p, coap_session_t *s
 	if (coap_send(session, pdu) == COAP_INVALID_MID)
 		return -EIO;
 	p->sent = true;
-	fm_info("triage: %s %s/%s%s%s sent to %s", p->post ? "POST" : "GET", "", p->path, *p->query ? "?" : "",
-		p->query, p->node);
+	fm_info("triage: %s %s/%s%s%s sent to %s", p->req.post ? "POST" : "GET", "", p->req.path, *p->req.query ? "?" : "",
+		p->req.query, p->req.node);
 	return 0;
 }
 
@@ -157,7 +154,7 @@ unsigned fc_relay_seen(struct fc_relay *r, const char *node, coap_session_t *ses
 	unsigned waiting = 0;
 	for (struct pending *p = r->pending, *next; p; p = next) {
 		next = p->next;
-		if (!p->parsed || p->sent || strcmp(p->node, node) != 0)
+		if (!p->parsed || p->sent || strcmp(p->req.node, node) != 0)
 			continue;
 		waiting++;
 		if (send_request(r, p, session) < 0)
@@ -202,10 +199,9 @@ void fc_relay_nack(struct fc_relay *r, const coap_pdu_t *sent, coap_nack_reason_
 		       reason == COAP_NACK_TOO_MANY_RETRIES ? "the node did not answer" : "the node's session failed");
 }
 
-static void parse_request(struct pending *p)
+int fc_relay_parse_request(const char *line, size_t len, struct fc_relay_request *r)
 {
-	struct fc_relay *r = p->relay;
-	cJSON *j = cJSON_ParseWithLength(p->in, p->in_len);
+	cJSON *j = cJSON_ParseWithLength(line, len);
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(j, "node");
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "m");
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(j, "p");
@@ -213,27 +209,38 @@ static void parse_request(struct pending *p)
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "timeout_ms");
 	if (!cJSON_IsString(node) || strlen(node->valuestring) > FC_KEYS_ID_MAX || !cJSON_IsString(m) ||
 	    (strcmp(m->valuestring, "get") && strcmp(m->valuestring, "post")) || !cJSON_IsString(path) ||
-	    strlen(path->valuestring) >= sizeof(p->path) || (q && (!cJSON_IsString(q) || strlen(q->valuestring) >= sizeof(p->query))) ||
-	    !cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 3600000) {
+	    strlen(path->valuestring) >= sizeof(r->path) ||
+	    (q && (!cJSON_IsString(q) || strlen(q->valuestring) >= sizeof(r->query))) || !cJSON_IsNumber(t) ||
+	    !(t->valuedouble >= 1 && t->valuedouble <= 3600000)) {
 		cJSON_Delete(j);
+		return -EINVAL;
+	}
+	snprintf(r->node, sizeof(r->node), "%s", node->valuestring);
+	r->post = strcmp(m->valuestring, "post") == 0;
+	snprintf(r->path, sizeof(r->path), "%s", path->valuestring);
+	snprintf(r->query, sizeof(r->query), "%s", q ? q->valuestring : "");
+	r->timeout_ms = (uint64_t)t->valuedouble;
+	cJSON_Delete(j);
+	return 0;
+}
+
+static void parse_request(struct pending *p)
+{
+	struct fc_relay *r = p->relay;
+	if (fc_relay_parse_request(p->in, p->in_len, &p->req) < 0) {
 		finish(p, NULL, NULL, 0, "malformed control request");
 		return;
 	}
-	snprintf(p->node, sizeof(p->node), "%s", node->valuestring);
-	p->post = strcmp(m->valuestring, "post") == 0;
-	snprintf(p->path, sizeof(p->path), "%s", path->valuestring);
-	snprintf(p->query, sizeof(p->query), "%s", q ? q->valuestring : "");
-	p->deadline_ms = fm_now_ms() + (uint64_t)t->valuedouble;
+	p->deadline_ms = fm_now_ms() + p->req.timeout_ms;
 	p->parsed = true;
-	cJSON_Delete(j);
-	struct node_session *n = find_node(r, p->node);
+	struct node_session *n = find_node(r, p->req.node);
 	if (n && n->session && (int64_t)time(NULL) - n->seen <= FC_RELAY_FRESH_S) {
 		if (send_request(r, p, n->session) < 0)
 			finish(p, NULL, NULL, 0, "cannot send the request over the node's session");
 		else
 			fm_coap_process(r->coap);
 	} else {
-		fm_info("triage: %s has no fresh session; held for its next heartbeat", p->node);
+		fm_info("triage: %s has no fresh session; held for its next heartbeat", p->req.node);
 	}
 }
 

@@ -21,8 +21,11 @@
 #ifndef FC_RELAY_H
 #define FC_RELAY_H
 
+#include "fc_keys.h"
+
 #include <cjson/cJSON.h>
 #include <coap3/coap.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,5 +62,21 @@ void fc_relay_tick(struct fc_relay *r);
  * with why filled. */
 cJSON *fc_relay_ask(const char *control_path, const char *node, const char *method, const char *path,
 		    const char *query, uint64_t timeout_ms, char *why, size_t why_size);
+
+/* One control request as the socket's client wrote it (see above). */
+struct fc_relay_request {
+	char node[FC_KEYS_ID_MAX + 1];
+	bool post;
+	char path[64];
+	char query[512];
+	uint64_t timeout_ms; /* 1..3600000 */
+};
+
+/* Decodes a control request line (len bytes, not NUL-terminated). 0, or
+ * -EINVAL when it is not one: not a JSON object, node missing or longer
+ * than FC_KEYS_ID_MAX, m not "get"/"post", p missing or too long, q not a
+ * string or too long, timeout_ms not a number 1..3600000. *r is filled on
+ * success only. Borrows line. */
+int fc_relay_parse_request(const char *line, size_t len, struct fc_relay_request *r);
 
 #endif

@@ -187,7 +187,13 @@ static int cmd_serve(const struct opts *o)
 
 	fm_buf_init(&errs, 16384);
 	if (fc_keys_load(o->keys, &keys, &errs) < 0) {
-		fprintf(stderr, "%s", errs.data ? errs.data : "fleetmedic-controller: cannot load --keys\n");
+		/* one line per bad line of the file, each "PATH:LINE: what" */
+		for (const char *l = errs.data, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+			nl = strchr(l, '\n');
+			fprintf(stderr, "fleetmedic-controller: --keys %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
+		}
+		if (!errs.data)
+			fprintf(stderr, "fleetmedic-controller: cannot load --keys\n");
 		goto out;
 	}
 	if (fc_store_open(o->db, true, &store, why, sizeof(why)) < 0) {

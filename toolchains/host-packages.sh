@@ -31,6 +31,8 @@ pkgs=(
   prometheus-node-exporter tcpdump
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
+  # the unit's sandbox checked against what the agent does (tests/check_unit.sh)
+  strace
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #include "fm_conf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,4 +72,74 @@ int fm_conf_open_secret(const char *path, unsigned *mode)
 		return -EPERM;
 	}
 	return fd;
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+int fm_conf_parse(char *text, size_t len, fm_conf_line_fn fn, void *arg, unsigned *lineno, char *why,
+		  size_t why_size)
+{
+	const char *keys[FM_CONF_KEYS_MAX];
+	size_t nkeys = 0;
+	char inner[320];
+
+	*lineno = 0;
+	if (memchr(text, '\0', len)) {
+		snprintf(why, why_size, "not a text file (a NUL byte)");
+		return -EINVAL;
+	}
+	for (char *line = text, *next; line; line = next) {
+		++*lineno;
+		if ((next = strchr(line, '\n')))
+			*next++ = '\0';
+		if (strlen(line) > FM_CONF_LINE_MAX) {
+			snprintf(why, why_size, "line longer than %d bytes", FM_CONF_LINE_MAX);
+			return -EINVAL;
+		}
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *k = line;
+		while (blank(*k))
+			k++;
+		char *end = k + strlen(k);
+		while (end > k && blank(end[-1]))
+			*--end = '\0';
+		if (!*k)
+			continue;
+		char *eq = strchr(k, '='), *v = eq ? eq + 1 : NULL, *kend = eq;
+		if (!eq || eq == k) {
+			snprintf(why, why_size, "give 'key = value'");
+			return -EINVAL;
+		}
+		while (kend > k && blank(kend[-1]))
+			kend--;
+		*kend = '\0';
+		while (blank(*v))
+			v++;
+		if (!*v) {
+			snprintf(why, why_size, "%.64s: no value", k);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < nkeys; i++) {
+			if (strcmp(keys[i], k) == 0) {
+				snprintf(why, why_size, "%.64s: given twice (once is enough)", k);
+				return -EINVAL;
+			}
+		}
+		if (nkeys == FM_CONF_KEYS_MAX) {
+			snprintf(why, why_size, "more than %d settings", FM_CONF_KEYS_MAX);
+			return -EINVAL;
+		}
+		keys[nkeys++] = k;
+		inner[0] = '\0';
+		if (fn(arg, k, v, inner, sizeof(inner)) < 0) {
+			snprintf(why, why_size, "%.64s: %s", k, inner[0] ? inner : "refused");
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

@@ -28,4 +28,26 @@ int fm_conf_hex(const char *s, size_t len, uint8_t *out, size_t max, size_t *n);
  * regular file), or -errno from open/fstat. mode may be NULL. */
 int fm_conf_open_secret(const char *path, unsigned *mode);
 
+/* The configuration file's bounds: the whole text, one line, the settings. */
+#define FM_CONF_TEXT_MAX (64 * 1024)
+#define FM_CONF_LINE_MAX 4096
+#define FM_CONF_KEYS_MAX 256
+
+/* Called for each "key = value" line: key and value are trimmed, non-empty
+ * and point into the text (valid while it is). 0, or -1 with why saying
+ * what is wrong with that line (without a prefix: the parser says where). */
+typedef int (*fm_conf_line_fn)(void *arg, const char *key, const char *value, char *why, size_t why_size);
+
+/* Splits a configuration text into "key = value" lines: '#' starts a
+ * comment, blank lines are skipped, spaces around key and value are not
+ * part of them. Refuses the whole text at the first line that is wrong: a
+ * NUL byte (not a text file), a line longer than FM_CONF_LINE_MAX, a line
+ * without '=', an empty key or value, a key given twice, more than
+ * FM_CONF_KEYS_MAX settings, or a line fn refuses. text (len bytes, with a
+ * NUL at text[len]) is modified in place: keys and values point into it.
+ * 0, or -EINVAL with *lineno the line (1-based; 0: the whole text) and why
+ * "KEY: what is wrong" or "what is wrong". Borrows everything. */
+int fm_conf_parse(char *text, size_t len, fm_conf_line_fn fn, void *arg, unsigned *lineno, char *why,
+		  size_t why_size);
+
 #endif

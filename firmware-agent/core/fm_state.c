@@ -1,6 +1,8 @@
 /* fm_state: atomic small files in the state directory. */
 #include "fm_state.h"
 
+#include "fm_json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -205,7 +207,8 @@ cJSON *fm_state_read_json(const char *dir, const char *name, int *rc)
 	size_t len;
 	cJSON *o = NULL;
 	*rc = buf ? fm_state_read(dir, name, buf, FM_STATE_MAX + 1, &len) : -ENOMEM;
-	if (*rc == 0 && !(o = cJSON_ParseWithLength(buf, len)))
+	/* Not what we wrote when nested deeper than anything we write. */
+	if (*rc == 0 && (fm_json_too_deep(buf, len) || !(o = cJSON_ParseWithLength(buf, len))))
 		*rc = -EBADMSG;
 	free(buf);
 	return o;

@@ -33,7 +33,8 @@ int fm_state_read(const char *dir, const char *name, char *buf, size_t size, siz
 /* The JSON forms, for state kept as one JSON object. write takes ownership
  * of o (also on failure); 0 or -errno as fm_state_write. read returns the
  * parsed object (caller owns it), or NULL with *rc set: -ENOENT (none yet),
- * -EBADMSG (not JSON), or as fm_state_read. */
+ * -EBADMSG (not JSON, or nested deeper than FM_JSON_MAX_DEPTH), or as
+ * fm_state_read. */
 int fm_state_write_json(const char *dir, const char *name, cJSON *o);
 cJSON *fm_state_read_json(const char *dir, const char *name, int *rc);
 

@@ -1,6 +1,7 @@
 /* fm_queue: the offline queue (see fm_queue.h). */
 #include "fm_queue.h"
 
+#include "fm_json.h"
 #include "fm_log.h"
 #include "fm_state.h"
 
@@ -105,7 +106,11 @@ static bool report_ok(const cJSON *r)
 {
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(r, "items"), *it;
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "t"), *sq = cJSON_GetObjectItemCaseSensitive(r, "q");
-	if (!cJSON_IsObject(r) || !cJSON_IsArray(items) || !cJSON_IsNumber(t) || (sq && !cJSON_IsNumber(sq)))
+	uint64_t tv, qv;
+	/* t and q are converted to integers later: only values we could
+	 * have written (a time 0..2^53, a uint32 sequence number). */
+	if (!cJSON_IsObject(r) || !cJSON_IsArray(items) || !fm_json_u64(t, &tv) ||
+	    (sq && (!fm_json_u64(sq, &qv) || qv > UINT32_MAX)))
 		return false;
 	cJSON_ArrayForEach(it, items)
 	{

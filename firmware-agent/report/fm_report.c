@@ -453,3 +453,23 @@ out_oom:
 	free(o.p);
 	return NULL;
 }
+
+int fm_report_answer(const void *data, size_t len, struct fm_report_answer *a)
+{
+	*a = (struct fm_report_answer){0};
+	if (!data || len == 0 || len > FM_REPORT_MAX)
+		return -EINVAL;
+	cJSON *o = cJSON_ParseWithLength(data, len);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return -EINVAL;
+	}
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "q"), *t = cJSON_GetObjectItemCaseSensitive(o, "t");
+	if (cJSON_IsNumber(q) && q->valuedouble >= 0 && q->valuedouble <= UINT32_MAX) {
+		a->has_q = true;
+		a->q = (uint32_t)q->valuedouble;
+	}
+	a->waiting = cJSON_IsNumber(t) && t->valuedouble > 0;
+	cJSON_Delete(o);
+	return 0;
+}

@@ -83,4 +83,18 @@ struct fm_report_head {
 char *fm_report_encode(const struct fm_report_head *head, const cJSON *const *items, size_t n,
 		       size_t *used);
 
+/* What the controller's answers to the agent carry (PROTOCOL.md): GET /me's
+ * {"q":LAST_STORED_SEQ,...}, a heartbeat's {"t":N} (N > 0: triage
+ * questions wait, poll for them). */
+struct fm_report_answer {
+	bool has_q;
+	uint32_t q;
+	bool waiting;
+};
+/* Decodes an answer's payload (JSON, at most FM_REPORT_MAX bytes): a field
+ * that is missing or out of range (q not 0..2^32-1) is left unset, so a
+ * hostile or garbled answer moves nothing. 0, or -EINVAL (empty, too large,
+ * not a JSON object: *a all unset). Borrows data. */
+int fm_report_answer(const void *data, size_t len, struct fm_report_answer *a);
+
 #endif

@@ -248,13 +248,15 @@ static int token_of(const coap_pdu_t *pdu)
 	return t.length == 2 ? (t.s[0] << 8 | t.s[1]) : t.length == 0 ? 0 : -1;
 }
 
-static cJSON *body_json(const coap_pdu_t *pdu)
+/* The answer's payload decoded (fm_report_answer); all unset without one. */
+static struct fm_report_answer answer_of(const coap_pdu_t *pdu)
 {
 	size_t len = 0, off, total;
 	const uint8_t *data;
-	if (!coap_get_data_large(pdu, &len, &data, &off, &total) || len == 0 || len > 1024)
-		return NULL;
-	return cJSON_ParseWithLength((const char *)data, len);
+	struct fm_report_answer a = {0};
+	if (coap_get_data_large(pdu, &len, &data, &off, &total))
+		fm_report_answer(data, len, &a);
+	return a;
 }
 
 static void answered_me(struct fm_uplink *u, coap_pdu_code_t code, const coap_pdu_t *rcvd)
@@ -266,11 +268,9 @@ static void answered_me(struct fm_uplink *u, coap_pdu_code_t code, const coap_pd
 		session_failed(u, "GET /me refused");
 		return;
 	}
-	cJSON *o = body_json(rcvd);
-	const cJSON *qv = cJSON_GetObjectItemCaseSensitive(o, "q");
-	if (cJSON_IsNumber(qv) && qv->valuedouble >= 0 && qv->valuedouble <= UINT32_MAX)
-		fm_queue_floor(u->q, (uint32_t)qv->valuedouble);
-	cJSON_Delete(o);
+	struct fm_report_answer a = answer_of(rcvd);
+	if (a.has_q)
+		fm_queue_floor(u->q, a.q);
 	if (u->complained)
 		fm_notice("uplink: %s reachable again; %zu report(s) queued", u->controller, fm_queue_count(u->q));
 	else
@@ -309,10 +309,7 @@ static void answered_hb(struct fm_uplink *u, coap_pdu_code_t code, const coap_pd
 	if (COAP_RESPONSE_CLASS(code) != 2)
 		return;
 	memcpy(u->hb_acked, u->hb_sent, sizeof(u->hb_acked));
-	cJSON *o = body_json(rcvd);
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "t");
-	bool waiting = cJSON_IsNumber(t) && t->valuedouble > 0;
-	cJSON_Delete(o);
+	bool waiting = answer_of(rcvd).waiting;
 	if (waiting && !u->polling) {
 		u->polling = true;
 		u->poll_ticks = 0;

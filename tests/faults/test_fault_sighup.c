@@ -125,7 +125,7 @@ static void sighup_reloads(void **st)
 	write_conf(node.ctl.url, "11s", "none", "collect-interval = soon\n");
 	assert_int_equal(kill(agent, SIGHUP), 0);
 	char want[PATH_MAX + 64];
-	snprintf(want, sizeof(want), "%s:6: --collect-interval soon", node.conf);
+	snprintf(want, sizeof(want), "%s:6: collect-interval: --collect-interval soon", node.conf);
 	assert_int_equal(fmh_wait_log_pid(log, want, agent, 5000), 0);
 	assert_int_equal(fmh_wait_log_pid(log, "the running configuration stays", agent, 5000), 0);
 	assert_int_equal(fmh_log_count(log, "SIGHUP: "), 2);

@@ -158,10 +158,11 @@ static void stop_pids(const pid_t *p, int *wstatus, int n, int sig, int grace_ms
 	for (int i = 0; i < n; i++) {
 		wstatus[i] = -1;
 		st[i] = p[i] > 0 ? child_state(p[i]) : CHILD_GONE;
-		if (st[i] == CHILD_RUNNING) {
-			kill(-p[i], sig);
+		/* Once: to its group (it leads one), else to it. Twice would
+		 * race its shutdown: a second SIGTERM arriving after it closed
+		 * its signalfd (fm_signal_close unblocks) kills it mid-cleanup. */
+		if (st[i] == CHILD_RUNNING && kill(-p[i], sig) < 0)
 			kill(p[i], sig);
-		}
 	}
 	deadline = now_ms() + grace_ms;
 	for (;;) {

@@ -22,6 +22,7 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_controller.h"
+#include "fmh_node.h"
 #include "fmh_journal.h"
 #include "fmh_uplink.h"
 
@@ -129,12 +130,7 @@ static uint64_t wait_controller(const char *code, const char *key, bool gone, ui
 
 static void write_errors(const char *dev, const char *count)
 {
-	char p[PATH_MAX + 64];
-	snprintf(p, sizeof(p), "%s/sys/fs/ext4/%s/errors_count", root, dev);
-	FILE *f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(count, f);
-	fclose(f);
+	assert_int_equal(fmh_node_ext4_errors(root, dev, count), 0);
 }
 
 static void end_to_end(void **st)
@@ -270,7 +266,7 @@ static void config_errors(void **st)
 	fmh_run_agent(&r, "run", "--config", conf, NULL);
 	assert_int_equal(r.status, 2);
 	char want[PATH_MAX + 64];
-	snprintf(want, sizeof(want), "%s:4: unknown key 'haertbeat'", conf);
+	snprintf(want, sizeof(want), "%s:4: haertbeat: unknown key", conf);
 	if (!strstr(r.err, want))
 		fail_msg("want '%s' in: %s", want, r.err);
 	f = fopen(conf, "w");
@@ -278,7 +274,7 @@ static void config_errors(void **st)
 	fclose(f);
 	fmh_run_agent(&r, "run", "--config", conf, NULL);
 	assert_int_equal(r.status, 2);
-	snprintf(want, sizeof(want), "%s:1: --heartbeat soon", conf);
+	snprintf(want, sizeof(want), "%s:1: heartbeat: --heartbeat soon", conf);
 	assert_non_null(strstr(r.err, want));
 	/* Plain CoAP without --insecure; a key file others can read. */
 	fmh_run_agent(&r, "run", "--controller", "coap://127.0.0.1:9", "--root", root, "--state-dir", state, NULL);

@@ -25,6 +25,7 @@
 #include "fmh_check.h"
 #include "fmh_controller.h"
 #include "fmh_incident.h"
+#include "fmh_node.h"
 #include "fmh_uplink.h"
 
 #include <limits.h>
@@ -56,18 +57,8 @@ static int teardown(void **st)
 /* The agent as the node would run it, from a config file (actions on). */
 static pid_t agent_start(const char *log)
 {
-	char hex[128], psk[PATH_MAX], conf[PATH_MAX + 16], state[PATH_MAX + 16];
-	fmh_hex(FMH_KEY_A, hex, sizeof(hex));
-	fmh_psk_file(dir, "psk", hex, psk, sizeof(psk));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	snprintf(conf, sizeof(conf), "%s/fleetmedic.conf", dir);
-	FILE *f = fopen(conf, "w");
-	assert_non_null(f);
-	fprintf(f,
-		"# the node's config, as an installer writes it\n"
-		"controller = %s\npsk-identity = %s\npsk-file = %s\nstate-dir = %s\nallow-actions = rm\n",
-		ctl.url, FMH_NODE_A, psk, state);
-	fclose(f);
+	char conf[PATH_MAX + 16];
+	assert_int_equal(fmh_node_conf(dir, ctl.url, NULL, conf, sizeof(conf)), 0);
 	const char *args[40] = {fmh_agent(), "run", "--config", conf, "--heartbeat", "2s", "--hold", "1s"};
 	int n = 8;
 	assert_true(fmh_incident1_args(&node, node.jdir, node.refusing, args + n, 40 - n) > 0);
