@@ -28,17 +28,7 @@
 
 static struct fmh_fault f;
 
-static int setup(void **st)
-{
-	(void)st;
-	return fmh_fault_setup(&f) < 0 ? -1 : 0;
-}
-
-static int teardown(void **st)
-{
-	(void)st;
-	return fmh_fault_teardown(&f);
-}
+FMH_FAULT_FIXTURES(f)
 
 static void routine(size_t n)
 {

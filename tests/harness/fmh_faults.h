@@ -34,6 +34,20 @@ int fmh_fault_setup(struct fmh_fault *f);
 /* Stops dockerd, then everything else (fmh_cleanup). 0 or -EBUSY. */
 int fmh_fault_teardown(struct fmh_fault *f);
 
+/* The cmocka group set-up and teardown (setup, teardown) of a test whose
+ * node is the file's static struct fmh_fault named by var. */
+#define FMH_FAULT_FIXTURES(var)                                                                                        \
+	static int setup(void **st)                                                                                    \
+	{                                                                                                              \
+		(void)st;                                                                                              \
+		return fmh_fault_setup(&(var)) < 0 ? -1 : 0;                                                           \
+	}                                                                                                              \
+	static int teardown(void **st)                                                                                 \
+	{                                                                                                              \
+		(void)st;                                                                                              \
+		return fmh_fault_teardown(&(var));                                                                     \
+	}
+
 /* Starts `run` on the node (collect every 1 s, heartbeat 2 s, hold 1 s,
  * state in f->dir/state) and waits until it reports and the controller
  * holds apiserver-unreachable (the node's 6443 refuses): the agent is up
