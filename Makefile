@@ -25,8 +25,8 @@ help:
 	@echo "make build   build the agent and the controller into $(BUILD)/host"
 	@echo "make deps    install host packages, build the pinned dependencies, fetch the test tools"
 	@echo "make fuzz    build the libFuzzer targets with clang, run each FUZZ_SECONDS (60)"
-	@echo "make soak    the agent's run (ASan+LSan) under mixed activity SOAK_SECONDS (1800):"
-	@echo "             exit 0, no leak, RSS growth after warm-up <= 10 %; prints the figures"
+	@echo "make soak    the agent's run under mixed activity SOAK_SECONDS (1800) twice: optimised"
+	@echo "             (RSS growth after warm-up <= 10 %), then ASan+LSan (exit 0, no leak)"
 	@echo "make cross   static, stripped agent and controller for $(CROSS_TRIPLETS)"
 	@echo "             into $(BUILD)/TRIPLET, and the agent's .deb (also: make package)"
 	@echo "make install DESTDIR=/mnt/root [TRIPLET=arm-linux-gnueabihf]"
@@ -97,13 +97,19 @@ fuzz-build:
 		-DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD)/fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 
-# The agent's run under mixed activity (tests/soak/soak.c) with the ASan+LSan
-# build, SOAK_SECONDS long; ctest runs the same 90 s (label soak).
+# The agent's run under mixed activity (tests/soak/soak.c), SOAK_SECONDS
+# long, twice: the optimised agent (RSS growth after warm-up at most 10 %),
+# then the ASan+LSan build (no leak, no sanitizer report; its RSS, which
+# counts ASan's own bookkeeping, is printed, not bounded). ctest runs the
+# ASan one 90 s with the bound (label soak).
 SOAK_SECONDS ?= 1800
-soak: deps
+soak: build
 	cmake -S . -B $(BUILD)/asan -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(BUILD)/asan -j $(JOBS) --target fm_soak
-	SOAK_SECONDS=$(SOAK_SECONDS) FM_AGENT=$(abspath $(BUILD))/asan/firmware-agent/fleetmedic-agent \
+	SOAK_SECONDS=$(SOAK_SECONDS) FM_SOAK_BUILD=host FM_AGENT=$(abspath $(BUILD))/host/firmware-agent/fleetmedic-agent \
+		FM_CONTROLLER=$(abspath $(BUILD))/host/fleet-controller/fleetmedic-controller \
+		$(BUILD)/host/tests/fm_soak
+	SOAK_SECONDS=$(SOAK_SECONDS) FM_SOAK_GROWTH_MAX=- FM_AGENT=$(abspath $(BUILD))/asan/firmware-agent/fleetmedic-agent \
 		FM_CONTROLLER=$(abspath $(BUILD))/asan/fleet-controller/fleetmedic-controller \
 		$(BUILD)/asan/tests/fm_soak
 

@@ -19,7 +19,8 @@
  * quarantine is capped at 16 MB so that what grows is the agent's own. At the end: SIGTERM, exit status 0 and no sanitizer report in
  * its log (ASAN_OPTIONS=detect_leaks=1); RSS growth from the end of the
  * warm-up (the first third, at least 20 s) to the end at most 10 % (the
- * medians of 3 samples each). The figures go to stdout as one line
+ * medians of 3 samples each; FM_SOAK_GROWTH_MAX sets another bound, "-"
+ * none). The figures go to stdout as one line
  * "soak: key=value ..." (bench and make soak print it; build= is
  * $FM_SOAK_BUILD, "asan" by default: bench/b_fuzz.sh runs the optimised
  * agent, whose RSS has no quarantine in it and whose leaks= says nothing).
@@ -298,7 +299,14 @@ int main(void)
 		die("the agent exited %d with %d sanitizer line(s); its log is %s", status, sanitizer, log);
 	if (cstatus != 0)
 		die("the controller exited %d; its log is %s", cstatus, ctl.log);
-	if (growth > 10.0)
+	/* FM_SOAK_GROWTH_MAX: the bound in percent (10); "-": none, for the
+	 * long ASan run of make soak, whose RSS counts ASan's own bookkeeping
+	 * (its stack depot and allocator caches grow while the agent's live
+	 * heap stays flat: measured with __asan_print_accumulated_stats); the
+	 * optimised agent's run holds the bound there. */
+	const char *gmax = getenv("FM_SOAK_GROWTH_MAX");
+	double bound = gmax && *gmax ? atof(gmax) : 10.0;
+	if (!(gmax && strcmp(gmax, "-") == 0) && growth > bound)
 		die("RSS grew %.1f %% after the warm-up (%ld -> %ld kB)", growth, at_warm, at_end);
 	fmh_incident1_stop(&node);
 	fmh_cleanup();
