@@ -38,11 +38,14 @@ for b in "$here"/b_*.sh; do
     if [ -n "$only" ] && [[ ",$only," != *",${name#b_},"* ]]; then continue; fi
     echo "bench: $name" >&2
     sec=$(mktemp)
-    if FM_BUILD="$build" bash "$b" "$build" >"$sec"; then
+    FM_BUILD="$build" bash "$b" "$build" >"$sec"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
         { echo; cat "$sec"; } >>"$out"
     else
         failed=1
-        { echo; echo "## $name"; echo; echo "FAILED (exit status $?); see the output of make bench."; } >>"$out"
+        echo "bench: $name failed (exit status $rc)" >&2
+        { echo; echo "## $name"; echo; echo "FAILED (exit status $rc); see the output of make bench."; } >>"$out"
     fi
     rm -f "$sec"
 done

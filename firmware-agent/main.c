@@ -1754,13 +1754,21 @@ int main(int argc, char **argv)
 	/* A peer that vanishes mid-write must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
 #ifdef __GLIBC__
-	/* Buffers of 64 kB and more (a state file read back, the Docker
+	/* Buffers of 256 kB and more (a state file read back, the Docker
 	 * watcher's tables, the rules' hit tables) in mappings of their own:
 	 * resident only where written, returned when freed. By default glibc
 	 * raises this threshold after the first such buffer is freed and keeps
 	 * the later ones in the heap: measured, 1.77 MB of private dirty
-	 * memory in steady state against 1.07 MB with it fixed (bench/b_agent). */
-	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	 * memory in steady state against 1.07 MB with it fixed (bench/b_agent).
+	 * Not lower: sd-journal makes a zstd decompression context (~90 kB)
+	 * for every compressed field it returns, and one mmap/munmap each (a
+	 * TLB shootdown on every core) made the agent 6x slower at reading a
+	 * flood (tests/faults/test_fault_flood: 115-180 s of CPU for ~550k
+	 * lines at 64 kB, 21 s for ~720k at 256 kB, where it keeps up with the
+	 * writer). The heap's free top is kept up to 1 MiB for the same reason:
+	 * trimming it after every such context costs a brk and page faults. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 #endif
 	/* FLEETMEDIC_DEBUG=1: every log line, libcoap's too (to chase a link). */
 	if (getenv("FLEETMEDIC_DEBUG")) {
