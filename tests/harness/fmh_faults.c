@@ -218,3 +218,16 @@ void fmh_fault_k8s_name(char *out, size_t size, const char *container, int attem
 	snprintf(out, size, "k8s_%s_%s-pi-master1_kube-system_%032x_%d", container, container,
 		 (unsigned)strlen(container) * 0x1f3u + 0xfa017u, attempt);
 }
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return x < y ? -1 : x > y;
+}
+
+long fmh_median3(const long *v)
+{
+	long s[3] = {v[0], v[1], v[2]};
+	qsort(s, 3, sizeof(s[0]), cmp_long);
+	return s[1];
+}

@@ -80,6 +80,10 @@ struct fmh_proc {
 /* 0, or -errno when the process is gone. */
 int fmh_proc_sample(pid_t pid, struct fmh_proc *p);
 
+/* The median of v[0..2]: a resident-set figure without one sample's
+ * transient (a buffer freed a moment later). */
+long fmh_median3(const long *v);
+
 /* The agent's fds while nothing is in flight (a collection holds its
  * socket briefly): the sample with the fewest of 30 taken 50 ms apart. */
 struct fmh_proc fmh_fault_settled(struct fmh_fault *f);

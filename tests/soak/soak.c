@@ -29,6 +29,7 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_controller.h"
+#include "fmh_faults.h"
 #include "fmh_incident.h"
 #include "fmh_journal.h"
 #include "fmh_node.h"
@@ -87,19 +88,6 @@ static long status_kb(pid_t pid, const char *field)
 static long rss_kb(pid_t pid)
 {
 	return status_kb(pid, "RssAnon");
-}
-
-static int cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-	return x < y ? -1 : x > y;
-}
-
-static long median3(const long *v)
-{
-	long s[3] = {v[0], v[1], v[2]};
-	qsort(s, 3, sizeof(s[0]), cmp_long);
-	return s[1];
 }
 
 /* How many lines of the file hold needle. */
@@ -281,8 +269,8 @@ int main(void)
 	int cstatus = -1;
 	fmh_controller_stop(&ctl, &cstatus);
 
-	long at_warm = median3(rss + warm_at), at_end = median3(rss + nrss - 3), at_max = 0;
-	long vm_warm = median3(vm + warm_at), vm_end = median3(vm + nrss - 3);
+	long at_warm = fmh_median3(rss + warm_at), at_end = fmh_median3(rss + nrss - 3), at_max = 0;
+	long vm_warm = fmh_median3(vm + warm_at), vm_end = fmh_median3(vm + nrss - 3);
 	for (size_t i = 0; i < nrss; i++)
 		at_max = rss[i] > at_max ? rss[i] : at_max;
 	double growth = at_warm > 0 ? 100.0 * (double)(at_end - at_warm) / (double)at_warm : 100;
