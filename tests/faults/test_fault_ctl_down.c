@@ -92,6 +92,23 @@ static void outage_until(struct watch *w, uint64_t at_s, uint64_t outage_s)
 	}
 }
 
+/* What the node does during the outage: at pct % of it, the ext4 error
+ * count of dev set to errors (the board's hal source), or with dev NULL
+ * kubelet's name-conflict line appended to the journal; what the agent
+ * does about it ("raise", "change", "resolve"), in its log and, after the
+ * outage, in the controller's history. */
+static const struct step {
+	int pct;
+	const char *dev;
+	int errors;
+	const char *what;
+} steps[] = {
+	{5, "faulta", 1, "raise"},  {15, "faultb", 2, "raise"}, {30, "faulta", 7, "change"},
+	{45, "faultb", 0, "resolve"}, {60, NULL, 0, "raise"},	  {75, "faultc", 1, "raise"},
+	{90, "faulta", 0, "resolve"},
+};
+#define NSTEPS (sizeof(steps) / sizeof(steps[0]))
+
 static bool up_dgram(const struct fmh_dgram *d, void *arg)
 {
 	(void)arg;
@@ -123,30 +140,23 @@ static void controller_down_10_minutes(void **st)
 	fprintf(stderr, "controller stopped for %llu s\n", (unsigned long long)outage_s);
 
 	/* The node's changes during the outage, spread over it. */
-	outage_until(&w, outage_s * 5 / 100, outage_s);
-	fmh_fnode_ext4_errors(&node, "faulta", 1);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis raised: fs-corruption the ext4 filesystem on faulta", agent, 10000), 0);
-	outage_until(&w, outage_s * 15 / 100, outage_s);
-	fmh_fnode_ext4_errors(&node, "faultb", 2);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis raised: fs-corruption the ext4 filesystem on faultb", agent, 10000), 0);
-	outage_until(&w, outage_s * 30 / 100, outage_s);
-	fmh_fnode_ext4_errors(&node, "faulta", 7);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis changed: fs-corruption the ext4 filesystem on faulta", agent, 10000), 0);
-	outage_until(&w, outage_s * 45 / 100, outage_s);
-	fmh_fnode_ext4_errors(&node, "faultb", 0);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis resolved: fs-corruption the ext4 filesystem on faultb", agent, 10000), 0);
-	outage_until(&w, outage_s * 60 / 100, outage_s);
-	char *text = fmh_journal_kubelet_text(1, 1, BLOCKING);
-	assert_non_null(text);
-	assert_int_equal(fmh_journal_append(node.jfile, text), 0);
-	free(text);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis raised: container-name-conflict", agent, 10000), 0);
-	outage_until(&w, outage_s * 75 / 100, outage_s);
-	fmh_fnode_ext4_errors(&node, "faultc", 1);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis raised: fs-corruption the ext4 filesystem on faultc", agent, 10000), 0);
-	outage_until(&w, outage_s * 90 / 100, outage_s);
-	fmh_fnode_ext4_errors(&node, "faulta", 0);
-	assert_int_equal(fmh_wait_log_pid(log, "diagnosis resolved: fs-corruption the ext4 filesystem on faulta", agent, 10000), 0);
+	for (size_t i = 0; i < NSTEPS; i++) {
+		const struct step *c = &steps[i];
+		char line[160];
+		outage_until(&w, outage_s * (uint64_t)c->pct / 100, outage_s);
+		if (c->dev) {
+			fmh_fnode_ext4_errors(&node, c->dev, c->errors);
+			snprintf(line, sizeof(line), "diagnosis %sd: fs-corruption the ext4 filesystem on %s", c->what,
+				 c->dev);
+		} else {
+			char *text = fmh_journal_kubelet_text(1, 1, BLOCKING);
+			assert_non_null(text);
+			assert_int_equal(fmh_journal_append(node.jfile, text), 0);
+			free(text);
+			snprintf(line, sizeof(line), "diagnosis %sd: container-name-conflict", c->what);
+		}
+		assert_int_equal(fmh_wait_log_pid(log, line, agent, 10000), 0);
+	}
 	outage_until(&w, outage_s, outage_s);
 
 	assert_int_equal(fmh_proc_sample(agent, &p1), 0);
@@ -168,11 +178,12 @@ static void controller_down_10_minutes(void **st)
 
 	/* Every change once, in order. */
 	fmh_history_ordered(j);
-	static const char *const want[][2] = {
-		{"faulta", "raise"},  {"faultb", "raise"}, {"faulta", "change"}, {"faultb", "resolve"},
-		{"container-name-conflict", "raise"}, {"faultc", "raise"}, {"faulta", "resolve"},
-	};
-	fmh_history_once_in_order(j, want, sizeof(want) / sizeof(want[0]));
+	const char *want[NSTEPS][2];
+	for (size_t i = 0; i < NSTEPS; i++) {
+		want[i][0] = steps[i].dev ? steps[i].dev : "container-name-conflict";
+		want[i][1] = steps[i].what;
+	}
+	fmh_history_once_in_order(j, (const char *const(*)[2])want, NSTEPS);
 	assert_true((uint32_t)fmh_jnum(j, "last_seq") > seq_before);
 	cJSON_Delete(j);
 
