@@ -2,11 +2,11 @@
 # Reliability: faults survived. Runs the fault tests (ctest -L fault) in
 # BUILD_DIR and tabulates each: name, what it injects, passed/failed, wall
 # time, and the figures of its FAULT line (tests/faults/README.md).
-# Usage: bench/b_faults.sh BUILD_DIR
+# Usage: bench/b_faults.sh BUILD_DIR (ctest's output: BUILD_DIR/bench-faults.log)
 set -euo pipefail
 build=${1:?usage: b_faults.sh BUILD_DIR}
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+# ctest's whole output is kept beside the build, for a test that failed.
+out=$build/bench-faults.log
 cmd="ctest -L fault -V --test-dir $build"
 (cd "$build" && ctest -L fault -V) >"$out" 2>&1 || true
 
@@ -30,3 +30,8 @@ passed=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: fault/.* Passed ' "$out" || t
 total=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: fault/' "$out" || true)
 echo
 echo "$passed of $total fault tests passed."
+if [ "$passed" != "$total" ]; then
+	echo
+	echo "The failed tests' output: $out."
+	echo "b_faults: $((total - passed)) fault tests failed; their output: $out" >&2
+fi
