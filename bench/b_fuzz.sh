@@ -84,8 +84,11 @@ soak_s=${SOAK_SECONDS:-90}
 cmake --build "$build" -j "${JOBS:-2}" --target fm_soak fleetmedic-agent fleetmedic-controller >&2
 lines=()
 for i in $(seq "$runs"); do
-	line=$(SOAK_SECONDS=$soak_s FM_SOAK_BUILD=optimised FM_AGENT=$build/firmware-agent/fleetmedic-agent \
-		FM_CONTROLLER=$build/fleet-controller/fleetmedic-controller "$build/tests/fm_soak" | grep '^soak:')
+	if ! line=$(SOAK_SECONDS=$soak_s FM_SOAK_BUILD=optimised FM_AGENT=$build/firmware-agent/fleetmedic-agent \
+		FM_CONTROLLER=$build/fleet-controller/fleetmedic-controller "$build/tests/fm_soak" | grep '^soak:'); then
+		echo "b_fuzz: soak run $i failed (its own lines above say why)" >&2
+		exit 1
+	fi
 	echo "soak run $i: $line" >&2
 	lines+=("$line")
 done

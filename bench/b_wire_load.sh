@@ -87,8 +87,9 @@ Healthy node-hour from these, heartbeats only on one long-lived session (the goa
 ≤ 4 kB needs an interval of at least $(awk -v b="$hb" 'BEGIN { printf "%.0f", 3600 * b / 4000 }') s. A session that has to be set up
 again (libcoap drops an idle server session after 300 s; a NAT binding may expire sooner)
 costs $(awk -v h="$hs" 'BEGIN { printf "%.0f", h }') B more each time. Command: \`bench/b_wire_load.sh BUILD_DIR\`.
-These are the generated client's figures; the agent's own (\`run\`, with queue-mode
-pings and GET /me per session) are measured once the uplink is on main.
+These are the generated client's figures (every heartbeat a confirmable POST);
+the agent's own, from \`run\` (non-confirmable heartbeats, every third confirmable,
+GET /me per session), are the "Uplink: bytes on the wire" section (b_wire.sh).
 ${anchor:+
 $anchor}
 MD
