@@ -431,6 +431,17 @@ static void work(struct fm_journal *jr)
 	rearm(jr);
 }
 
+/* After sd_journal_process() said files were added or removed (a
+ * rotation: the file being written renamed, re-added under its new name,
+ * a new one begun), skip what was handled already, as after a reopen:
+ * test_fault_flood once counted one line twice across journal-remote's
+ * rotation in the middle of a flood (libsystemd 252). */
+static void files_changed(struct fm_journal *jr, int process_rc)
+{
+	if (process_rc == SD_JOURNAL_INVALIDATE && jr->cursor[0])
+		jr->resuming = true;
+}
+
 static void on_journal(struct fm_event *ev, uint32_t events)
 {
 	struct fm_journal *jr = container_of(ev, struct fm_journal, ev);
@@ -441,6 +452,7 @@ static void on_journal(struct fm_event *ev, uint32_t events)
 		fail(jr, rc);
 		return;
 	}
+	files_changed(jr, rc);
 	if (!fm_timer_armed(&jr->more))
 		work(jr);
 }
@@ -458,6 +470,7 @@ static void on_timeout(struct fm_timer *t)
 		fail(jr, rc);
 		return;
 	}
+	files_changed(jr, rc);
 	if (!fm_timer_armed(&jr->more))
 		work(jr);
 }
