@@ -431,30 +431,30 @@ static void work(struct fm_journal *jr)
 	rearm(jr);
 }
 
-/* After sd_journal_process() said files were added or removed (a
- * rotation: the file being written renamed, re-added under its new name,
- * a new one begun), skip what was handled already, as after a reopen:
- * test_fault_flood once counted one line twice across journal-remote's
- * rotation in the middle of a flood (libsystemd 252). */
-static void files_changed(struct fm_journal *jr, int process_rc)
+/* Lets sd-journal take in what changed (appends, files added or removed),
+ * then reads on unless the batch timer will. After a rotation (the file
+ * being written renamed, re-added under its new name, a new one begun:
+ * SD_JOURNAL_INVALIDATE) what was handled already is skipped, as after a
+ * reopen: test_fault_flood once counted one line twice across
+ * journal-remote's rotation in the middle of a flood (libsystemd 252). */
+static void process(struct fm_journal *jr)
 {
-	if (process_rc == SD_JOURNAL_INVALIDATE && jr->cursor[0])
-		jr->resuming = true;
-}
-
-static void on_journal(struct fm_event *ev, uint32_t events)
-{
-	struct fm_journal *jr = container_of(ev, struct fm_journal, ev);
-	(void)events;
 	int rc = sd_journal_process(jr->j);
 	if (rc < 0) {
 		snprintf(jr->error, sizeof(jr->error), "journal: %s", strerror(-rc));
 		fail(jr, rc);
 		return;
 	}
-	files_changed(jr, rc);
+	if (rc == SD_JOURNAL_INVALIDATE && jr->cursor[0])
+		jr->resuming = true;
 	if (!fm_timer_armed(&jr->more))
 		work(jr);
+}
+
+static void on_journal(struct fm_event *ev, uint32_t events)
+{
+	(void)events;
+	process(container_of(ev, struct fm_journal, ev));
 }
 
 static void on_timer(struct fm_timer *t)
@@ -464,15 +464,7 @@ static void on_timer(struct fm_timer *t)
 
 static void on_timeout(struct fm_timer *t)
 {
-	struct fm_journal *jr = container_of(t, struct fm_journal, timeout);
-	int rc = sd_journal_process(jr->j);
-	if (rc < 0) {
-		fail(jr, rc);
-		return;
-	}
-	files_changed(jr, rc);
-	if (!fm_timer_armed(&jr->more))
-		work(jr);
+	process(container_of(t, struct fm_journal, timeout));
 }
 
 /* sd-journal may need a wake-up without an fd event (files on a network

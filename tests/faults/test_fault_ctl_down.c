@@ -60,15 +60,16 @@ static int teardown(void **st)
 	return 0;
 }
 
-#define RSS_SAMPLES 4096
 #define RSS_SLACK_KB 512
 
 struct watch {
 	pid_t pid;
-	uint64_t t0_ms;		  /* the outage began */
-	long rss[RSS_SAMPLES];	  /* RssAnon from 10 % of the outage on, kB */
-	size_t nrss;
-	uint64_t said_s;	  /* the last RSS written to stderr */
+	uint64_t t0_ms;	 /* the outage began */
+	long warm[3];	 /* RssAnon, kB: the first 3 samples from 10 % of the outage on */
+	long last[3];	 /* the last 3 (a ring) */
+	long max;	 /* the largest */
+	size_t nrss;	 /* samples taken */
+	uint64_t said_s; /* the last RSS written to stderr */
 };
 
 /* Waits until the outage is at_s old, reading the agent's RSS every 500 ms
@@ -80,8 +81,12 @@ static void outage_until(struct watch *w, uint64_t at_s, uint64_t outage_s)
 		if (fmh_proc_sample(w->pid, &p) < 0)
 			fail_msg("the agent is gone during the outage");
 		uint64_t age_ms = fm_now_ms() - w->t0_ms;
-		if (age_ms >= outage_s * 100 && w->nrss < RSS_SAMPLES)
-			w->rss[w->nrss++] = p.anon_kb;
+		if (age_ms >= outage_s * 100) {
+			if (w->nrss < 3)
+				w->warm[w->nrss] = p.anon_kb;
+			w->last[w->nrss++ % 3] = p.anon_kb;
+			w->max = p.anon_kb > w->max ? p.anon_kb : w->max;
+		}
 		if (age_ms / 1000 >= w->said_s + 30) {
 			w->said_s = age_ms / 1000;
 			fprintf(stderr, "outage %llu s: agent RssAnon %llu kB, CPU %llu ms\n",
@@ -135,8 +140,7 @@ static void controller_down_10_minutes(void **st)
 	struct fmh_proc p0, p1;
 	assert_int_equal(fmh_proc_sample(agent, &p0), 0);
 	assert_int_equal(fmh_controller_stop(&node.ctl, NULL), 0);
-	static struct watch w;
-	w = (struct watch){.pid = agent, .t0_ms = fm_now_ms()};
+	struct watch w = {.pid = agent, .t0_ms = fm_now_ms()};
 	fprintf(stderr, "controller stopped for %llu s\n", (unsigned long long)outage_s);
 
 	/* The node's changes during the outage, spread over it. */
@@ -196,9 +200,7 @@ static void controller_down_10_minutes(void **st)
 	int complaints = fmh_log_count(log, "unreachable (");
 	double cpu_pct = 100.0 * (double)(p1.cpu_ms - p0.cpu_ms) / (double)wall_ms;
 	assert_true(w.nrss >= 6);
-	long rss_warm = fmh_median3(w.rss), rss_end = fmh_median3(w.rss + w.nrss - 3), rss_max = 0;
-	for (size_t i = 0; i < w.nrss; i++)
-		rss_max = w.rss[i] > rss_max ? w.rss[i] : rss_max;
+	long rss_warm = fmh_median3(w.warm), rss_end = fmh_median3(w.last), rss_max = w.max;
 	long rss_bound = rss_warm / 10 > RSS_SLACK_KB ? rss_warm / 10 : RSS_SLACK_KB;
 	double rss_growth = rss_warm ? 100.0 * (double)(rss_end - rss_warm) / (double)rss_warm : 0;
 	fmh_fault_line("test_fault_ctl_down",
