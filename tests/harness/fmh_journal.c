@@ -43,14 +43,42 @@ static void boot_id(char out[33])
 	out[o] = '\0';
 }
 
-int fmh_journal_append(const char *file, const char *text)
+/* The scratch export file of this test program. */
+static int scratch(char *path, size_t size)
 {
 	static char dir[PATH_MAX]; /* one scratch directory per test program */
-	char tmp[PATH_MAX + 32], bid[33];
 	int rc;
 	if (!dir[0] && (rc = fmh_tmpdir(dir, sizeof(dir))) < 0)
 		return rc;
-	snprintf(tmp, sizeof(tmp), "%s/in.export", dir);
+	snprintf(path, size, "%s/in.export", dir);
+	return 0;
+}
+
+/* systemd-journal-remote appends the export file in to file. */
+static int remote_write(const char *file, const char *in)
+{
+	char outarg[PATH_MAX + 16];
+	snprintf(outarg, sizeof(outarg), "--output=%s", file);
+	const char *argv[] = {fmh_journal_remote(), "--split-mode=none", outarg, in, NULL};
+	char log[4096];
+	int status;
+	int rc = fmh_run(argv, log, sizeof(log), &status, 60000);
+	if (rc < 0)
+		return rc;
+	if (status != 0) {
+		fprintf(stderr, "systemd-journal-remote failed (%d):\n%s\n", status, log);
+		return -EIO;
+	}
+	unlink(in);
+	return 0;
+}
+
+int fmh_journal_append(const char *file, const char *text)
+{
+	char tmp[PATH_MAX + 32], bid[33];
+	int rc;
+	if ((rc = scratch(tmp, sizeof(tmp))) < 0)
+		return rc;
 	FILE *out = fopen(tmp, "w");
 	if (!out)
 		return -errno;
@@ -86,20 +114,22 @@ int fmh_journal_append(const char *file, const char *text)
 		fputc('\n', out);
 	if (fclose(out) != 0)
 		return -errno;
-	char outarg[PATH_MAX + 16];
-	snprintf(outarg, sizeof(outarg), "--output=%s", file);
-	const char *argv[] = {fmh_journal_remote(), "--split-mode=none", outarg, tmp, NULL};
-	char log[4096];
-	int status;
-	rc = fmh_run(argv, log, sizeof(log), &status, 60000);
-	if (rc < 0)
+	return remote_write(file, tmp);
+}
+
+int fmh_journal_append_export(const char *file, const char *text)
+{
+	char tmp[PATH_MAX + 32];
+	int rc;
+	if ((rc = scratch(tmp, sizeof(tmp))) < 0)
 		return rc;
-	if (status != 0) {
-		fprintf(stderr, "systemd-journal-remote failed (%d):\n%s\n", status, log);
-		return -EIO;
-	}
-	unlink(tmp);
-	return 0;
+	FILE *out = fopen(tmp, "w");
+	if (!out)
+		return -errno;
+	fputs(text, out);
+	if (fclose(out) != 0)
+		return -errno;
+	return remote_write(file, tmp);
 }
 
 int fmh_journal_append_fixture(const char *file, const char *fixture)

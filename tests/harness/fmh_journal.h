@@ -22,7 +22,10 @@ const char *fmh_journal_remote(void);
  * missing). 0 or -errno (-EIO: systemd-journal-remote failed, its output on
  * stderr). */
 int fmh_journal_append(const char *file, const char *text);
-/* The same with a fixture file's contents. */
+/* The same with the text's own __REALTIME_TIMESTAMP, __MONOTONIC_TIMESTAMP
+ * and _BOOT_ID kept (an entry written again exactly as it was). */
+int fmh_journal_append_export(const char *file, const char *text);
+/* fmh_journal_append with a fixture file's contents. */
 int fmh_journal_append_fixture(const char *file, const char *fixture);
 
 /* n kubelet-like entries as export text (caller frees): every `every`-th
