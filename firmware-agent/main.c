@@ -1121,7 +1121,11 @@ struct agent {
 	 * after the collection running when it is told. */
 	struct fm_etcd_watch *etcd_watch;
 	bool etcd_again;
-	struct fm_timer collect_timer, eval_timer, watchdog_timer;
+	/* Each timer one job: eval_timer is the debounce after a change,
+	 * hold_timer the end of the earliest hold (a diagnosis absent from the
+	 * facts resolves then). One timer for both let a pending hold swallow
+	 * the debounce: a raise waited for another diagnosis's hold. */
+	struct fm_timer collect_timer, eval_timer, hold_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
 
@@ -1205,8 +1209,10 @@ static bool evaluate(struct agent *a)
 	/* A diagnosis gone from the facts resolves when its hold ends, whether
 	 * or not a fact changes by then. */
 	uint64_t due = fm_diag_track_due_ms(a->track);
-	if (due && !fm_timer_armed(&a->eval_timer))
-		fm_timer_arm(&a->eval_timer, due > now ? due - now : 1, 0);
+	if (due)
+		fm_timer_arm(&a->hold_timer, due > now ? due - now : 1, 0);
+	else
+		fm_timer_disarm(&a->hold_timer);
 	cJSON *items = cJSON_CreateArray();
 	const cJSON *ch;
 	cJSON_ArrayForEach(ch, changes)
@@ -1237,6 +1243,11 @@ static bool evaluate(struct agent *a)
 static void on_eval(struct fm_timer *t)
 {
 	(void)evaluate(container_of(t, struct agent, eval_timer));
+}
+
+static void on_hold(struct fm_timer *t)
+{
+	(void)evaluate(container_of(t, struct agent, hold_timer));
 }
 
 /* Whether a raised diagnosis is critical: then etcd and the apiserver are
@@ -1589,6 +1600,7 @@ static void agent_close(struct agent *a)
 	fm_coap_delete(&a->coap);
 	fm_timer_close(&a->collect_timer);
 	fm_timer_close(&a->eval_timer);
+	fm_timer_close(&a->hold_timer);
 	fm_timer_close(&a->watchdog_timer);
 	/* A second SIGTERM (to the process and to its group) may be pending:
 	 * the agent is stopping anyway, so it must not kill it once the
@@ -1615,7 +1627,7 @@ static bool source_pointed(const char *source, const struct opts *o)
 static int run(struct opts *o, const struct opts *cli)
 {
 	struct agent a = {.o = o, .cli = cli, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
-			  .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
+			  .hold_timer = FM_TIMER_INIT, .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
 			  .sigterm = {.ev = FM_EVENT_INIT}, .sighup = {.ev = FM_EVENT_INIT}};
 	char err[600];
 	int status = EXIT_USAGE;
@@ -1662,6 +1674,7 @@ static int run(struct opts *o, const struct opts *cli)
 	    fm_signal_init(a.ss.loop, &a.sighup, SIGHUP, on_hup) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.collect_timer, on_collect) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.eval_timer, on_eval) < 0 ||
+	    fm_timer_init(a.ss.loop, &a.hold_timer, on_hold) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.watchdog_timer, on_watchdog) < 0) {
 		fprintf(stderr, "fleetmedic-agent: cannot set up the loop: %s\n", strerror(errno));
 		goto out_close;

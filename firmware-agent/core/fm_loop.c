@@ -3,6 +3,7 @@
 #include "fm_log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,7 +277,15 @@ bool fm_timer_armed(const struct fm_timer *t)
 		return false;
 	if (timerfd_gettime(t->ev.fd, &its) < 0)
 		return false;
-	return its.it_value.tv_sec || its.it_value.tv_nsec;
+	if (its.it_value.tv_sec || its.it_value.tv_nsec)
+		return true;
+	/* A one-shot that expired reads as disarmed, but its callback has not
+	 * run while the fd is still readable. Calling that "not armed" made
+	 * "arm unless armed" re-arm it, which drops the expiry: under a steady
+	 * stream of changes (a journal flood) the agent's 20 ms debounce was
+	 * pushed back for good and nothing was evaluated between collections. */
+	struct pollfd p = {.fd = t->ev.fd, .events = POLLIN};
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 void fm_timer_close(struct fm_timer *t)

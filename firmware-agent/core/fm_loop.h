@@ -91,6 +91,9 @@ int fm_timer_init(struct fm_loop *loop, struct fm_timer *t, fm_timer_fn fn);
  * (0: one-shot). Re-arming replaces the previous setting. 0 or -errno. */
 int fm_timer_arm(struct fm_timer *t, uint64_t first_ms, uint64_t interval_ms);
 int fm_timer_disarm(struct fm_timer *t);
+/* Whether the timer will call back: armed and not yet expired, or expired
+ * and its callback not yet run (so "arm it unless armed" never drops an
+ * expiry that is waiting for the loop). */
 bool fm_timer_armed(const struct fm_timer *t);
 /* Unregisters and closes the timerfd; accepts a timer never initialised if it
  * was zeroed with ev.fd = -1 (see FM_TIMER_INIT). */

@@ -152,8 +152,12 @@ static void send_next(struct fm_uplink *u)
 	if (u->insecure)
 		fm_warn("uplink: report %u goes to %s without DTLS (--insecure)", seq, u->controller);
 	u->rp_seq = seq;
+	/* Said before it goes: the answer can be handled inside send_request,
+	 * and sending the next report from there frees p. */
+	fm_debug("uplink: report %u: %s", seq, p);
 	int rc = send_request(u, COAP_REQUEST_CODE_POST, "rp", p, strlen(p), &u->tok_rp, &u->rp_out);
-	fm_debug("uplink: report %u sent (%d): %s", seq, rc, p);
+	if (rc < 0)
+		fm_debug("uplink: report %u not sent: %s", seq, strerror(-rc));
 }
 
 /* --- the session ------------------------------------------------------------------ */

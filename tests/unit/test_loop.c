@@ -580,6 +580,26 @@ static void ttimer_init(struct fm_loop *loop, struct ttimer *tt)
 	assert_false(fm_timer_armed(&tt->t));
 }
 
+/* A one-shot that expired while the loop was busy is still armed until its
+ * callback runs: "arm unless armed" must not push it back (the debounce of
+ * the agent's evaluation under a journal flood, issue 18). */
+static void test_timer_expired_is_armed(void **state)
+{
+	struct fm_loop *loop = *state;
+	struct ttimer a;
+	ttimer_init(loop, &a);
+	assert_int_equal(fm_timer_arm(&a.t, 1, 0), 0);
+	/* the expiry, waited for on the timer's own fd, not handled */
+	struct pollfd p = {.fd = a.t.ev.fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_true(fm_timer_armed(&a.t));
+	assert_int_equal(a.calls, 0);
+	run_until(loop, &a.done);
+	assert_int_equal(a.calls, 1);
+	assert_false(fm_timer_armed(&a.t));
+	fm_timer_close(&a.t);
+}
+
 static void test_timer_one_shot(void **state)
 {
 	struct fm_loop *loop = *state;
@@ -846,6 +866,7 @@ int main(void)
 	    cmocka_unit_test(test_timer_close_never_initialised),
 	    cmocka_unit_test_setup_teardown(test_timer_close_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_close_in_callback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_expired_is_armed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_signal_delivered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_signal_bad_signo, setup, teardown),
 	};
