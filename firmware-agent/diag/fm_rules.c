@@ -553,6 +553,34 @@ int fm_rules_load_dir(struct fm_rules *rs, const char *dir, char *err, size_t er
 
 /* Matching ------------------------------------------------------------------- */
 
+/* The plain text of a klog line: a run of backslashes before a quote is the
+ * quote (kubelet writes the runtime's error inside err="..." inside its own
+ * message, so one '"' arrives as ", \", \\\" or \\\\\\\" by how deep it is
+ * nested); a run before anything else is one backslash (\\n, a newline
+ * quoted twice, is \n as at depth 1). dst holds len bytes; returns the
+ * length written (<= len). */
+static size_t unquote(char *dst, const char *src, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		if (src[i] != '\\') {
+			dst[o++] = src[i++];
+			continue;
+		}
+		size_t j = i;
+		while (j < len && src[j] == '\\')
+			j++;
+		if (j < len && src[j] == '"') {
+			dst[o++] = '"';
+			i = j + 1;
+		} else {
+			dst[o++] = '\\';
+			i = j;
+		}
+	}
+	return o;
+}
+
 int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source src, const char *msg,
 		   size_t len, struct fm_rules_match *m)
 {
@@ -560,9 +588,16 @@ int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source 
 		return -1;
 	const unsigned short *list = rs->by_src[src];
 	size_t n = rs->n_src[src];
-	bool copied = false;
 	if (len > SCRATCH_MAX)
 		len = SCRATCH_MAX; /* one log line (STYLE.md) */
+	/* Rules see the plain text. Most lines hold no backslash and are
+	 * read where they are; scratch gets a copy only for the regex. */
+	bool in_scratch = false;
+	if (memchr(msg, '\\', len)) {
+		len = unquote(rs->scratch, msg, len);
+		msg = rs->scratch;
+		in_scratch = true;
+	}
 	if (len < 4)
 		return -1; /* every literal has at least 4 bytes */
 	/* One pass over the line: bit k of found says list[k]'s literal is in
@@ -596,14 +631,15 @@ int fm_rules_match(const struct fm_rules *rs, size_t from, enum fm_rules_source 
 				continue;
 			r->compiled = true;
 		}
-		if (!copied) {
+		if (!in_scratch) {
 			memcpy(rs->scratch, msg, len);
-			rs->scratch[len] = '\0';
-			copied = true;
+			in_scratch = true;
 		}
+		rs->scratch[len] = '\0';
 		regmatch_t pm[10];
 		if (regexec(&r->re, rs->scratch, 10, pm, 0) != 0)
 			continue;
+		m->text = rs->scratch;
 		m->nfields = r->nfields;
 		for (size_t i = 0; i < r->nfields; i++) {
 			const regmatch_t *g = &pm[r->group[i]];
@@ -718,7 +754,7 @@ int fm_rules_hits_add(struct fm_rules_hits *h, int rule, const struct fm_rules_m
 
 	h->total++;
 	if (r->key >= 0)
-		copy_text(key, sizeof(key), msg + m->off[r->key], m->len[r->key]);
+		copy_text(key, sizeof(key), m->text + m->off[r->key], m->len[r->key]);
 	for (size_t i = 0; i < FM_RULES_HITS_MAX; i++) {
 		struct hit *x = &h->hit[i];
 		if (x->used && x->rule == rule && strcmp(x->key, key) == 0) {
@@ -745,7 +781,7 @@ int fm_rules_hits_add(struct fm_rules_hits *h, int rule, const struct fm_rules_m
 	e->dirty = true;
 	copy_text(e->source, sizeof(e->source), source, strlen(source));
 	for (size_t i = 0; i < r->nfields && i < m->nfields; i++)
-		copy_text(e->val[i], HIT_VAL, msg + m->off[i], m->len[i]);
+		copy_text(e->val[i], HIT_VAL, m->text + m->off[i], m->len[i]);
 	copy_text(e->message, sizeof(e->message), msg, len);
 	return 0;
 }

@@ -73,9 +73,12 @@ const char *fm_rules_severity(const struct fm_rules *rs, size_t i);
 /* The index of the rule with that id, or -1. */
 int fm_rules_find(const struct fm_rules *rs, const char *id);
 
-/* What a match extracted: field i is name[i] = msg[off[i] .. off[i]+len[i]);
+/* What a match extracted: field i is name[i] = text[off[i] .. off[i]+len[i]),
+ * where text is the line's plain text (klog's quoting removed, see
+ * fm_rules_match), valid until the next fm_rules_match on the same rules;
  * a group that did not take part has len 0. */
 struct fm_rules_match {
+	const char *text;
 	size_t nfields;
 	const char *name[FM_RULES_MAX_FIELDS];
 	size_t off[FM_RULES_MAX_FIELDS];
@@ -84,7 +87,10 @@ struct fm_rules_match {
 
 /* The first rule with index >= from that applies to src and matches
  * msg[0..len) (need not be NUL-terminated), with m filled; -1 when none
- * does. Call again with from = result + 1 for the next. Allocates nothing
+ * does. Rules match the plain text: a run of backslashes before a quote
+ * counts as the quote (klog writes a '"' as ", \", \\\" ... by how deep
+ * kubelet nested the error that holds it), any other run of backslashes as
+ * one; fields come out of that text, unescaped. Call again with from = result + 1 for the next. Allocates nothing
  * but a rule's compiled regex, once, on the first line that holds its
  * literal (kept until fm_rules_delete; rules loaded are checked in full, so
  * only ENOMEM can fail it, and that line then counts as not matched). */

@@ -35,9 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int s = 0; h && s < FM_RULES_SRC_COUNT; s++)
 		for (int i = fm_rules_match(rs, 0, (enum fm_rules_source)s, text, len, &m); i >= 0;
 		     i = fm_rules_match(rs, (size_t)i + 1, (enum fm_rules_source)s, text, len, &m)) {
-			for (size_t k = 0; k < m.nfields; k++)
-				if (m.off[k] + m.len[k] > len)
+			/* fields come from the plain text: inside it, and with no
+			 * klog quoting left (no backslash before a quote) */
+			size_t tlen = m.text ? strlen(m.text) : 0;
+			if (!m.text || tlen > len)
+				__builtin_trap();
+			for (size_t k = 0; k < m.nfields; k++) {
+				if (m.off[k] + m.len[k] > tlen)
 					__builtin_trap();
+				for (size_t b = m.off[k]; b + 1 < m.off[k] + m.len[k]; b++)
+					if (m.text[b] == '\\' && m.text[b + 1] == '"')
+						__builtin_trap();
+			}
 			fm_rules_hits_add(h, i, &m, "fuzz", 1, text, len);
 		}
 	if (h)

@@ -45,7 +45,7 @@ static const char *match(enum fm_rules_source src, const char *line, const char 
 	for (size_t k = 0; name && k < m.nfields; k++)
 		if (strcmp(m.name[k], name) == 0) {
 			assert_true(m.len[k] < size);
-			memcpy(val, line + m.off[k], m.len[k]);
+			memcpy(val, m.text + m.off[k], m.len[k]);
 			val[m.len[k]] = '\0';
 		}
 	return fm_rules_id(rs, (size_t)i);
@@ -152,6 +152,58 @@ static void test_examples(void **state)
 	}
 }
 
+/* line with every quote, escaped or not, written at klog quoting depth d
+ * (d = 0: ", 1: \", 2: \\\", 3: \\\\\\\"): as kubelet would nest it d
+ * times. */
+static void requote(char *out, size_t size, const char *line, int d)
+{
+	size_t o = 0, bs = ((size_t)1 << d) - 1;
+	for (const char *p = line; *p && o + bs + 2 < size;) {
+		if (*p == '\\') {
+			const char *q = p;
+			while (*q == '\\')
+				q++;
+			if (*q == '"') {
+				p = q; /* the quote below carries its depth */
+				continue;
+			}
+		}
+		if (*p == '"')
+			for (size_t k = 0; k < bs; k++)
+				out[o++] = '\\';
+		out[o++] = *p++;
+	}
+	assert_true(o + bs + 2 < size);
+	out[o] = '\0';
+}
+
+/* Issue 19: the same rule and the same unescaped field whatever quoting
+ * depth the line was written at. */
+static void test_quoting_depth(void **state)
+{
+	(void)state;
+	static char line[8192];
+	char val[512];
+	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+		const struct example *e = &examples[i];
+		for (int d = 0; d <= 3; d++) {
+			requote(line, sizeof(line), e->line, d);
+			const char *got = match(e->src, line, e->field, val, sizeof(val));
+			if (!e->rule) {
+				if (got)
+					fail_msg("example %zu at depth %d matched %s, should match nothing", i, d, got);
+				continue;
+			}
+			if (!got || strcmp(got, e->rule) != 0)
+				fail_msg("example %zu at depth %d: matched %s, expected %s", i, d,
+					 got ? got : "nothing", e->rule);
+			if (e->field && strcmp(val, e->value) != 0)
+				fail_msg("example %zu (%s) at depth %d: %s = '%s', expected '%s'", i, e->rule, d,
+					 e->field, val, e->value);
+		}
+	}
+}
+
 static void test_not_terminated(void **state)
 {
 	(void)state;
@@ -216,7 +268,7 @@ static void test_syntax(void **state)
 	assert_int_equal(m.nfields, 2);
 	assert_string_equal(m.name[1], "b");
 	assert_int_equal(m.len[1], 2);
-	assert_memory_equal(line + m.off[1], "42", 2);
+	assert_memory_equal(m.text + m.off[1], "42", 2);
 	assert_int_equal(fm_rules_match(rs, 0, FM_RULES_SRC_DOCKER, line, strlen(line), &m), -1);
 }
 
@@ -300,6 +352,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_quoting_depth),
 		cmocka_unit_test(test_not_terminated),
 		cmocka_unit_test(test_rpc_marker),
 		cmocka_unit_test(test_hits_bounded),
