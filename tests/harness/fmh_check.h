@@ -50,4 +50,9 @@ void fmh_run_agent(struct fmh_agent_run *r, ...);
 /* The same with the arguments as a NULL-terminated array. */
 void fmh_run_agentv(struct fmh_agent_run *r, const char *const args[]);
 
+/* line with every quote, escaped or not, written at klog quoting depth
+ * depth (0: ", 1: \", 2: \\\", 3: \\\\\\\"), as kubelet would nest it
+ * depth times, into out. 0, or -E2BIG when out is too small. */
+int fmh_requote(char *out, size_t size, const char *line, int depth);
+
 #endif

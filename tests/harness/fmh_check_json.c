@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,4 +120,28 @@ bool fmh_lists(const cJSON *arr, const char *s)
 			return true;
 	}
 	return false;
+}
+
+int fmh_requote(char *out, size_t size, const char *line, int depth)
+{
+	size_t o = 0, bs = ((size_t)1 << depth) - 1;
+	for (const char *p = line; *p;) {
+		if (*p == '\\') {
+			const char *q = p;
+			while (*q == '\\')
+				q++;
+			if (*q == '"') {
+				p = q; /* the quote below carries its depth */
+				continue;
+			}
+		}
+		if (o + bs + 2 > size)
+			return -E2BIG;
+		if (*p == '"')
+			for (size_t k = 0; k < bs; k++)
+				out[o++] = '\\';
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return 0;
 }

@@ -1,6 +1,7 @@
 /* fm_rules: the built-in rules against real log lines, the rule syntax,
  * and the bounded match table. */
 #include "fm_rules.h"
+#include "fmh_check.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -152,31 +153,6 @@ static void test_examples(void **state)
 	}
 }
 
-/* line with every quote, escaped or not, written at klog quoting depth d
- * (d = 0: ", 1: \", 2: \\\", 3: \\\\\\\"): as kubelet would nest it d
- * times. */
-static void requote(char *out, size_t size, const char *line, int d)
-{
-	size_t o = 0, bs = ((size_t)1 << d) - 1;
-	for (const char *p = line; *p && o + bs + 2 < size;) {
-		if (*p == '\\') {
-			const char *q = p;
-			while (*q == '\\')
-				q++;
-			if (*q == '"') {
-				p = q; /* the quote below carries its depth */
-				continue;
-			}
-		}
-		if (*p == '"')
-			for (size_t k = 0; k < bs; k++)
-				out[o++] = '\\';
-		out[o++] = *p++;
-	}
-	assert_true(o + bs + 2 < size);
-	out[o] = '\0';
-}
-
 /* Issue 19: the same rule and the same unescaped field whatever quoting
  * depth the line was written at. */
 static void test_quoting_depth(void **state)
@@ -187,7 +163,7 @@ static void test_quoting_depth(void **state)
 	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
 		const struct example *e = &examples[i];
 		for (int d = 0; d <= 3; d++) {
-			requote(line, sizeof(line), e->line, d);
+			assert_int_equal(fmh_requote(line, sizeof(line), e->line, d), 0);
 			const char *got = match(e->src, line, e->field, val, sizeof(val));
 			if (!e->rule) {
 				if (got)
