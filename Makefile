@@ -81,7 +81,7 @@ install: cross-$(TRIPLET)
 	toolchains/install-root.sh $(BUILD)/$(TRIPLET) $(DESTDIR)
 
 # Every bench/b_*.sh against an optimised build; rewrites bench/RESULTS.md.
-# BENCH_ONLY=docker_events,journal runs some of them.
+# BENCH_ONLY=flood,journal runs some of them and replaces only their sections.
 bench: build
 	bench/run.sh $(BUILD)/host
 

@@ -50,6 +50,30 @@ for b in "$here"/b_*.sh; do
     rm -f "$sec"
 done
 
-cp "$out" "$here/RESULTS.md"
-echo "bench: wrote bench/RESULTS.md" >&2
+# BENCH_ONLY: the sections run replace their namesakes in RESULTS.md (or
+# are added at its end); the others stay as the last full run left them,
+# and the header says which sections are newer.
+if [ -n "$only" ] && [ -f "$here/RESULTS.md" ]; then
+    python3 - "$here/RESULTS.md" "$out" "$only" "$(date -u +%Y-%m-%dT%H:%MZ)" \
+        "$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
+import re, sys
+path, new, only, date, commit = sys.argv[1:]
+def sections(text):
+    parts = re.split(r'(?m)^(?=## )', text)
+    return parts[0], parts[1:]
+head, old = sections(open(path).read())
+_, fresh = sections(open(new).read())
+title = lambda s: s.splitlines()[0]
+by_title = {title(s): s for s in fresh}
+out = [by_title.pop(title(s), s) for s in old]
+out += [s if s.endswith('\n\n') else s.rstrip('\n') + '\n\n' for s in by_title.values()]
+head = re.sub(r'(?m)^- re-run \(BENCH_ONLY=.*\n', '', head)
+head = re.sub(r'(?m)^(- commit: .*\n)', r'\1- re-run (BENCH_ONLY=%s): %s, commit %s\n' % (only, date, commit), head, count=1)
+open(path, 'w').write(head + ''.join(out))
+PY
+    echo "bench: replaced the sections of $only in bench/RESULTS.md" >&2
+else
+    cp "$out" "$here/RESULTS.md"
+    echo "bench: wrote bench/RESULTS.md" >&2
+fi
 exit $failed

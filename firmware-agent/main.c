@@ -514,16 +514,23 @@ static void print_facts(const struct fm_facts *facts)
 typedef int (*collect_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			  const struct fm_collect_opts *co, struct fm_facts *facts);
 
+/* An endpoint's origin "none: why" as the reason: why. */
+static const char *without_none(const char *origin)
+{
+	return strncmp(origin, "none: ", 6) == 0 ? origin + 6 : origin;
+}
+
 static int collect_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct opts *o,
 			const struct fm_collect_opts *co, struct fm_facts *facts)
 {
 	(void)o;
 	if (!d->etcd.url[0]) {
 		/* k3s with its default datastore (kine on SQLite) has no etcd:
-		 * nothing to probe, and nothing wrong with that. */
+		 * nothing to probe, and nothing wrong with that. On a node where
+		 * no control plane was found, the person is to say where it is. */
 		cJSON *f = cJSON_CreateObject();
-		cJSON_AddStringToObject(f, "state", "absent");
-		cJSON_AddStringToObject(f, "reason", d->etcd.origin);
+		cJSON_AddStringToObject(f, "state", d->flavor == FM_FLAVOR_NONE ? "config" : "absent");
+		cJSON_AddStringToObject(f, "reason", without_none(d->etcd.origin));
 		fm_facts_put(facts, "etcd.endpoint", "none", f);
 		return 0;
 	}
@@ -535,7 +542,15 @@ static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 {
 	(void)o;
 	time_t now = time(NULL);
-	int rc = fm_apiserver_collect(loop, &d->apiserver, now, co, facts);
+	int rc = 0;
+	if (d->apiserver.url[0]) {
+		rc = fm_apiserver_collect(loop, &d->apiserver, now, co, facts);
+	} else {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "config");
+		cJSON_AddStringToObject(f, "reason", without_none(d->apiserver.origin));
+		fm_facts_put(facts, "apiserver.endpoint", "none", f);
+	}
 	/* The node's whole PKI and kubeconfigs: what 6443 stands on. */
 	fm_certs_put_node(facts, d, now);
 	return rc;

@@ -114,6 +114,13 @@ static int load_crt(mbedtls_x509_crt *crt, const char *file, const char *pem, co
 		    char *err, size_t errlen)
 {
 	char m[160];
+	if (!pem && access(file, R_OK) < 0) {
+		/* said as the system says it: Mbed TLS would only say "Read/write
+		 * of file failed" */
+		int e = errno;
+		snprintf(err, errlen, "%s file %s: %s", what, file, strerror(e));
+		return -e;
+	}
 	int rc = pem ? mbedtls_x509_crt_parse(crt, (const unsigned char *)pem, strlen(pem) + 1)
 		     : mbedtls_x509_crt_parse_file(crt, file);
 	if (rc == 0)
@@ -127,6 +134,11 @@ static int load_key(struct fm_tls_config *cfg, const char *file, const char *pem
 		    size_t errlen)
 {
 	char m[160];
+	if (!pem && access(file, R_OK) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "key file %s: %s", file, strerror(e));
+		return -e;
+	}
 	int rc = pem ? mbedtls_pk_parse_key(&cfg->key, (const unsigned char *)pem, strlen(pem) + 1,
 					    NULL, 0, mbedtls_ctr_drbg_random, &cfg->drbg)
 		     : mbedtls_pk_parse_keyfile(&cfg->key, file, NULL, mbedtls_ctr_drbg_random,

@@ -543,6 +543,17 @@ static int apply_options(struct ctx *c, const struct fm_discover_opts *o, char *
 		set(d->apiserver.url, sizeof(d->apiserver.url), o->apiserver_url);
 		set(d->apiserver.origin, sizeof(d->apiserver.origin), "--apiserver");
 	}
+	/* Credentials given without an address, on a node where none was
+	 * found: the usual local one. */
+	if (d->flavor == FM_FLAVOR_NONE && !d->etcd.url[0] && (o->etcd_ca || o->etcd_cert || o->etcd_key)) {
+		set(d->etcd.url, sizeof(d->etcd.url), "https://127.0.0.1:2379");
+		set(d->etcd.origin, sizeof(d->etcd.origin), "default address (certificates from the options)");
+	}
+	if (d->flavor == FM_FLAVOR_NONE && !d->apiserver.url[0] && o->kubeconfig) {
+		set(d->apiserver.url, sizeof(d->apiserver.url), "https://127.0.0.1:6443");
+		snprintf(d->apiserver.origin, sizeof(d->apiserver.origin), "default address (--kubeconfig %s has no server)",
+			 o->kubeconfig);
+	}
 	return 0;
 }
 
@@ -582,6 +593,22 @@ int fm_discover(struct fm_discovery *d, const struct fm_discover_opts *o, char *
 		rooted(p, sizeof(p), root, KUBEADM_PKI);
 		if (is_dir(p))
 			add_file(d->pki_dirs, &d->n_pki_dirs, p);
+		/* kubeadm's defaults only where kubeadm's CA is there: else
+		 * there is nothing to ask, and the person is told which flags
+		 * point the agent at etcd and the apiserver (not a TLS library's
+		 * complaint about a file that does not exist) */
+		if (!exists(d->etcd.ca)) {
+			d->etcd.url[0] = '\0';
+			snprintf(d->etcd.origin, sizeof(d->etcd.origin),
+				 "none: no control plane found under %s (no kubeadm manifests or admin.conf in %s, no k3s): point the agent at etcd with --etcd URL --etcd-ca FILE --etcd-cert FILE --etcd-key FILE, or at the node's root with --root",
+				 root, KUBEADM_DIR);
+		}
+		if (!exists(d->apiserver.ca)) {
+			d->apiserver.url[0] = '\0';
+			snprintf(d->apiserver.origin, sizeof(d->apiserver.origin),
+				 "none: no control plane found under %s (no kubeadm manifests or admin.conf in %s, no k3s): point the agent at the apiserver with --apiserver URL --kubeconfig FILE, or at the node's root with --root",
+				 root, KUBEADM_DIR);
+		}
 		break;
 	}
 	}

@@ -16,6 +16,7 @@
 
 #define MAX_CTRS      256     /* control-plane containers tracked */
 #define MAX_DIES      128     /* die history for crashloops */
+#define TOUCHED_MAX   32      /* containers with events since the last list */
 #define LIST_MAX_BODY (8u << 20)
 #define INSPECT_MAX   (1u << 20)
 #define LOGS_MAX_BODY (1u << 20)
@@ -113,6 +114,10 @@ struct fm_docker_watch {
 	struct die dies[MAX_DIES];
 	size_t ndies, die_next;
 	unsigned long die_seq;
+	/* Containers an event spoke of since the list that will be answered
+	 * next: inspected then whatever the list says of them (see touch). */
+	char touched[TOUCHED_MAX][65];
+	size_t ntouched;
 };
 
 static void short_id(char out[13], const char *id)
@@ -406,6 +411,37 @@ static void on_retry(struct fm_timer *t)
 		start_version(w);
 }
 
+/* A container an event spoke of. The Engine's list is a view that lags
+ * its events: a container that exited a moment ago can still be listed
+ * "running", and an inspection kept from before would then stay for good
+ * (test_fault_flood: an exit that never became a finding). Inspect reads
+ * the container itself, so a touched container is inspected again. When
+ * the ring is full the oldest is forgotten: it was inspected since. */
+static void touch(struct fm_docker_watch *w, const char *id)
+{
+	for (size_t i = 0; i < w->ntouched; i++)
+		if (strcmp(w->touched[i], id) == 0)
+			return;
+	if (w->ntouched == TOUCHED_MAX) {
+		memmove(w->touched[0], w->touched[1], (TOUCHED_MAX - 1) * sizeof(w->touched[0]));
+		w->ntouched--;
+	}
+	snprintf(w->touched[w->ntouched++], sizeof(w->touched[0]), "%s", id);
+}
+
+/* Whether id was touched; forgets it (its inspection is asked now). */
+static bool take_touched(struct fm_docker_watch *w, const char *id)
+{
+	for (size_t i = 0; i < w->ntouched; i++) {
+		if (strcmp(w->touched[i], id) != 0)
+			continue;
+		memmove(w->touched[i], w->touched[i + 1], (w->ntouched - i - 1) * sizeof(w->touched[0]));
+		w->ntouched--;
+		return true;
+	}
+	return false;
+}
+
 static void handle_event(struct fm_docker_watch *w, const struct fm_docker_event *e)
 {
 	if (e->time_s > w->last_event_s)
@@ -418,6 +454,8 @@ static void handle_event(struct fm_docker_watch *w, const struct fm_docker_event
 	for (size_t i = 0; i < w->n && cp; i++)
 		if (strcmp(w->ctrs[i].id, e->id) == 0)
 			c = &w->ctrs[i];
+	if (cp)
+		touch(w, e->id);
 	if (strcmp(e->action, "die") == 0 && cp) {
 		/* The fact changes now, from the event; the re-list fills in
 		 * the rest (FinishedAt, OOMKilled). */
@@ -596,6 +634,8 @@ static void on_list_done(struct fm_httpc *c, void *ctx)
 	for (size_t i = 0; i < n; i++) {
 		struct fm_docker_ctr *s = &w->scratch[i];
 		w->tried[i] = false;
+		if (take_touched(w, s->id))
+			continue;
 		for (size_t j = 0; j < w->n; j++) {
 			const struct fm_docker_ctr *old = &w->ctrs[j];
 			if (strcmp(old->id, s->id) == 0 && strcmp(old->state, s->state) == 0 &&

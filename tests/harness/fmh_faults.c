@@ -63,12 +63,31 @@ void fmh_fault_agent(struct fmh_fault *f)
 	fmh_fault_wait(f, "apiserver-unreachable", "critical", 20000);
 }
 
+/* The end of the agent's log on stderr: the test's directory goes at
+ * cleanup, and a CI run keeps only what was printed. */
+static void print_log_tail(const struct fmh_fault *f)
+{
+	char buf[6000];
+	FILE *l = fopen(f->log, "r");
+	if (!l)
+		return;
+	fseek(l, 0, SEEK_END);
+	long end = ftell(l);
+	fseek(l, end > (long)sizeof(buf) - 1 ? end - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, l);
+	fclose(l);
+	buf[n] = '\0';
+	fprintf(stderr, "--- the end of the agent's log (%s) ---\n%s\n--- end ---\n", f->log, buf);
+}
+
 long fmh_fault_wait(struct fmh_fault *f, const char *code, const char *sev, uint64_t limit_ms)
 {
 	long ms = fmh_controller_wait(&f->ctl, FMH_NODE_A, code, sev, limit_ms);
-	if (ms < 0)
+	if (ms < 0) {
+		print_log_tail(f);
 		fail_msg("after %llu ms the controller %s %s%s (the agent's log: %s)", (unsigned long long)limit_ms,
 			 sev[0] ? "has no" : "still holds", sev, code, f->log);
+	}
 	return ms;
 }
 
@@ -97,9 +116,23 @@ long fmh_fault_wait_summary(struct fmh_fault *f, const char *code, const char *n
 		uint64_t ms = fm_now_ms() - t0;
 		if (found)
 			return (long)ms;
-		if (ms > limit_ms)
+		if (ms > limit_ms) {
+			print_log_tail(f);
+			/* what the controller holds, and the agent's container facts */
+			cJSON *j = fmh_controller_json(&f->ctl, &status, "show", FMH_NODE_A, NULL);
+			char *t = j ? cJSON_Print(j) : NULL;
+			fprintf(stderr, "--- show %s ---\n%s\n", FMH_NODE_A, t ? t : "(nothing)");
+			free(t);
+			cJSON_Delete(j);
+			j = fmh_controller_json(&f->ctl, &status, "triage", FMH_NODE_A, "facts", "docker.", "--timeout",
+						"20s", NULL);
+			t = j ? cJSON_Print(j) : NULL;
+			fprintf(stderr, "--- the agent's docker facts ---\n%s\n", t ? t : "(nothing)");
+			free(t);
+			cJSON_Delete(j);
 			fail_msg("after %llu ms the controller has no critical %s naming %s (the agent's log: %s)",
 				 (unsigned long long)limit_ms, code, needle, f->log);
+		}
 		struct timespec ts = {0, 20 * 1000000L};
 		nanosleep(&ts, NULL);
 	}

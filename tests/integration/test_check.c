@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -156,6 +157,37 @@ static void usage_errors(void **state)
 	assert_non_null(strstr(r.err, "extra"));
 }
 
+/* A node with no control plane under --root (issue 19): check says so and
+ * which flags point it at etcd and the apiserver, in words, never a TLS
+ * library's error code; a CA that is not there is said as the system says
+ * it. Exit 2: there is nothing to check until it is told where. */
+static void nothing_found(void **state)
+{
+	(void)state;
+	char empty[PATH_MAX], missing[PATH_MAX + 16];
+	assert_int_equal(fmh_tmpdir(empty, sizeof(empty)), 0);
+	struct fmh_agent_run *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	fmh_run_agent(r, "check", "--root", empty, "--journal-dir", jdir, "--kmsg", "none", NULL);
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->out, "not checked"));
+	assert_non_null(strstr(r->out, "no control plane found under"));
+	assert_non_null(strstr(r->out, "--etcd URL --etcd-ca FILE"));
+	assert_non_null(strstr(r->out, "--apiserver URL --kubeconfig FILE"));
+	assert_null(strstr(r->out, "mbedtls"));
+	assert_null(strstr(r->err, "mbedtls"));
+	/* pointed at an etcd whose CA file is not there */
+	snprintf(missing, sizeof(missing), "%s/ca.crt", empty);
+	fmh_run_agent(r, "check", "--root", empty, "--journal-dir", jdir, "--kmsg", "none", "--etcd",
+		      "https://127.0.0.1:2379", "--etcd-ca", missing, NULL);
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->out, "No such file or directory"));
+	assert_null(strstr(r->out, "mbedtls"));
+	assert_null(strstr(r->err, "mbedtls"));
+	cJSON_Delete(r->json);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +195,7 @@ int main(void)
 		cmocka_unit_test(etcd_down_is_the_cause),
 		cmocka_unit_test(every_server_down),
 		cmocka_unit_test(usage_errors),
+		cmocka_unit_test(nothing_found),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
