@@ -768,9 +768,27 @@ static bool docker_answers(const struct ctx *c)
 	return false;
 }
 
+/* A reservation refused without the holder's id (CRI-O names the request
+ * it refuses): the runtime's own listing is where to look, and the rule's
+ * severity stands (CRI-O logs it while a slow creation is still running). */
+static void rule_name_reserved(struct ctx *c, const cJSON *f, const char *name)
+{
+	cJSON *d = emit(c, "container-name-conflict", str_or(f, "severity", "warning"), name,
+			"the runtime refused the name %s: it is reserved (a creation still running, or a stale reservation)",
+			name);
+	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
+	remedy(c, d, "crictl ps -a");
+	remedy(c, d, "crictl pods");
+	remedy(c, d, "journalctl -u crio -u containerd -n 50 --no-pager");
+}
+
 static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *fields)
 {
 	const char *name = str_or(fields, "name", "?"), *blocking = str_or(fields, "blocking_id", "");
+	if (!blocking[0]) {
+		rule_name_reserved(c, f, name);
+		return;
+	}
 	char shortid[13], pod[128] = "", ns[64] = "", cmd[512];
 	snprintf(shortid, sizeof(shortid), "%s", blocking);
 	const cJSON *holder = fm_facts_get(c->facts, "docker.container", shortid);

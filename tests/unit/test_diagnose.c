@@ -69,6 +69,29 @@ static void healthy_node_has_no_diagnosis(void **state)
 }
 
 /* A configuration error is exit status 2, not a diagnosis. */
+/* CRI-O's refused reservation names no holder (issue 19's field corpus):
+ * the rule's warning stands, no empty container id, crictl to look. */
+static void reservation_without_holder(void **state)
+{
+	(void)state;
+	char line[1024];
+	struct fm_facts *f = fm_facts_new();
+	snprintf(line, sizeof(line),
+		 "{\"signal\":\"container-name-conflict\",\"severity\":\"warning\",\"source\":\"crio.service\",\"count\":3,"
+		 "\"last_us\":%lld,\"fields\":{\"name\":\"k8s_POD_kube-apiserver-k1_kube-system_c0f7_1\",\"request_id\":\"9a8b7c6d5e4f\"}}",
+		 (long long)NOW * 1000000);
+	fmh_put_fact(f, "journal.match", "container-name-conflict.crio/k8s_POD_kube-apiserver-k1_kube-system_c0f7_1", line);
+	cJSON *d = fm_diagnose(f, NOW);
+	const cJSON *c = diag(d, "container-name-conflict");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "warning");
+	assert_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "held by container"));
+	assert_true(lists(c, "remedy", "crictl ps -a"));
+	assert_false(fm_diagnose_critical(d));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 static void config_error_is_not_a_diagnosis(void **state)
 {
 	(void)state;
@@ -723,6 +746,7 @@ int main(void)
 		cmocka_unit_test(board_rules),
 		cmocka_unit_test(warning_does_not_absorb_critical),
 		cmocka_unit_test(incident_1),
+		cmocka_unit_test(reservation_without_holder),
 		cmocka_unit_test(incident_2),
 		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),
