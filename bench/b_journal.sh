@@ -2,7 +2,8 @@
 # b_journal.sh BUILD_DIR: entries per second through the log rules on a
 # journal of 1,000,000 kubelet-like entries (1 in 1000 the incident's
 # container-name conflict), the agent (probe journal, one-shot scan) beside
-# `journalctl --file … -o cat | grep -E -f <the same patterns>`, in one run,
+# `journalctl --file … -o cat | sed (klog's quoting removed, as the agent's
+# rules see a line) | grep -E -f <the same patterns>`, in one run,
 # medians of 3; and the agent's memory (Private_Dirty sampled throughout from
 # /proc/PID/smaps_rollup, VmRSS after a --follow catch-up).
 # The journal is generated (systemd-journal-remote) and cached under
@@ -15,7 +16,7 @@ agent=$build/firmware-agent/fleetmedic-agent
 remote=/lib/systemd/systemd-journal-remote
 n=${BENCH_JOURNAL_ENTRIES:-1000000}
 jdir=$build/bench-journal/$n
-runs=3
+runs=${BENCH_JOURNAL_RUNS:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -63,11 +64,12 @@ now_s() { date +%s.%N; }
 sync
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# the agent, one-shot over the whole journal, Private_Dirty sampled every 20 ms
+# an agent (BIN, default this build's), one-shot over the whole journal,
+# Private_Dirty sampled every 20 ms
 agent_run() {
-    local t0 t1 pid peak=0 pd
+    local bin=${1:-$agent} t0 t1 pid peak=0 pd
     t0=$(now_s)
-    "$agent" probe journal --journal-dir "$jdir" --kmsg none --since 3650d --json >"$tmp/agent.json" &
+    "$bin" probe journal --journal-dir "$jdir" --kmsg none --since 3650d --json >"$tmp/agent.json" &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         pd=$(awk '/^Private_Dirty/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
@@ -78,16 +80,23 @@ agent_run() {
     t1=$(now_s)
     echo "$(echo "$t1 - $t0" | bc) $peak"
 }
+# BENCH_JOURNAL_BASELINE=PATH: another build of the agent (an earlier
+# commit's), timed the same way first in each round, for a ratio the
+# machine's noise does not decide.
 pipe_run() {
     local t0 t1
     t0=$(now_s)
-    journalctl --file "$jdir/*.journal" -o cat | grep -E -c -f "$tmp/patterns" >"$tmp/grep.count" || true
+    journalctl --file "$jdir/*.journal" -o cat | sed -E 's/\\+"/"/g' | grep -E -c -f "$tmp/patterns" >"$tmp/grep.count" || true
     t1=$(now_s)
     echo "$t1 - $t0" | bc
 }
 
 : >"$tmp/agent.times"; : >"$tmp/pipe.times"; : >"$tmp/peaks"
 for _ in $(seq $runs); do
+    if [ -n "${BENCH_JOURNAL_BASELINE:-}" ]; then
+        read -r t _ < <(agent_run "$BENCH_JOURNAL_BASELINE")
+        echo "$t" >>"$tmp/base.times"
+    fi
     read -r t p < <(agent_run)
     echo "$t" >>"$tmp/agent.times"; echo "$p" >>"$tmp/peaks"
     pipe_run >>"$tmp/pipe.times"
@@ -121,9 +130,14 @@ echo
 echo "| | time (s) | entries/s |"
 echo "| --- | ---: | ---: |"
 printf '| agent: `fleetmedic-agent probe journal --journal-dir DIR --kmsg none --since 3650d --json` | %.2f | %.0f |\n' "$ta" "$(echo "$n / $ta" | bc -l)"
-printf '| `journalctl --file DIR/*.journal -o cat \\| grep -E -c -f patterns` | %.2f | %.0f |\n' "$tp" "$(echo "$n / $tp" | bc -l)"
+printf '| `journalctl --file DIR/*.journal -o cat \\| sed -E '"'"'s/\\\\+"/"/g'"'"' \\| grep -E -c -f patterns` | %.2f | %.0f |\n' "$tp" "$(echo "$n / $tp" | bc -l)"
 echo
 printf -- '- agent / pipeline speed: **%.2f×** (goal ≥ 1.5×)\n' "$(echo "$tp / $ta" | bc -l)"
+if [ -n "${BENCH_JOURNAL_BASELINE:-}" ]; then
+    tb=$(median <"$tmp/base.times")
+    printf -- '- the baseline agent (BENCH_JOURNAL_BASELINE=%s, timed the same way in the same rounds): %.2f s; this agent takes **%.2f×** its time\n' \
+        "$BENCH_JOURNAL_BASELINE" "$tb" "$(echo "$ta / $tb" | bc -l)"
+fi
 echo "- agent saw $s entries, matched $m; grep matched $(cat "$tmp/grep.count") lines"
 echo "- Private_Dirty, highest sample (every 20 ms) over the one-shot runs: $peak kB; during the --follow catch-up: $fpeak kB (goal < 1024 kB)"
 echo "- --follow after the catch-up (closed and reopened at the cursor): VmRSS $rss kB, Private_Dirty $fpd kB"

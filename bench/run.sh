@@ -64,9 +64,10 @@ def sections(text):
 head, old = sections(open(path).read())
 _, fresh = sections(open(new).read())
 title = lambda s: s.splitlines()[0]
+fresh = [s.rstrip('\n') + '\n\n' for s in fresh]
 by_title = {title(s): s for s in fresh}
 out = [by_title.pop(title(s), s) for s in old]
-out += [s if s.endswith('\n\n') else s.rstrip('\n') + '\n\n' for s in by_title.values()]
+out += list(by_title.values())
 head = re.sub(r'(?m)^- re-run \(BENCH_ONLY=.*\n', '', head)
 head = re.sub(r'(?m)^(- commit: .*\n)', r'\1- re-run (BENCH_ONLY=%s): %s, commit %s\n' % (only, date, commit), head, count=1)
 open(path, 'w').write(head + ''.join(out))
