@@ -58,7 +58,7 @@ enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method,
 	struct fm_httpc_req req = {
 		.method = method,
 		.path = path,
-		.timeout_ms = r->co->timeout_ms,
+		.timeout_ms = r->next_timeout_ms > r->co->timeout_ms ? r->next_timeout_ms : r->co->timeout_ms,
 		.max_body = max_body,
 		.extra_headers = r->auth_header,
 		.idempotent = true,
@@ -68,6 +68,7 @@ enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method,
 		req.body = body;
 		req.body_len = strlen(body);
 	}
+	r->next_timeout_ms = 0;
 	double t0 = now_ms_precise();
 	int rc = fm_httpc_fetch(r->c, &req);
 	r->last_ms = now_ms_precise() - t0;

@@ -29,6 +29,9 @@ struct fm_probe_run {
 	char dead_reason[400];
 	bool answered;  /* some request on this endpoint got an answer */
 	double last_ms; /* duration of the last request, sub-millisecond */
+	/* The next request's deadline when longer than co->timeout_ms (a
+	 * health check that is slow by design); reset by every request. */
+	int next_timeout_ms;
 };
 
 enum fm_probe_asked { FM_PROBE_OK, FM_PROBE_FAILED, FM_PROBE_SKIPPED, FM_PROBE_NOT_JSON };

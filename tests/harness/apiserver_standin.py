@@ -37,9 +37,20 @@ required, as kube-apiserver does) or "Authorization: Bearer TOKEN" matching
   "none"                 401 everywhere (--anonymous-auth=false)
 A bearer token that does not match is 401 whatever the mode.
 
-Known difference from kube-apiserver: kube-apiserver verifies a client
-certificate in its authenticator and answers 401 for a bad one; here the TLS
-library verifies it, so a bad one fails the handshake instead.
+A client certificate is not refused in the TLS handshake when it is signed
+by a CA given with --tls-accept-ca (kubeadm's etcd CA, say): as in
+kube-apiserver, whose x509 authenticator, not the TLS layer, judges it, the
+request goes on and gets 401 on every path. (Python's TLS layer cannot take
+a certificate it cannot verify at all: one from a CA given nowhere still
+fails the handshake; that is the one difference left.)
+
+Bodies longer than 2048 bytes are sent with Transfer-Encoding: chunked, in
+4096-byte chunks, as Go's net/http sends a handler's output once it outgrew
+its 2 KiB buffer (large node and pod lists); "chunked" is logged with it.
+
+A health endpoint whose failing checks include one named in "delay_s"'s
+endpoint answers after that many seconds: kube-apiserver's etcd check waits
+--etcd-healthcheck-timeout (2 s by default) for an etcd that hangs.
 
 The scenario file (JSON; every key optional):
 
@@ -48,7 +59,7 @@ The scenario file (JSON; every key optional):
     "anonymous": "endpoints" | "all" | "none",
     "livez":  {"checks": ["ping", "log", "etcd", ...],
                "failing": {"etcd": "the reason an authorised caller sees"}},
-    "readyz": {...the same...},
+    "readyz": {...the same...},     each also "delay_s": 2 (see above)
     "ignore_limit": false,          true: answer lists whole, ignoring ?limit
     "nodes": [{"name": "pi-master1", "ready": "True" | "False" | "Unknown",
                "ready_reason": "KubeletNotReady", "ready_message": "...",
@@ -83,6 +94,7 @@ import socket
 import ssl
 import socketserver
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -283,9 +295,10 @@ class Scenario:
             raise ScenarioError('anonymous: "endpoints", "all" or "none"')
         self.checks = {}
         self.failing = {}
+        self.delay = {}
         for ep in ("livez", "readyz", "healthz"):
             h = doc.get(ep, {})
-            check_keys(h, ["checks", "failing"], ep)
+            check_keys(h, ["checks", "failing", "delay_s"], ep)
             checks = list(h.get("checks", DEFAULT_CHECKS[ep]))
             failing = dict(h.get("failing", {}))
             for name in failing:
@@ -293,9 +306,11 @@ class Scenario:
                     checks.append(name)
             self.checks[ep] = checks
             self.failing[ep] = failing
+            self.delay[ep] = float(h.get("delay_s", 0))
         # /healthz is the livez checks unless said otherwise.
         if "healthz" not in doc:
             self.checks["healthz"], self.failing["healthz"] = self.checks["livez"], self.failing["livez"]
+            self.delay["healthz"] = self.delay["livez"]
         self.ignore_limit = bool(doc.get("ignore_limit", False))
         self.nodes = [node_object(n, i, self.version["gitVersion"]) for i, n in enumerate(doc.get("nodes", []))]
         pods = list(doc.get("pods", []))
@@ -354,10 +369,22 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         for k, v in extra:
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        chunked = len(data) > 2048
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not chunked:
             self.wfile.write(data)
+            return
+        sys.stderr.write(f"apiserver-standin: {self.path}: chunked, {len(data)} bytes\n")
+        for i in range(0, len(data), 4096):
+            part = data[i:i + 4096]
+            self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     def reply_json(self, code, obj):
         # The API serializer: compact, one newline.
@@ -382,6 +409,9 @@ class Handler(BaseHTTPRequestHandler):
             return None, False, True
         cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
         if cert:
+            if self.server.client_ca_subject is not None and cert.get("issuer") != self.server.client_ca_subject:
+                # passed the handshake (--tls-accept-ca), not the authenticator
+                return None, False, True
             cn = [v for rdn in cert.get("subject", ()) for k, v in rdn if k == "commonName"]
             return (cn[0] if cn else "unknown"), True, False
         return "system:anonymous", False, False
@@ -443,6 +473,8 @@ class Handler(BaseHTTPRequestHandler):
         sc = self.server.scenario
         checks, failing = sc.checks[name], sc.failing[name]
         sub = path.strip("/")[len(name):].strip("/")
+        if sc.delay[name] and any(c in failing for c in ([sub] if sub else checks)):
+            time.sleep(sc.delay[name])
         if sub:
             # One check: what an authorised caller sees, reason included.
             if sub not in checks:
@@ -482,12 +514,13 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, addr, ctx, scenario, token):
+    def __init__(self, addr, ctx, scenario, token, client_ca_subject):
         family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         self.address_family = family
         self.ctx = ctx
         self.scenario = scenario
         self.token = token
+        self.client_ca_subject = client_ca_subject
         super().__init__(addr, Handler)
 
     def server_bind(self):
@@ -521,6 +554,8 @@ def main():
     ap.add_argument("--cert", required=True, help="server certificate (PEM), e.g. ROOT/etc/kubernetes/pki/apiserver.crt")
     ap.add_argument("--key", required=True, help="its key")
     ap.add_argument("--client-ca", help="CA for client certificates (kubernetes CA); none: no client certificates")
+    ap.add_argument("--tls-accept-ca", help="CA whose client certificates pass the TLS handshake but not "
+                    "authentication (401), as kube-apiserver treats any it does not trust")
     ap.add_argument("--token", help="the bearer token that authenticates")
     ap.add_argument("--scenario", help="scenario JSON file (see the docstring)")
     args = ap.parse_args()
@@ -543,12 +578,17 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(args.cert, args.key)
+    client_ca_subject = None
     if args.client_ca:
         # kube-apiserver asks for a client certificate and takes none too.
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(args.client_ca)
+        if args.tls_accept_ca:
+            ctx.load_verify_locations(args.tls_accept_ca)
+            # the issuer a trusted certificate names (getpeercert's form)
+            client_ca_subject = ssl._ssl._test_decode_cert(args.client_ca)["subject"]
 
-    srv = Server((args.bind, args.port), ctx, scenario, args.token)
+    srv = Server((args.bind, args.port), ctx, scenario, args.token, client_ca_subject)
     host, port = srv.server_address[:2]
     hostpart = f"[{host}]" if ":" in host else host
     print(f"apiserver-standin: ready on https://{hostpart}:{port} ({WHAT})", flush=True)

@@ -538,6 +538,85 @@ static void wrong_ca(void **state)
 	cJSON_Delete(facts);
 }
 
+/* Whether the file holds needle. */
+static bool file_has(const char *path, const char *needle)
+{
+	static char buf[1 << 20];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* A client certificate the apiserver does not trust (etcd's, signed by
+ * kubeadm's etcd CA) passes the handshake and gets 401 on every path, as
+ * kube-apiserver answers it: the agent says it was not accepted, and does
+ * not take it for a TLS failure or an unhealthy server (issue 19). */
+static void untrusted_client_cert(void **state)
+{
+	(void)state;
+	struct fm_endpoint ep;
+	endpoint(&ep, incident.url);
+	snprintf(ep.cert, sizeof(ep.cert), "%s/etcd/healthcheck-client.crt", pki);
+	snprintf(ep.key, sizeof(ep.key), "%s/etcd/healthcheck-client.key", pki);
+	int ret;
+	cJSON *facts = collect(&ep, 5000, &ret);
+	assert_string_equal(fmh_jstr(fmh_find(facts, "apiserver.endpoint", incident.url), "state"), "ok");
+	const cJSON *live = fmh_find(facts, "apiserver.livez", incident.url);
+	assert_non_null(live);
+	assert_int_equal((int)fmh_jnum(live, "http_status"), 401);
+	cJSON_Delete(facts);
+}
+
+/* etcd hangs: kube-apiserver's etcd check waits 2 s (its default
+ * --etcd-healthcheck-timeout) and answers "[-]etcd failed". The agent waits
+ * for that answer (longer than its 1 s per request) and names the check,
+ * and does not wait as long again for /readyz (issue 19). */
+static void etcd_hanging(void **state)
+{
+	(void)state;
+	char sc[PATH_MAX];
+	assert_int_equal(write_file(sc, sizeof(sc), "etcd-hanging.json",
+				    "{\"livez\": {\"failing\": {\"etcd\": \"context deadline exceeded\"}, \"delay_s\": 2},\n"
+				    " \"readyz\": {\"failing\": {\"etcd\": \"context deadline exceeded\"}, \"delay_s\": 2}}\n"),
+			 0);
+	struct fmh_standin s;
+	assert_int_equal(fmh_standin_start(&s, root, "etcd-hanging", sc), 0);
+	struct fm_endpoint ep;
+	endpoint(&ep, s.url);
+	char token[] = TOKEN;
+	ep.token = token;
+	cJSON *facts = collect(&ep, 1000, NULL);
+	/* check, with its per-request 1 s and everything cut at 2.5 s: the
+	 * apiserver's answer is in, not cut (no check.incomplete for it) */
+	char jdir[PATH_MAX];
+	assert_int_equal(fmh_tmpdir(jdir, sizeof(jdir)), 0);
+	static struct fmh_agent_run r;
+	fmh_run_agent(&r, "check", "--json", "--root", root, "--apiserver", s.url, "--journal-dir", jdir, "--kmsg",
+		      "none", NULL);
+	const cJSON *cf = fmh_field(r.json, "facts");
+	assert_null(fmh_find(cf, "check.incomplete", "apiserver"));
+	const cJSON *clive = fmh_find(cf, "apiserver.livez", s.url);
+	assert_non_null(clive);
+	assert_string_equal(cJSON_GetArrayItem(fmh_field(clive, "failed"), 0)->valuestring, "etcd");
+	cJSON_Delete(r.json);
+	fmh_standin_stop(&s);
+	const cJSON *live = fmh_find(facts, "apiserver.livez", s.url);
+	assert_false(fmh_jbool(live, "healthy"));
+	assert_int_equal((int)fmh_jnum(live, "http_status"), 500);
+	assert_string_equal(cJSON_GetArrayItem(fmh_field(live, "failed"), 0)->valuestring, "etcd");
+	const cJSON *ready = fmh_find(facts, "apiserver.readyz", s.url);
+	assert_string_equal(fmh_jstr(ready, "state"), "skipped");
+	assert_has(fmh_jstr(ready, "reason"), "to fail on etcd");
+	/* asked once: the stand-in's log has one /livez and no /readyz */
+	assert_true(file_has(s.log, "/livez"));
+	assert_false(file_has(s.log, "/readyz"));
+	cJSON_Delete(facts);
+}
+
 /* 300 filler pods and one with a long message: at most 256 pod facts, the
  * list fact says how many exist, messages are cut on a UTF-8 boundary.
  * Once with the server paging (?limit), once with one that ignores it. */
@@ -566,6 +645,9 @@ static void many_pods(const char *name, bool ignore_limit)
 	ep.token = token;
 	cJSON *facts = collect(&ep, 10000, NULL);
 	fmh_standin_stop(&s);
+	/* the lists came chunked, as kube-apiserver sends large ones */
+	assert_true(file_has(s.log, "/api/v1/namespaces/kube-system/pods"));
+	assert_true(file_has(s.log, ": chunked, "));
 
 	const cJSON *pods = fmh_find(facts, "apiserver.pods", s.url);
 	assert_int_equal((int)fmh_jnum(pods, "count"), 301);
@@ -614,6 +696,8 @@ int main(void)
 		cmocka_unit_test(wrong_ca),
 		cmocka_unit_test(many_pods_paged),
 		cmocka_unit_test(many_pods_unpaged),
+		cmocka_unit_test(untrusted_client_cert),
+		cmocka_unit_test(etcd_hanging),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
