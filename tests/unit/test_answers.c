@@ -1,8 +1,9 @@
 /* The pure readers of etcd's and kube-apiserver's answers (fm_etcd_parse_*,
- * fm_apiserver_parse_*) on answers recorded from real servers, the seeds of
- * the fuzz targets (tests/fuzz/capture-seeds.sh): etcd 3.5 without a leader,
- * etcd 3.4's alarm list, the apiserver stand-in serving incident 1 and an
- * apiserver whose etcd is down. Each says what the collection would put. */
+ * fm_apiserver_parse_*) on recorded answers, the seeds of the fuzz targets
+ * (tests/fuzz/capture-seeds.sh): real etcd 3.5 without a leader and real
+ * etcd 3.4's alarm list; and the apiserver stand-in's (not a kube-apiserver)
+ * answers serving incident 1 and with its etcd down. Each says what the
+ * collection would put. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
