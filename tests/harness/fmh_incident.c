@@ -324,9 +324,9 @@ int fmh_incident2_teardown(struct fmh_incident2 *x)
 
 /* Appends n kubelet entries (every every-th the conflict naming _24) to the
  * node's journal file. */
-static int kubelet_lines(struct fmh_incident1 *s, size_t n, size_t every)
+static int kubelet_lines(struct fmh_incident1 *s, size_t n, size_t every, enum fmh_kubelet_form form)
 {
-	char *text = fmh_journal_kubelet_text(n, every, every ? s->id24 : NULL);
+	char *text = fmh_journal_kubelet_form(n, every, every ? s->id24 : NULL, form);
 	if (!text)
 		return -ENOMEM;
 	int rc = fmh_journal_append(s->jfile, text);
@@ -353,7 +353,7 @@ int fmh_incident1_start(struct fmh_incident1 *s)
 	if ((rc = fmh_tmpdir(s->jdir, sizeof(s->jdir))) < 0)
 		return rc;
 	snprintf(s->jfile, sizeof(s->jfile), "%.*s/remote.journal", (int)sizeof(s->jfile) - 16, s->jdir);
-	if ((rc = kubelet_lines(s, 20, 0)) < 0)
+	if ((rc = kubelet_lines(s, 20, 0, FMH_KUBELET_SEED)) < 0)
 		return rc;
 	if ((s->refusing_port = fmh_free_port()) < 0)
 		return s->refusing_port;
@@ -372,13 +372,18 @@ int fmh_incident1_break_docker(struct fmh_incident1 *s)
 
 int fmh_incident1_break_journal(struct fmh_incident1 *s)
 {
-	return kubelet_lines(s, 30, 3);
+	return kubelet_lines(s, 30, 3, FMH_KUBELET_SEED);
+}
+
+int fmh_incident1_break_form(struct fmh_incident1 *s, enum fmh_kubelet_form form)
+{
+	int rc = fmh_incident1_break_docker(s);
+	return rc < 0 ? rc : kubelet_lines(s, 30, 3, form);
 }
 
 int fmh_incident1_break(struct fmh_incident1 *s)
 {
-	int rc = fmh_incident1_break_docker(s);
-	return rc < 0 ? rc : fmh_incident1_break_journal(s);
+	return fmh_incident1_break_form(s, FMH_KUBELET_SEED);
 }
 
 int fmh_incident1_fix(struct fmh_incident1 *s)

@@ -32,6 +32,7 @@
 #define FMH_INCIDENT_H
 
 #include "fmh_docker.h"
+#include "fmh_journal.h"
 
 #include "fm_harness.h"
 
@@ -128,6 +129,9 @@ int fmh_incident1_start(struct fmh_incident1 *s);
 int fmh_incident1_break_docker(struct fmh_incident1 *s);
 int fmh_incident1_break_journal(struct fmh_incident1 *s);
 int fmh_incident1_break(struct fmh_incident1 *s);
+/* fmh_incident1_break with kubelet's lines in the form a kubelet version
+ * writes them (fmh_journal.h). */
+int fmh_incident1_break_form(struct fmh_incident1 *s, enum fmh_kubelet_form form);
 
 /* The remedy the incident applied: removes _23 and _15 (Engine API). 0 or
  * -errno. */

@@ -153,6 +153,11 @@ int fmh_journal_append_fixture(const char *file, const char *fixture)
 
 char *fmh_journal_kubelet_text(size_t n, size_t every, const char *id)
 {
+	return fmh_journal_kubelet_form(n, every, id, FMH_KUBELET_SEED);
+}
+
+char *fmh_journal_kubelet_form(size_t n, size_t every, const char *id, enum fmh_kubelet_form form)
+{
 	size_t cap = n * 700 + 1, len = 0;
 	char *s = malloc(cap);
 	if (!s)
@@ -160,7 +165,14 @@ char *fmh_journal_kubelet_text(size_t n, size_t every, const char *id)
 	for (size_t i = 0; i < n; i++) {
 		const char *msg;
 		char conflict[600];
-		if (every && i % every == every - 1) {
+		if (every && i % every == every - 1 && form == FMH_KUBELET_STRUCTURED) {
+			/* kubelet >= 1.21 (structured logging): the runtime's error
+			 * inside err="..." of pod_workers.go, quoted once more */
+			snprintf(conflict, sizeof(conflict),
+				 "E0322 21:05:33.780814 1115805 pod_workers.go:951] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"kube-apiserver\\\" with CreateContainerError: \\\"Error response from daemon: Conflict. The container name \\\\\\\"/k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\\\\\\\" is already in use by container \\\\\\\"%s\\\\\\\". You have to remove (or rename) that container to be able to reuse that name.\\\"\" pod=\"kube-system/kube-apiserver-pi-master1\" podUID=1403dda53affdfee1130475a6d9609da",
+				 id);
+			msg = conflict;
+		} else if (every && i % every == every - 1) {
 			snprintf(conflict, sizeof(conflict),
 				 "E0322 21:05:33.780814 1115805 pod_workers.go:191] Error syncing pod 1403dda53affdfee1130475a6d9609da (\"kube-apiserver-pi-master1_kube-system(1403dda53affdfee1130475a6d9609da)\"), skipping: failed to \"StartContainer\" for \"kube-apiserver\" with CreateContainerError: \"Error response from daemon: Conflict. The container name \\\"/k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\\\" is already in use by container \\\"%s\\\". You have to remove (or rename) that container to be able to reuse that name.\"",
 				 id);

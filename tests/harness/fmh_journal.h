@@ -32,6 +32,12 @@ int fmh_journal_append_fixture(const char *file, const char *fixture);
  * (every > 0) is the incident's container-name conflict naming blocking id
  * `id` (64 hex), the others routine kubelet lines. NULL on ENOMEM. */
 char *fmh_journal_kubelet_text(size_t n, size_t every, const char *id);
+/* The same in the form a kubelet version writes the conflict: the seed's
+ * (pod_workers.go, unstructured klog, the runtime's quotes as \"), or
+ * structured logging's (kubelet >= 1.21: inside err="...", the runtime's
+ * quotes as \\\"). */
+enum fmh_kubelet_form { FMH_KUBELET_SEED, FMH_KUBELET_STRUCTURED };
+char *fmh_journal_kubelet_form(size_t n, size_t every, const char *id, enum fmh_kubelet_form form);
 
 /* Renames DIR/remote.journal to an archived name (remote@…-…-….journal, ordered
  * by seq), as journald's rotation does. 0 or -errno. */
