@@ -12,6 +12,8 @@ build=${1:?usage: b_flood.sh BUILD_DIR}
 runs=${FMH_FLOOD_RUNS:-5}
 rates=${FMH_FLOOD_RATES:-100000 10000}
 out=$build/bench-flood.log
+# said relative to the checkout: the figures go into a committed file
+shown=${build#"$(git rev-parse --show-toplevel 2>/dev/null)/"}
 : >"$out"
 
 # key=value from a FAULT line
@@ -20,7 +22,7 @@ median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[
 
 echo "## Journal flood, repeated"
 echo
-echo "Command: \`FMH_FLOOD_RUNS=$runs FMH_FLOOD_RATES=\"$rates\" bench/b_flood.sh $build\` (\`FMH_FLOOD_RATE=R ctest -R fault/test_fault_flood -V\` per run: a 30 s flood of kubelet's conflict line through systemd-journal-remote into the journal \`fleetmedic-agent run\` follows, three control-plane containers exiting in dockerd during it, a triage request during it; exit_ms: exit to the controller's \`show\`)."
+echo "Command: \`FMH_FLOOD_RUNS=$runs FMH_FLOOD_RATES=\"$rates\" bench/b_flood.sh $shown\` (\`FMH_FLOOD_RATE=R ctest -R fault/test_fault_flood -V\` per run: a 30 s flood of kubelet's conflict line through systemd-journal-remote into the journal \`fleetmedic-agent run\` follows, three control-plane containers exiting in dockerd during it, a triage request during it; exit_ms: exit to the controller's \`show\`)."
 echo
 echo "| rate asked /s | run | result | reached /s | lines | counted | exit_ms median | exit_ms max | triage_ms | catch-up ms | agent CPU % | RssAnon peak kB |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
