@@ -10,6 +10,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -78,8 +79,34 @@ const char *fm_tls_fail_name(enum fm_tls_fail f)
 	return "unknown";
 }
 
+/* Mbed TLS's errors in a person's words, once, here: the ones a person
+ * meets (a file that is not what it should be) said plainly; the rest as
+ * the library says them, with its code (issue 19: no "PK - Read/write of
+ * file failed (mbedtls -0x3e00)" where a person reads). */
 static void mbed_err(char *out, size_t size, int rc)
 {
+	static const struct {
+		int rc;
+		const char *words;
+	} plain[] = {
+		{MBEDTLS_ERR_X509_FILE_IO_ERROR, "cannot be read"},
+		{MBEDTLS_ERR_PK_FILE_IO_ERROR, "cannot be read"},
+		{MBEDTLS_ERR_X509_INVALID_FORMAT, "not a certificate (PEM or DER)"},
+		{MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "not a certificate (PEM or DER)"},
+		{MBEDTLS_ERR_PEM_NO_HEADER_FOOTER_PRESENT, "holds no PEM block"},
+		{MBEDTLS_ERR_PEM_INVALID_DATA, "a PEM block whose base64 is damaged"},
+		{MBEDTLS_ERR_PK_KEY_INVALID_FORMAT, "not a private key (PEM or DER)"},
+		{MBEDTLS_ERR_PK_UNKNOWN_PK_ALG, "a key of a kind the agent does not know (RSA or EC expected)"},
+		{MBEDTLS_ERR_PK_PASSWORD_REQUIRED, "the key is encrypted: the agent needs it unencrypted"},
+		{MBEDTLS_ERR_PK_PASSWORD_MISMATCH, "the key is encrypted: the agent needs it unencrypted"},
+	};
+	/* PEM errors come added to the X509/PK error that wraps them */
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if (rc == plain[i].rc || (-rc & 0xff80) == -plain[i].rc || (-rc & 0x007f) == -plain[i].rc) {
+			snprintf(out, size, "%s", plain[i].words);
+			return;
+		}
+	}
 	char s[128];
 	mbedtls_strerror(rc, s, sizeof(s));
 	snprintf(out, size, "%s (mbedtls -0x%04x)", s, (unsigned)-rc);
@@ -706,7 +733,7 @@ int fm_tls_cert_info_pem(const char *pem, size_t len, struct fm_cert_info *out, 
 	free(buf);
 	if (rc < 0) {
 		mbed_err(m, sizeof(m), rc);
-		snprintf(err, errlen, "not a certificate: %s", m);
+		snprintf(err, errlen, "%s%s", strncmp(m, "not a certificate", 17) ? "not a certificate: " : "", m);
 		mbedtls_x509_crt_free(&chain);
 		return -EINVAL;
 	}

@@ -183,6 +183,16 @@ static void nothing_found(void **state)
 	assert_int_equal(r->status, 2);
 	assert_non_null(strstr(r->out, "No such file or directory"));
 	assert_null(strstr(r->out, "mbedtls"));
+	/* and one that is there but is not a certificate */
+	FILE *bad = fopen(missing, "w");
+	assert_non_null(bad);
+	fputs("not a certificate at all\n", bad);
+	fclose(bad);
+	fmh_run_agent(r, "check", "--root", empty, "--journal-dir", jdir, "--kmsg", "none", "--etcd",
+		      "https://127.0.0.1:2379", "--etcd-ca", missing, NULL);
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->out, "not a certificate (PEM or DER)"));
+	assert_null(strstr(r->out, "mbedtls"));
 	assert_null(strstr(r->err, "mbedtls"));
 	cJSON_Delete(r->json);
 	free(r);
