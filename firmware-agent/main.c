@@ -1046,8 +1046,9 @@ static int gather_one(struct fm_loop *loop, struct fm_facts *facts, void *arg)
  * side, each in a child process, while the journal is read here; so with
  * every server silent check costs about one deadline, not one per server.
  * The board comes last: its clock check reuses the certificates the
- * apiserver source read. The overall deadline is 2.5 per-request deadlines
- * (2.5 s by default), whatever the servers do. */
+ * apiserver source read. The overall deadline is 2.5 per-request deadlines,
+ * at least 2.8 s (the apiserver's /livez may take 2.5 s), whatever the
+ * servers do. */
 static void gather_sources(struct session *ss, const struct opts *o, const struct fm_collect_opts *co)
 {
 	static const char *const servers[] = {"etcd", "apiserver", "docker"};
@@ -1059,7 +1060,10 @@ static void gather_sources(struct session *ss, const struct opts *o, const struc
 	}
 	fm_gather_start(jobs, 3);
 	source_named("journal")->collect(ss->loop, &ss->d, o, co, ss->facts);
-	fm_gather_finish(jobs, 3, co->timeout_ms * 5 / 2, ss->facts);
+	/* 2.5 per-request deadlines, and at least long enough for the
+	 * apiserver's /livez (FM_APISERVER_HEALTH_MS) and what follows it */
+	int cut = co->timeout_ms * 5 / 2;
+	fm_gather_finish(jobs, 3, cut > FM_APISERVER_HEALTH_MS + 300 ? cut : FM_APISERVER_HEALTH_MS + 300, ss->facts);
 	source_named("hal")->collect(ss->loop, &ss->d, o, co, ss->facts);
 }
 

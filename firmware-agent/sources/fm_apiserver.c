@@ -19,10 +19,6 @@
 #define MAX_PODS       256
 #define MAX_CONTAINERS 16
 #define SMALL_BODY     (64 * 1024)
-/* kube-apiserver's --etcd-healthcheck-timeout default, and the time around
- * it (the handshake, the answer on a board) */
-#define ETCD_HEALTHCHECK_MS 2000
-#define HEALTH_SLACK_MS	    300
 #define LIST_BODY      (4 * 1024 * 1024)
 /* The token rides in fm_httpc's 2 KiB request head with the request line,
  * Host and the rest. */
@@ -217,7 +213,7 @@ static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const 
 	/* kube-apiserver's etcd check waits --etcd-healthcheck-timeout (2 s
 	 * by default) for an etcd that hangs, then answers "[-]etcd failed":
 	 * worth the wait, it names the cause where a timeout names nothing. */
-	r->next_timeout_ms = ETCD_HEALTHCHECK_MS + HEALTH_SLACK_MS;
+	r->next_timeout_ms = FM_APISERVER_HEALTH_MS;
 	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", path, NULL, SMALL_BODY);
 	if (first)
 		*first = a;

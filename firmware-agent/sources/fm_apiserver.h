@@ -62,8 +62,14 @@
 #include "fm_loop.h"
 #include "fm_probe.h"
 
+/* How long /livez is given at least: kube-apiserver's etcd check waits its
+ * --etcd-healthcheck-timeout (2 s by default) for an etcd that hangs before
+ * it answers "[-]etcd failed", and the handshake comes before (on a board,
+ * under load). */
+#define FM_APISERVER_HEALTH_MS 2500
+
 /* Asks kube-apiserver at ep (one connection, kept alive; each request within
- * co->timeout_ms), verified against ep's CA (ca_pem or ca), with ep's client
+ * co->timeout_ms, /livez within FM_APISERVER_HEALTH_MS at least), verified against ep's CA (ca_pem or ca), with ep's client
  * certificate (cert_pem/key_pem or cert/key) and/or bearer token when it has
  * them, and puts what it learnt into facts. Borrows ep. Returns 0 when the
  * apiserver answered and /livez and /readyz say healthy, -1 otherwise (the

@@ -590,7 +590,7 @@ static void etcd_hanging(void **state)
 	char token[] = TOKEN;
 	ep.token = token;
 	cJSON *facts = collect(&ep, 1000, NULL);
-	/* check, with its per-request 1 s and everything cut at 2.5 s: the
+	/* check, with its per-request 1 s and everything cut at 2.8 s: the
 	 * apiserver's answer is in, not cut (no check.incomplete for it) */
 	char jdir[PATH_MAX];
 	assert_int_equal(fmh_tmpdir(jdir, sizeof(jdir)), 0);
