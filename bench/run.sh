@@ -50,6 +50,11 @@ for b in "$here"/b_*.sh; do
     rm -f "$sec"
 done
 
+# Commands are said relative to the checkout: RESULTS.md is committed, and
+# this machine's path means nothing in another clone.
+top=$(cd "$here/.." && pwd)
+sed -i "s|$top/||g" "$out"
+
 # BENCH_ONLY: the sections run replace their namesakes in RESULTS.md (or
 # are added at its end); the others stay as the last full run left them,
 # and the header says which sections are newer.
