@@ -87,6 +87,17 @@ int fm_rules_source_of_unit(const char *unit, size_t len)
 	return -1;
 }
 
+int fm_rules_source_named(const char *name)
+{
+	size_t n = strlen(name);
+	for (int i = 0; i < FM_RULES_SRC_COUNT; i++) {
+		const char *u = source_units[i];
+		if (strcmp(u, name) == 0 || (strncmp(u, name, n) == 0 && strcmp(u + n, ".service") == 0))
+			return i;
+	}
+	return -1;
+}
+
 struct fm_rules *fm_rules_new(void)
 {
 	struct fm_rules *rs = calloc(1, sizeof(*rs));

@@ -40,6 +40,9 @@ enum fm_rules_source {
 const char *fm_rules_source_name(enum fm_rules_source src);
 /* The source whose unit is unit[0..len) ("kubelet.service"), or -1. */
 int fm_rules_source_of_unit(const char *unit, size_t len);
+/* The source a person names: its unit ("kubelet.service"), the unit
+ * without ".service" ("kubelet"), or "kernel"; -1 for any other. */
+int fm_rules_source_named(const char *name);
 
 #define FM_RULES_MAX        256 /* rules in a set */
 #define FM_RULES_MAX_FIELDS 6   /* named groups in a rule */

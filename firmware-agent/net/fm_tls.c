@@ -100,9 +100,10 @@ static void mbed_err(char *out, size_t size, int rc)
 		{MBEDTLS_ERR_PK_PASSWORD_REQUIRED, "the key is encrypted: the agent needs it unencrypted"},
 		{MBEDTLS_ERR_PK_PASSWORD_MISMATCH, "the key is encrypted: the agent needs it unencrypted"},
 	};
-	/* PEM errors come added to the X509/PK error that wraps them */
+	/* a high-level code comes added to the low-level one beneath it
+	 * (ASN.1's): compare the high-level part */
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-		if (rc == plain[i].rc || (-rc & 0xff80) == -plain[i].rc || (-rc & 0x007f) == -plain[i].rc) {
+		if ((-rc & 0xff80) == -plain[i].rc) {
 			snprintf(out, size, "%s", plain[i].words);
 			return;
 		}

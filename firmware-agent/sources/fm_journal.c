@@ -678,14 +678,7 @@ int fm_journal_collect(const struct fm_journal_opts *o, struct fm_facts *facts)
 int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsigned count, cJSON **out,
 		    char *err, size_t err_size)
 {
-	int want = -1;
-	for (int s = 0; s < FM_RULES_SRC_COUNT; s++) {
-		const char *name = fm_rules_source_name((enum fm_rules_source)s);
-		size_t n = strlen(unit);
-		if (strcmp(name, unit) == 0 ||
-		    (strncmp(name, unit, n) == 0 && strcmp(name + n, ".service") == 0))
-			want = s;
-	}
+	int want = fm_rules_source_named(unit);
 	if (want < 0) {
 		snprintf(err, err_size, "unit %s is not one the agent follows (kubelet, docker, containerd, etcd, k3s, kernel)",
 			 unit);

@@ -84,11 +84,7 @@ static void feed(const char *path, enum fm_rules_source src, const char *what)
 
 static enum fm_rules_source source_named(const char *name)
 {
-	if (strcmp(name, "kernel") == 0)
-		return FM_RULES_SRC_KERNEL;
-	char unit[64];
-	snprintf(unit, sizeof(unit), "%s.service", name);
-	int s = fm_rules_source_of_unit(unit, strlen(unit));
+	int s = fm_rules_source_named(name);
 	if (s < 0)
 		fail_msg("benign corpus: %s is not a source the agent follows", name);
 	return (enum fm_rules_source)s;

@@ -164,11 +164,7 @@ static int teardown(void **state)
 
 static enum fm_rules_source source_of(const struct entry *e)
 {
-	if (strcmp(e->source, "kernel") == 0)
-		return FM_RULES_SRC_KERNEL;
-	char unit[64];
-	snprintf(unit, sizeof(unit), "%s.service", e->source);
-	int s = fm_rules_source_of_unit(unit, strlen(unit));
+	int s = fm_rules_source_named(e->source);
 	if (s < 0)
 		fail_msg("%s:%d: source %s is not one the agent follows", e->file, e->lineno, e->source);
 	return (enum fm_rules_source)s;
