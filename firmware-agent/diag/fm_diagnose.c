@@ -782,25 +782,46 @@ static void rule_name_reserved(struct ctx *c, const cJSON *f, const char *name)
 	remedy(c, d, "journalctl -u crio -u containerd -n 50 --no-pager");
 }
 
+/* containerd's CRI plugin refused the name (fields "object": container or
+ * sandbox) and named the id holding it. Until the agent asks the runtime
+ * itself (issue 22), the remedy looks the holder up first: removing it is
+ * right when it is a stale attempt (created, never started, or exited), and
+ * an id the runtime no longer knows means its name index is out of step
+ * with its containers, which only a restart of containerd clears. */
+static void remedy_cri_reserved(struct ctx *c, cJSON *d, const char *object, const char *id)
+{
+	bool sandbox = strcmp(object, "sandbox") == 0;
+	remedy(c, d, "crictl %s %s", sandbox ? "inspectp" : "inspect", id);
+	remedy(c, d, "crictl %s %s", sandbox ? "rmp" : "rm", id);
+	remedy(c, d, "if crictl does not know %.12s: systemctl restart containerd (k3s: systemctl restart k3s)", id);
+}
+
 static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *fields)
 {
 	const char *name = str_or(fields, "name", "?"), *blocking = str_or(fields, "blocking_id", "");
+	const char *object = str(fields, "object");
 	if (!blocking[0]) {
 		rule_name_reserved(c, f, name);
 		return;
 	}
 	char shortid[13], pod[128] = "", ns[64] = "", cmd[512];
 	snprintf(shortid, sizeof(shortid), "%s", blocking);
-	const cJSON *holder = fm_facts_get(c->facts, "docker.container", shortid);
+	const cJSON *holder = object ? NULL : fm_facts_get(c->facts, "docker.container", shortid);
 	/* The key names the whole kubelet name; the summary says which
-	 * container in few words (it travels in a 320-byte report). */
-	const char *us = strncmp(name, "k8s_", 4) == 0 ? strchr(name + 4, '_') : NULL;
-	int what_len = us ? (int)(us - name - 4) : (int)strlen(name);
+	 * container in few words (it travels in a 320-byte report). Docker's
+	 * names are k8s_<container>_<pod>_…; the CRI's drop the k8s_. */
+	const char *what = strncmp(name, "k8s_", 4) == 0 ? name + 4 : name;
+	const char *us = strchr(what, '_');
+	int what_len = us ? (int)(us - what) : (int)strlen(what);
 	cJSON *d = emit(c, "container-name-conflict", "critical", name,
-			"kubelet cannot recreate %.*s: name held by container %s%s%s%s", what_len,
-			us ? name + 4 : name, shortid, holder ? " (" : "", holder ? str_or(holder, "state", "?") : "",
-			holder ? ")" : "");
+			"kubelet cannot recreate %.*s: name held by %s %s%s%s%s", what_len, what,
+			object ? object : "container", shortid, holder ? " (" : "",
+			holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
+	if (object) {
+		remedy_cri_reserved(c, d, object, blocking);
+		return;
+	}
 	if (holder)
 		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id"));
 	bool parsed = kubelet_name(name, pod, sizeof(pod), ns, sizeof(ns));

@@ -239,6 +239,7 @@ static void fail_tls(struct fm_httpc *c)
 {
 	char w[300];
 	c->tls_fail = fm_tls_failure(c->tls);
+	c->tls_code = fm_tls_code(c->tls);
 	fail_fmt(c, FM_HTTPC_TLS, "TLS to %s failed: %s", where(c, w, sizeof(w)),
 		 fm_tls_reason(c->tls));
 }
@@ -582,6 +583,7 @@ int fm_httpc_start(struct fm_httpc *c, const struct fm_httpc_req *req)
 		c->req.body_len = 0;
 	c->fail = FM_HTTPC_OK;
 	c->tls_fail = FM_TLS_OK;
+	c->tls_code = 0;
 	c->reason[0] = '\0';
 	c->status = 0;
 	c->elapsed_ms = 0;

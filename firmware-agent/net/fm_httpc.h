@@ -85,6 +85,7 @@ struct fm_httpc {
 	/* Results of the last request (valid in on_done and after). */
 	enum fm_httpc_fail fail;
 	enum fm_tls_fail tls_fail;
+	int tls_code;	 /* with FM_HTTPC_TLS: the Mbed TLS code (fm_tls_code) */
 	char reason[384];
 	int status;           /* HTTP status, 0 if none arrived */
 	struct fm_buf body;   /* the collected body (when on_body is NULL) */

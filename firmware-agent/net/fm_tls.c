@@ -58,6 +58,7 @@ struct fm_tls {
 	bool have_peer;
 	uint32_t peer_flags;
 	char reason[320];
+	int code; /* the Mbed TLS code behind fail */
 };
 
 const char *fm_tls_fail_name(enum fm_tls_fail f)
@@ -113,6 +114,11 @@ static void mbed_err(char *out, size_t size, int rc)
 	snprintf(out, size, "%s (mbedtls -0x%04x)", s, (unsigned)-rc);
 }
 
+void fm_tls_code_text(int code, char *out, size_t size)
+{
+	snprintf(out, size, "mbedtls -0x%04x", (unsigned)-code);
+}
+
 void fm_tls_config_delete(struct fm_tls_config **c)
 {
 	if (!c || !*c)
@@ -139,7 +145,7 @@ static int tls_version(int v, mbedtls_ssl_protocol_version *out)
 
 /* A certificate chain from memory (PEM, NUL-terminated) or a file. */
 static int load_crt(mbedtls_x509_crt *crt, const char *file, const char *pem, const char *what,
-		    char *err, size_t errlen)
+		    char *err, size_t errlen, int *code)
 {
 	char m[160];
 	if (!pem && access(file, R_OK) < 0) {
@@ -153,13 +159,14 @@ static int load_crt(mbedtls_x509_crt *crt, const char *file, const char *pem, co
 		     : mbedtls_x509_crt_parse_file(crt, file);
 	if (rc == 0)
 		return 0;
+	*code = rc;
 	mbed_err(m, sizeof(m), rc);
 	snprintf(err, errlen, "%s %s: %s", what, pem ? "(embedded)" : file, m);
 	return rc == MBEDTLS_ERR_X509_FILE_IO_ERROR ? -ENOENT : -EINVAL;
 }
 
 static int load_key(struct fm_tls_config *cfg, const char *file, const char *pem, char *err,
-		    size_t errlen)
+		    size_t errlen, int *code)
 {
 	char m[160];
 	if (!pem && access(file, R_OK) < 0) {
@@ -173,6 +180,7 @@ static int load_key(struct fm_tls_config *cfg, const char *file, const char *pem
 						&cfg->drbg);
 	if (rc == 0)
 		return 0;
+	*code = rc;
 	mbed_err(m, sizeof(m), rc);
 	snprintf(err, errlen, "key %s: %s", pem ? "(embedded)" : file, m);
 	return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ? -ENOENT : -EINVAL;
@@ -182,7 +190,7 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 		      size_t errlen)
 {
 	char m[160];
-	int rc;
+	int rc, lib = 0;
 	bool have_ca = o->ca_pem || (o->ca_file && o->ca_file[0]);
 	bool have_cert = o->cert_pem || o->cert_file;
 	bool have_key = o->key_pem || o->key_file;
@@ -228,24 +236,26 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 	rc = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy, pers,
 				   sizeof(pers) - 1);
 	if (rc) {
+		lib = rc;
 		mbed_err(m, sizeof(m), rc);
 		snprintf(err, errlen, "seeding the random generator: %s", m);
 		rc = -EIO;
 		goto out_delete;
 	}
-	rc = load_crt(&cfg->ca, o->ca_file, o->ca_pem, "CA", err, errlen);
+	rc = load_crt(&cfg->ca, o->ca_file, o->ca_pem, "CA", err, errlen, &lib);
 	if (rc)
 		goto out_delete;
 	if (have_cert) {
-		rc = load_crt(&cfg->own, o->cert_file, o->cert_pem, "certificate", err, errlen);
+		rc = load_crt(&cfg->own, o->cert_file, o->cert_pem, "certificate", err, errlen, &lib);
 		if (rc)
 			goto out_delete;
-		rc = load_key(cfg, o->key_file, o->key_pem, err, errlen);
+		rc = load_key(cfg, o->key_file, o->key_pem, err, errlen, &lib);
 		if (rc)
 			goto out_delete;
 		rc = mbedtls_pk_check_pair(&cfg->own.pk, &cfg->key, mbedtls_ctr_drbg_random,
 					   &cfg->drbg);
 		if (rc) {
+			lib = rc;
 			snprintf(err, errlen, "key %s does not belong to certificate %s",
 				 o->key_pem ? "(embedded)" : o->key_file, cfg->cert_file);
 			rc = -EINVAL;
@@ -257,6 +267,7 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 	rc = mbedtls_ssl_config_defaults(&cfg->conf, MBEDTLS_SSL_IS_CLIENT,
 					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
 	if (rc) {
+		lib = rc;
 		mbed_err(m, sizeof(m), rc);
 		snprintf(err, errlen, "TLS configuration: %s", m);
 		rc = -EIO;
@@ -271,6 +282,7 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 	if (cfg->have_own) {
 		rc = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->own, &cfg->key);
 		if (rc) {
+			lib = rc;
 			mbed_err(m, sizeof(m), rc);
 			snprintf(err, errlen, "client certificate: %s", m);
 			rc = -EINVAL;
@@ -281,6 +293,8 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 	return 0;
 
 out_delete:
+	if (o->code)
+		*o->code = lib;
 	fm_tls_config_delete(&cfg);
 	return rc;
 }
@@ -511,6 +525,8 @@ static int set_failure(struct fm_tls *t, int rc)
 {
 	char m[160], hint[200];
 
+	t->code = rc;
+
 	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 		uint32_t f = mbedtls_ssl_get_verify_result(&t->ssl) | t->peer_flags;
 		if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
@@ -677,6 +693,11 @@ uint32_t fm_tls_want(const struct fm_tls *t)
 enum fm_tls_fail fm_tls_failure(const struct fm_tls *t)
 {
 	return t->fail;
+}
+
+int fm_tls_code(const struct fm_tls *t)
+{
+	return t->code;
 }
 
 const char *fm_tls_reason(const struct fm_tls *t)

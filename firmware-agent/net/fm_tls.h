@@ -52,6 +52,8 @@ struct fm_tls_options {
 	const char *key_pem;
 	int min_version;       /* 12 or 13 (TLS 1.2 / 1.3); 0: 12 */
 	int max_version;       /* 12 or 13; 0: 13 */
+	int *code;             /* when set, a failing fm_tls_config_new puts the Mbed TLS
+				* code behind its reason there (0: not the library's) */
 };
 
 /* Shared by every session to one server: CA chain, our certificate and key,
@@ -93,6 +95,11 @@ uint32_t fm_tls_want(const struct fm_tls *t);
 enum fm_tls_fail fm_tls_failure(const struct fm_tls *t);
 /* Why the session failed, "" while it has not. Valid while t lives. */
 const char *fm_tls_reason(const struct fm_tls *t);
+/* The Mbed TLS code behind the failure (negative), 0 while it has not
+ * failed: kept for machines (--json), the reason says it in words. */
+int fm_tls_code(const struct fm_tls *t);
+/* "mbedtls -0x2700": how a code is written where it is kept. */
+void fm_tls_code_text(int code, char *out, size_t size);
 /* "TLSv1.3" ... once the handshake is done, else "". */
 const char *fm_tls_version(const struct fm_tls *t);
 

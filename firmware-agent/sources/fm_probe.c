@@ -7,12 +7,23 @@
 #include <string.h>
 #include <time.h>
 
+/* The library's code behind a reason said in words (issue 19 item 6): in
+ * the fact, for --json and the controller; never in the human output. */
+static void add_code(cJSON *fact, int code)
+{
+	char text[32];
+	fm_tls_code_text(code, text, sizeof(text));
+	cJSON_AddStringToObject(fact, "error_code", text);
+}
+
 cJSON *fm_probe_outcome(cJSON *fact, const struct fm_httpc *c)
 {
 	cJSON_AddStringToObject(fact, "state", fm_httpc_fail_name(c->fail));
 	if (c->fail != FM_HTTPC_OK) {
 		if (c->fail == FM_HTTPC_TLS)
 			cJSON_AddStringToObject(fact, "tls", fm_tls_fail_name(c->tls_fail));
+		if (c->fail == FM_HTTPC_TLS && c->tls_code)
+			add_code(fact, c->tls_code);
 		cJSON_AddStringToObject(fact, "reason", c->reason);
 	}
 	if (c->status)
@@ -137,11 +148,15 @@ int fm_probe_open(struct fm_httpc *c, struct fm_tls_config **tls, struct fm_loop
 {
 	struct fm_tls_options to = fm_probe_tls_options(ep, co->tls_max);
 	char err[320];
+	int code = 0;
 
 	*tls = NULL;
+	to.code = &code;
 	if ((strncmp(ep->url, "https://", 8) == 0 && fm_tls_config_new(tls, &to, err, sizeof(err)) < 0) ||
 	    fm_httpc_init(c, loop, ep->url, *tls, err, sizeof(err)) < 0) {
 		cJSON *f = fm_probe_config_error(err);
+		if (code)
+			add_code(f, code);
 		cJSON_AddStringToObject(f, "origin", ep->origin);
 		fm_facts_put(facts, kind, ep->url, f);
 		return -1;

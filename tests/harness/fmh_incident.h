@@ -103,6 +103,10 @@ int fmh_incident2_teardown(struct fmh_incident2 *x);
 #define FMH_I1_UID "1403dda53affdfee1130475a6d9609da"
 #define FMH_I1_APISERVER(n) "k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_" FMH_I1_UID "_" #n
 #define FMH_I1_SANDBOX(n) "k8s_POD_kube-apiserver-pi-master1_kube-system_" FMH_I1_UID "_" #n
+/* The same names as containerd's CRI plugin gives them (no k8s_; a sandbox
+ * by its pod's name): attempt 24, sandbox 17. */
+#define FMH_I1_CRI_NAME "kube-apiserver_kube-apiserver-pi-master1_kube-system_" FMH_I1_UID "_24"
+#define FMH_I1_CRI_SANDBOX "kube-apiserver-pi-master1_kube-system_" FMH_I1_UID "_17"
 
 struct fmh_incident1 {
 	char root[PATH_MAX]; /* the node's / for the agent (--root) */

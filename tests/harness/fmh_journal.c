@@ -1,5 +1,6 @@
 /* fmh_journal: journal files for the tests (see fmh_journal.h). */
 #include "fmh_journal.h"
+#include "fmh_incident.h"
 
 #include "fm_harness.h"
 
@@ -156,26 +157,61 @@ char *fmh_journal_kubelet_text(size_t n, size_t every, const char *id)
 	return fmh_journal_kubelet_form(n, every, id, FMH_KUBELET_SEED);
 }
 
+/* incident 1's pod (fmh_incident.h has its container names) */
+#define I1_POD "kube-apiserver-pi-master1"
+#define I1_UID FMH_I1_UID
+#define I1_CRI_NAME FMH_I1_CRI_NAME
+#define I1_CRI_SANDBOX FMH_I1_CRI_SANDBOX
+
+/* kubelet's line for the conflict in form, naming id. */
+static void conflict_line(char *out, size_t size, enum fmh_kubelet_form form, const char *id)
+{
+	switch (form) {
+	case FMH_KUBELET_STRUCTURED:
+		snprintf(out, size,
+			 "E0322 21:05:33.780814 1115805 pod_workers.go:951] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"kube-apiserver\\\" with CreateContainerError: \\\"Error response from daemon: Conflict. The container name \\\\\\\"/k8s_kube-apiserver_" I1_POD "_kube-system_" I1_UID "_24\\\\\\\" is already in use by container \\\\\\\"%s\\\\\\\". You have to remove (or rename) that container to be able to reuse that name.\\\"\" pod=\"kube-system/" I1_POD "\" podUID=" I1_UID,
+			 id);
+		return;
+	case FMH_KUBELET_CRI_RUNTIME:
+		snprintf(out, size,
+			 "E0322 21:05:33.780814 1115805 remote_runtime.go:319] \"CreateContainer in sandbox from runtime service failed\" err=\"rpc error: code = Unknown desc = failed to reserve container name \\\"" I1_CRI_NAME "\\\": name \\\"" I1_CRI_NAME "\\\" is reserved for \\\"%s\\\"\" podSandboxID=\"f5de5d066682354fa0679cc95a39a5285657f0eb43237f26194426d8fad3636d\"",
+			 id);
+		return;
+	case FMH_KUBELET_CRI_WORKERS:
+		snprintf(out, size,
+			 "E0322 21:05:33.780814 1115805 pod_workers.go:1300] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"kube-apiserver\\\" with CreateContainerError: \\\"failed to reserve container name \\\\\\\"" I1_CRI_NAME "\\\\\\\": name \\\\\\\"" I1_CRI_NAME "\\\\\\\" is reserved for \\\\\\\"%s\\\\\\\"\\\"\" pod=\"kube-system/" I1_POD "\" podUID=\"" I1_UID "\"",
+			 id);
+		return;
+	case FMH_KUBELET_CRI_MANAGER:
+		snprintf(out, size,
+			 "E0322 21:05:33.780814 1115805 kuberuntime_manager.go:1209] container &Container{Name:kube-apiserver,Image:registry.k8s.io/kube-apiserver:v1.28.0,} start failed in pod " I1_POD "_kube-system(" I1_UID "): CreateContainerError: failed to reserve container name \"" I1_CRI_NAME "\": name \"" I1_CRI_NAME "\" is reserved for \"%s\"",
+			 id);
+		return;
+	case FMH_KUBELET_CRI_SANDBOX:
+		snprintf(out, size,
+			 "E0322 21:05:33.780814 1115805 pod_workers.go:1300] \"Error syncing pod, skipping\" err=\"failed to \\\"CreatePodSandbox\\\" for \\\"" I1_POD "_kube-system(" I1_UID ")\\\" with CreatePodSandboxError: \\\"Failed to create sandbox for pod \\\\\\\"" I1_POD "_kube-system(" I1_UID ")\\\\\\\": rpc error: code = Unknown desc = failed to reserve sandbox name \\\\\\\"" I1_CRI_SANDBOX "\\\\\\\": name \\\\\\\"" I1_CRI_SANDBOX "\\\\\\\" is reserved for \\\\\\\"%s\\\\\\\"\\\"\" pod=\"kube-system/" I1_POD "\" podUID=\"" I1_UID "\"",
+			 id);
+		return;
+	case FMH_KUBELET_SEED:
+	default:
+		snprintf(out, size,
+			 "E0322 21:05:33.780814 1115805 pod_workers.go:191] Error syncing pod " I1_UID " (\"" I1_POD "_kube-system(" I1_UID ")\"), skipping: failed to \"StartContainer\" for \"kube-apiserver\" with CreateContainerError: \"Error response from daemon: Conflict. The container name \\\"/k8s_kube-apiserver_" I1_POD "_kube-system_" I1_UID "_24\\\" is already in use by container \\\"%s\\\". You have to remove (or rename) that container to be able to reuse that name.\"",
+			 id);
+		return;
+	}
+}
+
 char *fmh_journal_kubelet_form(size_t n, size_t every, const char *id, enum fmh_kubelet_form form)
 {
-	size_t cap = n * 700 + 1, len = 0;
+	size_t cap = n * 1100 + 1, len = 0;
 	char *s = malloc(cap);
 	if (!s)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const char *msg;
-		char conflict[600];
-		if (every && i % every == every - 1 && form == FMH_KUBELET_STRUCTURED) {
-			/* kubelet >= 1.21 (structured logging): the runtime's error
-			 * inside err="..." of pod_workers.go, quoted once more */
-			snprintf(conflict, sizeof(conflict),
-				 "E0322 21:05:33.780814 1115805 pod_workers.go:951] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"kube-apiserver\\\" with CreateContainerError: \\\"Error response from daemon: Conflict. The container name \\\\\\\"/k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\\\\\\\" is already in use by container \\\\\\\"%s\\\\\\\". You have to remove (or rename) that container to be able to reuse that name.\\\"\" pod=\"kube-system/kube-apiserver-pi-master1\" podUID=1403dda53affdfee1130475a6d9609da",
-				 id);
-			msg = conflict;
-		} else if (every && i % every == every - 1) {
-			snprintf(conflict, sizeof(conflict),
-				 "E0322 21:05:33.780814 1115805 pod_workers.go:191] Error syncing pod 1403dda53affdfee1130475a6d9609da (\"kube-apiserver-pi-master1_kube-system(1403dda53affdfee1130475a6d9609da)\"), skipping: failed to \"StartContainer\" for \"kube-apiserver\" with CreateContainerError: \"Error response from daemon: Conflict. The container name \\\"/k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\\\" is already in use by container \\\"%s\\\". You have to remove (or rename) that container to be able to reuse that name.\"",
-				 id);
+		char conflict[1000];
+		if (every && i % every == every - 1) {
+			conflict_line(conflict, sizeof(conflict), form, id);
 			msg = conflict;
 		} else {
 			msg = "I0322 21:05:33.780814 1115805 kubelet.go:1914] SyncLoop (housekeeping): status of pod kube-proxy-7x2lq_kube-system unchanged";

@@ -32,11 +32,27 @@ int fmh_journal_append_fixture(const char *file, const char *fixture);
  * (every > 0) is the incident's container-name conflict naming blocking id
  * `id` (64 hex), the others routine kubelet lines. NULL on ENOMEM. */
 char *fmh_journal_kubelet_text(size_t n, size_t every, const char *id);
-/* The same in the form a kubelet version writes the conflict: the seed's
- * (pod_workers.go, unstructured klog, the runtime's quotes as \"), or
- * structured logging's (kubelet >= 1.21: inside err="...", the runtime's
- * quotes as \\\"). */
-enum fmh_kubelet_form { FMH_KUBELET_SEED, FMH_KUBELET_STRUCTURED };
+/* The same in the form a kubelet version and runtime write the conflict:
+ *  SEED        Docker, pod_workers.go, unstructured klog (the runtime's
+ *              quotes as \"), the seed's own words;
+ *  STRUCTURED  Docker, kubelet >= 1.21's structured pod_workers.go line
+ *              (inside err="...", the runtime's quotes as \\\");
+ * and containerd's refusal ('failed to reserve container name "x": name "x"
+ * is reserved for "<id>"', the CRI's names without k8s_) as kubelet 1.28
+ * writes it, one line each (containerd/containerd#9545 has all three):
+ *  CRI_RUNTIME  remote_runtime.go, structured, err="..." (quotes as \");
+ *  CRI_WORKERS  pod_workers.go, structured, nested twice (quotes as \\\");
+ *  CRI_MANAGER  kuberuntime_manager.go, klog's unstructured HandleError
+ *               "container ... start failed in pod ...: CreateContainerError: ...";
+ *  CRI_SANDBOX  pod_workers.go, the sandbox's name refused (CreatePodSandbox). */
+enum fmh_kubelet_form {
+	FMH_KUBELET_SEED,
+	FMH_KUBELET_STRUCTURED,
+	FMH_KUBELET_CRI_RUNTIME,
+	FMH_KUBELET_CRI_WORKERS,
+	FMH_KUBELET_CRI_MANAGER,
+	FMH_KUBELET_CRI_SANDBOX,
+};
 char *fmh_journal_kubelet_form(size_t n, size_t every, const char *id, enum fmh_kubelet_form form);
 
 /* Renames DIR/remote.journal to an archived name (remote@…-…-….journal, ordered

@@ -195,6 +195,18 @@ static void nothing_found(void **state)
 	assert_null(strstr(r->out, "mbedtls"));
 	assert_null(strstr(r->err, "mbedtls"));
 	cJSON_Delete(r->json);
+	/* the library's code is kept for machines: in --json's fact */
+	fmh_run_agent(r, "check", "--json", "--root", empty, "--journal-dir", jdir, "--kmsg", "none", "--etcd",
+		      "https://127.0.0.1:2379", "--etcd-ca", missing, NULL);
+	assert_int_equal(r->status, 2);
+	assert_non_null(r->json);
+	const cJSON *ep = fmh_find(fmh_field(r->json, "facts"), "etcd.endpoint", "https://127.0.0.1:2379");
+	assert_non_null(ep);
+	assert_string_equal(fmh_jstr(ep, "state"), "config");
+	assert_non_null(strstr(fmh_jstr(ep, "reason"), "not a certificate (PEM or DER)"));
+	if (strncmp(fmh_jstr(ep, "error_code"), "mbedtls -0x", 11) != 0)
+		fail_msg("no library code kept in --json: %s", r->out);
+	cJSON_Delete(r->json);
 	free(r);
 }
 

@@ -258,11 +258,74 @@ static void incident1_structured(void **state)
 	incident1_from(FMH_KUBELET_STRUCTURED);
 }
 
+/* Issue 19 item 4, containerd's form: a node with no Docker (none under
+ * --root), kubelet's journal holding ONE conflict line, in each of the
+ * lines kubelet 1.28 writes when containerd refuses the name (remote_runtime,
+ * pod_workers, kuberuntime_manager; and the sandbox's), beside routine
+ * lines; 6443 refusing, etcd healthy. Each alone gives the critical cause,
+ * the reserving id, crictl's remedy for it (never docker's), and the
+ * apiserver's refusal explained. */
+static void incident1_containerd(void **state)
+{
+	(void)state;
+	static const struct {
+		enum fmh_kubelet_form form;
+		const char *name, *object, *rm;
+	} cases[] = {
+		{FMH_KUBELET_CRI_RUNTIME, FMH_I1_CRI_NAME, "container", "crictl rm"},
+		{FMH_KUBELET_CRI_WORKERS, FMH_I1_CRI_NAME, "container", "crictl rm"},
+		{FMH_KUBELET_CRI_MANAGER, FMH_I1_CRI_NAME, "container", "crictl rm"},
+		{FMH_KUBELET_CRI_SANDBOX, FMH_I1_CRI_SANDBOX, "sandbox", "crictl rmp"},
+	};
+	/* The id containerd's name index holds the name for. */
+	const char *id = "5d1f0c3b9e8a7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char jdir[PATH_MAX], jfile[PATH_MAX + 32], want[160];
+		assert_int_equal(fmh_tmpdir(jdir, sizeof(jdir)), 0);
+		snprintf(jfile, sizeof(jfile), "%s/remote.journal", jdir);
+		char *text = fmh_journal_kubelet_form(12, 12, id, cases[i].form);
+		assert_non_null(text);
+		assert_int_equal(fmh_journal_append(jfile, text), 0);
+		free(text);
+
+		const char *args[] = {"check", "--json", "--kmsg", "none", "--journal-dir", jdir, "--root", node.root,
+				      "--etcd", node.etcd.url, "--apiserver", node.refusing, NULL};
+		struct fmh_agent_run r;
+		fmh_run_agentv(&r, args);
+		if (r.status != 1 || !r.json)
+			fail_msg("form %zu: check exited %d:\n%s\n%s", i, r.status, r.out, r.err);
+		const cJSON *facts = fmh_field(r.json, "facts");
+		/* A node without Docker: the conflict comes from the line alone. */
+		assert_int_equal(fmh_count_kind(facts, "docker.container"), 0);
+		assert_int_equal(fmh_count_kind(facts, "journal.match"), 1);
+		assert_string_equal(fmh_jstr(fmh_find(facts, "etcd.endpoint", node.etcd.url), "state"), "ok");
+		if (count_severity(r.json, "critical") != 1)
+			fail_msg("form %zu: want exactly one critical diagnosis:\n%s", i, r.out);
+		const cJSON *c = fmh_diagnosis(r.json, "container-name-conflict");
+		assert_non_null(c);
+		assert_string_equal(fmh_jstr(c, "severity"), "critical");
+		assert_string_equal(fmh_jstr(c, "key"), cases[i].name);
+		snprintf(want, sizeof(want), "held by %s %.12s", cases[i].object, id);
+		if (!strstr(fmh_jstr(c, "summary"), want))
+			fail_msg("form %zu: summary does not say '%s': %s", i, want, fmh_jstr(c, "summary"));
+		snprintf(want, sizeof(want), "%s %s", cases[i].rm, id);
+		const cJSON *remedy = fmh_field(c, "remedy");
+		if (!fmh_lists(remedy, want))
+			fail_msg("form %zu: remedy lacks `%s`:\n%s", i, want, r.out);
+		assert_false(lists_sub(remedy, "docker"));
+		assert_true(fmh_lists(fmh_field(c, "explains"), "apiserver-unreachable"));
+		assert_null(fmh_diagnosis(r.json, "apiserver-unreachable"));
+		assert_non_null(fmh_find(fmh_field(c, "evidence"), "apiserver.endpoint", node.refusing));
+		cJSON_Delete(r.json);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(healthy_node),
 		cmocka_unit_test(incident1_structured),
+		cmocka_unit_test(incident1_containerd),
 		cmocka_unit_test(incident1),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -68,7 +68,6 @@ static void healthy_node_has_no_diagnosis(void **state)
 	fm_facts_delete(&f);
 }
 
-/* A configuration error is exit status 2, not a diagnosis. */
 /* CRI-O's refused reservation names no holder (issue 19's field corpus):
  * the rule's warning stands, no empty container id, crictl to look. */
 static void reservation_without_holder(void **state)
@@ -92,6 +91,46 @@ static void reservation_without_holder(void **state)
 	fm_facts_delete(&f);
 }
 
+/* containerd's form (issue 19 item 4): the CRI's names have no k8s_, the
+ * holder is looked up and removed with crictl (rm for a container, rmp for
+ * a sandbox), never with docker; a critical cause explaining the refused
+ * apiserver. */
+static void containerd_reservation(void **state)
+{
+	(void)state;
+	const char *id = "7c54f31e3fc8b87a115f11a214efe060c94e93ae822c9819a472bfb382c2839c";
+	const char *objects[] = {"container", "sandbox"};
+	for (int i = 0; i < 2; i++) {
+		char line[1024], want[128];
+		struct fm_facts *f = fm_facts_new();
+		snprintf(line, sizeof(line),
+			 "{\"signal\":\"container-name-conflict\",\"severity\":\"critical\",\"source\":\"kubelet.service\",\"count\":3,"
+			 "\"last_us\":%lld,\"fields\":{\"object\":\"%s\",\"name\":\"kube-apiserver_kube-apiserver-k1_kube-system_c0f7_1\",\"blocking_id\":\"%s\"}}",
+			 (long long)NOW * 1000000, objects[i], id);
+		fmh_put_fact(f, "journal.match", "container-name-conflict.containerd/x", line);
+		fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+		cJSON *d = fm_diagnose(f, NOW);
+		const cJSON *c = diag(d, "container-name-conflict");
+		assert_non_null(c);
+		assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "critical");
+		snprintf(want, sizeof(want), "cannot recreate kube-apiserver: name held by %s 7c54f31e3fc8", objects[i]);
+		if (!strstr(cJSON_GetObjectItem(c, "summary")->valuestring, want))
+			fail_msg("summary: %s", cJSON_GetObjectItem(c, "summary")->valuestring);
+		snprintf(want, sizeof(want), "crictl %s %s", i ? "rmp" : "rm", id);
+		assert_true(lists(c, "remedy", want));
+		snprintf(want, sizeof(want), "crictl %s %s", i ? "inspectp" : "inspect", id);
+		assert_true(lists(c, "remedy", want));
+		const cJSON *r;
+		cJSON_ArrayForEach(r, cJSON_GetObjectItem(c, "remedy"))
+			assert_null(strstr(r->valuestring, "docker"));
+		assert_null(diag(d, "apiserver-unreachable"));
+		assert_true(lists(c, "explains", "apiserver-unreachable"));
+		cJSON_Delete(d);
+		fm_facts_delete(&f);
+	}
+}
+
+/* A configuration error is exit status 2, not a diagnosis. */
 static void config_error_is_not_a_diagnosis(void **state)
 {
 	(void)state;
@@ -747,6 +786,7 @@ int main(void)
 		cmocka_unit_test(warning_does_not_absorb_critical),
 		cmocka_unit_test(incident_1),
 		cmocka_unit_test(reservation_without_holder),
+		cmocka_unit_test(containerd_reservation),
 		cmocka_unit_test(incident_2),
 		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),
