@@ -10,63 +10,82 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --- what explains what --------------------------------------------------- */
+/* --- the codes ------------------------------------------------------------ */
 
-/* A cause explains the symptoms listed with it: when both are present, the
- * symptom is folded into the cause. Symptoms explain nothing. The relation
- * may chain (fs-corruption explains control-plane-crashloop, which explains
- * apiserver-unreachable) but has no cycle. */
-static const struct {
+/* Every diagnosis code of DESIGN.md, once: the component a diagnosis of it
+ * is about (NULL: the rule names it, from the container or pod concerned),
+ * whether a log line's signal may name it, and the codes it may explain.
+ * The list only bounds the relation and keeps it acyclic (a cause is listed
+ * before what it explains, and symptoms explain nothing): whether a cause
+ * present explains a symptom present is decided by link() below, from the
+ * components both are about and the facts of this node. */
+static const struct code_info {
 	const char *code;
+	const char *component;
+	bool from_logs;
 	const char *explains[8];
-} explain_table[] = {
-	{"container-name-conflict",
-	 {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
-	{"fs-corruption",
+} codes[] = {
+	{"container-name-conflict", NULL, true, {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
+	{"fs-corruption", "filesystem", true,
 	 {"control-plane-crashloop", "container-runtime-down", "kubelet-down", "apiserver-unreachable",
 	  "etcd-unreachable", "etcd-slow-disk"}},
-	{"etcd-nospace", {"control-plane-crashloop", "apiserver-unreachable"}},
-	{"cert-expired", {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
-	{"clock-unsynced",
-	 {"cert-expired", "control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
-	{"container-runtime-down",
+	{"disk-pressure", "filesystem", true, {"etcd-nospace", "control-plane-crashloop"}},
+	{"memory-cgroup-disabled", "kubelet", true, {"kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
+	{"swap-enabled", "kubelet", true, {"kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
+	{"clock-unsynced", "clock", true, {"cert-expired", "apiserver-unreachable", "etcd-unreachable"}},
+	{"cert-expired", "certificate", true, {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
+	{"container-runtime-down", "runtime", true,
 	 {"control-plane-crashloop", "kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
-	{"kubelet-down", {"apiserver-unreachable", "etcd-unreachable"}},
-	{"memory-cgroup-disabled", {"kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
-	{"swap-enabled", {"kubelet-down", "apiserver-unreachable", "etcd-unreachable"}},
-	{"disk-pressure", {"etcd-nospace", "control-plane-crashloop"}},
-	{"undervoltage", {"throttled", "etcd-slow-disk"}},
-	{"control-plane-crashloop", {"apiserver-unreachable", "etcd-unreachable"}},
-	{"etcd-unreachable", {"apiserver-unreachable"}},
+	{"kubelet-down", "kubelet", true, {"control-plane-crashloop", "apiserver-unreachable", "etcd-unreachable"}},
+	{"undervoltage", "board", true, {"throttled", "etcd-slow-disk"}},
+	{"etcd-nospace", "etcd", true, {"apiserver-unreachable"}},
+	{"control-plane-crashloop", NULL, true, {"apiserver-unreachable", "etcd-unreachable"}},
+	{"etcd-unreachable", "etcd", true, {"apiserver-unreachable"}},
+	{"etcd-slow-disk", "etcd", true, {NULL}},
+	{"apiserver-unreachable", "kube-apiserver", true, {NULL}},
+	{"cert-expiring", "certificate", true, {NULL}},
+	{"throttled", "board", true, {NULL}},
+	{"state-unwritable", "agent", false, {NULL}},
 };
 
-static bool explains(const char *cause, const char *symptom)
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+
+static const struct code_info *code_info(const char *code)
 {
-	for (size_t i = 0; i < sizeof(explain_table) / sizeof(explain_table[0]); i++) {
-		if (strcmp(explain_table[i].code, cause) != 0)
-			continue;
-		for (size_t j = 0; j < 8 && explain_table[i].explains[j]; j++)
-			if (strcmp(explain_table[i].explains[j], symptom) == 0)
-				return true;
-	}
+	for (size_t i = 0; i < NCODES; i++)
+		if (strcmp(codes[i].code, code) == 0)
+			return &codes[i];
+	return NULL;
+}
+
+/* Whether the table allows cause to explain symptom at all. */
+static bool may_explain(const char *cause, const char *symptom)
+{
+	const struct code_info *ci = code_info(cause);
+	for (size_t j = 0; ci && j < 8 && ci->explains[j]; j++)
+		if (strcmp(ci->explains[j], symptom) == 0)
+			return true;
 	return false;
 }
 
-/* The diagnosis codes of DESIGN.md that rules may emit from a log line's
- * signal. */
-static const char *const known_codes[] = {
-	"container-name-conflict", "fs-corruption", "etcd-unreachable", "etcd-nospace",
-	"etcd-slow-disk", "cert-expired", "cert-expiring", "clock-unsynced",
-	"apiserver-unreachable", "control-plane-crashloop", "container-runtime-down",
-	"kubelet-down", "disk-pressure", "undervoltage", "throttled", "memory-cgroup-disabled",
-	"swap-enabled",
-};
-
+/* A code a log rule's signal may name. */
 static bool is_code(const char *code)
 {
-	for (size_t i = 0; i < sizeof(known_codes) / sizeof(known_codes[0]); i++)
-		if (strcmp(known_codes[i], code) == 0)
-			return true;
+	const struct code_info *ci = code_info(code);
+	return ci && ci->from_logs;
+}
+
+bool fm_diagnose_pair(size_t i, const char **cause, const char **symptom)
+{
+	for (size_t k = 0; k < NCODES; k++) {
+		for (size_t j = 0; j < 8 && codes[k].explains[j]; j++) {
+			if (i-- == 0) {
+				*cause = codes[k].code;
+				*symptom = codes[k].explains[j];
+				return true;
+			}
+		}
+	}
 	return false;
 }
 
@@ -169,10 +188,13 @@ static cJSON *emit(struct ctx *c, const char *code, const char *severity, const 
 		}
 		return d;
 	}
+	const struct code_info *ci = code_info(code);
 	d = cJSON_CreateObject();
 	if (!d || !cJSON_AddStringToObject(d, "code", code) ||
 	    !cJSON_AddStringToObject(d, "severity", severity) ||
 	    !cJSON_AddStringToObject(d, "key", key) ||
+	    !cJSON_AddStringToObject(d, "component", ci && ci->component ? ci->component : "?") ||
+	    !cJSON_AddStringToObject(d, "instance", key) ||
 	    !cJSON_AddStringToObject(d, "summary", summary) || !cJSON_AddArrayToObject(d, "evidence") ||
 	    !cJSON_AddArrayToObject(d, "remedy") || !cJSON_AddItemToArray(c->out, d)) {
 		cJSON_Delete(d);
@@ -180,6 +202,14 @@ static cJSON *emit(struct ctx *c, const char *code, const char *severity, const 
 		return NULL;
 	}
 	return d;
+}
+
+/* Names the component d is about where the code does not (a container's
+ * or a pod's: "kube-apiserver", "etcd", "coredns" ...). */
+static void about(struct ctx *c, cJSON *d, const char *component)
+{
+	if (d && !cJSON_ReplaceItemInObjectCaseSensitive(d, "component", cJSON_CreateString(component)))
+		c->oom = true;
 }
 
 static bool has_evidence(const cJSON *ev, const char *kind, const char *id)
@@ -260,7 +290,7 @@ static void rule_etcd(struct ctx *c)
 		if (kind_is(f, "etcd.endpoint") && state_failed(f)) {
 			cJSON *d = emit(c, "etcd-unreachable", "critical", id, "etcd at %s: %s", id,
 					str_or(f, "reason", str_or(f, "state", "failed")));
-			evidence(c, d, f, FIELDS("state", "reason", "tls", "origin"));
+			evidence(c, d, f, FIELDS("state", "reason", "tls", "origin", "ca_file", "cert_file"));
 			remedy(c, d, "docker ps -a --filter name=k8s_etcd");
 			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
 		} else if (kind_is(f, "etcd.health") && is_false(f, "healthy")) {
@@ -312,7 +342,7 @@ static void rule_apiserver(struct ctx *c)
 		if (kind_is(f, "apiserver.endpoint") && state_failed(f)) {
 			d = emit(c, "apiserver-unreachable", "critical", id, "kube-apiserver at %s: %s", id,
 				 str_or(f, "reason", str_or(f, "state", "failed")));
-			evidence(c, d, f, FIELDS("state", "reason", "tls", "origin"));
+			evidence(c, d, f, FIELDS("state", "reason", "tls", "origin", "ca_file", "cert_file"));
 		} else if ((kind_is(f, "apiserver.readyz") || kind_is(f, "apiserver.livez")) &&
 			   is_false(f, "healthy")) {
 			const cJSON *failed = cJSON_GetObjectItemCaseSensitive(f, "failed");
@@ -662,6 +692,7 @@ static void rule_docker(struct ctx *c)
 			cJSON *d = emit(c, "control-plane-crashloop", "critical", id,
 					"%s exited %.0f times in %.0f minutes (last exit code %.0f)", id, n,
 					window / 60, code);
+			about(c, d, str_or(f, "container", "?"));
 			evidence(c, d, f, FIELDS("exits", "window_s", "last_exit_code", "last_exit_at"));
 			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
 		} else if (kind_is(f, "docker.container") && !is_true(f, "sandbox") &&
@@ -671,6 +702,7 @@ static void rule_docker(struct ctx *c)
 			cJSON *d = emit(c, "control-plane-crashloop", "critical", pc,
 					"%s (container %s) exited with code %.0f%s%s and was not started again", pc,
 					id, code, str(f, "exited_at") ? " at " : "", str_or(f, "exited_at", ""));
+			about(c, d, str_or(f, "container", "?"));
 			evidence(c, d, f, FIELDS("name", "state", "exit_code", "exited_at", "oom_killed", "error",
 						 "restart_count"));
 			remedy(c, d, "docker logs --tail 50 %s", id);
@@ -768,6 +800,33 @@ static bool docker_answers(const struct ctx *c)
 	return false;
 }
 
+/* The component a runtime name is about: Docker's "k8s_<container>_<pod>_
+ * <ns>_<uid>_<attempt>" and the CRI's "<container>_<pod>_..." name the
+ * container; a sandbox (Docker's k8s_POD_<pod>_..., the CRI's "<pod>_<ns>_
+ * <uid>_<attempt>" with object "sandbox") names its pod, and a control-plane
+ * static pod ("kube-apiserver-<node>") its component. */
+static void name_component(const char *name, const char *object, char *out, size_t size)
+{
+	static const char *const statics[] = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"};
+	const char *p = strncmp(name, "k8s_", 4) == 0 ? name + 4 : name;
+	bool sandbox = object && strcmp(object, "sandbox") == 0;
+	if (strncmp(p, "POD_", 4) == 0) {
+		p += 4;
+		sandbox = true;
+	}
+	size_t n = strcspn(p, "_");
+	if (sandbox) {
+		for (size_t i = 0; i < sizeof(statics) / sizeof(statics[0]); i++) {
+			size_t l = strlen(statics[i]);
+			if (n > l && strncmp(p, statics[i], l) == 0 && p[l] == '-') {
+				n = l;
+				break;
+			}
+		}
+	}
+	snprintf(out, size, "%.*s", (int)n, p);
+}
+
 /* A reservation refused without the holder's id (CRI-O names the request
  * it refuses): the runtime's own listing is where to look, and the rule's
  * severity stands (CRI-O logs it while a slow creation is still running). */
@@ -776,6 +835,9 @@ static void rule_name_reserved(struct ctx *c, const cJSON *f, const char *name)
 	cJSON *d = emit(c, "container-name-conflict", str_or(f, "severity", "warning"), name,
 			"the runtime refused the name %s: it is reserved (a creation still running, or a stale reservation)",
 			name);
+	char comp[128];
+	name_component(name, NULL, comp, sizeof(comp));
+	about(c, d, comp);
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
 	remedy(c, d, "crictl ps -a");
 	remedy(c, d, "crictl pods");
@@ -817,6 +879,9 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 			"kubelet cannot recreate %.*s: name held by %s %s%s%s%s", what_len, what,
 			object ? object : "container", shortid, holder ? " (" : "",
 			holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
+	char comp[128];
+	name_component(name, object, comp, sizeof(comp));
+	about(c, d, comp);
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
 	if (object) {
 		remedy_cri_reserved(c, d, object, blocking);
@@ -874,6 +939,10 @@ static void rule_logs(struct ctx *c)
 		/* The other signals name a diagnosis code: the log line joins the
 		 * diagnosis the probes made of it, or stands alone. */
 		cJSON *d = find(c->out, signal, NULL);
+		/* kubelet's own refusal confirms what the board suggested
+		 * (swap on): the graver word stands */
+		if (d && fm_diagnose_severity_rank(sev) > fm_diagnose_severity_rank(str(d, "severity")))
+			cJSON_ReplaceItemInObjectCaseSensitive(d, "severity", cJSON_CreateString(sev));
 		if (!d)
 			d = emit(c, signal, sev, str_or(f, "id", signal), "%s logged %.0f time%s: %s",
 				 str_or(f, "source", "?"), num_or(f, "count", 1), num_or(f, "count", 1) == 1 ? "" : "s",
@@ -930,24 +999,421 @@ int fm_diagnose_severity_rank(const char *severity)
 	return -1;
 }
 
-/* Whether diagnosis a explains diagnosis b: its code explains b's, and it
- * is at least as grave (an unsynchronised clock, a warning, does not explain
- * etcd refusing; a clock before the certificates' validity does). */
-static bool explains_diag(const cJSON *a, const cJSON *b)
+/* --- what explains what, on this node ------------------------------------ */
+
+/* How strongly a cause explains a symptom: not at all; through what the
+ * symptom's component depends on (kube-apiserver refusing while etcd is
+ * down: it exits when it cannot reach etcd, but something of its own may
+ * be wrong too); or directly (the symptom's component is the cause's, its
+ * data lies on the damaged filesystem, it names the failing check). A
+ * symptom is folded into its strongest cause only. */
+enum strength { NO_LINK, DEPENDS, DIRECT };
+
+static const char *code_of(const cJSON *d)
 {
-	return a != b && explains(str_or(a, "code", ""), str_or(b, "code", "")) &&
-	       fm_diagnose_severity_rank(str(a, "severity")) >= fm_diagnose_severity_rank(str(b, "severity"));
+	return str_or(d, "code", "");
 }
 
-static bool explained_by_other(const cJSON *all, const cJSON *d)
+static const char *comp_of(const cJSON *d)
 {
-	const cJSON *o;
-	cJSON_ArrayForEach(o, all)
-	{
-		if (explains_diag(o, d))
+	return str_or(d, "component", "");
+}
+
+static bool is(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* The same block device, whichever way it is written. */
+static bool same_dev(const char *a, const char *b)
+{
+	return a && b && strcmp(devname(a), devname(b)) == 0;
+}
+
+/* Whether the control plane runs as static pods in the container runtime
+ * (kubeadm: etcd found through its manifest), or comp has a container in
+ * it. On k3s, etcd and kube-apiserver are part of the k3s process. */
+static bool in_runtime(const struct ctx *c, const char *comp)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if ((kind_is(f, "docker.container") || kind_is(f, "docker.crashloop")) &&
+		    is(str_or(f, "container", ""), comp))
+			return true;
+		if (kind_is(f, "etcd.endpoint") && strstr(str_or(f, "origin", ""), "/manifests/") &&
+		    (is(comp, "etcd") || is(comp, "kube-apiserver") || is(comp, "kube-controller-manager") ||
+		     is(comp, "kube-scheduler")))
 			return true;
 	}
 	return false;
+}
+
+/* Whether path (a host path: "/var/lib/etcd") lives on device dev. */
+static bool path_on(const struct ctx *c, const char *path, const char *dev)
+{
+	return same_dev(device_of(c, path), dev);
+}
+
+/* Whether the container runtime keeps its data (image layers, containers)
+ * on dev: Docker's or containerd's default data root is on it, or the
+ * daemon named an overlay2 path under its mount point. */
+static bool runtime_on(const struct ctx *c, const char *dev)
+{
+	const char *mp = mount_of(c, dev);
+	if ((mp && docker_on(c, mp)) || path_on(c, "/var/lib/docker", dev))
+		return true;
+	/* Docker's containers live under its own data root, not containerd's */
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if ((kind_is(f, "docker.daemon") && !is(str_or(f, "state", "absent"), "absent") &&
+		     !is(str_or(f, "state", ""), "config")) ||
+		    kind_is(f, "docker.container") || kind_is(f, "docker.crashloop"))
+			return false;
+	}
+	return path_on(c, "/var/lib/containerd", dev);
+}
+
+/* Whether what component comp keeps on disk lies on dev: etcd's data dir,
+ * kubelet's root dir, the runtime's data root; and for a component run in
+ * the runtime, its image layers. */
+static bool data_on(const struct ctx *c, const char *comp, const char *dev, char *why, size_t n)
+{
+	if (is(comp, "etcd") && path_on(c, "/var/lib/etcd", dev)) {
+		snprintf(why, n, "etcd's data (/var/lib/etcd) is on %s", devname(dev));
+		return true;
+	}
+	if (is(comp, "kubelet") && path_on(c, "/var/lib/kubelet", dev)) {
+		snprintf(why, n, "kubelet's root dir (/var/lib/kubelet) is on %s", devname(dev));
+		return true;
+	}
+	if (!runtime_on(c, dev))
+		return false;
+	if (is(comp, "runtime")) {
+		snprintf(why, n, "the container runtime's data root is on %s", devname(dev));
+		return true;
+	}
+	if (!is(comp, "kubelet") && in_runtime(c, comp)) {
+		snprintf(why, n, "%s runs from image layers on %s (the container runtime's data root)", comp,
+			 devname(dev));
+		return true;
+	}
+	return false;
+}
+
+/* The same, for a filesystem named by its mount point (disk-pressure). */
+static bool data_under(const struct ctx *c, const char *comp, const char *mp, char *why, size_t n)
+{
+	const char *dev = NULL;
+	for (size_t i = 0; i < fm_facts_count(c->facts) && !dev; i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (kind_is(f, "hal.fs") && is(str_or(f, "mount_point", ""), mp))
+			dev = str(f, "device");
+	}
+	return dev && data_on(c, comp, dev, why, n);
+}
+
+/* How kube-apiserver's failure (symptom b) depends on etcd: DIRECT when it
+ * names its etcd check ([-]etcd in /readyz or /livez), DEPENDS when it does
+ * not serve at all (it exits when it cannot reach etcd), else NO_LINK. */
+static enum strength needs_etcd(const struct ctx *c, const cJSON *b)
+{
+	if (!is(code_of(b), "apiserver-unreachable"))
+		return NO_LINK;
+	const char *url = str_or(b, "key", "");
+	const char *hz[] = {"apiserver.readyz", "apiserver.livez"};
+	for (size_t i = 0; i < 2; i++) {
+		const cJSON *f = fm_facts_get(c->facts, hz[i], url), *x;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(f, "failed"))
+		{
+			if (cJSON_IsString(x) && strncmp(x->valuestring, "etcd", 4) == 0)
+				return DIRECT;
+		}
+	}
+	const cJSON *ep = fm_facts_get(c->facts, "apiserver.endpoint", url);
+	const char *st = str_or(ep, "state", "");
+	return is(st, "refused") || is(st, "timeout") || is(st, "closed") || is(st, "reset") ? DEPENDS : NO_LINK;
+}
+
+/* Whether etcd (diagnosis d, etcd-unreachable) does not serve at all: its
+ * port refuses or is silent, or it answers unhealthy. */
+static bool etcd_down(const struct ctx *c, const cJSON *d)
+{
+	const char *url = str_or(d, "key", "");
+	const cJSON *ep = fm_facts_get(c->facts, "etcd.endpoint", url);
+	const char *st = str_or(ep, "state", "");
+	return is(st, "refused") || is(st, "timeout") || is(st, "closed") || is(st, "reset") ||
+	       is_false(fm_facts_get(c->facts, "etcd.health", url), "healthy");
+}
+
+/* Whether one of d's log lines (its evidence's messages) says word. */
+static bool says(const cJSON *d, const char *word)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "evidence"))
+	{
+		const char *m = str(e, "message");
+		if (m && strstr(m, word))
+			return true;
+	}
+	return false;
+}
+
+/* The evidence of d of that kind, or NULL. */
+static const cJSON *evidence_of(const cJSON *d, const char *kind)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "evidence"))
+	{
+		if (kind_is(e, kind))
+			return e;
+	}
+	return NULL;
+}
+
+/* The endpoint fact behind an unreachable-server symptom. */
+static const cJSON *endpoint_of(const struct ctx *c, const cJSON *b)
+{
+	const char *kind = is(code_of(b), "etcd-unreachable")	     ? "etcd.endpoint"
+			   : is(code_of(b), "apiserver-unreachable") ? "apiserver.endpoint"
+								     : NULL;
+	return kind ? fm_facts_get(c->facts, kind, str_or(b, "key", "")) : NULL;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* The component that uses certificate file f (kubeadm's and k3s's names),
+ * and whether it is the one kube-apiserver presents to etcd. */
+static const char *cert_user(const char *f, bool *etcd_client)
+{
+	*etcd_client = ends_with(f, "/apiserver-etcd-client.crt") || ends_with(f, "/tls/etcd/client.crt");
+	if (*etcd_client || strstr(f, "/apiserver") || strstr(f, "front-proxy") ||
+	    strstr(f, "serving-kube-apiserver") || strstr(f, "client-kube-apiserver"))
+		return "kube-apiserver";
+	if (strstr(f, "/etcd/"))
+		return "etcd";
+	if (strstr(f, "controller-manager") || strstr(f, "controller.crt"))
+		return "kube-controller-manager";
+	if (strstr(f, "scheduler"))
+		return "kube-scheduler";
+	if (strstr(f, "kubelet"))
+		return "kubelet";
+	return NULL;
+}
+
+/* An expired certificate f explains symptom b when b's component uses it:
+ * the agent's own TLS to the server failing with it (the CA or client
+ * certificate the probe used, the server's serving certificate), the
+ * apiserver's etcd check with its etcd client certificate, a crash loop of
+ * the component that loads it. */
+static enum strength cert_link(const struct ctx *c, const char *f, const cJSON *b, char *why, size_t n)
+{
+	bool etcd_client = false;
+	const char *user = cert_user(f, &etcd_client);
+	const cJSON *ep = endpoint_of(c, b);
+	if (ep && is(str_or(ep, "state", ""), "tls")) {
+		bool ours = is(str_or(ep, "ca_file", ""), f) || is(str_or(ep, "cert_file", ""), f);
+		bool serving = user && is(user, comp_of(b)) && !etcd_client;
+		if (ours || serving) {
+			snprintf(why, n, "%s's TLS fails (%s) with %s, %s", comp_of(b), str_or(ep, "tls", "?"), f,
+				 ours ? "which the agent uses to reach it" : "its serving certificate");
+			return DIRECT;
+		}
+	}
+	if (etcd_client && needs_etcd(c, b)) {
+		snprintf(why, n, "kube-apiserver reaches etcd with %s", f);
+		return DIRECT;
+	}
+	if (is(code_of(b), "control-plane-crashloop") && user && is(user, comp_of(b))) {
+		snprintf(why, n, "%s loads %s", user, f);
+		return DIRECT;
+	}
+	return NO_LINK;
+}
+
+/* An unsynchronised clock explains a certificate only when the clock's
+ * error (maxerror) reaches back over its notAfter, and a server's TLS
+ * failure only when the handshake failed on a certificate's validity;
+ * never an unreachable server by itself. */
+static enum strength clock_link(const struct ctx *c, const cJSON *b, char *why, size_t n)
+{
+	const cJSON *clk = fm_facts_get(c->facts, "hal.clock", "clock");
+	if (is(code_of(b), "cert-expired")) {
+		const cJSON *cert = fm_facts_get(c->facts, "cert", str_or(b, "key", ""));
+		double maxerr = 0, days = 0;
+		if (is_false(clk, "synchronised") && num(clk, "maxerror_us", &maxerr) &&
+		    num(cert, "days_left", &days) && -days * 86400 < maxerr / 1e6) {
+			snprintf(why, n, "the clock may be %.0f s off, and %s expired %.1f days ago", maxerr / 1e6,
+				 str_or(b, "key", "?"), -days);
+			return DIRECT;
+		}
+		return NO_LINK;
+	}
+	/* a clock behind the certificates makes them not yet valid; which way
+	 * an unsynchronised clock is off is not known otherwise */
+	const cJSON *ep = endpoint_of(c, b);
+	if (ep && is(str_or(ep, "state", ""), "tls") && is(str_or(ep, "tls", ""), "cert-not-yet-valid") &&
+	    is_true(clk, "clock_before_newest_cert")) {
+		snprintf(why, n, "%s's TLS fails on a certificate not yet valid, and the clock is before %s was issued",
+			 comp_of(b), str_or(clk, "newest_cert", "the newest certificate"));
+		return DIRECT;
+	}
+	return NO_LINK;
+}
+
+/* Whether cause a explains symptom b on this node, how strongly, and why
+ * (one sentence, the link's evidence). */
+static enum strength link(const struct ctx *c, const cJSON *a, const cJSON *b, char *why, size_t n)
+{
+	const char *ac = code_of(a), *bc = code_of(b), *bcomp = comp_of(b), *key = str_or(a, "key", "");
+	why[0] = '\0';
+	if (a == b || !may_explain(ac, bc) ||
+	    fm_diagnose_severity_rank(str(a, "severity")) < fm_diagnose_severity_rank(str(b, "severity")))
+		return NO_LINK;
+	if (is(ac, "container-name-conflict") || is(ac, "control-plane-crashloop")) {
+		if (is(comp_of(a), bcomp)) {
+			snprintf(why, n, is(ac, "container-name-conflict") ? "%s's container cannot be created"
+									    : "%s's container keeps exiting",
+				 bcomp);
+			return DIRECT;
+		}
+		enum strength s = is(comp_of(a), "etcd") ? needs_etcd(c, b) : NO_LINK;
+		if (s)
+			snprintf(why, n, "kube-apiserver needs etcd, whose container %s",
+				 is(ac, "container-name-conflict") ? "cannot be created" : "keeps exiting");
+		return s;
+	}
+	if (is(ac, "etcd-unreachable") || is(ac, "etcd-nospace")) {
+		enum strength s = needs_etcd(c, b);
+		/* only an etcd that does not serve takes kube-apiserver down:
+		 * the agent's own client certificate refused says nothing of it */
+		if ((is(ac, "etcd-nospace") || !etcd_down(c, a)) && s != DIRECT)
+			return NO_LINK;
+		if (s)
+			snprintf(why, n, s == DIRECT ? "kube-apiserver's etcd check fails" : "kube-apiserver exits when it cannot reach etcd");
+		return s;
+	}
+	if (is(ac, "fs-corruption"))
+		return data_on(c, bcomp, key, why, n) ? DIRECT : NO_LINK;
+	if (is(ac, "disk-pressure"))
+		return data_under(c, bcomp, key, why, n) ? DIRECT : NO_LINK;
+	if (is(ac, "cert-expired"))
+		return cert_link(c, key, b, why, n);
+	if (is(ac, "clock-unsynced"))
+		return clock_link(c, b, why, n);
+	if (is(ac, "undervoltage")) {
+		/* the firmware throttles on under-voltage (not on heat alone);
+		 * an SD card on a sagging supply stalls its writes */
+		const cJSON *t = evidence_of(b, "hal.throttle");
+		if (is(bc, "throttled") && t && (is_true(t, "throttled_now") || is_true(t, "freq_capped_now"))) {
+			snprintf(why, n, "the firmware caps the CPU while the supply sags");
+			return DIRECT;
+		}
+		const char *dev = device_of(c, "/var/lib/etcd");
+		if (is(bc, "etcd-slow-disk") && dev && strncmp(dev, "mmcblk", 6) == 0) {
+			snprintf(why, n, "etcd's data is on the SD card/eMMC %s, on the same sagging supply", dev);
+			return DIRECT;
+		}
+		return NO_LINK;
+	}
+	bool restarting = is(bc, "control-plane-crashloop") && has_evidence(cJSON_GetObjectItemCaseSensitive(b, "evidence"),
+									      "docker.crashloop", str_or(b, "key", ""));
+	if (is(ac, "container-runtime-down")) {
+		/* kubelet exits at start when its runtime's socket does not answer */
+		if (is(bc, "kubelet-down") ? says(b, "runtime") || says(b, ".sock") || says(b, "CRI")
+					   : is(bc, "control-plane-crashloop") || in_runtime(c, bcomp)) {
+			snprintf(why, n, is(bc, "kubelet-down") ? "kubelet fails on its container runtime's socket"
+								: "%s runs in the container runtime",
+				 bcomp);
+			return DIRECT;
+		}
+		return NO_LINK;
+	}
+	if (is(ac, "kubelet-down")) {
+		/* kubelet restarting a crash-looping container is alive; one
+		 * exited and never started again, or a static pod gone, is not */
+		bool crashloop = is(bc, "control-plane-crashloop");
+		if ((crashloop && !restarting) || (!crashloop && in_runtime(c, bcomp))) {
+			snprintf(why, n, crashloop ? "%s exited, and only kubelet starts it again" : "kubelet starts %s (a static pod)",
+				 bcomp);
+			return DIRECT;
+		}
+		return NO_LINK;
+	}
+	if (is(ac, "memory-cgroup-disabled") || is(ac, "swap-enabled")) {
+		bool swap = is(ac, "swap-enabled");
+		if (is(bc, "kubelet-down")) {
+			if (swap ? !says(b, "swap") : !says(b, "cgroup") && !says(b, "memory"))
+				return NO_LINK;
+			snprintf(why, n, "kubelet refuses to start %s", swap ? "with swap on" : "without the memory cgroup");
+			return DIRECT;
+		}
+		if (in_runtime(c, bcomp)) {
+			snprintf(why, n, "kubelet refuses to start, and it starts %s (a static pod)", bcomp);
+			return DEPENDS;
+		}
+	}
+	return NO_LINK;
+}
+
+static int rank_of(const cJSON *d)
+{
+	/* Causes (codes that explain something) before pure symptoms at the
+	 * same severity. */
+	int r = fm_diagnose_severity_rank(str_or(d, "severity", "")) * 2;
+	const struct code_info *ci = code_info(code_of(d));
+	return ci && ci->explains[0] ? r + 1 : r;
+}
+
+/* Each diagnosis's strongest cause among the others (by strength, then
+ * rank, then order), or none: the attribution that decides what stands on
+ * its own. The table is acyclic, so the parents form a forest. */
+struct attribution {
+	size_t n;
+	cJSON **d;
+	int *parent;
+	char (*why)[200];
+};
+
+static void attribution_free(struct attribution *at)
+{
+	free(at->d);
+	free(at->parent);
+	free(at->why);
+}
+
+/* -ENOMEM or 0. */
+static int attribute(const struct ctx *c, struct attribution *at)
+{
+	size_t n = (size_t)cJSON_GetArraySize(c->out);
+	at->n = 0;
+	at->d = calloc(n + 1, sizeof(*at->d));
+	at->parent = calloc(n + 1, sizeof(*at->parent));
+	at->why = calloc(n + 1, sizeof(*at->why));
+	if (!at->d || !at->parent || !at->why)
+		return -ENOMEM;
+	cJSON *d;
+	cJSON_ArrayForEach(d, c->out)
+	{
+		at->d[at->n++] = d;
+	}
+	for (size_t b = 0; b < at->n; b++) {
+		enum strength best = NO_LINK;
+		at->parent[b] = -1;
+		for (size_t a = 0; a < at->n; a++) {
+			char why[200];
+			enum strength s = link(c, at->d[a], at->d[b], why, sizeof(why));
+			if (s > best || (s && s == best && rank_of(at->d[a]) > rank_of(at->d[at->parent[b]]))) {
+				best = s;
+				at->parent[b] = (int)a;
+				snprintf(at->why[b], sizeof(at->why[b]), "%s", why);
+			}
+		}
+	}
+	return 0;
 }
 
 static void add_code(cJSON *list, const char *code)
@@ -961,33 +1427,38 @@ static void add_code(cJSON *list, const char *code)
 	cJSON_AddItemToArray(list, cJSON_CreateString(code));
 }
 
-/* Folds into top everything it explains, directly or through a chain:
- * their codes into "explains", their evidence into its evidence. */
-static void absorb(struct ctx *c, cJSON *top, const cJSON *all)
+/* Folds into top (a copy of at->d[t]) everything attributed to it,
+ * directly or through a chain: their codes into "explains", each with its
+ * component and why into "links", their evidence into its evidence. */
+static void absorb(struct ctx *c, cJSON *top, const struct attribution *at, size_t t)
 {
-	cJSON *codes = cJSON_CreateArray();
+	cJSON *names = cJSON_CreateArray(), *links = cJSON_CreateArray();
 	cJSON *ev = cJSON_GetObjectItemCaseSensitive(top, "evidence");
-	const cJSON *frontier[32]; /* top's original and what it absorbed so far */
-	size_t nf = 0;
-	const cJSON *o;
-	cJSON_ArrayForEach(o, all)
-	{
-		if (strcmp(str_or(o, "code", ""), str_or(top, "code", "")) == 0 &&
-		    strcmp(str_or(o, "key", ""), str_or(top, "key", "")) == 0)
-			frontier[nf++] = o;
+	/* each diagnosis has one parent: it is pushed at most once */
+	size_t *stack = malloc((at->n + 1) * sizeof(*stack)), ns = 0;
+	if (!stack) {
+		c->oom = true;
+		ns = 0;
+	} else {
+		stack[ns++] = t;
 	}
-	for (size_t k = 0; k < nf; k++) {
-		cJSON_ArrayForEach(o, all)
-		{
-			if (!explains_diag(frontier[k], o))
+	while (ns > 0 && names && links) {
+		size_t p = stack[--ns];
+		for (size_t b = 0; b < at->n; b++) {
+			if (at->parent[b] != (int)p)
 				continue;
-			bool seen = false;
-			for (size_t j = 0; j < nf; j++)
-				seen |= frontier[j] == o;
-			if (seen || nf == sizeof(frontier) / sizeof(frontier[0]))
-				continue;
-			frontier[nf++] = o;
-			add_code(codes, str_or(o, "code", ""));
+			stack[ns++] = b;
+			const cJSON *o = at->d[b];
+			add_code(names, code_of(o));
+			cJSON *l = cJSON_CreateObject();
+			if (!l || !cJSON_AddStringToObject(l, "code", code_of(o)) ||
+			    !cJSON_AddStringToObject(l, "key", str_or(o, "key", "")) ||
+			    !cJSON_AddStringToObject(l, "component", comp_of(o)) ||
+			    !cJSON_AddStringToObject(l, "via", code_of(at->d[p])) ||
+			    !cJSON_AddStringToObject(l, "because", at->why[b]) || !cJSON_AddItemToArray(links, l)) {
+				cJSON_Delete(l);
+				c->oom = true;
+			}
 			const cJSON *e;
 			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "evidence"))
 			{
@@ -996,61 +1467,60 @@ static void absorb(struct ctx *c, cJSON *top, const cJSON *all)
 			}
 		}
 	}
-	if (cJSON_GetArraySize(codes) > 0) {
-		if (!cJSON_AddItemToObject(top, "explains", codes)) {
-			cJSON_Delete(codes);
+	free(stack);
+	if (cJSON_GetArraySize(names) > 0 && cJSON_GetArraySize(links) > 0) {
+		if (!cJSON_AddItemToObject(top, "explains", names)) {
+			cJSON_Delete(names);
+			c->oom = true;
+		}
+		if (!cJSON_AddItemToObject(top, "links", links)) {
+			cJSON_Delete(links);
 			c->oom = true;
 		}
 	} else {
-		cJSON_Delete(codes);
+		cJSON_Delete(names);
+		cJSON_Delete(links);
 	}
-}
-
-static int rank_of(const cJSON *d)
-{
-	/* Causes (codes that explain something) before pure symptoms at the
-	 * same severity. */
-	int r = fm_diagnose_severity_rank(str_or(d, "severity", "")) * 2;
-	for (size_t i = 0; i < sizeof(explain_table) / sizeof(explain_table[0]); i++)
-		if (strcmp(explain_table[i].code, str_or(d, "code", "")) == 0)
-			return r + 1;
-	return r;
 }
 
 cJSON *fm_diagnose(const struct fm_facts *facts, int64_t now)
 {
 	struct ctx c = {.facts = facts, .now = now, .out = cJSON_CreateArray()};
+	struct attribution a = {0}, *at = &a;
+	cJSON *result = NULL;
 	if (!c.out)
-		return NULL;
+		goto out_oom;
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		rules[i](&c);
+	if (attribute(&c, at) < 0)
+		goto out_oom;
 
-	cJSON *result = cJSON_CreateArray();
+	result = cJSON_CreateArray();
 	if (!result)
 		goto out_oom;
 	/* The top: what nothing present explains, in rank order (stable). */
 	for (int rank = 5; rank >= -2; rank--) {
-		cJSON *d;
-		cJSON_ArrayForEach(d, c.out)
-		{
-			if (rank_of(d) != rank || explained_by_other(c.out, d))
+		for (size_t i = 0; i < at->n; i++) {
+			if (rank_of(at->d[i]) != rank || at->parent[i] >= 0)
 				continue;
-			cJSON *copy = cJSON_Duplicate(d, 1);
+			cJSON *copy = cJSON_Duplicate(at->d[i], 1);
 			if (!copy || !cJSON_AddItemToArray(result, copy)) {
 				cJSON_Delete(copy);
 				goto out_oom;
 			}
-			absorb(&c, copy, c.out);
+			absorb(&c, copy, at, i);
 		}
 	}
 	if (c.oom)
 		goto out_oom;
 	cJSON_Delete(c.out);
+	attribution_free(at);
 	return result;
 
 out_oom:
 	cJSON_Delete(result);
 	cJSON_Delete(c.out);
+	attribution_free(at);
 	return NULL;
 }
 

@@ -40,6 +40,12 @@
  * result; NULL on allocation failure. */
 cJSON *fm_diagnose(const struct fm_facts *facts, int64_t now);
 
+/* The relation's bound, pair by pair: the i-th (cause, symptom) pair of
+ * codes the engine may link (whether it does depends on the components and
+ * the facts, see fm_diagnose()). false past the last. For the test that
+ * covers every pair. */
+bool fm_diagnose_pair(size_t i, const char **cause, const char **symptom);
+
 /* True when any diagnosis in the array is critical (check's exit status 1). */
 bool fm_diagnose_critical(const cJSON *diagnoses);
 

@@ -16,6 +16,16 @@ static void add_code(cJSON *fact, int code)
 	cJSON_AddStringToObject(fact, "error_code", text);
 }
 
+/* The files the agent reached the server with: an expired one explains
+ * the TLS failure (fm_diagnose). */
+static void add_files(cJSON *fact, const struct fm_endpoint *ep)
+{
+	if (ep->ca[0])
+		cJSON_AddStringToObject(fact, "ca_file", ep->ca);
+	if (ep->cert[0])
+		cJSON_AddStringToObject(fact, "cert_file", ep->cert);
+}
+
 cJSON *fm_probe_outcome(cJSON *fact, const struct fm_httpc *c)
 {
 	cJSON_AddStringToObject(fact, "state", fm_httpc_fail_name(c->fail));
@@ -157,6 +167,7 @@ int fm_probe_open(struct fm_httpc *c, struct fm_tls_config **tls, struct fm_loop
 		cJSON *f = fm_probe_config_error(err);
 		if (code)
 			add_code(f, code);
+		add_files(f, ep);
 		cJSON_AddStringToObject(f, "origin", ep->origin);
 		fm_facts_put(facts, kind, ep->url, f);
 		return -1;
@@ -176,6 +187,7 @@ void fm_probe_put_endpoint(struct fm_facts *facts, const char *kind, const struc
 	}
 	if (c->tls_version && c->tls_version[0])
 		cJSON_AddStringToObject(f, "tls_version", c->tls_version);
+	add_files(f, ep);
 	cJSON_AddStringToObject(f, "origin", ep->origin);
 	fm_facts_put(facts, kind, ep->url, f);
 }

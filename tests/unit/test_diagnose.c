@@ -214,15 +214,17 @@ static void nospace_is_the_cause(void **state)
 	fm_facts_delete(&f);
 }
 
-/* An expired certificate explains etcd's TLS failure, and through it the
- * apiserver's: a chain folded into one cause. */
-static void expired_cert_explains_a_chain(void **state)
+/* An expired certificate explains what uses it (issue 20): kube-apiserver's
+ * etcd client certificate, its failing etcd check, and through it nothing
+ * else; the agent's own etcd client certificate, the agent's TLS failure to
+ * etcd, and not the apiserver refusing for a reason of its own. */
+static void expired_cert_explains_what_uses_it(void **state)
 {
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
-	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379",
-	    "{\"state\":\"tls\",\"tls\":\"client-cert-rejected\",\"reason\":\"certificate expired\"}");
-	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"ok\"}");
+	fmh_put_fact(f, "apiserver.readyz", "https://127.0.0.1:6443",
+	    "{\"healthy\":false,\"http_status\":500,\"failed\":[\"etcd\"]}");
 	fmh_put_fact(f, "cert", "/etc/kubernetes/pki/apiserver-etcd-client.crt",
 	    "{\"file\":\"/etc/kubernetes/pki/apiserver-etcd-client.crt\",\"subject\":\"CN=kube-apiserver-etcd-client\","
 	    "\"not_after\":\"2026-11-01T00:00:00Z\",\"days_left\":-17,\"expired\":true,\"not_yet_valid\":false}");
@@ -232,9 +234,27 @@ static void expired_cert_explains_a_chain(void **state)
 	assert_non_null(c);
 	assert_string_equal(cJSON_GetObjectItem(c, "key")->valuestring,
 			    "/etc/kubernetes/pki/apiserver-etcd-client.crt");
-	assert_true(lists(c, "explains", "etcd-unreachable"));
+	assert_string_equal(cJSON_GetObjectItem(c, "component")->valuestring, "certificate");
 	assert_true(lists(c, "explains", "apiserver-unreachable"));
 	assert_true(lists(c, "remedy", "kubeadm certs renew all"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+
+	f = fm_facts_new();
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379",
+	    "{\"state\":\"tls\",\"tls\":\"client-cert-rejected\",\"reason\":\"certificate expired\","
+	    "\"cert_file\":\"/etc/kubernetes/pki/etcd/healthcheck-client.crt\"}");
+	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	fmh_put_fact(f, "cert", "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+	    "{\"file\":\"/etc/kubernetes/pki/etcd/healthcheck-client.crt\",\"subject\":\"CN=kube-etcd-healthcheck-client\","
+	    "\"not_after\":\"2026-11-01T00:00:00Z\",\"days_left\":-17,\"expired\":true,\"not_yet_valid\":false}");
+	d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	c = diag(d, "cert-expired");
+	assert_true(lists(c, "explains", "etcd-unreachable"));
+	assert_false(lists(c, "explains", "apiserver-unreachable"));
+	assert_non_null(diag(d, "apiserver-unreachable"));
+	assert_null(diag(d, "etcd-unreachable"));
 	cJSON_Delete(d);
 	fm_facts_delete(&f);
 }
@@ -294,8 +314,12 @@ static void ext4_errors_are_fs_corruption(void **state)
 	    "{\"device\":\"mmcblk0p2\",\"mount_point\":\"/\",\"errors_count\":3,\"last_error_func\":\"ext4_lookup\","
 	    "\"last_error_ino\":1234,\"last_error_errcode_name\":\"EFSCORRUPTED\"}");
 	fmh_put_fact(f, "hal.readonly", "/", "{\"device\":\"/dev/mmcblk0p2\",\"mount_point\":\"/\",\"remounted_ro\":true}");
-	fmh_put_fact(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":0}");
 	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
+	/* kube-apiserver's container: its layers are on the root, under
+	 * /var/lib/docker */
+	fmh_put_fact(f, "docker.container", "0a1b2c3d4e5f",
+	    "{\"container\":\"kube-apiserver\",\"pod\":\"kube-apiserver-k1\",\"namespace\":\"kube-system\","
+	    "\"attempt\":2,\"state\":\"running\",\"sandbox\":false}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
 	const cJSON *c = diag(d, "fs-corruption");
@@ -306,6 +330,15 @@ static void ext4_errors_are_fs_corruption(void **state)
 	assert_true(lists(c, "explains", "apiserver-unreachable"));
 	assert_true(lists(c, "remedy", "touch /forcefsck && reboot"));
 	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "ext4_lookup"));
+	cJSON_Delete(d);
+
+	/* Docker's data on a healthy disk of its own: the root's damage is
+	 * not why kube-apiserver is down; both stand (issue 20). */
+	fmh_put_fact(f, "hal.ext4", "sda1", "{\"device\":\"sda1\",\"mount_point\":\"/var/lib/docker\",\"errors_count\":0}");
+	d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	assert_non_null(diag(d, "apiserver-unreachable"));
+	assert_null(cJSON_GetObjectItem(diag(d, "fs-corruption"), "explains"));
 	cJSON_Delete(d);
 
 	/* Not the root: stop what holds it (Docker's data is on it), unmount
@@ -557,7 +590,9 @@ static void runtime_down(void **state)
 	(void)state;
 	struct fm_facts *f = fm_facts_new();
 	fmh_put_fact(f, "docker.daemon", "unix:///var/run/docker.sock", "{\"state\":\"refused\",\"reason\":\"no socket\"}");
-	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379", "{\"state\":\"refused\"}");
+	/* kubeadm: etcd and kube-apiserver are static pods in the runtime */
+	fmh_put_fact(f, "etcd.endpoint", "https://127.0.0.1:2379",
+	    "{\"state\":\"refused\",\"origin\":\"/etc/kubernetes/manifests/etcd.yaml\"}");
 	fmh_put_fact(f, "apiserver.endpoint", "https://127.0.0.1:6443", "{\"state\":\"refused\"}");
 	cJSON *d = fm_diagnose(f, NOW);
 	assert_int_equal(cJSON_GetArraySize(d), 1);
@@ -778,7 +813,7 @@ int main(void)
 		cmocka_unit_test(etcd_down_explains_apiserver),
 		cmocka_unit_test(apiserver_alone),
 		cmocka_unit_test(nospace_is_the_cause),
-		cmocka_unit_test(expired_cert_explains_a_chain),
+		cmocka_unit_test(expired_cert_explains_what_uses_it),
 		cmocka_unit_test(not_yet_valid_is_the_clock),
 		cmocka_unit_test(slow_disk_warns),
 		cmocka_unit_test(ext4_errors_are_fs_corruption),
