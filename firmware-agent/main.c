@@ -972,25 +972,36 @@ static void print_report(const char *node, const cJSON *diagnoses)
 		printf("%s%s: no problem found%s\n", bold, node, off);
 		return;
 	}
-	printf("%s%s: %d finding%s%s\n", bold, node, n, n == 1 ? "" : "s", off);
+	/* every diagnosis listed stands on its own (fm_diagnose folds each
+	 * symptom into its cause): the critical ones are separate fixes */
+	int critical = 0;
 	const cJSON *d;
+	cJSON_ArrayForEach(d, diagnoses)
+	{
+		critical += strcmp(cJSON_GetObjectItem(d, "severity")->valuestring, "critical") == 0;
+	}
+	printf("%s%s: %d finding%s", bold, node, n, n == 1 ? "" : "s");
+	if (critical > 1)
+		printf(", %d independent problems", critical);
+	printf("%s\n", off);
 	cJSON_ArrayForEach(d, diagnoses)
 	{
 		const char *sev = cJSON_GetObjectItem(d, "severity")->valuestring;
 		const char *col = !colour ? "" : strcmp(sev, "critical") == 0 ? "\033[1;31m"
 					       : strcmp(sev, "warning") == 0  ? "\033[1;33m"
 									      : "\033[1m";
-		printf("\n%s%s %s%s\n  %s\n", col, sev, cJSON_GetObjectItem(d, "code")->valuestring, off,
-		       cJSON_GetObjectItem(d, "summary")->valuestring);
-		const cJSON *ex = cJSON_GetObjectItem(d, "explains");
-		if (cJSON_GetArraySize(ex) > 0) {
-			printf("  explains:");
-			const cJSON *x;
-			cJSON_ArrayForEach(x, ex)
-			{
-				printf(" %s", x->valuestring);
-			}
-			putchar('\n');
+		const cJSON *comp = cJSON_GetObjectItem(d, "component");
+		printf("\n%s%s %s%s (%s)\n  %s\n", col, sev, cJSON_GetObjectItem(d, "code")->valuestring, off,
+		       cJSON_IsString(comp) ? comp->valuestring : "?", cJSON_GetObjectItem(d, "summary")->valuestring);
+		/* what it explains, each with the link that holds on this node */
+		const cJSON *x;
+		int k = 0;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(d, "links"))
+		{
+			const cJSON *because = cJSON_GetObjectItem(x, "because");
+			printf("  %s %s (%s): %s\n", k++ ? "         " : "explains:", cJSON_GetObjectItem(x, "code")->valuestring,
+			       cJSON_GetObjectItem(x, "component")->valuestring,
+			       cJSON_IsString(because) ? because->valuestring : "");
 		}
 		printf("  evidence:\n");
 		const cJSON *e;

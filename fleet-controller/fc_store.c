@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -44,6 +44,12 @@ static const char schema_v1[] =
 	" code TEXT, key TEXT, severity INTEGER, detail TEXT);"
 	"CREATE INDEX history_node ON history (node, id);";
 
+/* Version 2 (issue 20): what each diagnosis is about, and the component of
+ * each symptom it explains ([{"code","component"}]). */
+static const char schema_v2[] =
+	"ALTER TABLE diagnoses ADD COLUMN component TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE diagnoses ADD COLUMN links TEXT NOT NULL DEFAULT '[]';";
+
 enum stmt {
 	ST_NODE_ENSURE,
 	ST_NODE_SEQ,
@@ -66,9 +72,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_NODE_SEQ] = "SELECT last_seq, state FROM nodes WHERE name = ?1",
 	[ST_DIAG_GET] = "SELECT severity, summary, remedy FROM diagnoses WHERE node = ?1 AND code = ?2 AND key = ?3",
 	[ST_DIAG_INSERT] = "INSERT INTO diagnoses (node, code, key, severity, summary, evidence, remedy,"
-			   " explains, raised_at, changed_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+			   " explains, raised_at, changed_at, seq, component, links)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?12, ?13)",
 	[ST_DIAG_UPDATE] = "UPDATE diagnoses SET severity = ?4, summary = ?5, evidence = ?6, remedy = ?7,"
-			   " explains = ?8, changed_at = CASE WHEN ?11 THEN ?9 ELSE changed_at END, seq = ?10"
+			   " explains = ?8, changed_at = CASE WHEN ?11 THEN ?9 ELSE changed_at END, seq = ?10,"
+			   " component = ?12, links = ?13"
 			   " WHERE node = ?1 AND code = ?2 AND key = ?3",
 	[ST_DIAG_DELETE] = "DELETE FROM diagnoses WHERE node = ?1 AND code = ?2 AND key = ?3",
 	[ST_HISTORY] = "INSERT INTO history (node, at, seq, agent_time, event, code, key, severity, detail)"
@@ -174,11 +182,11 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 			rc = fc_why(why, size, -EIO, "%s: %s", path, sqlite3_errmsg(s->db));
 			goto out_free;
 		}
-		if (v == 0) {
-			if (exec(s, "BEGIN") < 0 || exec(s, schema_v1) < 0 ||
-			    exec(s, "PRAGMA user_version = 1") < 0 || exec(s, "COMMIT") < 0) {
-				rc = fc_why(why, size, -EIO, "%s: cannot create the schema: %s", path,
-					  sqlite3_errmsg(s->db));
+		if (v < SCHEMA_VERSION) {
+			if (exec(s, "BEGIN") < 0 || (v < 1 && exec(s, schema_v1) < 0) || exec(s, schema_v2) < 0 ||
+			    exec(s, "PRAGMA user_version = " XSTR(SCHEMA_VERSION)) < 0 || exec(s, "COMMIT") < 0) {
+				rc = fc_why(why, size, -EIO, "%s: cannot %s the schema: %s", path,
+					  v ? "upgrade" : "create", sqlite3_errmsg(s->db));
 				goto out_free;
 			}
 		}
@@ -191,6 +199,10 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 		}
 	} else if (v == 0) {
 		rc = fc_why(why, size, -ENOENT, "%s: holds no fleet yet (has 'serve' run with this --db?)", path);
+		goto out_free;
+	} else if (v < SCHEMA_VERSION) {
+		rc = fc_why(why, size, -EPROTO, "%s: schema version %d: run 'serve' with this --db once to upgrade it",
+			  path, v);
 		goto out_free;
 	}
 	*out = s;
@@ -289,6 +301,31 @@ static char *list_text(const cJSON *a)
 	return a ? cJSON_PrintUnformatted(a) : NULL;
 }
 
+/* [{"code","component"}] of what d explains, from x and y (y absent: each
+ * symptom is about d's own component p; "" from an agent that says
+ * neither); caller frees with cJSON_free. */
+static char *links_text(const struct fc_diag *d)
+{
+	cJSON *a = cJSON_CreateArray();
+	const cJSON *x;
+	int i = 0;
+	cJSON_ArrayForEach(x, d->explains)
+	{
+		const cJSON *y = cJSON_GetArrayItem(d->explains_components, i++);
+		cJSON *l = cJSON_CreateObject();
+		if (!l || !cJSON_AddStringToObject(l, "code", x->valuestring) ||
+		    !cJSON_AddStringToObject(l, "component", cJSON_IsString(y) ? y->valuestring
+									   : d->component ? d->component : "") ||
+		    !a || !cJSON_AddItemToArray(a, l)) {
+			cJSON_Delete(l);
+			break;
+		}
+	}
+	char *t = a ? cJSON_PrintUnformatted(a) : NULL;
+	cJSON_Delete(a);
+	return t;
+}
+
 static int store_diag(struct fc_store *s, const char *node, const struct fc_report *r,
 		      const struct fc_diag *d, int64_t now)
 {
@@ -300,6 +337,7 @@ static int store_diag(struct fc_store *s, const char *node, const struct fc_repo
 	bool exists = step == SQLITE_ROW;
 	bool changed = !exists;
 	char *ev = list_text(d->evidence), *rem = list_text(d->remedy), *ex = list_text(d->explains);
+	char *links = links_text(d);
 	const char *evt = ev ? ev : "[]", *remt = rem ? rem : "[]", *ext = ex ? ex : "[]";
 	if (exists) {
 		changed = sqlite3_column_int(get, 0) != d->severity ||
@@ -324,6 +362,8 @@ static int store_diag(struct fc_store *s, const char *node, const struct fc_repo
 	bi(st, 10, r->q);
 	if (exists)
 		bi(st, 11, changed);
+	bt(st, 12, d->component ? d->component : "");
+	bt(st, 13, links ? links : "[]");
 	if ((rc = run(s, st)) < 0)
 		goto out;
 	/* the evidence alone changing is not a change of the diagnosis */
@@ -334,6 +374,7 @@ out:
 	cJSON_free(ev);
 	cJSON_free(rem);
 	cJSON_free(ex);
+	cJSON_free(links);
 	return rc;
 }
 
@@ -600,8 +641,8 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 	char sql[sizeof(node_cols) + 32];
 	snprintf(sql, sizeof(sql), "%s WHERE name = ?1", node_cols);
 	static const char diag_sql[] =
-		"SELECT code, severity, key, summary, evidence, remedy, explains, raised_at, changed_at, seq"
-		" FROM diagnoses WHERE node = ?1 ORDER BY severity DESC, code, key";
+		"SELECT code, severity, key, summary, evidence, remedy, explains, raised_at, changed_at, seq,"
+		" component, links FROM diagnoses WHERE node = ?1 ORDER BY severity DESC, code, key";
 	static const char hist_sql[] =
 		"SELECT at, seq, event, code, key, severity, detail FROM"
 		" (SELECT * FROM history WHERE node = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id";
@@ -637,6 +678,8 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 		add_col(x, "raised_at", d, 7);
 		add_col(x, "changed_at", d, 8);
 		add_col(x, "seq", d, 9);
+		add_col(x, "component", d, 10);
+		add_json_col(x, "links", d, 11);
 		cJSON_AddItemToArray(diags, x);
 	}
 	if (step != SQLITE_DONE)

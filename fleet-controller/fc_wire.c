@@ -249,6 +249,17 @@ static int diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t si
 	d->explains = get_list(o, "x", CODE, FC_WIRE_LIST_MAX, ctx, &rc, why, size);
 	if (rc < 0)
 		return rc;
+	/* issue 20: p the component, y the component of each x (optional:
+	 * older agents send neither) */
+	d->component = "";
+	if ((rc = get_str(o, "p", CODE, &d->component, ctx, why, size)) < 0)
+		return rc;
+	d->explains_components = get_list(o, "y", CODE, FC_WIRE_LIST_MAX, ctx, &rc, why, size);
+	if (rc < 0)
+		return rc;
+	if (d->explains_components &&
+	    cJSON_GetArraySize(d->explains_components) != cJSON_GetArraySize(d->explains))
+		return fc_why(why, size, -EINVAL, "%s\"y\" must have one component per item of \"x\"", ctx);
 	d->remedy = get_list(o, "f", ANY_TEXT, FC_WIRE_LIST_MAX, ctx, &rc, why, size);
 	return rc;
 }

@@ -44,6 +44,8 @@ struct fc_diag {
 	const char *summary;   /* "" when absent */
 	const cJSON *evidence; /* array of strings, or NULL */
 	const cJSON *explains; /* array of codes, or NULL */
+	const char *component; /* what it is about ("kube-apiserver" ...), "" when absent */
+	const cJSON *explains_components; /* the component of each explains item, or NULL */
 	const cJSON *remedy;   /* array of strings, or NULL */
 };
 

@@ -353,7 +353,11 @@ static void print_show(const cJSON *n)
 	if (!cJSON_GetArraySize(diags))
 		printf("\nno diagnosis raised\n");
 	cJSON_ArrayForEach(d, diags) {
-		printf("\n%s %s (%s)\n", jstr(d, "severity", "?"), jstr(d, "code", "?"), jstr(d, "key", ""));
+		if (*jstr(d, "component", ""))
+			printf("\n%s %s (%s: %s)\n", jstr(d, "severity", "?"), jstr(d, "code", "?"), jstr(d, "component", ""),
+			       jstr(d, "key", ""));
+		else
+			printf("\n%s %s (%s)\n", jstr(d, "severity", "?"), jstr(d, "code", "?"), jstr(d, "key", ""));
 		if (*jstr(d, "summary", ""))
 			printf("  %s\n", jstr(d, "summary", ""));
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "evidence");
@@ -362,10 +366,18 @@ static void print_show(const cJSON *n)
 			print_list(a, ", ");
 			printf("\n");
 		}
-		a = cJSON_GetObjectItemCaseSensitive(d, "explains");
+		/* what it explains, with the component of each where the agent
+		 * said it */
+		a = cJSON_GetObjectItemCaseSensitive(d, "links");
 		if (cJSON_GetArraySize(a)) {
+			const cJSON *l;
+			int k = 0;
 			printf("  explains: ");
-			print_list(a, ", ");
+			cJSON_ArrayForEach(l, a) {
+				printf("%s%s", k++ ? ", " : "", jstr(l, "code", "?"));
+				if (*jstr(l, "component", ""))
+					printf(" (%s)", jstr(l, "component", ""));
+			}
 			printf("\n");
 		}
 		a = cJSON_GetObjectItemCaseSensitive(d, "remedy");

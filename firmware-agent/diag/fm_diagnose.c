@@ -875,9 +875,10 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 	const char *what = strncmp(name, "k8s_", 4) == 0 ? name + 4 : name;
 	const char *us = strchr(what, '_');
 	int what_len = us ? (int)(us - what) : (int)strlen(what);
-	cJSON *d = emit(c, "container-name-conflict", "critical", name,
-			"kubelet cannot recreate %.*s: name held by %s %s%s%s%s", what_len, what,
-			object ? object : "container", shortid, holder ? " (" : "",
+	/* short: the seed's whole report is 320 bytes (DESIGN.md) */
+	bool sandbox = object && strcmp(object, "sandbox") == 0;
+	cJSON *d = emit(c, "container-name-conflict", "critical", name, "%.*s blocked: name held by %s%s%s%s%s",
+			what_len, what, sandbox ? "sandbox " : "", shortid, holder ? " (" : "",
 			holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
 	char comp[128];
 	name_component(name, object, comp, sizeof(comp));
@@ -1624,15 +1625,16 @@ int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t no
 	return 0;
 }
 
-/* Whether some diagnosis of the evaluation names code in its "explains". */
-static bool explained(const cJSON *diagnoses, const char *code)
+/* Whether some diagnosis of the evaluation explains (code, key): names it
+ * in its links. */
+static bool explained(const cJSON *diagnoses, const char *code, const char *key)
 {
 	const cJSON *d, *x;
 	cJSON_ArrayForEach(d, diagnoses)
 	{
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(d, "explains"))
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(d, "links"))
 		{
-			if (cJSON_IsString(x) && strcmp(x->valuestring, code) == 0)
+			if (strcmp(str_or(x, "code", ""), code) == 0 && strcmp(str_or(x, "key", ""), key) == 0)
 				return true;
 		}
 	}
@@ -1684,7 +1686,7 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 		/* Absent because a cause now explains it is not a flap: the
 		 * symptom is folded into its cause at once, not shown beside it
 		 * for the hold time. */
-		bool absorbed = seen < (double)now_ms && explained(diagnoses, str_or(a, "code", ""));
+		bool absorbed = seen < (double)now_ms && explained(diagnoses, str_or(a, "code", ""), str_or(a, "key", ""));
 		if (absorbed || (double)now_ms - seen >= (double)t->hold_ms) {
 			cJSON *ch = changed(a, "resolved", false);
 			if (!ch || !cJSON_AddItemToArray(changes, ch)) {

@@ -4,10 +4,19 @@
  * clock it is given, does no I/O and keeps no state, so every rule is tested
  * with hand-made facts. Each rule looks for one diagnosis code of DESIGN.md.
  *
- * Codes are causes or symptoms. A symptom ("6443 refuses", "etcd times
- * out") is only listed on its own when no cause present explains it; else it
- * is named in the cause's "explains" and its evidence joins the cause's. The
- * table of what explains what is in fm_diagnose.c (explain_table).
+ * Codes are causes or symptoms, and every diagnosis is about a component
+ * (etcd, kube-apiserver, a container's, kubelet, the runtime, a filesystem,
+ * a certificate, the clock, the board). A symptom ("6443 refuses", "etcd
+ * times out") is only listed on its own when no cause present explains it
+ * ON THIS NODE: the cause concerns the symptom's component (its container
+ * is blocked or crash-looping, its data or image layers lie on the damaged
+ * filesystem, it uses the expired certificate, it is a static pod of the
+ * down runtime or kubelet, it depends on the etcd that is down). Then the
+ * symptom is named in that cause's "explains" and "links" (with why) and
+ * its evidence joins the cause's; a symptom joins one cause only, the one
+ * with the strongest link. Independent faults stay separate diagnoses.
+ * The codes and the pairs they may link are in fm_diagnose.c (codes[]);
+ * link() there decides each pair.
  *
  * fm_diag_track gives a run of evaluations stability: a diagnosis is raised
  * the first time it is seen and resolved only after it has been absent for a
@@ -31,10 +40,14 @@
  * critical before warning before info. Each element:
  *   {"code":"container-name-conflict", "severity":"critical"|"warning"|"info",
  *    "key":"what it is about (a container id, a file, a URL)",
+ *    "component":"kube-apiserver", "instance":"(the key: which one)",
  *    "summary":"one line a person understands",
  *    "evidence":[{"kind":…,"id":…, the fields that matter}, …],
  *    "remedy":["exact command", …],
- *    "explains":["apiserver-unreachable", …]}        (absent when empty)
+ *    "explains":["apiserver-unreachable", …],        (absent when empty)
+ *    "links":[{"code":"apiserver-unreachable","key":URL,"component":
+ *              "kube-apiserver","via":"the code it was folded into",
+ *              "because":"kube-apiserver's container cannot be created"}]}
  * (code, key) is unique in the array. now: seconds since the epoch (the
  * injected clock: certificate days are counted from it). Caller owns the
  * result; NULL on allocation failure. */
@@ -72,8 +85,8 @@ void fm_diag_track_set_hold(struct fm_diag_track *t, uint64_t hold_ms);
  * the last evaluation's: container-name-conflict dropping to info once the
  * fix is applied), or {"code","key","summary","change":"resolved"} for one
  * that has been absent for the hold time, or at once when a diagnosis of
- * this evaluation explains its code (a symptom folded into its cause is not
- * a flap). A diagnosis still present with the
+ * this evaluation explains it (its code and key in the links: a symptom
+ * folded into its cause is not a flap). A diagnosis still present with the
  * same severity, summary and remedy, or absent for less than the hold time,
  * is no change. NULL on allocation failure (the state is then
  * unchanged). */

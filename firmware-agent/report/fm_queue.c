@@ -381,7 +381,7 @@ int fm_queue_floor(struct fm_queue *q, uint32_t ctl_q)
 
 int fm_queue_set_reported(struct fm_queue *q, const cJSON *active)
 {
-	static const char *const keep[] = {"code", "key", "severity", "summary", "remedy", "explains"};
+	static const char *const keep[] = {"code", "key", "severity", "summary", "remedy", "explains", "component"};
 	cJSON *set = cJSON_CreateArray();
 	const cJSON *d;
 	if (!set)

@@ -68,7 +68,8 @@ size_t fm_queue_bytes(const struct fm_queue *q); /* their items, encoded */
 uint64_t fm_queue_merges(const struct fm_queue *q);
 
 /* The last reported set (fm_diag_track_active's long form; only code, key,
- * severity, summary, remedy and explains are kept), written with the queue.
+ * severity, summary, remedy, explains and component are kept), written with
+ * the queue.
  * Borrows active. 0 or -errno. */
 int fm_queue_set_reported(struct fm_queue *q, const cJSON *active);
 /* The set saved by the last run (borrowed; an empty array when none). */

@@ -215,6 +215,43 @@ static bool add_strings(cJSON *item, const char *name, const cJSON *from)
 	return true;
 }
 
+/* x: the codes of the symptoms the diagnosis explains, and y: the
+ * component of each, in the same order (from its links; a change without
+ * links, as a persisted one from an older agent, gives x alone). y is left
+ * out when every symptom is about the diagnosis's own component p (a
+ * blocked kube-apiserver explaining kube-apiserver refusing): the seed's
+ * report keeps to its 320 bytes. */
+static bool add_links(cJSON *item, const cJSON *change)
+{
+	const cJSON *links = cJSON_GetObjectItemCaseSensitive(change, "links"), *l;
+	if (cJSON_GetArraySize(links) <= 0)
+		return add_strings(item, "x", cJSON_GetObjectItemCaseSensitive(change, "explains"));
+	const char *p = str(change, "component");
+	bool own = p != NULL;
+	cJSON *x = cJSON_AddArrayToObject(item, "x"), *y = cJSON_CreateArray();
+	if (!x || !y) {
+		cJSON_Delete(y);
+		return false;
+	}
+	cJSON_ArrayForEach(l, links)
+	{
+		const char *code = str(l, "code"), *comp = str(l, "component");
+		if (!code || !comp)
+			continue;
+		own = own && strcmp(comp, p) == 0;
+		if (!cJSON_AddItemToArray(x, cJSON_CreateString(code)) ||
+		    !cJSON_AddItemToArray(y, cJSON_CreateString(comp))) {
+			cJSON_Delete(y);
+			return false;
+		}
+	}
+	if (own) {
+		cJSON_Delete(y);
+		return true;
+	}
+	return cJSON_AddItemToObject(item, "y", y) || (cJSON_Delete(y), false);
+}
+
 static size_t printed_len(const cJSON *o)
 {
 	char *s = cJSON_PrintUnformatted(o);
@@ -237,6 +274,10 @@ static void fit(cJSON *item)
 	if (cJSON_GetArraySize(e) == 0)
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "e"), len = printed_len(item);
 	if (len <= ITEM_MAX)
+		return;
+	/* the links' components before the summary: x still says what */
+	cJSON_DeleteItemFromObjectCaseSensitive(item, "y");
+	if ((len = printed_len(item)) <= ITEM_MAX)
 		return;
 	cJSON *m = cJSON_GetObjectItemCaseSensitive(item, "m");
 	if (cJSON_IsString(m)) {
@@ -299,14 +340,19 @@ cJSON *fm_report_item(const cJSON *change)
 			}
 		}
 	}
-	if (!add_strings(item, "x", cJSON_GetObjectItemCaseSensitive(change, "explains")) ||
-	    !add_strings(item, "f", cJSON_GetObjectItemCaseSensitive(change, "remedy")))
+	const char *comp = str(change, "component");
+	if (comp && comp[0] && !cJSON_AddStringToObject(item, "p", comp))
+		goto out_oom;
+	if (!add_links(item, change) || !add_strings(item, "f", cJSON_GetObjectItemCaseSensitive(change, "remedy")))
 		goto out_oom;
 	cJSON *e_arr = cJSON_GetObjectItemCaseSensitive(item, "e"), *x_arr = cJSON_GetObjectItemCaseSensitive(item, "x");
 	while (cJSON_GetArraySize(e_arr) > LIST_MAX)
 		cJSON_DeleteItemFromArray(e_arr, cJSON_GetArraySize(e_arr) - 1);
+	cJSON *y_arr = cJSON_GetObjectItemCaseSensitive(item, "y");
 	while (cJSON_GetArraySize(x_arr) > LIST_MAX)
 		cJSON_DeleteItemFromArray(x_arr, cJSON_GetArraySize(x_arr) - 1);
+	while (cJSON_GetArraySize(y_arr) > LIST_MAX)
+		cJSON_DeleteItemFromArray(y_arr, cJSON_GetArraySize(y_arr) - 1);
 	fit(item);
 	free(m);
 	return item;

@@ -85,6 +85,70 @@ static void healthy_node(void **state)
 	cJSON_Delete(r.json);
 }
 
+/* Copies file from to to (both small). */
+static void copy_file(const char *from, const char *to)
+{
+	char buf[16384];
+	FILE *in = fopen(from, "rb"), *out = NULL;
+	assert_non_null(in);
+	size_t n = fread(buf, 1, sizeof(buf), in);
+	fclose(in);
+	assert_non_null(out = fopen(to, "wb"));
+	assert_int_equal(fwrite(buf, 1, n, out), n);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* Issue 20 (c): an expired certificate that no failing component uses
+ * (etcd's peer certificate: this etcd is healthy, a single member that
+ * talks to no peer), and kube-apiserver refusing for a reason of its own
+ * (nothing listens). Two problems, two findings: the certificate does not
+ * absorb the refusal. */
+static void expired_cert_beside_refusing_apiserver(void **state)
+{
+	(void)state;
+	char peer[PATH_MAX + 64], saved[PATH_MAX + 64], expired[PATH_MAX + 64], refusing[64];
+	snprintf(peer, sizeof(peer), "%s/etc/kubernetes/pki/etcd/peer.crt", root);
+	snprintf(saved, sizeof(saved), "%s/peer.crt.saved", root);
+	snprintf(expired, sizeof(expired), "%s/test-pki/expired-client.crt", root);
+	copy_file(peer, saved);
+	copy_file(expired, peer);
+	int port = fmh_free_port();
+	assert_true(port > 0);
+	snprintf(refusing, sizeof(refusing), "https://127.0.0.1:%d", port);
+
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "check", "--json", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", etcd.url,
+		      "--apiserver", refusing, NULL);
+	if (r.status != 1 || !r.json)
+		fail_msg("check exited %d:\n%s\n%s", r.status, r.out, r.err);
+	assert_string_equal(fmh_jstr(fmh_find(fmh_field(r.json, "facts"), "etcd.endpoint", etcd.url), "state"), "ok");
+	const cJSON *c = NULL, *a = fmh_diagnosis(r.json, "apiserver-unreachable"), *d;
+	int critical = 0;
+	cJSON_ArrayForEach(d, fmh_field(r.json, "diagnoses"))
+	{
+		if (strcmp(fmh_jstr(d, "code"), "cert-expired") == 0 && strcmp(fmh_jstr(d, "key"), peer) == 0)
+			c = d;
+		critical += strcmp(fmh_jstr(d, "severity"), "critical") == 0;
+	}
+	if (!c || !a || critical != 2)
+		fail_msg("want cert-expired for %s and apiserver-unreachable, both standing:\n%s", peer, r.out);
+	assert_string_equal(fmh_jstr(c, "component"), "certificate");
+	assert_string_equal(fmh_jstr(c, "instance"), peer);
+	assert_null(cJSON_GetObjectItem(c, "explains"));
+	assert_string_equal(fmh_jstr(a, "component"), "kube-apiserver");
+	assert_string_equal(fmh_jstr(a, "severity"), "critical");
+	cJSON_Delete(r.json);
+
+	fmh_run_agent(&r, "check", "--kmsg", "none", "--journal-dir", jdir, "--root", root, "--etcd", etcd.url,
+		      "--apiserver", refusing, NULL);
+	copy_file(saved, peer);
+	assert_int_equal(r.status, 1);
+	if (!strstr(r.out, ", 2 independent problems") || !strstr(r.out, "critical cert-expired (certificate)") ||
+	    !strstr(r.out, "critical apiserver-unreachable (kube-apiserver)"))
+		fail_msg("the report does not say 2 independent problems:\n%s", r.out);
+	cJSON_Delete(r.json);
+}
+
 /* etcd stopped: the apiserver's [-]etcd is its symptom. One cause, naming
  * the symptom and carrying its evidence; exit 1; the human report says the
  * fix. */
@@ -214,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(healthy_node),
+		cmocka_unit_test(expired_cert_beside_refusing_apiserver),
 		cmocka_unit_test(etcd_down_is_the_cause),
 		cmocka_unit_test(every_server_down),
 		cmocka_unit_test(usage_errors),

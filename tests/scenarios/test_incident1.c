@@ -305,7 +305,7 @@ static void incident1_containerd(void **state)
 		assert_non_null(c);
 		assert_string_equal(fmh_jstr(c, "severity"), "critical");
 		assert_string_equal(fmh_jstr(c, "key"), cases[i].name);
-		snprintf(want, sizeof(want), "held by %s %.12s", cases[i].object, id);
+		snprintf(want, sizeof(want), "held by %s%.12s", strcmp(cases[i].object, "sandbox") ? "" : "sandbox ", id);
 		if (!strstr(fmh_jstr(c, "summary"), want))
 			fail_msg("form %zu: summary does not say '%s': %s", i, want, fmh_jstr(c, "summary"));
 		snprintf(want, sizeof(want), "%s %s", cases[i].rm, id);
@@ -320,6 +320,59 @@ static void incident1_containerd(void **state)
 	}
 }
 
+/* Issue 20 (a): two independent faults on one node. kube-apiserver's
+ * container is blocked by the name conflict (the seed's lines, Docker's
+ * stale attempts), and etcd is down on its own: the real etcd stopped (its
+ * container is not the one in conflict). Two critical findings, each with
+ * its own fix: the conflict explains the apiserver's refusal, never etcd's;
+ * etcd-unreachable stands and explains nothing (the apiserver's refusal has
+ * its direct cause). Runs last: it stops etcd. */
+static void two_faults(void **state)
+{
+	(void)state;
+	assert_int_equal(fmh_incident1_break_form(&node, FMH_KUBELET_SEED), 0);
+	assert_int_equal(fmh_etcd_stop(&node.etcd), 0);
+	struct fmh_agent_run r;
+	check(&r, true, node.jdir, node.refusing);
+	if (r.status != 1 || !r.json)
+		fail_msg("check exited %d:\n%s\n%s", r.status, r.out, r.err);
+	assert_string_equal(fmh_jstr(fmh_find(fmh_field(r.json, "facts"), "etcd.endpoint", node.etcd.url), "state"),
+			    "refused");
+	if (count_severity(r.json, "critical") != 2)
+		fail_msg("want two critical findings:\n%s", r.out);
+	const cJSON *c = fmh_diagnosis(r.json, "container-name-conflict"), *e = fmh_diagnosis(r.json, "etcd-unreachable");
+	assert_non_null(c);
+	assert_non_null(e);
+	assert_string_equal(fmh_jstr(c, "severity"), "critical");
+	assert_string_equal(fmh_jstr(e, "severity"), "critical");
+	assert_string_equal(fmh_jstr(c, "component"), "kube-apiserver");
+	assert_string_equal(fmh_jstr(e, "component"), "etcd");
+	assert_true(fmh_lists(fmh_field(c, "explains"), "apiserver-unreachable"));
+	assert_false(fmh_lists(fmh_field(c, "explains"), "etcd-unreachable"));
+	assert_null(cJSON_GetObjectItem(e, "explains"));
+	assert_null(fmh_diagnosis(r.json, "apiserver-unreachable"));
+	/* the link says why, on this node */
+	const cJSON *l = fmh_field(c, "links")->child;
+	assert_non_null(l);
+	assert_string_equal(fmh_jstr(l, "code"), "apiserver-unreachable");
+	assert_string_equal(fmh_jstr(l, "component"), "kube-apiserver");
+	assert_non_null(strstr(fmh_jstr(l, "because"), "kube-apiserver's container cannot be created"));
+	/* the worst first, each with its own fix */
+	char s23[13];
+	snprintf(s23, sizeof(s23), "%.12s", node.id23);
+	assert_true(lists_sub(fmh_field(c, "remedy"), s23));
+	assert_false(lists_sub(fmh_field(e, "remedy"), s23));
+	cJSON_Delete(r.json);
+
+	check(&r, false, node.jdir, node.refusing);
+	assert_int_equal(r.status, 1);
+	fprintf(stderr, "--- fleetmedic-agent check (human form) ---\n%s--- end ---\n", r.out);
+	if (!strstr(r.out, ", 2 independent problems") || !strstr(r.out, "critical etcd-unreachable (etcd)") ||
+	    !strstr(r.out, "critical container-name-conflict (kube-apiserver)"))
+		fail_msg("the report does not say 2 independent problems:\n%s", r.out);
+	cJSON_Delete(r.json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +380,7 @@ int main(void)
 		cmocka_unit_test(incident1_structured),
 		cmocka_unit_test(incident1_containerd),
 		cmocka_unit_test(incident1),
+		cmocka_unit_test(two_faults),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -240,6 +240,74 @@ static void incident2(void **state)
 	free(r);
 }
 
+/* The critical diagnoses of a check, counted. */
+static int criticals(const cJSON *json)
+{
+	int n = 0;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, fmh_field(json, "diagnoses"))
+	{
+		n += strcmp(fmh_jstr(d, "severity"), "critical") == 0;
+	}
+	return n;
+}
+
+/* Issue 20 (b): the same node, and etcd stopped on its own: its data is on
+ * a healthy filesystem (its tmpdir on the host's, not the loop device) and
+ * it is not a container of the damaged runtime. Two problems, two fixes:
+ * fs-corruption keeps the apiserver's crash and refusal, etcd-unreachable
+ * stands beside it, and the corruption does not claim it. */
+static void incident2_and_etcd_down(void **state)
+{
+	(void)state;
+	assert_int_equal(fmh_etcd_stop(&etcd), 0);
+	struct fmh_agent_run *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	check(r, true);
+	if (r->status != 1 || !r->json)
+		fail_msg("check exited %d:\n%s\n%s", r->status, r->out, r->err);
+	assert_string_equal(fmh_jstr(fmh_find(fmh_field(r->json, "facts"), "etcd.endpoint", etcd.url), "state"),
+			    "refused");
+	const cJSON *fs = NULL, *e = NULL, *d;
+	cJSON_ArrayForEach(d, fmh_field(r->json, "diagnoses"))
+	{
+		if (strcmp(fmh_jstr(d, "code"), "fs-corruption") == 0 && strcmp(fmh_jstr(d, "key"), x.devname) == 0)
+			fs = d;
+		if (strcmp(fmh_jstr(d, "code"), "etcd-unreachable") == 0)
+			e = d;
+	}
+	if (!fs || !e)
+		fail_msg("want fs-corruption on %s and etcd-unreachable, each standing:\n%s", x.devname, r->out);
+	assert_string_equal(fmh_jstr(fs, "severity"), "critical");
+	assert_string_equal(fmh_jstr(e, "severity"), "critical");
+	assert_string_equal(fmh_jstr(fs, "component"), "filesystem");
+	assert_string_equal(fmh_jstr(e, "component"), "etcd");
+	assert_string_equal(fmh_jstr(e, "key"), etcd.url);
+	const cJSON *ex = fmh_field(fs, "explains");
+	assert_true(fmh_lists(ex, "control-plane-crashloop"));
+	assert_true(fmh_lists(ex, "apiserver-unreachable"));
+	assert_false(fmh_lists(ex, "etcd-unreachable"));
+	assert_null(cJSON_GetObjectItem(e, "explains"));
+	assert_null(fmh_diagnosis(r->json, "apiserver-unreachable"));
+	/* each with its own fix */
+	assert_true(fmh_lists(fmh_field(fs, "remedy"), "systemctl stop kubelet docker.socket docker"));
+	assert_true(cJSON_GetArraySize(fmh_field(e, "remedy")) > 0);
+	assert_false(fmh_lists(fmh_field(e, "remedy"), "systemctl stop kubelet docker.socket docker"));
+	int n = criticals(r->json);
+	cJSON_Delete(r->json);
+
+	check(r, false);
+	assert_int_equal(r->status, 1);
+	fprintf(stderr, "--- fleetmedic-agent check (human form) ---\n%s--- end ---\n", r->out);
+	char want[64];
+	snprintf(want, sizeof(want), ", %d independent problems", n);
+	if (!strstr(r->out, want) || !strstr(r->out, "critical etcd-unreachable (etcd)") ||
+	    !strstr(r->out, "critical fs-corruption (filesystem)"))
+		fail_msg("the report does not say %d independent problems:\n%s", n, r->out);
+	cJSON_Delete(r->json);
+	free(r);
+}
+
 /* --- SIGTERM mid-run ------------------------------------------------------ */
 
 /* The child: sets the incident up, says where (marker), and waits to be
@@ -373,6 +441,7 @@ int main(int argc, char **argv)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(incident2),
+		cmocka_unit_test(incident2_and_etcd_down),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -113,7 +113,7 @@ static void containerd_reservation(void **state)
 		const cJSON *c = diag(d, "container-name-conflict");
 		assert_non_null(c);
 		assert_string_equal(cJSON_GetObjectItem(c, "severity")->valuestring, "critical");
-		snprintf(want, sizeof(want), "cannot recreate kube-apiserver: name held by %s 7c54f31e3fc8", objects[i]);
+		snprintf(want, sizeof(want), "kube-apiserver blocked: name held by %s7c54f31e3fc8", i ? "sandbox " : "");
 		if (!strstr(cJSON_GetObjectItem(c, "summary")->valuestring, want))
 			fail_msg("summary: %s", cJSON_GetObjectItem(c, "summary")->valuestring);
 		snprintf(want, sizeof(want), "crictl %s %s", i ? "rmp" : "rm", id);
@@ -732,11 +732,26 @@ static void track_symptom_folds_into_cause_at_once(void **state)
 	cJSON *cause = one("container-name-conflict", "k8s_kube-apiserver_x_24");
 	cJSON_AddItemToObject(cJSON_GetArrayItem(cause, 0), "explains",
 			      cJSON_CreateStringArray((const char *const[]){"apiserver-unreachable"}, 1));
+	/* a cause of the same code for another apiserver: not this one's */
+	cJSON *other = cJSON_Duplicate(cause, 1);
+	cJSON_AddItemToObject(cJSON_GetArrayItem(other, 0), "links",
+			      cJSON_Parse("[{\"code\":\"apiserver-unreachable\",\"key\":\"https://10.0.0.9:6443\"}]"));
+	cJSON_AddItemToObject(cJSON_GetArrayItem(cause, 0), "links",
+			      cJSON_Parse("[{\"code\":\"apiserver-unreachable\",\"key\":\"https://127.0.0.1:6443\","
+					  "\"component\":\"kube-apiserver\"}]"));
 	cJSON *none = cJSON_CreateArray();
 
 	cJSON *ch = fm_diag_track_update(t, symptom, 1000);
 	assert_int_equal(cJSON_GetArraySize(ch), 1);
 	cJSON_Delete(ch);
+	struct fm_diag_track *t2 = fm_diag_track_new(30000);
+	ch = fm_diag_track_update(t2, symptom, 1000);
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t2, other, 2000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1); /* raised; the symptom held, not folded */
+	cJSON_Delete(ch);
+	fm_diag_track_delete(&t2);
+	cJSON_Delete(other);
 	ch = fm_diag_track_update(t, cause, 2000);
 	assert_int_equal(cJSON_GetArraySize(ch), 2);
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "raised");

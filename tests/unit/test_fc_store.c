@@ -73,7 +73,7 @@ static int count_events(const cJSON *show, const char *event)
 	return n;
 }
 
-#define RAISE_A "{\"c\":\"etcd-unreachable\",\"s\":3,\"k\":\"https://127.0.0.1:2379\",\"m\":\"refused\",\"f\":[\"systemctl start etcd\"]}"
+#define RAISE_A "{\"c\":\"etcd-unreachable\",\"s\":3,\"k\":\"https://127.0.0.1:2379\",\"m\":\"refused\",\"f\":[\"systemctl start etcd\"],\"p\":\"etcd\",\"x\":[\"apiserver-unreachable\"],\"y\":[\"kube-apiserver\"]}"
 #define RAISE_B "{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"\",\"m\":\"no NTP\"}"
 
 static void test_reports(void **state)
@@ -121,6 +121,8 @@ static void test_reports(void **state)
 	assert_int_equal(field(d, "seq")->valuedouble, 4);
 	assert_int_equal(field(d, "raised_at")->valuedouble, 1000);
 	assert_string_equal(cJSON_GetArrayItem(field(d, "remedy"), 0)->valuestring, "systemctl start etcd");
+	/* q 4 said no component: what was stored with it is what it said */
+	assert_string_equal(field(d, "component")->valuestring, "");
 	/* raise a, raise b, gap, change a, resolve b */
 	assert_int_equal(count_events(show, "raise"), 2);
 	assert_int_equal(count_events(show, "gap"), 1);
@@ -139,6 +141,18 @@ static void test_reports(void **state)
 	assert_string_equal(cJSON_GetArrayItem(field(b, "codes"), 0)->valuestring, "clock-unsynced");
 	assert_int_equal(field(b, "last_seen_ago_s")->valuedouble, 4);
 	cJSON_Delete(nodes);
+	/* what node-b's first report said of itself: its component, and the
+	 * component of what it explains (issue 20) */
+	store(s, "node-b", "{\"q\":2,\"t\":101,\"d\":[" RAISE_A "]}", 1007, FC_STORE_STORED, 0);
+	cJSON *show2 = fc_store_show(s, "node-b", 20, 1010, &rc);
+	assert_non_null(show2);
+	d = cJSON_GetArrayItem(field(show2, "diagnoses"), 0);
+	assert_string_equal(field(d, "code")->valuestring, "etcd-unreachable");
+	assert_string_equal(field(d, "component")->valuestring, "etcd");
+	const cJSON *l = cJSON_GetArrayItem(field(d, "links"), 0);
+	assert_string_equal(field(l, "code")->valuestring, "apiserver-unreachable");
+	assert_string_equal(field(l, "component")->valuestring, "kube-apiserver");
+	cJSON_Delete(show2);
 	fc_store_delete(&s);
 	assert_null(s);
 
@@ -200,6 +214,33 @@ static void test_open(void **state)
 	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), -ENOENT);
 	assert_non_null(strstr(why, db));
 	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	fc_store_delete(&s);
+	/* a version 1 store (before components): read-only says to upgrade
+	 * it, serve upgrades it and keeps what it holds */
+	struct fc_report r;
+	enum fc_store_outcome out;
+	uint32_t from, to;
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	decode("{\"q\":1,\"t\":100,\"d\":[" RAISE_B "]}", &r);
+	assert_int_equal(fc_store_report(s, "old", &r, false, 1000, &out, &from, &to), 0);
+	fc_wire_report_free(&r);
+	fc_store_delete(&s);
+	sqlite3 *v1;
+	assert_int_equal(sqlite3_open(db, &v1), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(v1, "ALTER TABLE diagnoses DROP COLUMN component; ALTER TABLE diagnoses DROP COLUMN links;"
+				      "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(v1);
+	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "run 'serve'"));
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int rc;
+	cJSON *show = fc_store_show(s, "old", 20, 1010, &rc);
+	assert_non_null(show);
+	const cJSON *d = cJSON_GetArrayItem(field(show, "diagnoses"), 0);
+	assert_string_equal(field(d, "code")->valuestring, "clock-unsynced");
+	assert_string_equal(field(d, "component")->valuestring, "");
+	assert_int_equal(cJSON_GetArraySize(field(d, "links")), 0);
+	cJSON_Delete(show);
 	fc_store_delete(&s);
 	/* a newer schema is refused, not misread */
 	sqlite3 *h;

@@ -41,6 +41,17 @@ static void test_report(void **state)
 	assert_int_equal(r.nr, 1);
 	assert_string_equal(r.r[0].code, "etcd-unreachable");
 	assert_string_equal(r.r[0].key, "https://127.0.0.1:2379");
+	/* an older agent's report: no component */
+	assert_string_equal(r.d[0].component, "");
+	assert_null(r.d[0].explains_components);
+	fc_wire_report_free(&r);
+
+	/* issue 20: the component, and that of each symptom explained */
+	const char linked[] = "{\"q\":19,\"t\":1,\"d\":[{\"c\":\"etcd-unreachable\",\"s\":3,\"k\":\"https://127.0.0.1:2379\","
+			      "\"p\":\"etcd\",\"x\":[\"apiserver-unreachable\"],\"y\":[\"kube-apiserver\"]}]}";
+	assert_int_equal(fc_wire_report(linked, strlen(linked), &r, why, sizeof(why)), 0);
+	assert_string_equal(r.d[0].component, "etcd");
+	assert_string_equal(cJSON_GetArrayItem(r.d[0].explains_components, 0)->valuestring, "kube-apiserver");
 	fc_wire_report_free(&r);
 
 	const char minimal[] = "{\"q\":1,\"t\":0,\"i\":1}";
@@ -65,6 +76,9 @@ static void test_report_refused(void **state)
 {
 	(void)state;
 	refused("", "not JSON");
+	refused("{\"q\":1,\"t\":0,\"d\":[{\"c\":\"a\",\"s\":3,\"k\":\"k\",\"x\":[\"b\"],\"y\":[]}]}",
+		"one component per item");
+	refused("{\"q\":1,\"t\":0,\"d\":[{\"c\":\"a\",\"s\":3,\"k\":\"k\",\"p\":\"Bad Name\"}]}", "\"p\"");
 	refused("[1]", "not a JSON object");
 	refused("{\"q\":1,\"t\":0} x", "text after");
 	refused("{\"t\":0}", "\"q\" is missing");

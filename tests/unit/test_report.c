@@ -128,6 +128,9 @@ static void incident1_report(void **state)
 			    "docker rm 8470235abd66 46497b3b5724");
 	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "x"), 0)->valuestring,
 			    "apiserver-unreachable");
+	/* what it is about, and the component of what it explains (issue 20) */
+	assert_string_equal(cJSON_GetObjectItem(item, "p")->valuestring, "kube-apiserver");
+	assert_null(cJSON_GetObjectItem(item, "y")); /* every symptom is kube-apiserver's own */
 	/* The summary names the holder; the long key goes compacted. */
 	assert_non_null(strstr(cJSON_GetObjectItem(item, "m")->valuestring, "eced85378630 (running)"));
 	assert_int_equal(strlen(cJSON_GetObjectItem(item, "k")->valuestring), 29);
