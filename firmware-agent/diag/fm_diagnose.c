@@ -1049,6 +1049,19 @@ static bool in_runtime(const struct ctx *c, const char *comp)
 	return false;
 }
 
+/* Whether Docker answers and holds a container of comp. */
+static bool docker_holds(const struct ctx *c, const char *comp)
+{
+	bool answers = false, holds = false;
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		answers |= kind_is(f, "docker.daemon") && is(str_or(f, "state", ""), "ok");
+		holds |= (kind_is(f, "docker.container") || kind_is(f, "docker.crashloop")) &&
+			 is(str_or(f, "container", ""), comp);
+	}
+	return answers && holds;
+}
+
 /* Whether path (a host path: "/var/lib/etcd") lives on device dev. */
 static bool path_on(const struct ctx *c, const char *path, const char *dev)
 {
@@ -1323,9 +1336,12 @@ static enum strength link(const struct ctx *c, const cJSON *a, const cJSON *b, c
 	bool restarting = is(bc, "control-plane-crashloop") && has_evidence(cJSON_GetObjectItemCaseSensitive(b, "evidence"),
 									      "docker.crashloop", str_or(b, "key", ""));
 	if (is(ac, "container-runtime-down")) {
-		/* kubelet exits at start when its runtime's socket does not answer */
+		/* kubelet exits at start when its runtime's socket does not answer;
+		 * a container Docker holds while Docker answers is not the down
+		 * runtime's (containerd's unit failing beside a healthy dockerd) */
 		if (is(bc, "kubelet-down") ? says(b, "runtime") || says(b, ".sock") || says(b, "CRI")
-					   : is(bc, "control-plane-crashloop") || in_runtime(c, bcomp)) {
+					   : !docker_holds(c, bcomp) &&
+						     (is(bc, "control-plane-crashloop") || in_runtime(c, bcomp))) {
 			snprintf(why, n, is(bc, "kubelet-down") ? "kubelet fails on its container runtime's socket"
 								: "%s runs in the container runtime",
 				 bcomp);

@@ -293,17 +293,23 @@ static void incident2_and_etcd_down(void **state)
 	assert_true(fmh_lists(fmh_field(fs, "remedy"), "systemctl stop kubelet docker.socket docker"));
 	assert_true(cJSON_GetArraySize(fmh_field(e, "remedy")) > 0);
 	assert_false(fmh_lists(fmh_field(e, "remedy"), "systemctl stop kubelet docker.socket docker"));
-	int n = criticals(r->json);
+	assert_true(criticals(r->json) >= 2);
 	cJSON_Delete(r->json);
 
+	/* The human form counts its own critical findings (hal reads the whole
+	 * machine: another test's damaged loop device may be a third). */
 	check(r, false);
 	assert_int_equal(r->status, 1);
 	fprintf(stderr, "--- fleetmedic-agent check (human form) ---\n%s--- end ---\n", r->out);
-	char want[64];
-	snprintf(want, sizeof(want), ", %d independent problems", n);
-	if (!strstr(r->out, want) || !strstr(r->out, "critical etcd-unreachable (etcd)") ||
-	    !strstr(r->out, "critical fs-corruption (filesystem)"))
-		fail_msg("the report does not say %d independent problems:\n%s", n, r->out);
+	int n = 0, said = 0;
+	for (const char *p = r->out; (p = strstr(p, "\ncritical ")); p++)
+		n++;
+	const char *h = strstr(r->out, " independent problems");
+	while (h && h > r->out && h[-1] >= '0' && h[-1] <= '9')
+		h--;
+	if (!h || sscanf(h, "%d independent problems", &said) != 1 || said != n || n < 2 ||
+	    !strstr(r->out, "critical etcd-unreachable (etcd)") || !strstr(r->out, "critical fs-corruption (filesystem)"))
+		fail_msg("the report does not say its %d critical findings are independent problems:\n%s", n, r->out);
 	cJSON_Delete(r->json);
 	free(r);
 }
