@@ -1142,6 +1142,7 @@ struct agent {
 	char docker_host[600];
 	void *live[sizeof(sources) / sizeof(sources[0])];
 	bool collecting;
+	bool committing; /* on_fact: the change is a collection's commit */
 	/* The wait before the next collection: collect_ms, doubled after each
 	 * quiet collection up to collect_idle_ms (next_collect). live_change:
 	 * a live source changed a fact since the last collection. */
@@ -1151,17 +1152,17 @@ struct agent {
 	 * after the collection running when it is told. */
 	struct fm_etcd_watch *etcd_watch;
 	bool etcd_again;
-	/* Each timer one job: eval_timer is the debounce after a change,
-	 * hold_timer the end of the earliest hold (a diagnosis absent from the
-	 * facts resolves then). One timer for both let a pending hold swallow
-	 * the debounce: a raise waited for another diagnosis's hold. */
-	struct fm_timer collect_timer, eval_timer, hold_timer, watchdog_timer;
+	/* A fact changed since the last evaluation: evaluated once, before
+	 * the loop next sleeps (on_before_sleep), however many changed. */
+	bool dirty;
+	/* Each timer one job: hold_timer is the end of the earliest hold (a
+	 * diagnosis absent from the facts resolves then). A timer that was
+	 * also the debounce after a change let a pending hold swallow it: a
+	 * raise waited for another diagnosis's hold. */
+	struct fm_timer collect_timer, hold_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
 
-/* How soon after a change of the facts the diagnosis runs: changes come in
- * bursts (a container's events, a batch of journal lines). */
-#define EVAL_DEBOUNCE_MS 20
 
 static cJSON *agent_active(void *arg)
 {
@@ -1270,9 +1271,16 @@ static bool evaluate(struct agent *a)
 	return true;
 }
 
-static void on_eval(struct fm_timer *t)
+/* Once per loop pass: what the callbacks of the pass changed (a batch of
+ * journal lines, a container's events, a collection's commit) is
+ * evaluated once. */
+static void on_before_sleep(void *arg)
 {
-	(void)evaluate(container_of(t, struct agent, eval_timer));
+	struct agent *a = arg;
+	if (!a->dirty)
+		return;
+	a->dirty = false;
+	(void)evaluate(a);
 }
 
 static void on_hold(struct fm_timer *t)
@@ -1332,29 +1340,40 @@ static void collect_soon(struct agent *a)
 
 static void on_fact(void *arg, const cJSON *fact, bool dropped)
 {
+	(void)fact;
 	(void)dropped;
 	struct agent *a = arg;
-	/* A collection restates its sources' facts (dropped, then put again)
-	 * and evaluates when it ends: what it puts needs no evaluation of its
-	 * own meanwhile (one wake-up less per request). What a live source
-	 * puts is evaluated at once, during a collection too. */
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(fact, "kind"));
-	bool live = !a->collecting || (kind && (strncmp(kind, "docker.", 7) == 0 || strncmp(kind, "journal.", 8) == 0 ||
-						strncmp(kind, "kmsg.", 5) == 0));
-	if (!live)
+	/* A collection's facts arrive in one commit (fm_facts_commit), which
+	 * it evaluates itself; what a live source puts is evaluated before
+	 * the loop next sleeps, during a collection too. */
+	if (a->committing)
 		return;
-	if (!fm_timer_armed(&a->eval_timer))
-		fm_timer_arm(&a->eval_timer, EVAL_DEBOUNCE_MS, 0);
+	a->dirty = true;
 	collect_soon(a);
+}
+
+/* What a collection writes its facts into, and what it restates when it
+ * commits them: the kinds of the collected sources (etcd, the apiserver
+ * with the node's and pods' objects and the certificates, the board). */
+static const char *const collected_kinds[] = {"etcd.", "apiserver.", "node", "pod", "cert", "hal.", NULL};
+static const char *const etcd_kinds[] = {"etcd.", NULL};
+
+/* Puts what a collection gathered in staging into the facts at once. */
+static void commit(struct agent *a, struct fm_facts *staging, const char *const *kinds)
+{
+	a->committing = true;
+	if (fm_facts_commit(a->ss.facts, staging, kinds) < 0)
+		fm_err("run: out of memory storing a collection's facts");
+	a->committing = false;
 }
 
 /* etcd again, for as long as the watcher asks (fm_etcd_watch spoke while
  * etcd was being asked: that answer may predate what the watcher saw). */
-static void collect_etcd_asked(struct agent *a)
+static void collect_etcd_asked(struct agent *a, struct fm_facts *staging)
 {
 	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
 		a->etcd_again = false;
-		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
+		collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
 	}
 }
 
@@ -1365,16 +1384,28 @@ static void on_collect(struct fm_timer *t)
 	struct agent *a = container_of(t, struct agent, collect_timer);
 	if (a->collecting)
 		return; /* the loop runs nested while a collection waits */
+	struct fm_facts *staging = fm_facts_new();
+	if (!staging) {
+		fm_err("run: out of memory for a collection");
+		next_collect(a, false);
+		return;
+	}
 	a->collecting = true;
+	/* Into a set of its own: the facts the diagnosis reads change only at
+	 * the commit, whatever the loop runs while a request waits. */
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
 		if (!sources[i].start)
-			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, a->ss.facts);
-	collect_etcd_asked(a);
+			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
+	collect_etcd_asked(a, staging);
 	a->collecting = false;
-	/* Stopped meanwhile: what the canceled requests left in the facts is
-	 * not the node's state and must not be reported. */
-	if (fm_loop_stopped(a->ss.loop))
+	/* Stopped meanwhile: what the canceled requests left is not the
+	 * node's state and must not be reported. */
+	if (fm_loop_stopped(a->ss.loop)) {
+		fm_facts_delete(&staging);
 		return;
+	}
+	commit(a, staging, collected_kinds);
+	fm_facts_delete(&staging);
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
 	bool changed = evaluate(a);
 	next_collect(a, !changed && !a->live_change && !fm_diag_track_due_ms(a->track) && !any_critical(a));
@@ -1394,10 +1425,17 @@ static void on_etcd_change(void *arg, bool up)
 	collect_soon(a);
 	if (a->collecting)
 		return; /* on_collect asks again when it is done */
+	struct fm_facts *staging = fm_facts_new();
+	if (!staging)
+		return;
 	a->collecting = true;
-	collect_etcd_asked(a);
+	collect_etcd_asked(a, staging);
 	a->collecting = false;
-	evaluate(a);
+	if (!fm_loop_stopped(a->ss.loop)) {
+		commit(a, staging, etcd_kinds);
+		evaluate(a);
+	}
+	fm_facts_delete(&staging);
 }
 
 static void on_watchdog(struct fm_timer *t)
@@ -1625,11 +1663,12 @@ static void agent_close(struct agent *a)
 		if (a->live[i])
 			sources[i].stop(a->live[i]);
 	fm_etcd_watch_delete(&a->etcd_watch);
+	if (a->ss.loop)
+		fm_loop_before_sleep(a->ss.loop, NULL, NULL);
 	fm_facts_observe(a->ss.facts, NULL, NULL);
 	fm_uplink_delete(&a->uplink);
 	fm_coap_delete(&a->coap);
 	fm_timer_close(&a->collect_timer);
-	fm_timer_close(&a->eval_timer);
 	fm_timer_close(&a->hold_timer);
 	fm_timer_close(&a->watchdog_timer);
 	/* A second SIGTERM (to the process and to its group) may be pending:
@@ -1656,7 +1695,7 @@ static bool source_pointed(const char *source, const struct opts *o)
 
 static int run(struct opts *o, const struct opts *cli)
 {
-	struct agent a = {.o = o, .cli = cli, .collect_timer = FM_TIMER_INIT, .eval_timer = FM_TIMER_INIT,
+	struct agent a = {.o = o, .cli = cli, .collect_timer = FM_TIMER_INIT,
 			  .hold_timer = FM_TIMER_INIT, .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
 			  .sigterm = {.ev = FM_EVENT_INIT}, .sighup = {.ev = FM_EVENT_INIT}};
 	char err[600];
@@ -1703,7 +1742,6 @@ static int run(struct opts *o, const struct opts *cli)
 	    fm_signal_init(a.ss.loop, &a.sigterm, SIGTERM, on_stop) < 0 ||
 	    fm_signal_init(a.ss.loop, &a.sighup, SIGHUP, on_hup) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.collect_timer, on_collect) < 0 ||
-	    fm_timer_init(a.ss.loop, &a.eval_timer, on_eval) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.hold_timer, on_hold) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.watchdog_timer, on_watchdog) < 0) {
 		fprintf(stderr, "fleetmedic-agent: cannot set up the loop: %s\n", strerror(errno));
@@ -1761,6 +1799,7 @@ static int run(struct opts *o, const struct opts *cli)
 	}
 
 	fm_facts_observe(a.ss.facts, on_fact, &a);
+	fm_loop_before_sleep(a.ss.loop, on_before_sleep, &a);
 	/* etcd's death by event: collected at once when the watch ends, not
 	 * at the next collection (the endpoint changes only at restart). */
 	if (a.ss.d.etcd.url[0]) {

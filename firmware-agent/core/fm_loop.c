@@ -35,7 +35,15 @@ struct fm_loop {
 	uint64_t max_dispatch_us;
 	unsigned registered; /* only to complain about leaks at fm_loop_delete */
 	struct batch *batch; /* NULL outside fm_loop_run_once */
+	fm_loop_hook_fn before_sleep;
+	void *before_sleep_arg;
 };
+
+void fm_loop_before_sleep(struct fm_loop *loop, fm_loop_hook_fn fn, void *arg)
+{
+	loop->before_sleep = fn;
+	loop->before_sleep_arg = arg;
+}
 
 static uint64_t now_us(void)
 {
@@ -144,6 +152,9 @@ void fm_loop_del(struct fm_event *ev)
 int fm_loop_run_once(struct fm_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[BATCH_MAX];
+	/* What the last pass changed is dealt with once, before waiting. */
+	if (loop->before_sleep && !loop->stop)
+		loop->before_sleep(loop->before_sleep_arg);
 	int n = epoll_wait(loop->epfd, evs, BATCH_MAX, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;

@@ -77,6 +77,13 @@ int fm_loop_run(struct fm_loop *loop);
 void fm_loop_stop(struct fm_loop *loop);
 bool fm_loop_stopped(const struct fm_loop *loop);
 
+/* fn(arg) runs at the start of every pass, before the loop waits: what the
+ * callbacks of the last pass marked to do is done once there (Redis's
+ * beforeSleep), not once per callback. fn NULL: none. A nested pass (a
+ * callback running the loop while it waits) runs it too. */
+typedef void (*fm_loop_hook_fn)(void *arg);
+void fm_loop_before_sleep(struct fm_loop *loop, fm_loop_hook_fn fn, void *arg);
+
 /* The longest a single callback has taken, in microseconds, since the loop was
  * made: the figure that says whether anything blocks the loop. */
 uint64_t fm_loop_max_dispatch_us(const struct fm_loop *loop);

@@ -1677,7 +1677,7 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 			/* Still raised; what a person acts on (severity, summary,
 			 * remedy) may have changed: that is reported too. */
 			bool differs = !same_field(have, copy, "severity") || !same_field(have, copy, "summary") ||
-				       !same_field(have, copy, "remedy");
+				       !same_field(have, copy, "remedy") || !same_field(have, copy, "explains");
 			cJSON *ch = differs ? changed(copy, "changed", true) : NULL;
 			if (differs && (!ch || !cJSON_AddItemToArray(changes, ch))) {
 				cJSON_Delete(ch);

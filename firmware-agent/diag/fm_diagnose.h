@@ -81,13 +81,14 @@ void fm_diag_track_set_hold(struct fm_diag_track *t, uint64_t hold_ms);
 /* Feeds one evaluation (borrows diagnoses, the array fm_diagnose returned)
  * at now_ms (monotonic). Returns the changes as a new JSON array (caller
  * frees), each a copy of the diagnosis with "change":"raised" (new) or
- * "changed" (still raised, but its severity, summary or remedy differ from
- * the last evaluation's: container-name-conflict dropping to info once the
- * fix is applied), or {"code","key","summary","change":"resolved"} for one
+ * "changed" (still raised, but its severity, summary, remedy or what it
+ * explains differ from the last evaluation's: container-name-conflict
+ * dropping to info once the fix is applied, or explaining the apiserver's
+ * refusal once that is known), or {"code","key","summary","change":"resolved"} for one
  * that has been absent for the hold time, or at once when a diagnosis of
  * this evaluation explains it (its code and key in the links: a symptom
  * folded into its cause is not a flap). A diagnosis still present with the
- * same severity, summary and remedy, or absent for less than the hold time,
+ * same severity, summary, remedy and explains, or absent for less than the hold time,
  * is no change. NULL on allocation failure (the state is then
  * unchanged). */
 cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uint64_t now_ms);

@@ -2,6 +2,7 @@
 
 #include "fm_json.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,16 +121,11 @@ out_free:
 	return NULL;
 }
 
-cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON *fields)
+/* Puts fact (kind and id first, repaired), replacing the one of the same
+ * kind and id in place. Takes fact. */
+static cJSON *store(struct fm_facts *f, cJSON *fact)
 {
-	if (!fields || !cJSON_IsObject(fields)) {
-		cJSON_Delete(fields);
-		return NULL;
-	}
-	cJSON *fact = keyed(kind, id, fields);
-	if (!fact)
-		return NULL;
-	repair(fact->child);
+	const char *kind = str(fact, "kind"), *id = str(fact, "id");
 	int i = 0;
 	for (cJSON *c = f->all->child; c; c = c->next, i++) {
 		if (is(c, kind, id)) {
@@ -147,6 +143,19 @@ cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON 
 	}
 	tell(f, fact, false);
 	return fact;
+}
+
+cJSON *fm_facts_put(struct fm_facts *f, const char *kind, const char *id, cJSON *fields)
+{
+	if (!fields || !cJSON_IsObject(fields)) {
+		cJSON_Delete(fields);
+		return NULL;
+	}
+	cJSON *fact = keyed(kind, id, fields);
+	if (!fact)
+		return NULL;
+	repair(fact->child);
+	return store(f, fact);
 }
 
 const cJSON *fm_facts_get(const struct fm_facts *f, const char *kind, const char *id)
@@ -182,6 +191,37 @@ void fm_facts_remove(struct fm_facts *f, const char *kind, const char *id)
 			return;
 		}
 	}
+}
+
+static bool owned(const cJSON *fact, const char *const *prefixes)
+{
+	for (size_t i = 0; prefixes && prefixes[i]; i++)
+		if (strncmp(str(fact, "kind"), prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+int fm_facts_commit(struct fm_facts *f, struct fm_facts *staging, const char *const *prefixes)
+{
+	/* what the source no longer says */
+	cJSON *c = f->all->child;
+	while (c) {
+		cJSON *next = c->next;
+		if (owned(c, prefixes) && !fm_facts_get(staging, str(c, "kind"), str(c, "id"))) {
+			cJSON *gone = cJSON_DetachItemViaPointer(f->all, c);
+			tell(f, gone, true);
+			cJSON_Delete(gone);
+		}
+		c = next;
+	}
+	/* what it says now: moved, in its order */
+	int rc = 0;
+	while (staging->all->child) {
+		cJSON *fact = cJSON_DetachItemViaPointer(staging->all, staging->all->child);
+		if (!store(f, fact))
+			rc = -ENOMEM;
+	}
+	return rc;
 }
 
 size_t fm_facts_count(const struct fm_facts *f)

@@ -46,6 +46,17 @@ void fm_facts_drop(struct fm_facts *f, const char *prefix);
  * container that was removed). */
 void fm_facts_remove(struct fm_facts *f, const char *kind, const char *id);
 
+/* Replaces at once what a source said (a collection builds its facts in
+ * staging, a set of its own nobody observes, then commits them here): every
+ * fact of f whose kind starts with one of prefixes (NULL-terminated) and
+ * that staging does not hold is removed, then every fact of staging is put
+ * in f, in staging's order (moved: staging is left empty). The observer is
+ * told of what really changed only: a commit that restates the same facts
+ * tells nothing. No evaluation can see the source half restated, as it
+ * could between an fm_facts_drop and the puts after it. 0, or -ENOMEM when
+ * a fact could not be put. */
+int fm_facts_commit(struct fm_facts *f, struct fm_facts *staging, const char *const *prefixes);
+
 /* Told of every change to the set: a fact put that is new or differs from
  * the one it replaces (dropped false), and every fact removed by
  * fm_facts_drop (dropped true, called just before it is freed). A put that

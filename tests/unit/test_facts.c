@@ -149,6 +149,51 @@ static void observer_sees_changes_only(void **state)
 	fm_facts_delete(&f);
 }
 
+/* A collection's commit (issue 21): what staging says replaces at once the
+ * owned kinds' facts; other kinds stay; the observer hears only of real
+ * changes, and nothing at all for a commit that restates the same. The
+ * set never holds the source half restated: after the removals and before
+ * the puts nobody is told anything but those changes themselves. */
+static void commit_replaces_at_once(void **state)
+{
+	(void)state;
+	struct seen s = {0};
+	struct fm_facts *f = fm_facts_new(), *st = fm_facts_new();
+	fm_facts_put(f, "etcd.endpoint", "u", obj_with("state", 1));
+	fm_facts_put(f, "etcd.health", "u", obj_with("healthy", 1));
+	fm_facts_put(f, "docker.container", "c", obj_with("exit_code", 0));
+	fm_facts_observe(f, observe, &s);
+	const char *const kinds[] = {"etcd.", NULL};
+
+	/* the same again: nothing told, nothing moved */
+	fm_facts_put(st, "etcd.endpoint", "u", obj_with("state", 1));
+	fm_facts_put(st, "etcd.health", "u", obj_with("healthy", 1));
+	assert_int_equal(fm_facts_commit(f, st, kinds), 0);
+	assert_int_equal(s.puts + s.drops, 0);
+	assert_int_equal(fm_facts_count(st), 0);
+	assert_int_equal(fm_facts_count(f), 3);
+
+	/* health gone, endpoint changed, a new alarm; Docker's fact untouched */
+	fm_facts_put(st, "etcd.endpoint", "u", obj_with("state", 2));
+	fm_facts_put(st, "etcd.alarm", "u#NOSPACE", obj_with("members", 1));
+	assert_int_equal(fm_facts_commit(f, st, kinds), 0);
+	assert_int_equal(s.drops, 1);
+	assert_int_equal(s.puts, 2);
+	assert_null(fm_facts_get(f, "etcd.health", "u"));
+	assert_int_equal(cJSON_GetObjectItem(fm_facts_get(f, "etcd.endpoint", "u"), "state")->valueint, 2);
+	assert_non_null(fm_facts_get(f, "etcd.alarm", "u#NOSPACE"));
+	assert_non_null(fm_facts_get(f, "docker.container", "c"));
+	/* the endpoint kept its place (first), the new fact comes last */
+	assert_string_equal(cJSON_GetObjectItem(fm_facts_at(f, 0), "kind")->valuestring, "etcd.endpoint");
+	assert_string_equal(cJSON_GetObjectItem(fm_facts_at(f, 2), "kind")->valuestring, "etcd.alarm");
+	/* a commit of nothing for the kinds empties them */
+	assert_int_equal(fm_facts_commit(f, st, kinds), 0);
+	assert_int_equal(fm_facts_count(f), 1);
+	fm_facts_observe(f, NULL, NULL);
+	fm_facts_delete(&st);
+	fm_facts_delete(&f);
+}
+
 /* Whatever bytes a source read, a fact's strings are valid UTF-8: bytes
  * outside a valid character (a cut sequence, an overlong form, a
  * surrogate, a stray byte) become '?', valid characters stay, and a lookup
@@ -189,6 +234,7 @@ int main(void)
 		cmocka_unit_test(put_get_replace),
 		cmocka_unit_test(kind_and_id_first),
 		cmocka_unit_test(drop_and_json),
+		cmocka_unit_test(commit_replaces_at_once),
 		cmocka_unit_test(rejects_non_objects),
 		cmocka_unit_test(observer_sees_changes_only),
 		cmocka_unit_test(strings_made_utf8),

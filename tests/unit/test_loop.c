@@ -146,6 +146,49 @@ static void test_event_fires_on_eventfd(void **state)
 	tev_close(&a);
 }
 
+/* The before-sleep hook (issue 21): once per pass, before the wait, after
+ * however many callbacks the last pass ran; what it sees is everything
+ * they did. */
+struct sleep_count {
+	int hooks;
+	int calls_seen; /* the callbacks' count when the hook last ran */
+	struct tev *t[3];
+};
+
+static void on_sleep(void *arg)
+{
+	struct sleep_count *c = arg;
+	c->hooks++;
+	c->calls_seen = c->t[0]->calls + c->t[1]->calls + c->t[2]->calls;
+}
+
+static void test_before_sleep_once_per_pass(void **state)
+{
+	struct fm_loop *loop = *state;
+	struct tev t[3];
+	struct sleep_count c = {.t = {&t[0], &t[1], &t[2]}};
+	for (int i = 0; i < 3; i++) {
+		tev_open(&t[i], true);
+		t[i].drain = true;
+		assert_int_equal(fm_loop_add(loop, &t[i].ev, t[i].fd, EPOLLIN, on_plain), 0);
+	}
+	fm_loop_before_sleep(loop, on_sleep, &c);
+	/* first pass: the hook before the wait (nothing run yet), then all
+	 * three callbacks in one batch */
+	assert_int_equal(fm_loop_run_once(loop, DEADLINE_MS), 3);
+	assert_int_equal(c.hooks, 1);
+	assert_int_equal(c.calls_seen, 0);
+	/* next pass: the hook once, seeing the three */
+	assert_int_equal(fm_loop_run_once(loop, 0), 0);
+	assert_int_equal(c.hooks, 2);
+	assert_int_equal(c.calls_seen, 3);
+	fm_loop_before_sleep(loop, NULL, NULL);
+	assert_int_equal(fm_loop_run_once(loop, 0), 0);
+	assert_int_equal(c.hooks, 2);
+	for (int i = 0; i < 3; i++)
+		tev_close(&t[i]);
+}
+
 static void test_event_fires_on_pipe(void **state)
 {
 	struct fm_loop *loop = *state;
@@ -842,6 +885,7 @@ int main(void)
 	    cmocka_unit_test(test_new_delete),
 	    cmocka_unit_test(test_now_ms_monotonic),
 	    cmocka_unit_test_setup_teardown(test_event_fires_on_eventfd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_before_sleep_once_per_pass, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_fires_on_pipe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_epollout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mod, setup, teardown),
