@@ -64,11 +64,17 @@ row() {
 row container "a kube-system container's process SIGKILLed (kubelet name)" control-plane-crashloop
 row etcd "etcd SIGKILLed by pid" etcd-unreachable
 row journal "kubelet's \"already in use\" line appended to the journal" container-name-conflict
+row hold "the same line, while another diagnosis (a crash loop just healed) is in its hold" container-name-conflict
+held=$(grep -c '^held yes' "$out" || true)
 a=$(stats journal append) || { echo "bench: no append times" >&2; exit 1; }
 read -r ap50 _ amin amax _ <<<"$a"
 echo
 echo "The journal figure includes writing the line: one \`systemd-journal-remote\`"
 echo "run appending the entry to the file the agent follows took $ap50 ms"
 echo "(median; min $amin, max $amax) of it."
+echo
+echo "In the last row $held of $n injections fell inside the held crash loop's"
+echo "hold (its resolve committed after the line was appended; the line goes"
+echo "100 ms after the container's removal, the hold is $hold)."
 echo
 echo "Command: \`FM_CONTROLLER=$ctl $bin $agent $n\` (bench/b_latency.sh, ${took} s)"

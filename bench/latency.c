@@ -216,6 +216,53 @@ static void journal_line(int i)
 		stored("container-name-conflict", "resolved", 10000);
 }
 
+/* Issue 21: a fault while another diagnosis is in its hold. A crash loop
+ * is raised, the container removed (health back: the agent holds the
+ * diagnosis for HOLD before resolving it), and 100 ms later, inside that
+ * hold, kubelet's conflict line is appended. The conflict's raise must not
+ * wait for the hold's end. Whether the injection really fell inside the
+ * hold is read from the controller: the crash loop's resolve is committed
+ * after the injection ("held yes"). */
+static void fault_in_hold(int i)
+{
+	char name[200], id[65], path[128], out[8192], text[1400];
+	snprintf(name, sizeof(name), "k8s_kube-scheduler_kube-scheduler-hold%d_kube-system_%032x_0", i, 0x2b7e + i);
+	if (fmh_docker_run(&node.dk, name, id, "sleep", "3600", NULL) < 0)
+		die("cannot start %s", name);
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (fmh_docker_api_want(&node.dk, "GET", path, 200, out, sizeof(out)) < 0)
+		die("cannot inspect %s", name);
+	const char *p = strstr(out, "\"Pid\":");
+	long pid = p ? strtol(p + 6, NULL, 10) : 0;
+	if (pid <= 1 || kill((pid_t)pid, SIGKILL) < 0)
+		die("cannot kill %s", name);
+	log_mark();
+	stored("control-plane-crashloop", "critical", 10000);
+	snprintf(path, sizeof(path), "/containers/%s", id);
+	if (fmh_docker_api_want(&node.dk, "DELETE", path, 204, out, sizeof(out)) < 0)
+		die("cannot remove %s", name);
+	usleep(100 * 1000);
+	snprintf(text, sizeof(text),
+		 "_TRANSPORT=stdout\n_SYSTEMD_UNIT=kubelet.service\nSYSLOG_IDENTIFIER=kubelet\nPRIORITY=6\n"
+		 "MESSAGE=E0322 21:05:33.780814 1115805 pod_workers.go:191] Error syncing pod " FMH_I1_UID
+		 " (\"kube-apiserver-pi-master1_kube-system(" FMH_I1_UID ")\"), skipping: failed to "
+		 "\"StartContainer\" for \"kube-apiserver\" with CreateContainerError: \"Error response from "
+		 "daemon: Conflict. The container name \\\"/" FMH_I1_APISERVER(%d) "\\\" is already in use by "
+		 "container \\\"0f2a9c1e77d3aa55aa55aa55aa55aa55aa55aa55aa55aa55aa55aa55aa55aa55\\\". You have to "
+		 "remove (or rename) that container to be able to reuse that name.\"\n\n",
+		 300 + i);
+	log_mark();
+	off_t mark = log_at;
+	uint64_t t0 = mono_us();
+	if (fmh_journal_append(node.jfile, text) < 0)
+		die("cannot append to %s", node.jfile);
+	uint64_t raised = stored("container-name-conflict", "critical", 10000);
+	log_at = mark;
+	uint64_t resolved = stored("control-plane-crashloop", "resolved", 10000);
+	sample("hold", t0, raised);
+	printf("held %s\n", resolved > t0 ? "yes" : "no");
+}
+
 /* --- the node, the controller, the agent ----------------------------------- */
 
 /* "memory agent VMRSS PRIVATE_DIRTY" (kB) once it runs with every source
@@ -265,11 +312,11 @@ static void start_agent(const char *bin)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: latency AGENT [N] [container,etcd,journal]\n");
+		fprintf(stderr, "usage: latency AGENT [N] [container,etcd,journal,hold]\n");
 		return 2;
 	}
 	int n = argc > 2 ? atoi(argv[2]) : 50;
-	const char *kinds = argc > 3 ? argv[3] : "container,etcd,journal";
+	const char *kinds = argc > 3 ? argv[3] : "container,etcd,journal,hold";
 	if (n < 1 || n > 1000)
 		die("N must be 1..1000");
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -294,6 +341,9 @@ int main(int argc, char **argv)
 	if (strstr(kinds, "journal"))
 		for (int i = 0; i < n; i++)
 			journal_line(i);
+	if (strstr(kinds, "hold"))
+		for (int i = 0; i < n; i++)
+			fault_in_hold(i);
 
 	int st = 0;
 	if (fmh_stop_status(agent, &st) < 0 || st != 0)

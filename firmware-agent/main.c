@@ -7,6 +7,7 @@
 #include "fm_certs.h"
 #include "fm_coap.h"
 #include "fm_conf.h"
+#include "fm_core.h"
 #include "fm_diagnose.h"
 #include "fm_discover.h"
 #include "fm_docker.h"
@@ -1133,7 +1134,8 @@ struct agent {
 	char board[64];
 	uint64_t t0_ms;
 	struct fm_collect_opts co;
-	struct fm_diag_track *track;
+	/* The decisions (when to collect, evaluate, resolve): fm_core. */
+	struct fm_core *core;
 	struct fm_queue *queue;
 	struct fm_coap *coap;
 	struct fm_uplink *uplink;
@@ -1141,25 +1143,14 @@ struct agent {
 	struct fm_triage_src triage;
 	char docker_host[600];
 	void *live[sizeof(sources) / sizeof(sources[0])];
-	bool collecting;
-	bool committing; /* on_fact: the change is a collection's commit */
-	/* The wait before the next collection: collect_ms, doubled after each
-	 * quiet collection up to collect_idle_ms (next_collect). live_change:
-	 * a live source changed a fact since the last collection. */
-	uint64_t collect_every;
-	bool live_change;
 	/* etcd's death by event (fm_etcd_watch): collected at once, or right
-	 * after the collection running when it is told. */
+	 * after the collection running when it is told. etcd_only: that
+	 * collection of etcd alone is running (the loop runs while it waits). */
 	struct fm_etcd_watch *etcd_watch;
-	bool etcd_again;
-	/* A fact changed since the last evaluation: evaluated once, before
-	 * the loop next sleeps (on_before_sleep), however many changed. */
-	bool dirty;
-	/* Each timer one job: hold_timer is the end of the earliest hold (a
-	 * diagnosis absent from the facts resolves then). A timer that was
-	 * also the debounce after a change let a pending hold swallow it: a
-	 * raise waited for another diagnosis's hold. */
-	struct fm_timer collect_timer, hold_timer, watchdog_timer;
+	bool etcd_again, etcd_only;
+	/* fm_core_tick at fm_core_next_ms: the next collection or the end of
+	 * the earliest hold, whichever comes first. */
+	struct fm_timer core_timer, watchdog_timer;
 	struct fm_signal sigint, sigterm, sighup;
 };
 
@@ -1167,13 +1158,13 @@ struct agent {
 static cJSON *agent_active(void *arg)
 {
 	struct agent *a = arg;
-	return fm_diag_track_active(a->track);
+	return fm_core_active(a->core);
 }
 
 static void agent_status(void *arg, cJSON *o)
 {
 	struct agent *a = arg;
-	cJSON *act = fm_diag_track_active(a->track);
+	cJSON *act = fm_core_active(a->core);
 	int n = 0, w = 0;
 	const cJSON *d;
 	cJSON_ArrayForEach(d, act)
@@ -1195,8 +1186,9 @@ static void agent_status(void *arg, cJSON *o)
 
 /* The state dir's writes (fm_state polled): a fact once one failed,
  * "unwritable" while they fail, "ok" again after one worked. */
-static void put_state_fact(struct fm_facts *facts)
+static void put_state_fact(void *arg, struct fm_facts *facts)
 {
+	(void)arg;
 	struct fm_state_status st;
 	fm_state_status(&st);
 	if (!st.failed)
@@ -1224,26 +1216,10 @@ static void put_state_fact(struct fm_facts *facts)
 	fm_facts_put(facts, "agent.state", st.dir, f);
 }
 
-/* The diagnosis now; what changed goes to the queue and the controller.
- * true when something changed (or could not be evaluated). */
-static bool evaluate(struct agent *a)
+/* What changed in the diagnoses: to the queue and the controller. */
+static void on_changes(void *arg, const cJSON *changes)
 {
-	put_state_fact(a->ss.facts);
-	cJSON *diagnoses = fm_diagnose(a->ss.facts, (int64_t)time(NULL));
-	uint64_t now = fm_now_ms();
-	cJSON *changes = diagnoses ? fm_diag_track_update(a->track, diagnoses, now) : NULL;
-	cJSON_Delete(diagnoses);
-	if (!changes) {
-		fm_err("run: out of memory evaluating the diagnoses");
-		return true;
-	}
-	/* A diagnosis gone from the facts resolves when its hold ends, whether
-	 * or not a fact changes by then. */
-	uint64_t due = fm_diag_track_due_ms(a->track);
-	if (due)
-		fm_timer_arm(&a->hold_timer, due > now ? due - now : 1, 0);
-	else
-		fm_timer_disarm(&a->hold_timer);
+	struct agent *a = arg;
 	cJSON *items = cJSON_CreateArray();
 	const cJSON *ch;
 	cJSON_ArrayForEach(ch, changes)
@@ -1257,85 +1233,30 @@ static bool evaluate(struct agent *a)
 			  cJSON_GetStringValue(cJSON_GetObjectItem(ch, "code")),
 			  cJSON_GetStringValue(cJSON_GetObjectItem(ch, "summary")));
 	}
-	bool any = cJSON_GetArraySize(changes) > 0;
-	cJSON_Delete(changes);
-	if (!any) {
-		cJSON_Delete(items);
-		return false;
-	}
 	fm_queue_push(a->queue, items, (int64_t)time(NULL));
-	cJSON *act = fm_diag_track_active(a->track);
+	cJSON *act = fm_core_active(a->core);
 	fm_queue_set_reported(a->queue, act);
 	cJSON_Delete(act);
 	fm_uplink_kick(a->uplink);
-	return true;
+}
+
+/* One timer for what fm_core has due next. */
+static void rearm(struct agent *a)
+{
+	uint64_t at = fm_core_next_ms(a->core), now = fm_now_ms();
+	if (at)
+		fm_timer_arm(&a->core_timer, at > now ? at - now : 1, 0);
+	else
+		fm_timer_disarm(&a->core_timer);
 }
 
 /* Once per loop pass: what the callbacks of the pass changed (a batch of
- * journal lines, a container's events, a collection's commit) is
- * evaluated once. */
+ * journal lines, a container's events) is evaluated once. */
 static void on_before_sleep(void *arg)
 {
 	struct agent *a = arg;
-	if (!a->dirty)
-		return;
-	a->dirty = false;
-	(void)evaluate(a);
-}
-
-static void on_hold(struct fm_timer *t)
-{
-	(void)evaluate(container_of(t, struct agent, hold_timer));
-}
-
-/* Whether a raised diagnosis is critical: then etcd and the apiserver are
- * asked at the full rate, to see them recover. */
-static bool any_critical(struct agent *a)
-{
-	cJSON *act = fm_diag_track_active(a->track);
-	bool crit = !act;
-	const cJSON *d;
-	cJSON_ArrayForEach(d, act)
-	{
-		const char *sev = cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity"));
-		if (sev && strcmp(sev, "critical") == 0)
-			crit = true;
-	}
-	cJSON_Delete(act);
-	return crit;
-}
-
-/* Arms the next collection: after a quiet one (nothing changed, nothing
- * pending or critical, the live sources quiet) the wait doubles up to
- * --collect-idle; otherwise it is --collect-interval again. An idle node
- * is then woken by a collection once a minute, not every 10 s; its live
- * sources (Docker's events, the journal, the kernel log, etcd's watch)
- * still tell of a change at once. */
-static void next_collect(struct agent *a, bool quiet)
-{
-	const struct opts *o = a->o;
-	uint64_t was = a->collect_every;
-	if (!quiet || !a->collect_every)
-		a->collect_every = o->collect_ms;
-	else if (a->collect_every < o->collect_idle_ms)
-		a->collect_every = a->collect_every * 2 < o->collect_idle_ms ? a->collect_every * 2 : o->collect_idle_ms;
-	if (a->collect_every != was)
-		fm_info("run: next collection in %llu ms (%s)", (unsigned long long)a->collect_every,
-			quiet ? "quiet" : "something changed or is critical");
-	a->live_change = false;
-	fm_timer_arm(&a->collect_timer, a->collect_every, 0);
-}
-
-/* A live source saw a change: the collected sources are asked within
- * --collect-interval again (a stretched wait is cut short). */
-static void collect_soon(struct agent *a)
-{
-	a->live_change = true;
-	if (a->collect_every > a->o->collect_ms) {
-		a->collect_every = a->o->collect_ms;
-		fm_timer_arm(&a->collect_timer, a->o->collect_ms, 0);
-		fm_info("run: next collection in %llu ms (a live source changed)", (unsigned long long)a->collect_every);
-	}
+	fm_core_before_sleep(a->core, fm_now_ms());
+	rearm(a);
 }
 
 static void on_fact(void *arg, const cJSON *fact, bool dropped)
@@ -1343,13 +1264,7 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
 	(void)fact;
 	(void)dropped;
 	struct agent *a = arg;
-	/* A collection's facts arrive in one commit (fm_facts_commit), which
-	 * it evaluates itself; what a live source puts is evaluated before
-	 * the loop next sleeps, during a collection too. */
-	if (a->committing)
-		return;
-	a->dirty = true;
-	collect_soon(a);
+	fm_core_fact_changed(a->core, fm_now_ms());
 }
 
 /* What a collection writes its facts into, and what it restates when it
@@ -1357,15 +1272,6 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
  * with the node's and pods' objects and the certificates, the board). */
 static const char *const collected_kinds[] = {"etcd.", "apiserver.", "node", "pod", "cert", "hal.", NULL};
 static const char *const etcd_kinds[] = {"etcd.", NULL};
-
-/* Puts what a collection gathered in staging into the facts at once. */
-static void commit(struct agent *a, struct fm_facts *staging, const char *const *kinds)
-{
-	a->committing = true;
-	if (fm_facts_commit(a->ss.facts, staging, kinds) < 0)
-		fm_err("run: out of memory storing a collection's facts");
-	a->committing = false;
-}
 
 /* etcd again, for as long as the watcher asks (fm_etcd_watch spoke while
  * etcd was being asked: that answer may predate what the watcher saw). */
@@ -1377,65 +1283,55 @@ static void collect_etcd_asked(struct agent *a, struct fm_facts *staging)
 	}
 }
 
-/* etcd, apiserver and the board: collected on the loop (fm_httpc runs it
- * while it waits), so the live sources and libcoap keep being served. */
-static void on_collect(struct fm_timer *t)
+/* fm_core's collect hook: etcd, the apiserver and the board, on the loop
+ * (fm_httpc runs it while it waits, so the live sources and libcoap keep
+ * being served), into staging; committed whole at the end. */
+static void on_collect_due(void *arg, struct fm_facts *staging)
 {
-	struct agent *a = container_of(t, struct agent, collect_timer);
-	if (a->collecting)
-		return; /* the loop runs nested while a collection waits */
-	struct fm_facts *staging = fm_facts_new();
-	if (!staging) {
-		fm_err("run: out of memory for a collection");
-		next_collect(a, false);
-		return;
-	}
-	a->collecting = true;
-	/* Into a set of its own: the facts the diagnosis reads change only at
-	 * the commit, whatever the loop runs while a request waits. */
+	struct agent *a = arg;
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]) && !fm_loop_stopped(a->ss.loop); i++)
 		if (!sources[i].start)
 			sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
 	collect_etcd_asked(a, staging);
-	a->collecting = false;
 	/* Stopped meanwhile: what the canceled requests left is not the
-	 * node's state and must not be reported. */
-	if (fm_loop_stopped(a->ss.loop)) {
-		fm_facts_delete(&staging);
+	 * node's state and must not be reported (fm_core_delete frees it). */
+	if (fm_loop_stopped(a->ss.loop))
 		return;
-	}
-	commit(a, staging, collected_kinds);
-	fm_facts_delete(&staging);
-	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
-	bool changed = evaluate(a);
-	next_collect(a, !changed && !a->live_change && !fm_diag_track_due_ms(a->track) && !any_critical(a));
+	fm_core_collected(a->core, staging, collected_kinds, fm_now_ms());
+}
+
+static void on_core_timer(struct fm_timer *t)
+{
+	struct agent *a = container_of(t, struct agent, core_timer);
+	if (!a->etcd_only)
+		fm_core_tick(a->core, fm_now_ms());
+	rearm(a);
 }
 
 /* The etcd watch stream ended (etcd died or closed on us) or came back:
  * etcd is collected now rather than at the next --collect-interval, and
- * diagnosed at once (no debounce: one source, one answer). A refused
- * connection is direct evidence, and fm_diag_track raises at first sight
- * (its hold only delays resolving), so etcd-unreachable reaches the
- * controller within one round trip of the stream's end. */
+ * diagnosed at once. A refused connection is direct evidence, and
+ * fm_diag_track raises at first sight (its hold only delays resolving), so
+ * etcd-unreachable reaches the controller within one round trip of the
+ * stream's end. */
 static void on_etcd_change(void *arg, bool up)
 {
 	struct agent *a = arg;
 	fm_info("run: etcd watch %s: collecting etcd now", up ? "established again" : "ended");
 	a->etcd_again = true;
-	collect_soon(a);
-	if (a->collecting)
-		return; /* on_collect asks again when it is done */
+	fm_core_fact_changed(a->core, fm_now_ms()); /* the collections at the full rate */
+	if (fm_core_collecting(a->core) || a->etcd_only)
+		return; /* the collection running asks again when it is done */
 	struct fm_facts *staging = fm_facts_new();
 	if (!staging)
 		return;
-	a->collecting = true;
+	a->etcd_only = true;
 	collect_etcd_asked(a, staging);
-	a->collecting = false;
-	if (!fm_loop_stopped(a->ss.loop)) {
-		commit(a, staging, etcd_kinds);
-		evaluate(a);
-	}
+	a->etcd_only = false;
+	if (!fm_loop_stopped(a->ss.loop))
+		fm_core_commit(a->core, staging, etcd_kinds, fm_now_ms());
 	fm_facts_delete(&staging);
+	rearm(a);
 }
 
 static void on_watchdog(struct fm_timer *t)
@@ -1609,13 +1505,10 @@ static void on_hup(struct fm_signal *s, int signo)
 	o->heartbeat_ms = fresh.heartbeat_ms;
 	a->policy.allow_remove = o->allow_rm = fresh.allow_rm;
 	o->hold_ms = fresh.hold_ms;
-	fm_diag_track_set_hold(a->track, o->hold_ms ? o->hold_ms : 30000);
-	if (fresh.collect_ms != o->collect_ms || fresh.collect_idle_ms != o->collect_idle_ms) {
-		o->collect_ms = fresh.collect_ms;
-		o->collect_idle_ms = fresh.collect_idle_ms;
-		a->collect_every = o->collect_ms;
-		fm_timer_arm(&a->collect_timer, o->collect_ms, 0);
-	}
+	o->collect_ms = fresh.collect_ms;
+	o->collect_idle_ms = fresh.collect_idle_ms;
+	fm_core_set_opts(a->core, &(struct fm_core_opts){o->collect_ms, o->collect_idle_ms, o->hold_ms}, fm_now_ms());
+	rearm(a);
 	o->timeout_ms = fresh.timeout_ms;
 	o->tls_max = fresh.tls_max;
 	a->co.timeout_ms = (int)o->timeout_ms;
@@ -1668,8 +1561,7 @@ static void agent_close(struct agent *a)
 	fm_facts_observe(a->ss.facts, NULL, NULL);
 	fm_uplink_delete(&a->uplink);
 	fm_coap_delete(&a->coap);
-	fm_timer_close(&a->collect_timer);
-	fm_timer_close(&a->hold_timer);
+	fm_timer_close(&a->core_timer);
 	fm_timer_close(&a->watchdog_timer);
 	/* A second SIGTERM (to the process and to its group) may be pending:
 	 * the agent is stopping anyway, so it must not kill it once the
@@ -1680,7 +1572,7 @@ static void agent_close(struct agent *a)
 	fm_signal_close(&a->sigterm);
 	fm_signal_close(&a->sighup);
 	fm_queue_delete(&a->queue);
-	fm_diag_track_delete(&a->track);
+	fm_core_delete(&a->core);
 	session_close(&a->ss);
 }
 
@@ -1695,8 +1587,7 @@ static bool source_pointed(const char *source, const struct opts *o)
 
 static int run(struct opts *o, const struct opts *cli)
 {
-	struct agent a = {.o = o, .cli = cli, .collect_timer = FM_TIMER_INIT,
-			  .hold_timer = FM_TIMER_INIT, .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
+	struct agent a = {.o = o, .cli = cli, .core_timer = FM_TIMER_INIT, .watchdog_timer = FM_TIMER_INIT, .sigint = {.ev = FM_EVENT_INIT},
 			  .sigterm = {.ev = FM_EVENT_INIT}, .sighup = {.ev = FM_EVENT_INIT}};
 	char err[600];
 	int status = EXIT_USAGE;
@@ -1733,16 +1624,18 @@ static int run(struct opts *o, const struct opts *cli)
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
 		goto out_close;
 	}
-	if (!(a.track = fm_diag_track_new(o->hold_ms ? o->hold_ms : 30000)) ||
-	    fm_diag_track_seed(a.track, fm_queue_reported(a.queue), fm_now_ms()) < 0) {
+	const struct fm_core_opts copts = {o->collect_ms, o->collect_idle_ms, o->hold_ms};
+	const struct fm_core_hooks hooks = {.arg = &a, .collect = on_collect_due, .changes = on_changes,
+					    .prepare = put_state_fact};
+	if (!(a.core = fm_core_new(a.ss.facts, &copts, &hooks, fm_now_ms())) ||
+	    fm_core_seed(a.core, fm_queue_reported(a.queue), fm_now_ms()) < 0) {
 		fprintf(stderr, "fleetmedic-agent: out of memory\n");
 		goto out_close;
 	}
 	if (fm_signal_init(a.ss.loop, &a.sigint, SIGINT, on_stop) < 0 ||
 	    fm_signal_init(a.ss.loop, &a.sigterm, SIGTERM, on_stop) < 0 ||
 	    fm_signal_init(a.ss.loop, &a.sighup, SIGHUP, on_hup) < 0 ||
-	    fm_timer_init(a.ss.loop, &a.collect_timer, on_collect) < 0 ||
-	    fm_timer_init(a.ss.loop, &a.hold_timer, on_hold) < 0 ||
+	    fm_timer_init(a.ss.loop, &a.core_timer, on_core_timer) < 0 ||
 	    fm_timer_init(a.ss.loop, &a.watchdog_timer, on_watchdog) < 0) {
 		fprintf(stderr, "fleetmedic-agent: cannot set up the loop: %s\n", strerror(errno));
 		goto out_close;
@@ -1810,8 +1703,7 @@ static int run(struct opts *o, const struct opts *cli)
 			fm_warn("run: etcd is not watched (only collected every %llums): %s",
 				(unsigned long long)o->collect_ms, err);
 	}
-	a.collect_every = o->collect_ms;
-	fm_timer_arm(&a.collect_timer, 1, 0);
+	rearm(&a); /* the first collection at once */
 	uint64_t wd = fm_journal_watchdog_usec();
 	if (wd)
 		fm_timer_arm(&a.watchdog_timer, wd / 2000 ? wd / 2000 : 1, wd / 2000 ? wd / 2000 : 1);
