@@ -2,7 +2,7 @@
  * (issue 21): when the collected sources are asked, when the facts are
  * evaluated, when a diagnosis absent for its hold resolves. Every call
  * takes the time from its caller, so the tests drive it with a fake clock
- * and fake sources (tests/unit/test_core.c); the daemon (main.c's run)
+ * and fake sources (tests/unit/test_core.c); the daemon (fm_daemon, `run`)
  * drives it from its loop: fm_core_fact_changed from the facts' observer,
  * fm_core_before_sleep once per loop pass (fm_loop_before_sleep), and
  * fm_core_tick from one timer armed at fm_core_next_ms.

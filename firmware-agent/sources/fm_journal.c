@@ -5,7 +5,6 @@
 #include "fm_log.h"
 #include "fm_state.h"
 
-#include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
 #include <cjson/cJSON.h>
@@ -739,15 +738,4 @@ int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsi
 	}
 	*out = lines;
 	return 0;
-}
-
-int fm_journal_notify(const char *state)
-{
-	return sd_notify(0, state);
-}
-
-uint64_t fm_journal_watchdog_usec(void)
-{
-	uint64_t usec = 0;
-	return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
 }

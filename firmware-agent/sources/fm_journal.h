@@ -81,10 +81,4 @@ bool fm_journal_pos_after(const struct fm_journal_pos *a, const struct fm_journa
 int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsigned count, cJSON **out,
 		    char *err, size_t err_size);
 
-/* systemd's service manager, which libsystemd (this file's library) talks
- * to: sd_notify(3) (READY=1, WATCHDOG=1, STOPPING=1), and the watchdog
- * interval systemd asks for (µs; 0 when none). */
-int fm_journal_notify(const char *state);
-uint64_t fm_journal_watchdog_usec(void);
-
 #endif

@@ -1,0 +1,57 @@
+/* fm_options: fleetmedic-agent's options and its configuration file, as a
+ * plain struct the commands and the daemon read (issue 21: not main.c's
+ * private one). The command line wins over --config; `run`'s SIGHUP reads
+ * the file again over the command line alone.
+ *
+ * Exit status (DESIGN.md): 0 fine, 1 a critical finding (for probe: the
+ * source is unreachable or unhealthy), 2 usage or configuration error. */
+#ifndef FM_OPTIONS_H
+#define FM_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXIT_FINDING 1
+#define EXIT_USAGE   2
+
+struct fm_opts {
+	bool json;
+	bool follow;
+	const char *root;
+	uint64_t timeout_ms;
+	uint64_t since_ms; /* 0: not given */
+	int tls_max;
+	const char *etcd_url, *etcd_ca, *etcd_cert, *etcd_key;
+	const char *apiserver_url, *kubeconfig;
+	const char *docker_host, *journal_dir, *kmsg, *since, *config;
+	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
+	/* run */
+	uint64_t heartbeat_ms, collect_ms, collect_idle_ms, hold_ms, ack_timeout_ms, retry_max_ms;
+	unsigned max_retransmit;
+	int log_level; /* enum fm_log_level; 0: not given */
+	bool insecure, allow_rm;
+	const char *listen;
+	/* which options the command line gave (they win over --config) */
+	uint64_t given;
+};
+
+/* --config's text: the options point into it until it is freed. */
+struct fm_config_text {
+	char *text;
+};
+
+/* --help's text, on out. */
+void fm_usage(FILE *out);
+/* --version: the agent's and its libraries' versions, on stdout. */
+void fm_version(void);
+/* The options after the command (argv[0] is the command), into o; 0, or
+ * the exit status after saying what is wrong. optind tells where they
+ * end. */
+int fm_parse_opts(int argc, char **argv, struct fm_opts *o);
+/* The configuration file over o: a key the command line gave (o->given)
+ * is not changed. 0, or -1 with why in out_err (NULL: said on stderr). */
+int fm_read_config(const char *path, struct fm_opts *o, struct fm_config_text *cf, char *out_err, size_t out_size);
+
+#endif
