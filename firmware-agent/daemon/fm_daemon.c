@@ -462,21 +462,17 @@ out_free:
 static size_t own_key(void *arg, const uint8_t *identity, size_t id_len, uint8_t *key)
 {
 	const struct agent *a = arg;
-	static uint8_t k[FM_COAP_PSK_MAX];
-	static size_t klen;
-	char err[400];
 	size_t n = strlen(a->o->psk_identity ? a->o->psk_identity : a->node);
 	if (id_len != n || memcmp(identity, a->o->psk_identity ? a->o->psk_identity : a->node, n) != 0) {
 		fm_warn("listen: DTLS-PSK identity '%.*s' refused (only this node's own)", (int)(id_len > 64 ? 64 : id_len),
 			(const char *)identity);
 		return 0;
 	}
-	if (!klen && fm_coap_read_psk(a->o->psk_file, k, sizeof(k), &klen, err, sizeof(err)) < 0) {
-		fm_err("listen: %s", err);
-		return 0;
-	}
-	memcpy(key, k, klen);
-	return klen;
+	/* the node's key as the uplink holds it: what SIGHUP read last */
+	if (!a->key_len)
+		fm_err("listen: no key (--psk-file) to answer with");
+	memcpy(key, a->key, a->key_len);
+	return a->key_len;
 }
 
 static void agent_close(struct agent *a)
