@@ -186,6 +186,28 @@ static int load_key(struct fm_tls_config *cfg, const char *file, const char *pem
 	return rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ? -ENOENT : -EINVAL;
 }
 
+/* The CA, and our certificate with its key when given (checked to be a
+ * pair). 0, or as load_crt/load_key with the library's code in *lib. */
+static int load_files(struct fm_tls_config *cfg, const struct fm_tls_options *o, bool have_cert, char *err,
+		      size_t errlen, int *lib)
+{
+	int rc = load_crt(&cfg->ca, o->ca_file, o->ca_pem, "CA", err, errlen, lib);
+	if (rc || !have_cert)
+		return rc;
+	if ((rc = load_crt(&cfg->own, o->cert_file, o->cert_pem, "certificate", err, errlen, lib)) ||
+	    (rc = load_key(cfg, o->key_file, o->key_pem, err, errlen, lib)))
+		return rc;
+	rc = mbedtls_pk_check_pair(&cfg->own.pk, &cfg->key, mbedtls_ctr_drbg_random, &cfg->drbg);
+	if (rc) {
+		*lib = rc;
+		snprintf(err, errlen, "key %s does not belong to certificate %s", o->key_pem ? "(embedded)" : o->key_file,
+			 cfg->cert_file);
+		return -EINVAL;
+	}
+	cfg->have_own = true;
+	return 0;
+}
+
 int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o, char *err,
 		      size_t errlen)
 {
@@ -242,27 +264,8 @@ int fm_tls_config_new(struct fm_tls_config **out, const struct fm_tls_options *o
 		rc = -EIO;
 		goto out_delete;
 	}
-	rc = load_crt(&cfg->ca, o->ca_file, o->ca_pem, "CA", err, errlen, &lib);
-	if (rc)
+	if ((rc = load_files(cfg, o, have_cert, err, errlen, &lib)))
 		goto out_delete;
-	if (have_cert) {
-		rc = load_crt(&cfg->own, o->cert_file, o->cert_pem, "certificate", err, errlen, &lib);
-		if (rc)
-			goto out_delete;
-		rc = load_key(cfg, o->key_file, o->key_pem, err, errlen, &lib);
-		if (rc)
-			goto out_delete;
-		rc = mbedtls_pk_check_pair(&cfg->own.pk, &cfg->key, mbedtls_ctr_drbg_random,
-					   &cfg->drbg);
-		if (rc) {
-			lib = rc;
-			snprintf(err, errlen, "key %s does not belong to certificate %s",
-				 o->key_pem ? "(embedded)" : o->key_file, cfg->cert_file);
-			rc = -EINVAL;
-			goto out_delete;
-		}
-		cfg->have_own = true;
-	}
 
 	rc = mbedtls_ssl_config_defaults(&cfg->conf, MBEDTLS_SSL_IS_CLIENT,
 					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);

@@ -108,6 +108,32 @@ static const char *event_name(yaml_event_type_t type)
 	}
 }
 
+/* A scalar event as node of parent: capped, no NUL inside. 0 or -errno
+ * (-E2BIG, -ENOMEM said by the caller). */
+static int add_scalar(struct ytree *t, const yaml_event_t *ev, int parent, int line, char *err, size_t errlen)
+{
+	if (ev->data.scalar.length > FM_YAML_MAX_SCALAR) {
+		fail(err, errlen, "%s:%d: a string of %zu bytes, more than the %d accepted", t->name, line,
+		     ev->data.scalar.length, FM_YAML_MAX_SCALAR);
+		return -EINVAL;
+	}
+	if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+		fail(err, errlen, "%s:%d: a string holding a NUL byte", t->name, line);
+		return -EINVAL;
+	}
+	int i = ytree_add(t, Y_SCALAR, parent, line);
+	if (i < 0)
+		return i;
+	t->n[i].plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	t->n[i].len = ev->data.scalar.length;
+	t->n[i].str = malloc(ev->data.scalar.length + 1);
+	if (!t->n[i].str)
+		return -ENOMEM;
+	memcpy(t->n[i].str, ev->data.scalar.value, ev->data.scalar.length);
+	t->n[i].str[ev->data.scalar.length] = '\0';
+	return 0;
+}
+
 /* Builds t from the first document of buf[0..len). 0 or -errno with a
  * reason. An empty stream gives an empty tree (count 0). */
 static int ytree_load(struct ytree *t, const unsigned char *buf, size_t len, const char *name,
@@ -167,32 +193,7 @@ static int ytree_load(struct ytree *t, const unsigned char *buf, size_t len, con
 			     line, ev.data.alias.anchor ? (const char *)ev.data.alias.anchor : "");
 			break;
 		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > FM_YAML_MAX_SCALAR) {
-				ret = -EINVAL;
-				fail(err, errlen,
-				     "%s:%d: a string of %zu bytes, more than the %d accepted",
-				     name, line, ev.data.scalar.length, FM_YAML_MAX_SCALAR);
-				break;
-			}
-			if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
-				ret = -EINVAL;
-				fail(err, errlen, "%s:%d: a string holding a NUL byte", name, line);
-				break;
-			}
-			i = ytree_add(t, Y_SCALAR, parent, line);
-			if (i < 0) {
-				ret = i;
-				break;
-			}
-			t->n[i].plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			t->n[i].len = ev.data.scalar.length;
-			t->n[i].str = malloc(ev.data.scalar.length + 1);
-			if (!t->n[i].str) {
-				ret = -ENOMEM;
-				break;
-			}
-			memcpy(t->n[i].str, ev.data.scalar.value, ev.data.scalar.length);
-			t->n[i].str[ev.data.scalar.length] = '\0';
+			ret = add_scalar(t, &ev, parent, line, err, errlen);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
@@ -461,6 +462,88 @@ static int copy_field(const struct kc_ctx *c, char *out, size_t size, int node, 
 	return 0;
 }
 
+/* The context's cluster: its server, whether TLS verification is off,
+ * its CA. 0 or -errno with a reason. */
+static int kc_cluster(struct fm_kubeconfig *kc, const struct kc_ctx *c, const char *cluster, const char *cur)
+{
+	const struct ytree *t = c->t;
+	char owner[300];
+	int ret;
+	int cl = named(t, map_get(t, 0, "clusters"), cluster, "cluster");
+	if (cl < 0 || t->n[cl].kind != Y_MAP) {
+		fail(c->err, c->errlen, "%s: cluster \"%.64s\" (of context \"%.64s\") not found",
+		     t->name, cluster, cur);
+		return -ENOENT;
+	}
+	snprintf(owner, sizeof(owner), "cluster \"%.64s\"", cluster);
+	int server = map_get(t, cl, "server");
+	if ((ret = copy_field(c, kc->server, sizeof(kc->server), server, "server", owner)) < 0)
+		return ret;
+	if (!printable_token(kc->server)) {
+		fail(c->err, c->errlen, "%s:%d: %s: server holds spaces or control characters",
+		     t->name, line_of(t, server), owner);
+		kc->server[0] = '\0';
+		return -EINVAL;
+	}
+	const char *insecure = map_str(t, cl, "insecure-skip-tls-verify");
+	kc->insecure = insecure && (!strcmp(insecure, "true") || !strcmp(insecure, "True") ||
+				    !strcmp(insecure, "TRUE"));
+	if ((ret = resolve(c, kc->ca_file, sizeof(kc->ca_file),
+			   map_get(t, cl, "certificate-authority"), "certificate-authority",
+			   owner)) < 0 ||
+	    (ret = pem_data(c, &kc->ca_pem, map_get(t, cl, "certificate-authority-data"),
+			    "certificate-authority-data", owner)) < 0)
+		return ret;
+
+	return 0;
+}
+
+/* The context's user: client certificate and key (files or data), token.
+ * 0 or -errno with a reason. */
+static int kc_user(struct fm_kubeconfig *kc, const struct kc_ctx *c, const char *user, const char *cur)
+{
+	const struct ytree *t = c->t;
+	char owner[300];
+	int ret;
+	int us = named(t, map_get(t, 0, "users"), user, "user");
+	if (us < 0 || t->n[us].kind != Y_MAP) {
+		/* "user: {}" parses as a mapping; "user:" (null) means no credentials. */
+		if (us >= 0 && is_null(t, us))
+			return 0;
+		fail(c->err, c->errlen, "%s: user \"%.64s\" (of context \"%.64s\") not found",
+		     t->name, user, cur);
+		return -ENOENT;
+	}
+	snprintf(owner, sizeof(owner), "user \"%.64s\"", user);
+	if ((ret = resolve(c, kc->cert_file, sizeof(kc->cert_file),
+			   map_get(t, us, "client-certificate"), "client-certificate", owner)) <
+		0 ||
+	    (ret = resolve(c, kc->key_file, sizeof(kc->key_file), map_get(t, us, "client-key"),
+			   "client-key", owner)) < 0 ||
+	    (ret = pem_data(c, &kc->cert_pem, map_get(t, us, "client-certificate-data"),
+			    "client-certificate-data", owner)) < 0 ||
+	    (ret = pem_data(c, &kc->key_pem, map_get(t, us, "client-key-data"), "client-key-data",
+			    owner)) < 0)
+		return ret;
+	int tok = map_get(t, us, "token");
+	const char *token = str_at(t, tok);
+	if (token && *token) {
+		/* It goes into an Authorization header: no CR, LF or spaces. */
+		if (!printable_token(token)) {
+			fail(c->err, c->errlen,
+			     "%s:%d: %s: token holds spaces or control characters", t->name,
+			     line_of(t, tok), owner);
+			return -EINVAL;
+		}
+		kc->token = strdup(token);
+		if (!kc->token) {
+			fail(c->err, c->errlen, "%s: out of memory", t->name);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int kc_extract(struct fm_kubeconfig *kc, const struct kc_ctx *c)
 {
 	const struct ytree *t = c->t;
@@ -514,71 +597,9 @@ static int kc_extract(struct fm_kubeconfig *kc, const struct kc_ctx *c)
 			      owner)) < 0)
 		return ret;
 
-	int cl = named(t, map_get(t, 0, "clusters"), cluster, "cluster");
-	if (cl < 0 || t->n[cl].kind != Y_MAP) {
-		fail(c->err, c->errlen, "%s: cluster \"%.64s\" (of context \"%.64s\") not found",
-		     t->name, cluster, cur);
-		return -ENOENT;
-	}
-	snprintf(owner, sizeof(owner), "cluster \"%.64s\"", cluster);
-	int server = map_get(t, cl, "server");
-	if ((ret = copy_field(c, kc->server, sizeof(kc->server), server, "server", owner)) < 0)
+	if ((ret = kc_cluster(kc, c, cluster, cur)) < 0)
 		return ret;
-	if (!printable_token(kc->server)) {
-		fail(c->err, c->errlen, "%s:%d: %s: server holds spaces or control characters",
-		     t->name, line_of(t, server), owner);
-		kc->server[0] = '\0';
-		return -EINVAL;
-	}
-	const char *insecure = map_str(t, cl, "insecure-skip-tls-verify");
-	kc->insecure = insecure && (!strcmp(insecure, "true") || !strcmp(insecure, "True") ||
-				    !strcmp(insecure, "TRUE"));
-	if ((ret = resolve(c, kc->ca_file, sizeof(kc->ca_file),
-			   map_get(t, cl, "certificate-authority"), "certificate-authority",
-			   owner)) < 0 ||
-	    (ret = pem_data(c, &kc->ca_pem, map_get(t, cl, "certificate-authority-data"),
-			    "certificate-authority-data", owner)) < 0)
-		return ret;
-
-	if (!user)
-		return 0; /* a context without a user: no credentials */
-	int us = named(t, map_get(t, 0, "users"), user, "user");
-	if (us < 0 || t->n[us].kind != Y_MAP) {
-		/* "user: {}" parses as a mapping; "user:" (null) means no credentials. */
-		if (us >= 0 && is_null(t, us))
-			return 0;
-		fail(c->err, c->errlen, "%s: user \"%.64s\" (of context \"%.64s\") not found",
-		     t->name, user, cur);
-		return -ENOENT;
-	}
-	snprintf(owner, sizeof(owner), "user \"%.64s\"", user);
-	if ((ret = resolve(c, kc->cert_file, sizeof(kc->cert_file),
-			   map_get(t, us, "client-certificate"), "client-certificate", owner)) <
-		0 ||
-	    (ret = resolve(c, kc->key_file, sizeof(kc->key_file), map_get(t, us, "client-key"),
-			   "client-key", owner)) < 0 ||
-	    (ret = pem_data(c, &kc->cert_pem, map_get(t, us, "client-certificate-data"),
-			    "client-certificate-data", owner)) < 0 ||
-	    (ret = pem_data(c, &kc->key_pem, map_get(t, us, "client-key-data"), "client-key-data",
-			    owner)) < 0)
-		return ret;
-	int tok = map_get(t, us, "token");
-	const char *token = str_at(t, tok);
-	if (token && *token) {
-		/* It goes into an Authorization header: no CR, LF or spaces. */
-		if (!printable_token(token)) {
-			fail(c->err, c->errlen,
-			     "%s:%d: %s: token holds spaces or control characters", t->name,
-			     line_of(t, tok), owner);
-			return -EINVAL;
-		}
-		kc->token = strdup(token);
-		if (!kc->token) {
-			fail(c->err, c->errlen, "%s: out of memory", t->name);
-			return -ENOMEM;
-		}
-	}
-	return 0;
+	return user ? kc_user(kc, c, user, cur) : 0; /* a context without a user: no credentials */
 }
 
 int fm_kubeconfig_parse(struct fm_kubeconfig *kc, const void *buf, size_t len, const char *dir,

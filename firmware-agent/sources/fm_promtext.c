@@ -141,6 +141,44 @@ static bool add_bucket(struct fm_prom_hist *h, double le, double v)
 	return true;
 }
 
+/* The label set at s[*i] ('{' ... '}'), *i moved past it; the value of
+ * "le" (a histogram bucket's bound) into le_text. false when malformed. */
+static bool parse_labels(const char *s, size_t len, size_t *pi, char *le_text, size_t le_size, bool *have_le)
+{
+	size_t i = *pi + 1;
+	for (;;) {
+		i = skip_blanks(s, i, len);
+		if (i < len && s[i] == '}')
+			break;
+		size_t ln = i;
+		if (i >= len || !name_start(s[i]))
+			return false;
+		while (i < len && name_char(s[i]))
+			i++;
+		bool is_le = i - ln == 2 && memcmp(s + ln, "le", 2) == 0;
+		i = skip_blanks(s, i, len);
+		if (i >= len || s[i] != '=')
+			return false;
+		i = skip_blanks(s, i + 1, len);
+		if (i >= len || s[i] != '"')
+			return false;
+		i++;
+		if (!label_value(s, len, &i, is_le ? le_text : NULL, le_size))
+			return false;
+		*have_le |= is_le;
+		i = skip_blanks(s, i, len);
+		if (i < len && s[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i < len && s[i] == '}')
+			break;
+		return false;
+	}
+	*pi = i + 1;
+	return true;
+}
+
 /* One line, without its newline. Returns false when it is malformed. */
 static bool parse_line(struct fm_promtext *p, const char *s, size_t len)
 {
@@ -162,40 +200,8 @@ static bool parse_line(struct fm_promtext *p, const char *s, size_t len)
 
 	i = skip_blanks(s, i, len);
 	if (i < len && s[i] == '{') {
-		i++;
-		for (;;) {
-			i = skip_blanks(s, i, len);
-			if (i < len && s[i] == '}') {
-				i++;
-				break;
-			}
-			size_t ln = i;
-			if (i >= len || !name_start(s[i]))
-				return false;
-			while (i < len && name_char(s[i]))
-				i++;
-			bool is_le = i - ln == 2 && memcmp(s + ln, "le", 2) == 0;
-			i = skip_blanks(s, i, len);
-			if (i >= len || s[i] != '=')
-				return false;
-			i = skip_blanks(s, i + 1, len);
-			if (i >= len || s[i] != '"')
-				return false;
-			i++;
-			if (!label_value(s, len, &i, is_le ? le_text : NULL, sizeof(le_text)))
-				return false;
-			have_le |= is_le;
-			i = skip_blanks(s, i, len);
-			if (i < len && s[i] == ',') {
-				i++;
-				continue;
-			}
-			if (i < len && s[i] == '}') {
-				i++;
-				break;
-			}
+		if (!parse_labels(s, len, &i, le_text, sizeof(le_text), &have_le))
 			return false;
-		}
 		i = skip_blanks(s, i, len);
 	} else if (i == name_at + name_len) {
 		return false; /* the name runs into something that is not a blank */
