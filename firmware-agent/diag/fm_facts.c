@@ -1,6 +1,7 @@
 #include "fm_facts.h"
 
 #include "fm_json.h"
+#include "fm_kinds.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -251,4 +252,11 @@ cJSON *fm_facts_json(const struct fm_facts *f, const char *prefix)
 		}
 	}
 	return out;
+}
+
+bool fm_kind_known(const char *kind)
+{
+#define FM_KIND_IS(k, what) (strcmp(kind, k) == 0) ||
+	return kind && (FM_KINDS(FM_KIND_IS) false);
+#undef FM_KIND_IS
 }

@@ -1,6 +1,8 @@
 /* fm_gather: sources side by side in child processes (see fm_gather.h). */
 #include "fm_gather.h"
 
+#include "fm_kinds.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -112,7 +114,8 @@ static int merge(struct fm_facts *facts, const struct fm_buf *b)
 	while ((f = cJSON_DetachItemFromArray(arr, 0))) {
 		cJSON *kind = cJSON_DetachItemFromObjectCaseSensitive(f, "kind");
 		cJSON *id = cJSON_DetachItemFromObjectCaseSensitive(f, "id");
-		if (cJSON_IsString(kind) && cJSON_IsString(id))
+		/* a child's JSON: only the kinds a source puts */
+		if (cJSON_IsString(kind) && cJSON_IsString(id) && fm_kind_known(kind->valuestring))
 			fm_facts_put(facts, kind->valuestring, id->valuestring, f);
 		else
 			cJSON_Delete(f);

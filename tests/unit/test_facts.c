@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "fm_facts.h"
+#include "fm_kinds.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -194,6 +195,19 @@ static void commit_replaces_at_once(void **state)
 	fm_facts_delete(&f);
 }
 
+/* The kinds are one list (fm_kinds.h): known ones are, a misspelling is not. */
+static void kinds_known(void **state)
+{
+	(void)state;
+	assert_true(fm_kind_known("etcd.endpoint"));
+	assert_true(fm_kind_known("cert"));
+	assert_true(fm_kind_known("kmsg.source"));
+	assert_false(fm_kind_known("etcd.endpont"));
+	assert_false(fm_kind_known("etcd."));
+	assert_false(fm_kind_known(""));
+	assert_false(fm_kind_known(NULL));
+}
+
 /* Whatever bytes a source read, a fact's strings are valid UTF-8: bytes
  * outside a valid character (a cut sequence, an overlong form, a
  * surrogate, a stray byte) become '?', valid characters stay, and a lookup
@@ -235,6 +249,7 @@ int main(void)
 		cmocka_unit_test(kind_and_id_first),
 		cmocka_unit_test(drop_and_json),
 		cmocka_unit_test(commit_replaces_at_once),
+		cmocka_unit_test(kinds_known),
 		cmocka_unit_test(rejects_non_objects),
 		cmocka_unit_test(observer_sees_changes_only),
 		cmocka_unit_test(strings_made_utf8),

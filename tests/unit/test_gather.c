@@ -22,8 +22,8 @@ static int put_two(struct fm_loop *loop, struct fm_facts *facts, void *arg)
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "state", "ok");
 	cJSON_AddNumberToObject(f, "pid_differs", getpid() != getppid() ? 1 : 0);
-	fm_facts_put(facts, "t.endpoint", name, f);
-	fm_facts_put(facts, "t.extra", name, cJSON_CreateObject());
+	fm_facts_put(facts, "etcd.endpoint", name, f);
+	fm_facts_put(facts, "etcd.version", name, cJSON_CreateObject());
 	return 0;
 }
 
@@ -31,7 +31,7 @@ static int sleeper(struct fm_loop *loop, struct fm_facts *facts, void *arg)
 {
 	(void)loop;
 	(void)arg;
-	fm_facts_put(facts, "t.endpoint", "slow", cJSON_CreateObject());
+	fm_facts_put(facts, "etcd.endpoint", "slow", cJSON_CreateObject());
 	sleep(30); /* killed at the deadline */
 	return 0;
 }
@@ -62,11 +62,11 @@ static void facts_come_back(void **state)
 	assert_int_equal(fm_gather_start(jobs, 2), 0);
 	assert_int_equal(fm_gather_finish(jobs, 2, 10000, f), 0);
 	assert_int_equal(fm_facts_count(f), 4);
-	const cJSON *a = fm_facts_get(f, "t.endpoint", "a");
+	const cJSON *a = fm_facts_get(f, "etcd.endpoint", "a");
 	assert_non_null(a);
 	assert_string_equal(cJSON_GetObjectItem(a, "state")->valuestring, "ok");
-	assert_string_equal(cJSON_GetObjectItem(a, "kind")->valuestring, "t.endpoint");
-	assert_non_null(fm_facts_get(f, "t.extra", "b"));
+	assert_string_equal(cJSON_GetObjectItem(a, "kind")->valuestring, "etcd.endpoint");
+	assert_non_null(fm_facts_get(f, "etcd.version", "b"));
 	assert_null(fm_facts_get(f, "check.incomplete", "a"));
 	fm_facts_delete(&f);
 }
@@ -88,11 +88,11 @@ static void overrun_and_death_are_named(void **state)
 	const cJSON *slow = fm_facts_get(f, "check.incomplete", "slow");
 	assert_non_null(slow);
 	assert_non_null(strstr(cJSON_GetObjectItem(slow, "reason")->valuestring, "within 300 ms"));
-	assert_null(fm_facts_get(f, "t.endpoint", "slow"));
+	assert_null(fm_facts_get(f, "etcd.endpoint", "slow"));
 	const cJSON *dead = fm_facts_get(f, "check.incomplete", "dead");
 	assert_non_null(dead);
 	assert_non_null(strstr(cJSON_GetObjectItem(dead, "reason")->valuestring, "exit status 3"));
-	assert_non_null(fm_facts_get(f, "t.endpoint", "fine"));
+	assert_non_null(fm_facts_get(f, "etcd.endpoint", "fine"));
 	fm_facts_delete(&f);
 }
 
