@@ -5,7 +5,8 @@
 # has_evidence, evidence_of) -- and every "namespace.name" literal of a
 # kind's namespace anywhere in the agent, and fails on one that is not in
 # the list: a misspelled kind, on the side that puts it or on the side that
-# reads it. A kind in the list that nothing puts is reported too.
+# reads it. A kind in the list that nothing puts is reported too. The same
+# for the diagnosis codes of fm_diagnose.c.
 set -euo pipefail
 src=${1:?usage: check_kinds.sh SOURCE_DIR}
 agent=$src/firmware-agent
@@ -42,5 +43,16 @@ done
 for k in $list; do
 	grep -qF "\"$k\"" $files || { echo "check_kinds: \"$k\" is listed but nothing spells it" >&2; status=1; }
 done
-[ $status = 0 ] && echo "check_kinds: $(wc -l <<<"$list") kinds, every one spelled in the agent is listed"
+# 5. diagnosis codes: defined once, in fm_diagnose.c's codes[] table; every
+#    code the rules emit, look up or compare (ac/bc: a cause's and a
+#    symptom's code) is one of them.
+diag=$agent/diag/fm_diagnose.c
+codes=$(awk '/codes\[\] = \{/{on=1; next} on && /^\};/{exit} on' "$diag" |
+	grep -oE '^\s*\{"[a-z-]+",' | grep -oE '"[a-z-]+"' | tr -d '"' | sort -u)
+[ -n "$codes" ] || { echo "check_kinds: no codes in fm_diagnose.c's table" >&2; exit 1; }
+used=$(grep -oE '(emit\(c, |is\((ac|bc), |find\([^,]+, )"[a-z]+(-[a-z]+)+"' "$diag" | grep -oE '"[a-z-]+"$' | tr -d '"' | sort -u)
+for k in $used; do
+	grep -qxF "$k" <<<"$codes" || { echo "check_kinds: code \"$k\" is used in fm_diagnose.c but not in codes[]" >&2; status=1; }
+done
+[ $status = 0 ] && echo "check_kinds: $(wc -l <<<"$list") kinds, every one spelled in the agent is listed; $(wc -l <<<"$codes") codes, every one emitted or compared is in the table"
 exit $status
