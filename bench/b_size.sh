@@ -24,7 +24,7 @@ done
 shares() { # MAP -> "group bytes" lines, biggest first
     awk '
     function group(f) {
-        if (f ~ /ltrans|libfmagent\.a|libhal\.a|libfccontroller\.a|main\.c\.o/) return "fleetmedic (agent, hal, controller; LTO)"
+        if (f ~ /ltrans|libfm(core|net|diag|sources|report|daemon)\.a|libhal\.a|libfccontroller\.a|main\.c\.o/) return "fleetmedic (agent, hal, controller; LTO)"
         if (f ~ /libmbed(tls|x509|crypto)\.a/) return "Mbed TLS"
         if (f ~ /libcoap-3\.a/) return "libcoap"
         if (f ~ /libcjson\.a/) return "cJSON"
