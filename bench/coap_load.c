@@ -42,6 +42,7 @@
 #include "fm_log.h"
 #include "fm_loop.h"
 
+#include <coap3/coap.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

@@ -5,6 +5,7 @@
 #include "fm_log.h"
 #include "fm_loop.h"
 
+#include <coap3/coap.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

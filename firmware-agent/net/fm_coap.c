@@ -5,6 +5,7 @@
 #include "fm_conf.h"
 #include "fm_log.h"
 
+#include <coap3/coap.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

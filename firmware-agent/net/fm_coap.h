@@ -21,12 +21,17 @@
 #include "fm_log.h"
 #include "fm_loop.h"
 
-#include <coap3/coap.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* The longest PSK accepted (bytes, after hex decoding) and identity. */
+/* libcoap's types, by name only: this header does not bring libcoap's in
+ * (STYLE.md); a file that calls libcoap includes <coap3/coap.h> itself. */
+struct coap_context_t;
+struct coap_session_t;
+struct coap_address_t;
+
 #define FM_COAP_PSK_MAX	     64
 #define FM_COAP_IDENTITY_MAX 128
 /* CoAP over DTLS's default port (RFC 7252 §6.2) and plain CoAP's. */
@@ -48,13 +53,13 @@ struct fm_coap *fm_coap_new(struct fm_loop *loop);
 void fm_coap_delete(struct fm_coap **c);
 
 /* The libcoap context (borrowed; valid until fm_coap_delete). */
-coap_context_t *fm_coap_context(struct fm_coap *c);
+struct coap_context_t *fm_coap_context(struct fm_coap *c);
 /* The struct fm_coap of a context made by fm_coap_new. */
-struct fm_coap *fm_coap_of(const coap_context_t *ctx);
+struct fm_coap *fm_coap_of(const struct coap_context_t *ctx);
 /* A pointer for the owner (the uplink, the controller's server), kept here
  * so libcoap's handlers can find their state from the context. */
 void fm_coap_set_owner(struct fm_coap *c, void *owner);
-void *fm_coap_owner(const coap_context_t *ctx);
+void *fm_coap_owner(const struct coap_context_t *ctx);
 
 /* Lets libcoap do what is due now (after a coap_send, a session made) and
  * re-arms the timer for its next timeout. */
@@ -82,14 +87,14 @@ int fm_coap_parse_hostport(const char *s, char *host, size_t host_size, uint16_t
 			   size_t err_size);
 /* Resolves host:port (numeric or a name; blocks for DNS, done at start and
  * on a new session only). 0 or -EHOSTUNREACH with err set. */
-int fm_coap_resolve(const char *host, uint16_t port, coap_address_t *addr, char *err,
+int fm_coap_resolve(const char *host, uint16_t port, struct coap_address_t *addr, char *err,
 		    size_t err_size);
 
 /* Opens a client session to u: DTLS-PSK with identity and key when
  * u->secure (DTLS Connection ID asked for when libcoap supports it), plain
  * CoAP otherwise. The session is libcoap's (released with
  * coap_session_release). NULL with err set. Borrows everything. */
-coap_session_t *fm_coap_client(struct fm_coap *c, const struct fm_coap_uri *u, const char *identity,
+struct coap_session_t *fm_coap_client(struct fm_coap *c, const struct fm_coap_uri *u, const char *identity,
 			       const uint8_t *key, size_t key_len, char *err, size_t err_size);
 
 /* A server's key lookup: the key for identity (id_len bytes, not
@@ -105,6 +110,6 @@ int fm_coap_listen(struct fm_coap *c, const char *host, uint16_t port, fm_coap_p
 /* The PSK identity of a DTLS session (NUL-terminated into buf, at most
  * size - 1 bytes); false for a plain session or an identity that does not
  * fit or holds a NUL. */
-bool fm_coap_session_identity(const coap_session_t *s, char *buf, size_t size);
+bool fm_coap_session_identity(const struct coap_session_t *s, char *buf, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
 #include "fm_log.h"
 #include "fm_probe.h"
 
+#include <coap3/coap.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

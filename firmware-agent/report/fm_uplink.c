@@ -4,6 +4,7 @@
 #include "fm_log.h"
 #include "fm_report.h"
 
+#include <coap3/coap.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

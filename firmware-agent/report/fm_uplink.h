@@ -75,7 +75,7 @@ void fm_uplink_asked(struct fm_uplink *u);
 void fm_uplink_set_heartbeat(struct fm_uplink *u, uint32_t heartbeat_s);
 
 /* Whether s is the uplink's session (the controller's). */
-bool fm_uplink_is_session(const struct fm_uplink *u, const coap_session_t *s);
+bool fm_uplink_is_session(const struct fm_uplink *u, const struct coap_session_t *s);
 /* Whether the session is up and GET /me has been answered. */
 bool fm_uplink_ready(const struct fm_uplink *u);
 /* The controller's address as given. */

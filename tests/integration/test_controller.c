@@ -19,6 +19,7 @@
 #include "fmh_check.h"
 #include "fmh_controller.h"
 
+#include <coap3/coap.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -13,6 +13,7 @@
 #include "fm_coap.h"
 #include "fm_harness.h"
 
+#include <coap3/coap.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
