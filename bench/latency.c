@@ -150,10 +150,12 @@ static void sample(const char *kind, uint64_t t0, uint64_t t1)
 
 /* --- the faults ------------------------------------------------------------ */
 
-static void container_exits(int i)
+/* A kube-scheduler-like container named for pod, running; its main
+ * process's pid (id gets the container's id). */
+static long container_up(const char *pod, int i, char *id)
 {
-	char name[200], id[65], path[128], out[8192];
-	snprintf(name, sizeof(name), "k8s_kube-scheduler_kube-scheduler-lat%d_kube-system_%032x_0", i, 0x1a7e + i);
+	char name[200], path[128], out[8192];
+	snprintf(name, sizeof(name), "k8s_kube-scheduler_kube-scheduler-%s%d_kube-system_%032x_0", pod, i, 0x1a7e + i);
 	if (fmh_docker_run(&node.dk, name, id, "sleep", "3600", NULL) < 0)
 		die("cannot start %s", name);
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
@@ -163,15 +165,28 @@ static void container_exits(int i)
 	long pid = p ? strtol(p + 6, NULL, 10) : 0;
 	if (pid <= 1)
 		die("%s has no process", name);
+	return pid;
+}
+
+/* Health back: the exited attempt removed, as kubelet's GC does. */
+static void container_removed(const char *id)
+{
+	char path[128], out[1024];
+	snprintf(path, sizeof(path), "/containers/%s", id);
+	if (fmh_docker_api_want(&node.dk, "DELETE", path, 204, out, sizeof(out)) < 0)
+		die("cannot remove %s", id);
+}
+
+static void container_exits(int i)
+{
+	char id[65];
+	long pid = container_up("lat", i, id);
 	log_mark();
 	uint64_t t0 = mono_us();
 	if (kill((pid_t)pid, SIGKILL) < 0)
 		die("kill %ld: %s", pid, strerror(errno));
 	sample("container", t0, stored("control-plane-crashloop", "critical", 10000));
-	/* Health back: the exited attempt removed, as kubelet's GC does. */
-	snprintf(path, sizeof(path), "/containers/%s", id);
-	if (fmh_docker_api_want(&node.dk, "DELETE", path, 204, out, sizeof(out)) < 0)
-		die("cannot remove %s", name);
+	container_removed(id);
 	stored("control-plane-crashloop", "resolved", 10000);
 }
 
@@ -225,22 +240,13 @@ static void journal_line(int i)
  * after the injection ("held yes"). */
 static void fault_in_hold(int i)
 {
-	char name[200], id[65], path[128], out[8192], text[1400];
-	snprintf(name, sizeof(name), "k8s_kube-scheduler_kube-scheduler-hold%d_kube-system_%032x_0", i, 0x2b7e + i);
-	if (fmh_docker_run(&node.dk, name, id, "sleep", "3600", NULL) < 0)
-		die("cannot start %s", name);
-	snprintf(path, sizeof(path), "/containers/%s/json", id);
-	if (fmh_docker_api_want(&node.dk, "GET", path, 200, out, sizeof(out)) < 0)
-		die("cannot inspect %s", name);
-	const char *p = strstr(out, "\"Pid\":");
-	long pid = p ? strtol(p + 6, NULL, 10) : 0;
-	if (pid <= 1 || kill((pid_t)pid, SIGKILL) < 0)
-		die("cannot kill %s", name);
+	char id[65], text[1400];
+	long pid = container_up("hold", i, id);
 	log_mark();
+	if (kill((pid_t)pid, SIGKILL) < 0)
+		die("kill %ld: %s", pid, strerror(errno));
 	stored("control-plane-crashloop", "critical", 10000);
-	snprintf(path, sizeof(path), "/containers/%s", id);
-	if (fmh_docker_api_want(&node.dk, "DELETE", path, 204, out, sizeof(out)) < 0)
-		die("cannot remove %s", name);
+	container_removed(id);
 	usleep(100 * 1000);
 	snprintf(text, sizeof(text),
 		 "_TRANSPORT=stdout\n_SYSTEMD_UNIT=kubelet.service\nSYSLOG_IDENTIFIER=kubelet\nPRIORITY=6\n"

@@ -169,11 +169,13 @@ static void on_changes(void *arg, const cJSON *changes)
 	fm_uplink_kick(a->uplink);
 }
 
-/* One timer for what fm_core has due next. */
+/* One timer for what fm_core has due next; none while etcd alone is
+ * collected (the loop runs nested meanwhile: a due instant would fire on
+ * every pass until it ends, and on_etcd_change rearms then). */
 static void rearm(struct agent *a)
 {
 	uint64_t at = fm_core_next_ms(a->core), now = fm_now_ms();
-	if (at)
+	if (at && !a->etcd_only)
 		fm_timer_arm(&a->core_timer, at > now ? at - now : 1, 0);
 	else
 		fm_timer_disarm(&a->core_timer);
@@ -212,6 +214,17 @@ static void collect_etcd_asked(struct agent *a, struct fm_facts *staging)
 	}
 }
 
+/* etcd answered a collection while its watch waits out a back-off (it came
+ * back before the watch tried again): the watch now, or its next death
+ * would only be found by the next collection. */
+static void watch_again(struct agent *a)
+{
+	const cJSON *ep = fm_facts_get(a->ss.facts, "etcd.endpoint", a->ss.d.etcd.url);
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(ep, "state"));
+	if (a->etcd_watch && st && strcmp(st, "ok") == 0 && !fm_etcd_watch_up(a->etcd_watch))
+		fm_etcd_watch_now(a->etcd_watch);
+}
+
 /* fm_core's collect hook: etcd, the apiserver and the board, on the loop
  * (fm_httpc runs it while it waits, so the live sources and libcoap keep
  * being served), into staging; committed whole at the end. */
@@ -227,13 +240,15 @@ static void on_collect_due(void *arg, struct fm_facts *staging)
 	if (fm_loop_stopped(a->ss.loop))
 		return;
 	fm_core_collected(a->core, staging, collected_kinds, fm_now_ms());
+	watch_again(a);
 }
 
 static void on_core_timer(struct fm_timer *t)
 {
 	struct agent *a = container_of(t, struct agent, core_timer);
-	if (!a->etcd_only)
-		fm_core_tick(a->core, fm_now_ms());
+	if (a->etcd_only)
+		return; /* rearmed when that collection ends */
+	fm_core_tick(a->core, fm_now_ms());
 	rearm(a);
 }
 
@@ -257,8 +272,10 @@ static void on_etcd_change(void *arg, bool up)
 	a->etcd_only = true;
 	collect_etcd_asked(a, staging);
 	a->etcd_only = false;
-	if (!fm_loop_stopped(a->ss.loop))
+	if (!fm_loop_stopped(a->ss.loop)) {
 		fm_core_commit(a->core, staging, etcd_kinds, fm_now_ms());
+		watch_again(a);
+	}
 	fm_facts_delete(&staging);
 	rearm(a);
 }

@@ -166,6 +166,16 @@ void fm_etcd_watch_delete(struct fm_etcd_watch **wp)
 	*wp = NULL;
 }
 
+void fm_etcd_watch_now(struct fm_etcd_watch *w)
+{
+	/* a retry armed means no request is in flight */
+	if (!w || w->up || w->stopping || !fm_timer_armed(&w->retry))
+		return;
+	fm_timer_disarm(&w->retry);
+	w->backoff_ms = w->o.backoff_min_ms;
+	start(w);
+}
+
 bool fm_etcd_watch_up(const struct fm_etcd_watch *w)
 {
 	return w && w->up;

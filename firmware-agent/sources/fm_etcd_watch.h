@@ -50,6 +50,11 @@ struct fm_etcd_watch *fm_etcd_watch_new(struct fm_loop *loop, const struct fm_et
 /* Stops, frees and NULLs *w; accepts NULL. */
 void fm_etcd_watch_delete(struct fm_etcd_watch **w);
 
+/* etcd was seen answering (a collection): when the stream is down and
+ * waiting out its back-off, it is tried again now, so etcd's next death is
+ * told by the stream rather than found by the next collection. */
+void fm_etcd_watch_now(struct fm_etcd_watch *w);
+
 /* Whether the stream is established now. */
 bool fm_etcd_watch_up(const struct fm_etcd_watch *w);
 

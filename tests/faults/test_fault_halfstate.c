@@ -23,7 +23,6 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_faults.h"
-#include "fmh_uplink.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -52,27 +51,7 @@ static void no_standalone_symptom(void **st)
 	/* incident 1's evidence first: stale attempts, kubelet's lines */
 	assert_int_equal(fmh_incident1_break(&f.node), 0);
 
-	char hex[128], psk[PATH_MAX], conf[PATH_MAX + 16], state[PATH_MAX + 16];
-	fmh_hex(FMH_KEY_A, hex, sizeof(hex));
-	fmh_psk_file(f.dir, "psk", hex, psk, sizeof(psk));
-	snprintf(state, sizeof(state), "%s/state", f.dir);
-	snprintf(conf, sizeof(conf), "%s/fleetmedic.conf", f.dir);
-	FILE *c = fopen(conf, "w");
-	assert_non_null(c);
-	fprintf(c, "controller = %s\npsk-identity = %s\npsk-file = %s\nstate-dir = %s\n", f.ctl.url, FMH_NODE_A, psk,
-		state);
-	fclose(c);
-	const char *args[40] = {fmh_agent(), "run", "--config", conf, "--heartbeat", "2s", "--hold", "1s",
-				"--collect-interval", "1s"};
-	int n = 10, m = fmh_incident1_args(&f.node, f.node.jdir, f.node.refusing, args + n, 40 - n);
-	assert_true(m > 0);
-	for (int i = n; i < n + m; i++)
-		if (strcmp(args[i], "--etcd") == 0)
-			args[i + 1] = silent; /* accepting, never answering */
-	f.agent = fmh_spawn(args, f.log);
-	assert_true(f.agent > 0);
-	if (fmh_wait_log_pid(f.log, "reporting to", f.agent, 15000) < 0)
-		fail_msg("the agent did not start; its log is %s", f.log);
+	fmh_fault_spawn(&f, silent); /* etcd accepting, never answering */
 	fmh_fault_wait(&f, "container-name-conflict", "critical", 20000);
 
 	/* More of kubelet's lines while collections come and go. */

@@ -40,7 +40,7 @@ int fmh_fault_teardown(struct fmh_fault *f)
 	return rc < 0 ? -1 : 0;
 }
 
-void fmh_fault_agent(struct fmh_fault *f)
+void fmh_fault_spawn(struct fmh_fault *f, const char *etcd_url)
 {
 	char hex[128], psk[PATH_MAX], conf[PATH_MAX + 16], state[PATH_MAX + 16];
 	fmh_hex(FMH_KEY_A, hex, sizeof(hex));
@@ -54,12 +54,20 @@ void fmh_fault_agent(struct fmh_fault *f)
 	fclose(c);
 	const char *args[40] = {fmh_agent(),	"run",	    "--config", conf, "--heartbeat", "2s",
 				"--hold",	"1s",	    "--collect-interval", "1s"};
-	int n = 10;
-	assert_true(fmh_incident1_args(&f->node, f->node.jdir, f->node.refusing, args + n, 40 - n) > 0);
+	int n = 10, m = fmh_incident1_args(&f->node, f->node.jdir, f->node.refusing, args + n, 40 - n);
+	assert_true(m > 0);
+	for (int i = n; etcd_url && i < n + m; i++)
+		if (strcmp(args[i], "--etcd") == 0)
+			args[i + 1] = etcd_url;
 	f->agent = fmh_spawn(args, f->log);
 	assert_true(f->agent > 0);
 	if (fmh_wait_log_pid(f->log, "reporting to", f->agent, 15000) < 0)
 		fail_msg("the agent did not start; its log is %s", f->log);
+}
+
+void fmh_fault_agent(struct fmh_fault *f)
+{
+	fmh_fault_spawn(f, NULL);
 	fmh_fault_wait(f, "apiserver-unreachable", "critical", 20000);
 }
 

@@ -49,6 +49,10 @@ int fmh_fault_teardown(struct fmh_fault *f);
 	}
 
 /* Starts `run` on the node (collect every 1 s, heartbeat 2 s, hold 1 s,
+ * state in f->dir/state), etcd at etcd_url instead of the node's when
+ * given, and waits until it says it reports. Fails the test otherwise. */
+void fmh_fault_spawn(struct fmh_fault *f, const char *etcd_url);
+/* Starts `run` on the node (collect every 1 s, heartbeat 2 s, hold 1 s,
  * state in f->dir/state) and waits until it reports and the controller
  * holds apiserver-unreachable (the node's 6443 refuses): the agent is up
  * and its uplink works. Fails the test otherwise. */

@@ -82,6 +82,9 @@ static bool told_up(const void *s)
 	return ((const struct seen *)s)->ups > 0;
 }
 
+/* How etcd is started again: the first test leaves it killed. */
+static struct fmh_latency_etcd etcd_cmd;
+
 static void etcd_killed_and_back(void **st)
 {
 	(void)st;
@@ -93,6 +96,7 @@ static void etcd_killed_and_back(void **st)
 	snprintf(ep.origin, sizeof(ep.origin), "--etcd");
 	struct fmh_latency_etcd cmd;
 	assert_int_equal(fmh_latency_etcd_remember(&etcd, &cmd), 0);
+	etcd_cmd = cmd;
 
 	struct fm_loop *loop = fm_loop_new();
 	assert_non_null(loop);
@@ -135,10 +139,68 @@ static void etcd_killed_and_back(void **st)
 	fm_loop_delete(&loop);
 }
 
+/* fm_etcd_watch_now every 200 ms, as collections seeing etcd answer would
+ * call it, for at most 20 s: etcd just started may refuse the first tries,
+ * and with a minute's back-off nothing else tries again in that time. */
+static void up_by_now(struct fm_loop *loop, struct fm_etcd_watch *w)
+{
+	for (uint64_t t0 = fm_now_ms(); !fm_etcd_watch_up(w) && fm_now_ms() - t0 < 20000;) {
+		fm_etcd_watch_now(w);
+		run_until(loop, is_up, w, 200);
+	}
+}
+
+/* etcd back before the watch tries again (its back-off a minute here):
+ * fm_etcd_watch_now, called when a collection sees etcd answer, sets the
+ * stream up at once, so the next death is told by it. Without the call
+ * nothing would come up within the 20 s waited. */
+static void retried_now_when_seen_back(void **st)
+{
+	(void)st;
+	struct fm_endpoint ep = {.ca_pem = NULL};
+	snprintf(ep.url, sizeof(ep.url), "%s", etcd.url);
+	snprintf(ep.ca, sizeof(ep.ca), "%s", etcd.ca);
+	snprintf(ep.cert, sizeof(ep.cert), "%s", etcd.cert);
+	snprintf(ep.key, sizeof(ep.key), "%s", etcd.key);
+	snprintf(ep.origin, sizeof(ep.origin), "--etcd");
+	struct fmh_latency_etcd cmd = etcd_cmd;
+	assert_int_equal(fmh_latency_etcd_respawn(&etcd, &cmd), 0); /* the first test left it killed */
+	struct fm_loop *loop = fm_loop_new();
+	struct seen seen = {0};
+	char err[400] = "";
+	struct fm_etcd_watch_opts o = {.ep = &ep, .co = {.timeout_ms = 2000}, .backoff_min_ms = 60000,
+				       .backoff_max_ms = 60000, .on_change = on_change, .arg = &seen};
+	struct fm_etcd_watch *w = fm_etcd_watch_new(loop, &o, err, sizeof(err));
+	if (!w)
+		fail_msg("fm_etcd_watch_new: %s", err);
+	up_by_now(loop, w);
+	assert_true(fm_etcd_watch_up(w));
+	fm_loop_run_once(loop, 50); /* a first stream after failed tries is told up: let it be */
+	int ups = seen.ups;
+	assert_int_equal(kill(etcd.pid, SIGKILL), 0);
+	run_until(loop, told_down, &seen, 5000);
+	assert_int_equal(seen.downs, 1);
+	fm_etcd_watch_now(w); /* etcd still dead: tried at once, fails, waits again */
+	fm_loop_run_once(loop, 200);
+	assert_int_equal(seen.ups, ups);
+	assert_false(fm_etcd_watch_up(w));
+	assert_int_equal(fmh_latency_etcd_respawn(&etcd, &cmd), 0);
+	up_by_now(loop, w);
+	for (uint64_t t0 = fm_now_ms(); seen.ups == ups && fm_now_ms() - t0 < 1000;)
+		fm_loop_run_once(loop, 20);
+	assert_int_equal(seen.ups, ups + 1);
+	assert_true(fm_etcd_watch_up(w));
+	fm_etcd_watch_now(w); /* up: nothing to do */
+	assert_true(fm_etcd_watch_up(w));
+	fm_etcd_watch_delete(&w);
+	fm_loop_delete(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(etcd_killed_and_back),
+		cmocka_unit_test(retried_now_when_seen_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
