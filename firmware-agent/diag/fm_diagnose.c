@@ -193,7 +193,7 @@ static cJSON *emit(struct ctx *c, const char *code, const char *severity, const 
 	if (!d || !cJSON_AddStringToObject(d, "code", code) ||
 	    !cJSON_AddStringToObject(d, "severity", severity) ||
 	    !cJSON_AddStringToObject(d, "key", key) ||
-	    !cJSON_AddStringToObject(d, "component", ci && ci->component ? ci->component : "?") ||
+	    !cJSON_AddStringToObject(d, "component", ci && ci->component ? ci->component : "unknown") ||
 	    !cJSON_AddStringToObject(d, "instance", key) ||
 	    !cJSON_AddStringToObject(d, "summary", summary) || !cJSON_AddArrayToObject(d, "evidence") ||
 	    !cJSON_AddArrayToObject(d, "remedy") || !cJSON_AddItemToArray(c->out, d)) {
@@ -940,6 +940,7 @@ static void rule_logs(struct ctx *c)
 		/* The other signals name a diagnosis code: the log line joins the
 		 * diagnosis the probes made of it, or stands alone. */
 		cJSON *d = find(c->out, signal, NULL);
+		bool made = !d;
 		/* kubelet's own refusal confirms what the board suggested
 		 * (swap on): the graver word stands */
 		if (d && fm_diagnose_severity_rank(sev) > fm_diagnose_severity_rank(str(d, "severity")))
@@ -948,6 +949,10 @@ static void rule_logs(struct ctx *c)
 			d = emit(c, signal, sev, str_or(f, "id", signal), "%s logged %.0f time%s: %s",
 				 str_or(f, "source", "?"), num_or(f, "count", 1), num_or(f, "count", 1) == 1 ? "" : "s",
 				 str_or(f, "message", "?"));
+		/* a code about a container (a crash loop kubelet logged): the
+		 * rule's container field names it */
+		if (made && d && !code_info(signal)->component)
+			about(c, d, str_or(fields, "container", "unknown"));
 		evidence(c, d, f, FIELDS("source", "count", "last_us", "fields", "message"));
 	}
 }

@@ -215,6 +215,15 @@ static bool add_strings(cJSON *item, const char *name, const cJSON *from)
 	return true;
 }
 
+/* Whether a component can go on the wire: the controller takes
+ * [a-z0-9-]{1,64} (PROTOCOL.md); a pod's name may hold a dot. One that
+ * cannot is left out rather than have the report refused. */
+static bool shaped(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 /* x: the codes of the symptoms the diagnosis explains, and y: the
  * component of each, in the same order (from its links; a change without
  * links, as a persisted one from an older agent, gives x alone). y is left
@@ -227,7 +236,7 @@ static bool add_links(cJSON *item, const cJSON *change)
 	if (cJSON_GetArraySize(links) <= 0)
 		return add_strings(item, "x", cJSON_GetObjectItemCaseSensitive(change, "explains"));
 	const char *p = str(change, "component");
-	bool own = p != NULL;
+	bool own = p != NULL && shaped(p);
 	cJSON *x = cJSON_AddArrayToObject(item, "x"), *y = cJSON_CreateArray();
 	if (!x || !y) {
 		cJSON_Delete(y);
@@ -238,6 +247,8 @@ static bool add_links(cJSON *item, const cJSON *change)
 		const char *code = str(l, "code"), *comp = str(l, "component");
 		if (!code || !comp)
 			continue;
+		if (!shaped(comp))
+			comp = "unknown"; /* said so rather than refused */
 		own = own && strcmp(comp, p) == 0;
 		if (!cJSON_AddItemToArray(x, cJSON_CreateString(code)) ||
 		    !cJSON_AddItemToArray(y, cJSON_CreateString(comp))) {
@@ -341,7 +352,7 @@ cJSON *fm_report_item(const cJSON *change)
 		}
 	}
 	const char *comp = str(change, "component");
-	if (comp && comp[0] && !cJSON_AddStringToObject(item, "p", comp))
+	if (comp && shaped(comp) && !cJSON_AddStringToObject(item, "p", comp))
 		goto out_oom;
 	if (!add_links(item, change) || !add_strings(item, "f", cJSON_GetObjectItemCaseSensitive(change, "remedy")))
 		goto out_oom;

@@ -130,6 +130,26 @@ static void containerd_reservation(void **state)
 	}
 }
 
+/* kubelet's own line of a static pod's crash loop: the diagnosis is about
+ * that container (the rule's field), not an unknown component. */
+static void logged_crashloop_names_its_container(void **state)
+{
+	(void)state;
+	char line[512];
+	struct fm_facts *f = fm_facts_new();
+	snprintf(line, sizeof(line),
+		 "{\"signal\":\"control-plane-crashloop\",\"severity\":\"critical\",\"source\":\"kubelet.service\","
+		 "\"count\":4,\"last_us\":%lld,\"fields\":{\"container\":\"kube-scheduler\"},\"message\":\"Back-off\"}",
+		 (long long)NOW * 1000000);
+	fmh_put_fact(f, "journal.match", "control-plane-crashloop/kube-scheduler", line);
+	cJSON *d = fm_diagnose(f, NOW);
+	const cJSON *c = diag(d, "control-plane-crashloop");
+	assert_non_null(c);
+	assert_string_equal(cJSON_GetObjectItem(c, "component")->valuestring, "kube-scheduler");
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 /* A configuration error is exit status 2, not a diagnosis. */
 static void config_error_is_not_a_diagnosis(void **state)
 {
@@ -837,6 +857,7 @@ int main(void)
 		cmocka_unit_test(incident_1),
 		cmocka_unit_test(reservation_without_holder),
 		cmocka_unit_test(containerd_reservation),
+		cmocka_unit_test(logged_crashloop_names_its_container),
 		cmocka_unit_test(incident_2),
 		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),

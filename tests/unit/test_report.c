@@ -306,9 +306,28 @@ static void many_changes_are_split(void **state)
 		cJSON_Delete(items[i]);
 }
 
+/* Components are [a-z0-9-]{1,64} on the wire (PROTOCOL.md): one that is
+ * not (a pod's name with a dot) is left out of p and said "unknown" in y,
+ * never sent for the controller to refuse the whole report. */
+static void component_shapes(void **state)
+{
+	(void)state;
+	cJSON *ch = cJSON_Parse("{\"change\":\"raised\",\"code\":\"control-plane-crashloop\",\"key\":\"k\","
+				"\"severity\":\"critical\",\"summary\":\"s\",\"component\":\"web.v2\","
+				"\"links\":[{\"code\":\"apiserver-unreachable\",\"key\":\"u\",\"component\":\"Bad_Name\"}]}");
+	cJSON *item = fm_report_item(ch);
+	assert_non_null(item);
+	assert_null(cJSON_GetObjectItem(item, "p"));
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "y"), 0)->valuestring, "unknown");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "x"), 0)->valuestring, "apiserver-unreachable");
+	cJSON_Delete(item);
+	cJSON_Delete(ch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(component_shapes),
 		cmocka_unit_test(heartbeat_budget),
 		cmocka_unit_test(hash_long_and_compact),
 		cmocka_unit_test(incident1_report),
