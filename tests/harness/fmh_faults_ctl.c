@@ -14,6 +14,7 @@
 #include "fmh_journal.h"
 #include "fmh_uplink.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,41 @@ void fmh_history_once_in_order(const cJSON *show, const char *const want[][2], s
 	}
 }
 
+/* The last bytes of a log on stderr: the tmpdir goes at cleanup, and a CI
+ * run keeps only what was printed. */
+static void print_tail(const char *path)
+{
+	char buf[4000];
+	FILE *l = fopen(path, "re");
+	if (!l)
+		return;
+	fseek(l, 0, SEEK_END);
+	long end = ftell(l);
+	fseek(l, end > (long)sizeof(buf) - 1 ? end - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+	size_t got = fread(buf, 1, sizeof(buf) - 1, l);
+	fclose(l);
+	buf[got] = '\0';
+	fprintf(stderr, "--- the end of %s ---\n%s\n--- end ---\n", path, buf);
+}
+
+/* Every log of the node (the agents' in its dir, the controller's). */
+static void print_logs(const struct fmh_fnode *n)
+{
+	DIR *d = opendir(n->dir);
+	const struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char path[PATH_MAX + 256];
+		if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", n->dir, e->d_name);
+			print_tail(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	print_tail(n->ctl.log);
+}
+
 cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const char *event, uint64_t ms)
 {
 	uint64_t t0 = fm_now_ms();
@@ -172,9 +208,15 @@ cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const 
 		cJSON *j = fmh_fnode_show(n);
 		if (j && fmh_history_count(j, key, event) > 0)
 			return j;
-		cJSON_Delete(j);
-		if (fm_now_ms() - t0 > ms)
+		if (fm_now_ms() - t0 > ms) {
+			char *t = j ? cJSON_Print(cJSON_GetObjectItem(j, "history")) : NULL;
+			fprintf(stderr, "--- the controller's history ---\n%s\n", t ? t : "(none)");
+			free(t);
+			print_logs(n);
+			cJSON_Delete(j);
 			fail_msg("the controller has no %s of %s after %llu ms", event, key, (unsigned long long)ms);
+		}
+		cJSON_Delete(j);
 		usleep(50000);
 	}
 }
