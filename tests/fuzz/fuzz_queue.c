@@ -30,8 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	/* A report holds what fits FM_REPORT_MAX; one item read back larger
 	 * than that (a hand-edited file: the agent cuts its own) goes alone,
-	 * as it is, and the controller refuses it (4.13): bounded by the file. */
-	if (head && (strlen(head) > FM_REPORT_MAX + size || fm_queue_ack(q, seq) < 0))
+	 * as it is, and the controller refuses it (4.13): bounded by the file,
+	 * each byte of which JSON may print as six (a control character read
+	 * raw is written "\u0018"). */
+	if (head && (strlen(head) > FM_REPORT_MAX + 6 * size || fm_queue_ack(q, seq) < 0))
 		__builtin_trap();
 	(void)fm_queue_floor(q, seq + 1);
 	cJSON *items = cJSON_Parse("[{\"c\":\"etcd-down\",\"s\":3,\"k\":\"etcd\",\"m\":\"etcd is down\"},"
