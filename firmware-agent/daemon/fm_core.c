@@ -181,12 +181,19 @@ uint64_t fm_core_next_ms(const struct fm_core *c)
 	return at;
 }
 
-void fm_core_commit(struct fm_core *c, struct fm_facts *staging, const char *const *kinds, uint64_t now_ms)
+/* staging's facts into the daemon's at once; the changes are the commit's,
+ * not a live source's (fm_core_fact_changed ignores them). */
+static void commit(struct fm_core *c, struct fm_facts *staging, const char *const *kinds)
 {
 	c->committing = true;
 	if (fm_facts_commit(c->facts, staging, kinds) < 0)
 		fm_err("run: out of memory storing a collection's facts");
 	c->committing = false;
+}
+
+void fm_core_commit(struct fm_core *c, struct fm_facts *staging, const char *const *kinds, uint64_t now_ms)
+{
+	commit(c, staging, kinds);
 	(void)evaluate(c, now_ms);
 }
 
@@ -194,10 +201,7 @@ void fm_core_collected(struct fm_core *c, struct fm_facts *staging, const char *
 {
 	if (!c->staging || staging != c->staging)
 		return;
-	c->committing = true;
-	if (fm_facts_commit(c->facts, staging, kinds) < 0)
-		fm_err("run: out of memory storing a collection's facts");
-	c->committing = false;
+	commit(c, staging, kinds);
 	fm_facts_delete(&c->staging);
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
 	bool changed = evaluate(c, now_ms);

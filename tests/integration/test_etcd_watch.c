@@ -82,18 +82,25 @@ static bool told_up(const void *s)
 	return ((const struct seen *)s)->ups > 0;
 }
 
+/* The harness's etcd as the agent's endpoint. */
+static void etcd_endpoint(struct fm_endpoint *ep)
+{
+	*ep = (struct fm_endpoint){.ca_pem = NULL};
+	snprintf(ep->url, sizeof(ep->url), "%s", etcd.url);
+	snprintf(ep->ca, sizeof(ep->ca), "%s", etcd.ca);
+	snprintf(ep->cert, sizeof(ep->cert), "%s", etcd.cert);
+	snprintf(ep->key, sizeof(ep->key), "%s", etcd.key);
+	snprintf(ep->origin, sizeof(ep->origin), "--etcd");
+}
+
 /* How etcd is started again: the first test leaves it killed. */
 static struct fmh_latency_etcd etcd_cmd;
 
 static void etcd_killed_and_back(void **st)
 {
 	(void)st;
-	struct fm_endpoint ep = {.ca_pem = NULL};
-	snprintf(ep.url, sizeof(ep.url), "%s", etcd.url);
-	snprintf(ep.ca, sizeof(ep.ca), "%s", etcd.ca);
-	snprintf(ep.cert, sizeof(ep.cert), "%s", etcd.cert);
-	snprintf(ep.key, sizeof(ep.key), "%s", etcd.key);
-	snprintf(ep.origin, sizeof(ep.origin), "--etcd");
+	struct fm_endpoint ep;
+	etcd_endpoint(&ep);
 	struct fmh_latency_etcd cmd;
 	assert_int_equal(fmh_latency_etcd_remember(&etcd, &cmd), 0);
 	etcd_cmd = cmd;
@@ -157,12 +164,8 @@ static void up_by_now(struct fm_loop *loop, struct fm_etcd_watch *w)
 static void retried_now_when_seen_back(void **st)
 {
 	(void)st;
-	struct fm_endpoint ep = {.ca_pem = NULL};
-	snprintf(ep.url, sizeof(ep.url), "%s", etcd.url);
-	snprintf(ep.ca, sizeof(ep.ca), "%s", etcd.ca);
-	snprintf(ep.cert, sizeof(ep.cert), "%s", etcd.cert);
-	snprintf(ep.key, sizeof(ep.key), "%s", etcd.key);
-	snprintf(ep.origin, sizeof(ep.origin), "--etcd");
+	struct fm_endpoint ep;
+	etcd_endpoint(&ep);
 	struct fmh_latency_etcd cmd = etcd_cmd;
 	assert_int_equal(fmh_latency_etcd_respawn(&etcd, &cmd), 0); /* the first test left it killed */
 	struct fm_loop *loop = fm_loop_new();
