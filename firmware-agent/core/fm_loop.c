@@ -21,12 +21,11 @@
 
 /* The events of one epoll_wait that are being dispatched. fm_loop_del and
  * fm_loop_mod look here so that an event removed by an earlier callback of the
- * same batch is not called with a pointer that may already be freed. Batches
- * chain through outer in case a callback runs the loop itself. */
+ * same batch is not called with a pointer that may already be freed. There
+ * is one at a time: the loop is never run from inside a callback. */
 struct batch {
 	struct epoll_event *evs;
 	int n;
-	struct batch *outer;
 };
 
 struct fm_loop {
@@ -108,14 +107,13 @@ int fm_loop_add(struct fm_loop *loop, struct fm_event *ev, int fd, uint32_t even
  * to keep (0: not at all). */
 static void forget_pending(struct fm_loop *loop, const struct fm_event *ev, uint32_t keep)
 {
-	for (struct batch *b = loop->batch; b; b = b->outer) {
-		for (int i = 0; i < b->n; i++) {
-			if (b->evs[i].data.ptr != ev)
-				continue;
-			b->evs[i].events &= keep;
-			if (!b->evs[i].events)
-				b->evs[i].data.ptr = NULL;
-		}
+	struct batch *b = loop->batch;
+	for (int i = 0; b && i < b->n; i++) {
+		if (b->evs[i].data.ptr != ev)
+			continue;
+		b->evs[i].events &= keep;
+		if (!b->evs[i].events)
+			b->evs[i].data.ptr = NULL;
 	}
 }
 
@@ -152,6 +150,14 @@ void fm_loop_del(struct fm_event *ev)
 int fm_loop_run_once(struct fm_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[BATCH_MAX];
+	/* A callback that runs the loop blocks every other source for as long
+	 * as it waits, and re-enters code that is not done with its own state
+	 * (issue 21): refused. The blocking conveniences (fm_httpc_fetch) are
+	 * for one-shot commands, outside any callback. */
+	if (fm_loop_dispatching(loop)) {
+		fm_err("loop: run from inside a callback: refused (a bug: the caller must wait on events instead)");
+		return -EDEADLK;
+	}
 	/* What the last pass changed is dealt with once, before waiting. */
 	if (loop->before_sleep && !loop->stop)
 		loop->before_sleep(loop->before_sleep_arg);
@@ -159,7 +165,7 @@ int fm_loop_run_once(struct fm_loop *loop, int timeout_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 
-	struct batch b = {.evs = evs, .n = n, .outer = loop->batch};
+	struct batch b = {.evs = evs, .n = n};
 	loop->batch = &b;
 	int ran = 0;
 	for (int i = 0; i < n; i++) {
@@ -179,7 +185,7 @@ int fm_loop_run_once(struct fm_loop *loop, int timeout_ms)
 				(unsigned long long)(took / 1000u));
 		ran++;
 	}
-	loop->batch = b.outer;
+	loop->batch = NULL;
 	return ran;
 }
 
@@ -191,6 +197,23 @@ int fm_loop_run(struct fm_loop *loop)
 			return r;
 	}
 	return 0;
+}
+
+int fm_loop_run_until(struct fm_loop *loop, const bool *done)
+{
+	while (!*done) {
+		if (loop->stop)
+			return -ECANCELED;
+		int r = fm_loop_run_once(loop, -1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+bool fm_loop_dispatching(const struct fm_loop *loop)
+{
+	return loop->batch != NULL;
 }
 
 void fm_loop_stop(struct fm_loop *loop)

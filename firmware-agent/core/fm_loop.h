@@ -69,18 +69,26 @@ int fm_loop_mod(struct fm_event *ev, uint32_t events);
 void fm_loop_del(struct fm_event *ev);
 
 /* Waits at most timeout_ms (-1: forever) and dispatches what is ready.
- * Returns the number of callbacks run, or -errno. EINTR is not an error (0). */
+ * Returns the number of callbacks run, or -errno. EINTR is not an error (0).
+ * Never nested: called from inside a callback it refuses with -EDEADLK (a
+ * callback that waits blocks every other source; a source that needs
+ * several round trips is a state machine driven by its events). */
 int fm_loop_run_once(struct fm_loop *loop, int timeout_ms);
 /* Runs until fm_loop_stop. 0 or -errno. The stop is sticky: once stopped,
  * fm_loop_run returns at once and fm_loop_stopped stays true. */
 int fm_loop_run(struct fm_loop *loop);
+/* For one-shot commands: runs passes until *done is true. 0 then;
+ * -ECANCELED when the loop was stopped first (SIGTERM), -EDEADLK from
+ * inside a callback (nothing run), or the pass's -errno. */
+int fm_loop_run_until(struct fm_loop *loop, const bool *done);
+/* Whether a callback of loop is running (where waiting is refused). */
+bool fm_loop_dispatching(const struct fm_loop *loop);
 void fm_loop_stop(struct fm_loop *loop);
 bool fm_loop_stopped(const struct fm_loop *loop);
 
 /* fn(arg) runs at the start of every pass, before the loop waits: what the
  * callbacks of the last pass marked to do is done once there (Redis's
- * beforeSleep), not once per callback. fn NULL: none. A nested pass (a
- * callback running the loop while it waits) runs it too. */
+ * beforeSleep), not once per callback. fn NULL: none. */
 typedef void (*fm_loop_hook_fn)(void *arg);
 void fm_loop_before_sleep(struct fm_loop *loop, fm_loop_hook_fn fn, void *arg);
 

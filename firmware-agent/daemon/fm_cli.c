@@ -212,7 +212,7 @@ int fm_probe_cmd(const char *what, const struct fm_opts *o)
 	/* The source decides whether it is unreachable or unhealthy: a side
 	 * request that failed (no credentials for the node list, no metrics
 	 * listener) is in the facts but is not that verdict. */
-	int status = src->collect(ss.loop, &ss.d, o, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
+	int status = fm_source_collect(src, ss.loop, &ss.d, o, &co, ss.facts) < 0 ? EXIT_FINDING : 0;
 	if (config_error(ss.facts))
 		status = EXIT_USAGE;
 	if (o->json) {
@@ -339,7 +339,7 @@ struct gather_arg {
 static int gather_one(struct fm_loop *loop, struct fm_facts *facts, void *arg)
 {
 	const struct gather_arg *g = arg;
-	return g->src->collect(loop, g->d, g->o, g->co, facts);
+	return fm_source_collect(g->src, loop, g->d, g->o, g->co, facts);
 }
 
 /* Every source once. The servers (etcd, apiserver, Docker) are asked side by
@@ -359,12 +359,12 @@ static void gather_sources(struct fm_session *ss, const struct fm_opts *o, const
 		jobs[k] = (struct fm_gather_job){.name = servers[k], .fn = gather_one, .arg = &args[k]};
 	}
 	fm_gather_start(jobs, 3);
-	fm_source_named("journal")->collect(ss->loop, &ss->d, o, co, ss->facts);
+	fm_source_collect(fm_source_named("journal"), ss->loop, &ss->d, o, co, ss->facts);
 	/* 2.5 per-request deadlines, and at least long enough for the
 	 * apiserver's /livez (FM_APISERVER_HEALTH_MS) and what follows it */
 	int cut = co->timeout_ms * 5 / 2;
 	fm_gather_finish(jobs, 3, cut > FM_APISERVER_HEALTH_MS + 300 ? cut : FM_APISERVER_HEALTH_MS + 300, ss->facts);
-	fm_source_named("hal")->collect(ss->loop, &ss->d, o, co, ss->facts);
+	fm_source_collect(fm_source_named("hal"), ss->loop, &ss->d, o, co, ss->facts);
 }
 
 /* check: every source once, with short deadlines, then the diagnosis. */

@@ -72,11 +72,20 @@ struct agent {
 	struct fm_triage_src triage;
 	char docker_host[600];
 	void *live[FM_NSOURCES];
+	/* The collection running: the servers asked as state machines on the
+	 * loop (fm_sources' begin), each calling back when its last answer is
+	 * in; finished before the loop next sleeps once none is pending. */
+	struct round {
+		bool running;
+		bool scheduled; /* fm_core's (else etcd alone, on its watch's word) */
+		int pending;
+		struct fm_facts *staging;
+		void *state[FM_NSOURCES];
+	} round;
 	/* etcd's death by event (fm_etcd_watch): collected at once, or right
-	 * after the collection running when it is told. etcd_only: that
-	 * collection of etcd alone is running (the loop runs while it waits). */
+	 * after the collection running when it is told. */
 	struct fm_etcd_watch *etcd_watch;
-	bool etcd_again, etcd_only;
+	bool etcd_again;
 	/* fm_core_tick at fm_core_next_ms: the next collection or the end of
 	 * the earliest hold, whichever comes first. */
 	struct fm_timer core_timer, watchdog_timer;
@@ -170,24 +179,15 @@ static void on_changes(void *arg, const cJSON *changes)
 }
 
 /* One timer for what fm_core has due next; none while etcd alone is
- * collected (the loop runs nested meanwhile: a due instant would fire on
- * every pass until it ends, and on_etcd_change rearms then). */
+ * collected (fm_core's collection would begin beside it: it waits for
+ * that round to end, which rearms). */
 static void rearm(struct agent *a)
 {
 	uint64_t at = fm_core_next_ms(a->core), now = fm_now_ms();
-	if (at && !a->etcd_only)
+	if (at && !(a->round.running && !a->round.scheduled))
 		fm_timer_arm(&a->core_timer, at > now ? at - now : 1, 0);
 	else
 		fm_timer_disarm(&a->core_timer);
-}
-
-/* Once per loop pass: what the callbacks of the pass changed (a batch of
- * journal lines, a container's events) is evaluated once. */
-static void on_before_sleep(void *arg)
-{
-	struct agent *a = arg;
-	fm_core_before_sleep(a->core, fm_now_ms());
-	rearm(a);
 }
 
 static void on_fact(void *arg, const cJSON *fact, bool dropped)
@@ -204,14 +204,45 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
 static const char *const collected_kinds[] = {"etcd.", "apiserver.", "node", "pod", "cert", "hal.", NULL};
 static const char *const etcd_kinds[] = {"etcd.", NULL};
 
-/* etcd again, for as long as the watcher asks (fm_etcd_watch spoke while
- * etcd was being asked: that answer may predate what the watcher saw). */
-static void collect_etcd_asked(struct agent *a, struct fm_facts *staging)
+/* A begun source's last answer is in (possibly inside its begin). */
+static void source_collected(void *arg, int rc)
 {
-	while (a->etcd_again && !fm_loop_stopped(a->ss.loop)) {
-		a->etcd_again = false;
-		fm_collect_etcd(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
+	(void)rc;
+	struct agent *a = arg;
+	a->round.pending--;
+}
+
+/* Begins source i of the round; its facts go to the round's staging. */
+static void round_begin(struct agent *a, size_t i)
+{
+	a->round.pending++;
+	a->round.state[i] = fm_sources[i].begin(a->ss.loop, &a->ss.d, a->o, &a->co, a->round.staging,
+						source_collected, a);
+}
+
+/* A round: the servers begun (etcd alone when the watch spoke outside
+ * one), the board read at once; it ends before the loop sleeps once
+ * every server has answered (round_end). */
+static void round_start(struct agent *a, struct fm_facts *staging, bool scheduled)
+{
+	a->round = (struct round){.running = true, .scheduled = scheduled, .staging = staging, .pending = 1};
+	a->etcd_again = false;
+	for (size_t i = 0; i < FM_NSOURCES; i++) {
+		if (fm_sources[i].begin && (scheduled || fm_sources[i].begin == fm_begin_etcd))
+			round_begin(a, i);
+		else if (scheduled && fm_sources[i].collect && !fm_sources[i].start)
+			fm_sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
 	}
+	a->round.pending--; /* every begin has returned */
+}
+
+static void round_free(struct agent *a)
+{
+	for (size_t i = 0; i < FM_NSOURCES; i++)
+		if (a->round.state[i]) {
+			fm_sources[i].end(a->round.state[i]);
+			a->round.state[i] = NULL;
+		}
 }
 
 /* etcd answered a collection while its watch waits out a back-off (it came
@@ -225,29 +256,54 @@ static void watch_again(struct agent *a)
 		fm_etcd_watch_now(a->etcd_watch);
 }
 
-/* fm_core's collect hook: etcd, the apiserver and the board, on the loop
- * (fm_httpc runs it while it waits, so the live sources and libcoap keep
- * being served), into staging; committed whole at the end. */
-static void on_collect_due(void *arg, struct fm_facts *staging)
+/* Every server of the round answered: etcd again if its watch spoke
+ * meanwhile (that answer may predate what the watcher saw), else the
+ * staging committed whole. */
+static void round_end(struct agent *a)
+{
+	round_free(a);
+	if (a->etcd_again) {
+		a->etcd_again = false;
+		a->round.pending = 1;
+		round_begin(a, 0);
+		a->round.pending--;
+		return;
+	}
+	a->round.running = false;
+	if (a->round.scheduled) {
+		fm_core_collected(a->core, a->round.staging, collected_kinds, fm_now_ms());
+	} else {
+		fm_core_commit(a->core, a->round.staging, etcd_kinds, fm_now_ms());
+		fm_facts_delete(&a->round.staging);
+	}
+	a->round.staging = NULL;
+	watch_again(a);
+}
+
+/* Once per loop pass: a round whose servers all answered ends, and what
+ * the callbacks of the pass changed (a batch of journal lines, a
+ * container's events, a round's commit) is evaluated once. */
+static void on_before_sleep(void *arg)
 {
 	struct agent *a = arg;
-	for (size_t i = 0; i < FM_NSOURCES && !fm_loop_stopped(a->ss.loop); i++)
-		if (!fm_sources[i].start)
-			fm_sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
-	collect_etcd_asked(a, staging);
-	/* Stopped meanwhile: what the canceled requests left is not the
-	 * node's state and must not be reported (fm_core_delete frees it). */
-	if (fm_loop_stopped(a->ss.loop))
-		return;
-	fm_core_collected(a->core, staging, collected_kinds, fm_now_ms());
-	watch_again(a);
+	if (a->round.running && a->round.pending == 0)
+		round_end(a);
+	fm_core_before_sleep(a->core, fm_now_ms());
+	rearm(a);
+}
+
+/* fm_core's collect hook: etcd, the apiserver and the board, into
+ * staging; nothing waits. */
+static void on_collect_due(void *arg, struct fm_facts *staging)
+{
+	round_start(arg, staging, true);
 }
 
 static void on_core_timer(struct fm_timer *t)
 {
 	struct agent *a = container_of(t, struct agent, core_timer);
-	if (a->etcd_only)
-		return; /* rearmed when that collection ends */
+	if (a->round.running && !a->round.scheduled)
+		return; /* rearmed when that round ends */
 	fm_core_tick(a->core, fm_now_ms());
 	rearm(a);
 }
@@ -262,21 +318,15 @@ static void on_etcd_change(void *arg, bool up)
 {
 	struct agent *a = arg;
 	fm_info("run: etcd watch %s: collecting etcd now", up ? "established again" : "ended");
-	a->etcd_again = true;
 	fm_core_fact_changed(a->core, fm_now_ms()); /* the collections at the full rate */
-	if (fm_core_collecting(a->core) || a->etcd_only)
-		return; /* the collection running asks again when it is done */
+	if (a->round.running) {
+		a->etcd_again = true; /* the round running asks again when it is done */
+		return;
+	}
 	struct fm_facts *staging = fm_facts_new();
 	if (!staging)
 		return;
-	a->etcd_only = true;
-	collect_etcd_asked(a, staging);
-	a->etcd_only = false;
-	if (!fm_loop_stopped(a->ss.loop)) {
-		fm_core_commit(a->core, staging, etcd_kinds, fm_now_ms());
-		watch_again(a);
-	}
-	fm_facts_delete(&staging);
+	round_start(a, staging, false);
 	rearm(a);
 }
 
@@ -494,6 +544,11 @@ static size_t own_key(void *arg, const uint8_t *identity, size_t id_len, uint8_t
 
 static void agent_close(struct agent *a)
 {
+	/* A round stopped midway: what it gathered is not the node's state
+	 * (fm_core_delete frees a scheduled round's staging). */
+	round_free(a);
+	if (a->round.running && !a->round.scheduled)
+		fm_facts_delete(&a->round.staging);
 	for (size_t i = 0; i < FM_NSOURCES; i++)
 		if (a->live[i])
 			fm_sources[i].stop(a->live[i]);

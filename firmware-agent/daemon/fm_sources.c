@@ -32,8 +32,8 @@ static const char *without_none(const char *origin)
 	return strncmp(origin, "none: ", 6) == 0 ? origin + 6 : origin;
 }
 
-int fm_collect_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
-			const struct fm_collect_opts *co, struct fm_facts *facts)
+void *fm_begin_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
+		    const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done, void *ctx)
 {
 	(void)o;
 	if (!d->etcd.url[0]) {
@@ -43,29 +43,103 @@ int fm_collect_etcd(struct fm_loop *loop, const struct fm_discovery *d, const st
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "state", d->flavor == FM_FLAVOR_NONE ? "config" : "absent");
 		cJSON_AddStringToObject(f, "reason", without_none(d->etcd.origin));
+		fm_facts_drop(facts, "etcd.");
 		fm_facts_put(facts, "etcd.endpoint", "none", f);
-		return 0;
+		done(ctx, 0);
+		return NULL;
 	}
-	return fm_etcd_collect(loop, &d->etcd, d->etcd_metrics_url, time(NULL), co, facts);
+	struct fm_etcd_collection *e =
+		fm_etcd_collection_new(loop, &d->etcd, d->etcd_metrics_url, time(NULL), co, facts, done, ctx);
+	if (!e)
+		done(ctx, -ENOMEM);
+	return e;
 }
 
-static int collect_apiserver(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
-			const struct fm_collect_opts *co, struct fm_facts *facts)
+static void end_etcd(void *state)
+{
+	struct fm_etcd_collection *e = state;
+	fm_etcd_collection_delete(&e);
+}
+
+/* The apiserver's collection, then the node's whole PKI and kubeconfigs:
+ * what 6443 stands on. */
+struct apiserver_begun {
+	struct fm_apiserver_collection *k;
+	const struct fm_discovery *d;
+	struct fm_facts *facts;
+	fm_collected_fn done;
+	void *ctx;
+};
+
+static void apiserver_collected(void *ctx, int rc)
+{
+	struct apiserver_begun *b = ctx;
+	fm_certs_put_node(b->facts, b->d, time(NULL));
+	b->done(b->ctx, rc);
+}
+
+static void end_apiserver(void *state)
+{
+	struct apiserver_begun *b = state;
+	if (!b)
+		return;
+	fm_apiserver_collection_delete(&b->k);
+	free(b);
+}
+
+static void *begin_apiserver(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
+			     const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done,
+			     void *ctx)
 {
 	(void)o;
-	time_t now = time(NULL);
-	int rc = 0;
-	if (d->apiserver.url[0]) {
-		rc = fm_apiserver_collect(loop, &d->apiserver, now, co, facts);
-	} else {
+	struct apiserver_begun *b = calloc(1, sizeof(*b));
+	if (!b) {
+		done(ctx, -ENOMEM);
+		return NULL;
+	}
+	*b = (struct apiserver_begun){.d = d, .facts = facts, .done = done, .ctx = ctx};
+	if (!d->apiserver.url[0]) {
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "state", "config");
 		cJSON_AddStringToObject(f, "reason", without_none(d->apiserver.origin));
+		fm_facts_drop(facts, "apiserver.");
 		fm_facts_put(facts, "apiserver.endpoint", "none", f);
+		apiserver_collected(b, 0);
+		return b;
 	}
-	/* The node's whole PKI and kubeconfigs: what 6443 stands on. */
-	fm_certs_put_node(facts, d, now);
-	return rc;
+	b->k = fm_apiserver_collection_new(loop, &d->apiserver, time(NULL), co, facts, apiserver_collected, b);
+	if (!b->k) {
+		free(b);
+		done(ctx, -ENOMEM);
+		return NULL;
+	}
+	return b;
+}
+
+/* A begun collection waited for: the sources' blocking form (check,
+ * probe). */
+struct waited {
+	int rc;
+	bool done;
+};
+
+static void waited_done(void *ctx, int rc)
+{
+	struct waited *w = ctx;
+	w->rc = rc;
+	w->done = true;
+}
+
+int fm_source_collect(const struct fm_source *src, struct fm_loop *loop, const struct fm_discovery *d,
+		      const struct fm_opts *o, const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	if (src->collect)
+		return src->collect(loop, d, o, co, facts);
+	struct waited w = {-1, false};
+	void *state = src->begin(loop, d, o, co, facts, waited_done, &w);
+	fm_loop_run_until(loop, &w.done);
+	src->end(state);
+	return w.rc;
 }
 
 /* The board: hal's readings, and the clock against the newest certificate. */
@@ -216,13 +290,6 @@ static int collect_docker(struct fm_loop *loop, const struct fm_discovery *d, co
 	return fm_docker_collect(loop, host, co, facts);
 }
 
-/* A live source (probe --follow, and later run): started on the loop, it
- * keeps its facts in the set up to date from its own events until stopped.
- * start returns its state, or NULL after writing why into err (a
- * configuration error). stop frees the state and accepts NULL. */
-
-
-
 /* start_docker's state on a node without Docker. */
 static char no_docker;
 
@@ -252,11 +319,11 @@ static void stop_docker(void *state)
 
 
 const struct fm_source fm_sources[FM_NSOURCES] = {
-	{"etcd", fm_collect_etcd, NULL, NULL},
-	{"apiserver", collect_apiserver, NULL, NULL},
-	{"docker", collect_docker, start_docker, stop_docker},
-	{"journal", collect_journal, start_journal, stop_journal},
-	{"hal", fm_collect_hal, NULL, NULL},
+	{"etcd", NULL, fm_begin_etcd, end_etcd, NULL, NULL},
+	{"apiserver", NULL, begin_apiserver, end_apiserver, NULL, NULL},
+	{"docker", collect_docker, NULL, NULL, start_docker, stop_docker},
+	{"journal", collect_journal, NULL, NULL, start_journal, stop_journal},
+	{"hal", fm_collect_hal, NULL, NULL, NULL, NULL},
 };
 
 /* probe --follow prints each change of the fact set as it happens: one JSON

@@ -15,16 +15,35 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Collects once, waiting on loop (the one-shot commands). */
 typedef int (*fm_collect_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
 			  const struct fm_collect_opts *co, struct fm_facts *facts);
+/* Collects once as a state machine on loop (the daemon's: it never waits):
+ * done(ctx, rc) is called once, when the last answer is in, perhaps before
+ * begin returns. Returns the state for end (which cancels what still runs
+ * and frees it; never from inside done), NULL when there is none. */
+typedef void *(*fm_begin_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
+			  const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done,
+			  void *ctx);
+typedef void (*fm_end_fn)(void *state);
+/* A live source (probe --follow, run): started on the loop, it keeps its
+ * facts in the set up to date from its own events until stopped. start
+ * returns its state, or NULL after writing why into err (a configuration
+ * error). stop frees the state and accepts NULL. */
 typedef void *(*fm_start_fn)(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
 			  struct fm_facts *facts, char *err, size_t err_size);
 typedef void (*fm_stop_fn)(void *state);
 
+/* A source: collected either by collect (work that needs no round trip
+ * on the loop: files, the journal; or Docker, which run follows live) or
+ * by begin/end (the servers etcd and the apiserver, asked over several
+ * round trips). */
 struct fm_source {
 	const char *name;
-	fm_collect_fn collect;
-	fm_start_fn start;     /* NULL: the source cannot be followed (yet) */
+	fm_collect_fn collect; /* NULL: begin and end */
+	fm_begin_fn begin;
+	fm_end_fn end;
+	fm_start_fn start; /* NULL: the source cannot be followed (yet) */
 	fm_stop_fn stop;
 };
 
@@ -33,10 +52,16 @@ struct fm_source {
 extern const struct fm_source fm_sources[FM_NSOURCES];
 /* The source of that name, or NULL. */
 const struct fm_source *fm_source_named(const char *name);
+/* src collected once, waiting on loop: collect, or begin and a wait (the
+ * one-shot commands only: refused inside a loop callback). Returns the
+ * source's result. */
+int fm_source_collect(const struct fm_source *src, struct fm_loop *loop, const struct fm_discovery *d,
+		      const struct fm_opts *o, const struct fm_collect_opts *co, struct fm_facts *facts);
 
-/* Collected alone: etcd when its watch ends, the board at start. */
-int fm_collect_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
-		    const struct fm_collect_opts *co, struct fm_facts *facts);
+/* etcd alone (when its watch ends), as the table's begin. */
+void *fm_begin_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
+		    const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done, void *ctx);
+/* The board (at start). */
 int fm_collect_hal(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
 		   const struct fm_collect_opts *co, struct fm_facts *facts);
 

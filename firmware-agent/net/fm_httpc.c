@@ -648,6 +648,13 @@ int fm_httpc_fetch(struct fm_httpc *c, const struct fm_httpc_req *req)
 {
 	bool done = false;
 	struct fm_httpc_req r = *req;
+	if (fm_loop_dispatching(c->loop)) {
+		/* It would block every other source while it waits. */
+		snprintf(c->reason, sizeof(c->reason),
+			 "refused: a blocking request from inside a loop callback (a bug: use fm_httpc_start)");
+		c->fail = FM_HTTPC_CANCELED;
+		return -1;
+	}
 	r.on_done = fetch_done;
 	r.done_ctx = &done;
 	int rc = fm_httpc_start(c, &r);
@@ -656,19 +663,10 @@ int fm_httpc_fetch(struct fm_httpc *c, const struct fm_httpc_req *req)
 		c->fail = FM_HTTPC_CONNECT;
 		return -1;
 	}
-	while (!done) {
-		/* The loop was stopped (SIGTERM) while the request waits: the
-		 * agent is going down within its second, not at the deadline. */
-		if (fm_loop_stopped(c->loop)) {
-			fm_httpc_cancel(c);
-			break;
-		}
-		rc = fm_loop_run_once(c->loop, -1);
-		if (rc < 0) {
-			fm_httpc_cancel(c);
-			break;
-		}
-	}
+	/* A stopped loop (SIGTERM) ends the wait: the agent is going down
+	 * within its second, not at the deadline. */
+	if (fm_loop_run_until(c->loop, &done) < 0)
+		fm_httpc_cancel(c);
 	return c->fail == FM_HTTPC_OK ? 0 : -1;
 }
 

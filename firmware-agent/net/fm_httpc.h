@@ -139,7 +139,9 @@ void fm_httpc_cancel(struct fm_httpc *c);
 /* For one-shot commands (check, probe): runs the request on the loop until it
  * is done. Returns 0 when an answer arrived (any status), else -1 with c->fail
  * and c->reason set. A stopped loop (fm_loop_stop: SIGTERM) cancels the
- * request at once (FM_HTTPC_CANCELED) instead of waiting for its deadline. */
+ * request at once (FM_HTTPC_CANCELED) instead of waiting for its deadline.
+ * Refused from inside a loop callback (FM_HTTPC_CANCELED, nothing sent): the
+ * daemon's sources never wait (fm_httpc_start). */
 int fm_httpc_fetch(struct fm_httpc *c, const struct fm_httpc_req *req);
 
 /* Marks a finished request failed with FM_HTTPC_STATUS unless its status is

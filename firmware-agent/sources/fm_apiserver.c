@@ -199,24 +199,27 @@ static bool failed_on(const cJSON *fact, const char *check)
 	return false;
 }
 
-/* Asks /NAME?verbose and puts apiserver.NAME. detailed: every check with
- * its verdict, else only the failed ones. Returns 1 healthy, 0 unhealthy,
- * -1 when no verdict could be read. */
-static int collect_health(struct fm_probe_run *r, struct fm_facts *facts, const char *name, bool detailed,
-			  enum fm_probe_asked *first)
+/* Asks /NAME?verbose. kube-apiserver's etcd check waits
+ * --etcd-healthcheck-timeout (2 s by default) for an etcd that hangs, then
+ * answers "[-]etcd failed": worth the wait, it names the cause where a
+ * timeout names nothing. */
+static void send_health(struct fm_probe_run *r, const char *name)
 {
-	char path[32], kind[32], what[32];
+	char path[32];
 	snprintf(path, sizeof(path), "/%s?verbose", name);
+	r->next_timeout_ms = FM_APISERVER_HEALTH_MS;
+	fm_probe_send(r, "GET", path, NULL, SMALL_BODY);
+}
+
+/* Puts apiserver.NAME from the answer. detailed: every check with its
+ * verdict, else only the failed ones. Returns 1 healthy, 0 unhealthy, -1
+ * when no verdict could be read. */
+static int read_health(struct fm_probe_run *r, struct fm_facts *facts, const char *name, bool detailed)
+{
+	char kind[32], what[32];
 	snprintf(kind, sizeof(kind), "apiserver.%s", name);
 	snprintf(what, sizeof(what), "/%s", name);
-
-	/* kube-apiserver's etcd check waits --etcd-healthcheck-timeout (2 s
-	 * by default) for an etcd that hangs, then answers "[-]etcd failed":
-	 * worth the wait, it names the cause where a timeout names nothing. */
-	r->next_timeout_ms = FM_APISERVER_HEALTH_MS;
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", path, NULL, SMALL_BODY);
-	if (first)
-		*first = a;
+	enum fm_probe_asked a = r->asked;
 	if (a != FM_PROBE_OK) {
 		fm_facts_put(facts, kind, r->url, fm_probe_failed_fact(r, a, what));
 		return -1;
@@ -285,11 +288,9 @@ int fm_apiserver_parse_version(struct fm_facts *facts, const char *url, const ch
 	return 0;
 }
 
-static void collect_version(struct fm_probe_run *r, struct fm_facts *facts)
+static void read_version(struct fm_probe_run *r, struct fm_facts *facts)
 {
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/version", NULL, SMALL_BODY);
-	if (a == FM_PROBE_OK && fm_httpc_require_2xx(r->c) < 0)
-		a = FM_PROBE_FAILED;
+	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	if (a == FM_PROBE_OK &&
 	    fm_apiserver_parse_version(facts, r->url, r->c->body.data, r->c->body.len) < 0)
 		a = FM_PROBE_NOT_JSON;
@@ -344,16 +345,23 @@ static void note_denied(struct fm_probe_run *r, struct auth *au, const char *pat
 typedef int (*list_parse_fn)(struct fm_facts *facts, const char *url, const char *body,
 			     size_t len);
 
-/* GETs a list (path with LIMIT_QUERY) and has parse put its facts; when
- * there is no list, puts kind's failure fact (with fields, which say what
- * was asked), or notes the refusal in au (401 / 403). Takes fields. */
-static void get_list(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au, const char *path,
-		     const char *what, const char *kind, cJSON *fields, list_parse_fn parse)
+/* GETs a list (path with LIMIT_QUERY). */
+static void send_list(struct fm_probe_run *r, const char *path)
 {
-	char full[160], where[160];
+	char full[160];
 	snprintf(full, sizeof(full), "%s" LIMIT_QUERY, path);
+	fm_probe_send(r, "GET", full, NULL, LIST_BODY);
+}
+
+/* Has parse put the list's facts; when there is no list, puts kind's
+ * failure fact (with fields, which say what was asked), or notes the
+ * refusal in au (401 / 403). Takes fields. */
+static void read_list(struct fm_probe_run *r, struct fm_facts *facts, struct auth *au, const char *path,
+		      const char *what, const char *kind, cJSON *fields, list_parse_fn parse)
+{
+	char where[160];
 	snprintf(where, sizeof(where), "GET %s", path);
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", full, NULL, LIST_BODY);
+	enum fm_probe_asked a = r->asked;
 	if (a == FM_PROBE_OK && (r->c->status == 401 || r->c->status == 403)) {
 		note_denied(r, au, path, what);
 		cJSON_Delete(fields);
@@ -629,90 +637,226 @@ static int bearer_header(const char *token, char **out, char *err, size_t errlen
 	return 0;
 }
 
-int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, time_t now,
-			 const struct fm_collect_opts *co, struct fm_facts *facts)
+/* --- the collection ---------------------------------------------------- */
+
+#define NODES_PATH "/api/v1/nodes"
+#define PODS_PATH  "/api/v1/namespaces/" PODS_NS "/pods"
+
+struct fm_apiserver_collection {
+	const struct fm_endpoint *ep;
+	time_t now;
+	struct fm_collect_opts co;
+	struct fm_facts *facts;
+	fm_collected_fn done;
+	void *done_ctx;
+
+	struct fm_tls_config *tls;
+	struct fm_httpc c;
+	struct fm_probe_run r;
+	struct auth au;
+	char *auth_header;
+	bool token_ok;
+	char token_err[320];
+	int live, ready;
+	bool past_livez; /* the connection held past /livez: the rest was asked */
+	bool ended;
+};
+
+/* /livez first: the cheapest question, and it opens the connection, so its
+ * time includes the handshakes. */
+static bool send_livez(struct fm_probe_run *r, void *ctx)
 {
-	struct fm_tls_config *tls = NULL;
-	struct fm_httpc c = {.fd = -1};
-	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
+	(void)ctx;
+	send_health(r, "livez");
+	return true;
+}
+
+static void read_livez(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	enum fm_probe_asked first = r->asked;
+	k->live = read_health(r, k->facts, "livez", false);
+	fm_probe_put_endpoint(k->facts, "apiserver.endpoint", k->ep, r->c,
+			      first == FM_PROBE_OK || first == FM_PROBE_NOT_JSON);
+	fm_certs_put_endpoint(k->facts, k->ep, r->c, k->now);
+	if (r->dead) {
+		/* Nothing else can be learnt: no livez fact repeating it. */
+		fm_facts_drop(k->facts, "apiserver.livez");
+		fm_probe_finish(r);
+		return;
+	}
+	k->past_livez = true;
+}
+
+/* /livez that waited on a hanging etcd: /readyz would wait as long to say
+ * the same, and check has 2.5 s for everything. */
+static bool send_readyz(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	const cJSON *lf = fm_facts_get(k->facts, "apiserver.livez", r->url);
+	if (k->live == 0 && r->last_ms > k->co.timeout_ms && failed_on(lf, "etcd")) {
+		cJSON *f = cJSON_CreateObject();
+		char why[160];
+		snprintf(why, sizeof(why), "/livez took %.0f ms to fail on etcd: /readyz would wait as long to say the same",
+			 r->last_ms);
+		cJSON_AddStringToObject(f, "state", "skipped");
+		cJSON_AddStringToObject(f, "reason", why);
+		fm_facts_put(k->facts, "apiserver.readyz", r->url, f);
+		return false;
+	}
+	send_health(r, "readyz");
+	return true;
+}
+
+static void read_readyz(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	k->ready = read_health(r, k->facts, "readyz", true);
+}
+
+static bool send_version(struct fm_probe_run *r, void *ctx)
+{
+	(void)ctx;
+	fm_probe_send(r, "GET", "/version", NULL, SMALL_BODY);
+	return true;
+}
+
+static void read_version_step(struct fm_probe_run *r, void *ctx)
+{
+	read_version(r, ((struct fm_apiserver_collection *)ctx)->facts);
+}
+
+/* The lists only with a token that fits a header (or none). */
+static bool send_nodes(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	if (!k->token_ok)
+		return false;
+	send_list(r, NODES_PATH);
+	return true;
+}
+
+static void read_nodes(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	read_list(r, k->facts, &k->au, NODES_PATH, "list nodes", "apiserver.nodes", cJSON_CreateObject(),
+		  fm_apiserver_parse_nodes);
+}
+
+static bool send_pods(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	if (!k->token_ok)
+		return false;
+	send_list(r, PODS_PATH);
+	return true;
+}
+
+static void read_pods(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	cJSON *ns = cJSON_CreateObject();
+	cJSON_AddStringToObject(ns, "namespace", PODS_NS);
+	read_list(r, k->facts, &k->au, PODS_PATH, "list pods in " PODS_NS, "apiserver.pods", ns,
+		  fm_apiserver_parse_pods);
+}
+
+static const struct fm_probe_step apiserver_steps[] = {
+	{send_livez, read_livez}, {send_readyz, read_readyz}, {send_version, read_version_step},
+	{send_nodes, read_nodes}, {send_pods, read_pods},
+};
+
+static void end(struct fm_apiserver_collection *k)
+{
+	fm_httpc_close(&k->c);
+	k->ended = true;
+	k->done(k->done_ctx, k->live == 1 && k->ready == 1 ? 0 : -1); /* last */
+}
+
+/* The requests are over: what the credentials got. */
+static void asked(void *ctx)
+{
+	struct fm_apiserver_collection *k = ctx;
+	if (!k->past_livez) {
+		end(k);
+		return;
+	}
+	if (!k->token_ok) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "config");
+		cJSON_AddStringToObject(f, "reason", k->token_err);
+		cJSON_AddStringToObject(f, "credentials", k->au.credentials);
+		fm_facts_put(k->facts, "apiserver.auth", k->ep->url, f);
+	} else {
+		put_auth(&k->r, k->facts, &k->au);
+	}
+	end(k);
+}
+
+struct fm_apiserver_collection *fm_apiserver_collection_new(struct fm_loop *loop, const struct fm_endpoint *ep,
+							    time_t now, const struct fm_collect_opts *co,
+							    struct fm_facts *facts, fm_collected_fn done,
+							    void *ctx)
+{
+	struct fm_apiserver_collection *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
 	bool has_cert = (ep->cert_pem || ep->cert[0]) && (ep->key_pem || ep->key[0]);
 	bool has_token = ep->token && ep->token[0];
-	struct auth au = {
-	    .credentials = has_cert && has_token ? "client-cert+token"
-			   : has_cert		 ? "client-cert"
-			   : has_token		 ? "token"
-						 : "none",
-	};
-	char *auth_header = NULL;
-	char err[320];
-	int ret = -1;
+	*k = (struct fm_apiserver_collection){.ep = ep, .now = now, .co = *co, .facts = facts, .done = done,
+					      .done_ctx = ctx, .c = {.fd = -1}, .live = -1, .ready = -1};
+	k->au.credentials = has_cert && has_token ? "client-cert+token"
+			    : has_cert		  ? "client-cert"
+			    : has_token		  ? "token"
+						  : "none";
+	k->r = (struct fm_probe_run){.c = &k->c, .co = &k->co, .url = ep->url};
 
 	/* "node" and "pod" are this source's alone. */
 	fm_facts_drop(facts, "apiserver.");
 	fm_facts_drop(facts, "node");
 	fm_facts_drop(facts, "pod");
-	if (fm_probe_open(&c, &tls, loop, ep, co, "apiserver.endpoint", facts) < 0)
-		goto out_close;
-	bool token_ok = !has_token || bearer_header(ep->token, &auth_header, err, sizeof(err)) == 0;
-	r.auth_header = auth_header;
-
-	/* /livez first: the cheapest question, and it opens the connection,
-	 * so its time includes the handshakes. */
-	enum fm_probe_asked first;
-	cJSON *ef = cJSON_CreateObject();
-	fm_facts_put(facts, "apiserver.endpoint", ep->url, ef); /* first in the set */
-	int live = collect_health(&r, facts, "livez", false, &first);
-	fm_probe_put_endpoint(facts, "apiserver.endpoint", ep, &c,
-			      first == FM_PROBE_OK || first == FM_PROBE_NOT_JSON);
-	fm_certs_put_endpoint(facts, ep, &c, now);
-	if (r.dead) {
-		/* Nothing else can be learnt: no livez fact repeating it. */
-		fm_facts_drop(facts, "apiserver.livez");
-		goto out_close;
+	if (fm_probe_open(&k->c, &k->tls, loop, ep, &k->co, "apiserver.endpoint", facts) < 0) {
+		end(k);
+		return k;
 	}
+	k->token_ok = !has_token || bearer_header(ep->token, &k->auth_header, k->token_err, sizeof(k->token_err)) == 0;
+	k->r.auth_header = k->auth_header;
+	k->au.denied = cJSON_CreateArray();
+	fm_facts_put(facts, "apiserver.endpoint", ep->url, cJSON_CreateObject()); /* first in the set */
+	fm_probe_steps(&k->r, apiserver_steps, sizeof(apiserver_steps) / sizeof(apiserver_steps[0]), k, asked);
+	return k;
+}
 
-	/* /livez that waited on a hanging etcd: /readyz would wait as long to
-	 * say the same, and check has 2.5 s for everything. */
-	int ready = -1;
-	const cJSON *lf = fm_facts_get(facts, "apiserver.livez", ep->url);
-	if (live == 0 && r.last_ms > co->timeout_ms && failed_on(lf, "etcd")) {
-		cJSON *f = cJSON_CreateObject();
-		char why[160];
-		snprintf(why, sizeof(why), "/livez took %.0f ms to fail on etcd: /readyz would wait as long to say the same",
-			 r.last_ms);
-		cJSON_AddStringToObject(f, "state", "skipped");
-		cJSON_AddStringToObject(f, "reason", why);
-		fm_facts_put(facts, "apiserver.readyz", ep->url, f);
-	} else {
-		ready = collect_health(&r, facts, "readyz", true, NULL);
-	}
-	collect_version(&r, facts);
+bool fm_apiserver_collection_ended(const struct fm_apiserver_collection *k)
+{
+	return k->ended;
+}
 
-	if (!token_ok) {
-		cJSON *f = cJSON_CreateObject();
-		cJSON_AddStringToObject(f, "state", "config");
-		cJSON_AddStringToObject(f, "reason", err);
-		cJSON_AddStringToObject(f, "credentials", au.credentials);
-		fm_facts_put(facts, "apiserver.auth", ep->url, f);
-	} else {
-		cJSON *ns = cJSON_CreateObject();
-		cJSON_AddStringToObject(ns, "namespace", PODS_NS);
-		au.denied = cJSON_CreateArray();
-		get_list(&r, facts, &au, "/api/v1/nodes", "list nodes", "apiserver.nodes",
-			 cJSON_CreateObject(), fm_apiserver_parse_nodes);
-		get_list(&r, facts, &au, "/api/v1/namespaces/" PODS_NS "/pods",
-			 "list pods in " PODS_NS, "apiserver.pods", ns, fm_apiserver_parse_pods);
-		put_auth(&r, facts, &au);
+void fm_apiserver_collection_delete(struct fm_apiserver_collection **kp)
+{
+	struct fm_apiserver_collection *k = *kp;
+	if (!k)
+		return;
+	fm_probe_abort(&k->r);
+	fm_httpc_close(&k->c);
+	fm_tls_config_delete(&k->tls);
+	cJSON_Delete(k->au.denied);
+	if (k->auth_header) {
+		explicit_bzero(k->auth_header, strlen(k->auth_header));
+		free(k->auth_header);
 	}
-	ret = live == 1 && ready == 1 ? 0 : -1;
+	free(k);
+	*kp = NULL;
+}
 
-out_close:
-	fm_httpc_close(&c);
-	fm_tls_config_delete(&tls);
-	cJSON_Delete(au.denied);
-	if (auth_header) {
-		explicit_bzero(auth_header, strlen(auth_header));
-		free(auth_header);
-	}
-	return ret;
+int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, time_t now,
+			 const struct fm_collect_opts *co, struct fm_facts *facts)
+{
+	int rc = -1;
+	struct fm_apiserver_collection *k = fm_apiserver_collection_new(loop, ep, now, co, facts, fm_collected_store, &rc);
+	if (!k)
+		return -1;
+	fm_loop_run_until(loop, &k->ended);
+	fm_apiserver_collection_delete(&k);
+	return rc;
 }

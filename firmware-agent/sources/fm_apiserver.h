@@ -77,6 +77,22 @@
 int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, time_t now,
 			 const struct fm_collect_opts *co, struct fm_facts *facts);
 
+/* The same collection as a state machine on the loop, for the daemon
+ * (issue 21: it never waits): starts at once and calls done(ctx, rc) with
+ * fm_apiserver_collect's result when the last answer is in, perhaps before
+ * fm_apiserver_collection_new returns (a loopback refusal is known at
+ * once). Borrows loop, ep and facts until deleted. NULL: out of memory
+ * (done is never called). fm_apiserver_collect is this and a wait. */
+struct fm_apiserver_collection;
+struct fm_apiserver_collection *fm_apiserver_collection_new(struct fm_loop *loop, const struct fm_endpoint *ep,
+							    time_t now, const struct fm_collect_opts *co,
+							    struct fm_facts *facts, fm_collected_fn done,
+							    void *ctx);
+/* Whether done was called. */
+bool fm_apiserver_collection_ended(const struct fm_apiserver_collection *k);
+/* Frees *k and NULLs it, canceling what still runs (done is not called
+ * then); not from inside done. Accepts NULL. */
+void fm_apiserver_collection_delete(struct fm_apiserver_collection **k);
 /* The pure parts of fm_apiserver_collect(): each reads one answer's body
  * (hostile input: any bytes, any length) and puts what it says into facts
  * under url, exactly as the collection does with a live answer; tests and

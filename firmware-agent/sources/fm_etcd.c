@@ -158,16 +158,18 @@ void fm_etcd_parse_health(struct fm_etcd_health *h, int status, const char *body
 	cJSON_Delete(j);
 }
 
-static void health_via_health(struct fm_probe_run *r, struct health *h)
+/* One health endpoint's answer (/health, /livez, /readyz: name) into h. */
+static void read_health(struct fm_probe_run *r, struct health *h, const char *name)
 {
-	h->via = "/health";
-	enum fm_probe_asked a = fm_probe_ask_any(r, "GET", "/health", NULL, SMALL_BODY);
-	if (a != FM_PROBE_OK) {
-		h->failure = fm_probe_failed_fact(r, a, "/health");
+	if (r->asked != FM_PROBE_OK) {
+		h->failure = fm_probe_failed_fact(r, r->asked, name);
 		return;
 	}
 	note_rtt(r, h);
-	fm_etcd_parse_health(&h->said, r->c->status, r->c->body.data, r->c->body.len);
+	if (strcmp(name, "/health") == 0)
+		fm_etcd_parse_health(&h->said, r->c->status, r->c->body.data, r->c->body.len);
+	else
+		fm_etcd_parse_checks(&h->said, name, r->c->status, r->c->body.data, r->c->body.len);
 }
 
 void fm_etcd_parse_checks(struct fm_etcd_health *h, const char *endpoint, int status,
@@ -197,24 +199,6 @@ void fm_etcd_parse_checks(struct fm_etcd_health *h, const char *endpoint, int st
 		append_reason(h, line);
 	} else {
 		h->server_reason = true;
-	}
-}
-
-static void health_via_livez(struct fm_probe_run *r, struct health *h)
-{
-	static const char *const paths[] = {"/livez?verbose", "/readyz?verbose"};
-	static const char *const names[] = {"/livez", "/readyz"};
-	h->via = "/livez+/readyz";
-	h->said.healthy = true;
-	for (size_t i = 0; i < 2; i++) {
-		enum fm_probe_asked a = fm_probe_ask_any(r, "GET", paths[i], NULL, SMALL_BODY);
-		if (a != FM_PROBE_OK) {
-			h->failure = fm_probe_failed_fact(r, a, names[i]);
-			return;
-		}
-		note_rtt(r, h);
-		fm_etcd_parse_checks(&h->said, names[i], r->c->status, r->c->body.data,
-				     r->c->body.len);
 	}
 }
 
@@ -304,23 +288,20 @@ int fm_etcd_parse_alarms(struct fm_facts *facts, const char *url, const char *bo
 	return n;
 }
 
-/* Puts the alarm facts; returns how many distinct alarms are raised, or -1
+/* The alarm facts; *n gets how many distinct alarms are raised, or -1
  * when the list could not be read. */
-static int collect_alarms(struct fm_probe_run *r, struct fm_facts *facts, struct fm_etcd_alarm *al,
-			  int max)
+static void read_alarms(struct fm_probe_run *r, struct fm_facts *facts, struct fm_etcd_alarm *al, int max,
+			int *n)
 {
-	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/alarm",
-					     "{\"action\":\"GET\"}", SMALL_BODY, NULL);
-	int n = -1;
+	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
+	*n = -1;
 	if (a == FM_PROBE_OK &&
-	    (n = fm_etcd_parse_alarms(facts, r->url, r->c->body.data, r->c->body.len, al, max)) < 0)
+	    (*n = fm_etcd_parse_alarms(facts, r->url, r->c->body.data, r->c->body.len, al, max)) < 0)
 		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK) {
 		fm_facts_put(facts, "etcd.alarm", r->url, fm_probe_failed_fact(r, a, "the alarm list"));
-		return -1;
+		*n = -1;
 	}
-	return n;
 }
 
 /* --- status, members, masterleases --------------------------------------- */
@@ -370,20 +351,19 @@ int fm_etcd_parse_status(struct fm_facts *facts, const char *url, const char *bo
 	return 0;
 }
 
-/* Returns the leader's id, 0 when there is none or it is unknown. */
-static uint64_t collect_status(struct fm_probe_run *r, struct fm_facts *facts, bool *known)
+/* *leader gets the leader's id, 0 when there is none or it is unknown. */
+static void read_status(struct fm_probe_run *r, struct fm_facts *facts, uint64_t *leader, bool *known)
 {
-	uint64_t leader = 0;
+	*leader = 0;
 	*known = false;
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY, NULL);
-	if (a == FM_PROBE_OK && fm_etcd_parse_status(facts, r->url, r->c->body.data, r->c->body.len,
-						     &leader, known) < 0)
+	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
+	if (a == FM_PROBE_OK &&
+	    fm_etcd_parse_status(facts, r->url, r->c->body.data, r->c->body.len, leader, known) < 0)
 		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK) {
 		fm_facts_put(facts, "etcd.status", r->url, fm_probe_failed_fact(r, a, "maintenance status"));
-		return 0;
+		*leader = 0;
 	}
-	return leader;
 }
 
 static cJSON *url_list(const cJSON *arr)
@@ -437,9 +417,9 @@ int fm_etcd_parse_members(struct fm_facts *facts, const char *url, const char *b
 	return 0;
 }
 
-static void collect_members(struct fm_probe_run *r, struct fm_facts *facts)
+static void read_members(struct fm_probe_run *r, struct fm_facts *facts)
 {
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY, NULL);
+	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	if (a == FM_PROBE_OK &&
 	    fm_etcd_parse_members(facts, r->url, r->c->body.data, r->c->body.len) < 0)
 		a = FM_PROBE_NOT_JSON;
@@ -466,9 +446,9 @@ int fm_etcd_parse_masterleases(struct fm_facts *facts, const char *url, const ch
 	return 0;
 }
 
-static void collect_masterleases(struct fm_probe_run *r, struct fm_facts *facts)
+static void read_masterleases(struct fm_probe_run *r, struct fm_facts *facts)
 {
-	enum fm_probe_asked a = fm_probe_ask(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY, NULL);
+	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	if (a == FM_PROBE_OK &&
 	    fm_etcd_parse_masterleases(facts, r->url, r->c->body.data, r->c->body.len) < 0)
 		a = FM_PROBE_NOT_JSON;
@@ -529,121 +509,318 @@ void fm_etcd_disk_fields(cJSON *f, const char *metrics_url, const struct fm_prom
 	}
 }
 
-static void collect_disk(struct fm_loop *loop, const char *url, const char *metrics_url,
-			 struct fm_tls_config *tls, const struct fm_collect_opts *co,
-			 struct fm_facts *facts)
-{
-	struct fm_prom_hist h[FM_ETCD_DISK_HISTS];
+/* --- the collection ---------------------------------------------------- */
+
+struct fm_etcd_collection {
+	struct fm_loop *loop;
+	const struct fm_endpoint *ep;
+	const char *metrics_url;
+	time_t now;
+	struct fm_collect_opts co;
+	struct fm_facts *facts;
+	fm_collected_fn done;
+	void *done_ctx;
+
+	struct fm_tls_config *tls;
+	struct fm_httpc c;
+	struct fm_probe_run r;
+	struct health h;
+	struct fm_etcd_alarm alarms[MAX_ALARMS];
+	int n_alarms;
+	struct fm_etcd_version ver;
+	uint64_t leader;
+	bool leader_known;
+	bool past_version; /* the connection held past /version: a verdict to conclude */
+	int ret;
+
+	/* The metrics listener, on a connection of its own, after etcd. */
+	struct fm_httpc m;
+	struct fm_prom_hist hist[FM_ETCD_DISK_HISTS];
 	struct fm_promtext pt;
-	struct fm_httpc m = {.fd = -1};
-	char err[320];
-	cJSON *f = cJSON_CreateObject();
+	cJSON *disk;
+	bool ended;
+};
 
-	cJSON_AddStringToObject(f, "metrics_url", metrics_url);
-	fm_etcd_disk_hists(h);
-	fm_promtext_init(&pt, h, FM_ETCD_DISK_HISTS);
-	if (fm_httpc_init(&m, loop, metrics_url, tls, err, sizeof(err)) < 0) {
-		cJSON_AddStringToObject(f, "state", "config");
-		cJSON_AddStringToObject(f, "reason", err);
-		goto out_put;
-	}
-	struct fm_httpc_req req = {.method = "GET", .path = "/metrics",
-				   .timeout_ms = co->timeout_ms, .max_body = METRICS_BODY,
-				   .on_body = fm_promtext_feed, .body_ctx = &pt};
-	if (fm_httpc_fetch(&m, &req) < 0 || fm_httpc_require_2xx(&m) < 0) {
-		fm_probe_outcome(f, &m);
-		goto out_put;
-	}
-	fm_promtext_end(&pt);
-	fm_etcd_disk_fields(f, metrics_url, &pt, h);
-
-out_put:
-	fm_httpc_close(&m);
-	fm_facts_put(facts, "etcd.disk", url, f);
+/* /version first: cheap, and it decides how health is asked. It opens the
+ * connection, so its time includes the handshakes. */
+static bool send_version(struct fm_probe_run *r, void *ctx)
+{
+	(void)ctx;
+	fm_probe_send(r, "GET", "/version", NULL, SMALL_BODY);
+	return true;
 }
 
-/* --- the collection ---------------------------------------------------- */
+static void read_version(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
+	/* Any answer, JSON or not, counts for the endpoint. */
+	fm_probe_put_endpoint(e->facts, "etcd.endpoint", e->ep, r->c,
+			      a == FM_PROBE_OK || r->c->fail == FM_HTTPC_STATUS);
+	if (r->dead) {
+		fm_probe_finish(r);
+		return;
+	}
+	e->past_version = true;
+	if (a == FM_PROBE_OK &&
+	    fm_etcd_parse_version(e->facts, r->url, r->c->body.data, r->c->body.len, &e->ver) < 0)
+		a = FM_PROBE_NOT_JSON;
+	if (a != FM_PROBE_OK)
+		fm_facts_put(e->facts, "etcd.version", r->url, fm_probe_failed_fact(r, a, "/version"));
+}
+
+/* /livez and /readyz where etcd has them (3.4.29+, 3.5.11+, 3.6+), else
+ * /health; /readyz only after /livez answered. */
+static bool send_livez(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	if (!has_livez(&e->ver))
+		return false;
+	e->h.via = "/livez+/readyz";
+	e->h.said.healthy = true;
+	fm_probe_send(r, "GET", "/livez?verbose", NULL, SMALL_BODY);
+	return true;
+}
+
+static void read_livez(struct fm_probe_run *r, void *ctx)
+{
+	read_health(r, &((struct fm_etcd_collection *)ctx)->h, "/livez");
+}
+
+static bool send_readyz(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	if (!has_livez(&e->ver) || e->h.failure)
+		return false;
+	fm_probe_send(r, "GET", "/readyz?verbose", NULL, SMALL_BODY);
+	return true;
+}
+
+static void read_readyz(struct fm_probe_run *r, void *ctx)
+{
+	read_health(r, &((struct fm_etcd_collection *)ctx)->h, "/readyz");
+}
+
+static bool send_health(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	if (has_livez(&e->ver))
+		return false;
+	e->h.via = "/health";
+	fm_probe_send(r, "GET", "/health", NULL, SMALL_BODY);
+	return true;
+}
+
+static void read_health_only(struct fm_probe_run *r, void *ctx)
+{
+	read_health(r, &((struct fm_etcd_collection *)ctx)->h, "/health");
+}
+
+/* The status first after health: etcd answers it from local state, also
+ * without a leader, when the alarm list (raft-bound) may only time out.
+ * The health fact is put before it, so it reads second; restated (in
+ * place) once the alarms and the leader are known. */
+static bool send_status(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	put_health(r, e->facts, &e->h);
+	fm_probe_send(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY);
+	return true;
+}
+
+static void read_status_step(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	read_status(r, e->facts, &e->leader, &e->leader_known);
+}
+
+/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
+static bool send_alarms(struct fm_probe_run *r, void *ctx)
+{
+	(void)ctx;
+	fm_probe_send(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY);
+	return true;
+}
+
+static void read_alarms_step(struct fm_probe_run *r, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	read_alarms(r, e->facts, e->alarms, MAX_ALARMS, &e->n_alarms);
+}
+
+static bool send_members(struct fm_probe_run *r, void *ctx)
+{
+	(void)ctx;
+	fm_probe_send(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY);
+	return true;
+}
+
+static void read_members_step(struct fm_probe_run *r, void *ctx)
+{
+	read_members(r, ((struct fm_etcd_collection *)ctx)->facts);
+}
+
+static bool send_masterleases(struct fm_probe_run *r, void *ctx)
+{
+	(void)ctx;
+	fm_probe_send(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY);
+	return true;
+}
+
+static void read_masterleases_step(struct fm_probe_run *r, void *ctx)
+{
+	read_masterleases(r, ((struct fm_etcd_collection *)ctx)->facts);
+}
+
+static const struct fm_probe_step etcd_steps[] = {
+	{send_version, read_version},	    {send_livez, read_livez},	{send_readyz, read_readyz},
+	{send_health, read_health_only},    {send_status, read_status_step}, {send_alarms, read_alarms_step},
+	{send_members, read_members_step}, {send_masterleases, read_masterleases_step},
+};
+
+/* What /health leaves unsaid, the other answers tell. */
+static void conclude_health(struct fm_etcd_collection *e)
+{
+	struct health *h = &e->h;
+	if (!h->failed && e->n_alarms > 0) {
+		h->said.healthy = false;
+		if (!h->said.server_reason) {
+			h->said.reason[0] = '\0';
+			for (int i = 0; i < e->n_alarms; i++) {
+				char s[40];
+				snprintf(s, sizeof(s), "ALARM %s", e->alarms[i].name);
+				append_reason(&h->said, s);
+			}
+			h->said.server_reason = true;
+		}
+	}
+	if (!h->failed && !h->said.healthy && !h->said.server_reason && e->leader_known && e->leader == 0)
+		snprintf(h->said.reason, sizeof(h->said.reason), "RAFT NO LEADER");
+	if (h->failed && e->leader_known && e->leader == 0) {
+		/* Without a leader etcd holds /health and /readyz until its own
+		 * request timeout; the status, answered at once, says why. */
+		const cJSON *old = fm_facts_get(e->facts, "etcd.health", e->ep->url);
+		const cJSON *why = old ? cJSON_GetObjectItemCaseSensitive(old, "reason") : NULL;
+		snprintf(h->said.reason, sizeof(h->said.reason), "RAFT NO LEADER (%s did not answer: %s)", h->via,
+			 cJSON_IsString(why) ? why->valuestring : "");
+		h->failed = false;
+		h->said.healthy = false;
+	}
+	if (!h->failed)
+		put_health(&e->r, e->facts, h);
+	e->ret = !h->failed && h->said.healthy ? 0 : -1;
+}
+
+static void end(struct fm_etcd_collection *e)
+{
+	if (e->disk) {
+		fm_facts_put(e->facts, "etcd.disk", e->ep->url, e->disk);
+		e->disk = NULL;
+	}
+	e->ended = true;
+	e->done(e->done_ctx, e->ret); /* last: the owner may delete e after */
+}
+
+static void metrics_done(struct fm_httpc *m, void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	if (fm_httpc_require_2xx(m) < 0) {
+		fm_probe_outcome(e->disk, m);
+	} else {
+		fm_promtext_end(&e->pt);
+		fm_etcd_disk_fields(e->disk, e->metrics_url, &e->pt, e->hist);
+	}
+	end(e);
+}
+
+/* etcd.disk from the metrics listener, parsed as it streams in. */
+static void ask_metrics(struct fm_etcd_collection *e)
+{
+	char err[320];
+	e->disk = cJSON_CreateObject();
+	cJSON_AddStringToObject(e->disk, "metrics_url", e->metrics_url);
+	fm_etcd_disk_hists(e->hist);
+	fm_promtext_init(&e->pt, e->hist, FM_ETCD_DISK_HISTS);
+	if (fm_httpc_init(&e->m, e->loop, e->metrics_url, e->tls, err, sizeof(err)) < 0) {
+		cJSON_AddStringToObject(e->disk, "state", "config");
+		cJSON_AddStringToObject(e->disk, "reason", err);
+		end(e);
+		return;
+	}
+	struct fm_httpc_req req = {.method = "GET", .path = "/metrics", .timeout_ms = e->co.timeout_ms,
+				   .max_body = METRICS_BODY, .on_body = fm_promtext_feed, .body_ctx = &e->pt,
+				   .on_done = metrics_done, .done_ctx = e};
+	int rc = fm_httpc_start(&e->m, &req);
+	if (rc < 0) {
+		snprintf(e->m.reason, sizeof(e->m.reason), "cannot start the request: %s", strerror(-rc));
+		e->m.fail = FM_HTTPC_CONNECT;
+		metrics_done(&e->m, e);
+	}
+}
+
+/* etcd's own requests are over (or could not start): the verdict, the
+ * served certificate, then the metrics listener. */
+static void asked(void *ctx)
+{
+	struct fm_etcd_collection *e = ctx;
+	if (e->past_version)
+		conclude_health(e);
+	fm_certs_put_endpoint(e->facts, e->ep, &e->c, e->now);
+	fm_httpc_close(&e->c);
+	if (e->metrics_url && e->metrics_url[0])
+		ask_metrics(e);
+	else
+		end(e);
+}
+
+struct fm_etcd_collection *fm_etcd_collection_new(struct fm_loop *loop, const struct fm_endpoint *ep,
+						  const char *metrics_url, time_t now,
+						  const struct fm_collect_opts *co, struct fm_facts *facts,
+						  fm_collected_fn done, void *ctx)
+{
+	struct fm_etcd_collection *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	*e = (struct fm_etcd_collection){.loop = loop, .ep = ep, .metrics_url = metrics_url, .now = now,
+					 .co = *co, .facts = facts, .done = done, .done_ctx = ctx, .ret = -1,
+					 .c = {.fd = -1}, .m = {.fd = -1}};
+	e->r = (struct fm_probe_run){.c = &e->c, .co = &e->co, .url = ep->url};
+	fm_facts_drop(facts, "etcd.");
+	if (fm_probe_open(&e->c, &e->tls, loop, ep, &e->co, "etcd.endpoint", facts) < 0)
+		asked(e);
+	else
+		fm_probe_steps(&e->r, etcd_steps, sizeof(etcd_steps) / sizeof(etcd_steps[0]), e, asked);
+	return e;
+}
+
+void fm_etcd_collection_delete(struct fm_etcd_collection **ep)
+{
+	struct fm_etcd_collection *e = *ep;
+	if (!e)
+		return;
+	fm_probe_abort(&e->r);
+	fm_httpc_close(&e->c);
+	fm_httpc_close(&e->m);
+	fm_tls_config_delete(&e->tls);
+	cJSON_Delete(e->h.failure);
+	cJSON_Delete(e->disk);
+	free(e);
+	*ep = NULL;
+}
+
+bool fm_etcd_collection_ended(const struct fm_etcd_collection *e)
+{
+	return e->ended;
+}
 
 int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
 		    time_t now, const struct fm_collect_opts *co, struct fm_facts *facts)
 {
-	struct fm_tls_config *tls = NULL;
-	struct fm_httpc c = {.fd = -1};
-	struct fm_probe_run r = {.c = &c, .co = co, .url = ep->url};
-	struct health h = {0};
-	struct fm_etcd_alarm alarms[MAX_ALARMS];
-	struct fm_etcd_version ver = {0};
-	int ret = -1;
-
-	fm_facts_drop(facts, "etcd.");
-	if (fm_probe_open(&c, &tls, loop, ep, co, "etcd.endpoint", facts) < 0)
-		goto out_close;
-
-	/* /version first: cheap, and it decides how health is asked. It opens
-	 * the connection, so its time includes the handshakes. */
-	enum fm_probe_asked a = fm_probe_ask(&r, "GET", "/version", NULL, SMALL_BODY, NULL);
-	/* Any answer, JSON or not, counts for the endpoint. */
-	fm_probe_put_endpoint(facts, "etcd.endpoint", ep, &c,
-			      a == FM_PROBE_OK || c.fail == FM_HTTPC_STATUS);
-	if (r.dead)
-		goto out_close;
-	if (a == FM_PROBE_OK &&
-	    fm_etcd_parse_version(facts, ep->url, c.body.data, c.body.len, &ver) < 0)
-		a = FM_PROBE_NOT_JSON;
-	if (a != FM_PROBE_OK)
-		fm_facts_put(facts, "etcd.version", ep->url, fm_probe_failed_fact(&r, a, "/version"));
-
-	if (has_livez(&ver))
-		health_via_livez(&r, &h);
-	else
-		health_via_health(&r, &h);
-	/* Put now, so it reads second; restated below (in place) once the
-	 * alarms and the leader are known. */
-	put_health(&r, facts, &h);
-
-	/* The status first: etcd answers it from local state, also without a
-	 * leader, when the alarm list (raft-bound) may only time out. */
-	bool leader_known;
-	uint64_t leader = collect_status(&r, facts, &leader_known);
-	int n_alarms = collect_alarms(&r, facts, alarms, MAX_ALARMS);
-	collect_members(&r, facts);
-	collect_masterleases(&r, facts);
-
-	/* What /health leaves unsaid, the other answers tell. */
-	if (!h.failed && n_alarms > 0) {
-		h.said.healthy = false;
-		if (!h.said.server_reason) {
-			h.said.reason[0] = '\0';
-			for (int i = 0; i < n_alarms; i++) {
-				char s[40];
-				snprintf(s, sizeof(s), "ALARM %s", alarms[i].name);
-				append_reason(&h.said, s);
-			}
-			h.said.server_reason = true;
-		}
-	}
-	if (!h.failed && !h.said.healthy && !h.said.server_reason && leader_known && leader == 0)
-		snprintf(h.said.reason, sizeof(h.said.reason), "RAFT NO LEADER");
-	if (h.failed && leader_known && leader == 0) {
-		/* Without a leader etcd holds /health and /readyz until its own
-		 * request timeout; the status, answered at once, says why. */
-		const cJSON *old = fm_facts_get(facts, "etcd.health", ep->url);
-		const cJSON *why = old ? cJSON_GetObjectItemCaseSensitive(old, "reason") : NULL;
-		snprintf(h.said.reason, sizeof(h.said.reason), "RAFT NO LEADER (%s did not answer: %s)", h.via,
-			 cJSON_IsString(why) ? why->valuestring : "");
-		h.failed = false;
-		h.said.healthy = false;
-	}
-	if (!h.failed)
-		put_health(&r, facts, &h);
-	ret = !h.failed && h.said.healthy ? 0 : -1;
-
-out_close:
-	fm_certs_put_endpoint(facts, ep, &c, now);
-	fm_httpc_close(&c);
-	if (metrics_url && metrics_url[0])
-		collect_disk(loop, ep->url, metrics_url, tls, co, facts);
-	fm_tls_config_delete(&tls);
-	cJSON_Delete(h.failure);
-	return ret;
+	int rc = -1;
+	struct fm_etcd_collection *e = fm_etcd_collection_new(loop, ep, metrics_url, now, co, facts, fm_collected_store, &rc);
+	if (!e)
+		return -1;
+	fm_loop_run_until(loop, &e->ended);
+	fm_etcd_collection_delete(&e);
+	return rc;
 }

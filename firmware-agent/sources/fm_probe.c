@@ -3,6 +3,7 @@
 #include "fm_discover.h"
 #include "fm_json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -71,11 +72,46 @@ static double now_ms_precise(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method, const char *path,
-				     const char *body, uint64_t max_body)
+static void advance(struct fm_probe_run *r);
+
+/* The request's end (fm_httpc's on_done): its outcome, and the run goes
+ * on, unless the answer came while the step was being sent (advance
+ * reads it then). */
+static void answered(struct fm_httpc *c, void *ctx)
 {
-	if (r->dead)
-		return FM_PROBE_SKIPPED;
+	struct fm_probe_run *r = ctx;
+	r->last_ms = now_ms_precise() - r->t0;
+	if (r->ended)
+		return;
+	enum fm_httpc_fail f = c->fail;
+	if (f == FM_HTTPC_OK) {
+		r->answered = true;
+		r->asked = FM_PROBE_OK;
+	} else {
+		r->asked = FM_PROBE_FAILED;
+		/* A timeout after the server has answered is that one request
+		 * being slow (etcd without a leader holds raft-bound requests
+		 * for its own 7 s): the next request goes on a fresh
+		 * connection. */
+		if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE && !(f == FM_HTTPC_TIMEOUT && r->answered)) {
+			r->dead = true;
+			snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", c->reason);
+		}
+	}
+	r->answer = true;
+	if (!r->advancing)
+		advance(r);
+}
+
+void fm_probe_send(struct fm_probe_run *r, const char *method, const char *path, const char *body,
+		   uint64_t max_body)
+{
+	r->answer = false;
+	if (r->dead) {
+		r->asked = FM_PROBE_SKIPPED;
+		r->answer = true;
+		return;
+	}
 	struct fm_httpc_req req = {
 		.method = method,
 		.path = path,
@@ -83,6 +119,8 @@ enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method,
 		.max_body = max_body,
 		.extra_headers = r->auth_header,
 		.idempotent = true,
+		.on_done = answered,
+		.done_ctx = r,
 	};
 	if (body) {
 		req.content_type = "application/json";
@@ -90,23 +128,73 @@ enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method,
 		req.body_len = strlen(body);
 	}
 	r->next_timeout_ms = 0;
-	double t0 = now_ms_precise();
-	int rc = fm_httpc_fetch(r->c, &req);
-	r->last_ms = now_ms_precise() - t0;
-	if (rc == 0) {
-		r->answered = true;
-		return FM_PROBE_OK;
+	r->t0 = now_ms_precise();
+	int rc = fm_httpc_start(r->c, &req);
+	if (rc < 0) {
+		snprintf(r->c->reason, sizeof(r->c->reason), "cannot start the request: %s", strerror(-rc));
+		r->c->fail = FM_HTTPC_CONNECT;
+		answered(r->c, r);
 	}
-	enum fm_httpc_fail f = r->c->fail;
-	/* A timeout after the server has answered is that one request being
-	 * slow (etcd without a leader holds raft-bound requests for its own
-	 * 7 s): the next request goes on a fresh connection. */
-	if (f != FM_HTTPC_MALFORMED && f != FM_HTTPC_TOO_LARGE &&
-	    !(f == FM_HTTPC_TIMEOUT && r->answered)) {
-		r->dead = true;
-		snprintf(r->dead_reason, sizeof(r->dead_reason), "%s", r->c->reason);
+}
+
+/* Sends and reads the steps in turn until one waits for its answer, or
+ * none is left. The answer's callback comes back here. */
+static void advance(struct fm_probe_run *r)
+{
+	r->advancing = true;
+	while (!r->ended && r->at < r->nsteps) {
+		const struct fm_probe_step *st = &r->steps[r->at];
+		if (!r->sent) {
+			r->answer = false;
+			if (!st->send(r, r->ctx)) {
+				r->at++;
+				continue;
+			}
+			r->sent = true;
+			if (!r->answer) {
+				r->advancing = false;
+				return; /* answered() comes back */
+			}
+		}
+		r->sent = false;
+		r->at++;
+		st->read(r, r->ctx);
 	}
-	return FM_PROBE_FAILED;
+	r->advancing = false;
+	if (r->ended && !r->done)
+		return; /* aborted */
+	r->ended = true;
+	void (*done)(void *) = r->done;
+	r->done = NULL;
+	done(r->ctx); /* last: the owner may be done with r */
+}
+
+void fm_probe_steps(struct fm_probe_run *r, const struct fm_probe_step *steps, size_t n, void *ctx,
+		    void (*done)(void *ctx))
+{
+	r->steps = steps;
+	r->nsteps = n;
+	r->at = 0;
+	r->ctx = ctx;
+	r->done = done;
+	r->sent = r->answer = r->ended = false;
+	advance(r);
+}
+
+void fm_probe_finish(struct fm_probe_run *r)
+{
+	r->at = r->nsteps;
+}
+
+void fm_probe_abort(struct fm_probe_run *r)
+{
+	r->ended = true;
+	r->done = NULL;
+}
+
+bool fm_probe_idle(const struct fm_probe_run *r)
+{
+	return !r->done;
 }
 
 cJSON *fm_probe_body_json(const struct fm_httpc *c)
@@ -114,19 +202,72 @@ cJSON *fm_probe_body_json(const struct fm_httpc *c)
 	return fm_json_parse(c->body.data ? c->body.data : "", c->body.len);
 }
 
-enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, const char *path,
-				 const char *body, uint64_t max_body, cJSON **json)
+enum fm_probe_asked fm_probe_asked_2xx(struct fm_probe_run *r, cJSON **json)
 {
 	if (json)
 		*json = NULL;
-	enum fm_probe_asked a = fm_probe_ask_any(r, method, path, body, max_body);
-	if (a != FM_PROBE_OK)
-		return a;
+	if (r->asked != FM_PROBE_OK)
+		return r->asked;
 	if (fm_httpc_require_2xx(r->c) < 0)
 		return FM_PROBE_FAILED;
 	if (json && !(*json = fm_probe_body_json(r->c)))
 		return FM_PROBE_NOT_JSON;
 	return FM_PROBE_OK;
+}
+
+/* One request, waited for: a run of one step. */
+struct one_ask {
+	const char *method, *path, *body;
+	uint64_t max_body;
+	bool done;
+};
+
+static bool one_send(struct fm_probe_run *r, void *ctx)
+{
+	struct one_ask *q = ctx;
+	fm_probe_send(r, q->method, q->path, q->body, q->max_body);
+	return true;
+}
+
+static void one_read(struct fm_probe_run *r, void *ctx)
+{
+	(void)r;
+	(void)ctx;
+}
+
+static void one_done(void *ctx)
+{
+	((struct one_ask *)ctx)->done = true;
+}
+
+enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method, const char *path,
+				     const char *body, uint64_t max_body)
+{
+	static const struct fm_probe_step step = {one_send, one_read};
+	struct one_ask q = {method, path, body, max_body, false};
+	if (fm_loop_dispatching(r->c->loop)) {
+		snprintf(r->c->reason, sizeof(r->c->reason),
+			 "refused: a blocking request from inside a loop callback (a bug)");
+		r->c->fail = FM_HTTPC_CANCELED;
+		return r->asked = FM_PROBE_FAILED;
+	}
+	fm_probe_steps(r, &step, 1, &q, one_done);
+	/* Stopped (SIGTERM): the request ends now, canceled. */
+	if (fm_loop_run_until(r->c->loop, &q.done) < 0)
+		fm_httpc_cancel(r->c);
+	return r->asked;
+}
+
+enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, const char *path,
+				 const char *body, uint64_t max_body, cJSON **json)
+{
+	fm_probe_ask_any(r, method, path, body, max_body);
+	return fm_probe_asked_2xx(r, json);
+}
+
+void fm_collected_store(void *ctx, int rc)
+{
+	*(int *)ctx = rc;
 }
 
 cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a, const char *what)

@@ -16,10 +16,28 @@ struct fm_collect_opts {
 	int tls_max;    /* 12 or 13; 0: 13 */
 };
 
-/* One collection over one connection to a source, and what went wrong on it
- * so far: once the connection has failed (refused, TLS, closed, or a timeout
- * before any answer), asking again would only wait for the same failure, so
- * the later requests are skipped and their facts say so. */
+/* One collection over one connection to a source, as a state machine on
+ * the loop (issue 21: a source never waits and never runs the loop): a
+ * table of steps, each sending at most one request and reading its answer
+ * when it arrives; the next step starts from the answer's callback. What
+ * went wrong on the connection so far is kept: once it has failed (refused,
+ * TLS, closed, or a timeout before any answer), asking again would only
+ * wait for the same failure, so the later requests are not sent and their
+ * reads see FM_PROBE_SKIPPED. */
+struct fm_probe_run;
+
+enum fm_probe_asked { FM_PROBE_OK, FM_PROBE_FAILED, FM_PROBE_SKIPPED, FM_PROBE_NOT_JSON };
+
+struct fm_probe_step {
+	/* Sends the step's request (fm_probe_send) and returns true, or
+	 * returns false when the step has nothing to ask (read is not called
+	 * then). */
+	bool (*send)(struct fm_probe_run *r, void *ctx);
+	/* The answer: r->asked (FM_PROBE_OK when any status arrived) and
+	 * r->c. May end the run (fm_probe_finish). */
+	void (*read)(struct fm_probe_run *r, void *ctx);
+};
+
 struct fm_probe_run {
 	struct fm_httpc *c;
 	const struct fm_collect_opts *co;
@@ -32,19 +50,58 @@ struct fm_probe_run {
 	/* The next request's deadline when longer than co->timeout_ms (a
 	 * health check that is slow by design); reset by every request. */
 	int next_timeout_ms;
+	enum fm_probe_asked asked; /* the outcome of the step's request */
+
+	/* Internal: the steps and where the run is in them. */
+	const struct fm_probe_step *steps;
+	size_t nsteps, at;
+	void *ctx;
+	void (*done)(void *ctx);
+	double t0;
+	bool sent, answer, advancing, ended;
 };
 
-enum fm_probe_asked { FM_PROBE_OK, FM_PROBE_FAILED, FM_PROBE_SKIPPED, FM_PROBE_NOT_JSON };
+/* Runs steps[0..n) on r (c, co, url and auth_header set; the connection
+ * opened with fm_probe_open) and calls done(ctx) after the last, or after
+ * a read called fm_probe_finish. done may run before fm_probe_steps
+ * returns (a loopback refusal is known at once); r's owner frees r after
+ * done, not from inside it. */
+void fm_probe_steps(struct fm_probe_run *r, const struct fm_probe_step *steps, size_t n, void *ctx,
+		    void (*done)(void *ctx));
+/* From a step's send: one request (body: JSON text or NULL); any status is
+ * an answer (health endpoints answer 500/503 with their verdict). Every
+ * request is a read, safe to send again on a fresh connection. Nothing is
+ * sent after the connection failed (r->asked FM_PROBE_SKIPPED then). */
+void fm_probe_send(struct fm_probe_run *r, const char *method, const char *path, const char *body,
+		   uint64_t max_body);
+/* From a step's read: r->asked, where only a 2xx answer is a success;
+ * with json, the body is parsed into *json (caller frees; NULL unless
+ * FM_PROBE_OK). */
+enum fm_probe_asked fm_probe_asked_2xx(struct fm_probe_run *r, cJSON **json);
+/* From a step's read: no further step runs; done follows. */
+void fm_probe_finish(struct fm_probe_run *r);
+/* Stops a run that has not called done (its request canceled, done never
+ * called): for the owner that goes away first (the daemon stopping). */
+void fm_probe_abort(struct fm_probe_run *r);
+/* Whether the run called done, or was never started. */
+bool fm_probe_idle(const struct fm_probe_run *r);
 
-/* Sends one request (body: JSON text or NULL) and waits for it; any status
- * is an answer (health endpoints answer 500/503 with their verdict). Every
- * request is a read, safe to send again on a fresh connection. */
+/* What a source's collection on the loop calls once its last answer is
+ * in: rc is what its blocking form returns. */
+typedef void (*fm_collected_fn)(void *ctx, int rc);
+/* A fm_collected_fn storing rc in the int ctx points to (the blocking
+ * forms). */
+void fm_collected_store(void *ctx, int rc);
+
+/* For one-shot commands (check, probe, Docker's logs): one request on r's
+ * connection, waited for; r->asked is returned. Refused from inside a loop
+ * callback (FM_PROBE_FAILED, nothing sent): the daemon never waits. */
 enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method, const char *path,
 				     const char *body, uint64_t max_body);
-/* fm_probe_ask_any, and only a 2xx answer is a success; with json, the body
- * is parsed into *json (caller frees; NULL unless FM_PROBE_OK). */
+/* fm_probe_ask_any, then fm_probe_asked_2xx. */
 enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, const char *path,
 				 const char *body, uint64_t max_body, cJSON **json);
+
 /* The fact for a request that did not give what was asked (what: "/version"). */
 cJSON *fm_probe_failed_fact(const struct fm_probe_run *r, enum fm_probe_asked a, const char *what);
 /* The body of the last answer parsed as JSON (fm_json_parse: depth capped),
