@@ -345,14 +345,6 @@ static void note_denied(struct fm_probe_run *r, struct auth *au, const char *pat
 typedef int (*list_parse_fn)(struct fm_facts *facts, const char *url, const char *body,
 			     size_t len);
 
-/* GETs a list (path with LIMIT_QUERY). */
-static void send_list(struct fm_probe_run *r, const char *path)
-{
-	char full[160];
-	snprintf(full, sizeof(full), "%s" LIMIT_QUERY, path);
-	fm_probe_send(r, "GET", full, NULL, LIST_BODY);
-}
-
 /* Has parse put the list's facts; when there is no list, puts kind's
  * failure fact (with fields, which say what was asked), or notes the
  * refusal in au (401 / 403). Takes fields. */
@@ -643,23 +635,13 @@ static int bearer_header(const char *token, char **out, char *err, size_t errlen
 #define PODS_PATH  "/api/v1/namespaces/" PODS_NS "/pods"
 
 struct fm_apiserver_collection {
-	const struct fm_endpoint *ep;
-	time_t now;
-	struct fm_collect_opts co;
-	struct fm_facts *facts;
-	fm_collected_fn done;
-	void *done_ctx;
-
-	struct fm_tls_config *tls;
-	struct fm_httpc c;
-	struct fm_probe_run r;
+	struct fm_probe_collection p; /* first: the connection, the run, whom to tell */
 	struct auth au;
 	char *auth_header;
 	bool token_ok;
 	char token_err[320];
 	int live, ready;
 	bool past_livez; /* the connection held past /livez: the rest was asked */
-	bool ended;
 };
 
 /* /livez first: the cheapest question, and it opens the connection, so its
@@ -675,13 +657,13 @@ static void read_livez(struct fm_probe_run *r, void *ctx)
 {
 	struct fm_apiserver_collection *k = ctx;
 	enum fm_probe_asked first = r->asked;
-	k->live = read_health(r, k->facts, "livez", false);
-	fm_probe_put_endpoint(k->facts, "apiserver.endpoint", k->ep, r->c,
+	k->live = read_health(r, k->p.facts, "livez", false);
+	fm_probe_put_endpoint(k->p.facts, "apiserver.endpoint", k->p.ep, r->c,
 			      first == FM_PROBE_OK || first == FM_PROBE_NOT_JSON);
-	fm_certs_put_endpoint(k->facts, k->ep, r->c, k->now);
+	fm_certs_put_endpoint(k->p.facts, k->p.ep, r->c, k->p.now);
 	if (r->dead) {
 		/* Nothing else can be learnt: no livez fact repeating it. */
-		fm_facts_drop(k->facts, "apiserver.livez");
+		fm_facts_drop(k->p.facts, "apiserver.livez");
 		fm_probe_finish(r);
 		return;
 	}
@@ -693,15 +675,15 @@ static void read_livez(struct fm_probe_run *r, void *ctx)
 static bool send_readyz(struct fm_probe_run *r, void *ctx)
 {
 	struct fm_apiserver_collection *k = ctx;
-	const cJSON *lf = fm_facts_get(k->facts, "apiserver.livez", r->url);
-	if (k->live == 0 && r->last_ms > k->co.timeout_ms && failed_on(lf, "etcd")) {
+	const cJSON *lf = fm_facts_get(k->p.facts, "apiserver.livez", r->url);
+	if (k->live == 0 && r->last_ms > k->p.co.timeout_ms && failed_on(lf, "etcd")) {
 		cJSON *f = cJSON_CreateObject();
 		char why[160];
 		snprintf(why, sizeof(why), "/livez took %.0f ms to fail on etcd: /readyz would wait as long to say the same",
 			 r->last_ms);
 		cJSON_AddStringToObject(f, "state", "skipped");
 		cJSON_AddStringToObject(f, "reason", why);
-		fm_facts_put(k->facts, "apiserver.readyz", r->url, f);
+		fm_facts_put(k->p.facts, "apiserver.readyz", r->url, f);
 		return false;
 	}
 	send_health(r, "readyz");
@@ -711,45 +693,29 @@ static bool send_readyz(struct fm_probe_run *r, void *ctx)
 static void read_readyz(struct fm_probe_run *r, void *ctx)
 {
 	struct fm_apiserver_collection *k = ctx;
-	k->ready = read_health(r, k->facts, "readyz", true);
-}
-
-static bool send_version(struct fm_probe_run *r, void *ctx)
-{
-	(void)ctx;
-	fm_probe_send(r, "GET", "/version", NULL, SMALL_BODY);
-	return true;
+	k->ready = read_health(r, k->p.facts, "readyz", true);
 }
 
 static void read_version_step(struct fm_probe_run *r, void *ctx)
 {
-	read_version(r, ((struct fm_apiserver_collection *)ctx)->facts);
+	read_version(r, ((struct fm_apiserver_collection *)ctx)->p.facts);
 }
 
 /* The lists only with a token that fits a header (or none). */
-static bool send_nodes(struct fm_probe_run *r, void *ctx)
+static bool send_list_step(struct fm_probe_run *r, void *ctx)
 {
 	struct fm_apiserver_collection *k = ctx;
 	if (!k->token_ok)
 		return false;
-	send_list(r, NODES_PATH);
+	fm_probe_send_own(r);
 	return true;
 }
 
 static void read_nodes(struct fm_probe_run *r, void *ctx)
 {
 	struct fm_apiserver_collection *k = ctx;
-	read_list(r, k->facts, &k->au, NODES_PATH, "list nodes", "apiserver.nodes", cJSON_CreateObject(),
+	read_list(r, k->p.facts, &k->au, NODES_PATH, "list nodes", "apiserver.nodes", cJSON_CreateObject(),
 		  fm_apiserver_parse_nodes);
-}
-
-static bool send_pods(struct fm_probe_run *r, void *ctx)
-{
-	struct fm_apiserver_collection *k = ctx;
-	if (!k->token_ok)
-		return false;
-	send_list(r, PODS_PATH);
-	return true;
 }
 
 static void read_pods(struct fm_probe_run *r, void *ctx)
@@ -757,20 +723,22 @@ static void read_pods(struct fm_probe_run *r, void *ctx)
 	struct fm_apiserver_collection *k = ctx;
 	cJSON *ns = cJSON_CreateObject();
 	cJSON_AddStringToObject(ns, "namespace", PODS_NS);
-	read_list(r, k->facts, &k->au, PODS_PATH, "list pods in " PODS_NS, "apiserver.pods", ns,
+	read_list(r, k->p.facts, &k->au, PODS_PATH, "list pods in " PODS_NS, "apiserver.pods", ns,
 		  fm_apiserver_parse_pods);
 }
 
 static const struct fm_probe_step apiserver_steps[] = {
-	{send_livez, read_livez}, {send_readyz, read_readyz}, {send_version, read_version_step},
-	{send_nodes, read_nodes}, {send_pods, read_pods},
+	{.send = send_livez, .read = read_livez},
+	{.send = send_readyz, .read = read_readyz},
+	{"GET", "/version", NULL, SMALL_BODY, NULL, read_version_step},
+	{"GET", NODES_PATH LIMIT_QUERY, NULL, LIST_BODY, send_list_step, read_nodes},
+	{"GET", PODS_PATH LIMIT_QUERY, NULL, LIST_BODY, send_list_step, read_pods},
 };
 
 static void end(struct fm_apiserver_collection *k)
 {
-	fm_httpc_close(&k->c);
-	k->ended = true;
-	k->done(k->done_ctx, k->live == 1 && k->ready == 1 ? 0 : -1); /* last */
+	fm_httpc_close(&k->p.c);
+	fm_probe_collection_end(&k->p, k->live == 1 && k->ready == 1 ? 0 : -1); /* last */
 }
 
 /* The requests are over: what the credentials got. */
@@ -786,9 +754,9 @@ static void asked(void *ctx)
 		cJSON_AddStringToObject(f, "state", "config");
 		cJSON_AddStringToObject(f, "reason", k->token_err);
 		cJSON_AddStringToObject(f, "credentials", k->au.credentials);
-		fm_facts_put(k->facts, "apiserver.auth", k->ep->url, f);
+		fm_facts_put(k->p.facts, "apiserver.auth", k->p.ep->url, f);
 	} else {
-		put_auth(&k->r, k->facts, &k->au);
+		put_auth(&k->p.r, k->p.facts, &k->au);
 	}
 	end(k);
 }
@@ -803,33 +771,30 @@ struct fm_apiserver_collection *fm_apiserver_collection_new(struct fm_loop *loop
 		return NULL;
 	bool has_cert = (ep->cert_pem || ep->cert[0]) && (ep->key_pem || ep->key[0]);
 	bool has_token = ep->token && ep->token[0];
-	*k = (struct fm_apiserver_collection){.ep = ep, .now = now, .co = *co, .facts = facts, .done = done,
-					      .done_ctx = ctx, .c = {.fd = -1}, .live = -1, .ready = -1};
+	k->live = k->ready = -1;
 	k->au.credentials = has_cert && has_token ? "client-cert+token"
 			    : has_cert		  ? "client-cert"
 			    : has_token		  ? "token"
 						  : "none";
-	k->r = (struct fm_probe_run){.c = &k->c, .co = &k->co, .url = ep->url};
-
 	/* "node" and "pod" are this source's alone. */
 	fm_facts_drop(facts, "apiserver.");
 	fm_facts_drop(facts, "node");
 	fm_facts_drop(facts, "pod");
-	if (fm_probe_open(&k->c, &k->tls, loop, ep, &k->co, "apiserver.endpoint", facts) < 0) {
+	if (fm_probe_collection_open(&k->p, loop, ep, now, co, "apiserver.endpoint", facts, done, ctx) < 0) {
 		end(k);
 		return k;
 	}
 	k->token_ok = !has_token || bearer_header(ep->token, &k->auth_header, k->token_err, sizeof(k->token_err)) == 0;
-	k->r.auth_header = k->auth_header;
+	k->p.r.auth_header = k->auth_header;
 	k->au.denied = cJSON_CreateArray();
 	fm_facts_put(facts, "apiserver.endpoint", ep->url, cJSON_CreateObject()); /* first in the set */
-	fm_probe_steps(&k->r, apiserver_steps, sizeof(apiserver_steps) / sizeof(apiserver_steps[0]), k, asked);
+	fm_probe_steps(&k->p.r, apiserver_steps, sizeof(apiserver_steps) / sizeof(apiserver_steps[0]), k, asked);
 	return k;
 }
 
 bool fm_apiserver_collection_ended(const struct fm_apiserver_collection *k)
 {
-	return k->ended;
+	return k->p.ended;
 }
 
 void fm_apiserver_collection_delete(struct fm_apiserver_collection **kp)
@@ -837,9 +802,7 @@ void fm_apiserver_collection_delete(struct fm_apiserver_collection **kp)
 	struct fm_apiserver_collection *k = *kp;
 	if (!k)
 		return;
-	fm_probe_abort(&k->r);
-	fm_httpc_close(&k->c);
-	fm_tls_config_delete(&k->tls);
+	fm_probe_collection_close(&k->p);
 	cJSON_Delete(k->au.denied);
 	if (k->auth_header) {
 		explicit_bzero(k->auth_header, strlen(k->auth_header));
@@ -856,7 +819,7 @@ int fm_apiserver_collect(struct fm_loop *loop, const struct fm_endpoint *ep, tim
 	struct fm_apiserver_collection *k = fm_apiserver_collection_new(loop, ep, now, co, facts, fm_collected_store, &rc);
 	if (!k)
 		return -1;
-	fm_loop_run_until(loop, &k->ended);
+	fm_loop_run_until(loop, &k->p.ended);
 	fm_apiserver_collection_delete(&k);
 	return rc;
 }

@@ -117,6 +117,27 @@ struct health {
 	double rtt_ms;
 };
 
+/* One collection of etcd (fm_etcd_collection_new): what its steps learn
+ * on the way, read by the later ones. */
+struct fm_etcd_collection {
+	struct fm_probe_collection p; /* first: the connection, the run, whom to tell */
+	const char *metrics_url;
+	struct health h;
+	struct fm_etcd_alarm alarms[MAX_ALARMS];
+	int n_alarms;
+	struct fm_etcd_version ver;
+	uint64_t leader;
+	bool leader_known;
+	bool past_version; /* the connection held past /version: a verdict to conclude */
+	int ret;
+
+	/* The metrics listener, on a connection of its own, after etcd. */
+	struct fm_httpc m;
+	struct fm_prom_hist hist[FM_ETCD_DISK_HISTS];
+	struct fm_promtext pt;
+	cJSON *disk;
+};
+
 /* Appends s to the reason, "; " between, cut at the reason's size. */
 static void append_reason(struct fm_etcd_health *h, const char *s)
 {
@@ -288,20 +309,21 @@ int fm_etcd_parse_alarms(struct fm_facts *facts, const char *url, const char *bo
 	return n;
 }
 
-/* The alarm facts; *n gets how many distinct alarms are raised, or -1
- * when the list could not be read. */
-static void read_alarms(struct fm_probe_run *r, struct fm_facts *facts, struct fm_etcd_alarm *al, int max,
-			int *n)
+/* The alarm facts; n_alarms gets how many distinct alarms are raised, or
+ * -1 when the list could not be read. */
+static void read_alarms(struct fm_probe_run *r, void *ctx)
 {
+	struct fm_etcd_collection *e = ctx;
 	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
-	*n = -1;
+	int n = -1;
 	if (a == FM_PROBE_OK &&
-	    (*n = fm_etcd_parse_alarms(facts, r->url, r->c->body.data, r->c->body.len, al, max)) < 0)
+	    (n = fm_etcd_parse_alarms(e->p.facts, r->url, r->c->body.data, r->c->body.len, e->alarms, MAX_ALARMS)) < 0)
 		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, "etcd.alarm", r->url, fm_probe_failed_fact(r, a, "the alarm list"));
-		*n = -1;
+		fm_facts_put(e->p.facts, "etcd.alarm", r->url, fm_probe_failed_fact(r, a, "the alarm list"));
+		n = -1;
 	}
+	e->n_alarms = n;
 }
 
 /* --- status, members, masterleases --------------------------------------- */
@@ -351,18 +373,22 @@ int fm_etcd_parse_status(struct fm_facts *facts, const char *url, const char *bo
 	return 0;
 }
 
-/* *leader gets the leader's id, 0 when there is none or it is unknown. */
-static void read_status(struct fm_probe_run *r, struct fm_facts *facts, uint64_t *leader, bool *known)
+/* The health fact first (so it reads second; restated in place once the
+ * alarms and the leader are known), then the status: leader gets the
+ * leader's id, 0 when there is none or it is unknown. */
+static void read_status(struct fm_probe_run *r, void *ctx)
 {
-	*leader = 0;
-	*known = false;
+	struct fm_etcd_collection *e = ctx;
+	put_health(r, e->p.facts, &e->h);
+	e->leader = 0;
+	e->leader_known = false;
 	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	if (a == FM_PROBE_OK &&
-	    fm_etcd_parse_status(facts, r->url, r->c->body.data, r->c->body.len, leader, known) < 0)
+	    fm_etcd_parse_status(e->p.facts, r->url, r->c->body.data, r->c->body.len, &e->leader, &e->leader_known) < 0)
 		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK) {
-		fm_facts_put(facts, "etcd.status", r->url, fm_probe_failed_fact(r, a, "maintenance status"));
-		*leader = 0;
+		fm_facts_put(e->p.facts, "etcd.status", r->url, fm_probe_failed_fact(r, a, "maintenance status"));
+		e->leader = 0;
 	}
 }
 
@@ -417,8 +443,9 @@ int fm_etcd_parse_members(struct fm_facts *facts, const char *url, const char *b
 	return 0;
 }
 
-static void read_members(struct fm_probe_run *r, struct fm_facts *facts)
+static void read_members(struct fm_probe_run *r, void *ctx)
 {
+	struct fm_facts *facts = ((struct fm_etcd_collection *)ctx)->p.facts;
 	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	if (a == FM_PROBE_OK &&
 	    fm_etcd_parse_members(facts, r->url, r->c->body.data, r->c->body.len) < 0)
@@ -446,8 +473,9 @@ int fm_etcd_parse_masterleases(struct fm_facts *facts, const char *url, const ch
 	return 0;
 }
 
-static void read_masterleases(struct fm_probe_run *r, struct fm_facts *facts)
+static void read_masterleases(struct fm_probe_run *r, void *ctx)
 {
+	struct fm_facts *facts = ((struct fm_etcd_collection *)ctx)->p.facts;
 	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	if (a == FM_PROBE_OK &&
 	    fm_etcd_parse_masterleases(facts, r->url, r->c->body.data, r->c->body.len) < 0)
@@ -511,51 +539,13 @@ void fm_etcd_disk_fields(cJSON *f, const char *metrics_url, const struct fm_prom
 
 /* --- the collection ---------------------------------------------------- */
 
-struct fm_etcd_collection {
-	struct fm_loop *loop;
-	const struct fm_endpoint *ep;
-	const char *metrics_url;
-	time_t now;
-	struct fm_collect_opts co;
-	struct fm_facts *facts;
-	fm_collected_fn done;
-	void *done_ctx;
-
-	struct fm_tls_config *tls;
-	struct fm_httpc c;
-	struct fm_probe_run r;
-	struct health h;
-	struct fm_etcd_alarm alarms[MAX_ALARMS];
-	int n_alarms;
-	struct fm_etcd_version ver;
-	uint64_t leader;
-	bool leader_known;
-	bool past_version; /* the connection held past /version: a verdict to conclude */
-	int ret;
-
-	/* The metrics listener, on a connection of its own, after etcd. */
-	struct fm_httpc m;
-	struct fm_prom_hist hist[FM_ETCD_DISK_HISTS];
-	struct fm_promtext pt;
-	cJSON *disk;
-	bool ended;
-};
-
-/* /version first: cheap, and it decides how health is asked. It opens the
- * connection, so its time includes the handshakes. */
-static bool send_version(struct fm_probe_run *r, void *ctx)
-{
-	(void)ctx;
-	fm_probe_send(r, "GET", "/version", NULL, SMALL_BODY);
-	return true;
-}
 
 static void read_version(struct fm_probe_run *r, void *ctx)
 {
 	struct fm_etcd_collection *e = ctx;
 	enum fm_probe_asked a = fm_probe_asked_2xx(r, NULL);
 	/* Any answer, JSON or not, counts for the endpoint. */
-	fm_probe_put_endpoint(e->facts, "etcd.endpoint", e->ep, r->c,
+	fm_probe_put_endpoint(e->p.facts, "etcd.endpoint", e->p.ep, r->c,
 			      a == FM_PROBE_OK || r->c->fail == FM_HTTPC_STATUS);
 	if (r->dead) {
 		fm_probe_finish(r);
@@ -563,10 +553,10 @@ static void read_version(struct fm_probe_run *r, void *ctx)
 	}
 	e->past_version = true;
 	if (a == FM_PROBE_OK &&
-	    fm_etcd_parse_version(e->facts, r->url, r->c->body.data, r->c->body.len, &e->ver) < 0)
+	    fm_etcd_parse_version(e->p.facts, r->url, r->c->body.data, r->c->body.len, &e->ver) < 0)
 		a = FM_PROBE_NOT_JSON;
 	if (a != FM_PROBE_OK)
-		fm_facts_put(e->facts, "etcd.version", r->url, fm_probe_failed_fact(r, a, "/version"));
+		fm_facts_put(e->p.facts, "etcd.version", r->url, fm_probe_failed_fact(r, a, "/version"));
 }
 
 /* /livez and /readyz where etcd has them (3.4.29+, 3.5.11+, 3.6+), else
@@ -578,13 +568,8 @@ static bool send_livez(struct fm_probe_run *r, void *ctx)
 		return false;
 	e->h.via = "/livez+/readyz";
 	e->h.said.healthy = true;
-	fm_probe_send(r, "GET", "/livez?verbose", NULL, SMALL_BODY);
+	fm_probe_send_own(r);
 	return true;
-}
-
-static void read_livez(struct fm_probe_run *r, void *ctx)
-{
-	read_health(r, &((struct fm_etcd_collection *)ctx)->h, "/livez");
 }
 
 static bool send_readyz(struct fm_probe_run *r, void *ctx)
@@ -592,13 +577,8 @@ static bool send_readyz(struct fm_probe_run *r, void *ctx)
 	struct fm_etcd_collection *e = ctx;
 	if (!has_livez(&e->ver) || e->h.failure)
 		return false;
-	fm_probe_send(r, "GET", "/readyz?verbose", NULL, SMALL_BODY);
+	fm_probe_send_own(r);
 	return true;
-}
-
-static void read_readyz(struct fm_probe_run *r, void *ctx)
-{
-	read_health(r, &((struct fm_etcd_collection *)ctx)->h, "/readyz");
 }
 
 static bool send_health(struct fm_probe_run *r, void *ctx)
@@ -607,75 +587,33 @@ static bool send_health(struct fm_probe_run *r, void *ctx)
 	if (has_livez(&e->ver))
 		return false;
 	e->h.via = "/health";
-	fm_probe_send(r, "GET", "/health", NULL, SMALL_BODY);
+	fm_probe_send_own(r);
 	return true;
 }
 
-static void read_health_only(struct fm_probe_run *r, void *ctx)
+/* The health endpoint's answer, named by its path without the query. */
+static void read_health_step(struct fm_probe_run *r, void *ctx)
 {
-	read_health(r, &((struct fm_etcd_collection *)ctx)->h, "/health");
+	char name[16];
+	const char *path = fm_probe_current(r)->path;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(path, "?"), path);
+	read_health(r, &((struct fm_etcd_collection *)ctx)->h, name);
 }
 
-/* The status first after health: etcd answers it from local state, also
- * without a leader, when the alarm list (raft-bound) may only time out.
- * The health fact is put before it, so it reads second; restated (in
- * place) once the alarms and the leader are known. */
-static bool send_status(struct fm_probe_run *r, void *ctx)
-{
-	struct fm_etcd_collection *e = ctx;
-	put_health(r, e->facts, &e->h);
-	fm_probe_send(r, "POST", "/v3/maintenance/status", "{}", SMALL_BODY);
-	return true;
-}
-
-static void read_status_step(struct fm_probe_run *r, void *ctx)
-{
-	struct fm_etcd_collection *e = ctx;
-	read_status(r, e->facts, &e->leader, &e->leader_known);
-}
-
-/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
-static bool send_alarms(struct fm_probe_run *r, void *ctx)
-{
-	(void)ctx;
-	fm_probe_send(r, "POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY);
-	return true;
-}
-
-static void read_alarms_step(struct fm_probe_run *r, void *ctx)
-{
-	struct fm_etcd_collection *e = ctx;
-	read_alarms(r, e->facts, e->alarms, MAX_ALARMS, &e->n_alarms);
-}
-
-static bool send_members(struct fm_probe_run *r, void *ctx)
-{
-	(void)ctx;
-	fm_probe_send(r, "POST", "/v3/cluster/member/list", "{}", LIST_BODY);
-	return true;
-}
-
-static void read_members_step(struct fm_probe_run *r, void *ctx)
-{
-	read_members(r, ((struct fm_etcd_collection *)ctx)->facts);
-}
-
-static bool send_masterleases(struct fm_probe_run *r, void *ctx)
-{
-	(void)ctx;
-	fm_probe_send(r, "POST", "/v3/kv/range", masterleases_range, SMALL_BODY);
-	return true;
-}
-
-static void read_masterleases_step(struct fm_probe_run *r, void *ctx)
-{
-	read_masterleases(r, ((struct fm_etcd_collection *)ctx)->facts);
-}
-
+/* /version first: cheap, and it decides how health is asked; it opens the
+ * connection, so its time includes the handshakes. The status right after
+ * health: etcd answers it from local state, also without a leader, when
+ * the alarm list (raft-bound) may only time out. */
 static const struct fm_probe_step etcd_steps[] = {
-	{send_version, read_version},	    {send_livez, read_livez},	{send_readyz, read_readyz},
-	{send_health, read_health_only},    {send_status, read_status_step}, {send_alarms, read_alarms_step},
-	{send_members, read_members_step}, {send_masterleases, read_masterleases_step},
+	{"GET", "/version", NULL, SMALL_BODY, NULL, read_version},
+	{"GET", "/livez?verbose", NULL, SMALL_BODY, send_livez, read_health_step},
+	{"GET", "/readyz?verbose", NULL, SMALL_BODY, send_readyz, read_health_step},
+	{"GET", "/health", NULL, SMALL_BODY, send_health, read_health_step},
+	{"POST", "/v3/maintenance/status", "{}", SMALL_BODY, NULL, read_status},
+	/* AlarmRequest: action GET (0), memberID 0 and alarm NONE: all alarms. */
+	{"POST", "/v3/maintenance/alarm", "{\"action\":\"GET\"}", SMALL_BODY, NULL, read_alarms},
+	{"POST", "/v3/cluster/member/list", "{}", LIST_BODY, NULL, read_members},
+	{"POST", "/v3/kv/range", masterleases_range, SMALL_BODY, NULL, read_masterleases},
 };
 
 /* What /health leaves unsaid, the other answers tell. */
@@ -699,7 +637,7 @@ static void conclude_health(struct fm_etcd_collection *e)
 	if (h->failed && e->leader_known && e->leader == 0) {
 		/* Without a leader etcd holds /health and /readyz until its own
 		 * request timeout; the status, answered at once, says why. */
-		const cJSON *old = fm_facts_get(e->facts, "etcd.health", e->ep->url);
+		const cJSON *old = fm_facts_get(e->p.facts, "etcd.health", e->p.ep->url);
 		const cJSON *why = old ? cJSON_GetObjectItemCaseSensitive(old, "reason") : NULL;
 		snprintf(h->said.reason, sizeof(h->said.reason), "RAFT NO LEADER (%s did not answer: %s)", h->via,
 			 cJSON_IsString(why) ? why->valuestring : "");
@@ -707,18 +645,17 @@ static void conclude_health(struct fm_etcd_collection *e)
 		h->said.healthy = false;
 	}
 	if (!h->failed)
-		put_health(&e->r, e->facts, h);
+		put_health(&e->p.r, e->p.facts, h);
 	e->ret = !h->failed && h->said.healthy ? 0 : -1;
 }
 
 static void end(struct fm_etcd_collection *e)
 {
 	if (e->disk) {
-		fm_facts_put(e->facts, "etcd.disk", e->ep->url, e->disk);
+		fm_facts_put(e->p.facts, "etcd.disk", e->p.ep->url, e->disk);
 		e->disk = NULL;
 	}
-	e->ended = true;
-	e->done(e->done_ctx, e->ret); /* last: the owner may delete e after */
+	fm_probe_collection_end(&e->p, e->ret); /* last: the owner may delete e after */
 }
 
 static void metrics_done(struct fm_httpc *m, void *ctx)
@@ -741,13 +678,13 @@ static void ask_metrics(struct fm_etcd_collection *e)
 	cJSON_AddStringToObject(e->disk, "metrics_url", e->metrics_url);
 	fm_etcd_disk_hists(e->hist);
 	fm_promtext_init(&e->pt, e->hist, FM_ETCD_DISK_HISTS);
-	if (fm_httpc_init(&e->m, e->loop, e->metrics_url, e->tls, err, sizeof(err)) < 0) {
+	if (fm_httpc_init(&e->m, e->p.loop, e->metrics_url, e->p.tls, err, sizeof(err)) < 0) {
 		cJSON_AddStringToObject(e->disk, "state", "config");
 		cJSON_AddStringToObject(e->disk, "reason", err);
 		end(e);
 		return;
 	}
-	struct fm_httpc_req req = {.method = "GET", .path = "/metrics", .timeout_ms = e->co.timeout_ms,
+	struct fm_httpc_req req = {.method = "GET", .path = "/metrics", .timeout_ms = e->p.co.timeout_ms,
 				   .max_body = METRICS_BODY, .on_body = fm_promtext_feed, .body_ctx = &e->pt,
 				   .on_done = metrics_done, .done_ctx = e};
 	int rc = fm_httpc_start(&e->m, &req);
@@ -765,8 +702,8 @@ static void asked(void *ctx)
 	struct fm_etcd_collection *e = ctx;
 	if (e->past_version)
 		conclude_health(e);
-	fm_certs_put_endpoint(e->facts, e->ep, &e->c, e->now);
-	fm_httpc_close(&e->c);
+	fm_certs_put_endpoint(e->p.facts, e->p.ep, &e->p.c, e->p.now);
+	fm_httpc_close(&e->p.c);
 	if (e->metrics_url && e->metrics_url[0])
 		ask_metrics(e);
 	else
@@ -781,15 +718,14 @@ struct fm_etcd_collection *fm_etcd_collection_new(struct fm_loop *loop, const st
 	struct fm_etcd_collection *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	*e = (struct fm_etcd_collection){.loop = loop, .ep = ep, .metrics_url = metrics_url, .now = now,
-					 .co = *co, .facts = facts, .done = done, .done_ctx = ctx, .ret = -1,
-					 .c = {.fd = -1}, .m = {.fd = -1}};
-	e->r = (struct fm_probe_run){.c = &e->c, .co = &e->co, .url = ep->url};
+	e->metrics_url = metrics_url;
+	e->ret = -1;
+	e->m = (struct fm_httpc){.fd = -1};
 	fm_facts_drop(facts, "etcd.");
-	if (fm_probe_open(&e->c, &e->tls, loop, ep, &e->co, "etcd.endpoint", facts) < 0)
+	if (fm_probe_collection_open(&e->p, loop, ep, now, co, "etcd.endpoint", facts, done, ctx) < 0)
 		asked(e);
 	else
-		fm_probe_steps(&e->r, etcd_steps, sizeof(etcd_steps) / sizeof(etcd_steps[0]), e, asked);
+		fm_probe_steps(&e->p.r, etcd_steps, sizeof(etcd_steps) / sizeof(etcd_steps[0]), e, asked);
 	return e;
 }
 
@@ -798,10 +734,8 @@ void fm_etcd_collection_delete(struct fm_etcd_collection **ep)
 	struct fm_etcd_collection *e = *ep;
 	if (!e)
 		return;
-	fm_probe_abort(&e->r);
-	fm_httpc_close(&e->c);
+	fm_probe_collection_close(&e->p);
 	fm_httpc_close(&e->m);
-	fm_tls_config_delete(&e->tls);
 	cJSON_Delete(e->h.failure);
 	cJSON_Delete(e->disk);
 	free(e);
@@ -810,7 +744,7 @@ void fm_etcd_collection_delete(struct fm_etcd_collection **ep)
 
 bool fm_etcd_collection_ended(const struct fm_etcd_collection *e)
 {
-	return e->ended;
+	return e->p.ended;
 }
 
 int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const char *metrics_url,
@@ -820,7 +754,7 @@ int fm_etcd_collect(struct fm_loop *loop, const struct fm_endpoint *ep, const ch
 	struct fm_etcd_collection *e = fm_etcd_collection_new(loop, ep, metrics_url, now, co, facts, fm_collected_store, &rc);
 	if (!e)
 		return -1;
-	fm_loop_run_until(loop, &e->ended);
+	fm_loop_run_until(loop, &e->p.ended);
 	fm_etcd_collection_delete(&e);
 	return rc;
 }

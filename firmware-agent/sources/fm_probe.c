@@ -137,16 +137,28 @@ void fm_probe_send(struct fm_probe_run *r, const char *method, const char *path,
 	}
 }
 
+void fm_probe_send_own(struct fm_probe_run *r)
+{
+	fm_probe_send(r, r->cur->method, r->cur->path, r->cur->body, r->cur->max_body);
+}
+
+const struct fm_probe_step *fm_probe_current(const struct fm_probe_run *r)
+{
+	return r->cur;
+}
+
 /* Sends and reads the steps in turn until one waits for its answer, or
  * none is left. The answer's callback comes back here. */
 static void advance(struct fm_probe_run *r)
 {
 	r->advancing = true;
 	while (!r->ended && r->at < r->nsteps) {
-		const struct fm_probe_step *st = &r->steps[r->at];
+		const struct fm_probe_step *st = r->cur = &r->steps[r->at];
 		if (!r->sent) {
 			r->answer = false;
-			if (!st->send(r, r->ctx)) {
+			if (!st->send)
+				fm_probe_send_own(r);
+			else if (!st->send(r, r->ctx)) {
 				r->at++;
 				continue;
 			}
@@ -216,19 +228,6 @@ enum fm_probe_asked fm_probe_asked_2xx(struct fm_probe_run *r, cJSON **json)
 }
 
 /* One request, waited for: a run of one step. */
-struct one_ask {
-	const char *method, *path, *body;
-	uint64_t max_body;
-	bool done;
-};
-
-static bool one_send(struct fm_probe_run *r, void *ctx)
-{
-	struct one_ask *q = ctx;
-	fm_probe_send(r, q->method, q->path, q->body, q->max_body);
-	return true;
-}
-
 static void one_read(struct fm_probe_run *r, void *ctx)
 {
 	(void)r;
@@ -237,23 +236,23 @@ static void one_read(struct fm_probe_run *r, void *ctx)
 
 static void one_done(void *ctx)
 {
-	((struct one_ask *)ctx)->done = true;
+	*(bool *)ctx = true;
 }
 
 enum fm_probe_asked fm_probe_ask_any(struct fm_probe_run *r, const char *method, const char *path,
 				     const char *body, uint64_t max_body)
 {
-	static const struct fm_probe_step step = {one_send, one_read};
-	struct one_ask q = {method, path, body, max_body, false};
+	const struct fm_probe_step step = {method, path, body, max_body, NULL, one_read};
+	bool done = false;
 	if (fm_loop_dispatching(r->c->loop)) {
 		snprintf(r->c->reason, sizeof(r->c->reason),
 			 "refused: a blocking request from inside a loop callback (a bug)");
 		r->c->fail = FM_HTTPC_CANCELED;
 		return r->asked = FM_PROBE_FAILED;
 	}
-	fm_probe_steps(r, &step, 1, &q, one_done);
+	fm_probe_steps(r, &step, 1, &done, one_done);
 	/* Stopped (SIGTERM): the request ends now, canceled. */
-	if (fm_loop_run_until(r->c->loop, &q.done) < 0)
+	if (fm_loop_run_until(r->c->loop, &done) < 0)
 		fm_httpc_cancel(r->c);
 	return r->asked;
 }
@@ -263,6 +262,31 @@ enum fm_probe_asked fm_probe_ask(struct fm_probe_run *r, const char *method, con
 {
 	fm_probe_ask_any(r, method, path, body, max_body);
 	return fm_probe_asked_2xx(r, json);
+}
+
+int fm_probe_collection_open(struct fm_probe_collection *p, struct fm_loop *loop, const struct fm_endpoint *ep,
+			     time_t now, const struct fm_collect_opts *co, const char *kind, struct fm_facts *facts,
+			     fm_collected_fn done, void *ctx)
+{
+	*p = (struct fm_probe_collection){.loop = loop, .ep = ep, .now = now, .co = *co, .facts = facts,
+					  .done = done, .done_ctx = ctx, .c = {.fd = -1}};
+	p->r = (struct fm_probe_run){.c = &p->c, .co = &p->co, .url = ep->url};
+	return fm_probe_open(&p->c, &p->tls, loop, ep, &p->co, kind, facts);
+}
+
+void fm_probe_collection_end(struct fm_probe_collection *p, int rc)
+{
+	if (p->ended)
+		return;
+	p->ended = true;
+	p->done(p->done_ctx, rc);
+}
+
+void fm_probe_collection_close(struct fm_probe_collection *p)
+{
+	fm_probe_abort(&p->r);
+	fm_httpc_close(&p->c);
+	fm_tls_config_delete(&p->tls);
 }
 
 void fm_collected_store(void *ctx, int rc)

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 /* What every source's collect function is given besides its endpoint. */
 struct fm_collect_opts {
@@ -29,9 +30,12 @@ struct fm_probe_run;
 enum fm_probe_asked { FM_PROBE_OK, FM_PROBE_FAILED, FM_PROBE_SKIPPED, FM_PROBE_NOT_JSON };
 
 struct fm_probe_step {
-	/* Sends the step's request (fm_probe_send) and returns true, or
-	 * returns false when the step has nothing to ask (read is not called
-	 * then). */
+	/* The step's request (body: JSON text or NULL) ... */
+	const char *method, *path, *body;
+	uint64_t max_body;
+	/* ... or, when set, what sends it (fm_probe_send) and returns true,
+	 * or returns false when the step has nothing to ask (read is not
+	 * called then). */
 	bool (*send)(struct fm_probe_run *r, void *ctx);
 	/* The answer: r->asked (FM_PROBE_OK when any status arrived) and
 	 * r->c. May end the run (fm_probe_finish). */
@@ -53,7 +57,7 @@ struct fm_probe_run {
 	enum fm_probe_asked asked; /* the outcome of the step's request */
 
 	/* Internal: the steps and where the run is in them. */
-	const struct fm_probe_step *steps;
+	const struct fm_probe_step *steps, *cur;
 	size_t nsteps, at;
 	void *ctx;
 	void (*done)(void *ctx);
@@ -74,6 +78,11 @@ void fm_probe_steps(struct fm_probe_run *r, const struct fm_probe_step *steps, s
  * sent after the connection failed (r->asked FM_PROBE_SKIPPED then). */
 void fm_probe_send(struct fm_probe_run *r, const char *method, const char *path, const char *body,
 		   uint64_t max_body);
+/* The step being sent or read (in its send and its read). */
+const struct fm_probe_step *fm_probe_current(const struct fm_probe_run *r);
+/* From a step's send: the step's own request (method, path, body,
+ * max_body), when only whether to send it is the send's to decide. */
+void fm_probe_send_own(struct fm_probe_run *r);
 /* From a step's read: r->asked, where only a 2xx answer is a success;
  * with json, the body is parsed into *json (caller frees; NULL unless
  * FM_PROBE_OK). */
@@ -92,6 +101,37 @@ typedef void (*fm_collected_fn)(void *ctx, int rc);
 /* A fm_collected_fn storing rc in the int ctx points to (the blocking
  * forms). */
 void fm_collected_store(void *ctx, int rc);
+
+/* What every server's collection holds (etcd's, the apiserver's: each
+ * embeds one first): its endpoint, the connection and the run of steps on
+ * it, and whom to tell when it is over. */
+struct fm_endpoint;
+struct fm_probe_collection {
+	struct fm_loop *loop;
+	const struct fm_endpoint *ep; /* borrowed */
+	time_t now;		      /* the wall clock certificates are judged against */
+	struct fm_collect_opts co;
+	struct fm_facts *facts; /* borrowed */
+	fm_collected_fn done;
+	void *done_ctx;
+	struct fm_tls_config *tls;
+	struct fm_httpc c;
+	struct fm_probe_run r;
+	bool ended; /* done was called */
+};
+
+/* Sets p up and opens its connection to ep (fm_probe_open: on failure the
+ * fact of kind says why and -1 is returned; p is then ready for
+ * fm_probe_collection_end and _close all the same). */
+int fm_probe_collection_open(struct fm_probe_collection *p, struct fm_loop *loop, const struct fm_endpoint *ep,
+			     time_t now, const struct fm_collect_opts *co, const char *kind, struct fm_facts *facts,
+			     fm_collected_fn done, void *ctx);
+/* Calls done(ctx, rc), once; the owner may close p after (not from inside
+ * done). */
+void fm_probe_collection_end(struct fm_probe_collection *p, int rc);
+/* Stops what still runs (done is not called) and frees the connection and
+ * its TLS configuration. */
+void fm_probe_collection_close(struct fm_probe_collection *p);
 
 /* For one-shot commands (check, probe, Docker's logs): one request on r's
  * connection, waited for; r->asked is returned. Refused from inside a loop

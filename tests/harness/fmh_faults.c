@@ -152,6 +152,11 @@ void fmh_fault_alive(struct fmh_fault *f)
 	/* WNOWAIT: the harness reaps it at fmh_stop, with its status. */
 	if (waitid(P_PID, (id_t)f->agent, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == f->agent)
 		fail_msg("the agent exited (code %d, status %d); its log is %s", si.si_code, si.si_status, f->log);
+	/* run never waits inside a callback (issue 21): the loop's refusal
+	 * would be a source that still tries. */
+	if (fmh_wait_log_pid(f->log, "run from inside a callback", 0, 0) == 0 ||
+	    fmh_wait_log_pid(f->log, "refused: a blocking request", 0, 0) == 0)
+		fail_msg("the agent tried to wait inside a loop callback; its log is %s", f->log);
 }
 
 int fmh_proc_sample(pid_t pid, struct fmh_proc *p)

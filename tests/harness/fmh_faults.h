@@ -68,7 +68,8 @@ long fmh_fault_wait(struct fmh_fault *f, const char *code, const char *sev, uint
  * after limit_ms. */
 long fmh_fault_wait_summary(struct fmh_fault *f, const char *code, const char *needle, uint64_t limit_ms);
 
-/* The agent still runs (not exited, not a zombie); fails the test
+/* The agent still runs (not exited, not a zombie) and never tried to wait
+ * inside a loop callback (its log has no refusal); fails the test
  * otherwise. */
 void fmh_fault_alive(struct fmh_fault *f);
 

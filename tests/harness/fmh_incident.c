@@ -200,6 +200,29 @@ static int must_fail_euclean(struct fmh_incident2 *x, const char *verb, char *ou
 	return 0;
 }
 
+/* Waits until the filesystem on devname is gone from the kernel, not only
+ * from our mount table: a mount namespace made while it was mounted (a
+ * container another test starts: runc copies every mount before it pivots
+ * away) keeps its superblock alive a moment longer, and a mount of the
+ * same device meanwhile gets that superblock back with its inodes cached,
+ * never reading what debugfs changed on disk. /proc/fs/ext4/DEV lives
+ * exactly as long as the superblock. 0 or -EBUSY after limit_ms. */
+static int ext4_gone(const char *devname, int limit_ms)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/fs/ext4/%s", devname);
+	for (int waited = 0; access(path, F_OK) == 0; waited += 20) {
+		if (waited >= limit_ms) {
+			WHY("%s is still there %d ms after umount: another mount namespace holds the filesystem\n",
+			    path, limit_ms);
+			return -EBUSY;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 int fmh_incident_node(char *root, size_t size, struct fmh_etcd *etcd)
 {
 	int rc;
@@ -255,7 +278,7 @@ int fmh_incident2_setup(struct fmh_incident2 *x)
 		WHY("umount %s: %s\n", x->mnt, strerror(-rc));
 		return rc;
 	}
-	if ((rc = find_inode(x)) < 0)
+	if ((rc = ext4_gone(x->devname, 30000)) < 0 || (rc = find_inode(x)) < 0)
 		return rc;
 	if (x->ino != (unsigned long)st.st_ino) {
 		WHY("debugfs says inode %lu, stat said %lu\n", x->ino, (unsigned long)st.st_ino);

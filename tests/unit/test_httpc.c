@@ -633,6 +633,54 @@ static void test_cancel_before_deadline(void **state)
 	cancel_from_timer(*state, &sc, 150, 50, 250);
 }
 
+/* The blocking fetch from inside a loop callback (issue 21: the daemon never
+ * waits): refused at once, nothing sent; the request then goes through
+ * fm_httpc_start, and the same callback's answer arrives from the loop. */
+struct nested_fetch {
+	struct fm_timer t;
+	struct fm_httpc *c;
+	int rc;
+	enum fm_httpc_fail fail;
+	char reason[384];
+	bool fired;
+};
+
+static void on_nested_fetch(struct fm_timer *t)
+{
+	struct nested_fetch *n = container_of(t, struct nested_fetch, t);
+	struct fm_httpc_req r = get("/");
+	n->fired = true;
+	n->rc = fm_httpc_fetch(n->c, &r);
+	n->fail = n->c->fail;
+	snprintf(n->reason, sizeof(n->reason), "%s", n->c->reason);
+}
+
+static void test_fetch_refused_in_callback(void **state)
+{
+	struct fx *f = *state;
+	srv_unix(&f->srv, f->sock, ONE({.act = ACT_ALL, .pieces = {OK_HELLO}}));
+	client_init(f, f->url);
+	struct nested_fetch n = {.t = FM_TIMER_INIT, .c = &f->c};
+	assert_int_equal(fm_timer_init(f->loop, &n.t, on_nested_fetch), 0);
+	assert_int_equal(fm_timer_arm(&n.t, 1, 0), 0);
+	struct ttimer sentinel;
+	ttimer_start(f, &sentinel, 100, NULL);
+	run_until(f->loop, &sentinel.fired, 1);
+	assert_true(n.fired);
+	assert_int_equal(n.rc, -1);
+	assert_int_equal(n.fail, FM_HTTPC_CANCELED);
+	if (!strstr(n.reason, "inside a loop callback"))
+		fail_msg("reason: %s", n.reason);
+	assert_int_equal(f->srv.accepts, 0);
+	/* Outside any callback the same client works. */
+	struct fm_httpc_req r = get("/");
+	assert_int_equal(fm_httpc_fetch(&f->c, &r), 0);
+	assert_int_equal(f->c.status, 200);
+	assert_int_equal(f->srv.accepts, 1);
+	fm_timer_close(&n.t);
+	fm_timer_close(&sentinel.t);
+}
+
 /* Failures ----------------------------------------------------------------------- */
 
 static void test_silent_server_times_out(void **state)
@@ -1030,6 +1078,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_outlives_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_stream_from_timer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_before_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_refused_in_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_silent_server_times_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accept_queue_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_status_line, setup, teardown),

@@ -584,6 +584,42 @@ static void test_max_dispatch_us(void **state)
 	tev_close(&a);
 }
 
+/* The loop is never run from inside a callback (issue 21): a source that
+ * waited there would block every other one. Refused, and the loop goes on. */
+struct nest {
+	struct fm_timer t;
+	bool in_callback, done;
+	int rc_once, rc_until;
+};
+
+static void on_nest(struct fm_timer *t)
+{
+	struct nest *n = container_of(t, struct nest, t);
+	n->in_callback = fm_loop_dispatching(t->ev.loop);
+	n->rc_once = fm_loop_run_once(t->ev.loop, 0);
+	n->rc_until = fm_loop_run_until(t->ev.loop, &n->done);
+	n->done = true;
+}
+
+static void test_nested_run_refused(void **state)
+{
+	struct fm_loop *loop = *state;
+	struct nest n = {.t = FM_TIMER_INIT};
+	assert_false(fm_loop_dispatching(loop));
+	assert_int_equal(fm_timer_init(loop, &n.t, on_nest), 0);
+	assert_int_equal(fm_timer_arm(&n.t, 1, 0), 0);
+	assert_int_equal(fm_loop_run_until(loop, &n.done), 0);
+	assert_true(n.in_callback);
+	assert_int_equal(n.rc_once, -EDEADLK);
+	assert_int_equal(n.rc_until, -EDEADLK);
+	assert_false(fm_loop_dispatching(loop));
+	/* Stopped: the wait ends without its condition. */
+	bool never = false;
+	fm_loop_stop(loop);
+	assert_int_equal(fm_loop_run_until(loop, &never), -ECANCELED);
+	fm_timer_close(&n.t);
+}
+
 static void test_now_ms_monotonic(void **state)
 {
 	(void)state;
@@ -901,6 +937,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mod_other_in_same_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_ends_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_dispatch_us, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nested_run_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_one_shot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_zero_first_fires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_periodic, setup, teardown),
