@@ -76,7 +76,7 @@ static int with_config(struct fm_opts *o, struct fm_config_text *cf)
 static int cmd_probe(int argc, char **argv, struct fm_opts *o, struct fm_config_text *cf)
 {
 	if (argc < 3 || argv[2][0] == '-') {
-		fprintf(stderr, "fleetmedic-agent: probe what? etcd|apiserver|docker|journal|hal\n");
+		fprintf(stderr, "fleetmedic-agent: probe what? etcd|apiserver|docker|cri|journal|hal\n");
 		return EXIT_USAGE;
 	}
 	int rc = command_opts(argc, argv, 2, o);

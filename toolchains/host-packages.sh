@@ -9,6 +9,9 @@ pkgs=(
   build-essential cmake pkg-config dpkg-dev bzip2 xz-utils ca-certificates
   # dependencies taken as Debian -dev packages (versions checked by deps.sh)
   libyaml-dev libsystemd-dev libsqlite3-dev libcmocka-dev
+  # the CRI's gRPC (issue 22): HTTP/2 and protobuf, and protoc-c for the
+  # C code of the CRI's messages, generated at build time
+  libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   # real servers and tools used by the tests and the demo
   etcd-server etcd-client openssl procps iproute2 python3
   # a real Docker engine (started privately by the tests), and busybox-static

@@ -190,7 +190,7 @@ int fm_probe_cmd(const char *what, const struct fm_opts *o)
 {
 	const struct fm_source *src = fm_source_named(what);
 	if (!src) {
-		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|journal|hal\n",
+		fprintf(stderr, "fleetmedic-agent: unknown source '%s': etcd|apiserver|docker|cri|journal|hal\n",
 			what);
 		return EXIT_USAGE;
 	}
@@ -342,7 +342,7 @@ static int gather_one(struct fm_loop *loop, struct fm_facts *facts, void *arg)
 	return fm_source_collect(g->src, loop, g->d, g->o, g->co, facts);
 }
 
-/* Every source once. The servers (etcd, apiserver, Docker) are asked side by
+/* Every source once. The servers (etcd, apiserver, Docker, the CRI) are asked side by
  * side, each in a child process, while the journal is read here; so with
  * every server silent check costs about one deadline, not one per server.
  * The board comes last: its clock check reuses the certificates the
@@ -351,19 +351,20 @@ static int gather_one(struct fm_loop *loop, struct fm_facts *facts, void *arg)
  * servers do. */
 static void gather_sources(struct fm_session *ss, const struct fm_opts *o, const struct fm_collect_opts *co)
 {
-	static const char *const servers[] = {"etcd", "apiserver", "docker"};
-	struct fm_gather_job jobs[3];
-	struct gather_arg args[3];
-	for (size_t k = 0; k < 3; k++) {
+	static const char *const servers[] = {"etcd", "apiserver", "docker", "cri"};
+	enum { NSERVERS = sizeof(servers) / sizeof(servers[0]) };
+	struct fm_gather_job jobs[NSERVERS];
+	struct gather_arg args[NSERVERS];
+	for (size_t k = 0; k < NSERVERS; k++) {
 		args[k] = (struct gather_arg){fm_source_named(servers[k]), &ss->d, o, co};
 		jobs[k] = (struct fm_gather_job){.name = servers[k], .fn = gather_one, .arg = &args[k]};
 	}
-	fm_gather_start(jobs, 3);
+	fm_gather_start(jobs, NSERVERS);
 	fm_source_collect(fm_source_named("journal"), ss->loop, &ss->d, o, co, ss->facts);
 	/* 2.5 per-request deadlines, and at least long enough for the
 	 * apiserver's /livez (FM_APISERVER_HEALTH_MS) and what follows it */
 	int cut = co->timeout_ms * 5 / 2;
-	fm_gather_finish(jobs, 3, cut > FM_APISERVER_HEALTH_MS + 300 ? cut : FM_APISERVER_HEALTH_MS + 300, ss->facts);
+	fm_gather_finish(jobs, NSERVERS, cut > FM_APISERVER_HEALTH_MS + 300 ? cut : FM_APISERVER_HEALTH_MS + 300, ss->facts);
 	fm_source_collect(fm_source_named("hal"), ss->loop, &ss->d, o, co, ss->facts);
 }
 

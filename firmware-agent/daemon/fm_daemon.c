@@ -200,8 +200,9 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
 
 /* What a collection writes its facts into, and what it restates when it
  * commits them: the kinds of the collected sources (etcd, the apiserver
- * with the node's and pods' objects and the certificates, the board). */
-static const char *const collected_kinds[] = {"etcd.", "apiserver.", "node", "pod", "cert", "hal.", NULL};
+ * with the node's and pods' objects and the certificates, the CRI runtime,
+ * the board). */
+static const char *const collected_kinds[] = {"etcd.", "apiserver.", "node", "pod", "cert", "cri.", "hal.", NULL};
 static const char *const etcd_kinds[] = {"etcd.", NULL};
 
 /* A begun source's last answer is in (possibly inside its begin). */

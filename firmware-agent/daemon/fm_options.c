@@ -37,6 +37,8 @@ void fm_usage(FILE *out)
 		"  probe apiserver   kube-apiserver's livez/readyz checks, version, nodes, kube-system pods\n"
 		"  probe docker      Docker's containers of the control plane (kubelet names parsed),\n"
 		"                    stale attempts holding a name, crash loops, exit codes, log tails\n"
+		"  probe cri         the container runtime through the CRI (containerd, k3s, CRI-O):\n"
+		"                    its version, the control-plane sandboxes and containers, exit codes\n"
 		"  probe journal     log lines of kubelet, docker, containerd, etcd, k3s and the\n"
 		"                    kernel (journal and /dev/kmsg) that match the log rules\n"
 		"  probe hal         the board: model, temperatures, throttling, memory, storage,\n"
@@ -63,6 +65,11 @@ void fm_usage(FILE *out)
 		"  --docker-host URL      Docker Engine API: unix:///PATH or tcp://HOST:PORT, taken\n"
 		"                         as given (default: $DOCKER_HOST, else the socket\n"
 		"                         /var/run/docker.sock under --root)\n"
+		"  --runtime-endpoint unix:///PATH\n"
+		"                         the CRI socket (crictl's flag; default: the first of\n"
+		"                         /run/k3s/containerd/containerd.sock,\n"
+		"                         /run/containerd/containerd.sock, /var/run/crio/crio.sock\n"
+		"                         under --root)\n"
 		"  --journal-dir DIR      read journal files from DIR (default: the system journal)\n"
 		"  --kmsg PATH|none       the kernel log device (default /dev/kmsg)\n"
 		"  --since DURATION       look back this far (default 1h; --follow: the current boot)\n"
@@ -119,7 +126,7 @@ void fm_version(void)
 
 enum {
 	OPT_JSON = 256, OPT_FOLLOW, OPT_ROOT, OPT_TIMEOUT, OPT_TLS_MAX, OPT_ETCD, OPT_ETCD_CA, OPT_ETCD_CERT,
-	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_JOURNAL_DIR, OPT_KMSG,
+	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_RUNTIME_ENDPOINT, OPT_JOURNAL_DIR, OPT_KMSG,
 	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR, OPT_RULES_DIR,
 	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_COLLECT_IDLE, OPT_HOLD,
 	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX, OPT_LOG_LEVEL,
@@ -138,6 +145,7 @@ static const struct option long_opts[] = {
 	{"apiserver", required_argument, NULL, OPT_APISERVER},
 	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
 	{"docker-host", required_argument, NULL, OPT_DOCKER_HOST},
+	{"runtime-endpoint", required_argument, NULL, OPT_RUNTIME_ENDPOINT},
 	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
 	{"kmsg", required_argument, NULL, OPT_KMSG},
 	{"since", required_argument, NULL, OPT_SINCE},
@@ -202,6 +210,7 @@ static int apply_opt(int c, const char *v, struct fm_opts *o, char *err, size_t 
 	case OPT_APISERVER: o->apiserver_url = v; break;
 	case OPT_KUBECONFIG: o->kubeconfig = v; break;
 	case OPT_DOCKER_HOST: o->docker_host = v; break;
+	case OPT_RUNTIME_ENDPOINT: o->runtime_endpoint = v; break;
 	case OPT_JOURNAL_DIR: o->journal_dir = v; break;
 	case OPT_KMSG: o->kmsg = v; break;
 	case OPT_SINCE:

@@ -25,7 +25,7 @@ struct fm_opts {
 	int tls_max;
 	const char *etcd_url, *etcd_ca, *etcd_cert, *etcd_key;
 	const char *apiserver_url, *kubeconfig;
-	const char *docker_host, *journal_dir, *kmsg, *since, *config;
+	const char *docker_host, *runtime_endpoint, *journal_dir, *kmsg, *since, *config;
 	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
 	/* run */
 	uint64_t heartbeat_ms, collect_ms, collect_idle_ms, hold_ms, ack_timeout_ms, retry_max_ms;

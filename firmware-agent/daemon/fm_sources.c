@@ -3,6 +3,7 @@
 
 #include "fm_apiserver.h"
 #include "fm_certs.h"
+#include "fm_cri.h"
 #include "fm_docker.h"
 #include "fm_etcd.h"
 #include "fm_hal.h"
@@ -114,6 +115,34 @@ static void *begin_apiserver(struct fm_loop *loop, const struct fm_discovery *d,
 		return NULL;
 	}
 	return b;
+}
+
+/* The container runtime through the CRI: at --runtime-endpoint, else the
+ * first runtime socket under --root; none is "absent", not a failure. */
+static void end_cri(void *state)
+{
+	struct fm_cri_collection *k = state;
+	fm_cri_collection_delete(&k);
+}
+
+static void *begin_cri(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
+		       const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done, void *ctx)
+{
+	char endpoint[4200], origin[512];
+	int rc = fm_cri_endpoint(o->runtime_endpoint, d->root, endpoint, sizeof(endpoint), origin, sizeof(origin));
+	if (rc < 0) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", rc == -ENOENT ? "absent" : "config");
+		cJSON_AddStringToObject(f, "reason", origin);
+		fm_facts_drop(facts, "cri.");
+		fm_facts_put(facts, "cri.runtime", "none", f);
+		done(ctx, 0);
+		return NULL;
+	}
+	struct fm_cri_collection *k = fm_cri_collection_new(loop, endpoint, origin, co, facts, done, ctx);
+	if (!k)
+		done(ctx, -1);
+	return k;
 }
 
 /* A begun collection waited for: the sources' blocking form (check,
@@ -322,6 +351,7 @@ const struct fm_source fm_sources[FM_NSOURCES] = {
 	{"etcd", NULL, fm_begin_etcd, end_etcd, NULL, NULL},
 	{"apiserver", NULL, begin_apiserver, end_apiserver, NULL, NULL},
 	{"docker", collect_docker, NULL, NULL, start_docker, stop_docker},
+	{"cri", NULL, begin_cri, end_cri, NULL, NULL},
 	{"journal", collect_journal, NULL, NULL, start_journal, stop_journal},
 	{"hal", fm_collect_hal, NULL, NULL, NULL, NULL},
 };

@@ -47,8 +47,9 @@ struct fm_source {
 	fm_stop_fn stop;
 };
 
-/* etcd, apiserver, docker, journal, hal: the order collections ask them. */
-#define FM_NSOURCES 5
+/* etcd, apiserver, docker, cri, journal, hal: the order collections ask
+ * them. */
+#define FM_NSOURCES 6
 extern const struct fm_source fm_sources[FM_NSOURCES];
 /* The source of that name, or NULL. */
 const struct fm_source *fm_source_named(const char *name);

@@ -25,6 +25,9 @@
 	X("pod", "one control-plane pod of the apiserver's list")                               \
 	X("cert", "a certificate's dates (fm_certs)")                                           \
 	X("check.incomplete", "a source check cut at its deadline (fm_gather)")                 \
+	X("cri.runtime", "the CRI runtime (containerd, CRI-O) reached or not (fm_cri)")        \
+	X("cri.sandbox", "a control-plane pod's sandbox")                                       \
+	X("cri.container", "a control-plane container")                                         \
 	X("docker.daemon", "the Docker engine reached or not (fm_docker)")                      \
 	X("docker.container", "a control-plane container")                                      \
 	X("docker.stale_attempt", "an exited attempt beside a newer one of the same pod")       \

@@ -1,0 +1,88 @@
+/* fm_cri: the container runtime through the CRI (issue 22): containerd
+ * (kubeadm since Kubernetes 1.24), k3s's own containerd, CRI-O, asked the
+ * way kubelet asks them: runtime.v1.RuntimeService over gRPC on the unix
+ * socket (fm_grpc), messages from the interface definition in cri/
+ * (protobuf-c).
+ *
+ * This first part collects once: Version, ListPodSandbox, ListContainers,
+ * and ContainerStatus for the control-plane containers that are not
+ * running (their exit code and reason). Facts (kind, id):
+ *   cri.runtime (the endpoint, "unix:///run/containerd/containerd.sock"):
+ *     state "ok" or the failure ("refused", "timeout", "grpc-status",
+ *     "protocol", "absent" when no runtime socket was found), reason,
+ *     runtime_name ("containerd"), runtime_version, runtime_api_version
+ *     ("v1"), origin (where the endpoint came from), sandboxes,
+ *     sandboxes_ready, containers, running, exited, created, unknown,
+ *     elapsed_ms (Version, the connection's set-up included).
+ *   cri.sandbox (12-hex short id): one per control-plane pod sandbox
+ *     (kube-system etcd, kube-apiserver, kube-controller-manager,
+ *     kube-scheduler): full_id, pod, namespace, uid, attempt, state
+ *     ("ready", "notready"), created_at (unix seconds), runtime.
+ *   cri.container (12-hex short id): one per control-plane container:
+ *     full_id, name (the CRI's metadata name), container, pod, namespace,
+ *     uid (from kubelet's io.kubernetes.* labels), attempt, sandbox_id
+ *     (short), state ("created", "running", "exited", "unknown"),
+ *     created_at, and from ContainerStatus when not running: exit_code,
+ *     started_at, finished_at (unix seconds), reason ("Error",
+ *     "OOMKilled" ...), message, oom_killed; runtime.
+ * Other pods and containers are counted, not described.
+ */
+#ifndef FM_CRI_H
+#define FM_CRI_H
+
+#include "fm_facts.h"
+#include "fm_loop.h"
+#include "fm_probe.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The runtime sockets looked for under the root prefix, in this order:
+ * k3s's own containerd, containerd, CRI-O. */
+#define FM_CRI_K3S_SOCKET	 "/run/k3s/containerd/containerd.sock"
+#define FM_CRI_CONTAINERD_SOCKET "/run/containerd/containerd.sock"
+#define FM_CRI_CRIO_SOCKET	 "/var/run/crio/crio.sock"
+
+/* The CRI endpoint: opt (--runtime-endpoint, "unix:///PATH" as crictl
+ * takes it) as given, else the first of the sockets above that exists
+ * under root. 0 with "unix://..." in out and where it came from in origin;
+ * -ENOENT when there is none (origin says what was looked for); -EINVAL
+ * for an opt that is not unix:///PATH. */
+int fm_cri_endpoint(const char *opt, const char *root, char *out, size_t size, char *origin, size_t origin_size);
+
+/* One collection on the loop (never waits): done(ctx, rc) when it is over,
+ * rc 0 when the runtime answered, -1 otherwise (the facts say why);
+ * perhaps before fm_cri_collection_new returns. Borrows loop and facts
+ * until deleted. NULL: out of memory or a malformed endpoint (done is
+ * never called; the cri.runtime fact says why). */
+struct fm_cri_collection;
+struct fm_cri_collection *fm_cri_collection_new(struct fm_loop *loop, const char *endpoint, const char *origin,
+						const struct fm_collect_opts *co, struct fm_facts *facts,
+						fm_collected_fn done, void *ctx);
+bool fm_cri_collection_ended(const struct fm_cri_collection *k);
+/* Frees *k and NULLs it, canceling what runs (done is not called then);
+ * not from inside done. Accepts NULL. */
+void fm_cri_collection_delete(struct fm_cri_collection **k);
+
+/* The pure parts: each reads one answer's protobuf bytes (hostile input:
+ * any bytes, any length) into facts as the collection does; the fuzz
+ * target (tests/fuzz/fuzz_cri.c) feeds them anything. -EBADMSG when the
+ * bytes are not that message (nothing put). */
+struct fm_cri_counts {
+	long sandboxes, sandboxes_ready, containers, running, exited, created, unknown;
+};
+/* VersionResponse: its fields added to the runtime fact f. */
+int fm_cri_parse_version(cJSON *f, const uint8_t *msg, size_t len);
+/* ListPodSandboxResponse: a cri.sandbox per control-plane sandbox;
+ * counts. */
+int fm_cri_parse_sandboxes(struct fm_facts *facts, const uint8_t *msg, size_t len, struct fm_cri_counts *k);
+/* ListContainersResponse: a cri.container per control-plane container;
+ * counts; the full ids of those not running into ids (at most max; *n). */
+int fm_cri_parse_containers(struct fm_facts *facts, const uint8_t *msg, size_t len, struct fm_cri_counts *k,
+			    char (*ids)[65], size_t max, size_t *n);
+/* ContainerStatusResponse: its exit and reason added to its cri.container
+ * fact (when there is one). */
+int fm_cri_parse_status(struct fm_facts *facts, const uint8_t *msg, size_t len);
+
+#endif

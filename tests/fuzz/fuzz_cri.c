@@ -1,0 +1,39 @@
+/* libFuzzer target for the CRI source's readers (fm_cri.h fm_cri_parse_*):
+ * one input is read as each answer the source asks for (Version,
+ * ListPodSandbox, ListContainers, ContainerStatus: protobuf from the
+ * runtime's socket, hostile), into one fact set, which must print as
+ * valid UTF-8 JSON that parses back (fuzz_facts.h). Replayed in ctest over
+ * messages shaped like a containerd node's (corpus/cri). */
+#include "fm_cri.h"
+
+#include "fuzz_facts.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fm_facts *facts = fm_facts_new();
+	struct fm_cri_counts k = {0};
+	char ids[4][65];
+	size_t n = 0;
+	if (!facts)
+		return 0;
+	cJSON *rt = cJSON_CreateObject();
+	fm_cri_parse_version(rt, data, size);
+	fm_facts_put(facts, "cri.runtime", "unix:///run/containerd/containerd.sock", rt);
+	fm_cri_parse_sandboxes(facts, data, size, &k);
+	fm_cri_parse_containers(facts, data, size, &k, ids, 4, &n);
+	if (n > 4 || k.running + k.exited + k.created + k.unknown != k.containers)
+		__builtin_trap();
+	for (size_t i = 0; i < n; i++)
+		if (strlen(ids[i]) > 64)
+			__builtin_trap();
+	fm_cri_parse_status(facts, data, size);
+	fuzz_facts_check(facts);
+	fm_facts_delete(&facts);
+	return 0;
+}
