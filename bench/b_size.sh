@@ -35,6 +35,9 @@ shares() { # MAP -> "group bytes" lines, biggest first
         if (f ~ /libcap\.a/) return "libcap"
         if (f ~ /libyaml\.a/) return "libyaml"
         if (f ~ /libsqlite3\.a/) return "SQLite"
+        if (f ~ /libnghttp2\.a/) return "nghttp2"
+        if (f ~ /libprotobuf-c\.a/) return "protobuf-c"
+        if (f ~ /libfmcriproto\.a/) return "the CRI messages (protoc-c)"
         if (f ~ /\/lib(c|m|pthread|rt|dl|resolv|gcc|gcc_eh)\.a|crt[a-zA-Z0-9]*\.o/) return "glibc + libgcc"
         return "other"
     }

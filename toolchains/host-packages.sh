@@ -17,6 +17,10 @@ pkgs=(
   # a real Docker engine (started privately by the tests), and busybox-static
   # for the root filesystem of the test image (`docker import`: no registry)
   docker.io busybox-static
+  # a real containerd with its CRI plugin and runc (started privately by the
+  # tests, tests/harness/fmh_containerd), and what the tests' independent CRI
+  # client (tests/harness/cri_client.py) generates its gRPC stubs with
+  containerd runc python3-grpcio python3-grpc-tools
   # journal files built from export-format fixtures; journalctl for the bench
   systemd-journal-remote systemd
   # real ext4 images on loop devices (mkfs, debugfs, losetup)

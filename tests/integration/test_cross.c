@@ -3,7 +3,8 @@
  * $FM_CROSS_EMULATOR: binfmt_misc is not assumed), prints its version,
  * detects boards from the fixture roots, and runs `check` against a real
  * etcd over mTLS and real (zstd-compressed) journal files, and `run`
- * reports to the native fleetmedic-controller ($FM_CONTROLLER) over DTLS-PSK.
+ * reports to the native fleetmedic-controller ($FM_CONTROLLER) over DTLS-PSK,
+ * and `probe cri` asks a real containerd over gRPC (issue 22).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "fm_harness.h"
 #include "fm_loop.h"
 #include "fmh_check.h"
+#include "fmh_containerd.h"
 #include "fmh_controller.h"
 #include "fmh_journal.h"
 #include "fmh_uplink.h"
@@ -230,6 +232,44 @@ static void run_reports_over_dtls(void **state)
 	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
 }
 
+/* The board build's CRI client (nghttp2 and protobuf-c, static, for the
+ * board's architecture) against a real containerd: its version and a
+ * control-plane container through gRPC on the unix socket. */
+static void probe_cri_containerd(void **state)
+{
+	(void)state;
+	struct fmh_containerd ctd;
+	char out[8192], pod[65], ctr[65];
+	assert_int_equal(fmh_containerd_start(&ctd), 0);
+	assert_int_equal(fmh_containerd_cri(&ctd, out, sizeof(out), "runp", "etcd-pi-master1", "kube-system",
+					    "9c5ee5e3ad3f9bd5b1e5a4c9dbd0cb8e", "0", NULL), 0);
+	cJSON *j = cJSON_Parse(out);
+	snprintf(pod, sizeof(pod), "%s", fmh_jstr(j, "id"));
+	cJSON_Delete(j);
+	assert_int_equal(fmh_containerd_cri(&ctd, out, sizeof(out), "create", pod, "etcd", "0", "sleep", "100000",
+					    NULL), 0);
+	j = cJSON_Parse(out);
+	snprintf(ctr, sizeof(ctr), "%.12s", fmh_jstr(j, "id"));
+	cJSON_Delete(j);
+
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "cri", "--json", "--timeout", "10s", "--runtime-endpoint", ctd.endpoint, NULL);
+	if (!r.json)
+		fail_msg("probe cri (%s) printed no JSON: %s %s", triplet, r.out, r.err);
+	const cJSON *facts = fmh_field(r.json, "facts");
+	const cJSON *rt = fmh_find(facts, "cri.runtime", ctd.endpoint);
+	assert_non_null(rt);
+	assert_string_equal(fmh_jstr(rt, "state"), "ok");
+	assert_string_equal(fmh_jstr(rt, "runtime_name"), "containerd");
+	const cJSON *c = fmh_find(facts, "cri.container", ctr);
+	assert_non_null(c);
+	assert_string_equal(fmh_jstr(c, "container"), "etcd");
+	assert_string_equal(fmh_jstr(c, "state"), "created");
+	assert_int_equal(r.status, 0);
+	cJSON_Delete(r.json);
+	assert_int_equal(fmh_containerd_stop(&ctd), 0);
+}
+
 int main(void)
 {
 	triplet = env("FM_CROSS_TRIPLET");
@@ -240,6 +280,7 @@ int main(void)
 		cmocka_unit_test(detects_boards),
 		cmocka_unit_test(check_etcd_and_journal),
 		cmocka_unit_test(run_reports_over_dtls),
+		cmocka_unit_test(probe_cri_containerd),
 	};
 	return cmocka_run_group_tests_name(triplet, tests, setup, teardown);
 }

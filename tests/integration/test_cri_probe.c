@@ -1,0 +1,242 @@
+/* `fleetmedic-agent probe cri` against a real containerd (Debian's, the
+ * harness's private one: tests/harness/fmh_containerd) whose pods are made
+ * through the CRI by an independent client (tests/harness/cri_client.py,
+ * python3-grpcio): the runtime's version, a control-plane sandbox, an
+ * apiserver container that exited 255 and an etcd one that runs, described
+ * from the runtime's own answers; a pod that is not the control plane's only
+ * counted; the socket found under --root in containerd's and in k3s's
+ * place; and a runtime that is gone, said so. */
+#include "fmh_check.h"
+#include "fmh_containerd.h"
+#include "fm_harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NS	 "kube-system"
+#define API_POD	 "kube-apiserver-pi-master1"
+#define API_UID	 "1403dda53affdfee1130475a6d9609da"
+#define ETCD_POD "etcd-pi-master1"
+#define ETCD_UID "9c5ee5e3ad3f9bd5b1e5a4c9dbd0cb8e"
+#define EXIT_MS	 30000
+
+static struct fmh_containerd ctd;
+static char api_id[65], etcd_id[65], api_sandbox[65];
+
+#define CRI(out, ...) fmh_containerd_cri(&ctd, out, sizeof(out), __VA_ARGS__, NULL)
+
+/* The "id" a runp or create printed; fails the test when it failed. */
+static void id_of(int rc, const char *out, char id[65])
+{
+	if (rc != 0) {
+		fmh_containerd_print_log_tail(&ctd);
+		fail_msg("cri_client.py: exit %d: %s", rc, out);
+	}
+	cJSON *j = cJSON_Parse(out);
+	snprintf(id, 65, "%s", j ? fmh_jstr(j, "id") : "");
+	cJSON_Delete(j);
+	assert_int_equal(strlen(id), 64);
+}
+
+/* The container has exited (the CRI has no wait: polled, with a deadline). */
+static void wait_exited(const char *id)
+{
+	char out[8192];
+	struct timespec t0, now, step = {0, 50 * 1000000};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (CRI(out, "inspect", id) == 0 && strstr(out, "\"CONTAINER_EXITED\""))
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > EXIT_MS)
+			fail_msg("container %s has not exited in %d ms: %s", id, EXIT_MS, out);
+		nanosleep(&step, NULL);
+	}
+}
+
+/* The node: the apiserver's pod with its container exited 255, etcd's
+ * running, and a pod of another namespace. */
+static int setup(void **state)
+{
+	(void)state;
+	char out[8192], pod[65], other[65], ctr[65];
+	if (fmh_init() < 0 || fmh_containerd_start(&ctd) < 0)
+		return -1;
+	id_of(CRI(out, "runp", API_POD, NS, API_UID, "0"), out, api_sandbox);
+	id_of(CRI(out, "create", api_sandbox, "kube-apiserver", "7", "sh", "-c", "exit 255"), out, api_id);
+	if (CRI(out, "start", api_id) != 0)
+		return -1;
+	wait_exited(api_id);
+	id_of(CRI(out, "runp", ETCD_POD, NS, ETCD_UID, "0"), out, pod);
+	id_of(CRI(out, "create", pod, "etcd", "0", "sleep", "100000"), out, etcd_id);
+	if (CRI(out, "start", etcd_id) != 0)
+		return -1;
+	id_of(CRI(out, "runp", "web-1", "default", "0b6f0d3a0a9e4c7e", "0"), out, other);
+	id_of(CRI(out, "create", other, "web", "0", "sleep", "100000"), out, ctr);
+	return CRI(out, "start", ctr) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	int rc = fmh_containerd_stop(&ctd);
+	fmh_cleanup();
+	return rc < 0 ? -1 : 0;
+}
+
+/* probe cri --json with the extra arguments; its facts (the caller frees
+ * the run's json). */
+static const cJSON *probe(struct fmh_agent_run *r, const char *opt, const char *val)
+{
+	fmh_run_agent(r, "probe", "cri", "--json", "--timeout", "5s", opt, val, NULL);
+	if (!r->json)
+		fail_msg("probe cri printed no JSON (status %d): %s %s", r->status, r->out, r->err);
+	return fmh_field(r->json, "facts");
+}
+
+static void short12(char *out, const char *id)
+{
+	snprintf(out, 13, "%s", id);
+}
+
+static void test_runtime_and_control_plane(void **state)
+{
+	(void)state;
+	struct fmh_agent_run r;
+	char sid[13];
+	const cJSON *facts = probe(&r, "--runtime-endpoint", ctd.endpoint);
+	assert_int_equal(r.status, 0);
+	const cJSON *rt = fmh_find(facts, "cri.runtime", ctd.endpoint);
+	assert_non_null(rt);
+	assert_string_equal(fmh_jstr(rt, "state"), "ok");
+	assert_string_equal(fmh_jstr(rt, "runtime_name"), "containerd");
+	assert_string_equal(fmh_jstr(rt, "runtime_api_version"), "v1");
+	assert_string_equal(fmh_jstr(rt, "origin"), "--runtime-endpoint");
+	assert_int_equal((int)fmh_jnum(rt, "sandboxes"), 3);
+	assert_int_equal((int)fmh_jnum(rt, "containers"), 3);
+	assert_int_equal((int)fmh_jnum(rt, "running"), 2);
+	assert_int_equal((int)fmh_jnum(rt, "exited"), 1);
+
+	/* The apiserver's container, its exit from ContainerStatus. */
+	short12(sid, api_id);
+	const cJSON *api = fmh_find(facts, "cri.container", sid);
+	assert_non_null(api);
+	assert_string_equal(fmh_jstr(api, "full_id"), api_id);
+	assert_string_equal(fmh_jstr(api, "container"), "kube-apiserver");
+	assert_string_equal(fmh_jstr(api, "pod"), API_POD);
+	assert_string_equal(fmh_jstr(api, "namespace"), NS);
+	assert_string_equal(fmh_jstr(api, "uid"), API_UID);
+	assert_int_equal((int)fmh_jnum(api, "attempt"), 7);
+	assert_string_equal(fmh_jstr(api, "state"), "exited");
+	assert_int_equal((int)fmh_jnum(api, "exit_code"), 255);
+	assert_true(fmh_jnum(api, "finished_at") >= fmh_jnum(api, "started_at"));
+	assert_true(fmh_jnum(api, "started_at") > 1.6e9);
+	char sbx[13];
+	short12(sbx, api_sandbox);
+	assert_string_equal(fmh_jstr(api, "sandbox_id"), sbx);
+	const cJSON *sb = fmh_find(facts, "cri.sandbox", sbx);
+	assert_non_null(sb);
+	assert_string_equal(fmh_jstr(sb, "pod"), API_POD);
+	assert_string_equal(fmh_jstr(sb, "state"), "ready");
+
+	/* etcd runs: no exit asked for. */
+	short12(sid, etcd_id);
+	const cJSON *etcd = fmh_find(facts, "cri.container", sid);
+	assert_non_null(etcd);
+	assert_string_equal(fmh_jstr(etcd, "state"), "running");
+	assert_null(cJSON_GetObjectItemCaseSensitive(etcd, "exit_code"));
+
+	/* The web pod is counted, not described. */
+	assert_int_equal(fmh_count_kind(facts, "cri.container"), 2);
+	assert_int_equal(fmh_count_kind(facts, "cri.sandbox"), 2);
+	cJSON_Delete(r.json);
+}
+
+/* A root prefix holding the socket where containerd's, then k3s's, is. */
+static void found_under_root(const char *place, const char *origin)
+{
+	char root[PATH_MAX], dir[PATH_MAX + 64], link[PATH_MAX + 96], ep[PATH_MAX + 128];
+	assert_int_equal(fmh_tmpdir(root, sizeof(root)), 0);
+	snprintf(dir, sizeof(dir), "%s%s", root, place);
+	*strrchr(dir, '/') = '\0';
+	char cmd[PATH_MAX + 80];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(link, sizeof(link), "%s%s", root, place);
+	assert_int_equal(symlink(ctd.sock, link), 0);
+	struct fmh_agent_run r;
+	const cJSON *facts = probe(&r, "--root", root);
+	snprintf(ep, sizeof(ep), "unix://%s", link);
+	const cJSON *rt = fmh_find(facts, "cri.runtime", ep);
+	if (!rt)
+		fail_msg("no cri.runtime %s in %s", ep, r.out);
+	assert_string_equal(fmh_jstr(rt, "state"), "ok");
+	assert_string_equal(fmh_jstr(rt, "origin"), origin);
+	assert_int_equal(r.status, 0);
+	cJSON_Delete(r.json);
+}
+
+static void test_found_under_root(void **state)
+{
+	(void)state;
+	found_under_root("/run/containerd/containerd.sock", "default (containerd)");
+	found_under_root("/run/k3s/containerd/containerd.sock", "default (k3s's containerd)");
+}
+
+/* No runtime socket at all: absent, not down, and not a finding. */
+static void test_absent(void **state)
+{
+	(void)state;
+	char root[PATH_MAX];
+	assert_int_equal(fmh_tmpdir(root, sizeof(root)), 0);
+	struct fmh_agent_run r;
+	const cJSON *facts = probe(&r, "--root", root);
+	const cJSON *rt = fmh_find(facts, "cri.runtime", "none");
+	assert_non_null(rt);
+	assert_string_equal(fmh_jstr(rt, "state"), "absent");
+	assert_int_equal(r.status, 0);
+	cJSON_Delete(r.json);
+}
+
+/* containerd killed: refused, named, a finding (exit 1); back after a
+ * restart. */
+static void test_runtime_down(void **state)
+{
+	(void)state;
+	assert_int_equal(fmh_containerd_kill(&ctd), 0);
+	struct fmh_agent_run r;
+	const cJSON *facts = probe(&r, "--runtime-endpoint", ctd.endpoint);
+	const cJSON *rt = fmh_find(facts, "cri.runtime", ctd.endpoint);
+	assert_non_null(rt);
+	const char *st = fmh_jstr(rt, "state");
+	if (strcmp(st, "refused") != 0)
+		fail_msg("state %s: %s", st, fmh_jstr(rt, "reason"));
+	assert_non_null(strstr(fmh_jstr(rt, "reason"), ctd.sock));
+	assert_int_equal(r.status, 1);
+	cJSON_Delete(r.json);
+	assert_int_equal(fmh_containerd_restart(&ctd), 0);
+	facts = probe(&r, "--runtime-endpoint", ctd.endpoint);
+	assert_string_equal(fmh_jstr(fmh_find(facts, "cri.runtime", ctd.endpoint), "state"), "ok");
+	cJSON_Delete(r.json);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_runtime_and_control_plane),
+	    cmocka_unit_test(test_found_under_root),
+	    cmocka_unit_test(test_absent),
+	    cmocka_unit_test(test_runtime_down),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
