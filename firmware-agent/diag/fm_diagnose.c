@@ -128,10 +128,31 @@ static double num_or(const cJSON *o, const char *key, double dflt)
 	return num(o, key, &v) ? v : dflt;
 }
 
+static bool is(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
 static bool kind_is(const cJSON *f, const char *kind)
 {
 	const char *k = str(f, "kind");
 	return k && strcmp(k, kind) == 0;
+}
+
+/* A fact of either container runtime's source about part ("container",
+ * "stale_attempt", "crashloop"): Docker's "docker.<part>" or the CRI's
+ * "cri.<part>", the same facts whichever runtime (issue 22). */
+static bool rt_is(const cJSON *f, const char *part)
+{
+	const char *k = str(f, "kind");
+	return k && ((strncmp(k, "docker.", 7) == 0 && strcmp(k + 7, part) == 0) ||
+		     (strncmp(k, "cri.", 4) == 0 && strcmp(k + 4, part) == 0));
+}
+
+static bool from_cri(const cJSON *f)
+{
+	const char *k = str(f, "kind");
+	return k && strncmp(k, "cri.", 4) == 0;
 }
 
 /* A state other than "ok" that says the server was not reached or did not
@@ -665,10 +686,43 @@ static bool is_stale(const struct ctx *c, const char *short_id)
 {
 	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
 		const cJSON *f = fm_facts_at(c->facts, i);
-		if (kind_is(f, "docker.stale_attempt") && strcmp(str_or(f, "stale_id", ""), short_id) == 0)
+		if (rt_is(f, "stale_attempt") && strcmp(str_or(f, "stale_id", ""), short_id) == 0)
 			return true;
 	}
 	return false;
+}
+
+/* The CRI runtime a cri.runtime fact is about, by where its socket was
+ * found: "k3s", "CRI-O" or "containerd". */
+static const char *cri_name(const cJSON *f)
+{
+	const char *o = str_or(f, "origin", "");
+	return strstr(o, "k3s") ? "k3s" : strstr(o, "CRI-O") ? "CRI-O" : "containerd";
+}
+
+static void rule_runtime_down(struct ctx *c, const cJSON *f, const char *id)
+{
+	if (kind_is(f, "docker.daemon")) {
+		cJSON *d = emit(c, "container-runtime-down", "critical", id, "the Docker engine at %s does not answer: %s",
+				id, str_or(f, "reason", str_or(f, "state", "failed")));
+		evidence(c, d, f, FIELDS("state", "reason"));
+		remedy(c, d, "systemctl status docker containerd --no-pager");
+		remedy(c, d, "journalctl -u docker -n 50 --no-pager");
+		remedy(c, d, "systemctl restart docker");
+		return;
+	}
+	/* A containerd serving no CRI (Docker's own, cri disabled) is not
+	 * kubelet's runtime: not down. */
+	if (is(str_or(f, "state", ""), "no-cri"))
+		return;
+	const char *rt = cri_name(f);
+	const char *unit = is(rt, "k3s") ? "k3s" : is(rt, "CRI-O") ? "crio" : "containerd";
+	cJSON *d = emit(c, "container-runtime-down", "critical", id, "%s at %s does not answer: %s", rt, id,
+			str_or(f, "reason", str_or(f, "state", "failed")));
+	evidence(c, d, f, FIELDS("state", "reason", "origin"));
+	remedy(c, d, "systemctl status %s --no-pager", unit);
+	remedy(c, d, "journalctl -u %s -n 50 --no-pager", unit);
+	remedy(c, d, "systemctl restart %s", unit);
 }
 
 static void rule_docker(struct ctx *c)
@@ -678,24 +732,18 @@ static void rule_docker(struct ctx *c)
 		const char *id = str_or(f, "id", "");
 		char pc[400];
 		double n = 0, code = 0, window = 0;
-		if (kind_is(f, "docker.daemon") && state_failed(f)) {
-			cJSON *d = emit(c, "container-runtime-down", "critical", id,
-					"the Docker engine at %s does not answer: %s", id,
-					str_or(f, "reason", str_or(f, "state", "failed")));
-			evidence(c, d, f, FIELDS("state", "reason"));
-			remedy(c, d, "systemctl status docker containerd --no-pager");
-			remedy(c, d, "journalctl -u docker -n 50 --no-pager");
-			remedy(c, d, "systemctl restart docker");
-		} else if (kind_is(f, "docker.crashloop") && num(f, "exits", &n)) {
+		if ((kind_is(f, "docker.daemon") || kind_is(f, "cri.runtime")) && state_failed(f)) {
+			rule_runtime_down(c, f, id);
+		} else if (rt_is(f, "crashloop") && num(f, "exits", &n)) {
 			num(f, "window_s", &window);
 			num(f, "last_exit_code", &code);
 			cJSON *d = emit(c, "control-plane-crashloop", "critical", id,
 					"%s exited %.0f times in %.0f minutes (last exit code %.0f)", id, n,
 					window / 60, code);
 			about(c, d, str_or(f, "container", "?"));
-			evidence(c, d, f, FIELDS("exits", "window_s", "last_exit_code", "last_exit_at"));
+			evidence(c, d, f, FIELDS("exits", "window_s", "last_exit_code", "last_exit_at", "counted_from"));
 			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
-		} else if (kind_is(f, "docker.container") && !is_true(f, "sandbox") &&
+		} else if (rt_is(f, "container") && !is_true(f, "sandbox") &&
 			   strcmp(str_or(f, "state", ""), "exited") == 0 && num(f, "exit_code", &code) &&
 			   code != 0 && !is_stale(c, id)) {
 			pod_container(pc, sizeof(pc), f);
@@ -705,7 +753,7 @@ static void rule_docker(struct ctx *c)
 			about(c, d, str_or(f, "container", "?"));
 			evidence(c, d, f, FIELDS("name", "state", "exit_code", "exited_at", "oom_killed", "error",
 						 "restart_count"));
-			remedy(c, d, "docker logs --tail 50 %s", id);
+			remedy(c, d, "%s logs --tail 50 %s", from_cri(f) ? "crictl" : "docker", id);
 			remedy(c, d, "journalctl -u kubelet -n 100 --no-pager");
 		}
 	}
@@ -850,9 +898,41 @@ static void rule_name_reserved(struct ctx *c, const cJSON *f, const char *name)
  * right when it is a stale attempt (created, never started, or exited), and
  * an id the runtime no longer knows means its name index is out of step
  * with its containers, which only a restart of containerd clears. */
-static void remedy_cri_reserved(struct ctx *c, cJSON *d, const char *object, const char *id)
+/* The CRI runtime that answered (its cri.runtime fact), or NULL. */
+static const cJSON *cri_answering(const struct ctx *c)
+{
+	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
+		const cJSON *f = fm_facts_at(c->facts, i);
+		if (kind_is(f, "cri.runtime") && is(str_or(f, "state", ""), "ok"))
+			return f;
+	}
+	return NULL;
+}
+
+/* The fix for a name the CRI runtime reserves for id: what the runtime
+ * says of id decides it (holder: its cri.container or cri.sandbox fact;
+ * rt: the runtime that answered; both NULL when it was not asked). */
+static void remedy_cri_reserved(struct ctx *c, cJSON *d, const char *object, const char *id, const cJSON *holder,
+				const cJSON *rt)
 {
 	bool sandbox = strcmp(object, "sandbox") == 0;
+	if (holder) {
+		/* Known and not running: kubelet is done with it. */
+		if (!is(str_or(holder, "state", ""), "running") && !is(str_or(holder, "state", ""), "ready")) {
+			remedy(c, d, "crictl %s %s", sandbox ? "rmp" : "rm", id);
+			return;
+		}
+		remedy(c, d, "crictl %s %s", sandbox ? "inspectp" : "inspect", id);
+		remedy(c, d, "crictl %s %s && crictl %s %s", sandbox ? "stopp" : "stop", id, sandbox ? "rmp" : "rm", id);
+		return;
+	}
+	if (rt) {
+		/* The runtime answers and lists no such container: its name
+		 * index is out of step with its containers; only a restart
+		 * rebuilds it. */
+		remedy(c, d, "systemctl restart %s", is(cri_name(rt), "k3s") ? "k3s" : "containerd");
+		return;
+	}
 	remedy(c, d, "crictl %s %s", sandbox ? "inspectp" : "inspect", id);
 	remedy(c, d, "crictl %s %s", sandbox ? "rmp" : "rm", id);
 	remedy(c, d, "if crictl does not know %.12s: systemctl restart containerd (k3s: systemctl restart k3s)", id);
@@ -868,7 +948,14 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 	}
 	char shortid[13], pod[128] = "", ns[64] = "", cmd[512];
 	snprintf(shortid, sizeof(shortid), "%s", blocking);
-	const cJSON *holder = object ? NULL : fm_facts_get(c->facts, "docker.container", shortid);
+	bool sandbox = object && strcmp(object, "sandbox") == 0;
+	/* What the runtime says of the holder: Docker's container, or the
+	 * CRI's container or sandbox (unknown when the runtime answers
+	 * without it). */
+	const cJSON *rt = object ? cri_answering(c) : NULL;
+	const cJSON *holder = fm_facts_get(c->facts, !object ? "docker.container" : sandbox ? "cri.sandbox" : "cri.container",
+					   shortid);
+	const char *state = holder ? str_or(holder, "state", "?") : rt ? "unknown to the runtime" : NULL;
 	/* The key names the whole kubelet name; the summary says which
 	 * container in few words (it travels in a 320-byte report). Docker's
 	 * names are k8s_<container>_<pod>_…; the CRI's drop the k8s_. */
@@ -876,20 +963,21 @@ static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *field
 	const char *us = strchr(what, '_');
 	int what_len = us ? (int)(us - what) : (int)strlen(what);
 	/* short: the seed's whole report is 320 bytes (DESIGN.md) */
-	bool sandbox = object && strcmp(object, "sandbox") == 0;
 	cJSON *d = emit(c, "container-name-conflict", "critical", name, "%.*s blocked: name held by %s%s%s%s%s",
-			what_len, what, sandbox ? "sandbox " : "", shortid, holder ? " (" : "",
-			holder ? str_or(holder, "state", "?") : "", holder ? ")" : "");
+			what_len, what, sandbox ? "sandbox " : "", shortid, state ? " (" : "", state ? state : "",
+			state ? ")" : "");
 	char comp[128];
 	name_component(name, object, comp, sizeof(comp));
 	about(c, d, comp);
 	evidence(c, d, f, FIELDS("source", "count", "last_us", "fields"));
+	if (holder)
+		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id", "exit_code", "error"));
+	else if (rt)
+		evidence(c, d, rt, FIELDS("state", "runtime_name", "runtime_version", "containers", "sandboxes"));
 	if (object) {
-		remedy_cri_reserved(c, d, object, blocking);
+		remedy_cri_reserved(c, d, object, blocking, holder, rt);
 		return;
 	}
-	if (holder)
-		evidence(c, d, holder, FIELDS("name", "state", "attempt", "full_id"));
 	bool parsed = kubelet_name(name, pod, sizeof(pod), ns, sizeof(ns));
 	if (parsed && stale_of_pod(c, ns, pod, d, cmd, sizeof(cmd))) {
 		remedy(c, d, "%s", cmd);
@@ -1025,10 +1113,6 @@ static const char *comp_of(const cJSON *d)
 	return str_or(d, "component", "");
 }
 
-static bool is(const char *a, const char *b)
-{
-	return strcmp(a, b) == 0;
-}
 
 /* The same block device, whichever way it is written. */
 static bool same_dev(const char *a, const char *b)
@@ -1043,8 +1127,7 @@ static bool in_runtime(const struct ctx *c, const char *comp)
 {
 	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
 		const cJSON *f = fm_facts_at(c->facts, i);
-		if ((kind_is(f, "docker.container") || kind_is(f, "docker.crashloop")) &&
-		    is(str_or(f, "container", ""), comp))
+		if ((rt_is(f, "container") || rt_is(f, "crashloop")) && is(str_or(f, "container", ""), comp))
 			return true;
 		if (kind_is(f, "etcd.endpoint") && strstr(str_or(f, "origin", ""), "/manifests/") &&
 		    (is(comp, "etcd") || is(comp, "kube-apiserver") || is(comp, "kube-controller-manager") ||
@@ -1054,15 +1137,15 @@ static bool in_runtime(const struct ctx *c, const char *comp)
 	return false;
 }
 
-/* Whether Docker answers and holds a container of comp. */
-static bool docker_holds(const struct ctx *c, const char *comp)
+/* Whether the runtime answers (Docker, or the CRI's) and holds a
+ * container of comp. */
+static bool runtime_holds(const struct ctx *c, const char *comp)
 {
 	bool answers = false, holds = false;
 	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
 		const cJSON *f = fm_facts_at(c->facts, i);
-		answers |= kind_is(f, "docker.daemon") && is(str_or(f, "state", ""), "ok");
-		holds |= (kind_is(f, "docker.container") || kind_is(f, "docker.crashloop")) &&
-			 is(str_or(f, "container", ""), comp);
+		answers |= (kind_is(f, "docker.daemon") || kind_is(f, "cri.runtime")) && is(str_or(f, "state", ""), "ok");
+		holds |= (rt_is(f, "container") || rt_is(f, "crashloop")) && is(str_or(f, "container", ""), comp);
 	}
 	return answers && holds;
 }
@@ -1338,14 +1421,15 @@ static enum strength link(const struct ctx *c, const cJSON *a, const cJSON *b, c
 		}
 		return NO_LINK;
 	}
-	bool restarting = is(bc, "control-plane-crashloop") && has_evidence(cJSON_GetObjectItemCaseSensitive(b, "evidence"),
-									      "docker.crashloop", str_or(b, "key", ""));
+	const cJSON *bev = cJSON_GetObjectItemCaseSensitive(b, "evidence");
+	bool restarting = is(bc, "control-plane-crashloop") && (has_evidence(bev, "docker.crashloop", str_or(b, "key", "")) ||
+								has_evidence(bev, "cri.crashloop", str_or(b, "key", "")));
 	if (is(ac, "container-runtime-down")) {
 		/* kubelet exits at start when its runtime's socket does not answer;
-		 * a container Docker holds while Docker answers is not the down
+		 * a container the runtime holds while it answers is not the down
 		 * runtime's (containerd's unit failing beside a healthy dockerd) */
 		if (is(bc, "kubelet-down") ? says(b, "runtime") || says(b, ".sock") || says(b, "CRI")
-					   : !docker_holds(c, bcomp) &&
+					   : !runtime_holds(c, bcomp) &&
 						     (is(bc, "control-plane-crashloop") || in_runtime(c, bcomp))) {
 			snprintf(why, n, is(bc, "kubelet-down") ? "kubelet fails on its container runtime's socket"
 								: "%s runs in the container runtime",

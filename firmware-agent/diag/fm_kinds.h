@@ -28,6 +28,8 @@
 	X("cri.runtime", "the CRI runtime (containerd, CRI-O) reached or not (fm_cri)")        \
 	X("cri.sandbox", "a control-plane pod's sandbox")                                       \
 	X("cri.container", "a control-plane container")                                         \
+	X("cri.stale_attempt", "an exited attempt beside a newer one of the same pod")          \
+	X("cri.crashloop", "a container kubelet restarted repeatedly (from its attempt)")      \
 	X("docker.daemon", "the Docker engine reached or not (fm_docker)")                      \
 	X("docker.container", "a control-plane container")                                      \
 	X("docker.stale_attempt", "an exited attempt beside a newer one of the same pod")       \

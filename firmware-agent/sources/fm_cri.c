@@ -3,6 +3,7 @@
 #include "fm_cri.h"
 
 #include "cri_runtime_v1.pb-c.h"
+#include "fm_containers.h"
 #include "fm_docker_json.h"
 #include "fm_grpc.h"
 
@@ -11,10 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define SMALL_MSG  (64 * 1024)
 #define LIST_MSG   (4 * 1024 * 1024) /* gRPC's default cap: a node's lists fit */
-#define MAX_STATUS 16		     /* control-plane containers asked for their exit */
+#define MAX_CTRS   32		     /* control-plane containers described (kubelet keeps 2 per container) */
+#define CRASHLOOP_EXITS 3
+#define CRASHLOOP_WINDOW_S 600
 #define SERVICE	   "/runtime.v1.RuntimeService/"
 
 int fm_cri_endpoint(const char *opt, const char *root, char *out, size_t size, char *origin, size_t origin_size)
@@ -167,8 +171,8 @@ static void container_name(const Runtime__V1__Container *c, struct fm_docker_nam
 	kn->attempt = c->metadata ? (long)c->metadata->attempt : 0;
 }
 
-int fm_cri_parse_containers(struct fm_facts *facts, const uint8_t *msg, size_t len, struct fm_cri_counts *k,
-			    char (*ids)[65], size_t max, size_t *n)
+int fm_cri_parse_containers(const uint8_t *msg, size_t len, struct fm_cri_counts *k, struct fm_docker_ctr *ctrs,
+			    size_t max, size_t *n)
 {
 	Runtime__V1__ListContainersResponse *r = runtime__v1__list_containers_response__unpack(NULL, len, msg);
 	if (!r)
@@ -178,59 +182,112 @@ int fm_cri_parse_containers(struct fm_facts *facts, const uint8_t *msg, size_t l
 		struct fm_docker_name kn;
 		count_container(k, c->state);
 		container_name(c, &kn);
-		if (!fm_docker_name_control_plane(&kn))
+		if (!fm_docker_name_control_plane(&kn) || *n >= max)
 			continue;
-		char cid[13], sid[13];
-		short_id(cid, c->id);
-		short_id(sid, c->pod_sandbox_id);
-		cJSON *f = cJSON_CreateObject();
-		cJSON_AddStringToObject(f, "full_id", c->id ? c->id : "");
-		cJSON_AddStringToObject(f, "name", c->metadata && c->metadata->name ? c->metadata->name : "");
-		cJSON_AddStringToObject(f, "container", kn.container);
-		cJSON_AddStringToObject(f, "pod", kn.pod);
-		cJSON_AddStringToObject(f, "namespace", kn.ns);
-		cJSON_AddStringToObject(f, "uid", kn.uid);
-		cJSON_AddNumberToObject(f, "attempt", (double)kn.attempt);
-		cJSON_AddStringToObject(f, "sandbox_id", sid);
-		cJSON_AddStringToObject(f, "state", state_name(c->state));
-		cJSON_AddNumberToObject(f, "created_at", seconds(c->created_at));
-		cJSON_AddStringToObject(f, "runtime", "cri");
-		fm_facts_put(facts, "cri.container", cid, f);
-		if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING && *n < max && c->id)
-			snprintf(ids[(*n)++], 65, "%s", c->id);
+		struct fm_docker_ctr *o = &ctrs[(*n)++];
+		memset(o, 0, sizeof(*o));
+		snprintf(o->id, sizeof(o->id), "%s", c->id ? c->id : "");
+		snprintf(o->pod_sandbox, sizeof(o->pod_sandbox), "%s", c->pod_sandbox_id ? c->pod_sandbox_id : "");
+		o->kn = kn;
+		o->kubelet = true;
+		/* The name the runtime reserves for it: what a conflict quotes. */
+		snprintf(o->name, sizeof(o->name), "%s_%s_%s_%s_%ld", c->metadata && c->metadata->name ? c->metadata->name : kn.container,
+			 kn.pod, kn.ns, kn.uid, kn.attempt);
+		snprintf(o->state, sizeof(o->state), "%s", state_name(c->state));
+		o->created = (long long)seconds(c->created_at);
 	}
 	runtime__v1__list_containers_response__free_unpacked(r, NULL);
 	return 0;
 }
 
-int fm_cri_parse_status(struct fm_facts *facts, const uint8_t *msg, size_t len)
+/* Unix nanoseconds as RFC 3339 (UTC), as Docker's inspect writes times. */
+static void rfc3339(char *out, size_t size, int64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	if (ns <= 0 || !gmtime_r(&t, &tm) || !strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		out[0] = '\0';
+}
+
+int fm_cri_parse_status(const uint8_t *msg, size_t len, struct fm_docker_ctr *ctrs, size_t n)
 {
 	Runtime__V1__ContainerStatusResponse *r = runtime__v1__container_status_response__unpack(NULL, len, msg);
 	if (!r)
 		return -EBADMSG;
 	const Runtime__V1__ContainerStatus *s = r->status;
-	char cid[13];
-	short_id(cid, s ? s->id : NULL);
-	const cJSON *old = s ? fm_facts_get(facts, "cri.container", cid) : NULL;
-	if (old) {
-		cJSON *f = cJSON_Duplicate(old, 1);
-		cJSON_DeleteItemFromObjectCaseSensitive(f, "kind");
-		cJSON_DeleteItemFromObjectCaseSensitive(f, "id");
-		cJSON_ReplaceItemInObjectCaseSensitive(f, "state", cJSON_CreateString(state_name(s->state)));
-		cJSON_AddNumberToObject(f, "exit_code", s->exit_code);
-		if (s->started_at)
-			cJSON_AddNumberToObject(f, "started_at", seconds(s->started_at));
-		if (s->finished_at)
-			cJSON_AddNumberToObject(f, "finished_at", seconds(s->finished_at));
-		if (s->reason && s->reason[0])
-			cJSON_AddStringToObject(f, "reason", s->reason);
-		if (s->message && s->message[0])
-			cJSON_AddStringToObject(f, "message", s->message);
-		cJSON_AddBoolToObject(f, "oom_killed", s->reason && strcmp(s->reason, "OOMKilled") == 0);
-		fm_facts_put(facts, "cri.container", cid, f);
+	for (size_t i = 0; s && s->id && i < n; i++) {
+		struct fm_docker_ctr *o = &ctrs[i];
+		if (strcmp(o->id, s->id) != 0)
+			continue;
+		o->inspected = true;
+		snprintf(o->state, sizeof(o->state), "%s", state_name(s->state));
+		o->exit_code = s->exit_code;
+		o->oom_killed = s->reason && strcmp(s->reason, "OOMKilled") == 0;
+		o->restart_count = (int)o->kn.attempt;
+		rfc3339(o->started_at, sizeof(o->started_at), s->started_at);
+		rfc3339(o->finished_at, sizeof(o->finished_at), s->finished_at);
+		o->finished_s = s->finished_at > 0 ? (long long)seconds(s->finished_at) : 0;
+		if ((s->reason && s->reason[0]) || (s->message && s->message[0]))
+			snprintf(o->error, sizeof(o->error), "%s%s%s", s->reason ? s->reason : "",
+				 s->reason && s->reason[0] && s->message && s->message[0] ? ": " : "",
+				 s->message ? s->message : "");
+		break;
 	}
 	runtime__v1__container_status_response__free_unpacked(r, NULL);
 	return 0;
+}
+
+/* The newest attempt of c's pod/container among ctrs, and the last exit of
+ * the group (the newest exited attempt). */
+static void group_of(const struct fm_docker_ctr *ctrs, size_t n, const struct fm_docker_ctr *c,
+		     const struct fm_docker_ctr **newest, const struct fm_docker_ctr **last_exit)
+{
+	*newest = *last_exit = NULL;
+	for (size_t j = 0; j < n; j++) {
+		const struct fm_docker_ctr *o = &ctrs[j];
+		if (strcmp(o->kn.ns, c->kn.ns) || strcmp(o->kn.pod, c->kn.pod) || strcmp(o->kn.container, c->kn.container))
+			continue;
+		if (!*newest || o->kn.attempt > (*newest)->kn.attempt)
+			*newest = o;
+		if (o->finished_s && (!*last_exit || o->finished_s > (*last_exit)->finished_s))
+			*last_exit = o;
+	}
+}
+
+void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *ctrs, size_t n, long long now,
+			   int crashloop_exits, int window_s)
+{
+	for (size_t i = 0; i < n; i++) {
+		char sid[13];
+		short_id(sid, ctrs[i].id);
+		char sbx[13];
+		short_id(sbx, ctrs[i].pod_sandbox);
+		cJSON *f = fm_containers_fact(&ctrs[i]);
+		cJSON_AddStringToObject(f, "sandbox_id", sbx);
+		cJSON_AddStringToObject(f, "runtime", "cri");
+		fm_facts_put(facts, "cri.container", sid, f);
+	}
+	fm_containers_put_stale(facts, "cri.stale_attempt", ctrs, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct fm_docker_ctr *newest, *last;
+		group_of(ctrs, n, &ctrs[i], &newest, &last);
+		char key[400];
+		snprintf(key, sizeof(key), "%s/%s/%s", ctrs[i].kn.ns, ctrs[i].kn.pod, ctrs[i].kn.container);
+		if (newest != &ctrs[i] || !last || newest->kn.attempt < crashloop_exits ||
+		    now - last->finished_s > window_s || fm_facts_get(facts, "cri.crashloop", key))
+			continue;
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "container", newest->kn.container);
+		cJSON_AddStringToObject(f, "pod", newest->kn.pod);
+		cJSON_AddStringToObject(f, "namespace", newest->kn.ns);
+		cJSON_AddNumberToObject(f, "exits", (double)newest->kn.attempt);
+		cJSON_AddNumberToObject(f, "window_s", window_s);
+		cJSON_AddNumberToObject(f, "last_exit_code", last->exit_code);
+		cJSON_AddNumberToObject(f, "last_exit_at", (double)last->finished_s);
+		cJSON_AddStringToObject(f, "counted_from", "attempt");
+		cJSON_AddStringToObject(f, "runtime", "cri");
+		fm_facts_put(facts, "cri.crashloop", key, f);
+	}
 }
 
 /* --- the collection -------------------------------------------------------------- */
@@ -249,8 +306,8 @@ struct fm_cri_collection {
 	cJSON *runtime; /* the cri.runtime fact, put at the end */
 	struct fm_cri_counts k;
 	enum step step;
-	char ids[MAX_STATUS][65];
-	size_t nids, at;
+	struct fm_docker_ctr ctrs[MAX_CTRS];
+	size_t nctrs, at;
 	bool answered, bad, ended, deleting;
 	char bad_what[64];
 };
@@ -265,10 +322,8 @@ static bool on_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t len, vo
 	switch (k->step) {
 	case ASK_VERSION: rc = fm_cri_parse_version(k->runtime, msg, len); break;
 	case ASK_SANDBOXES: rc = fm_cri_parse_sandboxes(k->facts, msg, len, &k->k); break;
-	case ASK_CONTAINERS:
-		rc = fm_cri_parse_containers(k->facts, msg, len, &k->k, k->ids, MAX_STATUS, &k->nids);
-		break;
-	case ASK_STATUS: rc = fm_cri_parse_status(k->facts, msg, len); break;
+	case ASK_CONTAINERS: rc = fm_cri_parse_containers(msg, len, &k->k, k->ctrs, MAX_CTRS, &k->nctrs); break;
+	case ASK_STATUS: rc = fm_cri_parse_status(msg, len, k->ctrs, k->nctrs); break;
 	default: break;
 	}
 	if (rc < 0 && !k->bad) {
@@ -285,7 +340,20 @@ static void finish(struct fm_cri_collection *k, const struct fm_grpc_result *fai
 {
 	cJSON *f = k->runtime;
 	k->runtime = NULL;
-	if (failed) {
+	/* Version unimplemented: a gRPC server without the CRI, such as
+	 * Docker's own containerd (its cri plugin disabled): not kubelet's
+	 * runtime, so not a runtime that is down. */
+	bool no_cri = failed && k->step == ASK_VERSION && failed->fail == FM_GRPC_STATUS && failed->grpc_status == 12;
+	if (no_cri) {
+		char why[300];
+		snprintf(why, sizeof(why),
+			 "%s serves no CRI (runtime.v1.RuntimeService is unimplemented): a containerd with its cri "
+			 "plugin disabled, as Docker's own",
+			 k->endpoint);
+		cJSON_AddStringToObject(f, "state", "no-cri");
+		cJSON_AddStringToObject(f, "reason", why);
+		failed = NULL;
+	} else if (failed) {
 		cJSON_AddStringToObject(f, "state", fm_grpc_fail_name(failed->fail));
 		cJSON_AddStringToObject(f, "reason", failed->reason);
 		if (failed->grpc_status >= 0)
@@ -307,8 +375,12 @@ static void finish(struct fm_cri_collection *k, const struct fm_grpc_result *fai
 		cJSON_AddNumberToObject(f, "created", (double)k->k.created);
 		cJSON_AddNumberToObject(f, "unknown", (double)k->k.unknown);
 	}
-	/* First in the set: the runtime, then what it holds. */
+	/* The runtime, then its containers (its sandboxes were put as their
+	 * list came). */
 	fm_facts_put(k->facts, "cri.runtime", k->endpoint, f);
+	if (k->answered)
+		fm_cri_put_containers(k->facts, k->ctrs, k->nctrs, (long long)time(NULL), CRASHLOOP_EXITS,
+				      CRASHLOOP_WINDOW_S);
 	k->step = DONE;
 	k->ended = true;
 	k->done(k->done_ctx, failed || k->bad ? -1 : 0); /* last */
@@ -378,10 +450,13 @@ static void ask_next(struct fm_cri_collection *k)
 	}
 	case ASK_CONTAINERS:
 	case ASK_STATUS:
-		if (k->at < k->nids) {
+		/* The exit of each that does not run: one at a time. */
+		while (k->at < k->nctrs && strcmp(k->ctrs[k->at].state, "running") == 0)
+			k->at++;
+		if (k->at < k->nctrs) {
 			k->step = ASK_STATUS;
 			Runtime__V1__ContainerStatusRequest m = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-			m.container_id = k->ids[k->at++];
+			m.container_id = k->ctrs[k->at++].id;
 			ask(k, "ContainerStatus", &m.base, SMALL_MSG);
 			return;
 		}

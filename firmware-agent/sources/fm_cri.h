@@ -9,7 +9,8 @@
  * running (their exit code and reason). Facts (kind, id):
  *   cri.runtime (the endpoint, "unix:///run/containerd/containerd.sock"):
  *     state "ok" or the failure ("refused", "timeout", "grpc-status",
- *     "protocol", "absent" when no runtime socket was found), reason,
+ *     "protocol"), "absent" when no runtime socket was found, "no-cri" for
+ *     a gRPC server without the CRI (Docker's own containerd); reason,
  *     runtime_name ("containerd"), runtime_version, runtime_api_version
  *     ("v1"), origin (where the endpoint came from), sandboxes,
  *     sandboxes_ready, containers, running, exited, created, unknown,
@@ -18,18 +19,21 @@
  *     (kube-system etcd, kube-apiserver, kube-controller-manager,
  *     kube-scheduler): full_id, pod, namespace, uid, attempt, state
  *     ("ready", "notready"), created_at (unix seconds), runtime.
- *   cri.container (12-hex short id): one per control-plane container:
- *     full_id, name (the CRI's metadata name), container, pod, namespace,
- *     uid (from kubelet's io.kubernetes.* labels), attempt, sandbox_id
- *     (short), state ("created", "running", "exited", "unknown"),
- *     created_at, and from ContainerStatus when not running: exit_code,
- *     started_at, finished_at (unix seconds), reason ("Error",
- *     "OOMKilled" ...), message, oom_killed; runtime.
+ *   cri.container (12-hex short id): one per control-plane container, the
+ *     fields of every runtime's (fm_containers.h; container, pod,
+ *     namespace, uid from kubelet's io.kubernetes.* labels; state
+ *     "created", "running", "exited", "unknown"; exit_code, started_at,
+ *     exited_at, oom_killed and error (the runtime's reason and message)
+ *     from ContainerStatus when not running), and runtime "cri".
+ *   cri.stale_attempt, cri.crashloop: as docker.stale_attempt and
+ *     docker.crashloop (fm_docker.h), the restart count read from the
+ *     attempt.
  * Other pods and containers are counted, not described.
  */
 #ifndef FM_CRI_H
 #define FM_CRI_H
 
+#include "fm_docker_json.h"
 #include "fm_facts.h"
 #include "fm_loop.h"
 #include "fm_probe.h"
@@ -77,12 +81,21 @@ int fm_cri_parse_version(cJSON *f, const uint8_t *msg, size_t len);
 /* ListPodSandboxResponse: a cri.sandbox per control-plane sandbox;
  * counts. */
 int fm_cri_parse_sandboxes(struct fm_facts *facts, const uint8_t *msg, size_t len, struct fm_cri_counts *k);
-/* ListContainersResponse: a cri.container per control-plane container;
- * counts; the full ids of those not running into ids (at most max; *n). */
-int fm_cri_parse_containers(struct fm_facts *facts, const uint8_t *msg, size_t len, struct fm_cri_counts *k,
-			    char (*ids)[65], size_t max, size_t *n);
-/* ContainerStatusResponse: its exit and reason added to its cri.container
- * fact (when there is one). */
-int fm_cri_parse_status(struct fm_facts *facts, const uint8_t *msg, size_t len);
+/* ListContainersResponse: counts; the control-plane containers into
+ * ctrs (at most max; *n; in the runtime's order), as kubelet's containers
+ * whichever runtime (fm_containers.h): name is the one the runtime
+ * reserves ("kube-apiserver_kube-apiserver-pi-master1_kube-system_UID_7"). */
+int fm_cri_parse_containers(const uint8_t *msg, size_t len, struct fm_cri_counts *k, struct fm_docker_ctr *ctrs,
+			    size_t max, size_t *n);
+/* ContainerStatusResponse: the exit (code, times, reason, message) of the
+ * container of ctrs it is about, if one is. */
+int fm_cri_parse_status(const uint8_t *msg, size_t len, struct fm_docker_ctr *ctrs, size_t n);
+/* The containers as facts: a cri.container each, cri.stale_attempt for an
+ * exited attempt beside a newer one, cri.crashloop for a container kubelet
+ * has restarted at least crashloop_exits times whose last exit is at most
+ * window_s before now (the restart count is the attempt: the CRI keeps no
+ * history of exits). */
+void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *ctrs, size_t n, long long now,
+			   int crashloop_exits, int window_s);
 
 #endif

@@ -1,5 +1,6 @@
 #include "fm_docker.h"
 
+#include "fm_containers.h"
 #include "fm_docker_json.h"
 #include "fm_httpc.h"
 #include "fm_log.h"
@@ -153,83 +154,6 @@ static void add_die(struct fm_docker_watch *w, const struct fm_docker_name *kn, 
 	d->seq = ++w->die_seq;
 }
 
-static cJSON *container_fact(const struct fm_docker_ctr *c)
-{
-	cJSON *f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "full_id", c->id);
-	cJSON_AddStringToObject(f, "name", c->name);
-	cJSON_AddStringToObject(f, "container", c->kn.container);
-	cJSON_AddStringToObject(f, "pod", c->kn.pod);
-	cJSON_AddStringToObject(f, "namespace", c->kn.ns);
-	cJSON_AddStringToObject(f, "uid", c->kn.uid);
-	cJSON_AddNumberToObject(f, "attempt", (double)c->kn.attempt);
-	cJSON_AddBoolToObject(f, "sandbox", c->kn.sandbox);
-	cJSON_AddStringToObject(f, "state", c->state);
-	bool ended = strcmp(c->state, "exited") == 0 || strcmp(c->state, "dead") == 0;
-	if (c->inspected || ended)
-		cJSON_AddNumberToObject(f, "exit_code", c->exit_code);
-	if (c->started_at[0] && c->inspected && strncmp(c->started_at, "0001-", 5) != 0)
-		cJSON_AddStringToObject(f, "started_at", c->started_at);
-	if (ended && c->finished_at[0])
-		cJSON_AddStringToObject(f, "exited_at", c->finished_at);
-	if (c->inspected) {
-		cJSON_AddBoolToObject(f, "oom_killed", c->oom_killed);
-		cJSON_AddNumberToObject(f, "restart_count", c->restart_count);
-	}
-	if (c->error[0])
-		cJSON_AddStringToObject(f, "error", c->error);
-	if (c->inspect_error[0])
-		cJSON_AddStringToObject(f, "inspect_error", c->inspect_error);
-	return f;
-}
-
-static bool same_group(const struct fm_docker_ctr *a, const struct fm_docker_ctr *b)
-{
-	return strcmp(a->kn.ns, b->kn.ns) == 0 && strcmp(a->kn.pod, b->kn.pod) == 0 &&
-	       strcmp(a->kn.container, b->kn.container) == 0 && strcmp(a->kn.uid, b->kn.uid) == 0;
-}
-
-/* An exited container whose pod/container has a newer attempt: kubelet is
- * done with it, and it may hold the name kubelet wants (incident 1). */
-static void put_stale(struct fm_facts *set, const struct fm_docker_ctr *ctrs, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct fm_docker_ctr *s = &ctrs[i];
-		/* Created and never started counts too: it holds its name. */
-		if (strcmp(s->state, "exited") != 0 && strcmp(s->state, "dead") != 0 &&
-		    strcmp(s->state, "created") != 0)
-			continue;
-		const struct fm_docker_ctr *newer = NULL;
-		for (size_t j = 0; j < n; j++)
-			if (j != i && same_group(s, &ctrs[j]) && ctrs[j].kn.attempt > s->kn.attempt &&
-			    (!newer || ctrs[j].kn.attempt > newer->kn.attempt))
-				newer = &ctrs[j];
-		if (!newer)
-			continue;
-		char sid[13], nid[13];
-		short_id(sid, s->id);
-		short_id(nid, newer->id);
-		cJSON *f = cJSON_CreateObject();
-		cJSON_AddStringToObject(f, "container", s->kn.container);
-		cJSON_AddStringToObject(f, "pod", s->kn.pod);
-		cJSON_AddStringToObject(f, "namespace", s->kn.ns);
-		cJSON_AddStringToObject(f, "uid", s->kn.uid);
-		cJSON_AddBoolToObject(f, "sandbox", s->kn.sandbox);
-		cJSON_AddStringToObject(f, "stale_id", sid);
-		cJSON_AddStringToObject(f, "stale_full_id", s->id);
-		cJSON_AddNumberToObject(f, "stale_attempt", (double)s->kn.attempt);
-		cJSON_AddStringToObject(f, "stale_name", s->name);
-		cJSON_AddNumberToObject(f, "exit_code", s->exit_code);
-		cJSON_AddStringToObject(f, "newer_id", nid);
-		cJSON_AddStringToObject(f, "newer_full_id", newer->id);
-		cJSON_AddNumberToObject(f, "newer_attempt", (double)newer->kn.attempt);
-		cJSON_AddStringToObject(f, "newer_state", newer->state);
-		cJSON_AddStringToObject(f, "newer_name", newer->name);
-		cJSON_AddBoolToObject(f, "consecutive", newer->kn.attempt == s->kn.attempt + 1);
-		fm_facts_put(set, "docker.stale_attempt", sid, f);
-	}
-}
-
 static void put_crashloops(struct fm_docker_watch *w, struct fm_facts *set)
 {
 	long long now = w->o.now_s();
@@ -317,9 +241,9 @@ static void sync_facts(struct fm_docker_watch *w)
 		for (size_t i = 0; i < w->n; i++) {
 			char sid[13];
 			short_id(sid, w->ctrs[i].id);
-			fm_facts_put(now, "docker.container", sid, container_fact(&w->ctrs[i]));
+			fm_facts_put(now, "docker.container", sid, fm_containers_fact(&w->ctrs[i]));
 		}
-		put_stale(now, w->ctrs, w->n);
+		fm_containers_put_stale(now, "docker.stale_attempt", w->ctrs, w->n);
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddNumberToObject(e, "exited", (double)w->counts.exited);
 		cJSON_AddNumberToObject(e, "running", (double)w->counts.running);

@@ -54,6 +54,7 @@ struct fm_docker_ctr {
 	char finished_at[40];
 	long long finished_s;     /* FinishedAt in unix seconds; 0 never */
 	char inspect_error[384];  /* the daemon's message when inspect failed */
+	char pod_sandbox[65];     /* the CRI's: the pod sandbox's id ("" for Docker's) */
 };
 
 struct fm_docker_counts {

@@ -1,7 +1,8 @@
 /* libFuzzer target for the CRI source's readers (fm_cri.h fm_cri_parse_*):
  * one input is read as each answer the source asks for (Version,
  * ListPodSandbox, ListContainers, ContainerStatus: protobuf from the
- * runtime's socket, hostile), into one fact set, which must print as
+ * runtime's socket, hostile), then the containers' facts as the source puts
+ * them (stale attempts, crash loops), into one fact set, which must print as
  * valid UTF-8 JSON that parses back (fuzz_facts.h). Replayed in ctest over
  * messages shaped like a containerd node's (corpus/cri). */
 #include "fm_cri.h"
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fm_facts *facts = fm_facts_new();
 	struct fm_cri_counts k = {0};
-	char ids[4][65];
+	static struct fm_docker_ctr ctrs[4];
 	size_t n = 0;
 	if (!facts)
 		return 0;
@@ -26,13 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fm_cri_parse_version(rt, data, size);
 	fm_facts_put(facts, "cri.runtime", "unix:///run/containerd/containerd.sock", rt);
 	fm_cri_parse_sandboxes(facts, data, size, &k);
-	fm_cri_parse_containers(facts, data, size, &k, ids, 4, &n);
+	fm_cri_parse_containers(data, size, &k, ctrs, 4, &n);
 	if (n > 4 || k.running + k.exited + k.created + k.unknown != k.containers)
 		__builtin_trap();
+	fm_cri_parse_status(data, size, ctrs, n);
 	for (size_t i = 0; i < n; i++)
-		if (strlen(ids[i]) > 64)
+		if (strlen(ctrs[i].id) > 64)
 			__builtin_trap();
-	fm_cri_parse_status(facts, data, size);
+	fm_cri_put_containers(facts, ctrs, n, 1733459300, 3, 600);
 	fuzz_facts_check(facts);
 	fm_facts_delete(&facts);
 	return 0;

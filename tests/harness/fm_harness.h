@@ -114,6 +114,10 @@ int fmh_wait_log(const char *log_path, const char *needle, int timeout_ms);
  */
 int fmh_wait_log_pid(const char *log_path, const char *needle, pid_t pid, int timeout_ms);
 
+/* Prints the last bytes (at most 4 KiB) of the log at path to stderr,
+ * between marks naming it: what a failing test leaves to read. */
+void fmh_print_tail(const char *path);
+
 /*
  * Runs FMH_PKI_SCRIPT (tests/harness/pki.sh) to write the kubeadm-like PKI
  * into root (root/etc/kubernetes/pki/..., root/test-pki/...) with node name

@@ -569,18 +569,7 @@ int fmh_containerd_cri(const struct fmh_containerd *c, char *out, size_t out_siz
 
 void fmh_containerd_print_log_tail(const struct fmh_containerd *c)
 {
-	char buf[4096];
-	int fd = open(c->log, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	off_t end = lseek(fd, 0, SEEK_END);
-	lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		fprintf(stderr, "--- tail of %s ---\n%s\n---\n", c->log, buf);
-	}
+	fmh_print_tail(c->log);
 }
 
 int fmh_containerd_task_pids(const struct fmh_containerd *c, const char *id, pid_t *shim,

@@ -128,18 +128,7 @@ int fmh_docker_run(const struct fmh_docker *d, const char *name, char id[65], ..
 
 static void print_tail(const struct fmh_docker *d)
 {
-	char buf[4096];
-	int fd = open(d->log, O_RDONLY);
-	if (fd < 0)
-		return;
-	off_t end = lseek(fd, 0, SEEK_END);
-	lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		fprintf(stderr, "--- tail of %s ---\n%s\n---\n", d->log, buf);
-	}
+	fmh_print_tail(d->log);
 }
 
 static int spawn_dockerd(struct fmh_docker *d)

@@ -2,12 +2,14 @@
  * harness's private one: tests/harness/fmh_containerd) whose pods are made
  * through the CRI by an independent client (tests/harness/cri_client.py,
  * python3-grpcio): the runtime's version, a control-plane sandbox, an
- * apiserver container that exited 255 and an etcd one that runs, described
- * from the runtime's own answers; a pod that is not the control plane's only
+ * apiserver container whose attempts 7 and 8 exited 255 (a stale attempt
+ * and a crash loop) and an etcd one that runs, described from the
+ * runtime's own answers in the shape of Docker's; a pod that is not the control plane's only
  * counted; the socket found under --root in containerd's and in k3s's
  * place; and a runtime that is gone, said so. */
 #include "fmh_check.h"
 #include "fmh_containerd.h"
+#include "fmh_journal.h"
 #include "fm_harness.h"
 
 #include <setjmp.h>
@@ -31,7 +33,7 @@
 #define EXIT_MS	 30000
 
 static struct fmh_containerd ctd;
-static char api_id[65], etcd_id[65], api_sandbox[65];
+static char api_id[65], api_next[65], etcd_id[65], api_sandbox[65];
 
 #define CRI(out, ...) fmh_containerd_cri(&ctd, out, sizeof(out), __VA_ARGS__, NULL)
 
@@ -77,6 +79,11 @@ static int setup(void **state)
 	if (CRI(out, "start", api_id) != 0)
 		return -1;
 	wait_exited(api_id);
+	/* kubelet's next attempt, exiting the same way: a crash loop. */
+	id_of(CRI(out, "create", api_sandbox, "kube-apiserver", "8", "sh", "-c", "exit 255"), out, api_next);
+	if (CRI(out, "start", api_next) != 0)
+		return -1;
+	wait_exited(api_next);
 	id_of(CRI(out, "runp", ETCD_POD, NS, ETCD_UID, "0"), out, pod);
 	id_of(CRI(out, "create", pod, "etcd", "0", "sleep", "100000"), out, etcd_id);
 	if (CRI(out, "start", etcd_id) != 0)
@@ -123,9 +130,9 @@ static void test_runtime_and_control_plane(void **state)
 	assert_string_equal(fmh_jstr(rt, "runtime_api_version"), "v1");
 	assert_string_equal(fmh_jstr(rt, "origin"), "--runtime-endpoint");
 	assert_int_equal((int)fmh_jnum(rt, "sandboxes"), 3);
-	assert_int_equal((int)fmh_jnum(rt, "containers"), 3);
+	assert_int_equal((int)fmh_jnum(rt, "containers"), 4);
 	assert_int_equal((int)fmh_jnum(rt, "running"), 2);
-	assert_int_equal((int)fmh_jnum(rt, "exited"), 1);
+	assert_int_equal((int)fmh_jnum(rt, "exited"), 2);
 
 	/* The apiserver's container, its exit from ContainerStatus. */
 	short12(sid, api_id);
@@ -139,8 +146,13 @@ static void test_runtime_and_control_plane(void **state)
 	assert_int_equal((int)fmh_jnum(api, "attempt"), 7);
 	assert_string_equal(fmh_jstr(api, "state"), "exited");
 	assert_int_equal((int)fmh_jnum(api, "exit_code"), 255);
-	assert_true(fmh_jnum(api, "finished_at") >= fmh_jnum(api, "started_at"));
-	assert_true(fmh_jnum(api, "started_at") > 1.6e9);
+	/* Times as Docker's inspect writes them (RFC 3339, UTC). */
+	assert_int_equal(strlen(fmh_jstr(api, "started_at")), 20);
+	assert_true(strcmp(fmh_jstr(api, "exited_at"), fmh_jstr(api, "started_at")) >= 0);
+	assert_non_null(strstr(fmh_jstr(api, "error"), "Error"));
+	/* The name containerd reserves for it (what a conflict quotes). */
+	assert_string_equal(fmh_jstr(api, "name"), "kube-apiserver_" API_POD "_" NS "_" API_UID "_7");
+	assert_string_equal(fmh_jstr(api, "runtime"), "cri");
 	char sbx[13];
 	short12(sbx, api_sandbox);
 	assert_string_equal(fmh_jstr(api, "sandbox_id"), sbx);
@@ -156,8 +168,22 @@ static void test_runtime_and_control_plane(void **state)
 	assert_string_equal(fmh_jstr(etcd, "state"), "running");
 	assert_null(cJSON_GetObjectItemCaseSensitive(etcd, "exit_code"));
 
+	/* Attempt 7 beside attempt 8: stale; 8 restarts and the last exit
+	 * within ten minutes: a crash loop, counted from the attempt. */
+	short12(sid, api_id);
+	const cJSON *stale = fmh_find(facts, "cri.stale_attempt", sid);
+	assert_non_null(stale);
+	assert_int_equal((int)fmh_jnum(stale, "stale_attempt"), 7);
+	assert_int_equal((int)fmh_jnum(stale, "newer_attempt"), 8);
+	assert_true(fmh_jbool(stale, "consecutive"));
+	const cJSON *loop = fmh_find(facts, "cri.crashloop", NS "/" API_POD "/kube-apiserver");
+	assert_non_null(loop);
+	assert_int_equal((int)fmh_jnum(loop, "exits"), 8);
+	assert_int_equal((int)fmh_jnum(loop, "last_exit_code"), 255);
+	assert_null(fmh_find(facts, "cri.crashloop", NS "/" ETCD_POD "/etcd"));
+
 	/* The web pod is counted, not described. */
-	assert_int_equal(fmh_count_kind(facts, "cri.container"), 2);
+	assert_int_equal(fmh_count_kind(facts, "cri.container"), 3);
 	assert_int_equal(fmh_count_kind(facts, "cri.sandbox"), 2);
 	cJSON_Delete(r.json);
 }
@@ -230,10 +256,67 @@ static void test_runtime_down(void **state)
 	cJSON_Delete(r.json);
 }
 
+/* Incident 1 in containerd's form, for real: kubelet creating attempt 7
+ * again meets containerd's own reservation of the name for the exited
+ * attempt. Its words, in kubelet's line in a journal file, and the runtime
+ * asked by check: the conflict names the holder, what containerd says of
+ * it (exited), and the one command for that (crictl rm ID). */
+static void test_check_reserved_name(void **state)
+{
+	(void)state;
+	char out[8192], line[4096], quoted[4096], jdir[PATH_MAX], jfile[PATH_MAX + 32], root[PATH_MAX], want[200];
+	int rc = CRI(out, "create", api_sandbox, "kube-apiserver", "7", "true");
+	assert_int_equal(rc, 1);
+	cJSON *e = cJSON_Parse(out);
+	assert_non_null(e);
+	const char *details = fmh_jstr(fmh_field(e, "error"), "details");
+	snprintf(want, sizeof(want), "is reserved for \"%s\"", api_id);
+	if (!strstr(details, want))
+		fail_msg("containerd did not name %s: %s", api_id, details);
+	/* kubelet 1.28's remote_runtime.go line, klog's structured form:
+	 * containerd's words inside err="...", their quotes escaped. */
+	assert_int_equal(fmh_requote(quoted, sizeof(quoted), details, 1), 0);
+	snprintf(line, sizeof(line),
+		 "\"CreateContainer in sandbox from runtime service failed\" err=\"rpc error: code = Unknown desc = "
+		 "%s\" podSandboxID=\"%s\"",
+		 quoted, api_sandbox);
+	cJSON_Delete(e);
+	char entry[8192];
+	snprintf(entry, sizeof(entry),
+		 "_TRANSPORT=stdout\n_SYSTEMD_UNIT=kubelet.service\nSYSLOG_IDENTIFIER=kubelet\nPRIORITY=3\n"
+		 "MESSAGE=E1206 09:30:01.123456     911 remote_runtime.go:319] %s\n\n",
+		 line);
+	assert_int_equal(fmh_tmpdir(jdir, sizeof(jdir)), 0);
+	assert_int_equal(fmh_tmpdir(root, sizeof(root)), 0);
+	snprintf(jfile, sizeof(jfile), "%s/remote.journal", jdir);
+	assert_int_equal(fmh_journal_append(jfile, entry), 0);
+
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "check", "--json", "--kmsg", "none", "--journal-dir", jdir, "--root", root,
+		      "--runtime-endpoint", ctd.endpoint, NULL);
+	if (!r.json)
+		fail_msg("check printed no JSON (status %d): %s %s", r.status, r.out, r.err);
+	const cJSON *c = fmh_diagnosis(r.json, "container-name-conflict");
+	if (!c)
+		fail_msg("no container-name-conflict:\n%s", r.out);
+	snprintf(want, sizeof(want), "held by %.12s (exited)", api_id);
+	if (!strstr(fmh_jstr(c, "summary"), want))
+		fail_msg("summary does not say '%s': %s", want, fmh_jstr(c, "summary"));
+	snprintf(want, sizeof(want), "crictl rm %s", api_id);
+	const cJSON *remedy = fmh_field(c, "remedy");
+	if (!fmh_lists(remedy, want) || cJSON_GetArraySize(remedy) != 1)
+		fail_msg("the remedy is not exactly `%s`:\n%s", want, r.out);
+	char sid[13];
+	short12(sid, api_id);
+	assert_non_null(fmh_find(fmh_field(c, "evidence"), "cri.container", sid));
+	cJSON_Delete(r.json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runtime_and_control_plane),
+	    cmocka_unit_test(test_check_reserved_name),
 	    cmocka_unit_test(test_found_under_root),
 	    cmocka_unit_test(test_absent),
 	    cmocka_unit_test(test_runtime_down),

@@ -14,6 +14,7 @@
 
 #include "fm_grpc.h"
 #include "fm_harness.h"
+#include "fmh_check.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -302,6 +303,25 @@ static void test_bad_endpoint(void **state)
 	assert_non_null(strstr(err, "longer than"));
 }
 
+/* The agent's CRI source on a gRPC server that has no CRI (as Docker's
+ * own containerd, its cri plugin disabled): no-cri, not a runtime down. */
+static void test_cri_source_without_cri(void **state)
+{
+	struct fx *f = *state;
+	char ep[160];
+	snprintf(ep, sizeof(ep), "unix://%s", f->sock);
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "cri", "--json", "--runtime-endpoint", ep, NULL);
+	if (!r.json)
+		fail_msg("probe cri printed no JSON (%d): %s %s", r.status, r.out, r.err);
+	const cJSON *rt = fmh_find(fmh_field(r.json, "facts"), "cri.runtime", ep);
+	assert_non_null(rt);
+	assert_string_equal(fmh_jstr(rt, "state"), "no-cri");
+	assert_non_null(strstr(fmh_jstr(rt, "reason"), "serves no CRI"));
+	assert_int_equal(r.status, 0);
+	cJSON_Delete(r.json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,7 +329,7 @@ int main(void)
 	    cmocka_unit_test(test_status),	   cmocka_unit_test(test_deadline),
 	    cmocka_unit_test(test_too_large),	   cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_delete_running), cmocka_unit_test(test_bad_endpoint),
-	    cmocka_unit_test(test_server_gone),
+	    cmocka_unit_test(test_cri_source_without_cri), cmocka_unit_test(test_server_gone),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

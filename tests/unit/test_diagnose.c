@@ -130,6 +130,129 @@ static void containerd_reservation(void **state)
 	}
 }
 
+/* The same reservation on a node whose runtime answered the CRI source:
+ * what containerd says of the holder decides the one fix (issue 22). */
+static cJSON *reserved_with_runtime(const char *object, const char *holder_kind, const char *holder)
+{
+	const char *id = "7c54f31e3fc8b87a115f11a214efe060c94e93ae822c9819a472bfb382c2839c";
+	char line[1024];
+	struct fm_facts *f = fm_facts_new();
+	snprintf(line, sizeof(line),
+		 "{\"signal\":\"container-name-conflict\",\"severity\":\"critical\",\"source\":\"kubelet.service\",\"count\":3,"
+		 "\"last_us\":%lld,\"fields\":{\"object\":\"%s\",\"name\":\"kube-apiserver_kube-apiserver-k1_kube-system_c0f7_1\","
+		 "\"blocking_id\":\"%s\"}}",
+		 (long long)NOW * 1000000, object, id);
+	fmh_put_fact(f, "journal.match", "container-name-conflict.containerd/x", line);
+	fmh_put_fact(f, "cri.runtime", "unix:///run/k3s/containerd/containerd.sock",
+		     "{\"state\":\"ok\",\"runtime_name\":\"containerd\",\"origin\":\"default (k3s's containerd)\"}");
+	if (holder)
+		fmh_put_fact(f, holder_kind, "7c54f31e3fc8", holder);
+	cJSON *d = fm_diagnose(f, NOW);
+	fm_facts_delete(&f);
+	return d;
+}
+
+static void assert_only_remedy(const cJSON *c, const char *want)
+{
+	const cJSON *r = cJSON_GetObjectItem(c, "remedy");
+	if (cJSON_GetArraySize(r) != 1 || strcmp(cJSON_GetArrayItem(r, 0)->valuestring, want) != 0)
+		fail_msg("want the one remedy `%s`, got %s", want, cJSON_PrintUnformatted(r));
+}
+
+static void containerd_reservation_runtime_says(void **state)
+{
+	(void)state;
+	const char *id = "7c54f31e3fc8b87a115f11a214efe060c94e93ae822c9819a472bfb382c2839c";
+	char want[160];
+	/* Created, never started: removed. */
+	cJSON *d = reserved_with_runtime("container", "cri.container",
+					 "{\"state\":\"created\",\"container\":\"kube-apiserver\",\"attempt\":1}");
+	const cJSON *c = diag(d, "container-name-conflict");
+	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "held by 7c54f31e3fc8 (created)"));
+	snprintf(want, sizeof(want), "crictl rm %s", id);
+	assert_only_remedy(c, want);
+	cJSON_Delete(d);
+	/* A sandbox not ready: removed as a sandbox. */
+	d = reserved_with_runtime("sandbox", "cri.sandbox", "{\"state\":\"notready\",\"pod\":\"kube-apiserver-k1\"}");
+	c = diag(d, "container-name-conflict");
+	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "sandbox 7c54f31e3fc8 (notready)"));
+	snprintf(want, sizeof(want), "crictl rmp %s", id);
+	assert_only_remedy(c, want);
+	cJSON_Delete(d);
+	/* Unknown to the runtime that answered: its name index is out of
+	 * step; k3s's containerd is restarted with k3s. */
+	d = reserved_with_runtime("container", NULL, NULL);
+	c = diag(d, "container-name-conflict");
+	assert_non_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "(unknown to the runtime)"));
+	assert_only_remedy(c, "systemctl restart k3s");
+	char *ev = cJSON_PrintUnformatted(cJSON_GetObjectItem(c, "evidence"));
+	assert_non_null(strstr(ev, "cri.runtime"));
+	cJSON_free(ev);
+	cJSON_Delete(d);
+}
+
+/* The CRI runtime down: containerd's unit named; a containerd without the
+ * CRI plugin (Docker's own) and no runtime at all are not down. */
+static void cri_runtime_down(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *fact, *want;
+	} cases[] = {
+		{"{\"state\":\"refused\",\"reason\":\"connect: refused\",\"origin\":\"default (containerd)\"}",
+		 "systemctl restart containerd"},
+		{"{\"state\":\"timeout\",\"reason\":\"no answer\",\"origin\":\"default (k3s's containerd)\"}",
+		 "systemctl restart k3s"},
+		{"{\"state\":\"no-cri\",\"reason\":\"no CRI plugin\"}", NULL},
+		{"{\"state\":\"absent\",\"reason\":\"no socket\"}", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fm_facts *f = fm_facts_new();
+		fmh_put_fact(f, "cri.runtime", "unix:///run/containerd/containerd.sock", cases[i].fact);
+		cJSON *d = fm_diagnose(f, NOW);
+		const cJSON *c = diag(d, "container-runtime-down");
+		if (!cases[i].want) {
+			assert_null(c);
+		} else {
+			assert_non_null(c);
+			assert_true(lists(c, "remedy", cases[i].want));
+			assert_null(strstr(cJSON_GetObjectItem(c, "summary")->valuestring, "Docker"));
+		}
+		cJSON_Delete(d);
+		fm_facts_delete(&f);
+	}
+}
+
+/* A CRI container exited and not started again: crictl's logs, not
+ * docker's; the CRI's crash loop as Docker's. */
+static void cri_container_exits(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	fmh_put_fact(f, "cri.container", "5d1f0c3b9e8a",
+		     "{\"state\":\"exited\",\"exit_code\":1,\"container\":\"kube-scheduler\",\"pod\":\"kube-scheduler-k1\","
+		     "\"namespace\":\"kube-system\",\"sandbox\":false}");
+	fmh_put_fact(f, "cri.crashloop", "kube-system/kube-apiserver-k1/kube-apiserver",
+		     "{\"container\":\"kube-apiserver\",\"exits\":8,\"window_s\":600,\"last_exit_code\":255}");
+	cJSON *d = fm_diagnose(f, NOW);
+	int n = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, d)
+	{
+		if (strcmp(cJSON_GetObjectItem(c, "code")->valuestring, "control-plane-crashloop") != 0)
+			continue;
+		n++;
+		const char *comp = cJSON_GetObjectItem(c, "component")->valuestring;
+		if (strcmp(comp, "kube-scheduler") == 0)
+			assert_true(lists(c, "remedy", "crictl logs --tail 50 5d1f0c3b9e8a"));
+		else
+			assert_string_equal(comp, "kube-apiserver");
+	}
+	assert_int_equal(n, 2);
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 /* kubelet's own line of a static pod's crash loop: the diagnosis is about
  * that container (the rule's field), not an unknown component. */
 static void logged_crashloop_names_its_container(void **state)
@@ -857,6 +980,9 @@ int main(void)
 		cmocka_unit_test(incident_1),
 		cmocka_unit_test(reservation_without_holder),
 		cmocka_unit_test(containerd_reservation),
+		cmocka_unit_test(containerd_reservation_runtime_says),
+		cmocka_unit_test(cri_runtime_down),
+		cmocka_unit_test(cri_container_exits),
 		cmocka_unit_test(logged_crashloop_names_its_container),
 		cmocka_unit_test(incident_2),
 		cmocka_unit_test(incident_2_data_root_elsewhere),
