@@ -310,9 +310,32 @@ static void print_report(const char *node, const cJSON *diagnoses)
 /* The sources that could not even be set up (exit status 2) or were cut
  * short by check's deadline, so that "no problem found" is never mistaken
  * for "all checked". */
+/* Neither Docker nor a CRI runtime on the node: the containers were not
+ * checked (issue 22), which is not the same as none failing. */
+static bool no_runtime(const struct fm_facts *facts)
+{
+	bool docker = false, cri = false;
+	for (size_t i = 0; i < fm_facts_count(facts); i++) {
+		const cJSON *f = fm_facts_at(facts, i);
+		const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(f, "kind"));
+		const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(f, "state"));
+		bool absent = st && (strcmp(st, "absent") == 0 || strcmp(st, "no-cri") == 0);
+		if (k && strcmp(k, "docker.daemon") == 0)
+			docker |= !absent;
+		if (k && strcmp(k, "cri.runtime") == 0)
+			cri |= !absent;
+	}
+	return !docker && !cri;
+}
+
 static void print_not_checked(const struct fm_facts *facts)
 {
 	bool first = true;
+	if (no_runtime(facts)) {
+		printf("\nnot checked:\n  containers: no container runtime found (no Docker socket or /var/lib/docker, "
+		       "no CRI socket of containerd, k3s or CRI-O; --runtime-endpoint names one)\n");
+		first = false;
+	}
 	for (size_t i = 0; i < fm_facts_count(facts); i++) {
 		const cJSON *f = fm_facts_at(facts, i);
 		bool cut = strcmp(cJSON_GetObjectItem(f, "kind")->valuestring, "check.incomplete") == 0;

@@ -219,7 +219,8 @@ static void test_found_under_root(void **state)
 	found_under_root("/run/k3s/containerd/containerd.sock", "default (k3s's containerd)");
 }
 
-/* No runtime socket at all: absent, not down, and not a finding. */
+/* No runtime socket at all: absent, not down, and not a finding; check
+ * says so. */
 static void test_absent(void **state)
 {
 	(void)state;
@@ -231,6 +232,11 @@ static void test_absent(void **state)
 	assert_non_null(rt);
 	assert_string_equal(fmh_jstr(rt, "state"), "absent");
 	assert_int_equal(r.status, 0);
+	cJSON_Delete(r.json);
+	/* check says the containers were not checked (no Docker either). */
+	fmh_run_agent(&r, "check", "--kmsg", "none", "--journal-dir", root, "--root", root, NULL);
+	if (!strstr(r.out, "not checked:\n  containers: no container runtime found"))
+		fail_msg("check does not say no runtime was found:\n%s", r.out);
 	cJSON_Delete(r.json);
 }
 
