@@ -26,6 +26,9 @@ struct fmh_fault {
 	char dir[PATH_MAX];	  /* tmpdir: psk, conf, state/, agent.log */
 	char log[PATH_MAX + 16];  /* the agent's stdout and stderr */
 	pid_t agent;
+	/* More arguments for the agent's command line (NULL-terminated;
+	 * none when extra[0] is NULL), set before it is spawned. */
+	const char *extra[8];
 };
 
 /* Starts the node and the controller (as the fleet scenario does). 0 or

@@ -1,0 +1,69 @@
+/* Fault: the CRI runtime (a real containerd, the harness's private one:
+ * tests/harness/fmh_containerd) SIGKILLed under a running agent by its pid
+ * (its shims and pods live on, as when the daemon crashes), then started
+ * again on the same dirs, twice (issue 22):
+ *   - the agent stays up;
+ *   - the controller gets container-runtime-down (critical, containerd
+ *     named) while containerd is dead, and sees it resolved once it
+ *     answers again;
+ *   - the agent's fds come back to what they were (no gRPC connection or
+ *     timer left behind).
+ * The node is incident 1's (Docker beside it, as on a node moving from one
+ * runtime to the other): the agent watches both.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_harness.h"
+#include "fmh_containerd.h"
+#include "fmh_faults.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct fmh_fault f;
+static struct fmh_containerd ctd;
+
+FMH_FAULT_FIXTURES(f)
+
+static void containerd_killed_and_restarted(void **st)
+{
+	(void)st;
+	assert_int_equal(fmh_containerd_start(&ctd), 0);
+	f.extra[0] = "--runtime-endpoint";
+	f.extra[1] = ctd.endpoint;
+	f.extra[2] = NULL;
+	fmh_fault_agent(&f);
+	fmh_fault_wait(&f, "container-runtime-down", "", 10000);
+	struct fmh_proc before = fmh_fault_settled(&f);
+
+	long down_ms[2], up_ms[2];
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(fmh_containerd_kill(&ctd), 0);
+		down_ms[round] = fmh_fault_wait(&f, "container-runtime-down", "critical", 15000);
+		fmh_fault_alive(&f);
+		assert_int_equal(fmh_containerd_restart(&ctd), 0);
+		up_ms[round] = fmh_fault_wait(&f, "container-runtime-down", "", 30000);
+		fmh_fault_alive(&f);
+	}
+	struct fmh_proc after = fmh_fault_settled(&f);
+	print_message("agent fds: %d before, %d after two restarts of containerd\n", before.fds, after.fds);
+	if (after.fds > before.fds + 1)
+		fail_msg("the agent holds %d fds after containerd's restarts, %d before", after.fds, before.fds);
+	fmh_fault_line("test_fault_containerd",
+		       "injects=containerd-sigkill-restart detect_ms=%ld,%ld resolve_ms=%ld,%ld fds_before=%d fds_after=%d",
+		       down_ms[0], down_ms[1], up_ms[0], up_ms[1], before.fds, after.fds);
+	assert_int_equal(fmh_containerd_stop(&ctd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(containerd_killed_and_restarted),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
