@@ -3,6 +3,7 @@
 
 #include "fm_coap.h"
 #include "fm_core.h"
+#include "fm_cri.h"
 #include "fm_etcd_watch.h"
 #include "fm_journal.h"
 #include "fm_log.h"
@@ -86,6 +87,8 @@ struct agent {
 	 * after the collection running when it is told. */
 	struct fm_etcd_watch *etcd_watch;
 	bool etcd_again;
+	/* The CRI runtime's live exits (fm_cri_watch): a collection at once. */
+	struct fm_cri_watch *cri_watch;
 	/* fm_core_tick at fm_core_next_ms: the next collection or the end of
 	 * the earliest hold, whichever comes first. */
 	struct fm_timer core_timer, watchdog_timer;
@@ -331,6 +334,17 @@ static void on_etcd_change(void *arg, bool up)
 	rearm(a);
 }
 
+/* The CRI runtime told of a container's exit, or went away, or answers
+ * again: the collected facts are stale; collected now, not at the next
+ * --collect-interval (the CRI's facts come from its lists). */
+static void on_cri_event(void *arg, const char *what)
+{
+	struct agent *a = arg;
+	fm_info("run: the container runtime: %s: collecting now", what);
+	fm_core_collect_soon(a->core, fm_now_ms());
+	rearm(a);
+}
+
 static void on_watchdog(struct fm_timer *t)
 {
 	(void)t;
@@ -554,6 +568,7 @@ static void agent_close(struct agent *a)
 		if (a->live[i])
 			fm_sources[i].stop(a->live[i]);
 	fm_etcd_watch_delete(&a->etcd_watch);
+	fm_cri_watch_delete(&a->cri_watch);
 	if (a->ss.loop)
 		fm_loop_before_sleep(a->ss.loop, NULL, NULL);
 	fm_facts_observe(a->ss.facts, NULL, NULL);
@@ -706,6 +721,19 @@ static void agent_watch_etcd(struct agent *a, const struct fm_opts *o)
 			err);
 }
 
+/* The CRI runtime's exits by event, where it has them (containerd). */
+static void agent_watch_cri(struct agent *a, const struct fm_opts *o)
+{
+	char ep[4200], origin[512], err[600];
+	if (fm_cri_endpoint(o->runtime_endpoint, a->ss.d.root, ep, sizeof(ep), origin, sizeof(origin)) < 0)
+		return;
+	struct fm_cri_watch_opts wo = {.endpoint = ep, .backoff_max_ms = o->collect_ms < 5000 ? o->collect_ms : 5000,
+				       .on_event = on_cri_event, .arg = a};
+	if (!(a->cri_watch = fm_cri_watch_new(a->ss.loop, &wo, err, sizeof(err))))
+		fm_warn("run: the container runtime's exits are not watched (only collected every %llums): %s",
+			(unsigned long long)o->collect_ms, err);
+}
+
 int fm_daemon_run(struct fm_opts *o, const struct fm_opts *cli)
 {
 	struct agent a = {.o = o, .cli = cli, .core_timer = FM_TIMER_INIT, .watchdog_timer = FM_TIMER_INIT,
@@ -725,6 +753,7 @@ int fm_daemon_run(struct fm_opts *o, const struct fm_opts *cli)
 	fm_facts_observe(a.ss.facts, on_fact, &a);
 	fm_loop_before_sleep(a.ss.loop, on_before_sleep, &a);
 	agent_watch_etcd(&a, o);
+	agent_watch_cri(&a, o);
 	rearm(&a); /* the first collection at once */
 	uint64_t wd = watchdog_usec();
 	if (wd)

@@ -2,10 +2,12 @@
  * CRI's generated messages. */
 #include "fm_cri.h"
 
+#include "containerd_events_v1.pb-c.h"
 #include "cri_runtime_v1.pb-c.h"
 #include "fm_containers.h"
 #include "fm_docker_json.h"
 #include "fm_grpc.h"
+#include "fm_log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -507,3 +509,253 @@ void fm_cri_collection_delete(struct fm_cri_collection **kp)
 	free(k);
 	*kp = NULL;
 }
+
+/* --- live exits (containerd's events) ------------------------------------- */
+
+#define EVENTS_PATH "/containerd.services.events.v1.Events/Subscribe"
+/* kubelet's containers live in containerd's k8s.io namespace. */
+#define EXIT_FILTER "namespace==k8s.io,topic==\"/tasks/exit\""
+#define BACKOFF_MIN_MS 250
+
+int fm_cri_parse_event(const uint8_t *msg, size_t len, char *id, size_t idlen, uint32_t *exit_status)
+{
+	Containerd__Services__Events__V1__Envelope *e =
+		containerd__services__events__v1__envelope__unpack(NULL, len, msg);
+	if (!e)
+		return -EBADMSG;
+	int rc = 0;
+	if (e->topic && strcmp(e->topic, "/tasks/exit") == 0 && e->event) {
+		Containerd__Services__Events__V1__TaskExit *x = containerd__services__events__v1__task_exit__unpack(
+			NULL, e->event->value.len, e->event->value.data);
+		if (x) {
+			snprintf(id, idlen, "%s", x->container_id ? x->container_id : "");
+			*exit_status = x->exit_status;
+			containerd__services__events__v1__task_exit__free_unpacked(x, NULL);
+			rc = 1;
+		} else {
+			rc = -EBADMSG;
+		}
+	}
+	containerd__services__events__v1__envelope__free_unpacked(e, NULL);
+	return rc;
+}
+
+#define MAX_PENDING 8
+#define SETTLE_MS   50
+#define SETTLE_TRIES 40 /* 2 s: then told anyway */
+
+struct fm_cri_watch {
+	struct fm_loop *loop;
+	struct fm_grpc *g;
+	struct fm_cri_watch_opts o;
+	char endpoint[128];
+	struct fm_timer retry, settle;
+	/* Exits told by the events service, each told on once the CRI says
+	 * so too: containerd's CRI plugin takes the same event and updates
+	 * its container a moment later, and a collection before that would
+	 * still list it running. */
+	char pending[MAX_PENDING][65];
+	int npending, tries;
+	bool asking;
+	uint64_t backoff_ms, exits;
+	bool down;	   /* the stream ended: "up" is told when the runtime answers again */
+	bool unsupported;  /* no events service: nothing more to do */
+	bool deleting;
+};
+
+static void subscribe(struct fm_cri_watch *w);
+
+static void ask_settled(struct fm_cri_watch *w);
+
+/* The first pending exit is told on: the CRI agrees, or gave up asking. */
+static void settled(struct fm_cri_watch *w)
+{
+	memmove(w->pending[0], w->pending[1], (size_t)(w->npending - 1) * sizeof(w->pending[0]));
+	w->npending--;
+	w->tries = 0;
+	w->o.on_event(w->o.arg, "exit");
+	if (w->npending)
+		ask_settled(w);
+}
+
+static bool on_status_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)call;
+	struct fm_cri_watch *w = ctx;
+	Runtime__V1__ContainerStatusResponse *r = runtime__v1__container_status_response__unpack(NULL, len, msg);
+	/* still running for the CRI: asked again shortly */
+	w->tries = r && r->status && r->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING
+			   ? w->tries + 1
+			   : -1;
+	if (r)
+		runtime__v1__container_status_response__free_unpacked(r, NULL);
+	return true;
+}
+
+static void on_status_done(const struct fm_grpc_result *res, void *ctx)
+{
+	struct fm_cri_watch *w = ctx;
+	if (w->deleting)
+		return;
+	w->asking = false;
+	/* told on when the CRI agrees, does not know it (a sandbox, a
+	 * container gone), fails, or after SETTLE_TRIES */
+	if (res->fail != FM_GRPC_OK || w->tries < 0 || w->tries >= SETTLE_TRIES)
+		settled(w);
+	else
+		fm_timer_arm(&w->settle, SETTLE_MS, 0);
+}
+
+static void ask_settled(struct fm_cri_watch *w)
+{
+	uint8_t buf[160];
+	Runtime__V1__ContainerStatusRequest m = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+	m.container_id = w->pending[0];
+	struct fm_grpc_req r = {.path = SERVICE "ContainerStatus", .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
+				.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_msg = on_status_msg,
+				.on_done = on_status_done, .ctx = w};
+	w->asking = true;
+	if (fm_grpc_call(w->g, &r, NULL) < 0) {
+		w->asking = false;
+		settled(w);
+	}
+}
+
+static void on_settle(struct fm_timer *t)
+{
+	struct fm_cri_watch *w = container_of(t, struct fm_cri_watch, settle);
+	if (w->npending && !w->asking)
+		ask_settled(w);
+}
+
+static bool on_event_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)call;
+	struct fm_cri_watch *w = ctx;
+	char id[80];
+	uint32_t status = 0;
+	if (fm_cri_parse_event(msg, len, id, sizeof(id), &status) == 1) {
+		w->exits++;
+		fm_info("cri: container %.12s exited (status %u)", id, status);
+		if (w->npending == MAX_PENDING) {
+			w->o.on_event(w->o.arg, "exit"); /* a burst: told at once */
+		} else {
+			snprintf(w->pending[w->npending++], sizeof(w->pending[0]), "%.64s", id);
+			if (w->npending == 1 && !w->asking && !fm_timer_armed(&w->settle))
+				ask_settled(w);
+		}
+	}
+	w->backoff_ms = BACKOFF_MIN_MS; /* the stream works */
+	return true;
+}
+
+static void retry_later(struct fm_cri_watch *w)
+{
+	fm_timer_arm(&w->retry, w->backoff_ms, 0);
+	w->backoff_ms = w->backoff_ms * 2 < w->o.backoff_max_ms ? w->backoff_ms * 2 : w->o.backoff_max_ms;
+}
+
+static void on_stream_end(const struct fm_grpc_result *res, void *ctx)
+{
+	struct fm_cri_watch *w = ctx;
+	if (w->deleting)
+		return;
+	if (res->fail == FM_GRPC_STATUS && res->grpc_status == 12) {
+		fm_info("cri: %s has no events service: its containers are seen at each collection", w->endpoint);
+		w->unsupported = true;
+		return;
+	}
+	if (!w->down) {
+		fm_info("cri: the event stream of %s ended: %s", w->endpoint, res->reason);
+		w->down = true;
+		w->o.on_event(w->o.arg, "down");
+	}
+	retry_later(w);
+}
+
+/* A Version beside the new stream: the runtime answers again. */
+static void on_version(const struct fm_grpc_result *res, void *ctx)
+{
+	struct fm_cri_watch *w = ctx;
+	if (w->deleting || res->fail != FM_GRPC_OK || !w->down)
+		return;
+	w->down = false;
+	w->backoff_ms = BACKOFF_MIN_MS;
+	fm_info("cri: %s answers again", w->endpoint);
+	w->o.on_event(w->o.arg, "up");
+}
+
+static void subscribe(struct fm_cri_watch *w)
+{
+	uint8_t buf[128];
+	char *filters[] = {EXIT_FILTER};
+	Containerd__Services__Events__V1__SubscribeRequest m = CONTAINERD__SERVICES__EVENTS__V1__SUBSCRIBE_REQUEST__INIT;
+	m.n_filters = 1;
+	m.filters = filters;
+	struct fm_grpc_req r = {.path = EVENTS_PATH, .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
+				.max_msg = SMALL_MSG, .timeout_ms = 0, .on_msg = on_event_msg,
+				.on_done = on_stream_end, .ctx = w};
+	if (fm_grpc_call(w->g, &r, NULL) < 0) {
+		retry_later(w);
+		return;
+	}
+	if (w->down) {
+		Runtime__V1__VersionRequest v = RUNTIME__V1__VERSION_REQUEST__INIT;
+		struct fm_grpc_req q = {.path = SERVICE "Version", .msg = buf, .len = pack(&v.base, buf, sizeof(buf)),
+					.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_done = on_version, .ctx = w};
+		fm_grpc_call(w->g, &q, NULL);
+	}
+}
+
+static void on_retry(struct fm_timer *t)
+{
+	struct fm_cri_watch *w = container_of(t, struct fm_cri_watch, retry);
+	subscribe(w);
+}
+
+struct fm_cri_watch *fm_cri_watch_new(struct fm_loop *loop, const struct fm_cri_watch_opts *o, char *err,
+				      size_t errlen)
+{
+	struct fm_cri_watch *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->loop = loop;
+	w->o = *o;
+	if (!w->o.backoff_max_ms)
+		w->o.backoff_max_ms = 30000;
+	w->backoff_ms = BACKOFF_MIN_MS;
+	w->retry = (struct fm_timer)FM_TIMER_INIT;
+	w->settle = (struct fm_timer)FM_TIMER_INIT;
+	snprintf(w->endpoint, sizeof(w->endpoint), "%s", o->endpoint);
+	w->o.endpoint = w->endpoint;
+	if (!(w->g = fm_grpc_new(loop, o->endpoint, err, errlen)) || fm_timer_init(loop, &w->retry, on_retry) < 0 ||
+	    fm_timer_init(loop, &w->settle, on_settle) < 0) {
+		if (w->g)
+			snprintf(err, errlen, "cannot make a timer");
+		fm_cri_watch_delete(&w);
+		return NULL;
+	}
+	subscribe(w);
+	return w;
+}
+
+void fm_cri_watch_delete(struct fm_cri_watch **wp)
+{
+	struct fm_cri_watch *w = *wp;
+	if (!w)
+		return;
+	w->deleting = true;
+	fm_grpc_delete(&w->g);
+	fm_timer_close(&w->retry);
+	fm_timer_close(&w->settle);
+	free(w);
+	*wp = NULL;
+}
+
+uint64_t fm_cri_watch_exits(const struct fm_cri_watch *w)
+{
+	return w->exits;
+}
+

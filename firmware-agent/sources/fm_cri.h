@@ -98,4 +98,31 @@ int fm_cri_parse_status(const uint8_t *msg, size_t len, struct fm_docker_ctr *ct
 void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *ctrs, size_t n, long long now,
 			   int crashloop_exits, int window_s);
 
+/* The runtime's live exits, where it has them (containerd's events
+ * service, Subscribe to /tasks/exit in k8s.io: containerd 1.6's CRI has no
+ * GetContainerEvents). on_event(arg, what) for each exit ("exit"), when
+ * the stream ends ("down": the runtime went away) and when the runtime
+ * answers again after that ("up"); the caller collects then. Reconnects
+ * with back-off (250 ms doubling to backoff_max_ms). A runtime without the
+ * events service (CRI-O) is left alone after its first answer says so:
+ * the collection's relist is all there is. */
+struct fm_cri_watch_opts {
+	const char *endpoint; /* "unix:///..." (copied) */
+	uint64_t backoff_max_ms; /* 0: 30000 */
+	void (*on_event)(void *arg, const char *what);
+	void *arg;
+};
+struct fm_cri_watch;
+/* NULL with the reason in err (a malformed endpoint, out of memory). */
+struct fm_cri_watch *fm_cri_watch_new(struct fm_loop *loop, const struct fm_cri_watch_opts *o, char *err,
+				      size_t errlen);
+void fm_cri_watch_delete(struct fm_cri_watch **w);
+/* Exits seen since it was made (for the tests and the log). */
+uint64_t fm_cri_watch_exits(const struct fm_cri_watch *w);
+
+/* One event envelope's bytes (hostile): 1 and the exited container's id
+ * and status when it is a /tasks/exit, 0 when it is another event,
+ * -EBADMSG when it is not an envelope. */
+int fm_cri_parse_event(const uint8_t *msg, size_t len, char *id, size_t idlen, uint32_t *exit_status);
+
 #endif

@@ -1,6 +1,7 @@
 /* libFuzzer target for the CRI source's readers (fm_cri.h fm_cri_parse_*):
  * one input is read as each answer the source asks for (Version,
- * ListPodSandbox, ListContainers, ContainerStatus: protobuf from the
+ * ListPodSandbox, ListContainers, ContainerStatus, and containerd's event
+ * envelope: protobuf from the
  * runtime's socket, hostile), then the containers' facts as the source puts
  * them (stale attempts, crash loops), into one fact set, which must print as
  * valid UTF-8 JSON that parses back (fuzz_facts.h). Replayed in ctest over
@@ -35,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(ctrs[i].id) > 64)
 			__builtin_trap();
 	fm_cri_put_containers(facts, ctrs, n, 1733459300, 3, 600);
+	char id[80];
+	uint32_t status;
+	if (fm_cri_parse_event(data, size, id, sizeof(id), &status) == 1 && strlen(id) >= sizeof(id))
+		__builtin_trap();
 	fuzz_facts_check(facts);
 	fm_facts_delete(&facts);
 	return 0;
