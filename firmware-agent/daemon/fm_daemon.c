@@ -72,6 +72,7 @@ struct agent {
 	struct fm_docker_policy policy;
 	struct fm_triage_src triage;
 	char docker_host[600];
+	char cri_endpoint[4200]; /* the CRI runtime's ("" none): for its watch and /act/rm */
 	void *live[FM_NSOURCES];
 	/* The collection running: the servers asked as state machines on the
 	 * loop (fm_sources' begin), each calling back when its last answer is
@@ -682,6 +683,10 @@ static int agent_uplink(struct agent *a, const struct fm_opts *o)
 	}
 	if (fm_docker_host(a->docker_host, sizeof(a->docker_host), o->docker_host, a->ss.d.root) < 0)
 		a->docker_host[0] = '\0';
+	char origin[512];
+	if (fm_cri_endpoint(o->runtime_endpoint, a->ss.d.root, a->cri_endpoint, sizeof(a->cri_endpoint), origin,
+			    sizeof(origin)) < 0)
+		a->cri_endpoint[0] = '\0';
 	a->policy.allow_remove = o->allow_rm;
 	struct fm_uplink_opts uo = uplink_opts(a, o, a->key, a->key_len);
 	if (!(a->uplink = fm_uplink_new(a->ss.loop, a->coap, &uo, a->queue, agent_active, a, err, sizeof(err)))) {
@@ -689,7 +694,8 @@ static int agent_uplink(struct agent *a, const struct fm_opts *o)
 		return -1;
 	}
 	a->triage = (struct fm_triage_src){.facts = a->ss.facts, .journal_dir = o->journal_dir,
-					   .docker_host = a->docker_host, .policy = &a->policy, .uplink = a->uplink,
+					   .docker_host = a->docker_host, .cri_endpoint = a->cri_endpoint,
+					   .policy = &a->policy, .uplink = a->uplink,
 					   .diagnoses = agent_active, .status = agent_status, .arg = a};
 	if (fm_triage_register(a->coap, &a->triage) < 0) {
 		fprintf(stderr, "fleetmedic-agent: out of memory\n");
@@ -721,13 +727,15 @@ static void agent_watch_etcd(struct agent *a, const struct fm_opts *o)
 			err);
 }
 
-/* The CRI runtime's exits by event, where it has them (containerd). */
+/* The CRI runtime's exits by event, where it has them (containerd), at the
+ * endpoint agent_uplink found. */
 static void agent_watch_cri(struct agent *a, const struct fm_opts *o)
 {
-	char ep[4200], origin[512], err[600];
-	if (fm_cri_endpoint(o->runtime_endpoint, a->ss.d.root, ep, sizeof(ep), origin, sizeof(origin)) < 0)
+	char err[600];
+	if (!a->cri_endpoint[0])
 		return;
-	struct fm_cri_watch_opts wo = {.endpoint = ep, .backoff_max_ms = o->collect_ms < 5000 ? o->collect_ms : 5000,
+	struct fm_cri_watch_opts wo = {.endpoint = a->cri_endpoint,
+				       .backoff_max_ms = o->collect_ms < 5000 ? o->collect_ms : 5000,
 				       .on_event = on_cri_event, .arg = a};
 	if (!(a->cri_watch = fm_cri_watch_new(a->ss.loop, &wo, err, sizeof(err))))
 		fm_warn("run: the container runtime's exits are not watched (only collected every %llums): %s",

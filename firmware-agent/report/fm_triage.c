@@ -1,6 +1,7 @@
 /* fm_triage: the agent's resources for the controller (see fm_triage.h). */
 #include "fm_triage.h"
 
+#include "fm_cri.h"
 #include "fm_journal.h"
 #include "fm_log.h"
 #include "fm_probe.h"
@@ -102,7 +103,13 @@ static void on_get(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	} else if (strcmp(name, "facts") == 0) {
 		o = fm_facts_json(src->facts, q.k);
 	} else if (strcmp(name, "containers") == 0) {
+		/* Docker's and the CRI runtime's, the same facts (issue 22) */
 		o = fm_facts_json(src->facts, "docker.container");
+		cJSON *cri = fm_facts_json(src->facts, "cri.container");
+		cJSON *it;
+		while (o && cri && (it = cJSON_DetachItemFromArray(cri, 0)))
+			cJSON_AddItemToArray(o, it);
+		cJSON_Delete(cri);
 	} else if (strcmp(name, "etcd") == 0) {
 		o = fm_facts_json(src->facts, "etcd.");
 	} else if (strcmp(name, "hal") == 0) {
@@ -144,8 +151,21 @@ static void on_rm(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, 
 		answer_text(resp, COAP_RESPONSE_CODE_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	struct fm_collect_opts co = {.timeout_ms = 2000};
-	int rc = fm_docker_remove(loop, src->docker_host, q.id, src->policy, &co, reason, sizeof(reason));
+	/* A container the CRI runtime holds (its fact names it) is removed
+	 * through the CRI; any other id is Docker's. */
+	char shortid[13];
+	snprintf(shortid, sizeof(shortid), "%.12s", q.id);
+	const cJSON *cri = fm_facts_get(src->facts, "cri.container", shortid);
+	const char *full = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cri, "full_id"));
+	int rc;
+	if (cri && full && strncmp(full, q.id, strlen(q.id)) == 0 && src->cri_endpoint && src->cri_endpoint[0]) {
+		const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cri, "state"));
+		rc = fm_cri_remove(loop, src->cri_endpoint, full, st ? st : "unknown", src->policy->allow_remove, reason,
+				   sizeof(reason));
+	} else {
+		struct fm_collect_opts co = {.timeout_ms = 2000};
+		rc = fm_docker_remove(loop, src->docker_host, q.id, src->policy, &co, reason, sizeof(reason));
+	}
 	fm_loop_delete(&loop);
 	answer_text(resp,
 		    rc == 0		? COAP_RESPONSE_CODE_DELETED

@@ -32,6 +32,7 @@ struct fm_triage_src {
 	struct fm_facts *facts;
 	const char *journal_dir;	     /* NULL: the system journal */
 	const char *docker_host;	     /* for /act/rm */
+	const char *cri_endpoint;	     /* for /act/rm of a CRI container ("": none) */
 	const struct fm_docker_policy *policy; /* may change (SIGHUP) */
 	struct fm_uplink *uplink;	     /* whose session is the controller's (told when it asks) */
 	/* The raised diagnoses, long form (caller frees). */

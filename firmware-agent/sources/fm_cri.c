@@ -759,3 +759,62 @@ uint64_t fm_cri_watch_exits(const struct fm_cri_watch *w)
 	return w->exits;
 }
 
+/* --- remove ---------------------------------------------------------------------------- */
+
+struct removing {
+	struct fm_grpc_result res;
+	bool done;
+};
+
+static void on_removed(const struct fm_grpc_result *res, void *ctx)
+{
+	struct removing *rm = ctx;
+	rm->res = *res;
+	rm->done = true;
+}
+
+int fm_cri_remove(struct fm_loop *loop, const char *endpoint, const char *id, const char *state, bool allowed,
+		  char *reason, size_t reason_size)
+{
+	int rc;
+	size_t n = strlen(id);
+	bool hex = n == 64;
+	for (size_t i = 0; hex && i < n; i++)
+		hex = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+	if (!allowed) {
+		snprintf(reason, reason_size, "removing containers is not enabled in the agent's configuration");
+		rc = -EPERM;
+	} else if (!hex) {
+		snprintf(reason, reason_size, "'%.80s' is not a container's full id", id);
+		rc = -EINVAL;
+	} else if (strcmp(state, "exited") != 0 && strcmp(state, "created") != 0) {
+		snprintf(reason, reason_size, "container %.12s is %s: only stopped containers are removed", id, state);
+		rc = -EBUSY;
+	} else {
+		char err[300];
+		uint8_t buf[128];
+		struct removing rm = {0};
+		struct fm_grpc *g = fm_grpc_new(loop, endpoint, err, sizeof(err));
+		Runtime__V1__RemoveContainerRequest m = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+		m.container_id = (char *)id;
+		struct fm_grpc_req r = {.path = SERVICE "RemoveContainer", .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
+					.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_done = on_removed, .ctx = &rm};
+		if (!g || fm_grpc_call(g, &r, NULL) < 0) {
+			snprintf(reason, reason_size, "%s", g ? "cannot ask the runtime" : err);
+			rc = -EIO;
+		} else {
+			fm_loop_run_until(loop, &rm.done);
+			if (!rm.done)
+				fm_grpc_delete(&g); /* canceled: rm is told now */
+			rc = rm.res.fail == FM_GRPC_OK ? 0 : rm.res.grpc_status == 5 ? -ENOENT : -EIO;
+			if (rc == 0)
+				snprintf(reason, reason_size, "removed container %.12s through the CRI", id);
+			else
+				snprintf(reason, reason_size, "the runtime did not remove %.12s: %s", id, rm.res.reason);
+		}
+		fm_grpc_delete(&g);
+	}
+	fm_notice("cri: audit: remove container %.64s on %s: %s: %s", id, endpoint, rc == 0 ? "done" : "refused", reason);
+	return rc;
+}
+

@@ -120,6 +120,17 @@ void fm_cri_watch_delete(struct fm_cri_watch **w);
 /* Exits seen since it was made (for the tests and the log). */
 uint64_t fm_cri_watch_exits(const struct fm_cri_watch *w);
 
+/* The remediation primitive through the CRI, as fm_docker_remove for
+ * Docker: removes one container the runtime holds and does not run. id is
+ * its full id (64 hex digits, as the cri.container fact's full_id); state
+ * is what the facts say of it (only "exited" and "created" are removed:
+ * -EBUSY otherwise). Refused (-EPERM) unless allowed. Runs on loop until
+ * done (a private one: the triage handler's); audited at NOTICE. 0, or
+ * -ENOENT (the runtime does not know it), -EIO (it refused: its message in
+ * reason). reason gets a sentence either way. */
+int fm_cri_remove(struct fm_loop *loop, const char *endpoint, const char *id, const char *state, bool allowed,
+		  char *reason, size_t reason_size);
+
 /* One event envelope's bytes (hostile): 1 and the exited container's id
  * and status when it is a /tasks/exit, 0 when it is another event,
  * -EBADMSG when it is not an envelope. */

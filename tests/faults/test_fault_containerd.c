@@ -8,6 +8,8 @@
  *     answers again;
  *   - a control-plane container that exits afterwards reaches the
  *     controller as control-plane-crashloop;
+ *   - the controller lists it (triage containers) and removes it through
+ *     the CRI (triage rm, the node's --allow-actions rm);
  *   - all of it within seconds while the agent collects once a minute:
  *     containerd's events (the stream's end, the runtime back, the exit)
  *     make it collect at once;
@@ -49,7 +51,9 @@ static void containerd_killed_and_restarted(void **st)
 	f.extra[3] = "60s";
 	f.extra[4] = "--log-level";
 	f.extra[5] = "info";
-	f.extra[6] = NULL;
+	f.extra[6] = "--allow-actions";
+	f.extra[7] = "rm";
+	f.extra[8] = NULL;
 	fmh_fault_agent(&f);
 	fmh_fault_wait(&f, "container-runtime-down", "", 10000);
 	struct fmh_proc before = fmh_fault_settled(&f);
@@ -80,6 +84,37 @@ static void containerd_killed_and_restarted(void **st)
 	snprintf(want, sizeof(want), "(container %.12s)", ctr);
 	long exit_ms = fmh_fault_wait_summary(&f, "control-plane-crashloop", want, 15000);
 	fmh_fault_alive(&f);
+
+	/* The controller sees the runtime's containers, and removes the
+	 * exited one through the CRI (--allow-actions rm; audited). */
+	int status;
+	cJSON *ans = fmh_controller_json(&f.ctl, &status, "triage", FMH_NODE_A, "containers", "--timeout", "20s", NULL);
+	/* the node's answer, as the controller relays it: {"code", "payload"} */
+	const char *payload = cJSON_GetStringValue(cJSON_GetObjectItem(ans, "payload"));
+	cJSON *cs = payload ? cJSON_Parse(payload) : NULL;
+	cJSON_Delete(ans);
+	char shortid[13];
+	snprintf(shortid, sizeof(shortid), "%.12s", ctr);
+	bool listed = false;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cs)
+	{
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(c, "id"));
+		listed |= id && strcmp(id, shortid) == 0 &&
+			  strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "kind")), "cri.container") == 0;
+	}
+	char *text = cs ? cJSON_PrintUnformatted(cs) : NULL;
+	cJSON_Delete(cs);
+	if (!listed)
+		fail_msg("triage containers does not list the CRI container %s (status %d): %.2000s", shortid, status,
+			 text ? text : "(no JSON)");
+	cJSON_free(text);
+	cJSON *rm = fmh_controller_json(&f.ctl, &status, "triage", FMH_NODE_A, "rm", ctr, "--timeout", "20s", NULL);
+	cJSON_Delete(rm);
+	if (status != 0)
+		fail_msg("triage rm %s exited %d", ctr, status);
+	assert_int_equal(fmh_containerd_cri(&ctd, out, sizeof(out), "inspect", ctr, NULL), 1);
+	assert_non_null(strstr(out, "NOT_FOUND"));
 
 	struct fmh_proc after = fmh_fault_settled(&f);
 	print_message("agent fds: %d before, %d after two restarts of containerd\n", before.fds, after.fds);

@@ -59,7 +59,7 @@ void fmh_fault_spawn(struct fmh_fault *f, const char *etcd_url)
 	for (int i = n; etcd_url && i < n + m; i++)
 		if (strcmp(args[i], "--etcd") == 0)
 			args[i + 1] = etcd_url;
-	for (int i = 0; f->extra[i] && n + m + i < 39; i++)
+	for (int i = 0; i < 12 && f->extra[i] && n + m + i < 39; i++)
 		args[n + m + i] = f->extra[i];
 	f->agent = fmh_spawn(args, f->log);
 	assert_true(f->agent > 0);

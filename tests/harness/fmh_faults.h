@@ -28,7 +28,7 @@ struct fmh_fault {
 	pid_t agent;
 	/* More arguments for the agent's command line (NULL-terminated;
 	 * none when extra[0] is NULL), set before it is spawned. */
-	const char *extra[8];
+	const char *extra[12];
 };
 
 /* Starts the node and the controller (as the fleet scenario does). 0 or
