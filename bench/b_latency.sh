@@ -62,6 +62,7 @@ row() {
     echo "| $what | \`$code\` | $cnt | $p50 ms | $p99 ms | $min ms | $max ms | $verdict |"
 }
 row container "a kube-system container's process SIGKILLed (kubelet name)" control-plane-crashloop
+row cri "the same on containerd (the CRI's container, its exit by containerd's event)" control-plane-crashloop
 row etcd "etcd SIGKILLed by pid" etcd-unreachable
 row journal "kubelet's \"already in use\" line appended to the journal" container-name-conflict
 row hold "the same line, while another diagnosis (a crash loop just healed) is in its hold" container-name-conflict

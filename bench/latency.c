@@ -22,6 +22,11 @@
  *              which stays raised by design) -> control-plane-crashloop.
  *              Health back: the exited container removed (kubelet's garbage
  *              collection); waits for the controller's resolve.
+ *   cri        the same on a real containerd beside Docker (the harness's
+ *              fmh_containerd, the agent given --runtime-endpoint): a
+ *              kube-system container's process SIGKILLed by pid ->
+ *              control-plane-crashloop, by containerd's exit event. Health
+ *              back: the container and its sandbox removed.
  *   etcd       SIGKILL of the harness's etcd by pid -> etcd-unreachable.
  *              Health back: etcd started again, same flags, data and ports;
  *              waits for the resolve.
@@ -40,6 +45,7 @@
  * usage: latency_bench AGENT [N] [KINDS] (env FM_CONTROLLER: the controller)
  */
 #include "fm_harness.h"
+#include "fmh_containerd.h"
 #include "fmh_controller.h"
 #include "fmh_docker.h"
 #include "fmh_incident.h"
@@ -190,6 +196,47 @@ static void container_exits(int i)
 	stored("control-plane-crashloop", "resolved", 10000);
 }
 
+/* --- the CRI runtime's kind (issue 22) ------------------------------------- */
+
+static struct fmh_containerd ctd; /* a real containerd beside Docker */
+
+/* The "id" a cri_client.py run printed into id; dies when it failed. */
+static void cri_id(int rc, const char *out, const char *what, char id[65])
+{
+	const char *p = rc == 0 ? strstr(out, "\"id\": \"") : NULL;
+	if (!p || sscanf(p + 7, "%64[0-9a-f]", id) != 1)
+		die("cri %s: %s", what, out);
+}
+
+/* The same fault on containerd: a kube-system container's process
+ * SIGKILLed (a pod of its own per injection); its exit reaches the agent
+ * as containerd's event. Health back: the container removed and its
+ * sandbox stopped (the pause process's exit is the event that makes the
+ * agent look again) and removed. */
+static void cri_container_exits(int i)
+{
+	char out[8192], pod[160], uid[40], sbx[65], ctr[65];
+	pid_t shim, init;
+	snprintf(pod, sizeof(pod), "kube-scheduler-crilat%d", i);
+	snprintf(uid, sizeof(uid), "%032x", 0x2b8f + i);
+	cri_id(fmh_containerd_cri(&ctd, out, sizeof(out), "runp", pod, "kube-system", uid, "0", NULL), out, "runp", sbx);
+	cri_id(fmh_containerd_cri(&ctd, out, sizeof(out), "create", sbx, "kube-scheduler", "0", "sleep", "3600", NULL), out,
+	       "create", ctr);
+	if (fmh_containerd_cri(&ctd, out, sizeof(out), "start", ctr, NULL) != 0 ||
+	    fmh_containerd_task_pids(&ctd, ctr, &shim, &init) < 0)
+		die("cri: cannot start %s: %s", ctr, out);
+	log_mark();
+	uint64_t t0 = mono_us();
+	if (kill(init, SIGKILL) < 0)
+		die("kill %d: %s", (int)init, strerror(errno));
+	sample("cri", t0, stored("control-plane-crashloop", "critical", 10000));
+	if (fmh_containerd_cri(&ctd, out, sizeof(out), "rm", ctr, NULL) != 0 ||
+	    fmh_containerd_cri(&ctd, out, sizeof(out), "stopp", sbx, NULL) != 0 ||
+	    fmh_containerd_cri(&ctd, out, sizeof(out), "rmp", sbx, NULL) != 0)
+		die("cri: cannot remove %s: %s", ctr, out);
+	stored("control-plane-crashloop", "resolved", 15000);
+}
+
 static struct fmh_latency_etcd etcd_cmd; /* how etcd is started again */
 
 static void etcd_killed(int i)
@@ -293,7 +340,7 @@ static void agent_memory(void)
 	printf("memory agent %ld %ld\n", rss, pd);
 }
 
-static void start_agent(const char *bin)
+static void start_agent(const char *bin, bool cri)
 {
 	char psk[PATH_MAX + 8], state[PATH_MAX + 8], hex[128] = "";
 	for (const char *k = FMH_KEY_A; *k; k++)
@@ -307,8 +354,13 @@ static void start_agent(const char *bin)
 	const char *args[48] = {bin, "run", "--controller", ctl.url, "--psk-identity", FMH_NODE_A, "--psk-file", psk,
 				"--state-dir", state, "--heartbeat", "60s", "--hold", HOLD};
 	int n = 14;
-	if (fmh_incident1_args(&node, node.jdir, node.refusing, args + n, 48 - n) < 0)
+	int m = fmh_incident1_args(&node, node.jdir, node.refusing, args + n, 48 - n - 2);
+	if (m < 0)
 		die("too many agent arguments");
+	if (cri) {
+		args[n + m] = "--runtime-endpoint";
+		args[n + m + 1] = ctd.endpoint;
+	}
 	if ((agent = fmh_spawn(args, agent_log)) < 0)
 		die("cannot start %s", bin);
 	if (fmh_wait_log_pid(agent_log, "reporting to", agent, 15000) < 0)
@@ -318,19 +370,22 @@ static void start_agent(const char *bin)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: latency AGENT [N] [container,etcd,journal,hold]\n");
+		fprintf(stderr, "usage: latency AGENT [N] [container,cri,etcd,journal,hold]\n");
 		return 2;
 	}
 	int n = argc > 2 ? atoi(argv[2]) : 50;
-	const char *kinds = argc > 3 ? argv[3] : "container,etcd,journal,hold";
+	const char *kinds = argc > 3 ? argv[3] : "container,cri,etcd,journal,hold";
 	if (n < 1 || n > 1000)
 		die("N must be 1..1000");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fmh_init();
 	if (fmh_incident1_start(&node) < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 || fmh_controller_start(&ctl, false) < 0)
 		die("cannot set the node and the controller up");
+	bool cri = strstr(kinds, "cri") != NULL;
+	if (cri && fmh_containerd_start(&ctd) < 0)
+		die("cannot start containerd");
 	log_mark();
-	start_agent(argv[1]);
+	start_agent(argv[1], cri);
 	/* Ready: the agent's first report (6443 refusing) is stored. */
 	stored("apiserver-unreachable", "critical", 20000);
 	printf("setup hold=%s collect=default\n", HOLD);
@@ -341,6 +396,9 @@ int main(int argc, char **argv)
 	if (strstr(kinds, "container"))
 		for (int i = 0; i < n; i++)
 			container_exits(i);
+	if (cri)
+		for (int i = 0; i < n; i++)
+			cri_container_exits(i);
 	if (strstr(kinds, "etcd"))
 		for (int i = 0; i < n; i++)
 			etcd_killed(i);
@@ -356,6 +414,8 @@ int main(int argc, char **argv)
 		die("the agent ended with status %d", st);
 	agent_log[0] = '\0';
 	fmh_incident1_stop(&node);
+	if (cri)
+		fmh_containerd_stop(&ctd);
 	fmh_cleanup();
 	return 0;
 }

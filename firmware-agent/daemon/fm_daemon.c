@@ -79,17 +79,18 @@ struct agent {
 	 * in; finished before the loop next sleeps once none is pending. */
 	struct round {
 		bool running;
-		bool scheduled; /* fm_core's (else etcd alone, on its watch's word) */
+		bool scheduled; /* fm_core's (else one source alone, on its watch's word) */
+		size_t only;	/* that source, when not scheduled */
 		int pending;
 		struct fm_facts *staging;
 		void *state[FM_NSOURCES];
 	} round;
-	/* etcd's death by event (fm_etcd_watch): collected at once, or right
-	 * after the collection running when it is told. */
+	/* The watches' word (etcd's death, the CRI runtime's exits, ends and
+	 * returns): their source collected alone at once, or again right
+	 * after the round running when it is told (again[source]). */
 	struct fm_etcd_watch *etcd_watch;
-	bool etcd_again;
-	/* The CRI runtime's live exits (fm_cri_watch): a collection at once. */
 	struct fm_cri_watch *cri_watch;
+	bool again[FM_NSOURCES];
 	/* fm_core_tick at fm_core_next_ms: the next collection or the end of
 	 * the earliest hold, whichever comes first. */
 	struct fm_timer core_timer, watchdog_timer;
@@ -207,7 +208,17 @@ static void on_fact(void *arg, const cJSON *fact, bool dropped)
  * with the node's and pods' objects and the certificates, the CRI runtime,
  * the board). */
 static const char *const collected_kinds[] = {"etcd.", "apiserver.", "node", "pod", "cert", "cri.", "hal.", NULL};
-static const char *const etcd_kinds[] = {"etcd.", NULL};
+/* What a source collected alone restates: its own kinds. */
+static const char *const *kinds_of(size_t i)
+{
+	static const char *const etcd[] = {"etcd.", NULL}, *const cri[] = {"cri.", NULL};
+	return strcmp(fm_sources[i].name, "cri") == 0 ? cri : etcd;
+}
+
+static size_t source_index(const char *name)
+{
+	return (size_t)(fm_source_named(name) - fm_sources);
+}
 
 /* A begun source's last answer is in (possibly inside its begin). */
 static void source_collected(void *arg, int rc)
@@ -225,20 +236,47 @@ static void round_begin(struct agent *a, size_t i)
 						source_collected, a);
 }
 
-/* A round: the servers begun (etcd alone when the watch spoke outside
- * one), the board read at once; it ends before the loop sleeps once
+/* A round: the servers begun (one alone when its watch spoke outside
+ * one: only), the board read at once; it ends before the loop sleeps once
  * every server has answered (round_end). */
-static void round_start(struct agent *a, struct fm_facts *staging, bool scheduled)
+static void round_start(struct agent *a, struct fm_facts *staging, bool scheduled, size_t only)
 {
-	a->round = (struct round){.running = true, .scheduled = scheduled, .staging = staging, .pending = 1};
-	a->etcd_again = false;
+	a->round = (struct round){.running = true, .scheduled = scheduled, .only = only, .staging = staging,
+				  .pending = 1};
 	for (size_t i = 0; i < FM_NSOURCES; i++) {
-		if (fm_sources[i].begin && (scheduled || fm_sources[i].begin == fm_begin_etcd))
+		if (fm_sources[i].begin && (scheduled || i == only)) {
+			a->again[i] = false;
 			round_begin(a, i);
-		else if (scheduled && fm_sources[i].collect && !fm_sources[i].start)
+		} else if (scheduled && fm_sources[i].collect && !fm_sources[i].start) {
 			fm_sources[i].collect(a->ss.loop, &a->ss.d, a->o, &a->co, staging);
+		}
 	}
 	a->round.pending--; /* every begin has returned */
+}
+
+/* Begins again, into the round's staging, the sources of the round whose
+ * watch spoke while they were asked (that answer may predate what the
+ * watch saw). Whether any was. */
+static bool round_again(struct agent *a)
+{
+	bool any = false;
+	a->round.pending = 1;
+	for (size_t i = 0; i < FM_NSOURCES; i++)
+		if (a->again[i] && fm_sources[i].begin && (a->round.scheduled || i == a->round.only)) {
+			a->again[i] = false;
+			round_begin(a, i);
+			any = true;
+		}
+	a->round.pending--;
+	return any;
+}
+
+/* A source its watch asked for outside a round: collected alone now. */
+static void round_alone(struct agent *a, size_t i)
+{
+	struct fm_facts *staging = fm_facts_new();
+	if (staging)
+		round_start(a, staging, false, i);
 }
 
 static void round_free(struct agent *a)
@@ -261,28 +299,26 @@ static void watch_again(struct agent *a)
 		fm_etcd_watch_now(a->etcd_watch);
 }
 
-/* Every server of the round answered: etcd again if its watch spoke
- * meanwhile (that answer may predate what the watcher saw), else the
- * staging committed whole. */
+/* Every server of the round answered: those whose watch spoke meanwhile
+ * again, else the staging committed whole; then a source asked for
+ * during the round (not in it) alone. */
 static void round_end(struct agent *a)
 {
 	round_free(a);
-	if (a->etcd_again) {
-		a->etcd_again = false;
-		a->round.pending = 1;
-		round_begin(a, 0);
-		a->round.pending--;
+	if (round_again(a))
 		return;
-	}
 	a->round.running = false;
 	if (a->round.scheduled) {
 		fm_core_collected(a->core, a->round.staging, collected_kinds, fm_now_ms());
 	} else {
-		fm_core_commit(a->core, a->round.staging, etcd_kinds, fm_now_ms());
+		fm_core_commit(a->core, a->round.staging, kinds_of(a->round.only), fm_now_ms());
 		fm_facts_delete(&a->round.staging);
 	}
 	a->round.staging = NULL;
 	watch_again(a);
+	for (size_t i = 0; i < FM_NSOURCES && !a->round.running; i++)
+		if (a->again[i])
+			round_alone(a, i);
 }
 
 /* Once per loop pass: a round whose servers all answered ends, and what
@@ -301,7 +337,7 @@ static void on_before_sleep(void *arg)
  * staging; nothing waits. */
 static void on_collect_due(void *arg, struct fm_facts *staging)
 {
-	round_start(arg, staging, true);
+	round_start(arg, staging, true, 0);
 }
 
 static void on_core_timer(struct fm_timer *t)
@@ -313,6 +349,19 @@ static void on_core_timer(struct fm_timer *t)
 	rearm(a);
 }
 
+/* A watch's word about source i: collected alone now, or again right
+ * after the round running (the collections at the full rate meanwhile). */
+static void source_again(struct agent *a, size_t i)
+{
+	fm_core_fact_changed(a->core, fm_now_ms());
+	if (a->round.running) {
+		a->again[i] = true;
+		return;
+	}
+	round_alone(a, i);
+	rearm(a);
+}
+
 /* The etcd watch stream ended (etcd died or closed on us) or came back:
  * etcd is collected now rather than at the next --collect-interval, and
  * diagnosed at once. A refused connection is direct evidence, and
@@ -321,29 +370,17 @@ static void on_core_timer(struct fm_timer *t)
  * stream's end. */
 static void on_etcd_change(void *arg, bool up)
 {
-	struct agent *a = arg;
 	fm_info("run: etcd watch %s: collecting etcd now", up ? "established again" : "ended");
-	fm_core_fact_changed(a->core, fm_now_ms()); /* the collections at the full rate */
-	if (a->round.running) {
-		a->etcd_again = true; /* the round running asks again when it is done */
-		return;
-	}
-	struct fm_facts *staging = fm_facts_new();
-	if (!staging)
-		return;
-	round_start(a, staging, false);
-	rearm(a);
+	source_again(arg, source_index("etcd"));
 }
 
-/* The CRI runtime told of a container's exit, or went away, or answers
- * again: the collected facts are stale; collected now, not at the next
- * --collect-interval (the CRI's facts come from its lists). */
+/* The CRI runtime told of a container's exit (the CRI agreeing), or went
+ * away, or answers again: the runtime collected alone now, not at the
+ * next --collect-interval (the CRI's facts come from its lists). */
 static void on_cri_event(void *arg, const char *what)
 {
-	struct agent *a = arg;
-	fm_info("run: the container runtime: %s: collecting now", what);
-	fm_core_collect_soon(a->core, fm_now_ms());
-	rearm(a);
+	fm_info("run: the container runtime: %s: collecting it now", what);
+	source_again(arg, source_index("cri"));
 }
 
 static void on_watchdog(struct fm_timer *t)

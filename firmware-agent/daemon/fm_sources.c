@@ -33,8 +33,8 @@ static const char *without_none(const char *origin)
 	return strncmp(origin, "none: ", 6) == 0 ? origin + 6 : origin;
 }
 
-void *fm_begin_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
-		    const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done, void *ctx)
+static void *begin_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
+			const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done, void *ctx)
 {
 	(void)o;
 	if (!d->etcd.url[0]) {
@@ -348,7 +348,7 @@ static void stop_docker(void *state)
 
 
 const struct fm_source fm_sources[FM_NSOURCES] = {
-	{"etcd", NULL, fm_begin_etcd, end_etcd, NULL, NULL},
+	{"etcd", NULL, begin_etcd, end_etcd, NULL, NULL},
 	{"apiserver", NULL, begin_apiserver, end_apiserver, NULL, NULL},
 	{"docker", collect_docker, NULL, NULL, start_docker, stop_docker},
 	{"cri", NULL, begin_cri, end_cri, NULL, NULL},

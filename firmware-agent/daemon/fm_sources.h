@@ -59,9 +59,6 @@ const struct fm_source *fm_source_named(const char *name);
 int fm_source_collect(const struct fm_source *src, struct fm_loop *loop, const struct fm_discovery *d,
 		      const struct fm_opts *o, const struct fm_collect_opts *co, struct fm_facts *facts);
 
-/* etcd alone (when its watch ends), as the table's begin. */
-void *fm_begin_etcd(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
-		    const struct fm_collect_opts *co, struct fm_facts *facts, fm_collected_fn done, void *ctx);
 /* The board (at start). */
 int fm_collect_hal(struct fm_loop *loop, const struct fm_discovery *d, const struct fm_opts *o,
 		   const struct fm_collect_opts *co, struct fm_facts *facts);
