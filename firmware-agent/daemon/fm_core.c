@@ -21,9 +21,6 @@ struct fm_core {
 	uint64_t collect_at;	  /* when the next collection is due; 0 while one runs */
 	uint64_t collect_every;	  /* the wait after the last one */
 	uint64_t hold_at;	  /* the earliest hold's end, 0: none */
-	/* A collection asked for now (a live source's word, fm_core_collect_soon)
-	 * while one was running: the next follows it at once. */
-	bool soon;
 };
 
 struct fm_core *fm_core_new(struct fm_facts *facts, const struct fm_core_opts *o, const struct fm_core_hooks *h,
@@ -209,19 +206,6 @@ void fm_core_collected(struct fm_core *c, struct fm_facts *staging, const char *
 	/* Also when nothing changed: a diagnosis absent for the hold resolves. */
 	bool changed = evaluate(c, now_ms);
 	next_collect(c, !changed && !c->live_change && !c->hold_at && !any_critical(c), now_ms);
-	if (c->soon) {
-		c->soon = false;
-		c->collect_at = now_ms + 1;
-	}
-}
-
-void fm_core_collect_soon(struct fm_core *c, uint64_t now_ms)
-{
-	if (c->staging) {
-		c->soon = true;
-		return;
-	}
-	c->collect_at = now_ms + 1;
 }
 
 bool fm_core_collecting(const struct fm_core *c)

@@ -92,11 +92,6 @@ void fm_core_collected(struct fm_core *c, struct fm_facts *staging, const char *
  * ended), committed at once and evaluated. staging stays the caller's. */
 void fm_core_commit(struct fm_core *c, struct fm_facts *staging, const char *const *kinds, uint64_t now_ms);
 
-/* A live source's word that the collected facts are out of date (the
- * runtime's event of a container's exit): the next collection is due at
- * once, or right after the one running. */
-void fm_core_collect_soon(struct fm_core *c, uint64_t now_ms);
-
 bool fm_core_collecting(const struct fm_core *c);
 /* The diagnoses raised now (fm_diag_track_active); caller frees. */
 cJSON *fm_core_active(const struct fm_core *c);

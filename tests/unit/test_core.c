@@ -280,37 +280,6 @@ static void quiet_collections_stretch(void **state)
 	rig_down(&r);
 }
 
-/* A live source's word that the collected facts are stale (the runtime's
- * event of an exit, issue 22): the collection is due at once; during one,
- * the next follows it at once instead of after the interval. */
-static void collect_soon(void **state)
-{
-	(void)state;
-	struct rig r;
-	rig_up(&r, 10000, 60000);
-	uint64_t t = 1;
-	pass(&r, t);
-	fmh_put_fact(r.s.staging, "etcd.endpoint", ETCD, "{\"state\":\"ok\"}");
-	fm_core_collected(r.core, r.s.staging, kinds, t);
-	assert_int_equal(fm_core_next_ms(r.core), t + 20000);
-	t += 500;
-	fm_core_collect_soon(r.core, t);
-	assert_int_equal(fm_core_next_ms(r.core), t + 1);
-	pass(&r, t + 1);
-	assert_int_equal(r.s.collects, 2);
-	/* asked again while that one runs: right after it */
-	t += 100;
-	fm_core_collect_soon(r.core, t);
-	assert_int_equal(fm_core_next_ms(r.core), 0); /* nothing due while it runs */
-	fm_core_collected(r.core, r.s.staging, kinds, t);
-	assert_int_equal(fm_core_next_ms(r.core), t + 1);
-	pass(&r, t + 1);
-	assert_int_equal(r.s.collects, 3);
-	fm_core_collected(r.core, r.s.staging, kinds, t + 1);
-	assert_true(fm_core_next_ms(r.core) >= t + 1 + 10000);
-	rig_down(&r);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,7 +287,6 @@ int main(void)
 		cmocka_unit_test(raise_not_delayed_by_a_hold),
 		cmocka_unit_test(sighup_during_a_collection),
 		cmocka_unit_test(quiet_collections_stretch),
-		cmocka_unit_test(collect_soon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
