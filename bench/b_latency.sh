@@ -66,6 +66,13 @@ row cri "the same on containerd (the CRI's container, its exit by containerd's e
 row etcd "etcd SIGKILLed by pid" etcd-unreachable
 row journal "kubelet's \"already in use\" line appended to the journal" container-name-conflict
 row hold "the same line, while another diagnosis (a crash loop just healed) is in its hold" container-name-conflict
+echo
+echo "The containerd row: Debian's containerd 1.6 with its CRI plugin (the test"
+echo "harness's private one) beside Docker, the agent given \`--runtime-endpoint\`; the"
+echo "exit reaches the agent as containerd's \`/tasks/exit\` event, the agent waits for"
+echo "the CRI to say so too (ContainerStatus: containerd's CRI plugin takes the same"
+echo "event a moment later) and collects the runtime alone; Docker's row, in the"
+echo "same run, reads the exit from Docker's event stream itself."
 held=$(grep -c '^held yes' "$out" || true)
 a=$(stats journal append) || { echo "bench: no append times" >&2; exit 1; }
 read -r ap50 _ amin amax _ <<<"$a"
