@@ -129,7 +129,6 @@ int fm_cri_parse_sandboxes(struct fm_facts *facts, const uint8_t *msg, size_t le
 		const char *cfg = sandbox_label(s, "io.kubernetes.pod.name");
 		if (cfg && strcmp(cfg, kn.pod) != 0)
 			cJSON_AddStringToObject(f, "label_pod", cfg);
-		cJSON_AddStringToObject(f, "runtime", "cri");
 		fm_facts_put(facts, "cri.sandbox", sid, f);
 	}
 	runtime__v1__list_pod_sandbox_response__free_unpacked(r, NULL);
@@ -257,7 +256,7 @@ static void group_of(const struct fm_docker_ctr *ctrs, size_t n, const struct fm
 }
 
 void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *ctrs, size_t n, long long now,
-			   int crashloop_exits, int window_s)
+			   int crashloop_exits, int window_s, const char *runtime)
 {
 	for (size_t i = 0; i < n; i++) {
 		char sid[13];
@@ -266,7 +265,7 @@ void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *c
 		short_id(sbx, ctrs[i].pod_sandbox);
 		cJSON *f = fm_containers_fact(&ctrs[i]);
 		cJSON_AddStringToObject(f, "sandbox_id", sbx);
-		cJSON_AddStringToObject(f, "runtime", "cri");
+		cJSON_AddStringToObject(f, "runtime", runtime);
 		fm_facts_put(facts, "cri.container", sid, f);
 	}
 	fm_containers_put_stale(facts, "cri.stale_attempt", ctrs, n);
@@ -287,7 +286,7 @@ void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *c
 		cJSON_AddNumberToObject(f, "last_exit_code", last->exit_code);
 		cJSON_AddNumberToObject(f, "last_exit_at", (double)last->finished_s);
 		cJSON_AddStringToObject(f, "counted_from", "attempt");
-		cJSON_AddStringToObject(f, "runtime", "cri");
+		cJSON_AddStringToObject(f, "runtime", runtime);
 		fm_facts_put(facts, "cri.crashloop", key, f);
 	}
 }
@@ -379,10 +378,13 @@ static void finish(struct fm_cri_collection *k, const struct fm_grpc_result *fai
 	}
 	/* The runtime, then its containers (its sandboxes were put as their
 	 * list came). */
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "runtime_name"));
+	char runtime[64];
+	snprintf(runtime, sizeof(runtime), "%s", name && name[0] ? name : "cri");
 	fm_facts_put(k->facts, "cri.runtime", k->endpoint, f);
 	if (k->answered)
 		fm_cri_put_containers(k->facts, k->ctrs, k->nctrs, (long long)time(NULL), CRASHLOOP_EXITS,
-				      CRASHLOOP_WINDOW_S);
+				      CRASHLOOP_WINDOW_S, runtime);
 	k->step = DONE;
 	k->ended = true;
 	k->done(k->done_ctx, failed || k->bad ? -1 : 0); /* last */

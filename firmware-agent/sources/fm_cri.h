@@ -18,13 +18,14 @@
  *   cri.sandbox (12-hex short id): one per control-plane pod sandbox
  *     (kube-system etcd, kube-apiserver, kube-controller-manager,
  *     kube-scheduler): full_id, pod, namespace, uid, attempt, state
- *     ("ready", "notready"), created_at (unix seconds), runtime.
+ *     ("ready", "notready"), created_at (unix seconds).
  *   cri.container (12-hex short id): one per control-plane container, the
  *     fields of every runtime's (fm_containers.h; container, pod,
  *     namespace, uid from kubelet's io.kubernetes.* labels; state
  *     "created", "running", "exited", "unknown"; exit_code, started_at,
  *     exited_at, oom_killed and error (the runtime's reason and message)
- *     from ContainerStatus when not running), and runtime "cri".
+ *     from ContainerStatus when not running), and runtime (the runtime's
+ *     own name: "containerd", "cri-o").
  *   cri.stale_attempt, cri.crashloop: as docker.stale_attempt and
  *     docker.crashloop (fm_docker.h), the restart count read from the
  *     attempt.
@@ -94,9 +95,10 @@ int fm_cri_parse_status(const uint8_t *msg, size_t len, struct fm_docker_ctr *ct
  * exited attempt beside a newer one, cri.crashloop for a container kubelet
  * has restarted at least crashloop_exits times whose last exit is at most
  * window_s before now (the restart count is the attempt: the CRI keeps no
- * history of exits). */
+ * history of exits). runtime: the runtime's name (Version's
+ * runtime_name), each fact's "runtime". */
 void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *ctrs, size_t n, long long now,
-			   int crashloop_exits, int window_s);
+			   int crashloop_exits, int window_s, const char *runtime);
 
 /* The runtime's live exits, where it has them (containerd's events
  * service, Subscribe to /tasks/exit in k8s.io: containerd 1.6's CRI has no

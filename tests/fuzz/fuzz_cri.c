@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++)
 		if (strlen(ctrs[i].id) > 64)
 			__builtin_trap();
-	fm_cri_put_containers(facts, ctrs, n, 1733459300, 3, 600);
+	fm_cri_put_containers(facts, ctrs, n, 1733459300, 3, 600, "containerd");
 	char id[80];
 	uint32_t status;
 	if (fm_cri_parse_event(data, size, id, sizeof(id), &status) == 1 && strlen(id) >= sizeof(id))
