@@ -308,6 +308,7 @@ static void round_end(struct agent *a)
 	if (round_again(a))
 		return;
 	a->round.running = false;
+	fm_debug("run: collected %s", a->round.scheduled ? "every source" : fm_sources[a->round.only].name);
 	if (a->round.scheduled) {
 		fm_core_collected(a->core, a->round.staging, collected_kinds, fm_now_ms());
 	} else {

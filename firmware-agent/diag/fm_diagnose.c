@@ -1645,9 +1645,33 @@ bool fm_diagnose_critical(const cJSON *diagnoses)
 
 struct fm_diag_track {
 	uint64_t hold_ms;
-	uint64_t last_ms; /* the last evaluation */
-	cJSON *active;    /* array of diagnoses, each with "last_seen_ms" */
+	/* The evaluations so far: a diagnosis present in the last one has
+	 * "seen_gen" == gen. (Not its time: two evaluations may fall in one
+	 * millisecond, the second without it.) */
+	uint64_t gen;
+	cJSON *active; /* array of diagnoses, each with "last_seen_ms" and "seen_gen" */
 };
+
+/* The tracker's own fields off a copy of a diagnosis. */
+static void strip_tracking(cJSON *o)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "last_seen_ms");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "seen_gen");
+}
+
+/* A copy of d seen now (in the evaluation numbered gen). */
+static cJSON *seen_copy(const cJSON *d, uint64_t now_ms, uint64_t gen)
+{
+	cJSON *copy = cJSON_Duplicate(d, 1);
+	if (copy)
+		strip_tracking(copy);
+	if (!copy || !cJSON_AddNumberToObject(copy, "last_seen_ms", (double)now_ms) ||
+	    !cJSON_AddNumberToObject(copy, "seen_gen", (double)gen)) {
+		cJSON_Delete(copy);
+		return NULL;
+	}
+	return copy;
+}
 
 void fm_diag_track_set_hold(struct fm_diag_track *t, uint64_t hold_ms)
 {
@@ -1681,7 +1705,7 @@ static cJSON *changed(const cJSON *d, const char *change, bool whole)
 	if (whole) {
 		o = cJSON_Duplicate(d, 1);
 		if (o)
-			cJSON_DeleteItemFromObjectCaseSensitive(o, "last_seen_ms");
+			strip_tracking(o);
 	} else {
 		o = cJSON_CreateObject();
 		if (o) {
@@ -1715,11 +1739,8 @@ int fm_diag_track_seed(struct fm_diag_track *t, const cJSON *active, uint64_t no
 	{
 		if (!str(d, "code") || !str(d, "key") || find(next, str(d, "code"), str(d, "key")))
 			continue;
-		cJSON *copy = cJSON_Duplicate(d, 1);
-		if (copy)
-			cJSON_DeleteItemFromObjectCaseSensitive(copy, "last_seen_ms");
-		if (!copy || !cJSON_AddNumberToObject(copy, "last_seen_ms", (double)now_ms) ||
-		    !cJSON_AddItemToArray(next, copy)) {
+		cJSON *copy = seen_copy(d, now_ms, t->gen);
+		if (!copy || !cJSON_AddItemToArray(next, copy)) {
 			cJSON_Delete(copy);
 			cJSON_Delete(next);
 			return -ENOMEM;
@@ -1757,11 +1778,9 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 	{
 		const char *code = str_or(d, "code", ""), *key = str_or(d, "key", "");
 		cJSON *have = find(next, code, key);
-		cJSON *copy = cJSON_Duplicate(d, 1);
-		if (!copy || !cJSON_AddNumberToObject(copy, "last_seen_ms", (double)now_ms)) {
-			cJSON_Delete(copy);
+		cJSON *copy = seen_copy(d, now_ms, t->gen + 1);
+		if (!copy)
 			goto out_oom;
-		}
 		if (have) {
 			/* Still raised; what a person acts on (severity, summary,
 			 * remedy) may have changed: that is reported too. */
@@ -1786,13 +1805,15 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 	cJSON *a = next->child;
 	while (a) {
 		cJSON *after = a->next;
-		double seen = 0;
+		double seen = 0, gen = 0;
 		num(a, "last_seen_ms", &seen);
+		num(a, "seen_gen", &gen);
+		bool absent = gen < (double)(t->gen + 1); /* not in this evaluation */
 		/* Absent because a cause now explains it is not a flap: the
 		 * symptom is folded into its cause at once, not shown beside it
 		 * for the hold time. */
-		bool absorbed = seen < (double)now_ms && explained(diagnoses, str_or(a, "code", ""), str_or(a, "key", ""));
-		if (absorbed || (double)now_ms - seen >= (double)t->hold_ms) {
+		bool absorbed = absent && explained(diagnoses, str_or(a, "code", ""), str_or(a, "key", ""));
+		if (absent && (absorbed || (double)now_ms - seen >= (double)t->hold_ms)) {
 			cJSON *ch = changed(a, "resolved", false);
 			if (!ch || !cJSON_AddItemToArray(changes, ch)) {
 				cJSON_Delete(ch);
@@ -1804,7 +1825,7 @@ cJSON *fm_diag_track_update(struct fm_diag_track *t, const cJSON *diagnoses, uin
 	}
 	cJSON_Delete(t->active);
 	t->active = next;
-	t->last_ms = now_ms;
+	t->gen++;
 	return changes;
 
 out_oom:
@@ -1819,9 +1840,10 @@ uint64_t fm_diag_track_due_ms(const struct fm_diag_track *t)
 	const cJSON *a;
 	cJSON_ArrayForEach(a, t->active)
 	{
-		double seen = 0;
+		double seen = 0, gen = 0;
 		num(a, "last_seen_ms", &seen);
-		if (seen >= (double)t->last_ms)
+		num(a, "seen_gen", &gen);
+		if (gen >= (double)t->gen)
 			continue; /* present in the last evaluation */
 		uint64_t at = (uint64_t)seen + t->hold_ms;
 		if (!due || at < due)
@@ -1836,7 +1858,7 @@ cJSON *fm_diag_track_active(const struct fm_diag_track *t)
 	cJSON *d;
 	cJSON_ArrayForEach(d, out)
 	{
-		cJSON_DeleteItemFromObjectCaseSensitive(d, "last_seen_ms");
+		strip_tracking(d);
 	}
 	return out;
 }

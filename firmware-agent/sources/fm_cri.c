@@ -385,6 +385,8 @@ static void finish(struct fm_cri_collection *k, const struct fm_grpc_result *fai
 	if (k->answered)
 		fm_cri_put_containers(k->facts, k->ctrs, k->nctrs, (long long)time(NULL), CRASHLOOP_EXITS,
 				      CRASHLOOP_WINDOW_S, runtime);
+	fm_debug("cri: %s: %s%s%s", k->endpoint, failed ? fm_grpc_fail_name(failed->fail) : "answered",
+		 failed ? ": " : "", failed ? failed->reason : "");
 	k->step = DONE;
 	k->ended = true;
 	k->done(k->done_ctx, failed || k->bad ? -1 : 0); /* last */
@@ -544,14 +546,28 @@ int fm_cri_parse_event(const uint8_t *msg, size_t len, char *id, size_t idlen, u
 
 #define MAX_PENDING 8
 #define SETTLE_MS   50
-#define SETTLE_TRIES 40 /* 2 s: then told anyway */
+#define SETTLE_TRIES 200 /* 10 s (a loaded node's shim is slow to clean up): then told anyway */
+
+int fm_cri_parse_container_event(const uint8_t *msg, size_t len, char *id, size_t idlen)
+{
+	Runtime__V1__ContainerEventResponse *e = runtime__v1__container_event_response__unpack(NULL, len, msg);
+	if (!e)
+		return -EBADMSG;
+	int rc = e->container_event_type == RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT;
+	snprintf(id, idlen, "%s", e->container_id ? e->container_id : "");
+	runtime__v1__container_event_response__free_unpacked(e, NULL);
+	return rc;
+}
+
+/* Which event stream the watch reads. */
+enum events { CRI_EVENTS, CONTAINERD_EVENTS, NO_EVENTS };
 
 struct fm_cri_watch {
 	struct fm_loop *loop;
 	struct fm_grpc *g;
 	struct fm_cri_watch_opts o;
 	char endpoint[128];
-	struct fm_timer retry, settle;
+	struct fm_timer retry, settle, recheck;
 	/* Exits told by the events service, each told on once the CRI says
 	 * so too: containerd's CRI plugin takes the same event and updates
 	 * its container a moment later, and a collection before that would
@@ -561,7 +577,7 @@ struct fm_cri_watch {
 	bool asking;
 	uint64_t backoff_ms, exits;
 	bool down;	   /* the stream ended: "up" is told when the runtime answers again */
-	bool unsupported;  /* no events service: nothing more to do */
+	enum events events; /* the CRI's own first, else containerd's, else none */
 	bool deleting;
 };
 
@@ -601,8 +617,12 @@ static void on_status_done(const struct fm_grpc_result *res, void *ctx)
 		return;
 	w->asking = false;
 	/* told on when the CRI agrees, does not know it (a sandbox, a
-	 * container gone), fails, or after SETTLE_TRIES */
-	if (res->fail != FM_GRPC_OK || w->tries < 0 || w->tries >= SETTLE_TRIES)
+	 * container gone), or after SETTLE_TRIES; a slow answer is asked
+	 * again */
+	bool unknown = res->fail == FM_GRPC_STATUS && res->grpc_status == 5;
+	if (res->fail != FM_GRPC_OK && !unknown)
+		w->tries++;
+	if (unknown || w->tries < 0 || w->tries >= SETTLE_TRIES)
 		settled(w);
 	else
 		fm_timer_arm(&w->settle, SETTLE_MS, 0);
@@ -651,6 +671,22 @@ static bool on_event_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t l
 	return true;
 }
 
+/* The CRI's own stream: a stopped container is told at once (the CRI
+ * that says so is the one the collection asks). */
+static bool on_cri_event_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
+{
+	(void)call;
+	struct fm_cri_watch *w = ctx;
+	char id[80];
+	if (fm_cri_parse_container_event(msg, len, id, sizeof(id)) == 1) {
+		w->exits++;
+		fm_info("cri: container %.12s stopped (the CRI's event)", id);
+		w->o.on_event(w->o.arg, "exit");
+	}
+	w->backoff_ms = BACKOFF_MIN_MS;
+	return true;
+}
+
 static void retry_later(struct fm_cri_watch *w)
 {
 	fm_timer_arm(&w->retry, w->backoff_ms, 0);
@@ -663,8 +699,16 @@ static void on_stream_end(const struct fm_grpc_result *res, void *ctx)
 	if (w->deleting)
 		return;
 	if (res->fail == FM_GRPC_STATUS && res->grpc_status == 12) {
-		fm_info("cri: %s has no events service: its containers are seen at each collection", w->endpoint);
-		w->unsupported = true;
+		/* Unimplemented: the CRI's stream (containerd before 1.7),
+		 * then containerd's own (CRI-O has none). */
+		if (w->events == CRI_EVENTS) {
+			w->events = CONTAINERD_EVENTS;
+			fm_info("cri: %s has no CRI event stream: containerd's events instead", w->endpoint);
+			subscribe(w);
+		} else {
+			w->events = NO_EVENTS;
+			fm_info("cri: %s has no event stream: its containers are seen at each collection", w->endpoint);
+		}
 		return;
 	}
 	if (!w->down) {
@@ -675,38 +719,89 @@ static void on_stream_end(const struct fm_grpc_result *res, void *ctx)
 	retry_later(w);
 }
 
-/* A Version beside the new stream: the runtime answers again. */
-static void on_version(const struct fm_grpc_result *res, void *ctx)
+static void ask_up(struct fm_cri_watch *w);
+
+/* The runtime's lists answer again: it is back (containerd answers its
+ * Version before its CRI plugin has recovered its state; a collection
+ * then would only fail again). Else asked again after the back-off. */
+static void on_listed(const struct fm_grpc_result *res, void *ctx)
 {
 	struct fm_cri_watch *w = ctx;
-	if (w->deleting || res->fail != FM_GRPC_OK || !w->down)
+	if (w->deleting || !w->down)
 		return;
+	if (res->fail != FM_GRPC_OK) {
+		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
+		return;
+	}
 	w->down = false;
 	w->backoff_ms = BACKOFF_MIN_MS;
 	fm_info("cri: %s answers again", w->endpoint);
 	w->o.on_event(w->o.arg, "up");
 }
 
+static void on_version(const struct fm_grpc_result *res, void *ctx)
+{
+	struct fm_cri_watch *w = ctx;
+	if (w->deleting || !w->down)
+		return;
+	if (res->fail != FM_GRPC_OK) {
+		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
+		return;
+	}
+	uint8_t buf[64];
+	Runtime__V1__ListPodSandboxRequest m = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+	struct fm_grpc_req q = {.path = SERVICE "ListPodSandbox", .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
+				.max_msg = LIST_MSG, .timeout_ms = 2000, .on_done = on_listed, .ctx = w};
+	if (fm_grpc_call(w->g, &q, NULL) < 0)
+		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
+}
+
+/* Beside the new stream, after the old one ended: whether the runtime
+ * answers again (Version, then a list). */
+static void ask_up(struct fm_cri_watch *w)
+{
+	uint8_t buf[64];
+	Runtime__V1__VersionRequest v = RUNTIME__V1__VERSION_REQUEST__INIT;
+	struct fm_grpc_req q = {.path = SERVICE "Version", .msg = buf, .len = pack(&v.base, buf, sizeof(buf)),
+				.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_done = on_version, .ctx = w};
+	if (fm_grpc_call(w->g, &q, NULL) < 0)
+		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
+}
+
+static void on_recheck(struct fm_timer *t)
+{
+	struct fm_cri_watch *w = container_of(t, struct fm_cri_watch, recheck);
+	if (w->down)
+		ask_up(w);
+}
+
 static void subscribe(struct fm_cri_watch *w)
 {
 	uint8_t buf[128];
-	char *filters[] = {EXIT_FILTER};
-	Containerd__Services__Events__V1__SubscribeRequest m = CONTAINERD__SERVICES__EVENTS__V1__SUBSCRIBE_REQUEST__INIT;
-	m.n_filters = 1;
-	m.filters = filters;
-	struct fm_grpc_req r = {.path = EVENTS_PATH, .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
-				.max_msg = SMALL_MSG, .timeout_ms = 0, .on_msg = on_event_msg,
-				.on_done = on_stream_end, .ctx = w};
+	struct fm_grpc_req r = {.msg = buf, .max_msg = SMALL_MSG, .timeout_ms = 0, .on_done = on_stream_end, .ctx = w};
+	if (w->events == CRI_EVENTS) {
+		/* A ContainerEventResponse carries the pod's and containers'
+		 * statuses: larger than an envelope. */
+		Runtime__V1__GetEventsRequest m = RUNTIME__V1__GET_EVENTS_REQUEST__INIT;
+		r.path = SERVICE "GetContainerEvents";
+		r.len = pack(&m.base, buf, sizeof(buf));
+		r.max_msg = LIST_MSG;
+		r.on_msg = on_cri_event_msg;
+	} else {
+		char *filters[] = {EXIT_FILTER};
+		Containerd__Services__Events__V1__SubscribeRequest m = CONTAINERD__SERVICES__EVENTS__V1__SUBSCRIBE_REQUEST__INIT;
+		m.n_filters = 1;
+		m.filters = filters;
+		r.path = EVENTS_PATH;
+		r.len = pack(&m.base, buf, sizeof(buf));
+		r.on_msg = on_event_msg;
+	}
 	if (fm_grpc_call(w->g, &r, NULL) < 0) {
 		retry_later(w);
 		return;
 	}
-	if (w->down) {
-		Runtime__V1__VersionRequest v = RUNTIME__V1__VERSION_REQUEST__INIT;
-		struct fm_grpc_req q = {.path = SERVICE "Version", .msg = buf, .len = pack(&v.base, buf, sizeof(buf)),
-					.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_done = on_version, .ctx = w};
-		fm_grpc_call(w->g, &q, NULL);
-	}
+	if (w->down && !fm_timer_armed(&w->recheck))
+		ask_up(w);
 }
 
 static void on_retry(struct fm_timer *t)
@@ -728,12 +823,14 @@ struct fm_cri_watch *fm_cri_watch_new(struct fm_loop *loop, const struct fm_cri_
 	if (!w->o.backoff_max_ms)
 		w->o.backoff_max_ms = 30000;
 	w->backoff_ms = BACKOFF_MIN_MS;
+	w->events = CRI_EVENTS;
 	w->retry = (struct fm_timer)FM_TIMER_INIT;
 	w->settle = (struct fm_timer)FM_TIMER_INIT;
+	w->recheck = (struct fm_timer)FM_TIMER_INIT;
 	snprintf(w->endpoint, sizeof(w->endpoint), "%s", o->endpoint);
 	w->o.endpoint = w->endpoint;
 	if (!(w->g = fm_grpc_new(loop, o->endpoint, err, errlen)) || fm_timer_init(loop, &w->retry, on_retry) < 0 ||
-	    fm_timer_init(loop, &w->settle, on_settle) < 0) {
+	    fm_timer_init(loop, &w->settle, on_settle) < 0 || fm_timer_init(loop, &w->recheck, on_recheck) < 0) {
 		if (w->g)
 			snprintf(err, errlen, "cannot make a timer");
 		fm_cri_watch_delete(&w);
@@ -752,6 +849,7 @@ void fm_cri_watch_delete(struct fm_cri_watch **wp)
 	fm_grpc_delete(&w->g);
 	fm_timer_close(&w->retry);
 	fm_timer_close(&w->settle);
+	fm_timer_close(&w->recheck);
 	free(w);
 	*wp = NULL;
 }

@@ -100,14 +100,15 @@ int fm_cri_parse_status(const uint8_t *msg, size_t len, struct fm_docker_ctr *ct
 void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *ctrs, size_t n, long long now,
 			   int crashloop_exits, int window_s, const char *runtime);
 
-/* The runtime's live exits, where it has them (containerd's events
- * service, Subscribe to /tasks/exit in k8s.io: containerd 1.6's CRI has no
- * GetContainerEvents). on_event(arg, what) for each exit ("exit"), when
+/* The runtime's live exits, where it has them: the CRI's own event
+ * stream (GetContainerEvents: containerd 1.7+, CRI-O), else containerd's
+ * events service (Subscribe to /tasks/exit in k8s.io: containerd 1.6,
+ * whose CRI has none). on_event(arg, what) for each exit ("exit"), when
  * the stream ends ("down": the runtime went away) and when the runtime
  * answers again after that ("up"); the caller collects then. Reconnects
- * with back-off (250 ms doubling to backoff_max_ms). A runtime without the
- * events service (CRI-O) is left alone after its first answer says so:
- * the collection's relist is all there is. */
+ * with back-off (250 ms doubling to backoff_max_ms). A runtime with
+ * neither stream is left alone once it says so (UNIMPLEMENTED): the
+ * collection's relist is all there is. */
 struct fm_cri_watch_opts {
 	const char *endpoint; /* "unix:///..." (copied) */
 	uint64_t backoff_max_ms; /* 0: 30000 */
@@ -132,6 +133,10 @@ uint64_t fm_cri_watch_exits(const struct fm_cri_watch *w);
  * reason). reason gets a sentence either way. */
 int fm_cri_remove(struct fm_loop *loop, const char *endpoint, const char *id, const char *state, bool allowed,
 		  char *reason, size_t reason_size);
+
+/* One ContainerEventResponse's bytes (hostile): 1 and the container's id
+ * when it says the container stopped, 0 for another event, -EBADMSG. */
+int fm_cri_parse_container_event(const uint8_t *msg, size_t len, char *id, size_t idlen);
 
 /* One event envelope's bytes (hostile): 1 and the exited container's id
  * and status when it is a /tasks/exit, 0 when it is another event,

@@ -1,7 +1,7 @@
 /* libFuzzer target for the CRI source's readers (fm_cri.h fm_cri_parse_*):
  * one input is read as each answer the source asks for (Version,
- * ListPodSandbox, ListContainers, ContainerStatus, and containerd's event
- * envelope: protobuf from the
+ * ListPodSandbox, ListContainers, ContainerStatus, the CRI's container
+ * event and containerd's event envelope: protobuf from the
  * runtime's socket, hostile), then the containers' facts as the source puts
  * them (stale attempts, crash loops), into one fact set, which must print as
  * valid UTF-8 JSON that parses back (fuzz_facts.h). Replayed in ctest over
@@ -39,6 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char id[80];
 	uint32_t status;
 	if (fm_cri_parse_event(data, size, id, sizeof(id), &status) == 1 && strlen(id) >= sizeof(id))
+		__builtin_trap();
+	if (fm_cri_parse_container_event(data, size, id, sizeof(id)) >= 0 && strlen(id) >= sizeof(id))
 		__builtin_trap();
 	fuzz_facts_check(facts);
 	fm_facts_delete(&facts);

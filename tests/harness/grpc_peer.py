@@ -15,6 +15,12 @@ tested):
   Big       "N" -> one message of N bytes ('x')
   Hang      never answers (until the client goes away)
 
+and /runtime.v1.RuntimeService/GetContainerEvents, the CRI's event stream
+(containerd 1.7+, CRI-O): one ContainerEventResponse saying that container
+"cafe..." (64 hex digits) stopped, protobuf written by hand (container_id
+= 1, container_event_type = 2: CONTAINER_STOPPED_EVENT), then nothing until
+the client goes away.
+
 Runs until SIGTERM.
 """
 import signal
@@ -57,6 +63,16 @@ def hang(req, ctx):
     return b""
 
 
+STOPPED_ID = b"cafe" * 16
+
+
+def container_events(req, ctx):
+    yield b"\x0a" + bytes([len(STOPPED_ID)]) + STOPPED_ID + b"\x10\x02"
+    done = threading.Event()
+    ctx.add_callback(done.set)
+    done.wait()
+
+
 def main():
     sock = sys.argv[1]
     unary = {"Echo": echo, "Fail": fail, "Sleep": sleep, "Big": big, "Hang": hang}
@@ -65,6 +81,8 @@ def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                          options=[("grpc.max_send_message_length", 64 << 20)])
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("fmtest.Peer", handlers),))
+    cri = {"GetContainerEvents": grpc.unary_stream_rpc_method_handler(container_events)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("runtime.v1.RuntimeService", cri),))
     server.add_insecure_port("unix://" + sock)
     server.start()
     stop = threading.Event()

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fm_cri.h"
 #include "fm_grpc.h"
 #include "fm_harness.h"
 #include "fmh_check.h"
@@ -322,6 +323,33 @@ static void test_cri_source_without_cri(void **state)
 	cJSON_Delete(r.json);
 }
 
+/* The CRI source's watch on a runtime with the CRI's own event stream
+ * (GetContainerEvents: containerd 1.7+, CRI-O): a stopped container is
+ * told at once, and containerd's events are never asked for. */
+static void on_watch_event(void *arg, const char *what)
+{
+	if (strcmp(what, "exit") == 0)
+		(*(int *)arg)++;
+}
+
+static void test_cri_watch_container_events(void **state)
+{
+	struct fx *f = *state;
+	char ep[160], err[256];
+	int exits = 0;
+	snprintf(ep, sizeof(ep), "unix://%s", f->sock);
+	struct fm_cri_watch_opts wo = {.endpoint = ep, .on_event = on_watch_event, .arg = &exits};
+	struct fm_cri_watch *w = fm_cri_watch_new(f->loop, &wo, err, sizeof(err));
+	assert_non_null(w);
+	uint64_t end = fm_now_ms() + DEADLINE_MS;
+	while (!exits && fm_now_ms() < end)
+		assert_true(fm_loop_run_once(f->loop, 100) >= 0);
+	assert_int_equal(exits, 1);
+	assert_int_equal(fm_cri_watch_exits(w), 1);
+	fm_cri_watch_delete(&w);
+	assert_null(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,7 +357,8 @@ int main(void)
 	    cmocka_unit_test(test_status),	   cmocka_unit_test(test_deadline),
 	    cmocka_unit_test(test_too_large),	   cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_delete_running), cmocka_unit_test(test_bad_endpoint),
-	    cmocka_unit_test(test_cri_source_without_cri), cmocka_unit_test(test_server_gone),
+	    cmocka_unit_test(test_cri_source_without_cri), cmocka_unit_test(test_cri_watch_container_events),
+	    cmocka_unit_test(test_server_gone),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -819,6 +819,40 @@ static cJSON *one(const char *code, const char *key)
 
 /* Raised once; a flap shorter than the hold is no change; resolved once
  * after the hold; raised again afterwards. */
+/* Two evaluations in one millisecond (a collection's commit right after a
+ * live change): the second without the diagnosis starts its hold. The
+ * tracker knew "present in the last evaluation" by time, and a diagnosis
+ * seen in the same millisecond stayed pending until another evaluation
+ * came, a minute later on a quiet node. */
+static void track_same_millisecond(void **state)
+{
+	(void)state;
+	struct fm_diag_track *t = fm_diag_track_new(1000);
+	cJSON *present = one("container-runtime-down", "unix:///run/containerd/containerd.sock");
+	cJSON *none = cJSON_CreateArray();
+	cJSON_Delete(fm_diag_track_update(t, present, 5000));
+	cJSON_Delete(fm_diag_track_update(t, present, 5250));
+	assert_int_equal(fm_diag_track_due_ms(t), 0); /* present: nothing due */
+	cJSON_Delete(fm_diag_track_update(t, none, 5250));
+	assert_int_equal(fm_diag_track_due_ms(t), 5250 + 1000);
+	cJSON *ch = fm_diag_track_update(t, none, 6250);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "resolved");
+	cJSON_Delete(ch);
+	/* A hold of 0 resolves what is absent at once, never what is present. */
+	fm_diag_track_set_hold(t, 0);
+	ch = fm_diag_track_update(t, present, 7000);
+	assert_int_equal(cJSON_GetArraySize(ch), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "change")->valuestring, "raised");
+	cJSON_Delete(ch);
+	ch = fm_diag_track_update(t, present, 7000);
+	assert_int_equal(cJSON_GetArraySize(ch), 0);
+	cJSON_Delete(ch);
+	cJSON_Delete(present);
+	cJSON_Delete(none);
+	fm_diag_track_delete(&t);
+}
+
 static void track_holds_and_resolves_once(void **state)
 {
 	(void)state;
@@ -989,6 +1023,7 @@ int main(void)
 		cmocka_unit_test(runtime_down),
 		cmocka_unit_test(state_unwritable),
 		cmocka_unit_test(track_holds_and_resolves_once),
+		cmocka_unit_test(track_same_millisecond),
 		cmocka_unit_test(track_symptom_folds_into_cause_at_once),
 		cmocka_unit_test(track_reports_changes_and_seeds),
 	};
