@@ -585,6 +585,19 @@ static void subscribe(struct fm_cri_watch *w);
 
 static void ask_settled(struct fm_cri_watch *w);
 
+/* One call of the watch's own beside its stream (2 s at most): 0, or
+ * -errno when it cannot start (on_done is not called then). */
+static int watch_call(struct fm_cri_watch *w, const char *method, const ProtobufCMessage *m, size_t max_msg,
+		      fm_grpc_msg_fn msg_fn, fm_grpc_done_fn done_fn)
+{
+	uint8_t buf[160];
+	char path[96];
+	snprintf(path, sizeof(path), SERVICE "%s", method);
+	struct fm_grpc_req q = {.path = path, .msg = buf, .len = pack(m, buf, sizeof(buf)), .max_msg = max_msg,
+				.timeout_ms = 2000, .on_msg = msg_fn, .on_done = done_fn, .ctx = w};
+	return fm_grpc_call(w->g, &q, NULL);
+}
+
 /* The first pending exit is told on: the CRI agrees, or gave up asking. */
 static void settled(struct fm_cri_watch *w)
 {
@@ -630,14 +643,10 @@ static void on_status_done(const struct fm_grpc_result *res, void *ctx)
 
 static void ask_settled(struct fm_cri_watch *w)
 {
-	uint8_t buf[160];
 	Runtime__V1__ContainerStatusRequest m = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
 	m.container_id = w->pending[0];
-	struct fm_grpc_req r = {.path = SERVICE "ContainerStatus", .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
-				.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_msg = on_status_msg,
-				.on_done = on_status_done, .ctx = w};
 	w->asking = true;
-	if (fm_grpc_call(w->g, &r, NULL) < 0) {
+	if (watch_call(w, "ContainerStatus", &m.base, SMALL_MSG, on_status_msg, on_status_done) < 0) {
 		w->asking = false;
 		settled(w);
 	}
@@ -721,18 +730,27 @@ static void on_stream_end(const struct fm_grpc_result *res, void *ctx)
 
 static void ask_up(struct fm_cri_watch *w);
 
+/* Whether a step of ask_up answered while the runtime is still thought
+ * down; when it failed, asked again after the back-off. */
+static bool answered_down(struct fm_cri_watch *w, const struct fm_grpc_result *res)
+{
+	if (w->deleting || !w->down)
+		return false;
+	if (res->fail != FM_GRPC_OK) {
+		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
+		return false;
+	}
+	return true;
+}
+
 /* The runtime's lists answer again: it is back (containerd answers its
  * Version before its CRI plugin has recovered its state; a collection
  * then would only fail again). Else asked again after the back-off. */
 static void on_listed(const struct fm_grpc_result *res, void *ctx)
 {
 	struct fm_cri_watch *w = ctx;
-	if (w->deleting || !w->down)
+	if (!answered_down(w, res))
 		return;
-	if (res->fail != FM_GRPC_OK) {
-		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
-		return;
-	}
 	w->down = false;
 	w->backoff_ms = BACKOFF_MIN_MS;
 	fm_info("cri: %s answers again", w->endpoint);
@@ -742,17 +760,10 @@ static void on_listed(const struct fm_grpc_result *res, void *ctx)
 static void on_version(const struct fm_grpc_result *res, void *ctx)
 {
 	struct fm_cri_watch *w = ctx;
-	if (w->deleting || !w->down)
+	if (!answered_down(w, res))
 		return;
-	if (res->fail != FM_GRPC_OK) {
-		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
-		return;
-	}
-	uint8_t buf[64];
 	Runtime__V1__ListPodSandboxRequest m = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
-	struct fm_grpc_req q = {.path = SERVICE "ListPodSandbox", .msg = buf, .len = pack(&m.base, buf, sizeof(buf)),
-				.max_msg = LIST_MSG, .timeout_ms = 2000, .on_done = on_listed, .ctx = w};
-	if (fm_grpc_call(w->g, &q, NULL) < 0)
+	if (watch_call(w, "ListPodSandbox", &m.base, LIST_MSG, NULL, on_listed) < 0)
 		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
 }
 
@@ -760,11 +771,8 @@ static void on_version(const struct fm_grpc_result *res, void *ctx)
  * answers again (Version, then a list). */
 static void ask_up(struct fm_cri_watch *w)
 {
-	uint8_t buf[64];
 	Runtime__V1__VersionRequest v = RUNTIME__V1__VERSION_REQUEST__INIT;
-	struct fm_grpc_req q = {.path = SERVICE "Version", .msg = buf, .len = pack(&v.base, buf, sizeof(buf)),
-				.max_msg = SMALL_MSG, .timeout_ms = 2000, .on_done = on_version, .ctx = w};
-	if (fm_grpc_call(w->g, &q, NULL) < 0)
+	if (watch_call(w, "Version", &v.base, SMALL_MSG, NULL, on_version) < 0)
 		fm_timer_arm(&w->recheck, w->backoff_ms, 0);
 }
 
