@@ -231,7 +231,7 @@ static int diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t si
 	snprintf(ctx, sizeof(ctx), "d[%d].", idx);
 	if (!cJSON_IsObject(o))
 		return fc_why(why, size, -EINVAL, "d[%d] must be an object", idx);
-	int64_t s;
+	int64_t s = 0;
 	int rc;
 	if ((rc = get_str(o, "c", CODE, &d->code, ctx, why, size)) <= 0)
 		return rc ? rc : fc_why(why, size, -EINVAL, "%s\"c\" is missing", ctx);

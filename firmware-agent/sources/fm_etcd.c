@@ -24,8 +24,8 @@
 #define SLOW_LE_S       0.128
 
 /* The keys of the count-only range over /registry/masterleases/, base64 as
- * the v3 gateway wants bytes fields (proto3 JSON mapping). Literal until
- * core/fm_base64 lands:
+ * the v3 gateway wants bytes fields (proto3 JSON mapping); constant, so
+ * written out:
  *   "/registry/masterleases/" -> L3JlZ2lzdHJ5L21hc3RlcmxlYXNlcy8=
  *   "/registry/masterleases0" -> L3JlZ2lzdHJ5L21hc3RlcmxlYXNlczA=
  * (range_end is the prefix with its last byte + 1: '/' + 1 = '0'). */

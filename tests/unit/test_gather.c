@@ -1,5 +1,6 @@
-/* fm_gather: jobs run side by side in children; their facts come back; a
- * job that overruns the deadline or dies is named in "check.incomplete". */
+/* fm_gather: jobs run side by side in children (proved by a rendezvous);
+ * their facts come back; a job that overruns the deadline or dies is named
+ * in "check.incomplete". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include "fm_gather.h"
 
 #include <cjson/cJSON.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +24,6 @@ static int put_two(struct fm_loop *loop, struct fm_facts *facts, void *arg)
 	const char *name = arg;
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "state", "ok");
-	cJSON_AddNumberToObject(f, "pid_differs", getpid() != getppid() ? 1 : 0);
 	fm_facts_put(facts, "etcd.endpoint", name, f);
 	fm_facts_put(facts, "etcd.version", name, cJSON_CreateObject());
 	return 0;
@@ -71,6 +73,55 @@ static void facts_come_back(void **state)
 	fm_facts_delete(&f);
 }
 
+/* Side by side, proved: each job says it has arrived and then waits for
+ * the word to go, which the test gives only once all three have arrived.
+ * Jobs run one after another would each wait alone until their own
+ * deadline and say so. */
+static int arrive[2], go[2];
+
+static int rendezvous(struct fm_loop *loop, struct fm_facts *facts, void *arg)
+{
+	(void)loop;
+	char b = 1;
+	struct pollfd p = {.fd = go[0], .events = POLLIN};
+	bool together = write(arrive[1], &b, 1) == 1 && poll(&p, 1, 5000) == 1 && read(go[0], &b, 1) == 1;
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddBoolToObject(f, "together", together);
+	fm_facts_put(facts, "etcd.endpoint", arg, f);
+	return 0;
+}
+
+static void jobs_run_side_by_side(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	const char *names[] = {"a", "b", "c"};
+	struct fm_gather_job jobs[3];
+	assert_int_equal(pipe(arrive), 0);
+	assert_int_equal(pipe(go), 0);
+	for (int i = 0; i < 3; i++)
+		jobs[i] = (struct fm_gather_job){.name = names[i], .fn = rendezvous, .arg = (void *)names[i]};
+	assert_int_equal(fm_gather_start(jobs, 3), 0);
+	for (int n = 0; n < 3; n++) {
+		char b;
+		struct pollfd p = {.fd = arrive[0], .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		assert_int_equal(read(arrive[0], &b, 1), 1);
+	}
+	assert_int_equal(write(go[1], "\1\1\1", 3), 3);
+	assert_int_equal(fm_gather_finish(jobs, 3, 10000, f), 0);
+	for (int i = 0; i < 3; i++) {
+		const cJSON *e = fm_facts_get(f, "etcd.endpoint", names[i]);
+		assert_non_null(e);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(e, "together")));
+	}
+	close(arrive[0]);
+	close(arrive[1]);
+	close(go[0]);
+	close(go[1]);
+	fm_facts_delete(&f);
+}
+
 static void overrun_and_death_are_named(void **state)
 {
 	(void)state;
@@ -100,6 +151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(facts_come_back),
+		cmocka_unit_test(jobs_run_side_by_side),
 		cmocka_unit_test(overrun_and_death_are_named),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
