@@ -8,7 +8,10 @@ build=${1:?usage: b_faults.sh BUILD_DIR}
 # ctest's whole output is kept beside the build, for a test that failed.
 out=$build/bench-faults.log
 cmd="ctest -L fault -V --test-dir $build"
-(cd "$build" && ctest -L fault -V) >"$out" 2>&1 || true
+# A fault test that fails fails the bench (after the table is printed: the
+# failure is in it, and in $out).
+faults_rc=0
+(cd "$build" && ctest -L fault -V) >"$out" 2>&1 || faults_rc=$?
 
 echo "## Reliability: faults survived"
 echo
@@ -34,4 +37,8 @@ if [ "$passed" != "$total" ]; then
 	echo
 	echo "The failed tests' output: $out."
 	echo "b_faults: $((total - passed)) fault tests failed; their output: $out" >&2
+fi
+if [ "$faults_rc" != 0 ]; then
+    echo "bench: a fault test failed (ctest exit $faults_rc); see $out" >&2
+    exit 1
 fi
