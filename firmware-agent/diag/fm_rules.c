@@ -192,7 +192,7 @@ static bool id_ok(const char *s)
 static int strip_names(struct parse *p, struct rule *r, const char *in, char *out)
 {
 	int group = 0;
-	bool bracket = false;
+	bool bracket = false, quantified = false, interval = false;
 	size_t o = 0;
 	for (size_t i = 0; in[i]; i++) {
 		char c = in[i];
@@ -216,6 +216,7 @@ static int strip_names(struct parse *p, struct rule *r, const char *in, char *ou
 			continue;
 		}
 		if (c == '\\') {
+			quantified = false; /* an escaped atom */
 			out[o++] = c;
 			if (in[i + 1])
 				out[o++] = in[++i];
@@ -223,6 +224,7 @@ static int strip_names(struct parse *p, struct rule *r, const char *in, char *ou
 		}
 		if (c == '[') {
 			bracket = true;
+			quantified = false; /* a bracket expression is an atom */
 			out[o++] = c;
 			/* a leading ] (or ^]) is a literal ] */
 			if (in[i + 1] == '^')
@@ -231,6 +233,21 @@ static int strip_names(struct parse *p, struct rule *r, const char *in, char *ou
 				out[o++] = in[++i];
 			continue;
 		}
+		/* A quantifier right after a quantifier ("c++", "a*{2}") is
+		 * undefined in POSIX ERE, and glibc's regcomp duplicates the
+		 * tree for each: a run of them costs memory exponential in its
+		 * length (fuzz_rules: 130 '+' took 2 GB). Refused. */
+		if (interval) {
+			interval = c != '}';
+			quantified = c == '}';
+			out[o++] = c;
+			continue;
+		}
+		bool quant = c == '*' || c == '+' || c == '?' || c == '{';
+		if (quant && quantified)
+			return fail(p, "a quantifier right after another (offset %zu): undefined in POSIX ERE", i);
+		quantified = quant;
+		interval = c == '{';
 		out[o++] = c;
 		if (c != '(')
 			continue;

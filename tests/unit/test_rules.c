@@ -221,6 +221,9 @@ static void test_syntax(void **state)
 		"rule container-name-conflict.docker\n", /* already defined */
 		"rule a\nsignal s\nsources *\nseverity info\nliteral x\nregex x\nrule a\n",
 		"rule a\nbogus 1\n",
+		/* stacked quantifiers: undefined in ERE, exponential in regcomp */
+		"rule a\nsignal s\nsources *\nseverity info\nliteral x\nregex xc++++++++++++++++++++++++++++++++\n",
+		"rule a\nsignal s\nsources *\nseverity info\nliteral x\nregex x[0-9]{2}*\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char err[256] = "";
@@ -233,7 +236,7 @@ static void test_syntax(void **state)
 	/* a good extra rule, with groups in brackets and escapes not counted */
 	const char good[] = "# extra\nrule extra.one\nsignal custom\nsources kernel kubelet.service\n"
 			    "severity warning\nliteral widget\n"
-			    "regex \\(widget\\) [(]?(?<a>[a-z]+)[)]? (x)(?<b>[0-9]+)\nkey b\n";
+			    "regex \\(widget\\) [(]?(?<a>[a-z]+)[)]? (x)(?<b>[0-9]+)\\.?x*\nkey b\n";
 	char err[256] = "";
 	assert_int_equal(fm_rules_load(rs, good, strlen(good), "t.rules", err, sizeof(err)), 0);
 	struct fm_rules_match m;
