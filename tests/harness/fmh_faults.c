@@ -73,28 +73,11 @@ void fmh_fault_agent(struct fmh_fault *f)
 	fmh_fault_wait(f, "apiserver-unreachable", "critical", 20000);
 }
 
-/* The end of the agent's log on stderr: the test's directory goes at
- * cleanup, and a CI run keeps only what was printed. */
-static void print_log_tail(const struct fmh_fault *f)
-{
-	char buf[6000];
-	FILE *l = fopen(f->log, "r");
-	if (!l)
-		return;
-	fseek(l, 0, SEEK_END);
-	long end = ftell(l);
-	fseek(l, end > (long)sizeof(buf) - 1 ? end - (long)sizeof(buf) + 1 : 0, SEEK_SET);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, l);
-	fclose(l);
-	buf[n] = '\0';
-	fprintf(stderr, "--- the end of the agent's log (%s) ---\n%s\n--- end ---\n", f->log, buf);
-}
-
 long fmh_fault_wait(struct fmh_fault *f, const char *code, const char *sev, uint64_t limit_ms)
 {
 	long ms = fmh_controller_wait(&f->ctl, FMH_NODE_A, code, sev, limit_ms);
 	if (ms < 0) {
-		print_log_tail(f);
+		fmh_print_tail(f->log); /* the dir goes at cleanup: CI keeps what is printed */
 		fail_msg("after %llu ms the controller %s %s%s (the agent's log: %s)", (unsigned long long)limit_ms,
 			 sev[0] ? "has no" : "still holds", sev, code, f->log);
 	}
@@ -127,7 +110,7 @@ long fmh_fault_wait_summary(struct fmh_fault *f, const char *code, const char *n
 		if (found)
 			return (long)ms;
 		if (ms > limit_ms) {
-			print_log_tail(f);
+			fmh_print_tail(f->log); /* the dir goes at cleanup: CI keeps what is printed */
 			/* what the controller holds, and the agent's container facts */
 			cJSON *j = fmh_controller_json(&f->ctl, &status, "show", FMH_NODE_A, NULL);
 			char *t = j ? cJSON_Print(j) : NULL;

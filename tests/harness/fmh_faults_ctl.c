@@ -166,23 +166,6 @@ void fmh_history_once_in_order(const cJSON *show, const char *const want[][2], s
 	}
 }
 
-/* The last bytes of a log on stderr: the tmpdir goes at cleanup, and a CI
- * run keeps only what was printed. */
-static void print_tail(const char *path)
-{
-	char buf[4000];
-	FILE *l = fopen(path, "re");
-	if (!l)
-		return;
-	fseek(l, 0, SEEK_END);
-	long end = ftell(l);
-	fseek(l, end > (long)sizeof(buf) - 1 ? end - (long)sizeof(buf) + 1 : 0, SEEK_SET);
-	size_t got = fread(buf, 1, sizeof(buf) - 1, l);
-	fclose(l);
-	buf[got] = '\0';
-	fprintf(stderr, "--- the end of %s ---\n%s\n--- end ---\n", path, buf);
-}
-
 /* Every log of the node (the agents' in its dir, the controller's). */
 static void print_logs(const struct fmh_fnode *n)
 {
@@ -193,12 +176,12 @@ static void print_logs(const struct fmh_fnode *n)
 		char path[PATH_MAX + 256];
 		if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0) {
 			snprintf(path, sizeof(path), "%s/%s", n->dir, e->d_name);
-			print_tail(path);
+			fmh_print_tail(path);
 		}
 	}
 	if (d)
 		closedir(d);
-	print_tail(n->ctl.log);
+	fmh_print_tail(n->ctl.log);
 }
 
 cJSON *fmh_fnode_wait_history(const struct fmh_fnode *n, const char *key, const char *event, uint64_t ms)
