@@ -118,7 +118,8 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 		ident = coap_session_get_psk_identity(session);
 		if (ident)
 			printable(ident->s, ident->length, id, sizeof(id));
-		fm_info("DTLS session with %s as '%s'", peer(session, who, sizeof(who)), id);
+		fm_info("DTLS session with %s as '%s' (%s)", peer(session, who, sizeof(who)), id,
+			fm_coap_session_cipher(session));
 		break;
 	default:
 		break;

@@ -112,6 +112,7 @@ struct scan {
 		char mount_point[128];
 	} dev[EXT4_MOUNTS];
 	int bad;
+	bool ro_imposed; /* a read-only mount over a read-write superblock */
 };
 
 static int mount_line(char *line, void *ctx)
@@ -123,6 +124,8 @@ static int mount_line(char *line, void *ctx)
 		sc->bad++;
 		return 0;
 	}
+	if (m.mount_ro && !m.super_ro)
+		sc->ro_imposed = true;
 	for (int i = 0; i < HAL_FS_PATHS; i++) {
 		size_t l = strlen(m.mount_point);
 		/* Later mounts on the same point shadow earlier ones: >=. */
@@ -231,6 +234,9 @@ static int ext4_dev(const char *name, void *ctx)
 	hal_fmt(p, sizeof(p), "/sys/class/block/%s/dev", name);
 	if (hal_read_line(es->root, p, dev, sizeof(dev)) >= 0 &&
 	    sscanf(dev, "%u:%u", &maj, &min) == 2) {
+		x->major = maj;
+		x->minor = min;
+		x->dev_known = true;
 		for (int k = 0; k < es->mounts->n_dev; k++)
 			if (es->mounts->dev[k].major == maj && es->mounts->dev[k].minor == min)
 				hal_copy(x->mount_point, sizeof(x->mount_point),
@@ -335,9 +341,27 @@ int hal_storage_read(const char *root, struct hal_storage *s)
 
 	struct ext4_scan es = {.root = root, .s = s, .mounts = &sc};
 	hal_dir_each(root, "/sys/fs/ext4", "", ext4_dev, &es);
+	for (int i = 0; i < s->n_ro; i++) {
+		s->ro[i].ro_imposed = sc.ro_imposed;
+		for (int k = 0; k < s->n_ext4; k++)
+			if (s->ext4[k].dev_known && s->ext4[k].major == s->ro[i].major &&
+			    s->ext4[k].minor == s->ro[i].minor && s->ext4[k].errors_count > 0)
+				s->ro[i].fs_errors = true;
+	}
 	struct block_scan bs = {.root = root, .s = s};
 	hal_dir_each(root, "/sys/block", "", block_dev, &bs);
 	return rc < 0 ? rc : 0;
+}
+
+bool hal_mount_remounted_ro(const struct hal_mount *m)
+{
+	if (m->emergency_ro)
+		return true;
+	if (!m->super_ro)
+		return false;
+	if (!m->mount_ro)
+		return true;
+	return m->ro_imposed && m->fs_errors && strcmp(m->errors, "continue") != 0 && strcmp(m->errors, "panic") != 0;
 }
 
 const char *hal_ext4_errcode_name(int64_t code)

@@ -6,6 +6,7 @@
 #include "fm_log.h"
 
 #include <coap3/coap.h>
+#include <mbedtls/ssl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -416,4 +417,14 @@ bool fm_coap_session_identity(const coap_session_t *s, char *buf, size_t size)
 	memcpy(buf, id->s, id->length);
 	buf[id->length] = '\0';
 	return true;
+}
+
+const char *fm_coap_session_cipher(const struct coap_session_t *s)
+{
+	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+	void *tls = s ? coap_session_get_tls(s, &lib) : NULL;
+	if (!tls || lib != COAP_TLS_LIBRARY_MBEDTLS)
+		return "none";
+	const char *name = mbedtls_ssl_get_ciphersuite((const mbedtls_ssl_context *)tls);
+	return name ? name : "none";
 }

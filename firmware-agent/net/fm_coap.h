@@ -112,4 +112,9 @@ int fm_coap_listen(struct fm_coap *c, const char *host, uint16_t port, fm_coap_p
  * fit or holds a NUL. */
 bool fm_coap_session_identity(const struct coap_session_t *s, char *buf, size_t size);
 
+/* The cipher suite a DTLS session agreed on, as Mbed TLS names it
+ * ("TLS-ECDHE-PSK-WITH-AES-128-CCM-8"), so a log says whether the session
+ * has forward secrecy; "none" for a plain session or before the handshake. */
+const char *fm_coap_session_cipher(const struct coap_session_t *s);
+
 #endif

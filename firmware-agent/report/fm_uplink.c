@@ -277,9 +277,10 @@ static void answered_me(struct fm_uplink *u, coap_pdu_code_t code, const coap_pd
 	if (a.has_q)
 		fm_queue_floor(u->q, a.q);
 	if (u->complained)
-		fm_notice("uplink: %s reachable again; %zu report(s) queued", u->controller, fm_queue_count(u->q));
+		fm_notice("uplink: %s reachable again (%s); %zu report(s) queued", u->controller,
+			  fm_coap_session_cipher(u->s), fm_queue_count(u->q));
 	else
-		fm_info("uplink: session with %s open", u->controller);
+		fm_info("uplink: session with %s open (%s)", u->controller, fm_coap_session_cipher(u->s));
 	u->complained = false;
 	u->backoff_ms = u->retry_min_ms;
 	u->ready = true;

@@ -23,8 +23,12 @@
  *   hal.readonly id the mount point: every block-device mount that is
  *                read-only: device, fstype, mount_ro, superblock_ro,
  *                emergency_ro (ext4 >= Linux 6.5 after an error),
- *                remounted_ro (superblock ro under a rw mount: the kernel
- *                did it, typically ext4's errors=remount-ro), errors_behavior
+ *                fs_errors (ext4 recorded errors on it), mount_ro_imposed
+ *                (this namespace's mounts are made read-only from above: a
+ *                sandbox), remounted_ro (the
+ *                kernel did it, typically ext4's errors=remount-ro: see
+ *                hal_mount_remounted_ro, which also holds inside the unit's
+ *                sandbox, where every mount is "ro"), errors_behavior
  *   hal.ext4     id the device ("mmcblk0p2"): device, mount_point,
  *                errors_count, has_errors, warning_count, msg_count,
  *                first_error_* and last_error_* (time as RFC 3339, func,

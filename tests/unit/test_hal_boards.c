@@ -269,6 +269,7 @@ static void generic_readonly_remount_and_worn_emmc(void **state)
 	assert_string_equal(fmh_jstr(ro, "errors_behavior"), "remount-ro");
 	const cJSON *ro2 = fmh_find(facts, "hal.readonly", "/var/lib/etcd");
 	assert_false(fmh_jbool(ro2, "remounted_ro"));
+	assert_false(fmh_jbool(ro2, "mount_ro_imposed"));
 	assert_true(fmh_jbool(fmh_find(facts, "hal.fs", "/"), "read_only"));
 	const cJSON *mmc = fmh_find(facts, "hal.blockdev", "mmcblk0");
 	assert_int_equal((int)fmh_jnum(mmc, "life_time_a"), 11);
@@ -286,6 +287,51 @@ static void generic_readonly_remount_and_worn_emmc(void **state)
 	assert_int_equal(hal_storage_parse_mountinfo("36 35 98:0 /mnt1 /mnt2 rw - ext3", &m),
 			 -EINVAL);
 	assert_int_equal(hal_storage_parse_mountinfo("", &m), -EINVAL);
+}
+
+/* Inside the unit's sandbox every mount is "ro" (ProtectSystem=strict), so
+ * "superblock ro under a rw mount" cannot be seen: the root's read-only
+ * superblock over recorded ext4 errors still reads as the kernel's remount;
+ * /var/lib/etcd's superblock, read-only on purpose without errors, and
+ * /var/lib/containerd's, read-write under the sandbox's ro mount, do not. */
+static void sandboxed_remount_seen(void **state)
+{
+	(void)state;
+	struct hal_snapshot *s = snap("generic-sandboxed");
+	assert_int_equal(s->storage.n_ro, 4);
+	assert_true(s->storage.ro[0].mount_ro);
+	assert_true(s->storage.ro[0].super_ro);
+	assert_true(s->storage.ro[0].fs_errors);
+	assert_true(hal_mount_remounted_ro(&s->storage.ro[0]));
+	assert_false(s->storage.ro[1].fs_errors);
+	assert_false(hal_mount_remounted_ro(&s->storage.ro[1]));
+	assert_false(hal_mount_remounted_ro(&s->storage.ro[2]));
+	free(s);
+
+	cJSON *facts = facts_of("generic-sandboxed");
+	const cJSON *root = fmh_find(facts, "hal.readonly", "/");
+	assert_true(fmh_jbool(root, "remounted_ro"));
+	assert_true(fmh_jbool(root, "fs_errors"));
+	assert_true(fmh_jbool(root, "mount_ro_imposed"));
+	assert_false(fmh_jbool(fmh_find(facts, "hal.readonly", "/var/lib/etcd"), "remounted_ro"));
+	assert_false(fmh_jbool(fmh_find(facts, "hal.readonly", "/var/lib/containerd"), "remounted_ro"));
+	cJSON_Delete(facts);
+
+	/* The same superblock with errors=continue: the kernel would not have
+	 * remounted it, so a read-only superblock there was somebody's choice. */
+	struct hal_mount m = {.mount_ro = true, .super_ro = true, .fs_errors = true, .ro_imposed = true};
+	snprintf(m.errors, sizeof(m.errors), "continue");
+	assert_false(hal_mount_remounted_ro(&m));
+	m.mount_ro = false; /* seen from the host's namespace: the mount is rw */
+	assert_true(hal_mount_remounted_ro(&m));
+	/* Outside a sandbox a read-only mount is somebody's choice, errors or
+	 * not (generic-aarch64's /var/lib/etcd). */
+	m.mount_ro = true;
+	m.ro_imposed = false;
+	m.errors[0] = '\0';
+	assert_false(hal_mount_remounted_ro(&m));
+	m.ro_imposed = true;
+	assert_true(hal_mount_remounted_ro(&m));
 }
 
 /* Every file malformed: unknown with a reason for each, never a crash. */
@@ -417,6 +463,7 @@ int main(void)
 	    cmocka_unit_test(rpi5_cgroup_v2_and_rtc),
 	    cmocka_unit_test(jetsons_thermal_zones_l4t_emmc),
 	    cmocka_unit_test(generic_readonly_remount_and_worn_emmc),
+	    cmocka_unit_test(sandboxed_remount_seen),
 	    cmocka_unit_test(malformed_files_are_unknown),
 	    cmocka_unit_test(empty_root_is_unknown),
 	    cmocka_unit_test(decoders),

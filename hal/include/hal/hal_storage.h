@@ -48,7 +48,22 @@ struct hal_mount {
 	bool super_ro;	   /* the filesystem's (superblock) options: "ro" or "emergency_ro" */
 	bool emergency_ro; /* "emergency_ro": ext4 (Linux >= 6.5) stopped writes after an error */
 	char errors[24];   /* super option errors=...: "remount-ro", "continue", "" */
+	bool fs_errors;	   /* ext4 recorded errors on this filesystem (set for ro[] only) */
+	bool ro_imposed;   /* this namespace has read-only mounts over read-write
+			    * superblocks: mount flags imposed from above (set for ro[] only) */
 };
+
+/* true when the kernel, not whoever mounted it, made m read-only: ext4's
+ * "emergency_ro" (Linux >= 6.5); a read-only superblock under a mount still
+ * "rw" (older kernels); or, where the mount's own flag says nothing, a
+ * read-only superblock on a filesystem that has recorded errors and whose
+ * error behaviour is not "continue" or "panic". The mount's flag says
+ * nothing inside a sandbox such as the unit's (systemd's
+ * ProtectSystem=strict remounts every mount of the service's namespace
+ * "ro"); such a namespace shows itself by read-only mounts over read-write
+ * superblocks (ro_imposed). ext4's error counters are read on every kernel
+ * since 2.6.3x, so this holds on Jetson L4T's 4.9 too. */
+bool hal_mount_remounted_ro(const struct hal_mount *m);
 
 struct hal_fs {
 	char path[32];			  /* the path asked about ("/var/lib/etcd") */
@@ -68,6 +83,8 @@ struct hal_ext4_error {
 
 struct hal_ext4 {
 	char dev[32];					/* "mmcblk0p2", "loop0" */
+	unsigned major, minor;				/* valid when dev_known */
+	bool dev_known;
 	char mount_point[128];				/* "" when not found among the mounts */
 	int64_t errors_count, warning_count, msg_count; /* -1 unknown */
 	struct hal_ext4_error first, last;

@@ -1,0 +1,222 @@
+#!/bin/bash
+# Runs INSIDE the board's guest (tests/board/run.sh), as root, from the
+# image's fm-board.service at boot; /mnt/fm is the host's share. Installs the
+# product as a user does and checks it under systemd as PID 1. Prints TAP-
+# like lines ("ok - ...", "not ok - ...") and "figure NAME VALUE UNIT" lines
+# for bench/RESULTS.md; exits with the number of failed checks.
+#
+# arm64 (the whole board): the .deb, the unit started by systemd and its
+# watchdog, the static controller on the guest's loopback, Debian's etcd-server
+# with kubeadm's PKI, kubelet's lines in the journal under kubelet.service,
+# an ext4 image that the kernel remounts read-only, the agent's memory.
+# armhf (the smoke test): the .deb installs, the unit starts, check runs.
+set -u
+FM=/mnt/fm
+arch=$(cat "$FM/arch")
+NODE=fm-board
+CTL=/usr/local/bin/fleetmedic-controller
+DB=/var/lib/fleetmedic-controller/fleet.db
+fails=0
+
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+figure() { echo "figure $*"; }
+now_ms() { date +%s%3N; }
+# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds; 1 at the deadline.
+wait_for() {
+    local limit=$(($(now_ms) + $1 * 1000)); shift
+    until "$@"; do
+        [ "$(now_ms)" -lt "$limit" ] || return 1
+        sleep 0.2
+    done
+}
+prop() { systemctl show fleetmedic-agent -p "$1" --value; }
+unit_state() { echo "$(prop ActiveState)/$(prop SubState)/$(prop Type)/$(prop NRestarts)"; }
+running() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
+main_pid() { prop MainPID; }
+# The agent's memory: "VmRSS_kB Private_Dirty_kB" (smaps_rollup sums every mapping).
+memory() {
+    local pid; pid=$(main_pid)
+    echo "$(awk '/^VmRSS:/ { print $2 }' /proc/"$pid"/status)" \
+        "$(awk '/^Private_Dirty:/ { print $2 }' /proc/"$pid"/smaps_rollup)"
+}
+section() { echo; echo "# $*"; }
+
+section "the board: $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 " kB" }' /proc/meminfo), systemd $(systemctl --version | awk 'NR == 1 { print $2 }')"
+check "systemd is PID 1" [ "$(cat /proc/1/comm)" = systemd ]
+check "no network device but loopback" [ "$(ls /sys/class/net)" = lo ]
+
+section "install the .deb as a user does"
+deb=$(ls "$FM"/fleetmedic-agent_*_"$arch".deb)
+check "dpkg -i $(basename "$deb")" dpkg -i "$deb"
+check "the unit is enabled by the package" systemctl is-enabled --quiet fleetmedic-agent
+check "the agent is at /usr/sbin and static" sh -c '/usr/sbin/fleetmedic-agent --version && ! grep -q "ld-linux" /usr/sbin/fleetmedic-agent'
+
+# What a kubeadm control-plane node has: its PKI and manifests.
+mkdir -p /etc/kubernetes
+cp -a "$FM/node/etc/kubernetes/." /etc/kubernetes/
+
+if [ "$arch" = arm64 ]; then
+    section "etcd (Debian's etcd-server, $(dpkg-query -W -f='${Version}' etcd-server)) with kubeadm's PKI, under systemd"
+    P=/etc/kubernetes/pki/etcd
+    check "etcd starts and says it is ready (Type=notify)" \
+        systemd-run --quiet --unit=etcd-kubeadm -p Type=notify -p TimeoutStartSec=300 \
+        -E ETCD_UNSUPPORTED_ARCH=arm64 /usr/bin/etcd --name=pi-master1 --data-dir=/var/lib/etcd-kubeadm \
+        --listen-client-urls=https://127.0.0.1:2379 --advertise-client-urls=https://127.0.0.1:2379 \
+        --listen-peer-urls=https://127.0.0.1:2380 --initial-advertise-peer-urls=https://127.0.0.1:2380 \
+        --initial-cluster=pi-master1=https://127.0.0.1:2380 --listen-metrics-urls=http://127.0.0.1:2381 \
+        --cert-file=$P/server.crt --key-file=$P/server.key --client-cert-auth=true --trusted-ca-file=$P/ca.crt \
+        --peer-cert-file=$P/peer.crt --peer-key-file=$P/peer.key --peer-client-cert-auth=true \
+        --peer-trusted-ca-file=$P/ca.crt
+fi
+
+section "the static controller from the same build, on the guest's loopback"
+install -m 755 "$FM/fleetmedic-controller" "$CTL"
+mkdir -p /etc/fleetmedic-controller /var/lib/fleetmedic-controller /etc/fleetmedic
+psk=$(cat "$FM/psk.hex")
+(umask 077 && echo "$NODE $psk" >/etc/fleetmedic-controller/keys && printf '%s\n' "$psk" >/etc/fleetmedic/psk.hex)
+check "fleetmedic-controller serve starts under systemd" \
+    systemd-run --quiet --unit=fleetmedic-controller "$CTL" serve --listen 127.0.0.1:5684 \
+    --keys /etc/fleetmedic-controller/keys --db "$DB"
+check "the controller listens on 127.0.0.1:5684" \
+    wait_for 60 sh -c "journalctl -u fleetmedic-controller -o cat | grep -q 'serving CoAP over DTLS-PSK'"
+
+# An ext4 filesystem mounted errors=remount-ro BEFORE the agent starts (as
+# /var/lib/etcd is on a board), whose one file's inode debugfs clobbered
+# while it was unmounted: reading that file later is the kernel's error.
+if [ "$arch" = arm64 ]; then
+    section "an ext4 image with a latent corruption, mounted errors=remount-ro"
+    img=/var/tmp/fm-data.img mnt=/srv/fm-data
+    mkdir -p "$mnt"
+    truncate -s 32M "$img" && mkfs.ext4 -q -F "$img"
+    loopdev=$(losetup --find --show "$img")
+    check "mkfs.ext4 and losetup ($loopdev)" [ -b "$loopdev" ]
+    mount -o errors=remount-ro "$loopdev" "$mnt" && echo "etcd member data" >"$mnt/victim" && umount "$mnt"
+    check "debugfs clobbers /victim's inode (mode 0)" debugfs -w -R "set_inode_field /victim mode 0" "$loopdev"
+    check "mounted errors=remount-ro on $mnt" mount -o errors=remount-ro "$loopdev" "$mnt"
+fi
+
+section "configure and start the agent under the shipped unit"
+conf=/etc/fleetmedic/fleetmedic.conf
+cat >>"$conf" <<EOF
+controller = coaps://127.0.0.1:5684
+psk-identity = $NODE
+psk-file = /etc/fleetmedic/psk.hex
+EOF
+chmod 600 /etc/fleetmedic/psk.hex
+t0=$(now_ms)
+check "systemctl start fleetmedic-agent" systemctl start fleetmedic-agent
+figure "start_to_ready_ms $(($(now_ms) - t0)) ms (systemctl start returns at READY=1)"
+state=$(unit_state)
+echo "# systemctl show -p ActiveState,SubState,Type,NRestarts: $state"
+check "the unit is active/running/notify/0" [ "$state" = active/running/notify/0 ]
+status_line=$(systemctl status fleetmedic-agent --no-pager 2>&1 | sed -n 's/^ *Status: //p')
+echo "# systemctl status: Status: $status_line"
+check "systemctl status shows the agent's STATUS line" [ -n "$status_line" ]
+nodes_json() { "$CTL" nodes --db "$DB" --json 2>/dev/null; }
+check "the controller has heard from $NODE" wait_for 120 sh -c "'$CTL' nodes --db '$DB' --json | grep -q '\"$NODE\"'"
+
+if [ "$arch" = armhf ]; then
+    section "check, the one-shot diagnosis"
+    t0=$(now_ms)
+    /usr/sbin/fleetmedic-agent check --timeout 5s >/tmp/check.out 2>&1
+    crc=$?
+    figure "check_wall_ms $(($(now_ms) - t0)) ms"
+    cat /tmp/check.out
+    check "check runs and gives a verdict (exit $crc: 0 healthy, 1 diagnosed)" [ "$crc" -le 1 ] && [ -s /tmp/check.out ]
+    exit "$fails"
+fi
+
+section "check, the one-shot diagnosis, beside the running unit"
+t0=$(now_ms)
+/usr/sbin/fleetmedic-agent check --timeout 5s >/tmp/check.out 2>&1
+crc=$?
+figure "check_wall_ms $(($(now_ms) - t0)) ms (TCG-emulated Cortex-A72)"
+cat /tmp/check.out
+check "check runs and gives a verdict (exit $crc)" [ "$crc" -le 1 ]
+
+section "memory after 60 s steady"
+sleep 60
+read -r rss dirty < <(memory)
+figure "steady_vmrss_kb $rss kB"
+figure "steady_private_dirty_kb $dirty kB"
+
+section "incident 1: kubelet's conflict lines in the real journal, under kubelet.service"
+# Each line as kubelet writes it to stderr (klog), through journald's stream.
+t_last=0
+check "kubelet.service's lines written" \
+    systemd-run --quiet --wait --unit=kubelet -p SyslogIdentifier=kubelet /bin/sh -c \
+    "cat '$FM/kubelet-conflict.lines' >&2"
+t_last=$(journalctl -u kubelet -o export --no-pager | sed -n 's/^__REALTIME_TIMESTAMP=//p' | tail -1)
+t_last=$((t_last / 1000))
+shown() { "$CTL" show "$NODE" --db "$DB" --json 2>/dev/null | grep -q '"container-name-conflict"'; }
+if wait_for 30 shown; then
+    t_seen=$(now_ms)
+    lat=$((t_seen - t_last))
+    figure "conflict_latency_ms $lat ms (last journal entry to the controller's show, guest clock, TCG)"
+    check "container-name-conflict at the controller within 1 s of the last line ($lat ms)" [ "$lat" -le 1000 ]
+else
+    bad "container-name-conflict never reached the controller"
+    "$CTL" show "$NODE" --db "$DB"
+fi
+"$CTL" show "$NODE" --db "$DB" | head -30
+
+section "the sandbox does not blind it: the kernel remounts $mnt read-only"
+pid=$(main_pid)
+echo "# $mnt seen from the agent's own mount namespace (ProtectSystem=strict):"
+nsenter -t "$pid" -m grep " $mnt " /proc/self/mountinfo
+check "inside the sandbox the mount itself is read-only" \
+    sh -c "nsenter -t $pid -m grep ' $mnt ' /proc/self/mountinfo | awk '{ print \$6 }' | grep -qE '(^|,)ro(,|$)'"
+if touch "$mnt/victim" 2>/tmp/touch.err; then bad "touching the clobbered inode succeeded"; fi
+cat /tmp/touch.err
+check "the kernel remounted it: the superblock is read-only" \
+    wait_for 20 sh -c "grep ' $mnt ' /proc/self/mountinfo | awk '{ print \$NF }' | grep -qE '(^|,)ro(,|$)'"
+dev=$(basename "$loopdev")
+fs_shown() { "$CTL" show "$NODE" --db "$DB" --json 2>/dev/null | grep -qE '"(fs-readonly|fs-corruption)"'; }
+check "the controller shows fs-readonly or fs-corruption for $dev" wait_for 60 fs_shown
+"$CTL" show "$NODE" --db "$DB" | sed -n '/fs-/,/^$/p' | head -30
+"$CTL" triage "$NODE" hal --db "$DB" --timeout 60s >/tmp/hal.json 2>&1
+check "triage hal answers" [ -s /tmp/hal.json ]
+ro_fact=$(tr -d ' \n' </tmp/hal.json | grep -o "\"mount_point\":\"$mnt\"[^}]*" | head -1)
+echo "# the agent's hal.readonly for $mnt: $ro_fact"
+check "from inside the sandbox the agent reads mount_ro true" grep -q '"mount_ro":true' <<<"$ro_fact"
+check "and still knows the kernel remounted it (remounted_ro true)" grep -q '"remounted_ro":true' <<<"$ro_fact"
+
+section "the watchdog: SIGSTOP, killed and restarted after WatchdogSec"
+wd=$(prop WatchdogUSec)
+echo "# WatchdogUSec=$wd"
+seen_before=$(nodes_json | tr -d ' \n' | grep -o '"last_seen[^,]*' | head -1)
+pid=$(main_pid)
+kill -STOP "$pid"
+t0=$(now_ms)
+check "NRestarts goes to 1" wait_for 180 sh -c '[ "$(systemctl show fleetmedic-agent -p NRestarts --value)" = 1 ]'
+figure "watchdog_restart_ms $(($(now_ms) - t0)) ms (WatchdogSec=$wd, RestartSec 5s)"
+journalctl -u fleetmedic-agent --no-pager -o cat | grep -iE "watchdog|SIGABRT|SIGKILL|Scheduled restart" | tail -4
+check "active/running again with a new pid" wait_for 120 sh -c "[ \"\$(systemctl show fleetmedic-agent -p SubState --value)\" = running ] && [ \"\$(systemctl show fleetmedic-agent -p MainPID --value)\" != $pid ]"
+reported_again() { [ "$(nodes_json | tr -d ' \n' | grep -o '"last_seen[^,]*' | head -1)" != "$seen_before" ]; }
+check "and reports again (the controller's last_seen moves)" wait_for 120 reported_again
+
+section "memory after a 100,000-entry journal burst"
+t0=$(now_ms)
+systemd-run --quiet --wait --unit=kubelet-burst -p SyslogIdentifier=kubelet /bin/sh -c \
+    'i=0; while [ $i -lt 100000 ]; do echo "I1206 12:00:00.000000    4242 kubelet.go:2456] SyncLoop (PLEG): event for pod burst-$i"; i=$((i + 1)); done >&2'
+figure "burst_write_ms $(($(now_ms) - t0)) ms"
+n=$(journalctl -u kubelet-burst -o cat --no-pager | wc -l)
+echo "# journal entries of the burst: $n"
+check "the burst is in the journal (>= 100000 entries)" [ "$n" -ge 100000 ]
+sleep 10
+read -r rss dirty < <(memory)
+figure "burst_vmrss_kb $rss kB"
+figure "burst_private_dirty_kb $dirty kB"
+check "the agent survived the burst (active/running)" running
+
+section "systemd-analyze security fleetmedic-agent"
+systemd-analyze security fleetmedic-agent --no-pager | tail -3
+score=$(systemd-analyze security fleetmedic-agent --no-pager | sed -n 's/.*Overall exposure level for fleetmedic-agent.service: \([0-9.]*\).*/\1/p')
+figure "security_exposure $score (systemd-analyze, lower is safer)"
+check "systemd-analyze security scores it" [ -n "$score" ]
+
+section "the agent's log under the unit"
+journalctl -u fleetmedic-agent --no-pager -o short-monotonic | tail -25
+exit "$fails"
