@@ -14,7 +14,7 @@ CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
 # make install: which build goes into DESTDIR (a board's root file system).
 TRIPLET ?= aarch64-linux-gnu
 
-.PHONY: all deps build test demo cross package install bench fuzz fuzz-build soak format clean help
+.PHONY: all deps build test demo cross package install bench fuzz fuzz-build soak format clean help board-test
 
 
 all: build
@@ -29,6 +29,8 @@ help:
 	@echo "             (RSS growth after warm-up <= 10 %), then ASan+LSan (exit 0, no leak)"
 	@echo "make cross   static, stripped agent and controller for $(CROSS_TRIPLETS)"
 	@echo "             into $(BUILD)/TRIPLET, and the agent's .deb (also: make package)"
+	@echo "make board-test  the .deb of make cross installed and run under systemd in a Debian 12"
+	@echo "             VM per board architecture (qemu-system, arm64 and armhf; image cached)"
 	@echo "make install DESTDIR=/mnt/root [TRIPLET=arm-linux-gnueabihf]"
 	@echo "             the agent, its unit (enabled) and config into a board's root"
 	@echo "make bench | format | clean"
@@ -51,6 +53,18 @@ test: deps cross
 	cd $(BUILD)/asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
 	$(MAKE) --no-print-directory fuzz-build
 	tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_CI_SECONDS) $(FUZZ_TARGETS)
+	$(MAKE) --no-print-directory board-test
+
+# The board in a box (tests/board/): per architecture in BOARD_ARCHS, a
+# Debian 12 VM under qemu-system (software emulation, no network device)
+# with systemd as PID 1 installs make cross's .deb and runs it under the
+# shipped unit; the VM's image is built once into ~/.cache/fleetmedic/board.
+# Results: $(BUILD)/board/ARCH/share/guest.log. Run after the other suites
+# (it keeps both cores busy for minutes).
+BOARD_ARCHS ?= arm64 armhf
+board-test: cross
+	toolchains/host-packages.sh
+	@set -e; for a in $(BOARD_ARCHS); do tests/board/run.sh $$a $(BUILD) $(BUILD)/board/$$a; done
 
 # Incident 1 from real parts (etcd, dockerd, journal files) watched by run,
 # reported to a local controller: nodes, show, triage, check, the fix applied

@@ -40,6 +40,11 @@ pkgs=(
   clang libclang-rt-14-dev
   # the unit's sandbox checked against what the agent does (tests/check_unit.sh)
   strace
+  # the board in a box (tests/board/): Debian arm64/armhf root file systems
+  # built with mmdebstrap (arch-test: its foreign-architecture check; the
+  # maintainer scripts run under qemu-user-static through binfmt_misc),
+  # booted in qemu-system-aarch64/-arm, each run on a qcow2 overlay
+  mmdebstrap arch-test qemu-system-arm qemu-utils
 )
 
 missing=()

@@ -9,8 +9,9 @@
  *    ephemeral key exchange in 1.3; certificates signed with RSA (kubeadm's
  *    default, 2048 bits; PSS for 1.3) or ECDSA P-256/P-384; key shares
  *    X25519, P-256, P-384;
- *  - DTLS 1.2 with PSK (client in the agent, server in the controller),
- *    TLS_PSK_WITH_AES_128_CCM_8 (CoAP's mandatory suite) with Connection ID,
+ *  - DTLS 1.2 with PSK (client in the agent, server in the controller):
+ *    ECDHE-PSK (forward secrecy), and TLS_PSK_WITH_AES_128_CCM_8 (CoAP's
+ *    mandatory suite) for peers without it; Connection ID,
  *    cookies and anti-replay (libcoap);
  *  - X.509 certificate and PEM/DER key parsing (kubeadm's and k3s's PKI).
  * Everything below is what Mbed TLS enables by default beyond that.
@@ -46,9 +47,16 @@
 #undef MBEDTLS_PK_PARSE_EC_COMPRESSED
 #undef MBEDTLS_ECJPAKE_C
 
-/* Key exchanges: PSK (DTLS), ECDHE-RSA and ECDHE-ECDSA (TLS 1.2). */
+/* Key exchanges: PSK and ECDHE-PSK (DTLS), ECDHE-RSA and ECDHE-ECDSA (TLS
+ * 1.2). ECDHE-PSK gives the DTLS session forward secrecy: a node's PSK
+ * stolen later (it sits on the board's SD card) decrypts no recorded
+ * session. With CBC out, its one suite here is
+ * TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256 (the Pi 4's Cortex-A72 has no
+ * AES instructions, so ChaCha20 is also the faster cipher there); the
+ * controller prefers it, a plain-PSK peer still gets PSK-WITH-AES-128-CCM-8.
+ * Its cost, one X25519 key pair and one shared secret a side per
+ * handshake, is measured on the board VM (bench/RESULTS.md, board). */
 #undef MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED
-#undef MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED
 #undef MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED
 #undef MBEDTLS_KEY_EXCHANGE_RSA_ENABLED
 #undef MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED

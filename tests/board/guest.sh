@@ -211,6 +211,34 @@ figure "burst_vmrss_kb $rss kB"
 figure "burst_private_dirty_kb $dirty kB"
 check "the agent survived the burst (active/running)" running
 
+section "the DTLS handshake's CPU time on this core (bench/coap_load against a second controller)"
+# CPU seconds of a process from /proc/PID/stat (utime + stime, in ticks).
+cpu_ticks() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }
+if [ -x "$FM/coap_load" ]; then
+    N=40
+    (umask 077 && "$FM/coap_load" keys $N >/tmp/load.keys)
+    systemd-run --quiet --unit=fm-load-ctl "$CTL" serve --listen 127.0.0.1:5699 --keys /tmp/load.keys \
+        --db /tmp/load.db -v
+    wait_for 60 sh -c "journalctl -u fm-load-ctl -o cat | grep -q 'serving CoAP over DTLS-PSK'"
+    spid=$(systemctl show fm-load-ctl -p MainPID --value)
+    s0=$(cpu_ticks "$spid")
+    hz=$(getconf CLK_TCK)
+    # bash's time keyword: the client's user and system CPU seconds.
+    TIMEFORMAT='%3U %3S'
+    { time "$FM/coap_load" run --server 127.0.0.1:5699 --nodes $N --window 1 >/tmp/load.out 2>&1; } 2>/tmp/load.time
+    lrc=$?
+    read -r cu cs </tmp/load.time
+    s1=$(cpu_ticks "$spid")
+    cat /tmp/load.out
+    check "$N DTLS sessions set up one at a time (coap_load exit $lrc)" [ "$lrc" = 0 ]
+    suite=$(journalctl -u fm-load-ctl -o cat | sed -n "s/.*DTLS session with .* (\(TLS-[A-Z0-9-]*\)).*/\1/p" | sort | uniq -c)
+    echo "# cipher suites the controller agreed on: $suite"
+    check "the board builds agree on ECDHE-PSK (forward secrecy)" grep -q "TLS-ECDHE-PSK" <<<"$suite"
+    figure "handshake_server_cpu_ms $(( (s1 - s0) * 1000 / hz / N )) ms per session (controller: handshake + first heartbeat, TCG)"
+    figure "handshake_client_cpu_ms $(awk -v u="$cu" -v s="$cs" -v n=$N 'BEGIN { printf "%.1f", (u + s) * 1000 / n }') ms per session (coap_load: handshake + first heartbeat, TCG)"
+    systemctl stop fm-load-ctl
+fi
+
 section "systemd-analyze security fleetmedic-agent"
 systemd-analyze security fleetmedic-agent --no-pager | tail -3
 score=$(systemd-analyze security fleetmedic-agent --no-pager | sed -n 's/.*Overall exposure level for fleetmedic-agent.service: \([0-9.]*\).*/\1/p')

@@ -64,6 +64,9 @@ trap cleanup EXIT
 # What the guest gets: the product as built, the node's files, the script.
 cp "$deb" "$share/"
 cp "$controller" "$share/fleetmedic-controller"
+# The DTLS load generator of bench/ (static in the board builds): the
+# handshake's CPU time on the board.
+[ -x "$build/bench/coap_load" ] && cp "$build/bench/coap_load" "$share/coap_load"
 cp "$here/guest.sh" "$share/guest.sh"
 chmod 755 "$share/guest.sh"
 "$repo/tests/harness/tree.sh" "$share/node" kubeadm >/dev/null || die "tree.sh failed"
