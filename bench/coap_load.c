@@ -9,7 +9,7 @@
  *       opens N DTLS-PSK sessions (each its own identity, key and UDP
  *       socket, so its own source port), at most W (64) in set-up at once;
  *       each session's first request is a healthy heartbeat. Prints
- *       "connected nodes=N failed=F seconds=S per_s=R" once every session's
+ *       "connected nodes=N failed=F seconds=S per_s=R suite=CIPHER" once every session's
  *       heartbeat was answered 2.04, then with --server-pid the controller's
  *       memory: "server_mem rss_kb=… private_dirty_kb=… rss_anon_kb=…
  *       rss_file_kb=…" (/proc/PID/status, smaps_rollup). With --seconds T every session then
@@ -362,8 +362,14 @@ static int connect_all(unsigned window, double deadline_s)
 		g.nready = 0; /* the load phase fills the stack itself */
 	}
 	double dt = now_s() - t0;
-	printf("connected nodes=%u failed=%u seconds=%.3f per_s=%.1f\n", g.up, g.n - g.up, dt,
-	       dt > 0 ? g.up / dt : 0);
+	const char *suite = "none";
+	for (unsigned i = 0; i < g.n; i++)
+		if (g.nodes[i].up) {
+			suite = fm_coap_session_cipher(g.nodes[i].s);
+			break;
+		}
+	printf("connected nodes=%u failed=%u seconds=%.3f per_s=%.1f suite=%s\n", g.up, g.n - g.up, dt,
+	       dt > 0 ? g.up / dt : 0, suite);
 	fflush(stdout);
 	return g.up == g.n ? 0 : -1;
 }

@@ -107,10 +107,7 @@ struct scan {
 	size_t best[HAL_FS_PATHS];
 	/* Block-device mounts by major:minor, to name ext4 devices' mounts. */
 	int n_dev;
-	struct {
-		unsigned major, minor;
-		char mount_point[128];
-	} dev[EXT4_MOUNTS];
+	struct hal_mount dev[EXT4_MOUNTS]; /* each device's first mount */
 	int bad;
 	bool ro_imposed; /* a read-only mount over a read-write superblock */
 };
@@ -146,13 +143,8 @@ static int mount_line(char *line, void *ctx)
 		for (k = 0; k < sc->n_dev; k++)
 			if (sc->dev[k].major == m.major && sc->dev[k].minor == m.minor)
 				break;
-		if (k == sc->n_dev && k < EXT4_MOUNTS) {
-			sc->dev[k].major = m.major;
-			sc->dev[k].minor = m.minor;
-			hal_copy(sc->dev[k].mount_point, sizeof(sc->dev[k].mount_point),
-				 m.mount_point);
-			sc->n_dev++;
-		}
+		if (k == sc->n_dev && k < EXT4_MOUNTS)
+			sc->dev[sc->n_dev++] = m;
 	}
 	return 0;
 }
@@ -311,6 +303,58 @@ static int block_dev(const char *name, void *ctx)
 	return 0;
 }
 
+/* /proc/stat's btime: when this boot began, seconds since the epoch; 0
+ * unknown. */
+static int btime_line(char *line, void *ctx)
+{
+	long long v;
+	if (sscanf(line, "btime %lld", &v) == 1 && v > 0)
+		*(int64_t *)ctx = v;
+	return 0;
+}
+
+/* The ext4 error record beside the mounts: a read-only mount's filesystem
+ * with errors (fs_errors), and a mount whose filesystem recorded an error
+ * during this boot under errors=remount-ro (error_this_boot), added to ro[]
+ * even where its mount and superblock still read "rw": Linux 6.1.y since
+ * the backport of "ext4: don't set SB_RDONLY after filesystem errors" (and
+ * 6.5 before "emergency_ro" was shown) stops writes without saying so in
+ * mountinfo, so the error record is the one sign there. */
+static void mark_errors(const char *root, struct hal_storage *s, struct scan *sc)
+{
+	int64_t boot = 0;
+	hal_each_line(root, "/proc/stat", btime_line, &boot);
+	for (int k = 0; k < s->n_ext4; k++) {
+		const struct hal_ext4 *x = &s->ext4[k];
+		if (!x->dev_known || x->errors_count <= 0)
+			continue;
+		bool this_boot = boot > 0 && x->last.time >= boot;
+		bool listed = false;
+		for (int i = 0; i < s->n_ro; i++)
+			if (s->ro[i].major == x->major && s->ro[i].minor == x->minor) {
+				s->ro[i].fs_errors = true;
+				s->ro[i].error_this_boot = this_boot;
+				listed = true;
+			}
+		if (listed || !this_boot)
+			continue;
+		for (int d = 0; d < sc->n_dev; d++) {
+			struct hal_mount *m = &sc->dev[d];
+			if (m->major != x->major || m->minor != x->minor || strcmp(m->errors, "remount-ro") != 0)
+				continue;
+			s->ro_seen++;
+			if (s->n_ro < HAL_RO_MAX) {
+				s->ro[s->n_ro] = *m;
+				s->ro[s->n_ro].fs_errors = true;
+				s->ro[s->n_ro].error_this_boot = true;
+				s->n_ro++;
+			}
+		}
+	}
+	for (int i = 0; i < s->n_ro; i++)
+		s->ro[i].ro_imposed = sc->ro_imposed;
+}
+
 int hal_storage_read(const char *root, struct hal_storage *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -341,13 +385,7 @@ int hal_storage_read(const char *root, struct hal_storage *s)
 
 	struct ext4_scan es = {.root = root, .s = s, .mounts = &sc};
 	hal_dir_each(root, "/sys/fs/ext4", "", ext4_dev, &es);
-	for (int i = 0; i < s->n_ro; i++) {
-		s->ro[i].ro_imposed = sc.ro_imposed;
-		for (int k = 0; k < s->n_ext4; k++)
-			if (s->ext4[k].dev_known && s->ext4[k].major == s->ro[i].major &&
-			    s->ext4[k].minor == s->ro[i].minor && s->ext4[k].errors_count > 0)
-				s->ro[i].fs_errors = true;
-	}
+	mark_errors(root, s, &sc);
 	struct block_scan bs = {.root = root, .s = s};
 	hal_dir_each(root, "/sys/block", "", block_dev, &bs);
 	return rc < 0 ? rc : 0;
@@ -356,6 +394,8 @@ int hal_storage_read(const char *root, struct hal_storage *s)
 bool hal_mount_remounted_ro(const struct hal_mount *m)
 {
 	if (m->emergency_ro)
+		return true;
+	if (m->fs_errors && m->error_this_boot && strcmp(m->errors, "remount-ro") == 0)
 		return true;
 	if (!m->super_ro)
 		return false;

@@ -159,6 +159,43 @@ static void put_state_fact(void *arg, struct fm_facts *facts)
 	fm_facts_put(facts, "agent.state", st.dir, f);
 }
 
+/* The one line `systemctl status` shows (sd_notify STATUS=): how many
+ * diagnoses are raised and the worst, whether the controller is reached,
+ * what waits in the queue. Sent when it changes: after each change of the
+ * diagnoses and at each watchdog tick (the uplink's state moves alone). */
+static void say_status(struct agent *a)
+{
+	static char last[256];
+	char line[256];
+	cJSON *act = fm_core_active(a->core);
+	int n = 0, w = 0;
+	const char *worst = NULL;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, act)
+	{
+		int sev = fm_report_severity(cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity")));
+		n++;
+		if (sev > w || !worst) {
+			w = sev;
+			worst = cJSON_GetStringValue(cJSON_GetObjectItem(d, "code"));
+		}
+	}
+	static const char *const sev_name[] = {"info", "info", "warning", "critical"};
+	int len = n ? snprintf(line, sizeof(line), "STATUS=%d diagnos%s, worst %s %s", n, n == 1 ? "is" : "es",
+			       sev_name[w >= 0 && w <= 3 ? w : 0], worst ? worst : "?")
+		    : snprintf(line, sizeof(line), "STATUS=healthy: no diagnosis");
+	cJSON_Delete(act);
+	size_t queued = fm_queue_count(a->queue);
+	if (len > 0 && (size_t)len < sizeof(line))
+		snprintf(line + len, sizeof(line) - (size_t)len, "; controller %s %s; %zu queued",
+			 a->o->controller ? a->o->controller : "(none)",
+			 fm_uplink_ready(a->uplink) ? "reached" : "not reached", queued);
+	if (strcmp(line, last) == 0)
+		return;
+	memcpy(last, line, sizeof(last));
+	notify(line);
+}
+
 /* What changed in the diagnoses: to the queue and the controller. */
 static void on_changes(void *arg, const cJSON *changes)
 {
@@ -181,6 +218,7 @@ static void on_changes(void *arg, const cJSON *changes)
 	fm_queue_set_reported(a->queue, act);
 	cJSON_Delete(act);
 	fm_uplink_kick(a->uplink);
+	say_status(a);
 }
 
 /* One timer for what fm_core has due next; none while etcd alone is
@@ -386,8 +424,8 @@ static void on_cri_event(void *arg, const char *what)
 
 static void on_watchdog(struct fm_timer *t)
 {
-	(void)t;
 	notify("WATCHDOG=1");
+	say_status(container_of(t, struct agent, watchdog_timer));
 }
 
 static void on_stop(struct fm_signal *s, int signo)
@@ -805,6 +843,7 @@ int fm_daemon_run(struct fm_opts *o, const struct fm_opts *cli)
 	if (wd)
 		fm_timer_arm(&a.watchdog_timer, wd / 2000 ? wd / 2000 : 1, wd / 2000 ? wd / 2000 : 1);
 	notify("READY=1");
+	say_status(&a);
 	fm_notice("run: node %s reporting to %s (heartbeat %us, state in %s)", a.node, o->controller,
 		  (unsigned)(o->heartbeat_ms / 1000), o->state_dir);
 	status = fm_loop_run(a.ss.loop) < 0 ? EXIT_FINDING : 0;

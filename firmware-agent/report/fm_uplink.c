@@ -280,7 +280,7 @@ static void answered_me(struct fm_uplink *u, coap_pdu_code_t code, const coap_pd
 		fm_notice("uplink: %s reachable again (%s); %zu report(s) queued", u->controller,
 			  fm_coap_session_cipher(u->s), fm_queue_count(u->q));
 	else
-		fm_info("uplink: session with %s open (%s)", u->controller, fm_coap_session_cipher(u->s));
+		fm_notice("uplink: session with %s open (%s)", u->controller, fm_coap_session_cipher(u->s));
 	u->complained = false;
 	u->backoff_ms = u->retry_min_ms;
 	u->ready = true;

@@ -23,7 +23,10 @@
  *   hal.readonly id the mount point: every block-device mount that is
  *                read-only: device, fstype, mount_ro, superblock_ro,
  *                emergency_ro (ext4 >= Linux 6.5 after an error),
- *                fs_errors (ext4 recorded errors on it), mount_ro_imposed
+ *                (also a mount whose ext4 recorded an error this boot under
+ *                errors=remount-ro, "rw" as it may still read),
+ *                fs_errors (ext4 recorded errors on it), error_this_boot
+ *                (the last one since /proc/stat's btime), mount_ro_imposed
  *                (this namespace's mounts are made read-only from above: a
  *                sandbox), remounted_ro (the
  *                kernel did it, typically ext4's errors=remount-ro: see

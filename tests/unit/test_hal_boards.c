@@ -334,6 +334,24 @@ static void sandboxed_remount_seen(void **state)
 	assert_true(hal_mount_remounted_ro(&m));
 }
 
+/* Debian 12's 6.1.y kernel after an ext4 error under errors=remount-ro: no
+ * "ro" anywhere in mountinfo, the error record after this boot's btime is
+ * the sign; an error from before this boot is not. */
+static void remount_seen_by_error_record(void **state)
+{
+	(void)state;
+	cJSON *facts = facts_of("generic-remount-6.1");
+	const cJSON *etcd = fmh_find(facts, "hal.readonly", "/var/lib/etcd");
+	assert_non_null(etcd);
+	assert_false(fmh_jbool(etcd, "mount_ro"));
+	assert_false(fmh_jbool(etcd, "superblock_ro"));
+	assert_true(fmh_jbool(etcd, "error_this_boot"));
+	assert_true(fmh_jbool(etcd, "remounted_ro"));
+	assert_null(fmh_find(facts, "hal.readonly", "/srv/old"));
+	assert_null(fmh_find(facts, "hal.readonly", "/"));
+	cJSON_Delete(facts);
+}
+
 /* Every file malformed: unknown with a reason for each, never a crash. */
 static void malformed_files_are_unknown(void **state)
 {
@@ -464,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(jetsons_thermal_zones_l4t_emmc),
 	    cmocka_unit_test(generic_readonly_remount_and_worn_emmc),
 	    cmocka_unit_test(sandboxed_remount_seen),
+	    cmocka_unit_test(remount_seen_by_error_record),
 	    cmocka_unit_test(malformed_files_are_unknown),
 	    cmocka_unit_test(empty_root_is_unknown),
 	    cmocka_unit_test(decoders),

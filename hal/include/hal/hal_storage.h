@@ -48,21 +48,28 @@ struct hal_mount {
 	bool super_ro;	   /* the filesystem's (superblock) options: "ro" or "emergency_ro" */
 	bool emergency_ro; /* "emergency_ro": ext4 (Linux >= 6.5) stopped writes after an error */
 	char errors[24];   /* super option errors=...: "remount-ro", "continue", "" */
-	bool fs_errors;	   /* ext4 recorded errors on this filesystem (set for ro[] only) */
-	bool ro_imposed;   /* this namespace has read-only mounts over read-write
-			    * superblocks: mount flags imposed from above (set for ro[] only) */
+	bool fs_errors;	      /* ext4 recorded errors on this filesystem (ro[] only) */
+	bool error_this_boot; /* the last of them during this boot (/proc/stat btime) */
+	bool ro_imposed;      /* this namespace has read-only mounts over read-write
+			       * superblocks: flags imposed from above (ro[] only) */
 };
 
-/* true when the kernel, not whoever mounted it, made m read-only: ext4's
- * "emergency_ro" (Linux >= 6.5); a read-only superblock under a mount still
- * "rw" (older kernels); or, where the mount's own flag says nothing, a
- * read-only superblock on a filesystem that has recorded errors and whose
- * error behaviour is not "continue" or "panic". The mount's flag says
- * nothing inside a sandbox such as the unit's (systemd's
- * ProtectSystem=strict remounts every mount of the service's namespace
- * "ro"); such a namespace shows itself by read-only mounts over read-write
- * superblocks (ro_imposed). ext4's error counters are read on every kernel
- * since 2.6.3x, so this holds on Jetson L4T's 4.9 too. */
+/* true when the kernel, not whoever mounted it, made m read-only:
+ *  - ext4's "emergency_ro" superblock option (Linux >= 6.5 shows it);
+ *  - an ext4 error recorded during this boot on a filesystem mounted
+ *    errors=remount-ro: the kernel has stopped its writes, whatever
+ *    mountinfo says (Linux 6.1.y as Debian 12 ships it, after "ext4: don't
+ *    set SB_RDONLY after filesystem errors", keeps "rw" there; seen on the
+ *    board VM, tests/board);
+ *  - a read-only superblock under a mount still "rw" (older kernels, seen
+ *    from the host's mount namespace);
+ *  - inside a sandbox whose mounts are all read-only (systemd's
+ *    ProtectSystem=strict; such a namespace shows read-only mounts over
+ *    read-write superblocks, ro_imposed), a read-only superblock over
+ *    recorded errors whose behaviour is not "continue" or "panic".
+ * ext4's error record (/sys/fs/ext4, since 2.6.3x) reads the same in every
+ * mount namespace and on Jetson L4T's 4.9, so no case needs the host's
+ * /proc/1/mountinfo (hidden from the unit anyway: ProtectProc=invisible). */
 bool hal_mount_remounted_ro(const struct hal_mount *m);
 
 struct hal_fs {
