@@ -171,6 +171,7 @@ sleep 60
 read -r rss dirty < <(memory)
 figure "steady_vmrss_kb $rss kB"
 figure "steady_private_dirty_kb $dirty kB"
+mkdir -p "$FM/guest" && cp "/proc/$(main_pid)/smaps" "$FM/guest/agent-smaps-steady.txt"
 
 section "incident 1: kubelet's conflict lines in the real journal, under kubelet.service"
 # Each line as kubelet writes it to stderr (klog), through journald's stream.
@@ -228,6 +229,9 @@ ro_fact=$(ro_fact_of)
 echo "# the agent's hal.readonly for $mnt: $ro_fact"
 check "from inside the sandbox the agent reads mount_ro true" grep -q '"mount_ro":true' <<<"$ro_fact"
 check "and still knows the kernel remounted it (remounted_ro true)" grep -q '"remounted_ro":true' <<<"$ro_fact"
+remount_shown() { "$CTL" show "$NODE" --db "$DB" --json 2>/dev/null | grep -q "\"hal.readonly:$mnt\""; }
+check "the controller's fs-corruption for $dev has the remount (hal.readonly:$mnt) as evidence" wait_for 60 remount_shown
+"$CTL" show "$NODE" --db "$DB" | sed -n '/fs-corruption/,/raised/p'
 
 section "the watchdog: SIGSTOP, killed and restarted after WatchdogSec"
 wd=$(prop WatchdogUSec)
@@ -260,6 +264,7 @@ sleep 10
 read -r rss dirty < <(memory)
 figure "burst_vmrss_kb $rss kB"
 figure "burst_private_dirty_kb $dirty kB"
+cp "/proc/$(main_pid)/smaps" "$FM/guest/agent-smaps-burst.txt"
 check "the agent survived the burst (active/running)" running
 
 section "the DTLS handshake's CPU time on this core (bench/coap_load against a second controller)"
