@@ -19,6 +19,9 @@
 #include <cjson/cJSON.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -349,6 +352,12 @@ static void round_end(struct agent *a)
 	fm_debug("run: collected %s", a->round.scheduled ? "every source" : fm_sources[a->round.only].name);
 	if (a->round.scheduled) {
 		fm_core_collected(a->core, a->round.staging, collected_kinds, fm_now_ms());
+#ifdef __GLIBC__
+		/* The round's TLS sessions, answers and staging facts are freed
+		 * by now: give their pages back to the kernel, not only the
+		 * heap's top (a board's budget is 1 MB of Private_Dirty). */
+		malloc_trim(0);
+#endif
 	} else {
 		fm_core_commit(a->core, a->round.staging, kinds_of(a->round.only), fm_now_ms());
 		fm_facts_delete(&a->round.staging);
