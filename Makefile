@@ -41,13 +41,13 @@ deps:
 	toolchains/test-tools.sh
 
 build: deps
-	cmake -S . -B $(BUILD)/host -DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD)/host -DFM_WERROR=ON -DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD)/host -j $(JOBS)
 
 # The cross builds first: their checks and qemu tests are part of the suite
 # (registered when $(BUILD)/TRIPLET exists).
 test: deps cross
-	cmake -S . -B $(BUILD)/asan -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+	cmake -S . -B $(BUILD)/asan -DFM_WERROR=ON -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DFM_CROSS_BUILD=$(abspath $(BUILD)) $(CMAKE_ARGS)
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
@@ -83,7 +83,7 @@ cross-%:
 	toolchains/host-packages.sh
 	toolchains/deps.sh $*
 	cmake -S . -B $(BUILD)/$* -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchains/$*.cmake \
-		-DFM_DEPS_PREFIX=$$(toolchains/deps.sh --print-prefix $*) -DFM_STATIC=ON -DFM_TESTS=OFF \
+		-DFM_WERROR=ON -DFM_DEPS_PREFIX=$$(toolchains/deps.sh --print-prefix $*) -DFM_STATIC=ON -DFM_TESTS=OFF \
 		-DCMAKE_BUILD_TYPE=MinSizeRel
 	cmake --build $(BUILD)/$* -j $(JOBS)
 	cd $(BUILD)/$* && cpack -G DEB >/dev/null && ls -1 $(abspath $(BUILD))/$*/*.deb
@@ -108,7 +108,7 @@ fuzz: deps fuzz-build
 
 fuzz-build:
 	cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=$(FUZZ_CC) -DFM_FUZZ=ON \
-		-DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+		-DFM_WERROR=ON -DFM_DEPS_PREFIX=$(DEPS) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD)/fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 
 # The agent's run under mixed activity (tests/soak/soak.c), SOAK_SECONDS
@@ -118,7 +118,7 @@ fuzz-build:
 # ASan one 90 s with the bound (label soak).
 SOAK_SECONDS ?= 1800
 soak: build
-	cmake -S . -B $(BUILD)/asan -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD)/asan -DFM_WERROR=ON -DFM_DEPS_PREFIX=$(DEPS) -DFM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(BUILD)/asan -j $(JOBS) --target fm_soak
 	SOAK_SECONDS=$(SOAK_SECONDS) FM_SOAK_BUILD=host FM_AGENT=$(abspath $(BUILD))/host/firmware-agent/fleetmedic-agent \
 		FM_CONTROLLER=$(abspath $(BUILD))/host/fleet-controller/fleetmedic-controller \

@@ -27,5 +27,5 @@ need '^fault/' 10 "fault tests"
 need '^fuzz-replay/' 22 "fuzz corpus replays"
 need '^cross/qemu/' 2 "board builds under qemu"
 need '^cross/(static|deps|package|install)/' 8 "board build checks"
-need '^check/' 4 "build checks"
+need '^check/' 5 "build checks"
 exit $status

@@ -418,7 +418,7 @@ static int drain(struct fm_journal *jr, bool bounded)
 	uint64_t t0 = now_us();
 	size_t read = 0, handled = 0; /* all entries, ours */
 	uint64_t rewrites = jr->rewrites;
-	int rc;
+	int rc = 1; /* cut by the budget before reading: entries may remain */
 	for (;;) {
 		if (bounded && read % BATCH_CLOCK_EVERY == BATCH_CLOCK_EVERY - 1 && now_us() - t0 > BATCH_US)
 			break;
