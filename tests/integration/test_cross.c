@@ -177,6 +177,45 @@ static void check_etcd_and_journal(void **state)
 	free(r);
 }
 
+/* A host name from /etc/hosts, resolved by the static build (glibc's static
+ * NSS: files and dns only, as the config file says): etcd named by the node
+ * name its certificate carries (pi-master1), which a private /etc/hosts --
+ * bind-mounted over the real one in a mount namespace of the agent's own --
+ * maps to 127.0.0.1. TLS checks the name against the certificate's SANs. */
+static void names_from_etc_hosts(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], hosts[PATH_MAX + 8], url[96];
+	assert_int_equal(fmh_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+	FILE *f = fopen(hosts, "w");
+	assert_non_null(f);
+	fprintf(f, "127.0.0.1 pi-master1 etcd.pi-cluster.test\n");
+	assert_int_equal(fclose(f), 0);
+	const char *port = strrchr(etcd.url, ':');
+	assert_non_null(port);
+	snprintf(url, sizeof(url), "https://pi-master1%s", port);
+	const char *argv[] = {"unshare", "--mount", "--propagation", "private", "sh", "-c",
+			      "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"", "sh", hosts,
+			      fmh_agent(), "probe", "etcd", "--json", "--timeout", "10s", "--root", root,
+			      "--etcd", url, NULL};
+	static char out[1 << 20], err[8192];
+	int status = -1;
+	assert_int_equal(fmh_run2(argv, out, sizeof(out), err, sizeof(err), &status, 120000), 0);
+	cJSON *j = cJSON_Parse(out);
+	if (!j)
+		fail_msg("probe etcd printed no JSON (exit %d): %s", status, err);
+	const cJSON *facts = cJSON_IsArray(j) ? j : fmh_field(j, "facts");
+	const cJSON *e = fmh_find(facts, "etcd.endpoint", url);
+	if (!e)
+		fail_msg("no etcd.endpoint for %s: %s", url, out);
+	if (strcmp(fmh_jstr(e, "state"), "ok") != 0)
+		fail_msg("etcd at %s from the %s agent: %s (%s)", url, triplet, fmh_jstr(e, "state"),
+			 fmh_jstr_opt(e, "reason") ? fmh_jstr_opt(e, "reason") : "");
+	print_message("%s agent under qemu: %s resolved from /etc/hosts, etcd answered over mTLS\n", triplet, url);
+	cJSON_Delete(j);
+}
+
 /* run: the board build's uplink (libcoap and the trimmed Mbed TLS, DTLS 1.2
  * PSK) to the native controller on loopback; the journal's name conflict
  * becomes the controller's stored diagnosis. */
@@ -279,6 +318,7 @@ int main(void)
 		cmocka_unit_test(prints_version),
 		cmocka_unit_test(detects_boards),
 		cmocka_unit_test(check_etcd_and_journal),
+		cmocka_unit_test(names_from_etc_hosts),
 		cmocka_unit_test(run_reports_over_dtls),
 		cmocka_unit_test(probe_cri_containerd),
 	};
