@@ -142,7 +142,8 @@ static int spawn_dockerd(struct fmh_docker *d)
 	const char *argv[] = {"dockerd", "--data-root", data, "--exec-root", exec, "-H", h,
 			      "--pidfile", pidf, "--iptables=false", "--ip6tables=false",
 			      "--bridge=none", "--ip-masq=false", "--containerd-namespace", d->ns,
-			      "--containerd-plugins-namespace", nsp, NULL};
+			      "--containerd-plugins-namespace", nsp,
+			      d->tcp[0] ? "-H" : NULL, d->tcp, NULL};
 	pid_t pid = fmh_spawn(argv, d->log);
 	if (pid < 0)
 		return (int)pid;
@@ -199,9 +200,27 @@ int fmh_docker_start(struct fmh_docker *d)
 	return fmh_docker_start_at(d, NULL);
 }
 
+static int start(struct fmh_docker *d, const char *data_root, bool tcp);
+
 int fmh_docker_start_at(struct fmh_docker *d, const char *data_root)
 {
+	return start(d, data_root, false);
+}
+
+int fmh_docker_start_tcp(struct fmh_docker *d)
+{
+	return start(d, NULL, true);
+}
+
+static int start(struct fmh_docker *d, const char *data_root, bool tcp)
+{
 	memset(d, 0, sizeof(*d));
+	if (tcp) {
+		int port = fmh_free_port();
+		if (port < 0)
+			return port;
+		snprintf(d->tcp, sizeof(d->tcp), "tcp://127.0.0.1:%d", port);
+	}
 	fmh_init();
 	/* Orphans of dockerd (containerd, shims) re-parent to us, so they are
 	 * ours to find by pid. */

@@ -29,6 +29,7 @@ struct fmh_docker {
 	char host[128];     /* "unix://" + sock */
 	char log[PATH_MAX];
 	char ns[32];        /* containerd namespace */
+	char tcp[48];       /* "tcp://127.0.0.1:PORT" when also listening there (fmh_docker_start_tcp), else "" */
 };
 
 /* Starts dockerd and imports the image. Waits up to 60 s for /_ping. 0 or
@@ -38,6 +39,10 @@ int fmh_docker_start(struct fmh_docker *d);
  * caller owns, e.g. a loop-mounted filesystem; NULL: dir/data). Stopping
  * unmounts what Docker mounted under it, never data_root itself. */
 int fmh_docker_start_at(struct fmh_docker *d, const char *data_root);
+/* fmh_docker_start() also listening on a free loopback TCP port, plain HTTP
+ * (-H tcp://127.0.0.1:PORT, in d->tcp beside the unix socket), as
+ * DOCKER_HOST=tcp://... names it. */
+int fmh_docker_start_tcp(struct fmh_docker *d);
 /* Stops dockerd cleanly (SIGTERM by its pid: it unmounts its layers and
  * stops its containerd), then kills by pid what is left of it and unmounts
  * what it left under its dirs, as fmh_docker_stop() does, but keeps the

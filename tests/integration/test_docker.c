@@ -133,6 +133,40 @@ static void test_incident1_conflict(void **state)
 	cJSON_Delete(r.json);
 }
 
+/* DOCKER_HOST=tcp://127.0.0.1:PORT, as the environment of a node whose
+ * dockerd listens on TCP names it: the same daemon, its containers and the
+ * stale attempt seen over plain HTTP on loopback (a second dockerd, started
+ * with -H tcp://, beside the unix socket). */
+static void test_docker_host_tcp(void **state)
+{
+	(void)state;
+	struct fmh_docker tk;
+	char id23[65], id24[65], s23[13];
+	assert_int_equal(fmh_docker_start_tcp(&tk), 0);
+	assert_int_equal(fmh_docker_run_exited(&tk, APISERVER(23), id23, "exit 0"), 0);
+	assert_int_equal(fmh_docker_run(&tk, APISERVER(24), id24, "sleep", "1000", NULL), 0);
+	snprintf(s23, sizeof(s23), "%.12s", id23);
+	assert_int_equal(setenv("DOCKER_HOST", tk.tcp, 1), 0);
+	struct fmh_agent_run r;
+	fmh_run_agent(&r, "probe", "docker", "--json", NULL);
+	unsetenv("DOCKER_HOST");
+	if (r.status != 0 || !r.json)
+		fail_msg("probe docker with DOCKER_HOST=%s exited %d: %s", tk.tcp, r.status, r.err);
+	const cJSON *facts = fmh_field(r.json, "facts");
+	/* The daemon's fact names the endpoint as the agent speaks to it. */
+	char url[64];
+	snprintf(url, sizeof(url), "http://%s", tk.tcp + strlen("tcp://"));
+	const cJSON *d = fmh_find(facts, "docker.daemon", url);
+	if (!d)
+		fail_msg("no docker.daemon for %s: %s", url, r.out);
+	assert_string_equal(fmh_jstr(d, "state"), "ok");
+	const cJSON *st = fmh_find(facts, "docker.stale_attempt", s23);
+	assert_non_null(st);
+	assert_int_equal((int)fmh_jnum(st, "stale_attempt"), 23);
+	cJSON_Delete(r.json);
+	assert_int_equal(fmh_docker_stop(&tk), 0);
+}
+
 /* Incident 2: an apiserver container Exited (255) whose layer is gone: the
  * daemon cannot inspect it, so `docker logs` fails; the fact carries the
  * daemon's text verbatim. */
@@ -390,6 +424,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_incident1_conflict),
+		cmocka_unit_test(test_docker_host_tcp),
 		cmocka_unit_test(test_incident2_logs_unreadable),
 		cmocka_unit_test(test_watch_latency_crashloop_restart),
 		cmocka_unit_test(test_remove_guarded),
