@@ -1,39 +1,21 @@
-/* fm_base64: see fm_base64.h. */
+/* fm_base64: see fm_base64.h. The decoding is Mbed TLS's (already linked for
+ * TLS); what is ours is the alphabet check in front of it, which gives the
+ * offset of a bad character for the error message and refuses what Go's
+ * StdEncoding refuses but Mbed TLS would take (spaces before a line break,
+ * a lone CR is skipped by Go, refused here and by Mbed TLS alike). */
 #include "fm_base64.h"
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 
-/* 0..63 for the alphabet, 64 for '=', 65 for a skipped line break, 255 for
- * anything else. Works on unsigned char, so bytes >= 0x80 are simply BAD
- * whatever the signedness of char (unsigned on ARM, signed on x86). */
-#define PAD  64
-#define SKIP 65
-#define BAD  255
+#include <mbedtls/base64.h>
 
-static unsigned char value_of(unsigned char c)
+static bool allowed(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return (unsigned char)(c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (unsigned char)(c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (unsigned char)(c - '0' + 52);
-	switch (c) {
-	case '+':
-		return 62;
-	case '/':
-		return 63;
-	case '=':
-		return PAD;
-	case '\r':
-	case '\n':
-		return SKIP;
-	default:
-		return BAD;
-	}
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+	       c == '/' || c == '=' || c == '\n' || (c == '\r');
 }
 
 size_t fm_base64_decoded_max(size_t in_len)
@@ -45,62 +27,26 @@ int fm_base64_decode(unsigned char *out, size_t out_size, size_t *out_len, const
 		     size_t in_len, size_t *bad_at)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	unsigned char quad[4];
-	size_t at[4] = {0};
-	size_t n = 0, q = 0;
-	bool ended = false; /* a quad with padding was seen: nothing may follow */
-
-	if (bad_at)
-		*bad_at = 0;
+	size_t first_pad = in_len;
 	for (size_t i = 0; i < in_len; i++) {
-		unsigned char v = value_of(s[i]);
-		if (v == SKIP)
-			continue;
-		if (v == BAD || ended) {
+		/* a CR only as the start of a CRLF line break */
+		if (!allowed(s[i]) || (s[i] == '\r' && (i + 1 == in_len || s[i + 1] != '\n'))) {
 			if (bad_at)
 				*bad_at = i;
 			return -EINVAL;
 		}
-		at[q] = i;
-		quad[q++] = v;
-		if (q < 4)
-			continue;
-		q = 0;
-		/* '=' only in the last two places, and "x=y=" is not a thing. */
-		if (quad[0] == PAD || quad[1] == PAD || (quad[2] == PAD && quad[3] != PAD)) {
-			size_t k = quad[0] == PAD ? 0 : quad[1] == PAD ? 1 : 3;
-			if (bad_at)
-				*bad_at = at[k];
-			return -EINVAL;
-		}
-		uint32_t bits = (uint32_t)quad[0] << 18 | (uint32_t)quad[1] << 12;
-		size_t got = 1;
-		if (quad[2] != PAD) {
-			bits |= (uint32_t)quad[2] << 6;
-			got = 2;
-			if (quad[3] != PAD) {
-				bits |= quad[3];
-				got = 3;
-			}
-		}
-		/* The bits past the last whole byte must be zero (RFC 4648 3.5). */
-		if ((got == 1 && (bits & 0xffff)) || (got == 2 && (bits & 0xff))) {
-			if (bad_at)
-				*bad_at = at[got];
-			return -EINVAL;
-		}
-		if (out_size - n < got) /* n <= out_size always */
-			return -ENOBUFS;
-		out[n++] = (unsigned char)(bits >> 16);
-		if (got > 1)
-			out[n++] = (unsigned char)(bits >> 8);
-		if (got > 2)
-			out[n++] = (unsigned char)bits;
-		ended = got < 3;
+		if (s[i] == '=' && first_pad == in_len)
+			first_pad = i;
 	}
-	if (q != 0) {
+	size_t n = 0;
+	int rc = mbedtls_base64_decode(out, out_size, &n, s, in_len);
+	if (rc == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
+		return -ENOBUFS;
+	if (rc != 0) {
+		/* every character is of the alphabet: the padding is misplaced,
+		 * or the input ends mid-quad */
 		if (bad_at)
-			*bad_at = in_len;
+			*bad_at = first_pad;
 		return -EINVAL;
 	}
 	*out_len = n;

@@ -1,13 +1,13 @@
-/* fm_base64: strict decoding of standard base64 (RFC 4648 section 4), as
+/* fm_base64: decoding of standard base64 (RFC 4648 section 4), as
  * kubeconfigs carry certificates and keys (certificate-authority-data ...:
- * Go's base64.StdEncoding, padded).
+ * Go's base64.StdEncoding, padded), through Mbed TLS's decoder.
  *
- * Strict: only the standard alphabet, padding required (the length without
- * line breaks is a multiple of 4), '=' only in the last one or two places,
- * and the unused low bits of the last character must be zero (RFC 4648
- * section 3.5), so every input has one decoding. Line breaks (CR, LF) are
- * skipped anywhere, as Go's decoder does; any other character (spaces
- * included) is an error.
+ * Only the standard alphabet, padding required (the length without line
+ * breaks is a multiple of 4), '=' only in the last one or two places. Line
+ * breaks (LF, CRLF) are skipped anywhere, as Go's decoder does; any other
+ * character (spaces and a lone CR included) is an error. The unused low
+ * bits of the last character are not checked (neither does Go's
+ * StdEncoding).
  */
 #ifndef FM_BASE64_H
 #define FM_BASE64_H
@@ -19,8 +19,9 @@ size_t fm_base64_decoded_max(size_t in_len);
 
 /* Decodes in[0..in_len) into out (out_size bytes; fm_base64_decoded_max(in_len)
  * is always enough) and sets *out_len. Returns 0, -EINVAL for input that is
- * not strict base64 (*bad_at, if not NULL, gets the offset of the first
- * offending character, or in_len when the input ends too early), or
+ * not base64 (*bad_at, if not NULL, gets the offset of the first character
+ * outside the alphabet, else of the first '=' when the padding is wrong,
+ * else in_len: the input ends mid-quad), or
  * -ENOBUFS when out is too small. out may be written to even on failure. */
 int fm_base64_decode(unsigned char *out, size_t out_size, size_t *out_len, const char *in,
 		     size_t in_len, size_t *bad_at);
