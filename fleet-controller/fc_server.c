@@ -114,13 +114,6 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 				peer(session, who, sizeof(who)), id);
 		break;
 	}
-	case COAP_EVENT_DTLS_CONNECTED:
-		ident = coap_session_get_psk_identity(session);
-		if (ident)
-			printable(ident->s, ident->length, id, sizeof(id));
-		fm_info("DTLS session with %s as '%s' (%s)", peer(session, who, sizeof(who)), id,
-			fm_coap_session_cipher(session));
-		break;
 	default:
 		break;
 	}
@@ -136,8 +129,18 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 		/* the handshake only succeeds for a keystore identity, so this
 		 * holds; checked all the same, as the name goes into SQL */
 		if (fm_coap_session_identity(session, node, FC_KEYS_ID_MAX + 1) &&
-		    fc_keys_find(s->keys, node, strlen(node), &len))
+		    fc_keys_find(s->keys, node, strlen(node), &len)) {
+			/* libcoap (4.3.5, Mbed TLS) raises DTLS_CONNECTED for
+			 * client sessions only: a server session's first
+			 * request is where its handshake is known done */
+			if (!coap_session_get_app_data(session)) {
+				char who[80];
+				fm_info("DTLS session with %s as '%s' (%s)", peer(session, who, sizeof(who)), node,
+					fm_coap_session_cipher(session));
+				coap_session_set_app_data(session, s);
+			}
 			return true;
+		}
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_UNAUTHORIZED);
 		return false;
 	}

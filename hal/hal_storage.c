@@ -322,12 +322,15 @@ static int btime_line(char *line, void *ctx)
  * mountinfo, so the error record is the one sign there. */
 static void mark_errors(const char *root, struct hal_storage *s, struct scan *sc)
 {
-	int64_t boot = 0;
-	hal_each_line(root, "/proc/stat", btime_line, &boot);
+	int64_t boot = -1; /* read once, and only when some filesystem has errors */
 	for (int k = 0; k < s->n_ext4; k++) {
 		const struct hal_ext4 *x = &s->ext4[k];
 		if (!x->dev_known || x->errors_count <= 0)
 			continue;
+		if (boot < 0) {
+			boot = 0;
+			hal_each_line(root, "/proc/stat", btime_line, &boot);
+		}
 		bool this_boot = boot > 0 && x->last.time >= boot;
 		bool listed = false;
 		for (int i = 0; i < s->n_ro; i++)
@@ -351,8 +354,7 @@ static void mark_errors(const char *root, struct hal_storage *s, struct scan *sc
 			}
 		}
 	}
-	for (int i = 0; i < s->n_ro; i++)
-		s->ro[i].ro_imposed = sc->ro_imposed;
+	s->ro_imposed = sc->ro_imposed;
 }
 
 int hal_storage_read(const char *root, struct hal_storage *s)
@@ -391,7 +393,7 @@ int hal_storage_read(const char *root, struct hal_storage *s)
 	return rc < 0 ? rc : 0;
 }
 
-bool hal_mount_remounted_ro(const struct hal_mount *m)
+bool hal_mount_remounted_ro(const struct hal_mount *m, bool ro_imposed)
 {
 	if (m->emergency_ro)
 		return true;
@@ -401,7 +403,7 @@ bool hal_mount_remounted_ro(const struct hal_mount *m)
 		return false;
 	if (!m->mount_ro)
 		return true;
-	return m->ro_imposed && m->fs_errors && strcmp(m->errors, "continue") != 0 && strcmp(m->errors, "panic") != 0;
+	return ro_imposed && m->fs_errors && strcmp(m->errors, "continue") != 0 && strcmp(m->errors, "panic") != 0;
 }
 
 const char *hal_ext4_errcode_name(int64_t code)

@@ -15,7 +15,7 @@
 static bool allowed(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-	       c == '/' || c == '=' || c == '\n' || (c == '\r');
+	       c == '/' || c == '=' || c == '\n' || c == '\r';
 }
 
 size_t fm_base64_decoded_max(size_t in_len)

@@ -107,19 +107,35 @@ static cJSON *agent_active(void *arg)
 	return fm_core_active(a->core);
 }
 
-static void agent_status(void *arg, cJSON *o)
+/* How many diagnoses are raised, the worst severity (fm_report_severity's
+ * scale) and, when WORST is given, the code of the first one that has it. */
+static int count_active(struct agent *a, int *w, char *worst, size_t worst_len)
 {
-	struct agent *a = arg;
 	cJSON *act = fm_core_active(a->core);
-	int n = 0, w = 0;
+	int n = 0;
 	const cJSON *d;
+	*w = 0;
+	if (worst && worst_len)
+		worst[0] = '\0';
 	cJSON_ArrayForEach(d, act)
 	{
 		int sev = fm_report_severity(cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity")));
+		if ((sev > *w || n == 0) && worst && worst_len) {
+			const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(d, "code"));
+			snprintf(worst, worst_len, "%s", c ? c : "?");
+		}
+		*w = sev > *w ? sev : *w;
 		n++;
-		w = sev > w ? sev : w;
 	}
 	cJSON_Delete(act);
+	return n;
+}
+
+static void agent_status(void *arg, cJSON *o)
+{
+	struct agent *a = arg;
+	int w;
+	int n = count_active(a, &w, NULL, 0);
 	cJSON_AddStringToObject(o, "node", a->node);
 	cJSON_AddStringToObject(o, "version", FM_VERSION);
 	cJSON_AddNumberToObject(o, "uptime_s", (double)((fm_now_ms() - a->t0_ms) / 1000));
@@ -170,24 +186,13 @@ static void say_status(struct agent *a)
 {
 	static char last[256];
 	char line[256];
-	cJSON *act = fm_core_active(a->core);
-	int n = 0, w = 0;
-	const char *worst = NULL;
-	const cJSON *d;
-	cJSON_ArrayForEach(d, act)
-	{
-		int sev = fm_report_severity(cJSON_GetStringValue(cJSON_GetObjectItem(d, "severity")));
-		n++;
-		if (sev > w || !worst) {
-			w = sev;
-			worst = cJSON_GetStringValue(cJSON_GetObjectItem(d, "code"));
-		}
-	}
+	char worst[64];
+	int w;
+	int n = count_active(a, &w, worst, sizeof(worst));
 	static const char *const sev_name[] = {"info", "info", "warning", "critical"};
 	int len = n ? snprintf(line, sizeof(line), "STATUS=%d diagnos%s, worst %s %s", n, n == 1 ? "is" : "es",
-			       sev_name[w >= 0 && w <= 3 ? w : 0], worst ? worst : "?")
+			       sev_name[w >= 0 && w <= 3 ? w : 0], worst)
 		    : snprintf(line, sizeof(line), "STATUS=healthy: no diagnosis");
-	cJSON_Delete(act);
 	size_t queued = fm_queue_count(a->queue);
 	if (len > 0 && (size_t)len < sizeof(line))
 		snprintf(line + len, sizeof(line) - (size_t)len, "; controller %s %s; %zu queued",

@@ -233,8 +233,8 @@ static int put_storage(struct fm_facts *facts, const struct hal_storage *st)
 		cJSON_AddBoolToObject(o, "emergency_ro", m->emergency_ro);
 		cJSON_AddBoolToObject(o, "fs_errors", m->fs_errors);
 		cJSON_AddBoolToObject(o, "error_this_boot", m->error_this_boot);
-		cJSON_AddBoolToObject(o, "mount_ro_imposed", m->ro_imposed);
-		cJSON_AddBoolToObject(o, "remounted_ro", hal_mount_remounted_ro(m));
+		cJSON_AddBoolToObject(o, "mount_ro_imposed", st->ro_imposed);
+		cJSON_AddBoolToObject(o, "remounted_ro", hal_mount_remounted_ro(m, st->ro_imposed));
 		if (put(facts, "hal.readonly", m->mount_point, o) < 0)
 			return -ENOMEM;
 	}

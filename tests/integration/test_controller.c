@@ -95,6 +95,11 @@ static void report_shows_up(void **state)
 {
 	(void)state;
 	coap(FMH_NODE_A, FMH_KEY_A, "post", "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}");
+	/* the session's first request logs its peer, node and cipher suite */
+	wait_log("DTLS session with 127.0.0.1:");
+	char sess[96];
+	snprintf(sess, sizeof(sess), "as '%s' (TLS-", FMH_NODE_A);
+	wait_log(sess);
 	assert_true(strlen(incident1) <= 1024);
 	coap(FMH_NODE_A, FMH_KEY_A, "post", "rp", incident1);
 	assert_null(strstr(out, "4.")); /* 2.04 prints nothing */

@@ -302,10 +302,11 @@ static void sandboxed_remount_seen(void **state)
 	assert_true(s->storage.ro[0].mount_ro);
 	assert_true(s->storage.ro[0].super_ro);
 	assert_true(s->storage.ro[0].fs_errors);
-	assert_true(hal_mount_remounted_ro(&s->storage.ro[0]));
+	assert_true(s->storage.ro_imposed);
+	assert_true(hal_mount_remounted_ro(&s->storage.ro[0], s->storage.ro_imposed));
 	assert_false(s->storage.ro[1].fs_errors);
-	assert_false(hal_mount_remounted_ro(&s->storage.ro[1]));
-	assert_false(hal_mount_remounted_ro(&s->storage.ro[2]));
+	assert_false(hal_mount_remounted_ro(&s->storage.ro[1], s->storage.ro_imposed));
+	assert_false(hal_mount_remounted_ro(&s->storage.ro[2], s->storage.ro_imposed));
 	free(s);
 
 	cJSON *facts = facts_of("generic-sandboxed");
@@ -319,19 +320,17 @@ static void sandboxed_remount_seen(void **state)
 
 	/* The same superblock with errors=continue: the kernel would not have
 	 * remounted it, so a read-only superblock there was somebody's choice. */
-	struct hal_mount m = {.mount_ro = true, .super_ro = true, .fs_errors = true, .ro_imposed = true};
+	struct hal_mount m = {.mount_ro = true, .super_ro = true, .fs_errors = true};
 	snprintf(m.errors, sizeof(m.errors), "continue");
-	assert_false(hal_mount_remounted_ro(&m));
+	assert_false(hal_mount_remounted_ro(&m, true));
 	m.mount_ro = false; /* seen from the host's namespace: the mount is rw */
-	assert_true(hal_mount_remounted_ro(&m));
+	assert_true(hal_mount_remounted_ro(&m, true));
 	/* Outside a sandbox a read-only mount is somebody's choice, errors or
 	 * not (generic-aarch64's /var/lib/etcd). */
 	m.mount_ro = true;
-	m.ro_imposed = false;
 	m.errors[0] = '\0';
-	assert_false(hal_mount_remounted_ro(&m));
-	m.ro_imposed = true;
-	assert_true(hal_mount_remounted_ro(&m));
+	assert_false(hal_mount_remounted_ro(&m, false));
+	assert_true(hal_mount_remounted_ro(&m, true));
 }
 
 /* Debian 12's 6.1.y kernel after an ext4 error under errors=remount-ro: no

@@ -50,8 +50,6 @@ struct hal_mount {
 	char errors[24];   /* super option errors=...: "remount-ro", "continue", "" */
 	bool fs_errors;	      /* ext4 recorded errors on this filesystem (ro[] only) */
 	bool error_this_boot; /* the last of them during this boot (/proc/stat btime) */
-	bool ro_imposed;      /* this namespace has read-only mounts over read-write
-			       * superblocks: flags imposed from above (ro[] only) */
 };
 
 /* true when the kernel, not whoever mounted it, made m read-only:
@@ -65,12 +63,12 @@ struct hal_mount {
  *    from the host's mount namespace);
  *  - inside a sandbox whose mounts are all read-only (systemd's
  *    ProtectSystem=strict; such a namespace shows read-only mounts over
- *    read-write superblocks, ro_imposed), a read-only superblock over
+ *    read-write superblocks: hal_storage's ro_imposed), a read-only superblock over
  *    recorded errors whose behaviour is not "continue" or "panic".
  * ext4's error record (/sys/fs/ext4, since 2.6.3x) reads the same in every
  * mount namespace and on Jetson L4T's 4.9, so no case needs the host's
  * /proc/1/mountinfo (hidden from the unit anyway: ProtectProc=invisible). */
-bool hal_mount_remounted_ro(const struct hal_mount *m);
+bool hal_mount_remounted_ro(const struct hal_mount *m, bool ro_imposed);
 
 struct hal_fs {
 	char path[32];			  /* the path asked about ("/var/lib/etcd") */
@@ -111,6 +109,8 @@ struct hal_storage {
 	struct hal_fs fs[HAL_FS_PATHS];
 	int n_ro, ro_seen; /* read-only block-device mounts (kept, seen) */
 	struct hal_mount ro[HAL_RO_MAX];
+	bool ro_imposed; /* this namespace has read-only mounts over read-write
+			  * superblocks: flags imposed from above */
 	int n_ext4;
 	struct hal_ext4 ext4[HAL_EXT4_MAX];
 	int n_block;
