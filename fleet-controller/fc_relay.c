@@ -50,6 +50,7 @@ struct fc_relay {
 	size_t npending;
 	struct node_session *nodes;
 	size_t nnodes, cap;
+	uint64_t requests; /* triage requests taken (parsed) */
 };
 
 static void finish(struct pending *p, const char *code, const char *payload, size_t len, const char *error)
@@ -234,6 +235,7 @@ static void parse_request(struct pending *p)
 	}
 	p->deadline_ms = fm_now_ms() + p->req.timeout_ms;
 	p->parsed = true;
+	r->requests++;
 	struct node_session *n = find_node(r, p->req.node);
 	if (n && n->session && (int64_t)time(NULL) - n->seen <= FC_RELAY_FRESH_S) {
 		if (send_request(r, p, n->session) < 0)
@@ -445,4 +447,9 @@ out:
 	free(buf);
 	cJSON_free(line);
 	return answer;
+}
+
+uint64_t fc_relay_requests(const struct fc_relay *r)
+{
+	return r ? r->requests : 0;
 }

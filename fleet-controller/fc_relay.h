@@ -55,6 +55,8 @@ void fc_relay_response(struct fc_relay *r, const coap_pdu_t *received);
 void fc_relay_nack(struct fc_relay *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 /* Expires requests past their deadline (call about every second). */
 void fc_relay_tick(struct fc_relay *r);
+/* How many triage requests it has taken (0 for NULL). */
+uint64_t fc_relay_requests(const struct fc_relay *r);
 
 /* The client side (the triage command): sends one request to the serve
  * listening on control_path and waits for its answer (the deadline is

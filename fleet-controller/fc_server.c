@@ -25,6 +25,7 @@ struct fc_server {
 	coap_context_t *ctx; /* borrowed from coap */
 	struct fm_timer sweep;
 	struct fc_relay *relay; /* NULL without a control socket */
+	struct fc_server_counters c;
 	uint8_t key[FM_COAP_PSK_MAX]; /* the key validate_id found last */
 	coap_bin_const_t key_bin;
 	char address[300];
@@ -88,6 +89,7 @@ static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_sess
 		if (identity)
 			printable(identity->s, identity->length > 80 ? 80 : identity->length, id, sizeof(id));
 		fm_warn("DTLS from %s refused: unknown PSK identity '%s'", peer(session, who, sizeof(who)), id);
+		s->c.handshake_failures++;
 		return NULL;
 	}
 	s->key_bin.s = s->key;
@@ -109,9 +111,11 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 		if (ident)
 			printable(ident->s, ident->length > 80 ? 80 : ident->length, id, sizeof(id));
 		/* an unknown identity was logged by validate_id */
-		if (!ident || fc_keys_find(s->keys, ident->s, ident->length, &len))
+		if (!ident || fc_keys_find(s->keys, ident->s, ident->length, &len)) {
+			s->c.handshake_failures++;
 			fm_warn("DTLS handshake with %s (PSK identity '%s') failed: wrong key, or not our protocol",
 				peer(session, who, sizeof(who)), id);
+		}
 		break;
 	}
 	default:
@@ -138,19 +142,18 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 				fm_info("DTLS session with %s as '%s' (%s)", peer(session, who, sizeof(who)), node,
 					fm_coap_session_cipher(session));
 				coap_session_set_app_data(session, s);
+				s->c.handshakes++;
 			}
 			return true;
 		}
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_UNAUTHORIZED);
 		return false;
 	}
-	/* insecure: "n=NODE", the only query key */
+	/* insecure: "n=NODE" */
 	char who[80];
 	size_t len = 0;
-	if (query && query->length > 2 && query->length - 2 <= FC_KEYS_ID_MAX &&
-	    memcmp(query->s, "n=", 2) == 0 && fc_keys_find(s->keys, query->s + 2, query->length - 2, &len)) {
-		memcpy(node, query->s + 2, query->length - 2);
-		node[query->length - 2] = '\0';
+	int n = query ? fc_wire_query(query->s, query->length, "n", node, FC_KEYS_ID_MAX + 1) : -1;
+	if (n > 0 && fc_keys_find(s->keys, node, (size_t)n, &len)) {
 		fm_warn("insecure request from %s for node %s (plain CoAP: anyone could have sent it)",
 			peer(session, who, sizeof(who)), node);
 		return true;
@@ -284,10 +287,13 @@ static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap
 	} else {
 		if (gap_from)
 			fm_warn("node %s: reports %u..%u never arrived (got %u)", node, gap_from, gap_to, r.q);
-		if (outcome == FC_STORE_DUPLICATE)
+		if (outcome == FC_STORE_DUPLICATE) {
 			fm_info("node %s: report %u stored before, not again", node, r.q);
-		else
+			s->c.reports_duplicate++;
+		} else {
 			log_stored(node, &r);
+			s->c.reports++;
+		}
 		if (r.insecure || s->insecure)
 			fm_warn("node %s: report %u came over an insecure session", node, r.q);
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
@@ -301,13 +307,21 @@ static void on_me(coap_resource_t *resource, coap_session_t *session, const coap
 	(void)resource;
 	(void)request;
 	struct fc_server *s = server_of(session);
-	char node[FC_KEYS_ID_MAX + 1], hash[9], json[64];
+	char node[FC_KEYS_ID_MAX + 1], hash[9], json[64], board[FC_WIRE_BOARD_MAX + 1];
 	uint32_t q;
 	if (!node_of(s, session, query, response, node))
 		return;
+	/* "b=BOARD": what the node runs on, once a session (PROTOCOL.md);
+	 * FC_WIRE_BOARD_MAX (32) bytes at most */
+	int blen = query ? fc_wire_query(query->s, query->length, "b", board, sizeof(board)) : -1;
+	if (blen != -1 && !(blen > 0 && fc_wire_board_ok(board))) {
+		answer_text(response, COAP_RESPONSE_CODE_BAD_REQUEST,
+			    "b: a board id is 1 to 32 of [A-Za-z0-9._-]");
+		return;
+	}
 	if (s->relay)
 		fc_relay_seen(s->relay, node, session);
-	if (fc_store_me(s->store, node, &q, hash) < 0) {
+	if (fc_store_me(s->store, node, blen > 0 ? board : NULL, now_s(), &q, hash) < 0) {
 		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot read the store");
 		return;
 	}
@@ -361,6 +375,37 @@ static int add_resource(coap_context_t *ctx, const char *path, coap_request_t me
 	return 0;
 }
 
+/* The answers' classes, counted (GET /metrics). */
+static void tally(coap_session_t *session, const coap_pdu_t *response)
+{
+	struct fc_server *s = server_of(session);
+	int cls = COAP_RESPONSE_CLASS(coap_pdu_get_code(response));
+	s->c.refused += cls == 4;
+	s->c.store_errors += cls == 5;
+}
+
+static void on_hb_counted(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+			  const coap_string_t *query, coap_pdu_t *response)
+{
+	server_of(session)->c.heartbeats++;
+	on_hb(resource, session, request, query, response);
+	tally(session, response);
+}
+
+static void on_rp_counted(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+			  const coap_string_t *query, coap_pdu_t *response)
+{
+	on_rp(resource, session, request, query, response);
+	tally(session, response);
+}
+
+static void on_me_counted(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+			  const coap_string_t *query, coap_pdu_t *response)
+{
+	on_me(resource, session, request, query, response);
+	tally(session, response);
+}
+
 struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_conf *conf, char *why,
 				size_t size)
 {
@@ -401,9 +446,9 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 		fc_why(why, size, -1, "libcoap was built without DTLS");
 		goto fail;
 	}
-	if (add_resource(s->ctx, "hb", COAP_REQUEST_POST, on_hb) < 0 ||
-	    add_resource(s->ctx, "rp", COAP_REQUEST_POST, on_rp) < 0 ||
-	    add_resource(s->ctx, "me", COAP_REQUEST_GET, on_me) < 0) {
+	if (add_resource(s->ctx, "hb", COAP_REQUEST_POST, on_hb_counted) < 0 ||
+	    add_resource(s->ctx, "rp", COAP_REQUEST_POST, on_rp_counted) < 0 ||
+	    add_resource(s->ctx, "me", COAP_REQUEST_GET, on_me_counted) < 0) {
 		fc_why(why, size, -1, "out of memory");
 		goto fail;
 	}
@@ -438,6 +483,12 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 fail:
 	fc_server_delete(&s);
 	return NULL;
+}
+
+void fc_server_counters(const struct fc_server *s, struct fc_server_counters *out)
+{
+	*out = s->c;
+	out->triage_requests = fc_relay_requests(s->relay);
 }
 
 void fc_server_delete(struct fc_server **ps)

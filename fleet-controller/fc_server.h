@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* How long an idle session is kept, s: ten default heartbeat intervals. */
 #define FC_SERVER_SESSION_IDLE_S 1200
@@ -56,5 +57,18 @@ void fc_server_delete(struct fc_server **s);
 
 /* The address it serves on, as --listen gave it. */
 const char *fc_server_address(const struct fc_server *s);
+
+/* What it has done since it started (GET /metrics). */
+struct fc_server_counters {
+	uint64_t reports;	     /* stored (2.04, not a duplicate) */
+	uint64_t reports_duplicate;  /* answered 2.04, already stored */
+	uint64_t heartbeats;	     /* confirmable and not */
+	uint64_t refused;	     /* 4.xx answers: malformed, unknown node */
+	uint64_t handshakes;	     /* DTLS sessions that made a request */
+	uint64_t handshake_failures; /* wrong key, unknown identity */
+	uint64_t triage_requests;    /* taken from the control socket */
+	uint64_t store_errors;	     /* 5.00 answers */
+};
+void fc_server_counters(const struct fc_server *s, struct fc_server_counters *out);
 
 #endif

@@ -57,11 +57,13 @@ enum stmt {
 	ST_DIAG_INSERT,
 	ST_DIAG_UPDATE,
 	ST_DIAG_DELETE,
+	ST_DIAG_DELETE_CODE,
 	ST_HISTORY,
 	ST_SET_HASH,
 	ST_NODE_AFTER_REPORT,
 	ST_NODE_HB,
 	ST_NODE_ME,
+	ST_NODE_BOARD,
 	ST_SWEEP,
 	ST_MARK_UNREACHABLE,
 	ST_COUNT
@@ -79,6 +81,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " component = ?12, links = ?13"
 			   " WHERE node = ?1 AND code = ?2 AND key = ?3",
 	[ST_DIAG_DELETE] = "DELETE FROM diagnoses WHERE node = ?1 AND code = ?2 AND key = ?3",
+	[ST_DIAG_DELETE_CODE] = "DELETE FROM diagnoses WHERE node = ?1 AND code = ?2 RETURNING key",
 	[ST_HISTORY] = "INSERT INTO history (node, at, seq, agent_time, event, code, key, severity, detail)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_SET_HASH] = "SELECT code, key, severity FROM diagnoses WHERE node = ?1 ORDER BY code, key",
@@ -90,6 +93,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       " hb_worst = coalesce(?5, hb_worst), hb_hash = coalesce(?6, hb_hash),"
 		       " insecure = ?7, state = 'ok' WHERE name = ?1 RETURNING hash",
 	[ST_NODE_ME] = "SELECT last_seq, hash FROM nodes WHERE name = ?1",
+	[ST_NODE_BOARD] = "UPDATE nodes SET board = ?2 WHERE name = ?1",
 	[ST_SWEEP] = "SELECT name, ?1 - last_seen FROM nodes WHERE state = 'ok' AND"
 		     " ?1 - last_seen > " XSTR(FC_STORE_MISSED_MAX) " * coalesce(hb_interval, "
 		     XSTR(FC_STORE_DEFAULT_INTERVAL) ")",
@@ -378,6 +382,47 @@ out:
 	return rc;
 }
 
+/* A diagnosis with z (PROTOCOL.md): the node's diagnoses of the codes it
+ * explains are resolved here, each with a history line naming it. */
+static int store_absorbed(struct fc_store *s, const char *node, const struct fc_report *r,
+			  const struct fc_diag *d, int64_t now)
+{
+	const cJSON *x;
+	char detail[FC_WIRE_KEY_MAX + 80];
+	snprintf(detail, sizeof(detail), "explained by %s %s", d->code, d->key);
+	cJSON_ArrayForEach(x, d->explains)
+	{
+		sqlite3_stmt *st = s->st[ST_DIAG_DELETE_CODE];
+		bt(st, 1, node);
+		bt(st, 2, x->valuestring);
+		/* the keys first, then their history lines: one statement
+		 * runs at a time on the connection */
+		cJSON *keys = cJSON_CreateArray();
+		int step;
+		while ((step = sqlite3_step(st)) == SQLITE_ROW)
+			cJSON_AddItemToArray(
+			    keys, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (step != SQLITE_DONE || !keys) {
+			cJSON_Delete(keys);
+			return -EIO;
+		}
+		const cJSON *k;
+		cJSON_ArrayForEach(k, keys)
+		{
+			if (!cJSON_IsString(k) ||
+			    history(s, node, now, r->q, r->t, "resolve", x->valuestring,
+				    k->valuestring, 0, detail) < 0) {
+				cJSON_Delete(keys);
+				return -EIO;
+			}
+		}
+		cJSON_Delete(keys);
+	}
+	return 0;
+}
+
 static int store_resolved(struct fc_store *s, const char *node, const struct fc_report *r,
 			  const struct fc_resolved *x, int64_t now)
 {
@@ -424,7 +469,8 @@ int fc_store_report(struct fc_store *s, const char *node, const struct fc_report
 			goto rollback;
 	}
 	for (size_t i = 0; i < r->nd; i++)
-		if (store_diag(s, node, r, &r->d[i], now) < 0)
+		if (store_diag(s, node, r, &r->d[i], now) < 0 ||
+		    (r->d[i].absorbs && store_absorbed(s, node, r, &r->d[i], now) < 0))
 			goto rollback;
 	for (size_t i = 0; i < r->nr; i++)
 		if (store_resolved(s, node, r, &r->r[i], now) < 0)
@@ -492,8 +538,18 @@ rollback:
 	return -EIO;
 }
 
-int fc_store_me(struct fc_store *s, const char *node, uint32_t *q, char hash[9])
+int fc_store_me(struct fc_store *s, const char *node, const char *board, int64_t now, uint32_t *q,
+		char hash[9])
 {
+	if (board) {
+		if (ensure_node(s, node, now) < 0)
+			return -EIO;
+		sqlite3_stmt *b = s->st[ST_NODE_BOARD];
+		bt(b, 1, node);
+		bt(b, 2, board);
+		if (run(s, b) < 0)
+			return -EIO;
+	}
 	sqlite3_stmt *st = s->st[ST_NODE_ME];
 	bt(st, 1, node);
 	int rc = sqlite3_step(st);
@@ -619,6 +675,26 @@ cJSON *fc_store_nodes(struct fc_store *s, int64_t now)
 	}
 	sqlite3_finalize(st);
 	return a;
+}
+
+int fc_store_each_code(struct fc_store *s, void (*fn)(const char *node, const char *code, int severity, void *arg),
+		       void *arg)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT node, code, max(severity) FROM diagnoses GROUP BY node, code ORDER BY node, code",
+			       -1, &st, NULL) != SQLITE_OK) {
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		   sqlite3_column_int(st, 2), arg);
+	if (rc != SQLITE_DONE)
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)

@@ -60,8 +60,10 @@ int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb 
 		       int64_t now, bool *was_unreachable, char hash[9]);
 
 /* What GET /me answers: the last stored sequence (0: none) and the hash of
- * the stored raised set. 0 or -EIO. */
-int fc_store_me(struct fc_store *s, const char *node, uint32_t *q, char hash[9]);
+ * the stored raised set. board (NULL: not given) is what the node says it
+ * runs on, kept for it (the node is stored from then on). 0 or -EIO. */
+int fc_store_me(struct fc_store *s, const char *node, const char *board, int64_t now, uint32_t *q,
+		char hash[9]);
 
 /* Marks every node that has been silent for more than FC_STORE_MISSED_MAX
  * heartbeat intervals unreachable (an "unreachable" history row each), and
@@ -74,6 +76,12 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
  * "last_seen_ago_s","last_seq","interval_s","insecure"} ordered by name;
  * worst is "none", "info", "warning" or "critical". NULL on error. */
 cJSON *fc_store_nodes(struct fc_store *s, int64_t now);
+
+/* Calls fn for each (node, code) with a raised diagnosis, with the worst
+ * severity (1..3) among that code's keys, ordered by node then code (GET
+ * /metrics). 0, or -EIO. */
+int fc_store_each_code(struct fc_store *s, void (*fn)(const char *node, const char *code, int severity, void *arg),
+		       void *arg);
 
 /* One node as JSON (caller owns it): the fields of fc_store_nodes, plus
  * "diagnoses":[{"code","severity","key","summary","evidence","remedy",

@@ -261,7 +261,22 @@ static int diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t si
 	    cJSON_GetArraySize(d->explains_components) != cJSON_GetArraySize(d->explains))
 		return fc_why(why, size, -EINVAL, "%s\"y\" must have one component per item of \"x\"", ctx);
 	d->remedy = get_list(o, "f", ANY_TEXT, FC_WIRE_LIST_MAX, ctx, &rc, why, size);
-	return rc;
+	if (rc < 0)
+		return rc;
+	int64_t z = 0;
+	if ((rc = get_int(o, "z", 1, 1, &z, why, size)) < 0)
+		return rc;
+	if (z && cJSON_GetArraySize(d->explains) <= 0)
+		return fc_why(why, size, -EINVAL, "%s\"z\" needs \"x\"", ctx);
+	const cJSON *x;
+	cJSON_ArrayForEach(x, d->explains)
+	{
+		if (z && strcmp(x->valuestring, d->code) == 0)
+			return fc_why(why, size, -EINVAL, "%s\"z\" with its own code in \"x\"",
+				      ctx);
+	}
+	d->absorbs = z == 1;
+	return 0;
 }
 
 static int resolved(const cJSON *o, int idx, struct fc_resolved *r, char *why, size_t size)
@@ -282,10 +297,11 @@ int fc_wire_report(const void *data, size_t len, struct fc_report *r, char *why,
 	cJSON *o = parse(data, len, why, size, &rc);
 	if (!o)
 		return rc;
-	int64_t q, t;
+	int64_t q, t = 0;
 	if ((rc = need_int(o, "q", 1, UINT32_MAX, &q, why, size)) < 0 ||
-	    /* 2^53: exact in a double, and far beyond any clock */
-	    (rc = need_int(o, "t", 0, 9007199254740991.0, &t, why, size)) < 0 ||
+	    /* 2^53: exact in a double, and far beyond any clock; absent: the
+	     * report went as it was made (the controller's clock says when) */
+	    (rc = get_int(o, "t", 0, 9007199254740991.0, &t, why, size)) < 0 ||
 	    (rc = get_insecure(o, &r->insecure, why, size)) < 0 ||
 	    (rc = get_str(o, "b", KEY_TEXT, &r->board, "", why, size)) < 0)
 		goto fail;
@@ -342,4 +358,32 @@ uint32_t fc_wire_hash_line(uint32_t h, const char *code, const char *key, int se
 		}
 	}
 	return h;
+}
+
+int fc_wire_query(const void *query, size_t len, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = query, *end = p ? p + len : NULL;
+	while (p && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
+			size_t n = (size_t)(stop - p) - klen - 1;
+			if (n + 1 > size || memchr(p + klen + 1, '\0', n))
+				return -2;
+			memcpy(out, p + klen + 1, n);
+			out[n] = '\0';
+			return (int)n;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return -1;
+}
+
+bool fc_wire_board_ok(const char *board)
+{
+	size_t n = strlen(board);
+	return n >= 1 && n <= FC_WIRE_BOARD_MAX &&
+	       strspn(board, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+		   n;
 }

@@ -25,6 +25,7 @@
 #define FC_WIRE_KEY_MAX 256
 #define FC_WIRE_TEXT_MAX 512	/* m, items of e, x, f, b */
 #define FC_WIRE_HB_INTERVAL_MAX 86400
+#define FC_WIRE_BOARD_MAX	32 /* GET /me's b= */
 
 /* POST /hb */
 struct fc_hb {
@@ -47,6 +48,7 @@ struct fc_diag {
 	const char *component; /* what it is about ("kube-apiserver" ...), "" when absent */
 	const cJSON *explains_components; /* the component of each explains item, or NULL */
 	const cJSON *remedy;   /* array of strings, or NULL */
+	bool absorbs;	       /* "z": after it, none of its explains codes is raised on the node */
 };
 
 struct fc_resolved {
@@ -56,7 +58,7 @@ struct fc_resolved {
 /* POST /rp */
 struct fc_report {
 	uint32_t q;	   /* >= 1 */
-	int64_t t;	   /* agent's clock, s since the epoch */
+	int64_t t;	   /* agent's clock, s since the epoch; 0: not sent */
 	const char *board; /* NULL when absent */
 	bool insecure;
 	struct fc_diag d[FC_WIRE_DIAG_MAX];
@@ -92,5 +94,14 @@ uint32_t fc_wire_hash_line(uint32_t h, const char *code, const char *key, int se
 
 /* Whether s is a diagnosis code's shape ([a-z0-9-], 1..FC_WIRE_CODE_MAX). */
 bool fc_wire_code_ok(const char *s);
+
+/* The value of key in a request's query (libcoap joins its Uri-Query
+ * options with '&'): its length, copied into out (NUL-terminated); -1
+ * when absent; -2 when it does not fit in size bytes or holds a NUL. */
+int fc_wire_query(const void *query, size_t len, const char *key, char *out, size_t size);
+
+/* A board id as GET /me's b= may carry it: 1..FC_WIRE_BOARD_MAX of
+ * [A-Za-z0-9._-]. */
+bool fc_wire_board_ok(const char *board);
 
 #endif

@@ -3,6 +3,7 @@
  * PROTOCOL.md) into SQLite; `nodes` and `show` read that database. */
 #include "fc_keys.h"
 #include "fc_relay.h"
+#include "fc_http.h"
 #include "fc_server.h"
 #include "fc_store.h"
 #include "fm_buf.h"
@@ -36,10 +37,17 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  serve --listen HOST:PORT --keys FILE [--db FILE] [--insecure] [-v]\n"
+		"        [--http HOST:PORT [--http-token FILE]]\n"
 		"        serve agents (DTLS-PSK; CoAPS's port is 5684). FILE holds one\n"
 		"        'NODE HEXKEY' a line (# comments, key 16..64 bytes) and must not be\n"
 		"        readable by group or others. --insecure serves plain CoAP instead\n"
 		"        (no authentication: for a lab only, logged loudly). -v: more log.\n"
+		"        --http also serves people and their tools over plain HTTP (off by\n"
+		"        default; 127.0.0.1:8080 is usual): GET /api/v1/nodes, GET\n"
+		"        /api/v1/nodes/NODE, GET /metrics (Prometheus). On an address other\n"
+		"        than loopback every request needs 'Authorization: Bearer TOKEN',\n"
+		"        TOKEN the first line of --http-token FILE (16..256 characters, mode\n"
+		"        0600). There is no TLS here: it belongs to a reverse proxy in front.\n"
 		"  nodes [--db FILE] [--json]\n"
 		"        every node: board, last seen, state (ok|unreachable), worst severity,\n"
 		"        the codes of its raised diagnoses\n"
@@ -66,7 +74,7 @@ static void usage(FILE *out)
 
 #define ARGS_MAX 5
 struct opts {
-	const char *listen, *keys, *db, *control;
+	const char *listen, *keys, *db, *control, *http, *http_token;
 	bool insecure, json;
 	int verbose;
 	long history;
@@ -75,7 +83,8 @@ struct opts {
 	int nargs;
 };
 
-enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT };
+enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT,
+       OPT_HTTP, OPT_HTTP_TOKEN };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -88,6 +97,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"history", required_argument, NULL, OPT_HISTORY},
 		{"control", required_argument, NULL, OPT_CONTROL},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"http", required_argument, NULL, OPT_HTTP},
+		{"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -115,6 +126,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case OPT_CONTROL: o->control = optarg; break;
+		case OPT_HTTP: o->http = optarg; break;
+		case OPT_HTTP_TOKEN: o->http_token = optarg; break;
 		case OPT_TIMEOUT:
 			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
 			    o->timeout_ms > 3600000) {
@@ -170,6 +183,10 @@ static int cmd_serve(const struct opts *o)
 			fprintf(stderr, "fleetmedic-controller: serve needs --listen HOST:PORT and --keys FILE (see --help)\n");
 		return EXIT_USAGE;
 	}
+	if (o->http_token && !o->http) {
+		fprintf(stderr, "fleetmedic-controller: --http-token goes with --http HOST:PORT (see --help)\n");
+		return EXIT_USAGE;
+	}
 	fm_log_set_level(o->verbose >= 2 ? FM_LOG_DEBUG : o->verbose ? FM_LOG_INFO : FM_LOG_NOTICE);
 	if (getenv("JOURNAL_STREAM"))
 		fm_log_set_journal_prefix(1);
@@ -182,6 +199,7 @@ static int cmd_serve(const struct opts *o)
 	struct fc_store *store = NULL;
 	struct fm_loop *loop = NULL;
 	struct fc_server *server = NULL;
+	struct fc_http *http = NULL;
 	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
 	char why[PATH_MAX + 160];
 
@@ -214,13 +232,22 @@ static int cmd_serve(const struct opts *o)
 		fprintf(stderr, "fleetmedic-controller: %s\n", why);
 		goto out;
 	}
-	sd_notifyf(0, "READY=1\nSTATUS=serving on %s", fc_server_address(server));
+	if (o->http) {
+		struct fc_http_conf hc = {.listen = o->http, .token_file = o->http_token, .store = store, .server = server};
+		if (!(http = fc_http_new(loop, &hc, why, sizeof(why)))) {
+			fprintf(stderr, "fleetmedic-controller: %s\n", why);
+			goto out;
+		}
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s%s%s", fc_server_address(server), o->http ? ", http://" : "",
+		   o->http ? o->http : "");
 	int rc = fm_loop_run(loop);
 	status = rc < 0 && !stop_requested ? EXIT_FINDING : EXIT_OK;
 	if (rc < 0 && !stop_requested)
 		fm_err("event loop failed: %s", strerror(-rc));
 	sd_notify(0, "STOPPING=1");
 out:
+	fc_http_delete(&http);
 	fc_server_delete(&server);
 	fm_signal_close(&sigterm);
 	fm_signal_close(&sigint);

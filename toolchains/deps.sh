@@ -3,7 +3,7 @@
 #
 #   toolchains/deps.sh [--print-prefix] [TRIPLET [TOOLCHAIN_FILE]]
 #
-# TRIPLET is native (the default: Mbed TLS, libcoap and cJSON; the rest are
+# TRIPLET is native (the default: Mbed TLS, libcoap, cJSON and libmicrohttpd; the rest are
 # the host's -dev packages, the @host lines of the lock), aarch64-linux-gnu or
 # arm-linux-gnueabihf. For a cross triplet (toolchain file default:
 # toolchains/TRIPLET.cmake) the prefix holds every library the static agent
@@ -189,6 +189,25 @@ build "$src" "$work/libcoap" -DDTLS_BACKEND=mbedtls -DENABLE_DTLS=ON -DWITH_EPOL
 
 grep -q 'COAP_WITH_LIBMBEDTLS 1' "$prefix/include/coap3/coap_defines.h" ||
     die "libcoap was not built with Mbed TLS"
+
+say "building libmicrohttpd (no HTTPS, static)"
+src=$(unpack libmicrohttpd)
+mb="$work/libmicrohttpd"
+mkdir -p "$mb"
+# The controller's HTTP side (issue 24): plain HTTP on loopback or behind a
+# reverse proxy, so no TLS library; epoll, no threads of its own beyond the
+# one the controller polls from (MHD_USE_INTERNAL_POLLING_THREAD unused).
+mhd_host=() mhd_cflags="-O2"
+[ -n "$debarch" ] && mhd_host=(--host="$triplet" CC="$triplet-gcc" AR="$triplet-gcc-ar" RANLIB="$triplet-gcc-ranlib") \
+    mhd_cflags="-Os $cross_cflags"
+(cd "$mb" && "$src/configure" --prefix="$prefix" --libdir="$prefix/lib" --enable-static --disable-shared \
+    --disable-https --without-gnutls --disable-curl --disable-doc --disable-examples \
+    --disable-dauth --disable-bauth --disable-postprocessor --disable-httpupgrade --disable-sendfile \
+    --enable-epoll=yes --disable-nls --with-pic "${mhd_host[@]}" CFLAGS="$mhd_cflags") >"$mb.log" 2>&1 ||
+    { tail -40 "$mb.log" >&2; die "configuring libmicrohttpd failed (log: $mb.log)"; }
+{ make -C "$mb" -j "$jobs" && make -C "$mb" install; } >>"$mb.log" 2>&1 ||
+    { tail -40 "$mb.log" >&2; die "building libmicrohttpd failed (log: $mb.log)"; }
+[ -f "$prefix/lib/libmicrohttpd.a" ] || die "libmicrohttpd.a is missing from $prefix"
 
 if [ -n "$debarch" ]; then
     say "unpacking Debian 12's $debarch -dev packages into the prefix"

@@ -221,8 +221,9 @@ static void on_changes(void *arg, const cJSON *changes)
 			  cJSON_GetStringValue(cJSON_GetObjectItem(ch, "code")),
 			  cJSON_GetStringValue(cJSON_GetObjectItem(ch, "summary")));
 	}
-	fm_queue_push(a->queue, items, (int64_t)time(NULL));
 	cJSON *act = fm_core_active(a->core);
+	fm_report_mark_absorbing(items, act);
+	fm_queue_push(a->queue, items, (int64_t)time(NULL));
 	fm_queue_set_reported(a->queue, act);
 	cJSON_Delete(act);
 	fm_uplink_kick(a->uplink);

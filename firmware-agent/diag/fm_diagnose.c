@@ -911,19 +911,26 @@ static const cJSON *cri_answering(const struct ctx *c)
 
 /* The fix for a name the CRI runtime reserves for id: what the runtime
  * says of id decides it (holder: its cri.container or cri.sandbox fact;
- * rt: the runtime that answered; both NULL when it was not asked). */
-static void remedy_cri_reserved(struct ctx *c, cJSON *d, const char *object, const char *id, const cJSON *holder,
-				const cJSON *rt)
+ * rt: the runtime that answered; both NULL when it was not asked). Ids go
+ * as their first 12 characters, as crictl shows them: containerd's CRI
+ * stores find a container or sandbox by any unique prefix (truncindex;
+ * containerd 1.6, pkg/cri/store/container/container.go, Store.Get), CRI-O
+ * by its short id. */
+static void remedy_cri_reserved(struct ctx *c, cJSON *d, const char *object, const char *id,
+				const cJSON *holder, const cJSON *rt)
 {
 	bool sandbox = strcmp(object, "sandbox") == 0;
+	const char *rm = sandbox ? "rmp" : "rm", *inspect = sandbox ? "inspectp" : "inspect";
 	if (holder) {
 		/* Known and not running: kubelet is done with it. */
-		if (!is(str_or(holder, "state", ""), "running") && !is(str_or(holder, "state", ""), "ready")) {
-			remedy(c, d, "crictl %s %s", sandbox ? "rmp" : "rm", id);
+		if (!is(str_or(holder, "state", ""), "running") &&
+		    !is(str_or(holder, "state", ""), "ready")) {
+			remedy(c, d, "crictl %s %.12s", rm, id);
 			return;
 		}
-		remedy(c, d, "crictl %s %s", sandbox ? "inspectp" : "inspect", id);
-		remedy(c, d, "crictl %s %s && crictl %s %s", sandbox ? "stopp" : "stop", id, sandbox ? "rmp" : "rm", id);
+		remedy(c, d, "crictl %s %.12s", inspect, id);
+		remedy(c, d, "crictl %s %.12s && crictl %s %.12s", sandbox ? "stopp" : "stop", id,
+		       rm, id);
 		return;
 	}
 	if (rt) {
@@ -933,9 +940,11 @@ static void remedy_cri_reserved(struct ctx *c, cJSON *d, const char *object, con
 		remedy(c, d, "systemctl restart %s", is(cri_name(rt), "k3s") ? "k3s" : "containerd");
 		return;
 	}
-	remedy(c, d, "crictl %s %s", sandbox ? "inspectp" : "inspect", id);
-	remedy(c, d, "crictl %s %s", sandbox ? "rmp" : "rm", id);
-	remedy(c, d, "if crictl does not know %.12s: systemctl restart containerd (k3s: systemctl restart k3s)", id);
+	/* Not asked: one line does both. crictl inspect fails for an id the
+	 * runtime does not know (RemoveContainer would answer success for it:
+	 * containerd 1.6, container_remove.go), and only then the restart. */
+	remedy(c, d, "crictl %s %.12s && crictl %s %.12s || systemctl restart containerd", inspect,
+	       id, rm, id);
 }
 
 static void rule_name_conflict(struct ctx *c, const cJSON *f, const cJSON *fields)

@@ -290,7 +290,7 @@ int fm_queue_push(struct fm_queue *q, cJSON *items, int64_t t)
 
 /* --- the head --------------------------------------------------------------------- */
 
-static char *encode(const cJSON *r, const char *board, bool insecure, uint32_t seq, size_t *used)
+static char *encode(const cJSON *r, bool insecure, int64_t now, uint32_t seq, size_t *used)
 {
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(r, "items");
 	size_t n = (size_t)cJSON_GetArraySize(items), i = 0;
@@ -302,13 +302,14 @@ static char *encode(const cJSON *r, const char *board, bool insecure, uint32_t s
 		v[i++] = it;
 	}
 	struct fm_report_head head = {.q = seq, .t = (int64_t)cJSON_GetObjectItem(r, "t")->valuedouble,
-				      .board = board, .insecure = insecure};
+				      .insecure = insecure};
+	head.t_left = now >= head.t && now - head.t <= FM_REPORT_FRESH_S;
 	char *p = fm_report_encode(&head, v, n, used);
 	free(v);
 	return p;
 }
 
-const char *fm_queue_head(struct fm_queue *q, const char *board, bool insecure, uint32_t *seq)
+const char *fm_queue_head(struct fm_queue *q, bool insecure, int64_t now, uint32_t *seq)
 {
 	cJSON *r = cJSON_GetArrayItem(q->reports, 0);
 	free(q->payload);
@@ -320,13 +321,13 @@ const char *fm_queue_head(struct fm_queue *q, const char *board, bool insecure, 
 	if (sq) {
 		*seq = (uint32_t)sq->valuedouble;
 		/* Numbered and cut before: it fits whole. */
-		q->payload = encode(r, board, insecure, *seq, &used);
+		q->payload = encode(r, insecure, now, *seq, &used);
 		return q->payload;
 	}
 	*seq = q->last_seq + 1;
 	if (*seq == 0)
 		*seq = 1; /* 2^32 reports later: PROTOCOL.md's uint32 wraps */
-	if (!(q->payload = encode(r, board, insecure, *seq, &used)))
+	if (!(q->payload = encode(r, insecure, now, *seq, &used)))
 		return NULL;
 	cJSON *items = cJSON_GetObjectItemCaseSensitive(r, "items");
 	if (used < (size_t)cJSON_GetArraySize(items)) {

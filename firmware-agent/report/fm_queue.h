@@ -48,8 +48,9 @@ int fm_queue_push(struct fm_queue *q, cJSON *items, int64_t t);
  * none yet (and cut to what one datagram holds, the rest becoming the next
  * report; both written before this returns). NULL when the queue is empty
  * (or on allocation failure). The payload is valid until the next call on
- * q; *seq gets its q. */
-const char *fm_queue_head(struct fm_queue *q, const char *board, bool insecure, uint32_t *seq);
+ * q; *seq gets its q. now: seconds since the epoch (a report made within
+ * FM_REPORT_FRESH_S of it goes without its time). */
+const char *fm_queue_head(struct fm_queue *q, bool insecure, int64_t now, uint32_t *seq);
 /* The controller acknowledged seq: the head is dropped if it is seq (a late
  * or repeated answer changes nothing). 0, -ENOENT (not the head), or the
  * write's -errno. */

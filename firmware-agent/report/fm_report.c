@@ -8,13 +8,14 @@
 #include <string.h>
 
 /* The most a header can take: {"q":4294967295,"t":-9223372036854775808,
- * "b":"<32 safe bytes>","i":1,"d":[ … ],"r":[ … ]} without the items. */
-#define HEAD_RESERVE 112
+ * "i":1,"d":[ … ],"r":[ … ]} without the items. */
+#define HEAD_RESERVE 72
 #define ITEM_MAX     (FM_REPORT_MAX - HEAD_RESERVE)
-/* What a diagnosis's evidence is cut to: one diagnosis per ~320-byte report
- * (DESIGN.md's budget for incident 1); the whole evidence is one GET /diag
- * away. c, s, k, m and f are not cut for this. */
-#define ITEM_TARGET 268
+/* What a diagnosis's evidence is cut to: one diagnosis per 320-byte report
+ * (DESIGN.md's budget for incident 1) under a header of up to 38 bytes
+ * ({"q":4294967295,"t":1796569522,"d":[ ]}); the whole evidence is one
+ * GET /diag away. c, s, k, m and f are not cut for this. */
+#define ITEM_TARGET 282
 /* What the controller takes (PROTOCOL.md, "Answers to malformed
  * requests"): strings up to 512 bytes, 16 items in e/x/f, 32 diagnoses and
  * 64 resolved pairs in a report. */
@@ -162,9 +163,12 @@ static cJSON *evidence_string(const cJSON *e)
 	const char *shortid = id;
 	size_t idlen = strlen(id);
 	if (idlen > 24) {
-		if (str(e, "source"))
+		if (str(e, "source")) {
+			/* a systemd unit's ".service" says nothing the kind does not */
 			shortid = str(e, "source"), idlen = strlen(shortid);
-		else if (str(e, "state"))
+			if (idlen > 8 && strcmp(shortid + idlen - 8, ".service") == 0)
+				idlen -= 8;
+		} else if (str(e, "state"))
 			shortid = str(e, "state"), idlen = strlen(shortid);
 		else
 			idlen = utf8_cut(id, 12);
@@ -272,15 +276,14 @@ static size_t printed_len(const cJSON *o)
 }
 
 /* Cuts e (from its end: the engine lists the strongest evidence first)
- * until the item encodes in ITEM_TARGET, keeping at least one piece when
- * that fits in ITEM_MAX; then m until it encodes in ITEM_MAX. */
+ * until the item encodes in ITEM_TARGET, all of it if need be (a long fix
+ * weighs more than a piece of evidence the controller can ask for); then
+ * m until it encodes in ITEM_MAX. */
 static void fit(cJSON *item)
 {
 	size_t len;
 	cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
-	while ((len = printed_len(item)) > ITEM_TARGET && cJSON_GetArraySize(e) > 1)
-		cJSON_DeleteItemFromArray(e, cJSON_GetArraySize(e) - 1);
-	while ((len = printed_len(item)) > ITEM_MAX && cJSON_GetArraySize(e) > 0)
+	while ((len = printed_len(item)) > ITEM_TARGET && cJSON_GetArraySize(e) > 0)
 		cJSON_DeleteItemFromArray(e, cJSON_GetArraySize(e) - 1);
 	if (cJSON_GetArraySize(e) == 0)
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "e"), len = printed_len(item);
@@ -379,6 +382,75 @@ bool fm_report_item_resolved(const cJSON *item)
 	return cJSON_IsArray(item);
 }
 
+static bool lists(const cJSON *arr, const char *s)
+{
+	const cJSON *v;
+	cJSON_ArrayForEach(v, arr)
+	{
+		if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+void fm_report_mark_absorbing(cJSON *items, const cJSON *active)
+{
+	cJSON *it;
+	cJSON_ArrayForEach(it, items)
+	{
+		const cJSON *x = cJSON_GetObjectItemCaseSensitive(it, "x"), *o;
+		if (fm_report_item_resolved(it) || cJSON_GetArraySize(x) <= 0)
+			continue;
+		bool resolves = false, raised = false;
+		cJSON_ArrayForEach(o, items)
+		{
+			const char *c, *k;
+			if (fm_report_item_resolved(o) && fm_report_item_id(o, &c, &k) &&
+			    lists(x, c))
+				resolves = true;
+		}
+		cJSON_ArrayForEach(o, active)
+		{
+			const char *c = str(o, "code");
+			if (c && lists(x, c))
+				raised = true;
+		}
+		if (resolves && !raised)
+			cJSON_AddNumberToObject(it, "z", 1);
+	}
+}
+
+/* Whether item is printed with z (see fm_report_mark_absorbing): none of
+ * the report's diagnoses (take of them) has a code of its x, so the
+ * controller resolving those codes there loses nothing raised. */
+static bool absorbs(const cJSON *item, const cJSON *const *items, size_t take)
+{
+	const cJSON *z = cJSON_GetObjectItemCaseSensitive(item, "z");
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(item, "x");
+	if (!cJSON_IsNumber(z) || z->valueint != 1 || fm_report_item_resolved(item))
+		return false;
+	for (size_t i = 0; i < take; i++) {
+		const char *c = fm_report_item_resolved(items[i]) ? NULL : str(items[i], "c");
+		if (c && lists(x, c))
+			return false;
+	}
+	return true;
+}
+
+/* Whether a resolved pair is left out: a diagnosis printed with z in the
+ * same report resolves its code at the controller. */
+static bool implied(const cJSON *pair, const cJSON *const *items, size_t take)
+{
+	const char *c, *k;
+	if (!fm_report_item_id(pair, &c, &k))
+		return false;
+	for (size_t i = 0; i < take; i++)
+		if (absorbs(items[i], items, take) &&
+		    lists(cJSON_GetObjectItemCaseSensitive(items[i], "x"), c))
+			return true;
+	return false;
+}
+
 bool fm_report_item_id(const cJSON *item, const char **code, const char **key)
 {
 	const cJSON *c, *k;
@@ -428,29 +500,31 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
+void fm_report_board(const char *board, char *out)
+{
+	/* Board ids are ours (boards/), but keep the query's size known:
+	 * safe characters only, cut. */
+	size_t i = 0;
+	for (; board && board[i] && i < FM_REPORT_BOARD_MAX; i++) {
+		char ch = board[i];
+		out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				 (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'
+			     ? ch
+			     : '_';
+	}
+	out[i] = '\0';
+}
+
 char *fm_report_encode(const struct fm_report_head *head, const cJSON *const *items, size_t n,
 		       size_t *used)
 {
 	struct out o = {0};
 	char buf[160];
-	snprintf(buf, sizeof(buf), "{\"q\":%" PRIu32 ",\"t\":%" PRId64, head->q, head->t);
+	if (head->t_left)
+		snprintf(buf, sizeof(buf), "{\"q\":%" PRIu32, head->q);
+	else
+		snprintf(buf, sizeof(buf), "{\"q\":%" PRIu32 ",\"t\":%" PRId64, head->q, head->t);
 	puts_(&o, buf);
-	if (head->board && head->board[0]) {
-		/* Board ids are ours (boards/), but keep the header's size known:
-		 * safe characters only, cut. */
-		char b[FM_REPORT_BOARD_MAX + 1];
-		size_t i = 0;
-		for (; head->board[i] && i < FM_REPORT_BOARD_MAX; i++) {
-			char ch = head->board[i];
-			b[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-					       ch == '-' || ch == '_' || ch == '.'
-				       ? ch
-				       : '_';
-		}
-		b[i] = '\0';
-		snprintf(buf, sizeof(buf), ",\"b\":\"%s\"", b);
-		puts_(&o, buf);
-	}
 	if (head->insecure)
 		puts_(&o, ",\"i\":1");
 
@@ -479,10 +553,27 @@ char *fm_report_encode(const struct fm_report_head *head, const cJSON *const *it
 		}
 		total += l;
 	}
+	for (size_t i = 0; i < take; i++) {
+		if (!fm_report_item_resolved(items[i]) &&
+		    cJSON_GetObjectItemCaseSensitive(items[i], "z") &&
+		    !absorbs(items[i], items, take)) {
+			/* a diagnosis here raises one of its x codes: say it all */
+			cJSON *copy = cJSON_Duplicate(items[i], 1);
+			cJSON_DeleteItemFromObjectCaseSensitive(copy, "z");
+			char *p = copy ? cJSON_PrintUnformatted(copy) : NULL;
+			cJSON_Delete(copy);
+			if (!p)
+				goto out_oom;
+			free(printed[i]);
+			printed[i] = p;
+		}
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		bool first = true;
 		for (size_t i = 0; i < take; i++) {
 			if (fm_report_item_resolved(items[i]) != (pass == 1))
+				continue;
+			if (pass == 1 && implied(items[i], items, take))
 				continue;
 			puts_(&o, first ? (pass ? ",\"r\":[" : ",\"d\":[") : ",");
 			puts_(&o, printed[i]);

@@ -5,9 +5,9 @@
  *   {"c":code,"s":1..3,"k":key,"m":summary,"e":[…],"x":[…],"f":[…]}
  * and a resolved one the pair [code, key]. Items are what the offline queue
  * (fm_queue) keeps and merges; a report is a run of items with a header
- * (q, t, b, i) and never encodes to more than FM_REPORT_MAX bytes: items
- * that do not fit go to the next report, and one diagnosis that alone would
- * not fit has its evidence cut first, then its summary; never c, s, k or f.
+ * (q, t, i; t left out when it goes as it is made) and never encodes to more than FM_REPORT_MAX
+ * bytes: items that do not fit go to the next report, and one diagnosis that alone would not fit
+ * has its evidence cut first, then its summary; never c, s, k or f.
  *
  * Keys longer than FM_REPORT_KEY_MAX bytes (kubelet's container names run to
  * ~100) are sent compacted: their first 20 bytes, '~', and the FNV-1a 32 of
@@ -61,19 +61,35 @@ int fm_report_heartbeat(char *buf, size_t size, uint32_t last_q, const cJSON *ac
  * encode in at most FM_REPORT_MAX minus the largest header. */
 cJSON *fm_report_item(const cJSON *change);
 
+/* Marks with "z":1 each raised item of one batch of changes (items, as
+ * fm_report_item made them) whose x codes are, after the batch, raised
+ * nowhere on the node (active: the long form after the change) while the
+ * batch resolves some diagnosis of one of them: the controller then
+ * resolves the node's diagnoses of those codes itself, and the encoder
+ * leaves the matching resolved pairs out (PROTOCOL.md, "z"). */
+void fm_report_mark_absorbing(cJSON *items, const cJSON *active);
+
 /* Whether item is a resolved pair ([c, k]) rather than a diagnosis. */
 bool fm_report_item_resolved(const cJSON *item);
 /* The code and compact key of an item (borrowed from it); false when the
  * item is neither form. */
 bool fm_report_item_id(const cJSON *item, const char **code, const char **key);
 
-/* The header of a report. */
+/* The header of a report (the board goes with GET /me instead). */
 struct fm_report_head {
 	uint32_t q;
-	int64_t t;
-	const char *board; /* NULL: none */
+	int64_t t;   /* when the agent made it */
+	bool t_left; /* t not sent: the report goes as it is made, and the
+		      * controller's clock says when (PROTOCOL.md, "t") */
 	bool insecure;
 };
+/* A report sent within this many seconds of being made goes without t. */
+#define FM_REPORT_FRESH_S 2
+
+/* The board id as it goes on the wire (GET /me's b=): letters, digits,
+ * '-', '_' and '.' kept, anything else '_', cut to FM_REPORT_BOARD_MAX;
+ * out holds FM_REPORT_BOARD_MAX + 1 bytes. */
+void fm_report_board(const char *board, char *out);
 
 /* Encodes the report of head and as many of items[0..n) as fit in
  * FM_REPORT_MAX bytes (at least one: fm_report_item's cut guarantees it

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define POLL_MS	       2000 /* queue mode: a ping this often (PROTOCOL.md) */
 #define POLL_HB_TICKS  5    /* and the heartbeat again every 5th tick */
@@ -62,8 +63,8 @@ struct fm_uplink {
  * (absent is 50, PROTOCOL.md): it has no other request to be told apart
  * from, and every byte of it is paid 30 times an hour. A non-confirmable
  * one (out NULL) also carries No-Response for 2.xx. */
-static int send_request(struct fm_uplink *u, coap_pdu_code_t code, const char *path, const char *payload,
-			size_t len, uint16_t *tok, bool *out)
+static int send_request(struct fm_uplink *u, coap_pdu_code_t code, const char *path, const char *extra_query,
+			const char *payload, size_t len, uint16_t *tok, bool *out)
 {
 	bool hb = strcmp(path, "hb") == 0;
 	coap_pdu_t *pdu = coap_pdu_init(out ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code, coap_new_message_id(u->s),
@@ -91,6 +92,9 @@ static int send_request(struct fm_uplink *u, coap_pdu_code_t code, const char *p
 		if (!coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)query))
 			goto out_fail;
 	}
+	if (extra_query && !coap_add_option(pdu, COAP_OPTION_URI_QUERY, strlen(extra_query),
+					    (const uint8_t *)extra_query))
+		goto out_fail;
 	if (!out && !coap_add_option(pdu, COAP_OPTION_NORESPONSE, sizeof(nr), nr))
 		goto out_fail;
 	if (payload && !coap_add_data(pdu, len, (const uint8_t *)payload))
@@ -112,7 +116,12 @@ out_fail:
 
 static void send_me(struct fm_uplink *u)
 {
-	send_request(u, COAP_REQUEST_CODE_GET, "me", NULL, 0, &u->tok_me, &u->me_out);
+	/* The board, once a session: the controller keeps it for the node
+	 * (reports carry none; PROTOCOL.md, GET /me). */
+	char b[FM_REPORT_BOARD_MAX + 3];
+	snprintf(b, sizeof(b), "b=%s", u->board);
+	send_request(u, COAP_REQUEST_CODE_GET, "me", u->board[0] ? b : NULL, NULL, 0, &u->tok_me,
+		     &u->me_out);
 }
 
 /* The heartbeat. Confirmable, with its payload, as the first of a session,
@@ -135,8 +144,8 @@ static void send_heartbeat(struct fm_uplink *u)
 	bool con = u->polling || u->hb_unanswered >= HB_UNANSWERED_MAX || strcmp(buf, u->hb_acked) != 0;
 	if (con) {
 		memcpy(u->hb_sent, buf, (size_t)n + 1);
-		send_request(u, COAP_REQUEST_CODE_POST, "hb", buf, (size_t)n, &u->tok_hb, &u->hb_out);
-	} else if (send_request(u, COAP_REQUEST_CODE_POST, "hb", NULL, 0, &u->tok_hb, NULL) == 0) {
+		send_request(u, COAP_REQUEST_CODE_POST, "hb", NULL, buf, (size_t)n, &u->tok_hb, &u->hb_out);
+	} else if (send_request(u, COAP_REQUEST_CODE_POST, "hb", NULL, NULL, 0, &u->tok_hb, NULL) == 0) {
 		u->hb_unanswered++;
 	}
 }
@@ -147,7 +156,8 @@ static void send_next(struct fm_uplink *u)
 	if (!u->ready || u->rp_out)
 		return;
 	uint32_t seq;
-	const char *p = fm_queue_head(u->q, u->board[0] ? u->board : NULL, u->insecure, &seq);
+	/* the board goes once a session, with GET /me (PROTOCOL.md) */
+	const char *p = fm_queue_head(u->q, u->insecure, (int64_t)time(NULL), &seq);
 	if (!p)
 		return;
 	if (u->insecure)
@@ -156,7 +166,7 @@ static void send_next(struct fm_uplink *u)
 	/* Said before it goes: the answer can be handled inside send_request,
 	 * and sending the next report from there frees p. */
 	fm_debug("uplink: report %u: %s", seq, p);
-	int rc = send_request(u, COAP_REQUEST_CODE_POST, "rp", p, strlen(p), &u->tok_rp, &u->rp_out);
+	int rc = send_request(u, COAP_REQUEST_CODE_POST, "rp", NULL, p, strlen(p), &u->tok_rp, &u->rp_out);
 	if (rc < 0)
 		fm_debug("uplink: report %u not sent: %s", seq, strerror(-rc));
 }
@@ -406,7 +416,7 @@ struct fm_uplink *fm_uplink_new(struct fm_loop *loop, struct fm_coap *c, const s
 	}
 	snprintf(u->controller, sizeof(u->controller), "%s", o->controller);
 	snprintf(u->identity, sizeof(u->identity), "%s", o->identity);
-	snprintf(u->board, sizeof(u->board), "%s", o->board ? o->board : "");
+	fm_report_board(o->board, u->board);
 	if (o->key_len > sizeof(u->key)) {
 		snprintf(err, err_size, "the PSK is longer than %d bytes", FM_COAP_PSK_MAX);
 		goto out_delete;

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	size_t n = fm_queue_count(q);
 	uint32_t seq = 0;
-	const char *head = fm_queue_head(q, "rpi4", false, &seq);
+	const char *head = fm_queue_head(q, false, 0, &seq);
 	if (n && !head)
 		__builtin_trap();
 	/* A report holds what fits FM_REPORT_MAX; one item read back larger
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   "[\"ext4-errors\",\"mmcblk0p2\"]]");
 	(void)fm_queue_push(q, items, 1732345678);
 	(void)fm_queue_set_reported(q, fm_queue_reported(q));
-	while ((head = fm_queue_head(q, "rpi4", true, &seq)) && fm_queue_ack(q, seq) == 0)
+	while ((head = fm_queue_head(q, true, 0, &seq)) && fm_queue_ack(q, seq) == 0)
 		;
 	(void)fm_queue_bytes(q);
 	fm_queue_delete(&q);

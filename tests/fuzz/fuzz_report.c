@@ -1,5 +1,6 @@
 /* libFuzzer target: one input through the controller's uplink decoders
- * (fc_wire.h): as a report (POST /rp) and as a heartbeat (POST /hb); what
+ * (fc_wire.h): as a report (POST /rp), as a heartbeat (POST /hb) and as
+ * GET /me's query; what
  * decodes is walked as the store would walk it. Built with
  * -fsanitize=fuzzer by `make fuzz`, replayed over its corpus in ctest. */
 #include "fc_wire.h"
@@ -29,5 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (fc_wire_hb(data, size, &hb, why, sizeof(why)) == 0)
 		(void)strlen(hb.h);
+	/* the same bytes as GET /me's query (n=NODE&b=BOARD) */
+	char v[33];
+	int n = fc_wire_query(data, size, "b", v, sizeof(v));
+	if (n >= 0 && (size_t)n != strlen(v))
+		__builtin_trap(); /* a value is whole, without NUL, or refused */
+	if (n > 0)
+		(void)fc_wire_board_ok(v);
+	(void)fc_wire_query(data, size, "n", v, sizeof(v));
 	return 0;
 }

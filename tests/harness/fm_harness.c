@@ -1320,3 +1320,17 @@ void fmh_print_tail(const char *path)
 		fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
 	}
 }
+
+void fmh_clock_state(const char *state)
+{
+	static char asan[512];
+	const char *prev = getenv("ASAN_OPTIONS");
+	/* the shim comes first in the link order ASan checks */
+	if (!strstr(asan, "verify_asan_link_order")) {
+		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", prev ? prev : "",
+			 prev && *prev ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+	}
+	setenv("LD_PRELOAD", FMH_ADJTIMEX_SHIM, 1);
+	setenv("FMH_ADJTIMEX", state, 1);
+}

@@ -101,6 +101,15 @@ int fmh_free_port(void);
 int fmh_wait_tcp(const char *ip, int port, int timeout_ms);
 
 /*
+ * The clock state every agent spawned from now on sees (tests/harness/
+ * fmh_adjtimex.c, preloaded): "synced" or "unsynced", so what an agent must
+ * say of the clock is known whatever this machine's NTP. Set for the
+ * process: servers started before (Go programs, Python) never ask
+ * adjtimex anyway.
+ */
+void fmh_clock_state(const char *state);
+
+/*
  * Waits until the file log_path contains needle (bytes, not lines; a file
  * that does not exist yet is waited for). Woken by inotify, with a 100 ms
  * poll as a backstop. Returns 0 or -ETIMEDOUT.

@@ -70,7 +70,7 @@ static void print_log(const char *path)
 		fprintf(stderr, "(no log at %s)\n", path);
 }
 
-int fmh_controller_start(struct fmh_controller *c, bool insecure)
+static int start(struct fmh_controller *c, bool insecure, bool http)
 {
 	int rc;
 	memset(c, 0, sizeof(*c));
@@ -87,18 +87,43 @@ int fmh_controller_start(struct fmh_controller *c, bool insecure)
 	char listen[32];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", c->port);
 	snprintf(c->url, sizeof(c->url), "%s://127.0.0.1:%d", insecure ? "coap" : "coaps", c->port);
-	const char *argv[] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db,
-			      "-v", insecure ? "--insecure" : NULL, NULL};
+	char http_listen[32];
+	if (http) {
+		if ((c->http_port = fmh_free_port()) < 0)
+			return c->http_port;
+		snprintf(http_listen, sizeof(http_listen), "127.0.0.1:%d", c->http_port);
+		snprintf(c->http_url, sizeof(c->http_url), "http://127.0.0.1:%d", c->http_port);
+	}
+	const char *argv[16] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db, "-v"};
+	int n = 9;
+	if (insecure)
+		argv[n++] = "--insecure";
+	if (http) {
+		argv[n++] = "--http";
+		argv[n++] = http_listen;
+	}
 	c->pid = fmh_spawn(argv, c->log);
 	if (c->pid < 0)
 		return c->pid;
 	rc = fmh_wait_log_pid(c->log, insecure ? "serving PLAIN CoAP" : "serving CoAP over DTLS-PSK", c->pid, 10000);
+	if (rc == 0 && http)
+		rc = fmh_wait_log_pid(c->log, "http: serving on", c->pid, 10000);
 	if (rc < 0) {
 		print_log(c->log);
 		fmh_stop(c->pid);
 		c->pid = 0;
 	}
 	return rc;
+}
+
+int fmh_controller_start(struct fmh_controller *c, bool insecure)
+{
+	return start(c, insecure, false);
+}
+
+int fmh_controller_start_http(struct fmh_controller *c, bool insecure)
+{
+	return start(c, insecure, true);
 }
 
 int fmh_controller_stop(struct fmh_controller *c, int *status)

@@ -33,6 +33,8 @@ struct fmh_controller {
 	char db[PATH_MAX];
 	char log[PATH_MAX];
 	char url[64];		/* coaps://127.0.0.1:PORT (coap:// insecure) */
+	int http_port;		/* TCP, 127.0.0.1; 0: no --http */
+	char http_url[64];	/* http://127.0.0.1:PORT */
 };
 
 /* The controller binary: $FM_CONTROLLER, set by ctest. */
@@ -42,6 +44,9 @@ const char *fmh_controller_bin(void);
  * to 10 s for it to say it serves. On failure prints its log. 0 or -errno
  * (-ESRCH: it exited). */
 int fmh_controller_start(struct fmh_controller *c, bool insecure);
+/* The same with its HTTP side on 127.0.0.1 (a free TCP port: http_port,
+ * http_url), waited for too. */
+int fmh_controller_start_http(struct fmh_controller *c, bool insecure);
 /* Stops it (SIGTERM, then as fmh_stop); its directory stays until cleanup.
  * *status gets its exit status. 0 or -ESRCH. */
 int fmh_controller_stop(struct fmh_controller *c, int *status);

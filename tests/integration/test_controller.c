@@ -149,6 +149,14 @@ static void report_shows_up(void **state)
 	assert_non_null(strstr(out, "evidence: docker.stale_attempt:8470235abd66"));
 	assert_non_null(strstr(out, "explains: apiserver-unreachable"));
 
+	/* GET /me carries the board, once a session (coap-client's own
+	 * Uri-Query); a malformed one is refused and stores nothing */
+	coap(FMH_NODE_A, FMH_KEY_A, "get", "me?b=rpi4%3Bx", NULL);
+	assert_non_null(strstr(out, "4.00"));
+	coap(FMH_NODE_A, FMH_KEY_A, "get", "me?b=jetson-nano", NULL);
+	cJSON *sb = show(FMH_NODE_A);
+	assert_string_equal(fmh_jstr(sb, "board"), "jetson-nano");
+	cJSON_Delete(sb);
 	coap(FMH_NODE_A, FMH_KEY_A, "get", "me", NULL);
 	char want[64];
 	snprintf(want, sizeof(want), "{\"q\":18,\"h\":\"%08x\"}",
@@ -248,10 +256,11 @@ static void unreachable_after_missed_heartbeats(void **state)
 static void malformed_refused(void **state)
 {
 	(void)state;
-	coap(FMH_NODE_A, FMH_KEY_A, "post", "rp", "{\"q\":1}");
+	coap(FMH_NODE_A, FMH_KEY_A, "post", "rp", "{\"t\":1}");
 	assert_non_null(strstr(out, "4.00"));
-	assert_non_null(strstr(out, "\"t\" is missing"));
-	coap(FMH_NODE_A, FMH_KEY_A, "post", "rp", "{\"q\":1,\"t\":1,\"d\":[{\"c\":\"x\",\"s\":9,\"k\":\"\"}]}");
+	assert_non_null(strstr(out, "\"q\" is missing"));
+	coap(FMH_NODE_A, FMH_KEY_A, "post", "rp",
+	     "{\"q\":1,\"t\":1,\"d\":[{\"c\":\"x\",\"s\":9,\"k\":\"\"}]}");
 	assert_non_null(strstr(out, "4.00"));
 	coap(FMH_NODE_A, FMH_KEY_A, "post", "hb", "not json at all");
 	assert_non_null(strstr(out, "4.00"));

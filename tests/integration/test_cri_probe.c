@@ -305,7 +305,7 @@ static void assert_reservation_found(const struct fmh_agent_run *r)
 	snprintf(want, sizeof(want), "held by %.12s (exited)", api_id);
 	if (!strstr(fmh_jstr(c, "summary"), want))
 		fail_msg("summary does not say '%s': %s", want, fmh_jstr(c, "summary"));
-	snprintf(want, sizeof(want), "crictl rm %s", api_id);
+	snprintf(want, sizeof(want), "crictl rm %.12s", api_id);
 	const cJSON *remedy = fmh_field(c, "remedy");
 	if (!fmh_lists(remedy, want) || cJSON_GetArraySize(remedy) != 1)
 		fail_msg("the remedy is not exactly `%s`:\n%s", want, r->out);

@@ -140,16 +140,16 @@ static size_t reports_in(const char *pcap, size_t *with_i)
 	fclose(f);
 	*with_i = 0;
 	for (char *p = memmem(buf, n, "{\"q\":", 5); p; p = memmem(p + 5, n - (size_t)(p + 5 - buf), "{\"q\":", 5)) {
-		/* a report: {"q":N,"t":T,["b":B,]["i":1,]"d":[ or "r":[ ... (a
-		 * heartbeat has no "t") */
+		/* a report: {"q":N,["t":T,]["i":1,]"d":[ or "r":[ ... (a
+		 * heartbeat has "n" and no "d" or "r") */
 		char head[160];
 		size_t left = n - (size_t)(p - buf), k = left < sizeof(head) - 1 ? left : sizeof(head) - 1;
 		memcpy(head, p, k);
 		head[k] = '\0';
-		char *t = strstr(head, ",\"t\":"), *d = strstr(head, ",\"d\":["), *r = strstr(head, ",\"r\":[");
+		char *hb = strstr(head, ",\"n\":"), *d = strstr(head, ",\"d\":["), *r = strstr(head, ",\"r\":[");
 		if (r && (!d || r < d))
 			d = r; /* only resolves: "r" without "d" */
-		if (!t || t - head > 16 || !d)
+		if (!d || d - head > 48 || (hb && hb < d))
 			continue;
 		count++;
 		char *i = strstr(head, ",\"i\":1");

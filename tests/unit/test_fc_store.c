@@ -99,13 +99,13 @@ static void test_reports(void **state)
 
 	uint32_t q;
 	char hash[9];
-	assert_int_equal(fc_store_me(s, "pi-master1", &q, hash), 0);
+	assert_int_equal(fc_store_me(s, "pi-master1", NULL, 1007, &q, hash), 0);
 	assert_int_equal(q, 4);
 	char want[9];
 	snprintf(want, sizeof(want), "%08x",
 		 fc_wire_hash_line(FC_WIRE_HASH_INIT, "etcd-unreachable", "https://127.0.0.1:2379", 3));
 	assert_string_equal(hash, want);
-	assert_int_equal(fc_store_me(s, "nobody", &q, hash), 0);
+	assert_int_equal(fc_store_me(s, "nobody", NULL, 1007, &q, hash), 0);
 	assert_int_equal(q, 0);
 	assert_string_equal(hash, "811c9dc5");
 
@@ -251,12 +251,83 @@ static void test_open(void **state)
 	assert_non_null(strstr(why, "schema version 99"));
 }
 
+/* A diagnosis with z resolves the node's diagnoses of the codes it
+ * explains (each with a history line naming it), whatever their keys, and
+ * nothing of other codes or nodes; GET /me's board is kept for the node,
+ * which it makes known. */
+static void test_absorbed_and_board(void **state)
+{
+	(void)state;
+	struct fc_store *s;
+	char why[160];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	uint32_t q;
+	char hash[9];
+	assert_int_equal(fc_store_me(s, "k1", "rpi4", 900, &q, hash), 0);
+	assert_int_equal(q, 0);
+	store(s, "k1",
+	      "{\"q\":1,\"d\":[{\"c\":\"apiserver-unreachable\",\"s\":3,\"k\":\"https://"
+	      "127.0.0.1:6443\"},"
+	      "{\"c\":\"apiserver-unreachable\",\"s\":3,\"k\":\"https://10.0.0.1:6443\"},"
+	      "{\"c\":\"etcd-unreachable\",\"s\":3,\"k\":\"https://127.0.0.1:2379\"}]}",
+	      1000, FC_STORE_STORED, 0);
+	store(s, "k2",
+	      "{\"q\":1,\"d\":[{\"c\":\"apiserver-unreachable\",\"s\":3,\"k\":\"https://"
+	      "127.0.0.1:6443\"}]}",
+	      1000, FC_STORE_STORED, 0);
+	store(s, "k1",
+	      "{\"q\":2,\"d\":[{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"k8s_kube-"
+	      "apiserver_k~97304528\","
+	      "\"x\":[\"apiserver-unreachable\"],\"z\":1}]}",
+	      1001, FC_STORE_STORED, 0);
+	int rc;
+	cJSON *show = fc_store_show(s, "k1", 20, 1002, &rc);
+	assert_non_null(show);
+	assert_string_equal(field(show, "board")->valuestring, "rpi4");
+	const cJSON *d;
+	int n = 0;
+	cJSON_ArrayForEach(d, field(show, "diagnoses"))
+	{
+		assert_string_not_equal(field(d, "code")->valuestring, "apiserver-unreachable");
+		n++;
+	}
+	assert_int_equal(n, 2); /* the conflict and etcd's */
+	int explained = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, field(show, "history"))
+	{
+		const cJSON *detail = cJSON_GetObjectItem(h, "detail");
+		if (strcmp(field(h, "event")->valuestring, "resolve") == 0 &&
+		    cJSON_IsString(detail) &&
+		    strcmp(detail->valuestring,
+			   "explained by container-name-conflict k8s_kube-apiserver_k~97304528") ==
+			0)
+			explained++;
+	}
+	assert_int_equal(explained, 2);
+	/* the hash GET /me answers is the set left: the conflict and etcd's */
+	assert_int_equal(fc_store_me(s, "k1", NULL, 1003, &q, hash), 0);
+	char want[9];
+	uint32_t hw = fc_wire_hash_line(FC_WIRE_HASH_INIT, "container-name-conflict",
+					"k8s_kube-apiserver_k~97304528", 3);
+	snprintf(want, sizeof(want), "%08x",
+		 fc_wire_hash_line(hw, "etcd-unreachable", "https://127.0.0.1:2379", 3));
+	assert_string_equal(hash, want);
+	cJSON_Delete(show);
+	/* the other node keeps its own */
+	show = fc_store_show(s, "k2", 20, 1002, &rc);
+	assert_int_equal(cJSON_GetArraySize(field(show, "diagnoses")), 1);
+	cJSON_Delete(show);
+	fc_store_delete(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,6 +55,18 @@ static void test_report(void **state)
 	assert_string_equal(cJSON_GetArrayItem(r.d[0].explains_components, 0)->valuestring, "kube-apiserver");
 	fc_wire_report_free(&r);
 
+	/* a report that went as it was made: no t (0); z: the codes it
+	 * explains are raised nowhere on the node after it */
+	const char fresh[] =
+	    "{\"q\":20,\"d\":[{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"k\","
+	    "\"x\":[\"apiserver-unreachable\"],\"z\":1},{\"c\":\"clock-unsynced\",\"s\":2,\"k\":"
+	    "\"clock\"}]}";
+	assert_int_equal(fc_wire_report(fresh, strlen(fresh), &r, why, sizeof(why)), 0);
+	assert_int_equal(r.t, 0);
+	assert_true(r.d[0].absorbs);
+	assert_false(r.d[1].absorbs);
+	fc_wire_report_free(&r);
+
 	const char minimal[] = "{\"q\":1,\"t\":0,\"i\":1}";
 	assert_int_equal(fc_wire_report(minimal, strlen(minimal), &r, why, sizeof(why)), 0);
 	assert_true(r.insecure);
@@ -87,7 +99,14 @@ static void test_report_refused(void **state)
 	refused("{\"q\":4294967296,\"t\":0}", "\"q\" must be an integer");
 	refused("{\"q\":1.5,\"t\":0}", "\"q\" must be an integer");
 	refused("{\"q\":\"1\",\"t\":0}", "\"q\" must be an integer");
-	refused("{\"q\":1}", "\"t\" is missing");
+	refused("{\"q\":1,\"t\":-1}", "\"t\" must be an integer");
+	/* z: needs x, never its own code, only 1 */
+	refused("{\"q\":1,\"d\":[{\"c\":\"a\",\"s\":3,\"k\":\"k\",\"z\":1}]}",
+		"d[0].\"z\" needs \"x\"");
+	refused("{\"q\":1,\"d\":[{\"c\":\"a\",\"s\":3,\"k\":\"k\",\"x\":[\"b\",\"a\"],\"z\":1}]}",
+		"its own code");
+	refused("{\"q\":1,\"d\":[{\"c\":\"a\",\"s\":3,\"k\":\"k\",\"x\":[\"b\"],\"z\":2}]}",
+		"\"z\" must be an integer in 1..1");
 	refused("{\"q\":1,\"t\":0,\"i\":2}", "\"i\" must be 1");
 	refused("{\"q\":1,\"t\":0,\"d\":{}}", "\"d\" must be an array");
 	refused("{\"q\":1,\"t\":0,\"d\":[1]}", "d[0] must be an object");
@@ -184,13 +203,35 @@ static void test_hash(void **state)
 			 fm_report_fnv(FM_REPORT_FNV_INIT, two, strlen(two)));
 }
 
+/* GET /me's query: n= and b= among '&'-joined options; too long, or
+ * holding a NUL, refused; the board's shape. */
+static void test_query(void **state)
+{
+	(void)state;
+	char v[33];
+	const char q[] = "n=node-a&b=rpi4&bb=x";
+	assert_int_equal(fc_wire_query(q, strlen(q), "n", v, sizeof(v)), 6);
+	assert_string_equal(v, "node-a");
+	assert_int_equal(fc_wire_query(q, strlen(q), "b", v, sizeof(v)), 4);
+	assert_string_equal(v, "rpi4");
+	assert_int_equal(fc_wire_query(q, strlen(q), "x", v, sizeof(v)), -1);
+	assert_int_equal(fc_wire_query("b=", 2, "b", v, sizeof(v)), 0);
+	assert_int_equal(fc_wire_query("b=a\0b", 5, "b", v, sizeof(v)), -2);
+	char long_q[64];
+	snprintf(long_q, sizeof(long_q), "b=%040d", 0);
+	assert_int_equal(fc_wire_query(long_q, strlen(long_q), "b", v, sizeof(v)), -2);
+	assert_true(fc_wire_board_ok("jetson-xavier-orin"));
+	assert_false(fc_wire_board_ok(""));
+	assert_false(fc_wire_board_ok("rpi4;rm"));
+	assert_false(fc_wire_board_ok("0123456789012345678901234567890123"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_report),
-		cmocka_unit_test(test_report_refused),
-		cmocka_unit_test(test_hb),
-		cmocka_unit_test(test_hash),
+	    cmocka_unit_test(test_report), cmocka_unit_test(test_report_refused),
+	    cmocka_unit_test(test_query),  cmocka_unit_test(test_hb),
+	    cmocka_unit_test(test_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

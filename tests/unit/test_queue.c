@@ -50,7 +50,7 @@ static void dir(char *out, size_t size)
 
 static cJSON *head_json(struct fm_queue *q, uint32_t *seq)
 {
-	const char *p = fm_queue_head(q, "rpi4", false, seq);
+	const char *p = fm_queue_head(q, false, 0, seq);
 	assert_non_null(p);
 	assert_true(strlen(p) <= FM_REPORT_MAX);
 	cJSON *o = cJSON_Parse(p);
@@ -68,8 +68,11 @@ static void order_ack_and_restart(void **state)
 	assert_non_null(q);
 	assert_int_equal(fm_queue_last_seq(q), 0);
 	uint32_t seq = 99;
-	assert_null(fm_queue_head(q, NULL, false, &seq));
-	assert_int_equal(fm_queue_push(q, items1(raised("etcd-unreachable", "https://127.0.0.1:2379", 3, "a")), 100), 0);
+	assert_null(fm_queue_head(q, false, 0, &seq));
+	assert_int_equal(
+	    fm_queue_push(q, items1(raised("etcd-unreachable", "https://127.0.0.1:2379", 3, "a")),
+			  100),
+	    0);
 	assert_int_equal(fm_queue_push(q, items1(raised("undervoltage", "board", 2, "b")), 101), 0);
 	assert_int_equal(fm_queue_push(q, cJSON_CreateArray(), 102), 0); /* nothing: no report */
 	assert_int_equal(fm_queue_count(q), 2);
@@ -109,7 +112,7 @@ static void order_ack_and_restart(void **state)
 	fm_queue_delete(&q);
 	q = fm_queue_open(d, 0, err, sizeof(err));
 	assert_int_equal(fm_queue_count(q), 0);
-	assert_null(fm_queue_head(q, NULL, false, &seq));
+	assert_null(fm_queue_head(q, false, 0, &seq));
 	assert_int_equal(fm_queue_push(q, items1(resolved("undervoltage", "board")), 200), 0);
 	h = head_json(q, &seq);
 	assert_int_equal(seq, 3);
@@ -172,7 +175,7 @@ static void bound_merges_never_drops(void **state)
 	int certs = 0, last_cert = -1, slow_raised = 0, slow_resolved = 0;
 	uint32_t seq, expect = 1;
 	const char *p;
-	while ((p = fm_queue_head(q, "rpi4", false, &seq))) {
+	while ((p = fm_queue_head(q, false, 0, &seq))) {
 		assert_int_equal(seq, expect++);
 		assert_true(strlen(p) <= FM_REPORT_MAX);
 		cJSON *rep = cJSON_Parse(p);
@@ -219,7 +222,7 @@ static void bound_yields_to_distinct(void **state)
 	int seen = 0;
 	uint32_t seq;
 	const char *p;
-	while ((p = fm_queue_head(q, NULL, false, &seq))) {
+	while ((p = fm_queue_head(q, false, 0, &seq))) {
 		cJSON *rep = cJSON_Parse(p);
 		seen += cJSON_GetArraySize(cJSON_GetObjectItem(rep, "d"));
 		cJSON_Delete(rep);

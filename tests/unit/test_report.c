@@ -96,7 +96,7 @@ static char *report_of(cJSON *changes, uint32_t q, size_t *items_out)
 		assert_non_null(items[n]);
 		n++;
 	}
-	struct fm_report_head head = {.q = q, .t = NOW, .board = "rpi4"};
+	struct fm_report_head head = {.q = q, .t = NOW};
 	char *r = fm_report_encode(&head, (const cJSON *const *)items, n, &used);
 	assert_non_null(r);
 	assert_int_equal(used, n);
@@ -135,7 +135,7 @@ static void incident1_report(void **state)
 	assert_non_null(strstr(cJSON_GetObjectItem(item, "m")->valuestring, "eced85378630 (running)"));
 	assert_int_equal(strlen(cJSON_GetObjectItem(item, "k")->valuestring), 29);
 	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(item, "e")) >= 1);
-	assert_string_equal(cJSON_GetObjectItem(rep, "b")->valuestring, "rpi4");
+	assert_null(cJSON_GetObjectItem(rep, "b")); /* the board goes with GET /me */
 	assert_null(cJSON_GetObjectItem(rep, "i"));
 	cJSON_Delete(rep);
 	free(r);
@@ -232,7 +232,7 @@ static void long_diagnosis_is_cut(void **state)
 	cJSON_Delete(item2);
 	cJSON_Delete(ch2);
 
-	struct fm_report_head head = {.q = UINT32_MAX, .t = INT64_MIN, .board = "a-board-id-much-longer-than-thirty-two-bytes", .insecure = true};
+	struct fm_report_head head = {.q = UINT32_MAX, .t = INT64_MIN, .insecure = true};
 	size_t used;
 	const cJSON *one[1] = {item};
 	char *r = fm_report_encode(&head, one, 1, &used);
@@ -324,15 +324,113 @@ static void component_shapes(void **state)
 	cJSON_Delete(ch);
 }
 
+/* Encodes items (JSON text of an array) as report 5, made at 100, sent at
+ * now; the payload (caller frees). */
+static char *encode_items(const char *items_json, int64_t now)
+{
+	cJSON *items = cJSON_Parse(items_json);
+	assert_non_null(items);
+	const cJSON *v[8];
+	size_t n = 0, used;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, items)
+	{
+		v[n++] = it;
+	}
+	struct fm_report_head head = {
+	    .q = 5, .t = 100, .t_left = now >= 100 && now - 100 <= FM_REPORT_FRESH_S};
+	char *r = fm_report_encode(&head, v, n, &used);
+	assert_non_null(r);
+	assert_int_equal(used, n);
+	cJSON_Delete(items);
+	return r;
+}
+
+/* z (PROTOCOL.md): a cause whose explained codes are raised nowhere after
+ * its batch is marked, and the resolved pairs of those codes are left out
+ * of its report; never when one of them is still raised, or raised by
+ * another diagnosis of the same report. */
+static void absorbing_cause(void **state)
+{
+	(void)state;
+	const char *cause = "{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"n\",\"x\":["
+			    "\"apiserver-unreachable\"]}";
+	const char *pair = "[\"apiserver-unreachable\",\"https://127.0.0.1:6443\"]";
+	char text[512];
+	snprintf(text, sizeof(text), "[%s,%s]", cause, pair);
+	cJSON *items = cJSON_Parse(text);
+	/* after the batch: the conflict alone is raised */
+	cJSON *active = cJSON_Parse(
+	    "[{\"code\":\"container-name-conflict\",\"key\":\"n\",\"severity\":\"critical\"}]");
+	fm_report_mark_absorbing(items, active);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "z")->valueint, 1);
+	char *marked = cJSON_PrintUnformatted(items);
+	char *r = encode_items(marked, 100);
+	print_message("%s\n", r);
+	assert_string_equal(
+	    r, "{\"q\":5,\"d\":[{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"n\","
+	       "\"x\":[\"apiserver-unreachable\"],\"z\":1}]}");
+	free(r);
+	/* held in the queue past FM_REPORT_FRESH_S: its time goes too */
+	r = encode_items(marked, 100 + FM_REPORT_FRESH_S + 1);
+	assert_non_null(strstr(r, "{\"q\":5,\"t\":100,"));
+	free(r);
+	/* merged with a later raise of that code: z dropped, the pair kept */
+	snprintf(text, sizeof(text),
+		 "[%.*s,{\"c\":\"apiserver-unreachable\",\"s\":3,\"k\":\"https://[::1]:6443\"}]",
+		 (int)strlen(marked) - 2, marked + 1);
+	r = encode_items(text, 100);
+	assert_null(strstr(r, "\"z\""));
+	assert_non_null(
+	    strstr(r, "\"r\":[[\"apiserver-unreachable\",\"https://127.0.0.1:6443\"]]"));
+	free(r);
+	free(marked);
+	cJSON_Delete(items);
+	cJSON_Delete(active);
+
+	/* another diagnosis of that code still raised: no z, the pair goes */
+	snprintf(text, sizeof(text), "[%s,%s]", cause, pair);
+	items = cJSON_Parse(text);
+	active = cJSON_Parse(
+	    "[{\"code\":\"container-name-conflict\",\"key\":\"n\",\"severity\":\"critical\"},"
+	    "{\"code\":\"apiserver-unreachable\",\"key\":\"https://"
+	    "[::1]:6443\",\"severity\":\"critical\"}]");
+	fm_report_mark_absorbing(items, active);
+	assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "z"));
+	cJSON_Delete(active);
+	/* nothing of the code resolved in the batch: no z either */
+	cJSON_Delete(items);
+	snprintf(text, sizeof(text), "[%s]", cause);
+	items = cJSON_Parse(text);
+	active = cJSON_Parse("[]");
+	fm_report_mark_absorbing(items, active);
+	assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "z"));
+	cJSON_Delete(active);
+	cJSON_Delete(items);
+}
+
+/* The board as GET /me carries it: safe characters, cut. */
+static void board_on_the_wire(void **state)
+{
+	(void)state;
+	char b[FM_REPORT_BOARD_MAX + 1];
+	fm_report_board("jetson-xavier-orin", b);
+	assert_string_equal(b, "jetson-xavier-orin");
+	fm_report_board("a b&c=d/e\xc3\xa9", b);
+	assert_string_equal(b, "a_b_c_d_e__");
+	fm_report_board("a-board-id-much-longer-than-thirty-two-bytes", b);
+	assert_int_equal(strlen(b), FM_REPORT_BOARD_MAX);
+	fm_report_board(NULL, b);
+	assert_string_equal(b, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(component_shapes),
-		cmocka_unit_test(heartbeat_budget),
-		cmocka_unit_test(hash_long_and_compact),
-		cmocka_unit_test(incident1_report),
-		cmocka_unit_test(long_diagnosis_is_cut),
-		cmocka_unit_test(many_changes_are_split),
+	    cmocka_unit_test(component_shapes),	     cmocka_unit_test(heartbeat_budget),
+	    cmocka_unit_test(hash_long_and_compact), cmocka_unit_test(incident1_report),
+	    cmocka_unit_test(long_diagnosis_is_cut), cmocka_unit_test(many_changes_are_split),
+	    cmocka_unit_test(absorbing_cause),	     cmocka_unit_test(board_on_the_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,408 @@
+/* fc_http: the controller's HTTP side (see fc_http.h). */
+#include "fc_http.h"
+
+#include "fc_keys.h"
+#include "fc_server.h"
+#include "fc_store.h"
+#include "fc_wire.h"
+#include "fm_coap.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fc_http {
+	struct fm_loop *loop;
+	struct MHD_Daemon *d;
+	struct fm_event ev;   /* MHD's epoll descriptor */
+	struct fm_timer tick; /* MHD's timeouts */
+	struct fc_store *store;
+	const struct fc_server *server;
+	bool loopback;
+	char token[FC_HTTP_TOKEN_MAX + 1]; /* "" none */
+	uint64_t requests, unauthorized;
+};
+
+/* --- answers ------------------------------------------------------------------- */
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type, char *body)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(body ? strlen(body) : 0, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"fleetmedic\"");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, "Allow", "GET, HEAD");
+	enum MHD_Result rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status, cJSON *j)
+{
+	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_Delete(j);
+	if (!s)
+		return MHD_NO;
+	/* cJSON's allocator is malloc: MHD frees it with free() */
+	size_t n = strlen(s);
+	char *body = malloc(n + 2);
+	if (!body) {
+		cJSON_free(s);
+		return MHD_NO;
+	}
+	memcpy(body, s, n);
+	memcpy(body + n, "\n", 2);
+	cJSON_free(s);
+	return answer(c, status, "application/json", body);
+}
+
+static enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "error", msg);
+	return answer_json(c, status, j);
+}
+
+/* --- /metrics ---------------------------------------------------------------- */
+
+struct text {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct text *t, const char *fmt, ...)
+{
+	if (t->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = true;
+			return;
+		}
+		if (t->p && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
+		char *p = realloc(t->p, cap);
+		if (!p) {
+			t->oom = true;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
+	}
+}
+
+/* A label value as the format wants it; node names and codes are shaped
+ * already ([a-z0-9.-]), escaped all the same. */
+static const char *label(const char *v, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	if (!fc_http_label(buf, size, &len, v))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+static void put_code(const char *node, const char *code, int severity, void *arg)
+{
+	static const char *const sev[] = {"info", "info", "warning", "critical"};
+	char n[2 * FC_KEYS_ID_MAX + 1], c[2 * FC_WIRE_CODE_MAX + 1];
+	put(arg, "fleetmedic_diagnosis{node=\"%s\",code=\"%s\",severity=\"%s\"} 1\n", label(node, n, sizeof(n)),
+	    label(code, c, sizeof(c)), sev[severity >= 1 && severity <= 3 ? severity : 0]);
+}
+
+static char *metrics(struct fc_http *h)
+{
+	struct text t = {0};
+	cJSON *nodes = fc_store_nodes(h->store, (int64_t)time(NULL));
+	if (!nodes)
+		return NULL;
+	const cJSON *n;
+	char l[2 * FC_KEYS_ID_MAX + 1];
+	put(&t, "# HELP fleetmedic_node_up 1 while the node's heartbeats arrive, 0 once it missed %d intervals.\n"
+		"# TYPE fleetmedic_node_up gauge\n",
+	    FC_STORE_MISSED_MAX);
+	cJSON_ArrayForEach(n, nodes)
+	{
+		put(&t, "fleetmedic_node_up{node=\"%s\"} %d\n",
+		    label(cJSON_GetStringValue(cJSON_GetObjectItem(n, "node")), l, sizeof(l)),
+		    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(n, "state")), "ok") == 0);
+	}
+	put(&t, "# HELP fleetmedic_node_last_seen_timestamp_seconds When the node was last heard from.\n"
+		"# TYPE fleetmedic_node_last_seen_timestamp_seconds gauge\n");
+	cJSON_ArrayForEach(n, nodes)
+	{
+		put(&t, "fleetmedic_node_last_seen_timestamp_seconds{node=\"%s\"} %.0f\n",
+		    label(cJSON_GetStringValue(cJSON_GetObjectItem(n, "node")), l, sizeof(l)),
+		    cJSON_GetNumberValue(cJSON_GetObjectItem(n, "last_seen")));
+	}
+	cJSON_Delete(nodes);
+	put(&t, "# HELP fleetmedic_diagnosis 1 while a diagnosis of the code is raised on the node (its worst severity).\n"
+		"# TYPE fleetmedic_diagnosis gauge\n");
+	if (fc_store_each_code(h->store, put_code, &t) < 0)
+		t.oom = true;
+	struct fc_server_counters c = {0};
+	if (h->server)
+		fc_server_counters(h->server, &c);
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} counters[] = {
+		{"reports", "Reports stored.", c.reports},
+		{"reports_duplicate", "Reports answered as stored before (retransmissions, replays).", c.reports_duplicate},
+		{"heartbeats", "Heartbeats received.", c.heartbeats},
+		{"requests_refused", "Agent requests answered 4.xx (malformed, unknown node).", c.refused},
+		{"dtls_handshakes", "DTLS sessions that made a request.", c.handshakes},
+		{"dtls_handshake_failures", "DTLS handshakes refused (unknown identity, wrong key).", c.handshake_failures},
+		{"triage_requests", "Triage requests taken.", c.triage_requests},
+		{"store_errors", "Agent requests the store could not take (answered 5.00).", c.store_errors},
+		{"http_requests", "HTTP requests served.", h->requests},
+		{"http_unauthorized", "HTTP requests refused for their token.", h->unauthorized},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		put(&t, "# HELP fleetmedic_controller_%s_total %s\n# TYPE fleetmedic_controller_%s_total counter\n"
+			"fleetmedic_controller_%s_total %llu\n",
+		    counters[i].name, counters[i].help, counters[i].name, counters[i].name,
+		    (unsigned long long)counters[i].v);
+	if (t.oom) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+/* --- requests ------------------------------------------------------------------ */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **state)
+{
+	(void)version;
+	(void)upload_data;
+	struct fc_http *h = cls;
+	if (!*state) {
+		/* headers in: refuse a body over the bound before it comes */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		*state = h;
+		if (cl && strtoull(cl, NULL, 10) > FC_HTTP_BODY_MAX)
+			return answer_error(c, 413, "request body over %d bytes", FC_HTTP_BODY_MAX);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* no route takes a body yet */
+		return MHD_YES;
+	}
+	h->requests++;
+	if (h->token[0] && !h->loopback &&
+	    !fc_http_token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+			      h->token)) {
+		h->unauthorized++;
+		return answer_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed (Authorization: Bearer TOKEN)");
+	}
+	char node[FC_KEYS_ID_MAX + 1];
+	int rc;
+	switch (fc_http_route(method, url, node, sizeof(node))) {
+	case FC_ROUTE_NODES: {
+		cJSON *j = fc_store_nodes(h->store, (int64_t)time(NULL));
+		return j ? answer_json(c, MHD_HTTP_OK, j) : answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
+	}
+	case FC_ROUTE_NODE: {
+		long history = 20;
+		const char *hq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "history");
+		if (hq) {
+			char *end;
+			history = strtol(hq, &end, 10);
+			if (!*hq || *end || history < 0 || history > FC_HTTP_HISTORY_MAX)
+				return answer_error(c, MHD_HTTP_BAD_REQUEST, "history: give 0..%d", FC_HTTP_HISTORY_MAX);
+		}
+		cJSON *j = fc_store_show(h->store, node, (int)history, (int64_t)time(NULL), &rc);
+		if (j)
+			return answer_json(c, MHD_HTTP_OK, j);
+		if (rc == -ENOENT)
+			return answer_error(c, MHD_HTTP_NOT_FOUND, "no node %s", node);
+		return answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
+	}
+	case FC_ROUTE_METRICS: {
+		char *m = metrics(h);
+		return m ? answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", m)
+			 : answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
+	}
+	case FC_ROUTE_METHOD: return answer_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not served here", method);
+	case FC_ROUTE_NOT_FOUND: break;
+	}
+	return answer_error(c, MHD_HTTP_NOT_FOUND, "nothing at this path");
+}
+
+/* --- the daemon in the loop -------------------------------------------------- */
+
+static void run(struct fc_http *h)
+{
+	if (MHD_run(h->d) != MHD_YES)
+		fm_debug("http: MHD_run failed");
+}
+
+static void on_ready(struct fm_event *ev, uint32_t events)
+{
+	(void)events;
+	run(container_of(ev, struct fc_http, ev));
+}
+
+static void on_tick(struct fm_timer *t)
+{
+	run(container_of(t, struct fc_http, tick));
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[300];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	fm_info("http: %s", line);
+}
+
+static int read_token(const char *path, char *out, size_t size, char *why, size_t why_size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, why_size, "--http-token %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	char buf[FC_HTTP_TOKEN_MAX + 2];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (st.st_mode & 077) {
+		snprintf(why, why_size, "--http-token %s: readable by group or others (chmod 600 it)", path);
+		return -1;
+	}
+	if (n < 0) {
+		snprintf(why, why_size, "--http-token %s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	size_t len = strlen(buf);
+	if (len < FC_HTTP_TOKEN_MIN || len > FC_HTTP_TOKEN_MAX ||
+	    strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") != len) {
+		snprintf(why, why_size,
+			 "--http-token %s: its first line must be a token of %d to %d characters [A-Za-z0-9-._~+/=]",
+			 path, FC_HTTP_TOKEN_MIN, FC_HTTP_TOKEN_MAX);
+		return -1;
+	}
+	snprintf(out, size, "%s", buf);
+	return 0;
+}
+
+struct fc_http *fc_http_new(struct fm_loop *loop, const struct fc_http_conf *conf, char *why, size_t why_size)
+{
+	char host[256];
+	uint16_t port;
+	char err[160];
+	if (fm_coap_parse_hostport(conf->listen, host, sizeof(host), &port, err, sizeof(err)) < 0) {
+		snprintf(why, why_size, "--http %s: give HOST:PORT ([ADDR]:PORT for IPv6), the port 1..65535", conf->listen);
+		return NULL;
+	}
+	struct fc_http *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	h->loop = loop;
+	h->store = conf->store;
+	h->server = conf->server;
+	h->ev = (struct fm_event)FM_EVENT_INIT;
+	h->loopback = fc_http_loopback(host);
+	if (conf->token_file && read_token(conf->token_file, h->token, sizeof(h->token), why, why_size) < 0)
+		goto fail;
+	if (!h->loopback && !h->token[0]) {
+		snprintf(why, why_size,
+			 "--http %s is not a loopback address: give --http-token FILE (and put TLS in a reverse proxy in front)",
+			 conf->listen);
+		goto fail;
+	}
+	struct addrinfo hints = {.ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	char ports[8];
+	snprintf(ports, sizeof(ports), "%u", port);
+	int gai = getaddrinfo(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, ports, &hints, &ai);
+	if (gai != 0) {
+		snprintf(why, why_size, "--http %s: %s", conf->listen, gai_strerror(gai));
+		goto fail;
+	}
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)FC_HTTP_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!h->d) {
+		snprintf(why, why_size, "--http %s: cannot listen there (in use, or not an address of this host)",
+			 conf->listen);
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || fm_loop_add(loop, &h->ev, info->epoll_fd, EPOLLIN, on_ready) < 0 ||
+	    fm_timer_init(loop, &h->tick, on_tick) < 0 || fm_timer_arm(&h->tick, 1000, 1000) < 0) {
+		snprintf(why, why_size, "--http %s: cannot watch it from the event loop", conf->listen);
+		goto fail;
+	}
+	fm_notice("http: serving on http://%s%s", conf->listen,
+		  h->loopback ? (h->token[0] ? " (loopback; the token guards triage)" : " (loopback, no token)")
+			      : " (every request needs the bearer token)");
+	return h;
+fail:
+	fc_http_delete(&h);
+	return NULL;
+}
+
+void fc_http_delete(struct fc_http **ph)
+{
+	struct fc_http *h = *ph;
+	if (!h)
+		return;
+	fm_loop_del(&h->ev);
+	fm_timer_close(&h->tick);
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	explicit_bzero(h->token, sizeof(h->token));
+	free(h);
+	*ph = NULL;
+}
