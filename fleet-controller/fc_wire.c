@@ -197,7 +197,7 @@ int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t
 	cJSON *o = parse(data, len, why, size, &rc);
 	if (!o)
 		return rc;
-	int64_t q, n, w, i;
+	int64_t q = 0, n = 0, w = 0, i = 0;
 	const char *h = NULL;
 	memset(hb, 0, sizeof(*hb));
 	if ((rc = need_int(o, "q", 0, UINT32_MAX, &q, why, size)) < 0 ||
@@ -297,7 +297,7 @@ int fc_wire_report(const void *data, size_t len, struct fc_report *r, char *why,
 	cJSON *o = parse(data, len, why, size, &rc);
 	if (!o)
 		return rc;
-	int64_t q, t = 0;
+	int64_t q = 0, t = 0;
 	if ((rc = need_int(o, "q", 1, UINT32_MAX, &q, why, size)) < 0 ||
 	    /* 2^53: exact in a double, and far beyond any clock; absent: the
 	     * report went as it was made (the controller's clock says when) */

@@ -36,6 +36,11 @@ pkgs=(
   # a host booted with systemd its package also enables a service on :9100)
   # and captures of what goes over lo (bench/lib.sh bench_capture_*)
   prometheus-node-exporter tcpdump
+  # the controller's HTTP side (issue 24): what the tests talk to it with
+  # (curl), and what operators point at it: a real Prometheus and
+  # Alertmanager, started privately by the tests on loopback (on a host
+  # booted with systemd their packages also enable services on :9090/:9093)
+  curl prometheus prometheus-alertmanager
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
   # the unit's sandbox checked against what the agent does (tests/check_unit.sh)
