@@ -1,6 +1,7 @@
 /* fc_http: the controller's HTTP side (see fc_http.h). */
 #include "fc_http.h"
 
+#include "fc_alert.h"
 #include "fc_keys.h"
 #include "fc_server.h"
 #include "fc_store.h"
@@ -33,6 +34,7 @@ struct fc_http {
 	struct fm_timer tick; /* MHD's timeouts */
 	struct fc_store *store;
 	const struct fc_server *server;
+	const struct fc_alerts *alerts;
 	bool loopback;
 	char token[FC_HTTP_TOKEN_MAX + 1]; /* "" none */
 	uint64_t requests, unauthorized;
@@ -180,6 +182,8 @@ static char *metrics(struct fc_http *h)
 	struct fc_server_counters c = {0};
 	if (h->server)
 		fc_server_counters(h->server, &c);
+	struct fc_alerts_counters ac;
+	fc_alerts_counters(h->alerts, &ac);
 	const struct {
 		const char *name, *help;
 		uint64_t v;
@@ -194,6 +198,9 @@ static char *metrics(struct fc_http *h)
 		{"store_errors", "Agent requests the store could not take (answered 5.00).", c.store_errors},
 		{"http_requests", "HTTP requests served.", h->requests},
 		{"http_unauthorized", "HTTP requests refused for their token.", h->unauthorized},
+		{"alert_posts", "POSTs to Alertmanager.", ac.posts},
+		{"alert_post_failures", "POSTs to Alertmanager that failed (kept, tried again).", ac.post_failures},
+		{"alerts_sent", "Alerts (firing and resolved) Alertmanager took.", ac.alerts_sent},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		put(&t, "# HELP fleetmedic_controller_%s_total %s\n# TYPE fleetmedic_controller_%s_total counter\n"
@@ -349,6 +356,7 @@ struct fc_http *fc_http_new(struct fm_loop *loop, const struct fc_http_conf *con
 	h->loop = loop;
 	h->store = conf->store;
 	h->server = conf->server;
+	h->alerts = conf->alerts;
 	h->ev = (struct fm_event)FM_EVENT_INIT;
 	h->loopback = fc_http_loopback(host);
 	if (conf->token_file && read_token(conf->token_file, h->token, sizeof(h->token), why, why_size) < 0)

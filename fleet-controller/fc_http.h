@@ -29,6 +29,7 @@
 struct fm_loop;
 struct fc_store;
 struct fc_server;
+struct fc_alerts;
 struct fc_http;
 
 struct fc_http_conf {
@@ -36,6 +37,7 @@ struct fc_http_conf {
 	const char *token_file;	    /* NULL: no token (then loopback only) */
 	struct fc_store *store;	    /* borrowed */
 	const struct fc_server *server; /* its counters for /metrics; may be NULL */
+	const struct fc_alerts *alerts; /* the same; may be NULL */
 };
 
 /* Binds and registers with loop. NULL with why filled (one line): a bad

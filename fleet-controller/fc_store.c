@@ -677,6 +677,44 @@ cJSON *fc_store_nodes(struct fc_store *s, int64_t now)
 	return a;
 }
 
+int fc_store_each_alert(struct fc_store *s, void (*fn)(const struct fc_store_alert *a, void *arg), void *arg)
+{
+	/* the worst severity of each (node, code) first; unreachable nodes
+	 * once, with no code */
+	static const char sql[] =
+		"SELECT n.name, n.state, d.code, d.severity, d.summary, d.remedy FROM nodes n"
+		" JOIN diagnoses d ON d.node = n.name WHERE d.severity >= 2 AND n.state = 'ok'"
+		" UNION ALL SELECT name, state, NULL, 0, NULL, NULL FROM nodes WHERE state = 'unreachable'"
+		" ORDER BY 1, 3, 4 DESC";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	int rc;
+	char last[2 * FC_WIRE_KEY_MAX + 2] = "";
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct fc_store_alert a = {
+			.node = (const char *)sqlite3_column_text(st, 0),
+			.state = (const char *)sqlite3_column_text(st, 1),
+			.code = (const char *)sqlite3_column_text(st, 2),
+			.severity = sqlite3_column_int(st, 3),
+			.summary = (const char *)sqlite3_column_text(st, 4),
+			.remedy = (const char *)sqlite3_column_text(st, 5),
+		};
+		char id[sizeof(last)];
+		snprintf(id, sizeof(id), "%s\x1f%s", a.node, a.code ? a.code : "");
+		if (a.code && strcmp(id, last) == 0)
+			continue; /* a less severe key of the same code */
+		memcpy(last, id, sizeof(last));
+		fn(&a, arg);
+	}
+	if (rc != SQLITE_DONE)
+		fm_err("store %s: %s", s->path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int fc_store_each_code(struct fc_store *s, void (*fn)(const char *node, const char *code, int severity, void *arg),
 		       void *arg)
 {

@@ -77,6 +77,17 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
  * worst is "none", "info", "warning" or "critical". NULL on error. */
 cJSON *fc_store_nodes(struct fc_store *s, int64_t now);
 
+/* What Alertmanager is told (fc_alert): for each node, its state ("ok",
+ * "unreachable") and, for each code raised there at warning or above, the
+ * worst severity and that diagnosis's summary and remedy (a JSON array).
+ * fn is called once per (node, code), ordered by node then code, and once
+ * with code NULL for a node that is unreachable. 0, or -EIO. */
+struct fc_store_alert {
+	const char *node, *state, *code, *summary, *remedy;
+	int severity;
+};
+int fc_store_each_alert(struct fc_store *s, void (*fn)(const struct fc_store_alert *a, void *arg), void *arg);
+
 /* Calls fn for each (node, code) with a raised diagnosis, with the worst
  * severity (1..3) among that code's keys, ordered by node then code (GET
  * /metrics). 0, or -EIO. */

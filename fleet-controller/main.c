@@ -3,6 +3,7 @@
  * PROTOCOL.md) into SQLite; `nodes` and `show` read that database. */
 #include "fc_keys.h"
 #include "fc_relay.h"
+#include "fc_alert.h"
 #include "fc_http.h"
 #include "fc_server.h"
 #include "fc_store.h"
@@ -37,7 +38,7 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  serve --listen HOST:PORT --keys FILE [--db FILE] [--insecure] [-v]\n"
-		"        [--http HOST:PORT [--http-token FILE]]\n"
+		"        [--http HOST:PORT [--http-token FILE]] [--alertmanager URL]...\n"
 		"        serve agents (DTLS-PSK; CoAPS's port is 5684). FILE holds one\n"
 		"        'NODE HEXKEY' a line (# comments, key 16..64 bytes) and must not be\n"
 		"        readable by group or others. --insecure serves plain CoAP instead\n"
@@ -48,6 +49,13 @@ static void usage(FILE *out)
 		"        than loopback every request needs 'Authorization: Bearer TOKEN',\n"
 		"        TOKEN the first line of --http-token FILE (16..256 characters, mode\n"
 		"        0600). There is no TLS here: it belongs to a reverse proxy in front.\n"
+		"        --alertmanager http://HOST:9093 (repeatable, up to 8): every raised\n"
+		"        critical or warning diagnosis is posted to Alertmanager's v2 API\n"
+		"        (labels alertname=fleetmedic, node, code, severity; annotations\n"
+		"        summary, remedy), sent again every --alert-resend (60s) while it\n"
+		"        stands and resolved when the node resolves it; an unreachable node\n"
+		"        is one node-unreachable alert. One that does not answer gets it all\n"
+		"        once back; it never holds up the agents' reports.\n"
 		"  nodes [--db FILE] [--json]\n"
 		"        every node: board, last seen, state (ok|unreachable), worst severity,\n"
 		"        the codes of its raised diagnoses\n"
@@ -75,6 +83,9 @@ static void usage(FILE *out)
 #define ARGS_MAX 5
 struct opts {
 	const char *listen, *keys, *db, *control, *http, *http_token;
+	const char *alertmanager[FC_ALERT_URLS_MAX];
+	size_t nalertmanager;
+	uint64_t alert_resend_ms;
 	bool insecure, json;
 	int verbose;
 	long history;
@@ -84,7 +95,7 @@ struct opts {
 };
 
 enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT,
-       OPT_HTTP, OPT_HTTP_TOKEN };
+       OPT_HTTP, OPT_HTTP_TOKEN, OPT_ALERTMANAGER, OPT_ALERT_RESEND };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -99,6 +110,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"http", required_argument, NULL, OPT_HTTP},
 		{"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
+		{"alertmanager", required_argument, NULL, OPT_ALERTMANAGER},
+		{"alert-resend", required_argument, NULL, OPT_ALERT_RESEND},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -128,6 +141,20 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_CONTROL: o->control = optarg; break;
 		case OPT_HTTP: o->http = optarg; break;
 		case OPT_HTTP_TOKEN: o->http_token = optarg; break;
+		case OPT_ALERTMANAGER:
+			if (o->nalertmanager == FC_ALERT_URLS_MAX) {
+				fprintf(stderr, "fleetmedic-controller: at most %d --alertmanager\n", FC_ALERT_URLS_MAX);
+				return -1;
+			}
+			o->alertmanager[o->nalertmanager++] = optarg;
+			break;
+		case OPT_ALERT_RESEND:
+			if (fm_conf_duration_ms(optarg, &o->alert_resend_ms) < 0 || o->alert_resend_ms < 1000 ||
+			    o->alert_resend_ms > 3600000) {
+				fprintf(stderr, "fleetmedic-controller: --alert-resend %s: give a duration of 1s to 1h\n", optarg);
+				return -1;
+			}
+			break;
 		case OPT_TIMEOUT:
 			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
 			    o->timeout_ms > 3600000) {
@@ -200,6 +227,7 @@ static int cmd_serve(const struct opts *o)
 	struct fm_loop *loop = NULL;
 	struct fc_server *server = NULL;
 	struct fc_http *http = NULL;
+	struct fc_alerts *alerts = NULL;
 	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
 	char why[PATH_MAX + 160];
 
@@ -232,8 +260,17 @@ static int cmd_serve(const struct opts *o)
 		fprintf(stderr, "fleetmedic-controller: %s\n", why);
 		goto out;
 	}
+	if (o->nalertmanager) {
+		struct fc_alerts_conf ac = {.urls = o->alertmanager, .n = o->nalertmanager, .store = store,
+					    .resend_ms = o->alert_resend_ms};
+		if (!(alerts = fc_alerts_new(loop, &ac, why, sizeof(why)))) {
+			fprintf(stderr, "fleetmedic-controller: %s\n", why);
+			goto out;
+		}
+	}
 	if (o->http) {
-		struct fc_http_conf hc = {.listen = o->http, .token_file = o->http_token, .store = store, .server = server};
+		struct fc_http_conf hc = {
+		    .listen = o->http, .token_file = o->http_token, .store = store, .server = server, .alerts = alerts};
 		if (!(http = fc_http_new(loop, &hc, why, sizeof(why)))) {
 			fprintf(stderr, "fleetmedic-controller: %s\n", why);
 			goto out;
@@ -248,6 +285,7 @@ static int cmd_serve(const struct opts *o)
 	sd_notify(0, "STOPPING=1");
 out:
 	fc_http_delete(&http);
+	fc_alerts_delete(&alerts);
 	fc_server_delete(&server);
 	fm_signal_close(&sigterm);
 	fm_signal_close(&sigint);

@@ -70,7 +70,7 @@ static void print_log(const char *path)
 		fprintf(stderr, "(no log at %s)\n", path);
 }
 
-static int start(struct fmh_controller *c, bool insecure, bool http)
+static int start(struct fmh_controller *c, bool insecure, bool http, const char *const *extra)
 {
 	int rc;
 	memset(c, 0, sizeof(*c));
@@ -94,7 +94,7 @@ static int start(struct fmh_controller *c, bool insecure, bool http)
 		snprintf(http_listen, sizeof(http_listen), "127.0.0.1:%d", c->http_port);
 		snprintf(c->http_url, sizeof(c->http_url), "http://127.0.0.1:%d", c->http_port);
 	}
-	const char *argv[16] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db, "-v"};
+	const char *argv[24] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db, "-v"};
 	int n = 9;
 	if (insecure)
 		argv[n++] = "--insecure";
@@ -102,6 +102,8 @@ static int start(struct fmh_controller *c, bool insecure, bool http)
 		argv[n++] = "--http";
 		argv[n++] = http_listen;
 	}
+	for (size_t i = 0; extra && extra[i] && n < 23; i++)
+		argv[n++] = extra[i];
 	c->pid = fmh_spawn(argv, c->log);
 	if (c->pid < 0)
 		return c->pid;
@@ -118,12 +120,17 @@ static int start(struct fmh_controller *c, bool insecure, bool http)
 
 int fmh_controller_start(struct fmh_controller *c, bool insecure)
 {
-	return start(c, insecure, false);
+	return start(c, insecure, false, NULL);
 }
 
 int fmh_controller_start_http(struct fmh_controller *c, bool insecure)
 {
-	return start(c, insecure, true);
+	return start(c, insecure, true, NULL);
+}
+
+int fmh_controller_start_with(struct fmh_controller *c, bool insecure, bool http, const char *const *extra)
+{
+	return start(c, insecure, http, extra);
 }
 
 int fmh_controller_stop(struct fmh_controller *c, int *status)

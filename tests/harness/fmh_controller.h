@@ -47,6 +47,8 @@ int fmh_controller_start(struct fmh_controller *c, bool insecure);
 /* The same with its HTTP side on 127.0.0.1 (a free TCP port: http_port,
  * http_url), waited for too. */
 int fmh_controller_start_http(struct fmh_controller *c, bool insecure);
+/* Either, with more of serve's options (NULL ended; strings borrowed). */
+int fmh_controller_start_with(struct fmh_controller *c, bool insecure, bool http, const char *const *extra);
 /* Stops it (SIGTERM, then as fmh_stop); its directory stays until cleanup.
  * *status gets its exit status. 0 or -ESRCH. */
 int fmh_controller_stop(struct fmh_controller *c, int *status);

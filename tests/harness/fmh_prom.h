@@ -30,4 +30,21 @@ cJSON *fmh_prometheus_query(const struct fmh_prometheus *p, const char *promql);
  * there is none. */
 double fmh_prometheus_value(const struct fmh_prometheus *p, const char *promql);
 
+/* A real Alertmanager (Debian's prometheus-alertmanager 0.25) on loopback,
+ * no cluster, one receiver that sends nothing anywhere. */
+struct fmh_alertmanager {
+	pid_t pid;
+	int port;
+	char url[64]; /* http://127.0.0.1:PORT */
+	char dir[PATH_MAX];
+	char log[PATH_MAX + 16];
+};
+
+/* Starts it (again on the same port and storage when am->port is set,
+ * e.g. after fmh_stop(am->pid)); waits until it listens. 0 or -errno. */
+int fmh_alertmanager_start(struct fmh_alertmanager *am);
+
+/* GET /api/v2/alerts: the array (caller deletes), or NULL. */
+cJSON *fmh_alertmanager_alerts(const struct fmh_alertmanager *am);
+
 #endif

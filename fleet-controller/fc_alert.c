@@ -1,0 +1,370 @@
+/* fc_alert: Alertmanager alerts from the store (see fc_alert.h). */
+#include "fc_alert.h"
+
+#include "fc_store.h"
+#include "fm_httpc.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+
+/* One alert as an Alertmanager was (or is to be) told of it. */
+struct alert {
+	char *id;      /* node \x1f code \x1f severity: its labels */
+	char *summary; /* annotations */
+	char *remedy;
+	int64_t starts;	   /* s since the epoch */
+	bool standing;	   /* in the store at the last tick */
+	bool told;	   /* this state delivered */
+	uint64_t sent_ms;  /* when it was last delivered (firing) */
+	bool seen;	   /* marked during a tick */
+};
+
+struct target {
+	struct fc_alerts *owner;
+	char url[300];
+	struct fm_httpc c;
+	struct alert *a;
+	size_t n, cap;
+	bool busy, failing;
+	uint64_t backoff_ms, retry_at_ms;
+	char *body;   /* the POST in flight */
+	size_t batch; /* how many of a[] it carries, flagged inflight */
+	bool *inflight;
+};
+
+struct fc_alerts {
+	struct fm_loop *loop;
+	struct fc_store *store;
+	uint64_t resend_ms;
+	struct fm_timer tick;
+	struct target t[FC_ALERT_URLS_MAX];
+	size_t nt;
+	struct fc_alerts_counters c;
+};
+
+static void iso(int64_t s, char out[32])
+{
+	time_t t = (time_t)s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static struct alert *find(struct target *t, const char *id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->a[i].id, id) == 0)
+			return &t->a[i];
+	return NULL;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void set_str(char **dst, const char *src)
+{
+	if (same(*dst, src))
+		return;
+	free(*dst);
+	*dst = strdup(src ? src : "");
+}
+
+/* The remedy's lines, one a line. */
+static char *remedy_text(const char *json)
+{
+	cJSON *r = cJSON_Parse(json ? json : "[]");
+	size_t len = 1;
+	const cJSON *l;
+	cJSON_ArrayForEach(l, r)
+	{
+		if (cJSON_IsString(l))
+			len += strlen(l->valuestring) + 1;
+	}
+	char *out = calloc(1, len);
+	cJSON_ArrayForEach(l, r)
+	{
+		if (out && cJSON_IsString(l)) {
+			if (*out)
+				strcat(out, "\n");
+			strcat(out, l->valuestring);
+		}
+	}
+	cJSON_Delete(r);
+	return out;
+}
+
+struct tick_ctx {
+	struct target *t;
+	int64_t now;
+};
+
+/* One standing alert from the store, into t's record. */
+static void standing(struct tick_ctx *x, const char *node, const char *code, const char *sev, const char *summary,
+		     const char *remedy)
+{
+	struct target *t = x->t;
+	char id[512];
+	snprintf(id, sizeof(id), "%s\x1f%s\x1f%s", node, code, sev);
+	struct alert *a = find(t, id);
+	if (!a) {
+		if (t->n >= FC_ALERT_MAX)
+			return;
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+			struct alert *na = realloc(t->a, cap * sizeof(*na));
+			if (!na)
+				return;
+			t->a = na;
+			t->cap = cap;
+		}
+		a = &t->a[t->n];
+		*a = (struct alert){.id = strdup(id), .starts = x->now};
+		if (!a->id)
+			return;
+		t->n++;
+	}
+	if (!a->standing || !same(a->summary, summary) || !same(a->remedy, remedy))
+		a->told = false;
+	a->standing = true;
+	a->seen = true;
+	set_str(&a->summary, summary);
+	set_str(&a->remedy, remedy);
+}
+
+static void from_store(const struct fc_store_alert *s, void *arg)
+{
+	struct tick_ctx *x = arg;
+	if (!s->code) {
+		char summary[200];
+		snprintf(summary, sizeof(summary), "node %s is unreachable: no heartbeat for %d intervals", s->node,
+			 FC_STORE_MISSED_MAX);
+		standing(x, s->node, "node-unreachable", "critical", summary,
+			 "check the node's power, network and fleetmedic-agent (systemctl status fleetmedic-agent)");
+		return;
+	}
+	char *remedy = remedy_text(s->remedy);
+	standing(x, s->node, s->code, fc_store_severity_name(s->severity), s->summary, remedy);
+	free(remedy);
+}
+
+static cJSON *alert_json(const struct alert *a, int64_t now, uint64_t resend_ms)
+{
+	char node[256], code[128], sev[32], ts[32];
+	sscanf(a->id, "%255[^\x1f]\x1f%127[^\x1f]\x1f%31s", node, code, sev);
+	cJSON *o = cJSON_CreateObject(), *l = cJSON_AddObjectToObject(o, "labels"),
+	      *an = cJSON_AddObjectToObject(o, "annotations");
+	cJSON_AddStringToObject(l, "alertname", "fleetmedic");
+	cJSON_AddStringToObject(l, "node", node);
+	cJSON_AddStringToObject(l, "code", code);
+	cJSON_AddStringToObject(l, "severity", sev);
+	cJSON_AddStringToObject(an, "summary", a->summary ? a->summary : "");
+	cJSON_AddStringToObject(an, "remedy", a->remedy ? a->remedy : "");
+	iso(a->starts, ts);
+	cJSON_AddStringToObject(o, "startsAt", ts);
+	/* standing: resolved by Alertmanager itself if it hears nothing for
+	 * four resend intervals; gone: now */
+	iso(a->standing ? now + (int64_t)(4 * resend_ms / 1000) : now, ts);
+	cJSON_AddStringToObject(o, "endsAt", ts);
+	return o;
+}
+
+static void post_done(struct fm_httpc *c, void *ctx);
+
+/* Sends t what it has not been told, and what stands and is due again. */
+static void flush(struct target *t, int64_t now, uint64_t now_ms)
+{
+	struct fc_alerts *al = t->owner;
+	if (t->busy || now_ms < t->retry_at_ms)
+		return;
+	cJSON *arr = cJSON_CreateArray();
+	free(t->inflight);
+	t->inflight = calloc(t->n ? t->n : 1, sizeof(*t->inflight));
+	t->batch = 0;
+	for (size_t i = 0; i < t->n && arr && t->inflight; i++) {
+		struct alert *a = &t->a[i];
+		bool due = !a->told || (a->standing && now_ms - a->sent_ms >= al->resend_ms);
+		if (!due)
+			continue;
+		cJSON_AddItemToArray(arr, alert_json(a, now, al->resend_ms));
+		t->inflight[i] = true;
+		t->batch++;
+	}
+	if (!t->batch) {
+		cJSON_Delete(arr);
+		return;
+	}
+	free(t->body);
+	t->body = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (!t->body)
+		return;
+	struct fm_httpc_req req = {.method = "POST",
+				   .path = "/api/v2/alerts",
+				   .content_type = "application/json",
+				   .body = t->body,
+				   .body_len = strlen(t->body),
+				   .max_body = 65536,
+				   .timeout_ms = 5000,
+				   .on_done = post_done,
+				   .done_ctx = t};
+	t->busy = true;
+	if (fm_httpc_start(&t->c, &req) < 0) {
+		t->busy = false;
+		fm_debug("alertmanager %s: cannot start a request", t->url);
+	}
+}
+
+static void post_done(struct fm_httpc *c, void *ctx)
+{
+	struct target *t = ctx;
+	struct fc_alerts *al = t->owner;
+	uint64_t now_ms = fm_now_ms();
+	t->busy = false;
+	al->c.posts++;
+	if (c->fail == FM_HTTPC_OK && c->status >= 200 && c->status < 300) {
+		if (t->failing)
+			fm_notice("alertmanager %s: reachable again; %zu alert(s) delivered", t->url, t->batch);
+		t->failing = false;
+		t->backoff_ms = 0;
+		t->retry_at_ms = 0;
+		al->c.alerts_sent += t->batch;
+		/* delivered: told; a delivered resolution is forgotten */
+		size_t w = 0;
+		for (size_t i = 0; i < t->n; i++) {
+			struct alert *a = &t->a[i];
+			if (t->inflight && t->inflight[i]) {
+				a->told = true;
+				a->sent_ms = now_ms;
+			}
+			if (!a->standing && a->told) {
+				free(a->id);
+				free(a->summary);
+				free(a->remedy);
+				continue;
+			}
+			t->a[w++] = *a;
+		}
+		t->n = w;
+	} else {
+		al->c.post_failures++;
+		if (!t->failing)
+			fm_warn("alertmanager %s: alerts not delivered (%s%s%s); kept and tried again with back-off", t->url,
+				c->fail == FM_HTTPC_OK ? "HTTP status" : fm_httpc_fail_name(c->fail),
+				c->reason[0] ? ": " : "", c->reason);
+		t->failing = true;
+		t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (t->backoff_ms > BACKOFF_MAX_MS)
+			t->backoff_ms = BACKOFF_MAX_MS;
+		t->retry_at_ms = now_ms + t->backoff_ms;
+	}
+	free(t->inflight);
+	t->inflight = NULL;
+	t->batch = 0;
+}
+
+static void on_tick(struct fm_timer *tm)
+{
+	struct fc_alerts *al = container_of(tm, struct fc_alerts, tick);
+	int64_t now = (int64_t)time(NULL);
+	uint64_t now_ms = fm_now_ms();
+	for (size_t k = 0; k < al->nt; k++) {
+		struct target *t = &al->t[k];
+		if (t->busy)
+			continue; /* its batch's flags stand until it answers */
+		for (size_t i = 0; i < t->n; i++)
+			t->a[i].seen = false;
+		struct tick_ctx x = {.t = t, .now = now};
+		if (fc_store_each_alert(al->store, from_store, &x) < 0)
+			return; /* the store's error is logged; next tick */
+		for (size_t i = 0; i < t->n; i++)
+			if (!t->a[i].seen && t->a[i].standing) {
+				t->a[i].standing = false; /* gone: its resolution is due */
+				t->a[i].told = false;
+			}
+		flush(t, now, now_ms);
+	}
+}
+
+struct fc_alerts *fc_alerts_new(struct fm_loop *loop, const struct fc_alerts_conf *conf, char *why, size_t why_size)
+{
+	if (conf->n > FC_ALERT_URLS_MAX) {
+		snprintf(why, why_size, "--alertmanager: at most %d", FC_ALERT_URLS_MAX);
+		return NULL;
+	}
+	struct fc_alerts *al = calloc(1, sizeof(*al));
+	if (!al) {
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	al->loop = loop;
+	al->store = conf->store;
+	al->resend_ms = conf->resend_ms ? conf->resend_ms : FC_ALERT_RESEND_MS;
+	al->tick = (struct fm_timer)FM_TIMER_INIT;
+	for (size_t i = 0; i < conf->n; i++) {
+		struct target *t = &al->t[i];
+		char err[160];
+		struct fm_httpc_url u;
+		if (fm_httpc_url_parse(conf->urls[i], &u, err, sizeof(err)) < 0 || u.scheme != FM_HTTPC_HTTP) {
+			snprintf(why, why_size, "--alertmanager %s: give http://HOST[:PORT] (Alertmanager's own port, 9093)",
+				 conf->urls[i]);
+			goto fail;
+		}
+		t->owner = al;
+		snprintf(t->url, sizeof(t->url), "%s", conf->urls[i]);
+		if (fm_httpc_init(&t->c, loop, conf->urls[i], NULL, err, sizeof(err)) < 0) {
+			snprintf(why, why_size, "--alertmanager %s: %s", conf->urls[i], err);
+			goto fail;
+		}
+		al->nt++;
+	}
+	uint64_t tick = conf->tick_ms ? conf->tick_ms : 1000;
+	if (fm_timer_init(loop, &al->tick, on_tick) < 0 || fm_timer_arm(&al->tick, tick, tick) < 0) {
+		snprintf(why, why_size, "--alertmanager: cannot arm its timer");
+		goto fail;
+	}
+	for (size_t i = 0; i < al->nt; i++)
+		fm_notice("alertmanager %s: raised critical and warning diagnoses go there", al->t[i].url);
+	return al;
+fail:
+	fc_alerts_delete(&al);
+	return NULL;
+}
+
+void fc_alerts_delete(struct fc_alerts **pa)
+{
+	struct fc_alerts *al = *pa;
+	if (!al)
+		return;
+	fm_timer_close(&al->tick);
+	for (size_t k = 0; k < al->nt; k++) {
+		struct target *t = &al->t[k];
+		fm_httpc_close(&t->c);
+		for (size_t i = 0; i < t->n; i++) {
+			free(t->a[i].id);
+			free(t->a[i].summary);
+			free(t->a[i].remedy);
+		}
+		free(t->a);
+		free(t->body);
+		free(t->inflight);
+	}
+	free(al);
+	*pa = NULL;
+}
+
+void fc_alerts_counters(const struct fc_alerts *a, struct fc_alerts_counters *out)
+{
+	*out = a ? a->c : (struct fc_alerts_counters){0};
+}
