@@ -3,9 +3,11 @@
 
 #include "fc_alert.h"
 #include "fc_keys.h"
+#include "fc_page.h"
 #include "fc_server.h"
 #include "fc_store.h"
 #include "fc_wire.h"
+#include "fm_buf.h"
 #include "fm_coap.h"
 #include "fm_log.h"
 #include "fm_loop.h"
@@ -95,40 +97,11 @@ static enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status, c
 
 /* --- /metrics ---------------------------------------------------------------- */
 
-struct text {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
+/* /metrics and the pages are bounded: 1,000 nodes take ~200 kB */
+#define TEXT_MAX (16u << 20)
 
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct text *t, const char *fmt, ...)
-{
-	if (t->oom)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->oom = true;
-			return;
-		}
-		if (t->p && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
-		char *p = realloc(t->p, cap);
-		if (!p) {
-			t->oom = true;
-			return;
-		}
-		t->p = p;
-		t->cap = cap;
-	}
-}
+/* fm_buf_printf, remembering a failure for the end */
+#define put(b, ...) ((void)(fm_buf_printf((b), __VA_ARGS__) < 0 ? ((b)->max = 0) : 0))
 
 /* A label value as the format wants it; node names and codes are shaped
  * already ([a-z0-9.-]), escaped all the same. */
@@ -145,13 +118,15 @@ static void put_code(const char *node, const char *code, int severity, void *arg
 {
 	static const char *const sev[] = {"info", "info", "warning", "critical"};
 	char n[2 * FC_KEYS_ID_MAX + 1], c[2 * FC_WIRE_CODE_MAX + 1];
-	put(arg, "fleetmedic_diagnosis{node=\"%s\",code=\"%s\",severity=\"%s\"} 1\n", label(node, n, sizeof(n)),
+	struct fm_buf *b = arg;
+	put(b, "fleetmedic_diagnosis{node=\"%s\",code=\"%s\",severity=\"%s\"} 1\n", label(node, n, sizeof(n)),
 	    label(code, c, sizeof(c)), sev[severity >= 1 && severity <= 3 ? severity : 0]);
 }
 
 static char *metrics(struct fc_http *h)
 {
-	struct text t = {0};
+	struct fm_buf t;
+	fm_buf_init(&t, TEXT_MAX);
 	cJSON *nodes = fc_store_nodes(h->store, (int64_t)time(NULL));
 	if (!nodes)
 		return NULL;
@@ -178,7 +153,7 @@ static char *metrics(struct fc_http *h)
 	put(&t, "# HELP fleetmedic_diagnosis 1 while a diagnosis of the code is raised on the node (its worst severity).\n"
 		"# TYPE fleetmedic_diagnosis gauge\n");
 	if (fc_store_each_code(h->store, put_code, &t) < 0)
-		t.oom = true;
+		t.max = 0;
 	struct fc_server_counters c = {0};
 	if (h->server)
 		fc_server_counters(h->server, &c);
@@ -207,11 +182,11 @@ static char *metrics(struct fc_http *h)
 			"fleetmedic_controller_%s_total %llu\n",
 		    counters[i].name, counters[i].help, counters[i].name, counters[i].name,
 		    (unsigned long long)counters[i].v);
-	if (t.oom) {
-		free(t.p);
+	if (t.max == 0 || !t.data) {
+		fm_buf_free(&t);
 		return NULL;
 	}
-	return t.p;
+	return t.data; /* malloc'd: MHD frees it */
 }
 
 /* --- requests ------------------------------------------------------------------ */
@@ -269,6 +244,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		char *m = metrics(h);
 		return m ? answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", m)
 			 : answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
+	}
+	case FC_ROUTE_PAGE: {
+		cJSON *j = fc_store_nodes(h->store, (int64_t)time(NULL));
+		struct fc_page_filter f = {
+		    .code = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code"),
+		    .severity = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "severity")};
+		char *page = j ? fc_page_fleet(j, &f, (int64_t)time(NULL)) : NULL;
+		cJSON_Delete(j);
+		return page ? answer(c, MHD_HTTP_OK, "text/html; charset=utf-8", page)
+			    : answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
+	}
+	case FC_ROUTE_NODE_PAGE: {
+		cJSON *j = fc_store_show(h->store, node, 50, (int64_t)time(NULL), &rc);
+		if (!j && rc == -ENOENT) {
+			char *e = fc_page_esc(node), *page = NULL;
+			if (e && asprintf(&page, "<!DOCTYPE html><title>no node</title><p>No node %s here. <a href=\"/\">The fleet</a></p>\n",
+					  e) < 0)
+				page = NULL;
+			free(e);
+			return page ? answer(c, MHD_HTTP_NOT_FOUND, "text/html; charset=utf-8", page) : MHD_NO;
+		}
+		char *page = j ? fc_page_node(j, (int64_t)time(NULL)) : NULL;
+		cJSON_Delete(j);
+		return page ? answer(c, MHD_HTTP_OK, "text/html; charset=utf-8", page)
+			    : answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
 	}
 	case FC_ROUTE_METHOD: return answer_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not served here", method);
 	case FC_ROUTE_NOT_FOUND: break;

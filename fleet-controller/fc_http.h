@@ -5,6 +5,7 @@
  *   GET /api/v1/nodes          every node, as `nodes --json`
  *   GET /api/v1/nodes/NODE     a node, as `show NODE --json` (?history=N)
  *   GET /metrics               Prometheus's text exposition format
+ *   GET /, GET /nodes/NODE     the fleet's pages (fc_page.h)
  *
  * Plain HTTP: TLS belongs to the reverse proxy in front of it. On a
  * loopback address reads need no token; anywhere else every request needs
@@ -52,6 +53,8 @@ enum fc_http_route {
 	FC_ROUTE_NODES,	  /* GET /api/v1/nodes */
 	FC_ROUTE_NODE,	  /* GET /api/v1/nodes/NODE */
 	FC_ROUTE_METRICS, /* GET /metrics */
+	FC_ROUTE_PAGE,	  /* GET / (fc_page) */
+	FC_ROUTE_NODE_PAGE, /* GET /nodes/NODE */
 	FC_ROUTE_METHOD,  /* a known path, another method: 405 */
 };
 /* Routes method and url (the path as the client sent it, before any

@@ -22,13 +22,22 @@ static bool name_ok(const char *s, size_t n)
 
 enum fc_http_route fc_http_route(const char *method, const char *url, char *node, size_t node_size)
 {
-	static const char nodes[] = "/api/v1/nodes";
+	static const char nodes[] = "/api/v1/nodes", pages[] = "/nodes/";
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	enum fc_http_route r = FC_ROUTE_NOT_FOUND;
 	if (strlen(url) > FC_HTTP_URL_MAX)
 		return FC_ROUTE_NOT_FOUND;
 	if (strcmp(url, "/metrics") == 0) {
 		r = FC_ROUTE_METRICS;
+	} else if (strcmp(url, "/") == 0) {
+		r = FC_ROUTE_PAGE;
+	} else if (strncmp(url, pages, sizeof(pages) - 1) == 0) {
+		const char *name = url + sizeof(pages) - 1;
+		size_t n = strlen(name);
+		if (n == 0 || n >= node_size || n > FC_KEYS_ID_MAX || !name_ok(name, n))
+			return FC_ROUTE_NOT_FOUND;
+		memcpy(node, name, n + 1);
+		r = FC_ROUTE_NODE_PAGE;
 	} else if (strcmp(url, nodes) == 0 || strcmp(url, "/api/v1/nodes/") == 0) {
 		r = FC_ROUTE_NODES;
 	} else if (strncmp(url, nodes, sizeof(nodes) - 1) == 0 && url[sizeof(nodes) - 1] == '/') {

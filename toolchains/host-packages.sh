@@ -41,6 +41,8 @@ pkgs=(
   # Alertmanager, started privately by the tests on loopback (on a host
   # booted with systemd their packages also enable services on :9090/:9093)
   curl prometheus prometheus-alertmanager
+  # and a real headless browser loading the fleet's pages (tests/integration/test_chromium.c)
+  chromium fonts-dejavu-core
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
   # the unit's sandbox checked against what the agent does (tests/check_unit.sh)

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 void fm_buf_init(struct fm_buf *b, size_t max)
@@ -47,4 +49,26 @@ void fm_buf_free(struct fm_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+}
+
+int fm_buf_printf(struct fm_buf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n < sizeof(small))
+		return fm_buf_append(b, small, (size_t)n);
+	char *big = malloc((size_t)n + 1);
+	if (!big)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	int rc = fm_buf_append(b, big, (size_t)n);
+	free(big);
+	return rc;
 }

@@ -21,6 +21,8 @@ void fm_buf_init(struct fm_buf *b, size_t max);
 /* Appends len bytes. 0, -EMSGSIZE (would exceed max; nothing appended) or
  * -ENOMEM. */
 int fm_buf_append(struct fm_buf *b, const void *data, size_t len);
+/* Appends printf's output. 0, -EMSGSIZE (nothing appended) or -ENOMEM. */
+int fm_buf_printf(struct fm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Empties the buffer, keeping its allocation for reuse. */
 void fm_buf_reset(struct fm_buf *b);
 /* Frees the allocation; the buffer is empty and reusable afterwards. */

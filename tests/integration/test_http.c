@@ -265,12 +265,57 @@ static void token_off_loopback(void **state)
 	assert_int_equal(fmh_stop(pid), 0);
 }
 
+/* The pages: the fleet and the node, server-rendered, no script, every
+ * node-given string escaped. */
+static void pages(void **state)
+{
+	(void)state;
+	assert_int_equal(curl("GET", "/", NULL), 200);
+	static const char *const fleet[] = {"<a href=\"/nodes/" FMH_NODE_A "\">", "container-name-conflict",
+					    "class=\"sev critical\"", "rpi4", "http-equiv=\"refresh\"",
+					    "name=\"viewport\"", "<form method=\"get\""};
+	for (size_t i = 0; i < sizeof(fleet) / sizeof(fleet[0]); i++)
+		if (!strstr(out, fleet[i]))
+			fail_msg("/ lacks '%s':\n%s", fleet[i], out);
+	assert_null(strstr(out, "<script"));
+	/* filters: a code no node has, a severity above the node's */
+	assert_int_equal(curl("GET", "/?code=etcd-unreachable", NULL), 200);
+	assert_null(strstr(out, "/nodes/" FMH_NODE_A));
+	assert_non_null(strstr(out, "no node matches"));
+	assert_int_equal(curl("GET", "/?code=container-name-conflict&severity=critical", NULL), 200);
+	assert_non_null(strstr(out, "/nodes/" FMH_NODE_A));
+
+	assert_int_equal(curl("GET", "/nodes/" FMH_NODE_A, NULL), 200);
+	static const char *const node[] = {"<h1>" FMH_NODE_A "</h1>", "container-name-conflict",
+					   "<pre><code>docker rm 8470235abd66 5c0e4b1d2a90\n</code></pre>",
+					   "Explains: <code>apiserver-unreachable</code>", "<h2>History</h2>"};
+	for (size_t i = 0; i < sizeof(node) / sizeof(node[0]); i++)
+		if (!strstr(out, node[i]))
+			fail_msg("/nodes/%s lacks '%s':\n%s", FMH_NODE_A, node[i], out);
+	assert_int_equal(curl("GET", "/nodes/nobody", NULL), 404);
+
+	/* a node's own words are text, never markup */
+	char buf[4096];
+	assert_int_equal(fmh_coap(&ctl, FMH_NODE_B, FMH_KEY_B, "post", "rp",
+				  "{\"q\":1,\"d\":[{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"<b>k</b>\","
+				  "\"m\":\"<script>alert(1)</script> & 'x'\",\"f\":[\"echo \\\"<img src=x>\\\"\"]}]}",
+				  buf, sizeof(buf)),
+			 0);
+	assert_int_equal(curl("GET", "/nodes/" FMH_NODE_B, NULL), 200);
+	assert_null(strstr(out, "<script>"));
+	assert_null(strstr(out, "<img"));
+	assert_null(strstr(out, "<b>k</b>"));
+	assert_non_null(strstr(out, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;x&#39;"));
+	assert_non_null(strstr(out, "echo &quot;&lt;img src=x&gt;&quot;"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(api_as_cli),
 		cmocka_unit_test(api_errors),
 		cmocka_unit_test(metrics),
+		cmocka_unit_test(pages),
 		cmocka_unit_test(token_off_loopback),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
