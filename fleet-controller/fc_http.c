@@ -4,6 +4,7 @@
 #include "fc_alert.h"
 #include "fc_keys.h"
 #include "fc_page.h"
+#include "fc_relay.h"
 #include "fc_server.h"
 #include "fc_store.h"
 #include "fc_wire.h"
@@ -34,6 +35,9 @@ struct fc_http {
 	struct MHD_Daemon *d;
 	struct fm_event ev;   /* MHD's epoll descriptor */
 	struct fm_timer tick; /* MHD's timeouts */
+	struct fm_timer kick; /* MHD_run soon: a resumed connection waits for it */
+	struct fc_relay *relay;
+	struct request *suspended; /* triage requests waiting for their node */
 	struct fc_store *store;
 	const struct fc_server *server;
 	const struct fc_alerts *alerts;
@@ -191,25 +195,163 @@ static char *metrics(struct fc_http *h)
 
 /* --- requests ------------------------------------------------------------------ */
 
+/* One request's own state, from its headers to its completion. */
+struct request {
+	struct fc_http *h;
+	struct MHD_Connection *c;
+	char body[FC_HTTP_BODY_MAX + 1];
+	size_t len;
+	bool too_large;
+	/* a triage request: suspended until its node answers */
+	bool waiting, answered;
+	unsigned status;
+	cJSON *answer;
+	struct request *next; /* in h->suspended */
+};
+
+static void unlink_suspended(struct request *r)
+{
+	for (struct request **pp = &r->h->suspended; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+}
+
+/* The node's answer (or why there is none): the connection resumes and
+ * the answer goes out from the handler, on the next MHD_run. */
+static void triage_done(void *ctx, const char *code, const char *payload, size_t len, const char *error)
+{
+	struct request *r = ctx;
+	cJSON *a = cJSON_CreateObject();
+	if (error) {
+		cJSON_AddStringToObject(a, "error", error);
+		r->status = strstr(error, "did not") || strstr(error, "no answer") || strstr(error, "in time")
+				    ? MHD_HTTP_GATEWAY_TIMEOUT
+				    : MHD_HTTP_BAD_GATEWAY;
+	} else {
+		char *text = strndup(payload ? payload : "", len);
+		cJSON *j = text ? cJSON_Parse(text) : NULL;
+		cJSON_AddStringToObject(a, "code", code);
+		if (j)
+			cJSON_AddItemToObject(a, "answer", j);
+		else
+			cJSON_AddStringToObject(a, "answer", text ? text : "");
+		free(text);
+		r->status = code[0] == '2' ? MHD_HTTP_OK : MHD_HTTP_BAD_GATEWAY;
+		if (code[0] != '2')
+			cJSON_AddStringToObject(a, "error", "the node refused (see code and answer)");
+	}
+	r->answer = a;
+	r->answered = true;
+	unlink_suspended(r);
+	MHD_resume_connection(r->c);
+	fm_timer_arm(&r->h->kick, 1, 0);
+}
+
+static enum MHD_Result triage(struct fc_http *h, struct request *r, const char *node)
+{
+	if (!h->relay)
+		return answer_error(r->c, MHD_HTTP_SERVICE_UNAVAILABLE, "serve has no triage relay");
+	if (!h->token[0])
+		return answer_error(r->c, MHD_HTTP_FORBIDDEN,
+				    "triage over HTTP needs a token: start serve with --http-token FILE");
+	if (!fc_http_token_ok(MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+			      h->token)) {
+		h->unauthorized++;
+		return answer_error(r->c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed (Authorization: Bearer TOKEN)");
+	}
+	int rc;
+	cJSON *known = fc_store_show(h->store, node, 0, (int64_t)time(NULL), &rc);
+	cJSON_Delete(known);
+	if (!known)
+		return rc == -ENOENT ? answer_error(r->c, MHD_HTTP_NOT_FOUND, "no node %s", node)
+				     : answer_error(r->c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
+	cJSON *j = cJSON_ParseWithLength(r->body, r->len);
+	const cJSON *what = cJSON_GetObjectItem(j, "what"), *args = cJSON_GetObjectItem(j, "args"),
+		    *t = cJSON_GetObjectItem(j, "timeout_s");
+	const char *argv[4];
+	size_t n = 0;
+	bool ok = cJSON_IsObject(j) && cJSON_IsString(what) && (!args || cJSON_IsArray(args)) &&
+		  cJSON_GetArraySize(args) <= 3 && (!t || (cJSON_IsNumber(t) && t->valuedouble >= 1 && t->valuedouble <= 150));
+	const cJSON *a;
+	cJSON_ArrayForEach(a, args)
+	{
+		ok = ok && cJSON_IsString(a);
+		if (ok)
+			argv[n++] = a->valuestring;
+	}
+	struct fc_relay_request req;
+	if (!ok || fc_relay_verb(what->valuestring, argv, n, &req) < 0) {
+		cJSON_Delete(j);
+		return answer_error(r->c, MHD_HTTP_BAD_REQUEST,
+				    "give {\"what\": WHAT, \"args\": [...], \"timeout_s\": 1..150}, WHAT one of " FC_RELAY_VERBS);
+	}
+	snprintf(req.node, sizeof(req.node), "%s", node);
+	req.timeout_ms = (uint64_t)(t ? t->valuedouble : 30) * 1000;
+	cJSON_Delete(j);
+	/* suspended first: the answer may come inside fc_relay_submit */
+	r->waiting = true;
+	r->next = h->suspended;
+	h->suspended = r;
+	MHD_suspend_connection(r->c);
+	if ((rc = fc_relay_submit(h->relay, &req, triage_done, r)) < 0) {
+		triage_done(r, NULL, NULL, 0, rc == -EBUSY ? "too many triage requests waiting" : "out of memory");
+		r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode why)
+{
+	(void)c;
+	(void)why;
+	struct fc_http *h = cls;
+	struct request *r = *state;
+	if (!r)
+		return;
+	if (r->waiting && !r->answered) {
+		fc_relay_cancel(h->relay, r);
+		unlink_suspended(r);
+	}
+	cJSON_Delete(r->answer);
+	free(r);
+	*state = NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **state)
 {
 	(void)version;
-	(void)upload_data;
 	struct fc_http *h = cls;
-	if (!*state) {
+	struct request *r = *state;
+	if (!r) {
 		/* headers in: refuse a body over the bound before it comes */
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		*state = h;
 		if (cl && strtoull(cl, NULL, 10) > FC_HTTP_BODY_MAX)
 			return answer_error(c, 413, "request body over %d bytes", FC_HTTP_BODY_MAX);
+		if (!(r = calloc(1, sizeof(*r))))
+			return MHD_NO;
+		r->h = h;
+		r->c = c;
+		*state = r;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		*upload_data_size = 0; /* no route takes a body yet */
+		if (r->len + *upload_data_size > FC_HTTP_BODY_MAX)
+			r->too_large = true; /* chunked, no Content-Length */
+		else
+			memcpy(r->body + r->len, upload_data, *upload_data_size), r->len += *upload_data_size;
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->answered) /* a triage request, resumed */
+		return answer_json(c, r->status, cJSON_Duplicate(r->answer, 1));
+	if (r->waiting)
+		return MHD_YES;
+	if (r->too_large)
+		return answer_error(c, 413, "request body over %d bytes", FC_HTTP_BODY_MAX);
 	h->requests++;
 	if (h->token[0] && !h->loopback &&
 	    !fc_http_token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
@@ -270,6 +412,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return page ? answer(c, MHD_HTTP_OK, "text/html; charset=utf-8", page)
 			    : answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store");
 	}
+	case FC_ROUTE_TRIAGE: return triage(h, r, node);
 	case FC_ROUTE_METHOD: return answer_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not served here", method);
 	case FC_ROUTE_NOT_FOUND: break;
 	}
@@ -293,6 +436,11 @@ static void on_ready(struct fm_event *ev, uint32_t events)
 static void on_tick(struct fm_timer *t)
 {
 	run(container_of(t, struct fc_http, tick));
+}
+
+static void on_kick(struct fm_timer *t)
+{
+	run(container_of(t, struct fc_http, kick));
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -357,6 +505,9 @@ struct fc_http *fc_http_new(struct fm_loop *loop, const struct fc_http_conf *con
 	h->store = conf->store;
 	h->server = conf->server;
 	h->alerts = conf->alerts;
+	h->relay = conf->relay;
+	h->kick = (struct fm_timer)FM_TIMER_INIT;
+	h->tick = (struct fm_timer)FM_TIMER_INIT;
 	h->ev = (struct fm_event)FM_EVENT_INIT;
 	h->loopback = fc_http_loopback(host);
 	if (conf->token_file && read_token(conf->token_file, h->token, sizeof(h->token), why, why_size) < 0)
@@ -375,11 +526,13 @@ struct fc_http *fc_http_new(struct fm_loop *loop, const struct fc_http_conf *con
 		snprintf(why, why_size, "--http %s: %s", conf->listen, gai_strerror(gai));
 		goto fail;
 	}
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+			 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)FC_HTTP_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
 				(unsigned)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		snprintf(why, why_size, "--http %s: cannot listen there (in use, or not an address of this host)",
@@ -388,7 +541,8 @@ struct fc_http *fc_http_new(struct fm_loop *loop, const struct fc_http_conf *con
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || fm_loop_add(loop, &h->ev, info->epoll_fd, EPOLLIN, on_ready) < 0 ||
-	    fm_timer_init(loop, &h->tick, on_tick) < 0 || fm_timer_arm(&h->tick, 1000, 1000) < 0) {
+	    fm_timer_init(loop, &h->tick, on_tick) < 0 || fm_timer_arm(&h->tick, 1000, 1000) < 0 ||
+	    fm_timer_init(loop, &h->kick, on_kick) < 0) {
 		snprintf(why, why_size, "--http %s: cannot watch it from the event loop", conf->listen);
 		goto fail;
 	}
@@ -406,8 +560,18 @@ void fc_http_delete(struct fc_http **ph)
 	struct fc_http *h = *ph;
 	if (!h)
 		return;
+	/* waiting triage requests: forgotten by the relay, their connections
+	 * resumed so MHD can close them */
+	while (h->suspended) {
+		struct request *r = h->suspended;
+		fc_relay_cancel(h->relay, r);
+		triage_done(r, NULL, NULL, 0, "the controller is stopping");
+	}
+	if (h->d)
+		MHD_run(h->d);
 	fm_loop_del(&h->ev);
 	fm_timer_close(&h->tick);
+	fm_timer_close(&h->kick);
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	explicit_bzero(h->token, sizeof(h->token));

@@ -6,6 +6,10 @@
  *   GET /api/v1/nodes/NODE     a node, as `show NODE --json` (?history=N)
  *   GET /metrics               Prometheus's text exposition format
  *   GET /, GET /nodes/NODE     the fleet's pages (fc_page.h)
+ *   POST /api/v1/nodes/NODE/triage  {"what":"containers","args":[...],
+ *                              "timeout_s":30}: the CLI's triage verbs,
+ *                              relayed over the node's session (fc_relay);
+ *                              always needs the token
  *
  * Plain HTTP: TLS belongs to the reverse proxy in front of it. On a
  * loopback address reads need no token; anywhere else every request needs
@@ -39,6 +43,7 @@ struct fc_http_conf {
 	struct fc_store *store;	    /* borrowed */
 	const struct fc_server *server; /* its counters for /metrics; may be NULL */
 	const struct fc_alerts *alerts; /* the same; may be NULL */
+	struct fc_relay *relay;		/* triage; NULL: not served */
 };
 
 /* Binds and registers with loop. NULL with why filled (one line): a bad
@@ -55,6 +60,7 @@ enum fc_http_route {
 	FC_ROUTE_METRICS, /* GET /metrics */
 	FC_ROUTE_PAGE,	  /* GET / (fc_page) */
 	FC_ROUTE_NODE_PAGE, /* GET /nodes/NODE */
+	FC_ROUTE_TRIAGE,    /* POST /api/v1/nodes/NODE/triage */
 	FC_ROUTE_METHOD,  /* a known path, another method: 405 */
 };
 /* Routes method and url (the path as the client sent it, before any

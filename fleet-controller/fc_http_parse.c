@@ -43,6 +43,15 @@ enum fc_http_route fc_http_route(const char *method, const char *url, char *node
 	} else if (strncmp(url, nodes, sizeof(nodes) - 1) == 0 && url[sizeof(nodes) - 1] == '/') {
 		const char *name = url + sizeof(nodes);
 		size_t n = strlen(name);
+		static const char triage[] = "/triage";
+		if (n > sizeof(triage) - 1 && strcmp(name + n - (sizeof(triage) - 1), triage) == 0) {
+			n -= sizeof(triage) - 1;
+			if (n == 0 || n >= node_size || n > FC_KEYS_ID_MAX || !name_ok(name, n))
+				return FC_ROUTE_NOT_FOUND;
+			memcpy(node, name, n);
+			node[n] = '\0';
+			return strcmp(method, "POST") == 0 ? FC_ROUTE_TRIAGE : FC_ROUTE_METHOD;
+		}
 		if (n == 0 || n >= node_size || n > FC_KEYS_ID_MAX || !name_ok(name, n))
 			return FC_ROUTE_NOT_FOUND;
 		memcpy(node, name, n + 1);

@@ -32,6 +32,8 @@ struct pending {
 	uint64_t deadline_ms;
 	uint8_t token[8];
 	size_t token_len;
+	fc_relay_done_fn done; /* an in-process asker (fc_relay_submit), or NULL */
+	void *done_ctx;
 	struct pending *next;
 };
 
@@ -56,6 +58,8 @@ struct fc_relay {
 static void finish(struct pending *p, const char *code, const char *payload, size_t len, const char *error)
 {
 	struct fc_relay *r = p->relay;
+	if (p->done)
+		p->done(p->done_ctx, error ? NULL : code, payload, error ? 0 : len, error);
 	if (p->ev.fd >= 0) {
 		cJSON *a = cJSON_CreateObject();
 		if (error) {
@@ -226,13 +230,10 @@ int fc_relay_parse_request(const char *line, size_t len, struct fc_relay_request
 	return 0;
 }
 
-static void parse_request(struct pending *p)
+/* A request taken: sent over the node's fresh session, or held for it. */
+static void dispatch(struct pending *p)
 {
 	struct fc_relay *r = p->relay;
-	if (fc_relay_parse_request(p->in, p->in_len, &p->req) < 0) {
-		finish(p, NULL, NULL, 0, "malformed control request");
-		return;
-	}
 	p->deadline_ms = fm_now_ms() + p->req.timeout_ms;
 	p->parsed = true;
 	r->requests++;
@@ -244,6 +245,45 @@ static void parse_request(struct pending *p)
 			fm_coap_process(r->coap);
 	} else {
 		fm_info("triage: %s has no fresh session; held for its next heartbeat", p->req.node);
+	}
+}
+
+static void parse_request(struct pending *p)
+{
+	if (fc_relay_parse_request(p->in, p->in_len, &p->req) < 0) {
+		finish(p, NULL, NULL, 0, "malformed control request");
+		return;
+	}
+	dispatch(p);
+}
+
+int fc_relay_submit(struct fc_relay *r, const struct fc_relay_request *req, fc_relay_done_fn done, void *ctx)
+{
+	if (r->npending >= FC_RELAY_PENDING_MAX)
+		return -EBUSY;
+	struct pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->relay = r;
+	p->ev.fd = -1;
+	p->req = *req;
+	p->done = done;
+	p->done_ctx = ctx;
+	p->next = r->pending;
+	r->pending = p;
+	r->npending++;
+	dispatch(p);
+	return 0;
+}
+
+void fc_relay_cancel(struct fc_relay *r, void *ctx)
+{
+	for (struct pending *p = r->pending, *next; p; p = next) {
+		next = p->next;
+		if (p->done && p->done_ctx == ctx) {
+			p->done = NULL; /* the asker is gone: nobody to tell */
+			finish(p, NULL, NULL, 0, "canceled");
+		}
 	}
 }
 
@@ -452,4 +492,49 @@ out:
 uint64_t fc_relay_requests(const struct fc_relay *r)
 {
 	return r ? r->requests : 0;
+}
+
+/* Appends key=value to q, percent-encoding the value (RFC 3986
+ * unreserved characters stay). false when it does not fit. */
+static bool add_query(char *q, size_t size, const char *key, const char *value)
+{
+	size_t n = strlen(q);
+	int w = snprintf(q + n, size - n, "%s%s=", n ? "&" : "", key);
+	if (w < 0 || (size_t)w >= size - n)
+		return false;
+	n += (size_t)w;
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		bool plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+			     *v == '-' || *v == '.' || *v == '_' || *v == '~';
+		if (n + 4 >= size)
+			return false;
+		n += (size_t)snprintf(q + n, size - n, plain ? "%c" : "%%%02X", *v);
+	}
+	return true;
+}
+
+int fc_relay_verb(const char *what, const char *const *args, size_t nargs, struct fc_relay_request *r)
+{
+	static const char *const simple[] = {"status", "diag", "containers", "etcd", "hal"};
+	memset(r, 0, sizeof(*r));
+	char *q = r->query;
+	size_t qs = sizeof(r->query);
+	const char *path = what;
+	bool ok = false;
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		ok |= strcmp(what, simple[i]) == 0 && nargs == 0;
+	if (strcmp(what, "facts") == 0 && nargs <= 1)
+		ok = nargs == 0 || add_query(q, qs, "k", args[0]);
+	if (strcmp(what, "journal") == 0 && nargs >= 1 && nargs <= 3)
+		ok = add_query(q, qs, "u", args[0]) && (nargs < 2 || add_query(q, qs, "n", args[1])) &&
+		     (nargs < 3 || add_query(q, qs, "g", args[2]));
+	if (strcmp(what, "rm") == 0 && nargs == 1) {
+		r->post = true;
+		path = "act/rm";
+		ok = add_query(q, qs, "id", args[0]);
+	}
+	if (!ok || strlen(path) >= sizeof(r->path))
+		return -EINVAL;
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	return 0;
 }

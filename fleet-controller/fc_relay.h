@@ -55,6 +55,15 @@ void fc_relay_response(struct fc_relay *r, const coap_pdu_t *received);
 void fc_relay_nack(struct fc_relay *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 /* Expires requests past their deadline (call about every second). */
 void fc_relay_tick(struct fc_relay *r);
+/* An in-process asker (the HTTP API): req relayed as a control client's
+ * would be; done(ctx, code, payload, len, error) is called once, from the
+ * loop (perhaps inside this call), with code ("2.05") and the payload, or
+ * with error set. 0, -EBUSY (FC_RELAY_PENDING_MAX wait) or -ENOMEM. */
+struct fc_relay_request;
+typedef void (*fc_relay_done_fn)(void *ctx, const char *code, const char *payload, size_t len, const char *error);
+int fc_relay_submit(struct fc_relay *r, const struct fc_relay_request *req, fc_relay_done_fn done, void *ctx);
+/* Forgets ctx's requests without calling their done. */
+void fc_relay_cancel(struct fc_relay *r, void *ctx);
 /* How many triage requests it has taken (0 for NULL). */
 uint64_t fc_relay_requests(const struct fc_relay *r);
 
@@ -73,6 +82,13 @@ struct fc_relay_request {
 	char query[512];
 	uint64_t timeout_ms; /* 1..3600000 */
 };
+
+/* A triage verb as the command line and the HTTP API give it (WHAT and
+ * its arguments) into the request's method, path and query (node and
+ * timeout left 0). 0, or -EINVAL for what is not one of FC_RELAY_VERBS. */
+#define FC_RELAY_VERBS                                                                                               \
+	"status, diag, facts [KIND], containers, etcd, hal, journal UNIT [COUNT] [PATTERN] or rm ID"
+int fc_relay_verb(const char *what, const char *const *args, size_t nargs, struct fc_relay_request *r);
 
 /* Decodes a control request line (len bytes, not NUL-terminated). 0, or
  * -EINVAL when it is not one: not a JSON object, node missing or longer

@@ -507,3 +507,8 @@ const char *fc_server_address(const struct fc_server *s)
 {
 	return s->address;
 }
+
+struct fc_relay *fc_server_relay(struct fc_server *s)
+{
+	return s ? s->relay : NULL;
+}

@@ -39,6 +39,7 @@ struct fm_loop;
 struct fc_keys;
 struct fc_store;
 struct fc_server;
+struct fc_relay;
 
 struct fc_server_conf {
 	const char *listen;	/* HOST:PORT or [V6]:PORT */
@@ -70,5 +71,8 @@ struct fc_server_counters {
 	uint64_t store_errors;	     /* 5.00 answers */
 };
 void fc_server_counters(const struct fc_server *s, struct fc_server_counters *out);
+
+/* Its triage relay (NULL without a control socket). */
+struct fc_relay *fc_server_relay(struct fc_server *s);
 
 #endif

@@ -270,7 +270,8 @@ static int cmd_serve(const struct opts *o)
 	}
 	if (o->http) {
 		struct fc_http_conf hc = {
-		    .listen = o->http, .token_file = o->http_token, .store = store, .server = server, .alerts = alerts};
+		    .listen = o->http, .token_file = o->http_token, .store = store, .server = server, .alerts = alerts,
+		    .relay = fc_server_relay(server)};
 		if (!(http = fc_http_new(loop, &hc, why, sizeof(why)))) {
 			fprintf(stderr, "fleetmedic-controller: %s\n", why);
 			goto out;
@@ -500,58 +501,21 @@ static int cmd_show(const struct opts *o)
 	return EXIT_OK;
 }
 
-/* Appends key=value to q, percent-encoding the value (RFC 3986
- * unreserved characters stay). false when it does not fit. */
-static bool add_query(char *q, size_t size, const char *key, const char *value)
-{
-	size_t n = strlen(q);
-	int w = snprintf(q + n, size - n, "%s%s=", n ? "&" : "", key);
-	if (w < 0 || (size_t)w >= size - n)
-		return false;
-	n += (size_t)w;
-	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
-		bool plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
-			     *v == '-' || *v == '.' || *v == '_' || *v == '~';
-		if (n + 4 >= size)
-			return false;
-		n += (size_t)snprintf(q + n, size - n, plain ? "%c" : "%%%02X", *v);
-	}
-	return true;
-}
-
 static int cmd_triage(const struct opts *o)
 {
-	static const char *const simple[] = {"status", "diag", "containers", "etcd", "hal"};
 	if (o->nargs < 2) {
 		fprintf(stderr, "fleetmedic-controller: triage needs NODE and WHAT (see --help)\n");
 		return EXIT_USAGE;
 	}
-	const char *node = o->args[0], *what = o->args[1], *method = "get", *path = what;
-	char q[512] = "";
-	int extra = o->nargs - 2;
-	bool ok = false;
-	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-		ok |= strcmp(what, simple[i]) == 0 && extra == 0;
-	if (strcmp(what, "facts") == 0 && extra <= 1)
-		ok = extra == 0 || add_query(q, sizeof(q), "k", o->args[2]);
-	if (strcmp(what, "journal") == 0 && extra >= 1 && extra <= 3) {
-		ok = add_query(q, sizeof(q), "u", o->args[2]) && (extra < 2 || add_query(q, sizeof(q), "n", o->args[3])) &&
-		     (extra < 3 || add_query(q, sizeof(q), "g", o->args[4]));
-	}
-	if (strcmp(what, "rm") == 0 && extra == 1) {
-		method = "post";
-		path = "act/rm";
-		ok = add_query(q, sizeof(q), "id", o->args[2]);
-	}
-	if (!ok) {
-		fprintf(stderr, "fleetmedic-controller: triage %s: give status, diag, facts [KIND], containers, etcd, hal, "
-				"journal UNIT [COUNT] [PATTERN] or rm ID (see --help)\n",
-			what);
+	const char *node = o->args[0], *what = o->args[1];
+	struct fc_relay_request req;
+	if (fc_relay_verb(what, o->args + 2, (size_t)(o->nargs - 2), &req) < 0) {
+		fprintf(stderr, "fleetmedic-controller: triage %s: give " FC_RELAY_VERBS " (see --help)\n", what);
 		return EXIT_USAGE;
 	}
 	char ctl[PATH_MAX], why[PATH_MAX + 160];
-	cJSON *a = fc_relay_ask(control_path(o, ctl, sizeof(ctl)), node, method, path, q, o->timeout_ms, why,
-				sizeof(why));
+	cJSON *a = fc_relay_ask(control_path(o, ctl, sizeof(ctl)), node, req.post ? "post" : "get", req.path, req.query,
+				o->timeout_ms, why, sizeof(why));
 	if (!a) {
 		fprintf(stderr, "fleetmedic-controller: %s\n", why);
 		return EXIT_USAGE;

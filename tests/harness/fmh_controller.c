@@ -227,3 +227,27 @@ long fmh_controller_wait(const struct fmh_controller *c, const char *node, const
 		usleep(20000);
 	}
 }
+
+int fmh_curl(const char *const *prefix, const char *method, const char *url, const char *const *extra, char *out,
+	     size_t size)
+{
+	const char *argv[40];
+	int n = 0;
+	for (size_t i = 0; prefix && prefix[i] && n < 8; i++)
+		argv[n++] = prefix[i];
+	const char *base[] = {"curl", "-sS", "--max-time", "60", "-X", method, "-o", "-", "-w", "\n%{http_code}", NULL};
+	for (size_t i = 0; base[i]; i++)
+		argv[n++] = base[i];
+	for (size_t i = 0; extra && extra[i] && n < 37; i++)
+		argv[n++] = extra[i];
+	argv[n++] = url;
+	argv[n] = NULL;
+	int status;
+	if (fmh_run(argv, out, size, &status, 70000) < 0 || status != 0)
+		return -1;
+	char *nl = strrchr(out, '\n');
+	if (!nl)
+		return -1;
+	*nl = '\0';
+	return atoi(nl + 1);
+}

@@ -47,6 +47,12 @@ int fmh_controller_start(struct fmh_controller *c, bool insecure);
 /* The same with its HTTP side on 127.0.0.1 (a free TCP port: http_port,
  * http_url), waited for too. */
 int fmh_controller_start_http(struct fmh_controller *c, bool insecure);
+/* An HTTP request with curl (an independent client): method on url, more
+ * of curl's arguments in extra (NULL ended, may be NULL), run under prefix
+ * (a command such as nsenter ..., NULL ended, may be NULL). The body into
+ * out; returns the status, or -1 when curl failed (its message in out). */
+int fmh_curl(const char *const *prefix, const char *method, const char *url, const char *const *extra, char *out,
+	     size_t size);
 /* Either, with more of serve's options (NULL ended; strings borrowed). */
 int fmh_controller_start_with(struct fmh_controller *c, bool insecure, bool http, const char *const *extra);
 /* Stops it (SIGTERM, then as fmh_stop); its directory stays until cleanup.

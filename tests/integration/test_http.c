@@ -62,30 +62,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* curl's answer: the status (or -1), the body into out. extra: more of
- * curl's arguments (NULL ended), may be NULL. prefix: a command to run
- * curl under (nsenter ...), NULL ended, may be NULL. */
+/* curl's answer (fmh_curl): the status; the body into out. */
 static int curl_in(const char *const *prefix, const char *method, const char *url, const char *const *extra)
 {
-	const char *argv[32];
-	int n = 0;
-	for (size_t i = 0; prefix && prefix[i]; i++)
-		argv[n++] = prefix[i];
-	const char *base[] = {"curl", "-sS", "--max-time", "10", "-X", method, "-o", "-", "-w", "\n%{http_code}", NULL};
-	for (size_t i = 0; base[i]; i++)
-		argv[n++] = base[i];
-	for (size_t i = 0; extra && extra[i] && n < 30; i++)
-		argv[n++] = extra[i];
-	argv[n++] = url;
-	argv[n] = NULL;
-	int status;
-	if (fmh_run(argv, out, sizeof(out), &status, 15000) < 0 || status != 0)
-		fail_msg("curl %s %s failed (%d): %s", method, url, status, out);
-	char *nl = strrchr(out, '\n');
-	if (!nl)
-		return -1;
-	*nl = '\0';
-	return atoi(nl + 1);
+	int status = fmh_curl(prefix, method, url, extra, out, sizeof(out));
+	if (status < 0)
+		fail_msg("curl %s %s failed: %s", method, url, out);
+	return status;
 }
 
 static int curl(const char *method, const char *path, const char *const *extra)

@@ -32,19 +32,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct fmh_incident1 node;
 static struct fmh_controller ctl;
-static char dir[PATH_MAX];
+static char dir[PATH_MAX], token_file[PATH_MAX + 16];
 
+#define TOKEN "incident1-http-token-0123456789"
+
+/* serve with its HTTP side, a token for triage over HTTP */
 static int setup(void **st)
 {
 	(void)st;
-	if (fmh_incident1_start(&node) < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 ||
-	    fmh_controller_start(&ctl, false) < 0)
+	if (fmh_incident1_start(&node) < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0)
 		return -1;
-	return 0;
+	snprintf(token_file, sizeof(token_file), "%s/http.token", dir);
+	FILE *f = fopen(token_file, "w");
+	if (!f || fputs(TOKEN "\n", f) < 0 || fclose(f) != 0 || chmod(token_file, 0600) < 0)
+		return -1;
+	const char *extra[] = {"--http-token", token_file, NULL};
+	return fmh_controller_start_with(&ctl, false, true, extra) < 0 ? -1 : 0;
 }
 
 static int teardown(void **st)
@@ -260,6 +268,26 @@ static void incident1_through_the_fleet(void **st)
 		fail_msg("triage journal (%d): %s", status, txt);
 	free(txt);
 	cJSON_Delete(t);
+
+	/* The same over the HTTP API (issue 24): the token, always */
+	char url[160], http[65536];
+	snprintf(url, sizeof(url), "%s/api/v1/nodes/%s/triage", ctl.http_url, FMH_NODE_A);
+	const char *no_token[] = {"--data", "{\"what\":\"containers\"}", NULL};
+	const char *with_token[] = {"-H", "Authorization: Bearer " TOKEN, "--data", "{\"what\":\"containers\",\"timeout_s\":20}",
+				    NULL};
+	const char *wrong_token[] = {"-H", "Authorization: Bearer " TOKEN "x", "--data", "{\"what\":\"containers\"}", NULL};
+	const char *bad_verb[] = {"-H", "Authorization: Bearer " TOKEN, "--data", "{\"what\":\"reboot\"}", NULL};
+	assert_int_equal(fmh_curl(NULL, "POST", url, no_token, http, sizeof(http)), 401);
+	assert_int_equal(fmh_curl(NULL, "POST", url, wrong_token, http, sizeof(http)), 401);
+	assert_int_equal(fmh_curl(NULL, "POST", url, bad_verb, http, sizeof(http)), 400);
+	int hs = fmh_curl(NULL, "POST", url, with_token, http, sizeof(http));
+	if (hs != 200 || !strstr(http, "\"code\":\"2.05\"") || !strstr(http, s23) || !strstr(http, s24))
+		fail_msg("POST %s: %d %s", url, hs, http);
+	cJSON *hj = cJSON_Parse(http);
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(hj, "answer")) || cJSON_IsObject(cJSON_GetObjectItem(hj, "answer")));
+	cJSON_Delete(hj);
+	snprintf(url, sizeof(url), "%s/api/v1/nodes/nobody/triage", ctl.http_url);
+	assert_int_equal(fmh_curl(NULL, "POST", url, with_token, http, sizeof(http)), 404);
 
 	/* The fix, applied remotely: the action on the real dockerd. */
 	const char *ids[] = {s23, s15};
