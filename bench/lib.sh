@@ -218,13 +218,15 @@ bench_controller() {
     chmod 600 "$BENCH_KEYS"
 }
 
+# BENCH_SERVE_EXTRA: more of serve's options (an array; empty by default)
+BENCH_SERVE_EXTRA=()
 bench_serve() {
     local dir=$1
     shift
     rm -rf "$dir" && mkdir -p "$dir"
     BENCH_SERVE_PORT=$(bench_free_port udp)
     "$@" "${BENCH_GUARD[@]}" "$BENCH_CTL" serve --listen "127.0.0.1:$BENCH_SERVE_PORT" --keys "$BENCH_KEYS" \
-        --db "$dir/fleet.db" >"$dir/serve.log" 2>&1 &
+        --db "$dir/fleet.db" "${BENCH_SERVE_EXTRA[@]}" >"$dir/serve.log" 2>&1 &
     BENCH_SERVE_PID=$!
     bench_track "$BENCH_SERVE_PID"
     bench_wait_listen udp "$BENCH_SERVE_PORT" 10

@@ -1,9 +1,11 @@
 /* libFuzzer target for what the controller's HTTP side parses of a request
  * itself (fc_http_parse.c): the route of METHOD and path (the input's first
- * line is the method, the rest the path), the bearer token check, and a
- * label value written into /metrics. libmicrohttpd parses the HTTP. */
+ * line is the method, the rest the path), the bearer token check, a label
+ * value written into /metrics, and the pages' HTML escaping. libmicrohttpd
+ * parses the HTTP. */
 #include "fc_http.h"
 #include "fc_keys.h"
+#include "fc_page.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = 0;
 	if (fc_http_label(out, sizeof(out), &len, url) && (len != strlen(out) || strchr(out, '\n')))
 		__builtin_trap();
+	/* what a node said, as the pages write it: no markup survives */
+	char *e = fc_page_esc(url);
+	if (e && strpbrk(e, "<>\"'"))
+		__builtin_trap();
+	free(e);
 	free(s);
 	return 0;
 }
