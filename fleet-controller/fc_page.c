@@ -2,6 +2,7 @@
 #include "fc_page.h"
 
 #include "fm_buf.h"
+#include "fm_json.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -139,17 +140,6 @@ static char *done(struct fm_buf *b)
 	return b->data;
 }
 
-static bool lists(const cJSON *arr, const char *s)
-{
-	const cJSON *v;
-	cJSON_ArrayForEach(v, arr)
-	{
-		if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Worst first: unreachable, then by severity, then by name. */
 static int node_order(const void *pa, const void *pb)
 {
@@ -188,12 +178,12 @@ char *fc_page_fleet(const cJSON *nodes, const struct fc_page_filter *f, int64_t 
 		const cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItem(node, "codes"))
 		{
-			if (cJSON_IsString(c) && !lists(codes, c->valuestring))
+			if (cJSON_IsString(c) && !fm_json_lists(codes, c->valuestring))
 				cJSON_AddItemToArray(codes, cJSON_CreateString(c->valuestring));
 		}
 		counts[sev_rank(str(node, "worst"))]++;
 		unreachable += strcmp(str(node, "state"), "unreachable") == 0;
-		if (f && f->code && *f->code && !lists(cJSON_GetObjectItem(node, "codes"), f->code))
+		if (f && f->code && *f->code && !fm_json_lists(cJSON_GetObjectItem(node, "codes"), f->code))
 			continue;
 		if (f && f->severity && *f->severity && sev_rank(str(node, "worst")) < sev_rank(f->severity))
 			continue;

@@ -96,3 +96,14 @@ bool fm_json_u64(const cJSON *v, uint64_t *out)
 	*out = (uint64_t)v->valuedouble;
 	return true;
 }
+
+bool fm_json_lists(const cJSON *arr, const char *s)
+{
+	const cJSON *v;
+	cJSON_ArrayForEach(v, arr)
+	{
+		if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0)
+			return true;
+	}
+	return false;
+}

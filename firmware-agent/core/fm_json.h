@@ -32,6 +32,9 @@ cJSON *fm_json_parse(const char *s, size_t len);
  * convert, and is no count we wrote or a server meant). */
 bool fm_json_u64(const cJSON *v, uint64_t *out);
 
+/* Whether the array arr holds the string s. */
+bool fm_json_lists(const cJSON *arr, const char *s);
+
 /* UTF-8 as RFC 3629 has it: the shortest form, no surrogates, nothing
  * above U+10FFFF. A fact's strings must be that (fm_facts.h). */
 

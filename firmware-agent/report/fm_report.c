@@ -1,6 +1,8 @@
 /* fm_report: compact heartbeats and reports (see fm_report.h, PROTOCOL.md). */
 #include "fm_report.h"
 
+#include "fm_json.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -382,17 +384,6 @@ bool fm_report_item_resolved(const cJSON *item)
 	return cJSON_IsArray(item);
 }
 
-static bool lists(const cJSON *arr, const char *s)
-{
-	const cJSON *v;
-	cJSON_ArrayForEach(v, arr)
-	{
-		if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0)
-			return true;
-	}
-	return false;
-}
-
 void fm_report_mark_absorbing(cJSON *items, const cJSON *active)
 {
 	cJSON *it;
@@ -406,13 +397,13 @@ void fm_report_mark_absorbing(cJSON *items, const cJSON *active)
 		{
 			const char *c, *k;
 			if (fm_report_item_resolved(o) && fm_report_item_id(o, &c, &k) &&
-			    lists(x, c))
+			    fm_json_lists(x, c))
 				resolves = true;
 		}
 		cJSON_ArrayForEach(o, active)
 		{
 			const char *c = str(o, "code");
-			if (c && lists(x, c))
+			if (c && fm_json_lists(x, c))
 				raised = true;
 		}
 		if (resolves && !raised)
@@ -431,7 +422,7 @@ static bool absorbs(const cJSON *item, const cJSON *const *items, size_t take)
 		return false;
 	for (size_t i = 0; i < take; i++) {
 		const char *c = fm_report_item_resolved(items[i]) ? NULL : str(items[i], "c");
-		if (c && lists(x, c))
+		if (c && fm_json_lists(x, c))
 			return false;
 	}
 	return true;
@@ -446,7 +437,7 @@ static bool implied(const cJSON *pair, const cJSON *const *items, size_t take)
 		return false;
 	for (size_t i = 0; i < take; i++)
 		if (absorbs(items[i], items, take) &&
-		    lists(cJSON_GetObjectItemCaseSensitive(items[i], "x"), c))
+		    fm_json_lists(cJSON_GetObjectItemCaseSensitive(items[i], "x"), c))
 			return true;
 	return false;
 }

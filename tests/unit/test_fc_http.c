@@ -22,9 +22,20 @@ static void routes(void **state)
 	assert_int_equal(fc_http_route("GET", "/metrics", node, sizeof(node)), FC_ROUTE_METRICS);
 	assert_int_equal(fc_http_route("POST", "/metrics", node, sizeof(node)), FC_ROUTE_METHOD);
 	assert_int_equal(fc_http_route("DELETE", "/api/v1/nodes/x", node, sizeof(node)), FC_ROUTE_METHOD);
+	/* the pages, and triage (POST only) */
+	assert_int_equal(fc_http_route("GET", "/", node, sizeof(node)), FC_ROUTE_PAGE);
+	assert_int_equal(fc_http_route("GET", "/nodes/rpi4-cp1", node, sizeof(node)), FC_ROUTE_NODE_PAGE);
+	assert_string_equal(node, "rpi4-cp1");
+	assert_int_equal(fc_http_route("POST", "/", node, sizeof(node)), FC_ROUTE_METHOD);
+	assert_int_equal(fc_http_route("POST", "/api/v1/nodes/pi-master1/triage", node, sizeof(node)), FC_ROUTE_TRIAGE);
+	assert_string_equal(node, "pi-master1");
+	assert_int_equal(fc_http_route("GET", "/api/v1/nodes/pi-master1/triage", node, sizeof(node)), FC_ROUTE_METHOD);
+	/* a node named "triage" is a node */
+	assert_int_equal(fc_http_route("GET", "/api/v1/nodes/triage", node, sizeof(node)), FC_ROUTE_NODE);
 	/* names the keystore could not hold, and other paths */
 	const char *none[] = {"/api/v1/nodes/a/b", "/api/v1/nodes/a b", "/api/v1/nodes/\x01", "/api/v1/nodesx",
-			      "/api/v1/node", "/", "", "/metrics/"};
+			      "/api/v1/node", "", "/metrics/", "/nodes/", "/nodes/a/b", "/api/v1/nodes//triage",
+			      "/api/v1/nodes/a b/triage"};
 	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
 		assert_int_equal(fc_http_route("GET", none[i], node, sizeof(node)), FC_ROUTE_NOT_FOUND);
 	char long_name[128] = "/api/v1/nodes/";
