@@ -43,6 +43,8 @@ pkgs=(
   curl prometheus prometheus-alertmanager
   # and a real headless browser loading the fleet's pages (tests/integration/test_chromium.c)
   chromium fonts-dejavu-core
+  # and one without JavaScript at all (the pages must work there too)
+  w3m
   # make fuzz: clang and its runtimes (libclang_rt.fuzzer-x86_64.a is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
   # the unit's sandbox checked against what the agent does (tests/check_unit.sh)
