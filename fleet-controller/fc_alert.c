@@ -17,10 +17,12 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 
-/* One alert as an Alertmanager was (or is to be) told of it. */
+/* One alert as an Alertmanager was (or is to be) told of it; a target's
+ * record is sorted by its labels (node, code, severity). */
 struct alert {
-	char *id;      /* node \x1f code \x1f severity: its labels */
-	char *summary; /* annotations */
+	char *node, *code; /* labels, with severity */
+	int severity;	   /* 2 warning, 3 critical */
+	char *summary;	   /* annotations */
 	char *remedy;
 	int64_t starts;	   /* s since the epoch */
 	bool standing;	   /* in the store at the last tick */
@@ -60,12 +62,47 @@ static void iso(int64_t s, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static struct alert *find(struct target *t, const char *id)
+/* What the store says stands this tick: read once, told to every target. */
+struct row {
+	char *node, *code, *summary, *remedy;
+	int severity;
+};
+
+static int cmp_labels(const char *node, const char *code, int severity, const struct alert *a)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->a[i].id, id) == 0)
-			return &t->a[i];
-	return NULL;
+	int c = strcmp(node, a->node);
+	if (!c)
+		c = strcmp(code, a->code);
+	return c ? c : severity - a->severity;
+}
+
+/* Where (node, code, severity) is in t's record, or where it would go;
+ * *found says which. */
+static size_t locate(const struct target *t, const struct row *r, bool *found)
+{
+	size_t lo = 0, hi = t->n;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_labels(r->node, r->code, r->severity, &t->a[mid]);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static void free_alert(struct alert *a)
+{
+	free(a->node);
+	free(a->code);
+	free(a->summary);
+	free(a->remedy);
 }
 
 static bool same(const char *a, const char *b)
@@ -105,20 +142,70 @@ static char *remedy_text(const char *json)
 	return out;
 }
 
-struct tick_ctx {
-	struct target *t;
+struct rows {
+	struct row *r;
+	size_t n, cap;
 	int64_t now;
+	bool oom;
 };
 
-/* One standing alert from the store, into t's record. */
-static void standing(struct tick_ctx *x, const char *node, const char *code, const char *sev, const char *summary,
-		     const char *remedy)
+static void add_row(struct rows *x, const char *node, const char *code, int severity, const char *summary,
+		    char *remedy /* taken */)
 {
-	struct target *t = x->t;
-	char id[512];
-	snprintf(id, sizeof(id), "%s\x1f%s\x1f%s", node, code, sev);
-	struct alert *a = find(t, id);
-	if (!a) {
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 64;
+		struct row *nr = realloc(x->r, cap * sizeof(*nr));
+		if (!nr) {
+			x->oom = true;
+			free(remedy);
+			return;
+		}
+		x->r = nr;
+		x->cap = cap;
+	}
+	struct row *r = &x->r[x->n];
+	*r = (struct row){.node = strdup(node), .code = strdup(code), .summary = strdup(summary ? summary : ""),
+			  .remedy = remedy, .severity = severity};
+	if (!r->node || !r->code || !r->summary || !r->remedy) {
+		free(r->node), free(r->code), free(r->summary), free(r->remedy);
+		x->oom = true;
+		return;
+	}
+	x->n++;
+}
+
+static void from_store(const struct fc_store_alert *s, void *arg)
+{
+	struct rows *x = arg;
+	if (!s->code) {
+		char summary[200];
+		snprintf(summary, sizeof(summary), "node %s is unreachable: no heartbeat for %d intervals", s->node,
+			 FC_STORE_MISSED_MAX);
+		add_row(x, s->node, "node-unreachable", 3, summary,
+			strdup("check the node's power, network and fleetmedic-agent (systemctl status fleetmedic-agent)"));
+		return;
+	}
+	add_row(x, s->node, s->code, s->severity, s->summary, remedy_text(s->remedy));
+}
+
+static void free_rows(struct rows *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->r[i].node);
+		free(x->r[i].code);
+		free(x->r[i].summary);
+		free(x->r[i].remedy);
+	}
+	free(x->r);
+}
+
+/* One standing row into t's record (kept sorted). */
+static void standing(struct target *t, const struct row *r, int64_t now)
+{
+	bool found;
+	size_t at = locate(t, r, &found);
+	struct alert *a = &t->a[at];
+	if (!found) {
 		if (t->n >= FC_ALERT_MAX)
 			return;
 		if (t->n == t->cap) {
@@ -129,46 +216,33 @@ static void standing(struct tick_ctx *x, const char *node, const char *code, con
 			t->a = na;
 			t->cap = cap;
 		}
-		a = &t->a[t->n];
-		*a = (struct alert){.id = strdup(id), .starts = x->now};
-		if (!a->id)
+		struct alert fresh = {.node = strdup(r->node), .code = strdup(r->code), .severity = r->severity, .starts = now};
+		if (!fresh.node || !fresh.code) {
+			free_alert(&fresh);
 			return;
+		}
+		a = &t->a[at];
+		memmove(a + 1, a, (t->n - at) * sizeof(*a));
+		*a = fresh;
 		t->n++;
 	}
-	if (!a->standing || !same(a->summary, summary) || !same(a->remedy, remedy))
+	if (!a->standing || !same(a->summary, r->summary) || !same(a->remedy, r->remedy))
 		a->told = false;
 	a->standing = true;
 	a->seen = true;
-	set_str(&a->summary, summary);
-	set_str(&a->remedy, remedy);
-}
-
-static void from_store(const struct fc_store_alert *s, void *arg)
-{
-	struct tick_ctx *x = arg;
-	if (!s->code) {
-		char summary[200];
-		snprintf(summary, sizeof(summary), "node %s is unreachable: no heartbeat for %d intervals", s->node,
-			 FC_STORE_MISSED_MAX);
-		standing(x, s->node, "node-unreachable", "critical", summary,
-			 "check the node's power, network and fleetmedic-agent (systemctl status fleetmedic-agent)");
-		return;
-	}
-	char *remedy = remedy_text(s->remedy);
-	standing(x, s->node, s->code, fc_store_severity_name(s->severity), s->summary, remedy);
-	free(remedy);
+	set_str(&a->summary, r->summary);
+	set_str(&a->remedy, r->remedy);
 }
 
 static cJSON *alert_json(const struct alert *a, int64_t now, uint64_t resend_ms)
 {
-	char node[256], code[128], sev[32], ts[32];
-	sscanf(a->id, "%255[^\x1f]\x1f%127[^\x1f]\x1f%31s", node, code, sev);
+	char ts[32];
 	cJSON *o = cJSON_CreateObject(), *l = cJSON_AddObjectToObject(o, "labels"),
 	      *an = cJSON_AddObjectToObject(o, "annotations");
 	cJSON_AddStringToObject(l, "alertname", "fleetmedic");
-	cJSON_AddStringToObject(l, "node", node);
-	cJSON_AddStringToObject(l, "code", code);
-	cJSON_AddStringToObject(l, "severity", sev);
+	cJSON_AddStringToObject(l, "node", a->node);
+	cJSON_AddStringToObject(l, "code", a->code);
+	cJSON_AddStringToObject(l, "severity", fc_store_severity_name(a->severity));
 	cJSON_AddStringToObject(an, "summary", a->summary ? a->summary : "");
 	cJSON_AddStringToObject(an, "remedy", a->remedy ? a->remedy : "");
 	iso(a->starts, ts);
@@ -249,9 +323,7 @@ static void post_done(struct fm_httpc *c, void *ctx)
 				a->sent_ms = now_ms;
 			}
 			if (!a->standing && a->told) {
-				free(a->id);
-				free(a->summary);
-				free(a->remedy);
+				free_alert(a);
 				continue;
 			}
 			t->a[w++] = *a;
@@ -279,15 +351,19 @@ static void on_tick(struct fm_timer *tm)
 	struct fc_alerts *al = container_of(tm, struct fc_alerts, tick);
 	int64_t now = (int64_t)time(NULL);
 	uint64_t now_ms = fm_now_ms();
+	struct rows x = {0};
+	if (fc_store_each_alert(al->store, from_store, &x) < 0 || x.oom) {
+		free_rows(&x);
+		return; /* the store's error is logged; next tick */
+	}
 	for (size_t k = 0; k < al->nt; k++) {
 		struct target *t = &al->t[k];
 		if (t->busy)
 			continue; /* its batch's flags stand until it answers */
 		for (size_t i = 0; i < t->n; i++)
 			t->a[i].seen = false;
-		struct tick_ctx x = {.t = t, .now = now};
-		if (fc_store_each_alert(al->store, from_store, &x) < 0)
-			return; /* the store's error is logged; next tick */
+		for (size_t i = 0; i < x.n; i++)
+			standing(t, &x.r[i], now);
 		for (size_t i = 0; i < t->n; i++)
 			if (!t->a[i].seen && t->a[i].standing) {
 				t->a[i].standing = false; /* gone: its resolution is due */
@@ -295,6 +371,7 @@ static void on_tick(struct fm_timer *tm)
 			}
 		flush(t, now, now_ms);
 	}
+	free_rows(&x);
 }
 
 struct fc_alerts *fc_alerts_new(struct fm_loop *loop, const struct fc_alerts_conf *conf, char *why, size_t why_size)
@@ -351,11 +428,8 @@ void fc_alerts_delete(struct fc_alerts **pa)
 	for (size_t k = 0; k < al->nt; k++) {
 		struct target *t = &al->t[k];
 		fm_httpc_close(&t->c);
-		for (size_t i = 0; i < t->n; i++) {
-			free(t->a[i].id);
-			free(t->a[i].summary);
-			free(t->a[i].remedy);
-		}
+		for (size_t i = 0; i < t->n; i++)
+			free_alert(&t->a[i]);
 		free(t->a);
 		free(t->body);
 		free(t->inflight);

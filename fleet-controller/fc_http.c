@@ -104,8 +104,8 @@ static enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status, c
 /* /metrics and the pages are bounded: 1,000 nodes take ~200 kB */
 #define TEXT_MAX (16u << 20)
 
-/* fm_buf_printf, remembering a failure for the end */
-#define put(b, ...) ((void)(fm_buf_printf((b), __VA_ARGS__) < 0 ? ((b)->max = 0) : 0))
+/* a refused append marks the buffer failed (fm_buf), checked at the end */
+#define put fm_buf_printf
 
 /* A label value as the format wants it; node names and codes are shaped
  * already ([a-z0-9.-]), escaped all the same. */
@@ -157,7 +157,7 @@ static char *metrics(struct fc_http *h)
 	put(&t, "# HELP fleetmedic_diagnosis 1 while a diagnosis of the code is raised on the node (its worst severity).\n"
 		"# TYPE fleetmedic_diagnosis gauge\n");
 	if (fc_store_each_code(h->store, put_code, &t) < 0)
-		t.max = 0;
+		t.failed = true;
 	struct fc_server_counters c = {0};
 	if (h->server)
 		fc_server_counters(h->server, &c);
@@ -186,7 +186,7 @@ static char *metrics(struct fc_http *h)
 			"fleetmedic_controller_%s_total %llu\n",
 		    counters[i].name, counters[i].help, counters[i].name, counters[i].name,
 		    (unsigned long long)counters[i].v);
-	if (t.max == 0 || !t.data) {
+	if (t.failed || !t.data) {
 		fm_buf_free(&t);
 		return NULL;
 	}

@@ -3,6 +3,7 @@
 
 #include "fm_buf.h"
 #include "fm_json.h"
+#include "fm_report.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,25 +40,21 @@ char *fc_page_esc(const char *s)
 	return out;
 }
 
-/* Appends s escaped. */
+/* What builds a page: a refused append marks b failed (fm_buf), checked
+ * once at the end (done). */
 static void esc(struct fm_buf *b, const char *s)
 {
 	char *e = fc_page_esc(s ? s : "");
-	if (!e || fm_buf_append(b, e, strlen(e)) < 0)
-		b->max = 0; /* a failure, seen at the end */
+	if (!e)
+		b->failed = true;
+	else
+		fm_buf_append(b, e, strlen(e));
 	free(e);
 }
 
 static void raw(struct fm_buf *b, const char *s)
 {
-	if (fm_buf_append(b, s, strlen(s)) < 0)
-		b->max = 0;
-}
-
-static void num(struct fm_buf *b, long long v)
-{
-	if (fm_buf_printf(b, "%lld", v) < 0)
-		b->max = 0;
+	fm_buf_append(b, s, strlen(s));
 }
 
 static const char *str(const cJSON *o, const char *k)
@@ -72,18 +69,12 @@ static long long inum(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
-static int sev_rank(const char *s)
-{
-	return strcmp(s, "critical") == 0 ? 3 : strcmp(s, "warning") == 0 ? 2 : strcmp(s, "info") == 0 ? 1 : 0;
-}
-
 static void ago(struct fm_buf *b, long long s)
 {
 	if (s < 0)
 		s = 0;
-	if (fm_buf_printf(b, s < 120 ? "%llds ago" : s < 7200 ? "%lldm ago" : s < 172800 ? "%lldh ago" : "%lldd ago",
-			  s < 120 ? s : s < 7200 ? s / 60 : s < 172800 ? s / 3600 : s / 86400) < 0)
-		b->max = 0;
+	fm_buf_printf(b, s < 120 ? "%llds ago" : s < 7200 ? "%lldm ago" : s < 172800 ? "%lldh ago" : "%lldd ago",
+			  s < 120 ? s : s < 7200 ? s / 60 : s < 172800 ? s / 3600 : s / 86400);
 }
 
 static void when(struct fm_buf *b, long long t)
@@ -100,8 +91,7 @@ static void head(struct fm_buf *b, const char *title)
 {
 	raw(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-	if (fm_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">", FC_PAGE_REFRESH_S) < 0)
-		b->max = 0;
+	fm_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">", FC_PAGE_REFRESH_S);
 	raw(b, "<title>");
 	esc(b, title);
 	raw(b, " - fleetmedic</title><style>"
@@ -127,13 +117,12 @@ static void tail(struct fm_buf *b, int64_t now)
 {
 	raw(b, "<p class=\"muted\">Read from the controller's store at ");
 	when(b, now);
-	if (fm_buf_printf(b, "; this page reloads every %d s.</p></main></body></html>\n", FC_PAGE_REFRESH_S) < 0)
-		b->max = 0;
+	fm_buf_printf(b, "; this page reloads every %d s.</p></main></body></html>\n", FC_PAGE_REFRESH_S);
 }
 
 static char *done(struct fm_buf *b)
 {
-	if (b->max == 0 || !b->data) {
+	if (b->failed || !b->data) {
 		fm_buf_free(b);
 		return NULL;
 	}
@@ -147,7 +136,7 @@ static int node_order(const void *pa, const void *pb)
 	int ua = strcmp(str(a, "state"), "unreachable") == 0, ub = strcmp(str(b, "state"), "unreachable") == 0;
 	if (ua != ub)
 		return ub - ua;
-	int sa = sev_rank(str(a, "worst")), sb = sev_rank(str(b, "worst"));
+	int sa = fm_report_severity(str(a, "worst")), sb = fm_report_severity(str(b, "worst"));
 	if (sa != sb)
 		return sb - sa;
 	return strcmp(str(a, "node"), str(b, "node"));
@@ -181,22 +170,21 @@ char *fc_page_fleet(const cJSON *nodes, const struct fc_page_filter *f, int64_t 
 			if (cJSON_IsString(c) && !fm_json_lists(codes, c->valuestring))
 				cJSON_AddItemToArray(codes, cJSON_CreateString(c->valuestring));
 		}
-		counts[sev_rank(str(node, "worst"))]++;
+		counts[fm_report_severity(str(node, "worst"))]++;
 		unreachable += strcmp(str(node, "state"), "unreachable") == 0;
 		if (f && f->code && *f->code && !fm_json_lists(cJSON_GetObjectItem(node, "codes"), f->code))
 			continue;
-		if (f && f->severity && *f->severity && sev_rank(str(node, "worst")) < sev_rank(f->severity))
+		if (f && f->severity && *f->severity && fm_report_severity(str(node, "worst")) < fm_report_severity(f->severity))
 			continue;
 		v[k++] = node;
 	}
 	qsort(v, k, sizeof(*v), node_order);
 	head(&b, "fleet");
-	if (fm_buf_printf(&b,
+	fm_buf_printf(&b,
 			  "<h1>%zu nodes</h1><p><span class=\"sev critical\">%d critical</span> "
 			  "<span class=\"sev warning\">%d warning</span> <span class=\"sev info\">%d info</span> "
 			  "%d healthy, %d unreachable</p>",
-			  n, counts[3], counts[2], counts[1], counts[0], unreachable) < 0)
-		b.max = 0;
+			  n, counts[3], counts[2], counts[1], counts[0], unreachable);
 	/* a GET form: filters work without script */
 	raw(&b, "<form method=\"get\" action=\"/\"><label>code <select name=\"code\">");
 	option(&b, "", "any", f ? f->code : NULL);
@@ -222,7 +210,7 @@ char *fc_page_fleet(const cJSON *nodes, const struct fc_page_filter *f, int64_t 
 		raw(&b, "\"><b>");
 		esc(&b, str(x, "node"));
 		raw(&b, "</b></a></td><td>");
-		if (sev_rank(worst)) {
+		if (fm_report_severity(worst)) {
 			raw(&b, "<span class=\"sev ");
 			esc(&b, worst);
 			raw(&b, "\">");
@@ -288,8 +276,7 @@ char *fc_page_node(const cJSON *show, int64_t now)
 	esc(&b, str(show, "state"));
 	raw(&b, "</span> &middot; last seen ");
 	ago(&b, now - inum(show, "last_seen"));
-	raw(&b, " &middot; report ");
-	num(&b, inum(show, "last_seq"));
+	fm_buf_printf(&b, " &middot; report %lld", inum(show, "last_seq"));
 	raw(&b, "</p>");
 	const cJSON *diags = cJSON_GetObjectItem(show, "diagnoses"), *d;
 	if (cJSON_GetArraySize(diags) == 0)

@@ -14,8 +14,10 @@ void fm_buf_init(struct fm_buf *b, size_t max)
 
 int fm_buf_append(struct fm_buf *b, const void *data, size_t len)
 {
-	if (len > b->max - b->len)
+	if (len > b->max - b->len) {
+		b->failed = true;
 		return -EMSGSIZE;
+	}
 	if (b->len + len > b->cap || !b->data) {
 		/* Double, so a body arriving in small reads costs log(n) reallocs. */
 		size_t cap = b->cap ? b->cap : 256;
@@ -24,8 +26,10 @@ int fm_buf_append(struct fm_buf *b, const void *data, size_t len)
 		if (cap > b->max)
 			cap = b->max;
 		char *p = realloc(b->data, cap + 1);
-		if (!p)
+		if (!p) {
+			b->failed = true;
 			return -ENOMEM;
+		}
 		b->data = p;
 		b->cap = cap;
 	}
@@ -39,6 +43,7 @@ int fm_buf_append(struct fm_buf *b, const void *data, size_t len)
 void fm_buf_reset(struct fm_buf *b)
 {
 	b->len = 0;
+	b->failed = false;
 	if (b->data)
 		b->data[0] = '\0';
 }
@@ -58,13 +63,17 @@ int fm_buf_printf(struct fm_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->failed = true;
 		return -EINVAL;
+	}
 	if ((size_t)n < sizeof(small))
 		return fm_buf_append(b, small, (size_t)n);
 	char *big = malloc((size_t)n + 1);
-	if (!big)
+	if (!big) {
+		b->failed = true;
 		return -ENOMEM;
+	}
 	va_start(ap, fmt);
 	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	va_end(ap);

@@ -7,6 +7,7 @@
 #ifndef FM_BUF_H
 #define FM_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fm_buf {
@@ -14,6 +15,8 @@ struct fm_buf {
 	size_t len;
 	size_t cap; /* allocated, excluding the NUL byte */
 	size_t max; /* len never exceeds this */
+	bool failed; /* an append was refused since init or reset (-EMSGSIZE,
+		      * -ENOMEM): text built piece by piece checks it once */
 };
 
 /* An empty buffer that will hold at most max bytes. Allocates nothing. */

@@ -954,7 +954,7 @@ int fmh_pki(const char *root)
 	return 0;
 }
 
-static void print_log_tail(const char *what, const char *log_path, int err)
+void fmh_print_log_tail(const char *what, const char *log_path, int err)
 {
 	char buf[LOG_TAIL_BYTES + 1];
 	struct stat sb;
@@ -1132,7 +1132,7 @@ static int etcd_wait(const struct fmh_etcd *e, bool zap, long long deadline)
 	if (ret == 0)
 		ret = fmh_wait_tcp("127.0.0.1", e->client_port, remaining_ms(deadline));
 	if (ret < 0)
-		print_log_tail("etcd start", e->log, ret);
+		fmh_print_log_tail("etcd start", e->log, ret);
 	return ret;
 }
 

@@ -101,6 +101,12 @@ int fmh_free_port(void);
 int fmh_wait_tcp(const char *ip, int port, int timeout_ms);
 
 /*
+ * Says on stderr that what failed with err (-errno), then the last few kB
+ * of log_path (a server's log, for the person reading a failed run).
+ */
+void fmh_print_log_tail(const char *what, const char *log_path, int err);
+
+/*
  * The clock state every agent spawned from now on sees (tests/harness/
  * fmh_adjtimex.c, preloaded): "synced" or "unsynced", so what an agent must
  * say of the clock is known whatever this machine's NTP. Set for the

@@ -62,14 +62,6 @@ static int write_keys(const char *path)
 	return fclose(f) == 0 ? 0 : -EIO;
 }
 
-static void print_log(const char *path)
-{
-	char cmd[PATH_MAX + 32];
-	snprintf(cmd, sizeof(cmd), "tail -30 '%s' >&2", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(no log at %s)\n", path);
-}
-
 static int start(struct fmh_controller *c, bool insecure, bool http, const char *const *extra)
 {
 	int rc;
@@ -111,7 +103,7 @@ static int start(struct fmh_controller *c, bool insecure, bool http, const char 
 	if (rc == 0 && http)
 		rc = fmh_wait_log_pid(c->log, "http: serving on", c->pid, 10000);
 	if (rc < 0) {
-		print_log(c->log);
+		fmh_print_log_tail("fleetmedic-controller serve", c->log, rc);
 		fmh_stop(c->pid);
 		c->pid = 0;
 	}
@@ -250,4 +242,17 @@ int fmh_curl(const char *const *prefix, const char *method, const char *url, con
 		return -1;
 	*nl = '\0';
 	return atoi(nl + 1);
+}
+
+int fmh_post(const struct fmh_controller *c, const char *node, const char *key, const char *path, const char *payload)
+{
+	char out[4096];
+	int rc = fmh_coap(c, node, key, "post", path, payload, out, sizeof(out));
+	if (rc < 0)
+		return rc;
+	if (strstr(out, "4.") || strstr(out, "5.")) {
+		fprintf(stderr, "fmh: POST /%s as %s refused: %s\n", path, node, out);
+		return -EPROTO;
+	}
+	return 0;
 }

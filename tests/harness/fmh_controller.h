@@ -47,6 +47,11 @@ int fmh_controller_start(struct fmh_controller *c, bool insecure);
 /* The same with its HTTP side on 127.0.0.1 (a free TCP port: http_port,
  * http_url), waited for too. */
 int fmh_controller_start_http(struct fmh_controller *c, bool insecure);
+/* fmh_coap's POST of payload to path as node (DTLS-PSK with key), answered
+ * 2.xx: 0; -EPROTO when the controller refused it (coap-client's output on
+ * stderr), or fmh_coap's -errno. */
+int fmh_post(const struct fmh_controller *c, const char *node, const char *key, const char *path, const char *payload);
+
 /* An HTTP request with curl (an independent client): method on url, more
  * of curl's arguments in extra (NULL ended, may be NULL), run under prefix
  * (a command such as nsenter ..., NULL ended, may be NULL). The body into

@@ -8,14 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void print_log(const char *path)
-{
-	char cmd[PATH_MAX + 32];
-	snprintf(cmd, sizeof(cmd), "tail -20 '%s' >&2", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(no log at %s)\n", path);
-}
-
 int fmh_prometheus_start(struct fmh_prometheus *p, const char *target, int interval_s)
 {
 	int rc;
@@ -47,7 +39,7 @@ int fmh_prometheus_start(struct fmh_prometheus *p, const char *target, int inter
 		return p->pid;
 	rc = fmh_wait_log_pid(p->log, "Server is ready to receive web requests", p->pid, 60000);
 	if (rc < 0) {
-		print_log(p->log);
+		fmh_print_log_tail("prometheus", p->log, rc);
 		fmh_stop(p->pid);
 		p->pid = 0;
 	}
@@ -85,7 +77,7 @@ int fmh_alertmanager_start(struct fmh_alertmanager *am)
 		return am->pid;
 	rc = fmh_wait_log_pid(am->log, "msg=\"Listening on\"", am->pid, 60000);
 	if (rc < 0) {
-		print_log(am->log);
+		fmh_print_log_tail("prometheus-alertmanager", am->log, rc);
 		fmh_stop(am->pid);
 		am->pid = 0;
 	}

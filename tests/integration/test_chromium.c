@@ -38,18 +38,13 @@ static int setup(void **state)
 	if (fmh_init() < 0 || fmh_tmpdir(profile, sizeof(profile)) < 0 || fmh_controller_start_http(&ctl, false) < 0)
 		return -1;
 	if (fmh_coap(&ctl, FMH_NODE_A, FMH_KEY_A, "get", "me?b=rpi4", NULL, buf, sizeof(buf)) < 0 ||
-	    fmh_coap(&ctl, FMH_NODE_A, FMH_KEY_A, "post", "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}",
-		     buf, sizeof(buf)) < 0 ||
-	    fmh_coap(&ctl, FMH_NODE_A, FMH_KEY_A, "post", "rp",
-		     "{\"q\":1,\"d\":[{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"" INCIDENT1_KEY "\","
+	    fmh_post(&ctl, FMH_NODE_A, FMH_KEY_A, "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}") < 0 ||
+	    fmh_post(&ctl, FMH_NODE_A, FMH_KEY_A, "rp", "{\"q\":1,\"d\":[{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"" INCIDENT1_KEY "\","
 		     "\"m\":\"kube-apiserver blocked: name held by 0f2a9c1e77d3 (running)\","
 		     "\"e\":[\"journal.match:kubelet\",\"docker.stale_attempt:8470235abd66\"],\"p\":\"kube-apiserver\","
-		     "\"x\":[\"apiserver-unreachable\"],\"f\":[\"docker rm 8470235abd66 5c0e4b1d2a90\"]}]}",
-		     buf, sizeof(buf)) < 0 ||
-	    fmh_coap(&ctl, FMH_NODE_B, FMH_KEY_B, "post", "rp",
-		     "{\"q\":1,\"d\":[{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"clock\",\"m\":\"the clock is not "
-		     "synchronised (NTP) and the board has no RTC\",\"f\":[\"timedatectl set-ntp true\"]}]}",
-		     buf, sizeof(buf)) < 0)
+		     "\"x\":[\"apiserver-unreachable\"],\"f\":[\"docker rm 8470235abd66 5c0e4b1d2a90\"]}]}") < 0 ||
+	    fmh_post(&ctl, FMH_NODE_B, FMH_KEY_B, "rp", "{\"q\":1,\"d\":[{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"clock\",\"m\":\"the clock is not "
+		     "synchronised (NTP) and the board has no RTC\",\"f\":[\"timedatectl set-ntp true\"]}]}") < 0)
 		return -1;
 	return 0;
 }

@@ -47,9 +47,8 @@ static int setup(void **state)
 	/* the incident-1 node reports, with its board */
 	char buf[4096];
 	if (fmh_coap(&ctl, FMH_NODE_A, FMH_KEY_A, "get", "me?b=rpi4", NULL, buf, sizeof(buf)) < 0 ||
-	    fmh_coap(&ctl, FMH_NODE_A, FMH_KEY_A, "post", "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}",
-		     buf, sizeof(buf)) < 0 ||
-	    fmh_coap(&ctl, FMH_NODE_A, FMH_KEY_A, "post", "rp", incident1, buf, sizeof(buf)) < 0)
+	    fmh_post(&ctl, FMH_NODE_A, FMH_KEY_A, "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}") < 0 ||
+	    fmh_post(&ctl, FMH_NODE_A, FMH_KEY_A, "rp", incident1) < 0)
 		return -1;
 	return 0;
 }
@@ -278,11 +277,8 @@ static void pages(void **state)
 	assert_int_equal(curl("GET", "/nodes/nobody", NULL), 404);
 
 	/* a node's own words are text, never markup */
-	char buf[4096];
-	assert_int_equal(fmh_coap(&ctl, FMH_NODE_B, FMH_KEY_B, "post", "rp",
-				  "{\"q\":1,\"d\":[{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"<b>k</b>\","
-				  "\"m\":\"<script>alert(1)</script> & 'x'\",\"f\":[\"echo \\\"<img src=x>\\\"\"]}]}",
-				  buf, sizeof(buf)),
+	assert_int_equal(fmh_post(&ctl, FMH_NODE_B, FMH_KEY_B, "rp", "{\"q\":1,\"d\":[{\"c\":\"clock-unsynced\",\"s\":2,\"k\":\"<b>k</b>\","
+				  "\"m\":\"<script>alert(1)</script> & 'x'\",\"f\":[\"echo \\\"<img src=x>\\\"\"]}]}"),
 			 0);
 	assert_int_equal(curl("GET", "/nodes/" FMH_NODE_B, NULL), 200);
 	assert_null(strstr(out, "<script>"));
