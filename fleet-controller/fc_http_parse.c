@@ -3,22 +3,14 @@
  * libmicrohttpd so the fuzz target builds it alone (see fc_http.h). */
 #include "fc_http.h"
 
+#include "fm_conf.h"
+
 #include "fc_keys.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-
-/* A node name as the keystore takes one (fc_keys.h: printable ASCII, no
- * blank), and no '/' in a path. */
-static bool name_ok(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '/')
-			return false;
-	return true;
-}
 
 enum fc_http_route fc_http_route(const char *method, const char *url, char *node, size_t node_size)
 {
@@ -34,7 +26,7 @@ enum fc_http_route fc_http_route(const char *method, const char *url, char *node
 	} else if (strncmp(url, pages, sizeof(pages) - 1) == 0) {
 		const char *name = url + sizeof(pages) - 1;
 		size_t n = strlen(name);
-		if (n == 0 || n >= node_size || n > FC_KEYS_ID_MAX || !name_ok(name, n))
+		if (n == 0 || n >= node_size || !fm_node_name_ok(name, n))
 			return FC_ROUTE_NOT_FOUND;
 		memcpy(node, name, n + 1);
 		r = FC_ROUTE_NODE_PAGE;
@@ -46,13 +38,13 @@ enum fc_http_route fc_http_route(const char *method, const char *url, char *node
 		static const char triage[] = "/triage";
 		if (n > sizeof(triage) - 1 && strcmp(name + n - (sizeof(triage) - 1), triage) == 0) {
 			n -= sizeof(triage) - 1;
-			if (n == 0 || n >= node_size || n > FC_KEYS_ID_MAX || !name_ok(name, n))
+			if (n == 0 || n >= node_size || !fm_node_name_ok(name, n))
 				return FC_ROUTE_NOT_FOUND;
 			memcpy(node, name, n);
 			node[n] = '\0';
 			return strcmp(method, "POST") == 0 ? FC_ROUTE_TRIAGE : FC_ROUTE_METHOD;
 		}
-		if (n == 0 || n >= node_size || n > FC_KEYS_ID_MAX || !name_ok(name, n))
+		if (n == 0 || n >= node_size || !fm_node_name_ok(name, n))
 			return FC_ROUTE_NOT_FOUND;
 		memcpy(node, name, n + 1);
 		r = FC_ROUTE_NODE;

@@ -1,14 +1,17 @@
 /* fc_keys: the controller's PSK keystore (`--keys FILE`).
  *
- * One `IDENTITY HEXKEY` pair a line, separated by blanks; `#` starts a
- * comment (a whole line or after the pair); blank lines are ignored. The
- * identity is the node's name (1..64 printable ASCII characters, no blank),
- * the key 16..64 bytes written as hex. A file that group or others may read
- * is refused: it holds every node's key.
+ * One `IDENTITY HEXKEY [PREVIOUS-HEXKEY]` a line, separated by blanks; `#`
+ * starts a comment (a whole line or after the pair); blank lines are
+ * ignored. The identity is the node's name (fm_node_name_ok), a key 16..64
+ * bytes written as hex. The third field is a rotated node's previous key
+ * (`enroll --rotate`): serve takes it as well until the node has handshaken
+ * with the new one. A file that group or others may read is refused: it
+ * holds every node's key.
  */
 #ifndef FC_KEYS_H
 #define FC_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +19,8 @@
 #define FC_KEYS_KEY_MIN 16
 #define FC_KEYS_KEY_MAX 64
 /* Bounds on what is read: the file, one line. */
-#define FC_KEYS_FILE_MAX (4 * 1024 * 1024)
+#define FC_KEYS_FILE_MAX_MIB 16 /* 100,000 nodes of 64-byte keys: 14 MB */
+#define FC_KEYS_FILE_MAX (FC_KEYS_FILE_MAX_MIB * 1024 * 1024)
 #define FC_KEYS_LINE_MAX 512
 
 struct fm_buf;
@@ -37,5 +41,41 @@ void fc_keys_delete(struct fc_keys **k);
 const uint8_t *fc_keys_find(const struct fc_keys *k, const void *id, size_t id_len,
 			    size_t *len);
 size_t fc_keys_count(const struct fc_keys *k);
+
+/* A node's keys: its key, and its previous one (NULL when none) with
+ * whether serve offers that one first (the note below). false: no such
+ * identity. Valid until fc_keys_delete. */
+struct fc_keys_pair {
+	const uint8_t *key;
+	size_t len;
+	const uint8_t *prev;
+	size_t prev_len;
+	bool offer_prev;
+};
+bool fc_keys_get(const struct fc_keys *k, const void *id, size_t id_len, struct fc_keys_pair *out);
+/* serve's note of which of a rotated node's keys to offer its next
+ * handshake (DTLS-PSK names the identity, not the key): the one that failed
+ * last is not. Forgotten on a reload. */
+void fc_keys_set_offer_prev(struct fc_keys *k, const void *id, size_t id_len, bool prev);
+/* The node has handshaken with its new key: the previous one is no more. */
+void fc_keys_forget_prev(struct fc_keys *k, const void *id, size_t id_len);
+
+/* enroll / revoke: changes node's line in the file at path, atomically
+ * (fm_file_replace: a temporary file, fsync, rename, the directory fsync'ed;
+ * mode 0600), under an exclusive lock on its directory; every other line
+ * (comments too) is kept as it is. A file that does not load is not
+ * touched.
+ *   FC_KEYS_ADD         appends `node key` (the file and its directory, 0700,
+ *                       are made when missing); -EEXIST when node is there
+ *   FC_KEYS_ROTATE      node's line becomes `node key PREVIOUS`, PREVIOUS the
+ *                       key it is known to hold (its current one, or the
+ *                       previous one of a rotation not yet taken up)
+ *   FC_KEYS_ROTATE_NOW  `node key`: the old key stops at once
+ *   FC_KEYS_REVOKE      node's line goes
+ * -ENOENT when node is not there (but for ADD). 0, or -errno with a line in
+ * errs saying why. key is ignored for REVOKE. */
+enum fc_keys_op { FC_KEYS_ADD, FC_KEYS_ROTATE, FC_KEYS_ROTATE_NOW, FC_KEYS_REVOKE };
+int fc_keys_edit(const char *path, const char *node, enum fc_keys_op op, const uint8_t *key, size_t key_len,
+		 struct fm_buf *errs);
 
 #endif

@@ -131,6 +131,15 @@ static int send_request(struct fc_relay *r, struct pending *p, coap_session_t *s
 	return 0;
 }
 
+void fc_relay_forget(struct fc_relay *r, const char *node, coap_session_t *session)
+{
+	struct node_session *n = r ? find_node(r, node) : NULL;
+	if (n && n->session == session) {
+		coap_session_release(n->session);
+		n->session = NULL;
+	}
+}
+
 unsigned fc_relay_seen(struct fc_relay *r, const char *node, coap_session_t *session)
 {
 	struct node_session *n = find_node(r, node);

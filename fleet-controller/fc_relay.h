@@ -49,6 +49,9 @@ void fc_relay_delete(struct fc_relay **r);
  * what waits for the node over it. Returns how many requests were waiting
  * (the heartbeat's {"t":N}). */
 unsigned fc_relay_seen(struct fc_relay *r, const char *node, coap_session_t *session);
+/* The server closed node's session (revoked, rotated): not used again,
+ * and libcoap may free it. */
+void fc_relay_forget(struct fc_relay *r, const char *node, coap_session_t *session);
 /* The answer to (or the failure of) a relayed request; the server's
  * response and nack handlers call these (what is not ours is ignored). */
 void fc_relay_response(struct fc_relay *r, const coap_pdu_t *received);

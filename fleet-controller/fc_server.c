@@ -9,6 +9,7 @@
 #include "fm_loop.h"
 
 #include <coap3/coap.h>
+#include <mbedtls/sha256.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,9 +17,16 @@
 #include <string.h>
 #include <time.h>
 
+/* A live server session, tracked from libcoap's SERVER_SESSION_NEW to its
+ * _DEL (libcoap has no way to walk them): what a key reload closes. */
+struct sess {
+	size_t idx; /* in fc_server.sess */
+	bool seen;  /* its first request came (the handshake is done) */
+};
+
 struct fc_server {
 	struct fm_loop *loop;
-	const struct fc_keys *keys;
+	struct fc_keys *keys;
 	struct fc_store *store;
 	bool insecure;
 	struct fm_coap *coap;
@@ -29,6 +37,9 @@ struct fc_server {
 	uint8_t key[FM_COAP_PSK_MAX]; /* the key validate_id found last */
 	coap_bin_const_t key_bin;
 	char address[300];
+	coap_session_t **sess;
+	size_t nsess, capsess;
+	bool closing;
 };
 
 static int64_t now_s(void)
@@ -63,13 +74,50 @@ static struct fc_server *server_of(coap_session_t *session)
 	return fm_coap_owner(coap_session_get_context(session));
 }
 
+/* A key's fingerprint as the store keeps it (never the key): the first 8
+ * bytes of its SHA-256 in hex. */
+static void key_fp(const uint8_t *key, size_t len, char fp[17])
+{
+	uint8_t sum[32];
+	mbedtls_sha256(key, len, sum, 0);
+	for (int i = 0; i < 8; i++)
+		snprintf(fp + 2 * i, 3, "%02x", sum[i]);
+	explicit_bzero(sum, sizeof(sum));
+}
+
+/* The key to give identity's handshake (*len bytes), or NULL to refuse it.
+ * A rotated node (a previous key in the file) gets its new key unless the
+ * last handshake with that failed; its previous key is dropped once the
+ * store says it has handshaken with the new one (also before a restart). */
+static const uint8_t *key_for(struct fc_server *s, const uint8_t *identity, size_t id_len, size_t *len)
+{
+	struct fc_keys_pair p;
+	if (!fc_keys_get(s->keys, identity, id_len, &p))
+		return NULL;
+	if (p.prev) {
+		char node[FC_KEYS_ID_MAX + 1], fp[17], seen[17];
+		snprintf(node, sizeof(node), "%.*s", (int)id_len, (const char *)identity);
+		key_fp(p.key, p.len, fp);
+		if (fc_store_key_seen(s->store, node, seen) == 0 && strcmp(seen, fp) == 0) {
+			fc_keys_forget_prev(s->keys, identity, id_len);
+			p.prev = NULL;
+		}
+	}
+	if (p.prev && p.offer_prev) {
+		*len = p.prev_len;
+		return p.prev;
+	}
+	*len = p.len;
+	return p.key;
+}
+
 /* fm_coap's key lookup: the keystore's key for identity, or 0 to refuse it.
  * Used through validate_id below, which has the session. */
 static size_t lookup(void *arg, const uint8_t *identity, size_t id_len, uint8_t *key)
 {
 	struct fc_server *s = arg;
 	size_t len = 0;
-	const uint8_t *k = fc_keys_find(s->keys, identity, id_len, &len);
+	const uint8_t *k = key_for(s, identity, id_len, &len);
 	if (!k || len > FM_COAP_PSK_MAX)
 		return 0;
 	memcpy(key, k, len);
@@ -97,11 +145,136 @@ static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_sess
 	return &s->key_bin; /* libcoap copies it into the session */
 }
 
+static void track(struct fc_server *s, coap_session_t *session)
+{
+	if (s->nsess == s->capsess) {
+		size_t cap = s->capsess ? 2 * s->capsess : 64;
+		coap_session_t **n = realloc(s->sess, cap * sizeof(*n));
+		if (!n)
+			return; /* untracked: a reload cannot close it; it idles out */
+		s->sess = n;
+		s->capsess = cap;
+	}
+	struct sess *t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	t->idx = s->nsess;
+	s->sess[s->nsess++] = session;
+	coap_session_set_app_data(session, t);
+}
+
+static void untrack(struct fc_server *s, coap_session_t *session)
+{
+	struct sess *t = coap_session_get_app_data(session);
+	if (!t)
+		return;
+	coap_session_set_app_data(session, NULL);
+	coap_session_t *last = s->sess[--s->nsess];
+	if (last != session) {
+		s->sess[t->idx] = last;
+		((struct sess *)coap_session_get_app_data(last))->idx = t->idx;
+	}
+	free(t);
+}
+
+/* Closes session (a close_notify goes to the node; libcoap frees it once
+ * nothing holds it). */
+static void close_session(struct fc_server *s, coap_session_t *session, const char *node, const char *why)
+{
+	char who[80];
+	fm_notice("node %s: DTLS session with %s closed: %s", node, peer(session, who, sizeof(who)), why);
+	if (s->relay)
+		fc_relay_forget(s->relay, node, session);
+	untrack(s, session);
+	coap_session_disconnected(session, COAP_NACK_NOT_DELIVERABLE);
+}
+
+/* Whether the session's key is one the keystore takes for node now. */
+static bool key_still_good(struct fc_server *s, coap_session_t *session, const char *node)
+{
+	const coap_bin_const_t *k = coap_session_get_psk_key(session);
+	struct fc_keys_pair p;
+	if (!k || !fc_keys_get(s->keys, node, strlen(node), &p))
+		return false;
+	if (k->length == p.len && memcmp(k->s, p.key, p.len) == 0)
+		return true;
+	return p.prev && k->length == p.prev_len && memcmp(k->s, p.prev, p.prev_len) == 0;
+}
+
+/* A session's handshake done (its first request): for a rotated node, which
+ * key it used decides the next handshake's, and the new one retires the
+ * previous key (in the store, so a restart keeps it retired) and closes
+ * the node's sessions made with it. */
+static void key_taken(struct fc_server *s, coap_session_t *session, const char *node)
+{
+	struct fc_keys_pair p;
+	const coap_bin_const_t *k = coap_session_get_psk_key(session);
+	if (!k || !fc_keys_get(s->keys, node, strlen(node), &p) || !p.prev)
+		return;
+	size_t n = strlen(node);
+	if (k->length == p.prev_len && memcmp(k->s, p.prev, p.prev_len) == 0) {
+		fc_keys_set_offer_prev(s->keys, node, n, true);
+		return;
+	}
+	char fp[17];
+	key_fp(p.key, p.len, fp);
+	if (fc_store_set_key_seen(s->store, node, fp, now_s()) < 0)
+		return; /* tried again at its next handshake */
+	fc_keys_forget_prev(s->keys, node, n);
+	fm_notice("node %s has handshaken with its new key: the previous one no longer works", node);
+	for (size_t i = 0; i < s->nsess;) {
+		coap_session_t *o = s->sess[i];
+		char id[FC_KEYS_ID_MAX + 1];
+		if (o != session && fm_coap_session_identity(o, id, sizeof(id)) && strcmp(id, node) == 0 &&
+		    !key_still_good(s, o, node))
+			close_session(s, o, node, "made with the previous key");
+		else
+			i++;
+	}
+}
+
+int fc_server_set_keys(struct fc_server *s, struct fc_keys *keys)
+{
+	s->keys = keys;
+	int closed = 0;
+	for (size_t i = 0; i < s->nsess;) {
+		coap_session_t *o = s->sess[i];
+		char id[FC_KEYS_ID_MAX + 1];
+		size_t len;
+		if (coap_session_get_proto(o) != COAP_PROTO_DTLS || !fm_coap_session_identity(o, id, sizeof(id))) {
+			i++;
+			continue;
+		}
+		if (!fc_keys_find(keys, id, strlen(id), &len)) {
+			close_session(s, o, id, "the node is no longer in the keys file (revoked)");
+			closed++;
+		} else if (!key_still_good(s, o, id)) {
+			close_session(s, o, id, "its key was replaced (enroll --rotate --now)");
+			closed++;
+		} else {
+			i++;
+		}
+	}
+	return closed;
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
 	char who[80], id[FC_KEYS_ID_MAX * 4 + 8] = "";
 	const coap_bin_const_t *ident;
 	switch (event) {
+	case COAP_EVENT_SERVER_SESSION_NEW: {
+		struct fc_server *s = server_of(session);
+		if (s && !s->closing)
+			track(s, session);
+		break;
+	}
+	case COAP_EVENT_SERVER_SESSION_DEL: {
+		struct fc_server *s = server_of(session);
+		if (s && !s->closing)
+			untrack(s, session);
+		break;
+	}
 	case COAP_EVENT_DTLS_ERROR: {
 		struct fc_server *s = server_of(session);
 		size_t len;
@@ -112,6 +285,10 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 			printable(ident->s, ident->length > 80 ? 80 : ident->length, id, sizeof(id));
 		/* an unknown identity was logged by validate_id */
 		if (!ident || fc_keys_find(s->keys, ident->s, ident->length, &len)) {
+			struct fc_keys_pair p;
+			/* a rotated node: the other key next time */
+			if (ident && fc_keys_get(s->keys, ident->s, ident->length, &p) && p.prev)
+				fc_keys_set_offer_prev(s->keys, ident->s, ident->length, !p.offer_prev);
 			s->c.handshake_failures++;
 			fm_warn("DTLS handshake with %s (PSK identity '%s') failed: wrong key, or not our protocol",
 				peer(session, who, sizeof(who)), id);
@@ -137,12 +314,15 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 			/* libcoap (4.3.5, Mbed TLS) raises DTLS_CONNECTED for
 			 * client sessions only: a server session's first
 			 * request is where its handshake is known done */
-			if (!coap_session_get_app_data(session)) {
+			struct sess *t = coap_session_get_app_data(session);
+			if (!t || !t->seen) {
 				char who[80];
 				fm_info("DTLS session with %s as '%s' (%s)", peer(session, who, sizeof(who)), node,
 					fm_coap_session_cipher(session));
-				coap_session_set_app_data(session, s);
+				if (t)
+					t->seen = true;
 				s->c.handshakes++;
+				key_taken(s, session, node);
 			}
 			return true;
 		}
@@ -496,9 +676,16 @@ void fc_server_delete(struct fc_server **ps)
 	if (!ps || !*ps)
 		return;
 	struct fc_server *s = *ps;
+	for (size_t i = 0; i < s->nsess; i++) {
+		free(coap_session_get_app_data(s->sess[i]));
+		coap_session_set_app_data(s->sess[i], NULL);
+	}
+	s->nsess = 0;
+	s->closing = true;
 	fm_timer_close(&s->sweep);
 	fc_relay_delete(&s->relay);
 	fm_coap_delete(&s->coap);
+	free(s->sess);
 	free(s);
 	*ps = NULL;
 }

@@ -43,7 +43,7 @@ struct fc_relay;
 
 struct fc_server_conf {
 	const char *listen;	/* HOST:PORT or [V6]:PORT */
-	const struct fc_keys *keys;
+	struct fc_keys *keys;	/* borrowed; serve's notes on rotated nodes go in it */
 	struct fc_store *store;
 	bool insecure;		/* plain CoAP instead of DTLS */
 	unsigned sweep_ms;	/* how often to look for silent nodes; 0: 1000 */
@@ -55,6 +55,13 @@ struct fc_server_conf {
 struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_conf *conf, char *why,
 				size_t why_size);
 void fc_server_delete(struct fc_server **s);
+
+/* A reloaded key store (SIGHUP, the file changed): used from now on, s
+ * borrows it (the caller frees the old one after this). Every session whose
+ * node is gone from it (revoked) or whose key it no longer takes (rotated
+ * with --now) is closed at once; the others carry on untouched. Returns
+ * how many were closed. */
+int fc_server_set_keys(struct fc_server *s, struct fc_keys *keys);
 
 /* The address it serves on, as --listen gave it. */
 const char *fc_server_address(const struct fc_server *s);

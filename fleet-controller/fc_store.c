@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -50,6 +50,12 @@ static const char schema_v2[] =
 	"ALTER TABLE diagnoses ADD COLUMN component TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE diagnoses ADD COLUMN links TEXT NOT NULL DEFAULT '[]';";
 
+/* Version 3 (issue 25): the fingerprint (fc_server: 8 bytes of SHA-256,
+ * never the key) of the key each node last handshook with, which retires a
+ * rotated node's previous key for good. */
+static const char schema_v3[] =
+	"CREATE TABLE node_keys (node TEXT PRIMARY KEY, fp TEXT NOT NULL, at INTEGER NOT NULL);";
+
 enum stmt {
 	ST_NODE_ENSURE,
 	ST_NODE_SEQ,
@@ -66,6 +72,8 @@ enum stmt {
 	ST_NODE_BOARD,
 	ST_SWEEP,
 	ST_MARK_UNREACHABLE,
+	ST_KEY_SEEN,
+	ST_SET_KEY_SEEN,
 	ST_COUNT
 };
 
@@ -98,6 +106,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		     " ?1 - last_seen > " XSTR(FC_STORE_MISSED_MAX) " * coalesce(hb_interval, "
 		     XSTR(FC_STORE_DEFAULT_INTERVAL) ")",
 	[ST_MARK_UNREACHABLE] = "UPDATE nodes SET state = 'unreachable' WHERE name = ?1",
+	[ST_KEY_SEEN] = "SELECT fp FROM node_keys WHERE node = ?1",
+	[ST_SET_KEY_SEEN] = "INSERT INTO node_keys (node, fp, at) VALUES (?1, ?2, ?3)"
+			    " ON CONFLICT (node) DO UPDATE SET fp = ?2, at = ?3",
 };
 
 struct fc_store {
@@ -187,7 +198,8 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 			goto out_free;
 		}
 		if (v < SCHEMA_VERSION) {
-			if (exec(s, "BEGIN") < 0 || (v < 1 && exec(s, schema_v1) < 0) || exec(s, schema_v2) < 0 ||
+			if (exec(s, "BEGIN") < 0 || (v < 1 && exec(s, schema_v1) < 0) ||
+			    (v < 2 && exec(s, schema_v2) < 0) || (v < 3 && exec(s, schema_v3) < 0) ||
 			    exec(s, "PRAGMA user_version = " XSTR(SCHEMA_VERSION)) < 0 || exec(s, "COMMIT") < 0) {
 				rc = fc_why(why, size, -EIO, "%s: cannot %s the schema: %s", path,
 					  v ? "upgrade" : "create", sqlite3_errmsg(s->db));
@@ -615,6 +627,28 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
 	}
 	free(g);
 	return rc;
+}
+
+int fc_store_key_seen(struct fc_store *s, const char *node, char fp[17])
+{
+	sqlite3_stmt *st = s->st[ST_KEY_SEEN];
+	bt(st, 1, node);
+	int step = sqlite3_step(st);
+	int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ENOENT : -EIO;
+	if (rc == 0)
+		snprintf(fp, 17, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int fc_store_set_key_seen(struct fc_store *s, const char *node, const char *fp, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_SET_KEY_SEEN];
+	bt(st, 1, node);
+	bt(st, 2, fp);
+	bi(st, 3, now);
+	return run(s, st);
 }
 
 const char *fc_store_severity_name(int severity)

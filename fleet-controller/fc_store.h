@@ -7,6 +7,7 @@
  *   diagnoses  the raised set per node: (node, code, key) -> severity,
  *              summary, evidence, remedy, explains (JSON arrays), raised at,
  *              changed at, the report that last touched it
+ *   node_keys  the fingerprint of the key each node last handshook with
  *   history    every raise, change, resolve, gap, unreachable and
  *              reachable, with the report's sequence number and time
  *
@@ -101,6 +102,12 @@ int fc_store_each_code(struct fc_store *s, void (*fn)(const char *node, const ch
  * "key","severity","detail"}]. NULL with *rc -ENOENT (no such node) or
  * -EIO. */
 cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int64_t now, int *rc);
+
+/* The fingerprint (16 hex digits, fc_server's) of the key node last
+ * handshook with: 0 with fp filled, -ENOENT (none recorded) or -EIO; and
+ * recording one. */
+int fc_store_key_seen(struct fc_store *s, const char *node, char fp[17]);
+int fc_store_set_key_seen(struct fc_store *s, const char *node, const char *fp, int64_t now);
 
 /* "none", "info", "warning", "critical" for 0..3. */
 const char *fc_store_severity_name(int severity);

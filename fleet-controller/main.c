@@ -2,6 +2,7 @@
  * heartbeats and reports over CoAP/DTLS-PSK (firmware-agent/report/
  * PROTOCOL.md) into SQLite; `nodes` and `show` read that database. */
 #include "fc_keys.h"
+#include "fc_keywatch.h"
 #include "fc_relay.h"
 #include "fc_alert.h"
 #include "fc_http.h"
@@ -12,6 +13,7 @@
 #include "fm_conf.h"
 #include "fm_log.h"
 #include "fm_loop.h"
+#include "fm_state.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,11 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 enum { EXIT_OK = 0, EXIT_FINDING = 1, EXIT_USAGE = 2 };
+
+/* Where enroll and revoke look without --keys (the example unit's). */
+#define FC_DEFAULT_KEYS "/etc/fleetmedic/keys"
 
 static void usage(FILE *out)
 {
@@ -70,23 +77,39 @@ static void usage(FILE *out)
 		"        A node that spoke in the last 30 s is asked at once, any other at its next\n"
 		"        heartbeat; --timeout (150s) bounds the wait. Prints the answer (JSON\n"
 		"        pretty-printed); exit 1 when the node refuses or does not answer.\n"
+		"  enroll NODE [--keys FILE] [--rotate [--now]] [--controller coaps://HOST:PORT]\n"
+		"        [--out DIR]\n"
+		"        a new 32-byte key for NODE (%s), added to the keys file (made,\n"
+		"        mode 0600, when missing; default %s) atomically, then printed for\n"
+		"        the node: the lines of its /etc/fleetmedic/fleetmedic.conf and the\n"
+		"        content of its psk file; or written into DIR as etc/fleetmedic/\n"
+		"        fleetmedic.conf and etc/fleetmedic/psk (mode 0600): a tree to copy\n"
+		"        onto the node's root (make install DESTDIR= keeps that config).\n"
+		"        A node already enrolled is refused unless --rotate: a new key, the\n"
+		"        old one still taken until the node has handshaken with the new (or\n"
+		"        not at all with --now). A running serve takes the change at once.\n"
+		"  revoke NODE [--keys FILE]\n"
+		"        NODE out of the keys file: a running serve closes its session and\n"
+		"        refuses its next handshake; its history stays in the database\n"
 		"  --version | --help\n"
 		"\n"
 		"--db defaults to %s; --control (serve's triage socket, mode 0600)\n"
 		"to the database's path with .sock appended.\n"
 		"A node is unreachable after %d missed heartbeat intervals.\n"
 		"exit status: 0 done, 1 serve failed while running, 2 usage or configuration\n"
-		"error (unknown node, unreadable key file, no database).\n",
-		FC_STORE_DEFAULT_DB, FC_STORE_MISSED_MAX);
+		"error (unknown node, unreadable key file, no database).\n"
+		"serve reads --keys again on SIGHUP and whenever the file changes (enroll,\n"
+		"revoke, an editor), without dropping any other node's session.\n",
+		FM_NODE_NAME_RULE, FC_DEFAULT_KEYS, FC_STORE_DEFAULT_DB, FC_STORE_MISSED_MAX);
 }
 
 #define ARGS_MAX 5
 struct opts {
-	const char *listen, *keys, *db, *control, *http, *http_token;
+	const char *listen, *keys, *db, *control, *http, *http_token, *controller, *out;
 	const char *alertmanager[FC_ALERT_URLS_MAX];
 	size_t nalertmanager;
 	uint64_t alert_resend_ms;
-	bool insecure, json;
+	bool insecure, json, rotate, now;
 	int verbose;
 	long history;
 	uint64_t timeout_ms;
@@ -95,7 +118,8 @@ struct opts {
 };
 
 enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT,
-       OPT_HTTP, OPT_HTTP_TOKEN, OPT_ALERTMANAGER, OPT_ALERT_RESEND };
+       OPT_HTTP, OPT_HTTP_TOKEN, OPT_ALERTMANAGER, OPT_ALERT_RESEND, OPT_ROTATE, OPT_NOW, OPT_CONTROLLER,
+       OPT_OUT };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -112,6 +136,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
 		{"alertmanager", required_argument, NULL, OPT_ALERTMANAGER},
 		{"alert-resend", required_argument, NULL, OPT_ALERT_RESEND},
+		{"rotate", no_argument, NULL, OPT_ROTATE},
+		{"now", no_argument, NULL, OPT_NOW},
+		{"controller", required_argument, NULL, OPT_CONTROLLER},
+		{"out", required_argument, NULL, OPT_OUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -139,6 +167,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case OPT_CONTROL: o->control = optarg; break;
+		case OPT_ROTATE: o->rotate = true; break;
+		case OPT_NOW: o->now = true; break;
+		case OPT_CONTROLLER: o->controller = optarg; break;
+		case OPT_OUT: o->out = optarg; break;
 		case OPT_HTTP: o->http = optarg; break;
 		case OPT_HTTP_TOKEN: o->http_token = optarg; break;
 		case OPT_ALERTMANAGER:
@@ -228,6 +260,7 @@ static int cmd_serve(const struct opts *o)
 	struct fc_server *server = NULL;
 	struct fc_http *http = NULL;
 	struct fc_alerts *alerts = NULL;
+	struct fc_keywatch *keywatch = NULL;
 	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
 	char why[PATH_MAX + 160];
 
@@ -260,6 +293,11 @@ static int cmd_serve(const struct opts *o)
 		fprintf(stderr, "fleetmedic-controller: %s\n", why);
 		goto out;
 	}
+	if (!(keywatch = fc_keywatch_new(loop, o->keys, keys, server, why, sizeof(why)))) {
+		fprintf(stderr, "fleetmedic-controller: %s\n", why);
+		goto out;
+	}
+	keys = NULL; /* keywatch's now */
 	if (o->nalertmanager) {
 		struct fc_alerts_conf ac = {.urls = o->alertmanager, .n = o->nalertmanager, .store = store,
 					    .resend_ms = o->alert_resend_ms};
@@ -288,6 +326,7 @@ out:
 	fc_http_delete(&http);
 	fc_alerts_delete(&alerts);
 	fc_server_delete(&server);
+	fc_keywatch_delete(&keywatch);
 	fm_signal_close(&sigterm);
 	fm_signal_close(&sigint);
 	fm_loop_delete(&loop);
@@ -543,6 +582,130 @@ static int cmd_triage(const struct opts *o)
 	return status;
 }
 
+/* Prints errs' lines (fc_keys_edit's reasons), each prefixed. */
+static void print_errs(const struct fm_buf *errs)
+{
+	for (const char *l = errs->data, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		fprintf(stderr, "fleetmedic-controller: %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
+	}
+}
+
+/* The node's side of an enrollment: its config lines and psk file. */
+static int write_node_files(const struct opts *o, const char *node, const char *conf, const char *hex)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/etc/fleetmedic", o->out) >= sizeof(dir)) {
+		fprintf(stderr, "fleetmedic-controller: --out %s: path too long\n", o->out);
+		return -1;
+	}
+	char psk[FC_KEYS_KEY_MAX * 2 + 2];
+	snprintf(psk, sizeof(psk), "%s\n", hex);
+	int rc = fm_file_replace(dir, "psk", psk, strlen(psk));
+	explicit_bzero(psk, sizeof(psk));
+	if (rc == 0)
+		rc = fm_file_replace(dir, "fleetmedic.conf", conf, strlen(conf));
+	if (rc < 0) {
+		fprintf(stderr, "fleetmedic-controller: --out %s: %s\n", dir, strerror(-rc));
+		return -1;
+	}
+	/* the config holds no secret: readable as the .deb installs it */
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/fleetmedic.conf", dir);
+	if (chmod(path, 0644) < 0) {
+		fprintf(stderr, "fleetmedic-controller: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	printf("%s: enrolled; its files are in %s (fleetmedic.conf, psk): copy them onto the node's root\n", node,
+	       dir);
+	return 0;
+}
+
+static int cmd_enroll(const struct opts *o)
+{
+	if (o->nargs != 1) {
+		fprintf(stderr, "fleetmedic-controller: enroll needs one NODE (see --help)\n");
+		return EXIT_USAGE;
+	}
+	if (o->now && !o->rotate) {
+		fprintf(stderr, "fleetmedic-controller: --now goes with --rotate\n");
+		return EXIT_USAGE;
+	}
+	const char *node = o->args[0];
+	if (!fm_node_name_ok(node, strlen(node))) {
+		fprintf(stderr, "fleetmedic-controller: '%s' is not a node name (%s)\n", node, FM_NODE_NAME_RULE);
+		return EXIT_USAGE;
+	}
+	if (o->controller && strncmp(o->controller, "coaps://", 8) != 0) {
+		fprintf(stderr, "fleetmedic-controller: --controller %s: give coaps://HOST:PORT\n", o->controller);
+		return EXIT_USAGE;
+	}
+	uint8_t key[32];
+	char hex[2 * sizeof(key) + 1];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+		fprintf(stderr, "fleetmedic-controller: the system's random source: %s\n", strerror(errno));
+		return EXIT_FINDING;
+	}
+	for (size_t i = 0; i < sizeof(key); i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	struct fm_buf errs;
+	fm_buf_init(&errs, 4096);
+	const char *keys = o->keys ? o->keys : FC_DEFAULT_KEYS;
+	enum fc_keys_op op = !o->rotate ? FC_KEYS_ADD : o->now ? FC_KEYS_ROTATE_NOW : FC_KEYS_ROTATE;
+	int rc = fc_keys_edit(keys, node, op, key, sizeof(key), &errs);
+	explicit_bzero(key, sizeof(key));
+	int status = EXIT_OK;
+	if (rc < 0) {
+		print_errs(&errs);
+		status = rc == -EEXIST || rc == -ENOENT || rc == -EINVAL ? EXIT_USAGE : EXIT_FINDING;
+		goto out;
+	}
+	char conf[1024];
+	snprintf(conf, sizeof(conf),
+		 "# fleetmedic-agent's configuration for %s (fleetmedic-controller enroll)\n"
+		 "%scontroller = %s\n"
+		 "psk-identity = %s\n"
+		 "psk-file = /etc/fleetmedic/psk\n"
+		 "state-dir = /var/lib/fleetmedic\n",
+		 node, o->controller ? "" : "# set the controller's address:\n#",
+		 o->controller ? o->controller : "coaps://CONTROLLER:5684", node);
+	if (o->out) {
+		if (write_node_files(o, node, conf, hex) < 0)
+			status = EXIT_FINDING;
+	} else {
+		printf("# %s %s in %s. On the node:\n"
+		       "# /etc/fleetmedic/fleetmedic.conf\n%s"
+		       "# /etc/fleetmedic/psk (mode 0600): the key, one line\n%s\n",
+		       node, o->rotate ? "has a new key" : "is enrolled", keys, conf, hex);
+	}
+	if (o->rotate && status == EXIT_OK)
+		fprintf(stderr, "fleetmedic-controller: %s: %s\n", node,
+			o->now ? "its old key no longer works: the node needs the new one now"
+			       : "its old key works until the node has handshaken with the new one");
+out:
+	explicit_bzero(hex, sizeof(hex));
+	fm_buf_free(&errs);
+	return status;
+}
+
+static int cmd_revoke(const struct opts *o)
+{
+	if (o->nargs != 1) {
+		fprintf(stderr, "fleetmedic-controller: revoke needs one NODE (see --help)\n");
+		return EXIT_USAGE;
+	}
+	struct fm_buf errs;
+	fm_buf_init(&errs, 4096);
+	const char *keys = o->keys ? o->keys : FC_DEFAULT_KEYS;
+	int rc = fc_keys_edit(keys, o->args[0], FC_KEYS_REVOKE, NULL, 0, &errs);
+	if (rc < 0)
+		print_errs(&errs);
+	else
+		printf("%s: revoked (out of %s)\n", o->args[0], keys);
+	fm_buf_free(&errs);
+	return rc == 0 ? EXIT_OK : rc == -ENOENT || rc == -EINVAL ? EXIT_USAGE : EXIT_FINDING;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -556,7 +719,8 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(const struct opts *);
-	} cmds[] = {{"serve", cmd_serve}, {"nodes", cmd_nodes}, {"show", cmd_show}, {"triage", cmd_triage}};
+	} cmds[] = {{"serve", cmd_serve},   {"nodes", cmd_nodes},	{"show", cmd_show},
+		    {"triage", cmd_triage}, {"enroll", cmd_enroll}, {"revoke", cmd_revoke}};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;

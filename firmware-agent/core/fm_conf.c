@@ -50,6 +50,19 @@ int fm_conf_hex(const char *s, size_t len, uint8_t *out, size_t max, size_t *n)
 	return 0;
 }
 
+bool fm_node_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > FM_NODE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
 int fm_conf_open_secret(const char *path, unsigned *mode)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

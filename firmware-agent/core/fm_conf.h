@@ -2,6 +2,7 @@
 #ifndef FM_CONF_H
 #define FM_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,14 @@ static inline int fm_hexdigit(char c)
  * holds max bytes; *n gets the byte count. 0, or -EINVAL (odd length or a
  * non-hex digit) or -EMSGSIZE (more than max bytes). Borrows everything. */
 int fm_conf_hex(const char *s, size_t len, uint8_t *out, size_t max, size_t *n);
+
+/* A node's name, the same rule everywhere it is taken (the agent's identity,
+ * the controller's key store, enroll/revoke, the HTTP API's paths): 1 to
+ * FM_NODE_NAME_MAX bytes of [A-Za-z0-9._-], beginning with a letter or a
+ * digit (what a host name or a Kubernetes node name is). n: its length. */
+#define FM_NODE_NAME_MAX 64
+bool fm_node_name_ok(const char *s, size_t n);
+#define FM_NODE_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, beginning with a letter or a digit"
 
 /* Opens a file that holds a secret (a PSK, a key store) for reading, and
  * refuses it when group or others may read or write it (a key anyone on

@@ -138,6 +138,18 @@ int fm_state_write(const char *dir, const char *name, const void *data, size_t l
 	return note(dir, name, write_atomic(dir, path, tmp, data, len));
 }
 
+int fm_file_replace(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	if (!dir || !name_ok(name))
+		return -EINVAL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	return write_atomic(dir, path, tmp, data, len);
+}
+
 int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len)
 {
 	char path[PATH_MAX];

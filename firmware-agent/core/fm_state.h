@@ -25,6 +25,11 @@
  * name), -EFBIG (len > FM_STATE_MAX) or -errno. Borrows everything. */
 int fm_state_write(const char *dir, const char *name, const void *data, size_t len);
 
+/* The same atomic replacement of dir/name, with no size bound and not
+ * counted in fm_state_status (the controller's key store: enroll, revoke).
+ * The file is created 0600 (its owner's alone). 0, -EINVAL or -errno. */
+int fm_file_replace(const char *dir, const char *name, const void *data, size_t len);
+
 /* Reads dir/name into buf (NUL-terminated; *len excludes the NUL). 0,
  * -ENOENT (no such state yet), -EFBIG (larger than size - 1 or FM_STATE_MAX:
  * not ours, refused), or -errno. */

@@ -2,6 +2,7 @@
 #include "fm_daemon.h"
 
 #include "fm_coap.h"
+#include "fm_conf.h"
 #include "fm_core.h"
 #include "fm_cri.h"
 #include "fm_etcd_watch.h"
@@ -703,6 +704,12 @@ static int agent_open(struct agent *a, struct fm_opts *o)
 		if (gethostname(a->node_buf, sizeof(a->node_buf) - 1) < 0 || !a->node_buf[0])
 			snprintf(a->node_buf, sizeof(a->node_buf), "unknown");
 		a->node = a->node_buf;
+	}
+	const char *identity = o->psk_identity ? o->psk_identity : a->node;
+	if (!fm_node_name_ok(identity, strlen(identity))) {
+		fprintf(stderr, "fleetmedic-agent: '%s' is not a node name the controller takes (%s): give --psk-identity NODE\n",
+			identity, FM_NODE_NAME_RULE);
+		return -1;
 	}
 	if (controller_key(o, a->key, &a->key_len, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
