@@ -40,6 +40,8 @@ void fc_keywatch_reload(struct fc_keywatch *w, const char *cause)
 		if (strcmp(line, w->last_error) != 0) {
 			fm_err("keys (%s): %s; the keys in use stay", cause, line);
 			snprintf(w->last_error, sizeof(w->last_error), "%s", line);
+		} else {
+			fm_info("keys (%s): the file still does not load (said above)", cause);
 		}
 		fm_buf_free(&errs);
 		return;

@@ -241,7 +241,9 @@ int fc_server_set_keys(struct fc_server *s, struct fc_keys *keys)
 		coap_session_t *o = s->sess[i];
 		char id[FC_KEYS_ID_MAX + 1];
 		size_t len;
-		if (coap_session_get_proto(o) != COAP_PROTO_DTLS || !fm_coap_session_identity(o, id, sizeof(id))) {
+		/* a handshake that failed already is libcoap's to free */
+		if (coap_session_get_proto(o) != COAP_PROTO_DTLS || coap_session_get_state(o) == COAP_SESSION_STATE_NONE ||
+		    !fm_coap_session_identity(o, id, sizeof(id))) {
 			i++;
 			continue;
 		}

@@ -1,0 +1,316 @@
+/* A fleet's keys over their life (issue 25), with real DTLS between two
+ * real agents and a real `serve`:
+ *   - `enroll NODE --out DIR` writes the node's config and psk; an agent run
+ *     with that config reports, while serve took the new node without a
+ *     restart (inotify);
+ *   - `revoke NODE`: serve closes that node's session right after it reads
+ *     the file again, and its next handshake is refused; the other node's
+ *     session is untouched (its heartbeats go on, no new handshake);
+ *   - `enroll --rotate`: the session goes on; the node given the new key
+ *     (SIGHUP) handshakes with it, which retires the old key: an agent with
+ *     the old key is refused from then on, also after serve restarts;
+ *   - `enroll --rotate --now` closes the node's session at once;
+ *   - a keys file broken on reload keeps the keys in use, said once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_harness.h"
+#include "fm_loop.h"
+#include "fmh_check.h"
+#include "fmh_controller.h"
+#include "fmh_uplink.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NODE1 "pi-enrolled"
+#define NODE2 "pi-other"
+
+static struct fmh_controller ctl;
+static char dir[PATH_MAX], root[PATH_MAX];
+
+static int setup(void **st)
+{
+	(void)st;
+	char cmd[PATH_MAX * 2 + 64], out[512];
+	int status;
+	if (fmh_init() < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 || fmh_controller_start(&ctl, false) < 0)
+		return -1;
+	snprintf(root, sizeof(root), "%s/board", dir);
+	snprintf(cmd, sizeof(cmd), "cp -a %s/generic-aarch64 %s", FM_BOARD_FIXTURES, root);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	if (fmh_run(sh, out, sizeof(out), &status, 10000) < 0 || status != 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	fmh_cleanup();
+	return 0;
+}
+
+/* How many times needle is in the file at path. */
+static int count_log(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Waits (at most ms) until needle is in the log at least n times. */
+static void wait_count(const char *path, const char *needle, int n, int ms)
+{
+	uint64_t t0 = fm_now_ms();
+	while (count_log(path, needle) < n) {
+		if (fm_now_ms() - t0 > (uint64_t)ms) {
+			fmh_print_tail(path);
+			fail_msg("'%s' not %d times in %s within %d ms", needle, n, path, ms);
+		}
+		usleep(20000);
+	}
+}
+
+/* The controller's command line, its output into out; its exit status. */
+static int controller(const char *const *args, char *out, size_t size)
+{
+	const char *argv[16] = {fmh_controller_bin()};
+	int i = 1;
+	for (; args[i - 1] && i < 15; i++)
+		argv[i] = args[i - 1];
+	argv[i] = NULL;
+	int status = -1;
+	assert_int_equal(fmh_run(argv, out, size, &status, 10000), 0);
+	return status;
+}
+
+/* enroll NODE into serve's keys file, the node's files into out_dir, with
+ * up to two more options. */
+static void enroll(const char *node, const char *out_dir, const char *extra, const char *extra2)
+{
+	char out[2048];
+	const char *args[] = {"enroll", node, "--keys", ctl.keys, "--controller", ctl.url, "--out", out_dir,
+			      extra, extra2, NULL};
+	int status = controller(args, out, sizeof(out));
+	if (status != 0)
+		fail_msg("enroll %s: exit %d: %s", node, status, out);
+}
+
+struct node {
+	const char *name;
+	char dir[PATH_MAX], conf[PATH_MAX], psk[PATH_MAX], log[PATH_MAX];
+	pid_t pid;
+};
+
+/* Runs the agent with the config enroll wrote (its psk-file names the
+ * node's /etc/fleetmedic/psk: the command line points it into the tree). */
+static void agent_start(struct node *n, const char *log_name)
+{
+	char state[PATH_MAX + 8];
+	snprintf(n->conf, sizeof(n->conf), "%s/etc/fleetmedic/fleetmedic.conf", n->dir);
+	snprintf(n->psk, sizeof(n->psk), "%s/etc/fleetmedic/psk", n->dir);
+	snprintf(state, sizeof(state), "%s/state", n->dir);
+	snprintf(n->log, sizeof(n->log), "%s/%s", n->dir, log_name);
+	const char *argv[] = {fmh_agent(), "run", "--config", n->conf, "--psk-file", n->psk, "--state-dir", state,
+			      "--root", root, "--docker-host", "unix:///nonexistent/docker.sock", "--journal-dir",
+			      n->dir, "--kmsg", "none", "--etcd", "https://127.0.0.1:1", "--apiserver",
+			      "https://127.0.0.1:1", "--heartbeat", "1s", "--collect-interval", "500ms",
+			      "--ack-timeout", "300ms", "--max-retransmit", "2", "--retry-max", "500ms", NULL};
+	n->pid = fmh_spawn(argv, n->log);
+	assert_true(n->pid > 0);
+	if (fmh_wait_log_pid(n->log, "reporting to", n->pid, 10000) < 0) {
+		fmh_print_tail(n->log);
+		fail_msg("the agent of %s did not start", n->name);
+	}
+}
+
+static void node_init(struct node *n, const char *name)
+{
+	n->name = name;
+	snprintf(n->dir, sizeof(n->dir), "%s/%s", dir, name);
+	assert_int_equal(mkdir(n->dir, 0700), 0);
+}
+
+/* The node as `show` has it (caller frees). */
+static cJSON *show(const char *node)
+{
+	int status;
+	return fmh_controller_json(&ctl, &status, "show", node, NULL);
+}
+
+static double last_seen(const char *node)
+{
+	cJSON *j = show(node);
+	double t = j ? cJSON_GetNumberValue(cJSON_GetObjectItem(j, "last_seen")) : 0;
+	cJSON_Delete(j);
+	return t;
+}
+
+static void test_enroll_revoke_rotate(void **st)
+{
+	(void)st;
+	static struct node a, b;
+	char needle[256];
+	node_init(&a, NODE1);
+	node_init(&b, NODE2);
+
+	/* enroll both while serve runs: it reads the file again by itself */
+	enroll(NODE1, a.dir, NULL, NULL);
+	enroll(NODE2, b.dir, NULL, NULL);
+	wait_count(ctl.log, "keys (the file changed)", 1, 10000);
+	struct stat sb;
+	assert_int_equal(stat(ctl.keys, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	char out[2048];
+	const char *again[] = {"enroll", NODE1, "--keys", ctl.keys, NULL};
+	assert_int_equal(controller(again, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "enrolled already"));
+
+	agent_start(&a, "agent.log");
+	agent_start(&b, "agent.log");
+	snprintf(needle, sizeof(needle), "as '%s'", NODE1);
+	wait_count(ctl.log, needle, 1, 15000);
+	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
+	wait_count(ctl.log, needle, 1, 15000);
+	/* both report what they see (etcd refusing on 127.0.0.1:1) */
+	snprintf(needle, sizeof(needle), "node %s: report", NODE1);
+	wait_count(ctl.log, needle, 1, 15000);
+	snprintf(needle, sizeof(needle), "node %s: report", NODE2);
+	wait_count(ctl.log, needle, 1, 15000);
+
+	/* revoke NODE1: its session closes right after the reload */
+	int reloads = count_log(ctl.log, "reloaded:");
+	const char *rv[] = {"revoke", NODE1, "--keys", ctl.keys, NULL};
+	uint64_t t0 = fm_now_ms();
+	assert_int_equal(controller(rv, out, sizeof(out)), 0);
+	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE1);
+	wait_count(ctl.log, needle, 1, 10000);
+	uint64_t closed_ms = fm_now_ms() - t0;
+	print_message("revoke -> session closed: %llu ms (the revoke command's own run included)\n",
+		      (unsigned long long)closed_ms);
+	/* the close is the reload's doing, in the same pass: its line says so */
+	wait_count(ctl.log, "1 session closed", 1, 1000);
+	assert_int_equal(count_log(ctl.log, "reloaded:"), reloads + 1);
+	/* its next handshake is refused */
+	snprintf(needle, sizeof(needle), "unknown PSK identity '%s'", NODE1);
+	wait_count(ctl.log, needle, 1, 15000);
+
+	/* NODE2 untouched: heartbeats after the revoke, on the same session */
+	double seen = last_seen(NODE2);
+	uint64_t t1 = fm_now_ms();
+	while (last_seen(NODE2) <= seen + 1) {
+		if (fm_now_ms() - t1 > 15000)
+			fail_msg("%s's heartbeats stopped after another node was revoked", NODE2);
+		usleep(100000);
+	}
+	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
+	assert_int_equal(count_log(ctl.log, needle), 1);
+	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE2);
+	assert_int_equal(count_log(ctl.log, needle), 0);
+
+	/* rotate NODE2: its session goes on with the old key */
+	char old_psk[256] = "";
+	FILE *f = fopen(b.psk, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(old_psk, sizeof(old_psk), f));
+	fclose(f);
+	char rot[PATH_MAX + 8];
+	snprintf(rot, sizeof(rot), "%s/rotated", b.dir);
+	enroll(NODE2, rot, "--rotate", NULL);
+	wait_count(ctl.log, "reloaded:", reloads + 2, 10000);
+	/* NODE2's session is not closed by the rotation (nor later, until
+	 * it has handshaken with the new key) */
+	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE2);
+	assert_int_equal(count_log(ctl.log, needle), 0);
+	/* the node gets its new key (its psk file) and SIGHUP */
+	char new_psk[PATH_MAX + 32];
+	snprintf(new_psk, sizeof(new_psk), "%s/etc/fleetmedic/psk", rot);
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "cp %s %s", new_psk, b.psk);
+	const char *cp[] = {"sh", "-c", cmd, NULL};
+	int status;
+	assert_int_equal(fmh_run(cp, out, sizeof(out), &status, 5000), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(kill(b.pid, SIGHUP), 0);
+	snprintf(needle, sizeof(needle), "node %s has handshaken with its new key", NODE2);
+	wait_count(ctl.log, needle, 1, 15000);
+	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
+	wait_count(ctl.log, needle, 2, 1000);
+
+	/* the old key no longer works: an agent that holds it is refused */
+	static struct node stale;
+	node_init(&stale, "stale");
+	stale.name = NODE2;
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/etc/fleetmedic && cp %s %s/etc/fleetmedic/fleetmedic.conf && "
+		 "printf '%%s' '%s' > %s/etc/fleetmedic/psk && chmod 600 %s/etc/fleetmedic/psk",
+		 stale.dir, b.conf, stale.dir, old_psk, stale.dir, stale.dir);
+	assert_int_equal(fmh_run(cp, out, sizeof(out), &status, 5000), 0);
+	assert_int_equal(status, 0);
+	int failures = count_log(ctl.log, "wrong key, or not our protocol");
+	agent_start(&stale, "agent.log");
+	wait_count(ctl.log, "wrong key, or not our protocol", failures + 1, 15000);
+	assert_int_equal(fmh_stop(stale.pid), 0);
+
+	/* ... also after serve restarts (the store remembers the new key) */
+	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
+	assert_int_equal(fmh_controller_restart(&ctl, "serve2.log"), 0);
+	agent_start(&stale, "agent2.log");
+	wait_count(ctl.log, "wrong key, or not our protocol", 1, 15000);
+	assert_int_equal(fmh_stop(stale.pid), 0);
+	/* while the node with the new key carries on */
+	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
+	wait_count(ctl.log, needle, 1, 15000);
+
+	/* --rotate --now: the session goes at once */
+	snprintf(rot, sizeof(rot), "%s/now", b.dir);
+	enroll(NODE2, rot, "--rotate", "--now");
+	wait_count(ctl.log, "its key was replaced (enroll --rotate --now)", 1, 10000);
+
+	/* a keys file broken on reload: the keys in use stay, said once */
+	f = fopen(ctl.keys, "a");
+	assert_non_null(f);
+	fputs("this line is no key\n", f);
+	fclose(f);
+	wait_count(ctl.log, "the keys in use stay", 1, 10000);
+	assert_int_equal(kill(ctl.pid, SIGHUP), 0);
+	wait_count(ctl.log, "keys (SIGHUP): the file still does not load", 1, 10000);
+	assert_int_equal(count_log(ctl.log, "the keys in use stay"), 1);
+	/* enroll and revoke do not edit a file that does not load */
+	const char *rv2[] = {"revoke", NODE2, "--keys", ctl.keys, NULL};
+	assert_int_equal(controller(rv2, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "found 4 fields"));
+	/* mended, it is taken again */
+	snprintf(cmd, sizeof(cmd), "grep -v 'no key' %s > %s.new && chmod 600 %s.new && mv %s.new %s", ctl.keys,
+		 ctl.keys, ctl.keys, ctl.keys, ctl.keys);
+	assert_int_equal(fmh_run(cp, out, sizeof(out), &status, 5000), 0);
+	assert_int_equal(status, 0);
+	wait_count(ctl.log, "reloaded:", 2, 10000);
+	assert_int_equal(fmh_stop(a.pid), 0);
+	assert_int_equal(fmh_stop(b.pid), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_enroll_revoke_rotate),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
