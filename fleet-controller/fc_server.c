@@ -6,6 +6,7 @@
 #include "fc_wire.h"
 #include "fm_coap.h"
 #include "fm_log.h"
+#include "fm_report.h"
 #include "fm_loop.h"
 
 #include <coap3/coap.h>
@@ -40,6 +41,19 @@ struct fc_server {
 	coap_session_t **sess;
 	size_t nsess, capsess;
 	bool closing;
+	struct resync *resyncs; /* the nodes asked for their set lately */
+	size_t nresyncs, capresyncs;
+};
+
+/* A node whose heartbeat's hash differed from the store's: asked for its
+ * whole raised set (GET /diag) at most once per FC_SERVER_RESYNC_S. */
+struct resync {
+	char node[FC_KEYS_ID_MAX + 1];
+	int64_t at;	    /* the last ask (0: never) */
+	bool busy;	    /* its answer awaited */
+	bool waited;	    /* a heartbeat said waited_q past the store's */
+	uint32_t waited_q;
+	struct fc_server *s;
 };
 
 static int64_t now_s(void)
@@ -386,6 +400,128 @@ static bool body_of(const coap_pdu_t *request, coap_pdu_t *response, const uint8
 	return true;
 }
 
+static void resync_done(void *ctx, const char *code, const char *payload, size_t len, const char *error)
+{
+	struct resync *r = ctx;
+	struct fc_server *s = r->s;
+	r->busy = false;
+	r->at = now_s();
+	if (error || !code || strcmp(code, "2.05") != 0) {
+		fm_warn("node %s: resync: GET /diag failed: %s", r->node, error ? error : code ? code : "no answer");
+		return;
+	}
+	cJSON *set = cJSON_ParseWithLength(payload, len);
+	cJSON *items = cJSON_CreateArray();
+	struct fc_diag d[FC_WIRE_DIAG_MAX];
+	size_t n = 0;
+	char why[200] = "";
+	const cJSON *it;
+	if (!cJSON_IsArray(set)) {
+		snprintf(why, sizeof(why), "the answer is not a JSON array");
+		goto out;
+	}
+	/* the set as the node's reports carry it (compact keys, evidence
+	 * cut as they cut it), checked as a report's items are */
+	cJSON_ArrayForEach(it, set)
+	{
+		if (n == FC_WIRE_DIAG_MAX) {
+			snprintf(why, sizeof(why), "more than %d diagnoses", FC_WIRE_DIAG_MAX);
+			goto out;
+		}
+		cJSON *change = cJSON_Duplicate(it, true);
+		if (!change || !cJSON_AddStringToObject(change, "change", "raised")) {
+			cJSON_Delete(change);
+			snprintf(why, sizeof(why), "out of memory");
+			goto out;
+		}
+		cJSON *item = fm_report_item(change);
+		cJSON_Delete(change);
+		if (!item || !cJSON_AddItemToArray(items, item)) {
+			cJSON_Delete(item);
+			snprintf(why, sizeof(why), "diagnosis %zu is not one", n);
+			goto out;
+		}
+		if (fc_wire_diag(item, (int)n, &d[n], why, sizeof(why)) < 0)
+			goto out;
+		n++;
+	}
+	unsigned raised, resolved;
+	char hash[9];
+	if (fc_store_resync(s->store, r->node, d, n, now_s(), &raised, &resolved, hash) < 0) {
+		snprintf(why, sizeof(why), "the store refused it");
+		goto out;
+	}
+	fm_notice("node %s: resync: %zu diagnoses on the node; %u raised or changed, %u resolved here; the set's "
+		  "hash is %s",
+		  r->node, n, raised, resolved, hash);
+out:
+	if (why[0])
+		fm_warn("node %s: resync: the answer to GET /diag is refused: %s", r->node, why);
+	cJSON_Delete(items);
+	cJSON_Delete(set);
+}
+
+/* The entry of node (made when missing; NULL when all are busy). */
+static struct resync *resync_entry(struct fc_server *s, const char *node)
+{
+	for (size_t i = 0; i < s->nresyncs; i++)
+		if (strcmp(s->resyncs[i].node, node) == 0)
+			return &s->resyncs[i];
+	/* requests in flight point to entries: the array never moves */
+	if (!s->resyncs && !(s->resyncs = calloc(FC_SERVER_RESYNC_MAX, sizeof(*s->resyncs))))
+		return NULL;
+	struct resync *r = NULL;
+	if (s->nresyncs < FC_SERVER_RESYNC_MAX) {
+		r = &s->resyncs[s->nresyncs++];
+	} else {
+		/* full: the idle entry used longest ago makes room */
+		for (size_t i = 0; i < s->nresyncs; i++)
+			if (!s->resyncs[i].busy && (!r || s->resyncs[i].at < r->at))
+				r = &s->resyncs[i];
+		if (!r)
+			return NULL;
+	}
+	*r = (struct resync){.s = s};
+	snprintf(r->node, sizeof(r->node), "%s", node);
+	return r;
+}
+
+/* The node's set differs from the store's: ask it for the whole set over
+ * its session (PROTOCOL.md, "The set hash"). When it says it has sent
+ * reports the store has not got (its q past the store's), they may be on
+ * their way: asked only when its next heartbeat says the same q again
+ * (they were lost: a store restored from an older copy). */
+static void resync(struct fc_server *s, const char *node, const struct fc_hb *hb, const char *hash)
+{
+	uint32_t q;
+	char stored[9];
+	struct resync *r;
+	if (!s->relay || fc_store_me(s->store, node, NULL, now_s(), &q, stored) < 0 ||
+	    !(r = resync_entry(s, node)))
+		return;
+	int64_t now = now_s();
+	if (hb->q > q && !(r->waited && r->waited_q == hb->q)) {
+		r->waited = true;
+		r->waited_q = hb->q;
+		fm_info("node %s: its raised set (%s) differs from the stored one (%s), reports up to %u of its "
+			"%u stored: waiting a heartbeat for the rest",
+			node, hb->h, hash, q, hb->q);
+		return;
+	}
+	if (r->busy || (r->at && now - r->at < FC_SERVER_RESYNC_S))
+		return;
+	r->waited = false;
+	struct fc_relay_request req = {.timeout_ms = 30000};
+	snprintf(req.node, sizeof(req.node), "%s", node);
+	snprintf(req.path, sizeof(req.path), "diag");
+	fm_notice("node %s: its raised set (%s) differs from the stored one (%s): asking it for the whole set",
+		  node, hb->h, hash);
+	r->busy = true;
+	r->at = now;
+	if (fc_relay_submit(s->relay, &req, resync_done, r) < 0)
+		r->busy = false;
+}
+
 static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
 		  const coap_string_t *query, coap_pdu_t *response)
 {
@@ -409,8 +545,10 @@ static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap
 	}
 	if (back)
 		fm_notice("node %s is reachable again", node);
-	if (!hb.bare && strcmp(hash, hb.h) != 0)
-		fm_info("node %s: its raised set (%s) differs from the stored one (%s)", node, hb.h, hash);
+	/* a bare heartbeat says what the last one with a payload said */
+	struct fc_hb said = hb;
+	if ((!hb.bare || fc_store_node_said(s->store, node, &said) == 0) && strcmp(hash, said.h) != 0)
+		resync(s, node, &said, hash);
 	unsigned waiting = s->relay ? fc_relay_seen(s->relay, node, session) : 0;
 	if (waiting) {
 		/* queue mode: the node keeps the path open until served */
@@ -687,6 +825,7 @@ void fc_server_delete(struct fc_server **ps)
 	fm_timer_close(&s->sweep);
 	fc_relay_delete(&s->relay);
 	fm_coap_delete(&s->coap);
+	free(s->resyncs);
 	free(s->sess);
 	free(s);
 	*ps = NULL;

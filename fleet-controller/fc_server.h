@@ -34,6 +34,11 @@
 
 /* How long an idle session is kept, s: ten default heartbeat intervals. */
 #define FC_SERVER_SESSION_IDLE_S 1200
+/* A node whose heartbeat says its raised set differs from the store's is
+ * asked for the whole set (GET /diag) at most once in this many seconds;
+ * at most this many such nodes are remembered. */
+#define FC_SERVER_RESYNC_S 10
+#define FC_SERVER_RESYNC_MAX 4096
 
 struct fm_loop;
 struct fc_keys;

@@ -54,7 +54,10 @@ static const char schema_v2[] =
  * never the key) of the key each node last handshook with, which retires a
  * rotated node's previous key for good. */
 static const char schema_v3[] =
-	"CREATE TABLE node_keys (node TEXT PRIMARY KEY, fp TEXT NOT NULL, at INTEGER NOT NULL);";
+	"CREATE TABLE node_keys (node TEXT PRIMARY KEY, fp TEXT NOT NULL, at INTEGER NOT NULL);"
+	/* and the q of the last heartbeat with a payload, which a bare one
+	 * repeats (resync compares the store with what the node says) */
+	"ALTER TABLE nodes ADD COLUMN hb_q INTEGER;";
 
 enum stmt {
 	ST_NODE_ENSURE,
@@ -73,6 +76,9 @@ enum stmt {
 	ST_SWEEP,
 	ST_MARK_UNREACHABLE,
 	ST_KEY_SEEN,
+	ST_DIAG_KEYS,
+	ST_NODE_SAID,
+	ST_NODE_SET_HASH,
 	ST_SET_KEY_SEEN,
 	ST_COUNT
 };
@@ -98,8 +104,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 				 " worst = coalesce((SELECT max(severity) FROM diagnoses WHERE node = ?1), 0)"
 				 " WHERE name = ?1",
 	[ST_NODE_HB] = "UPDATE nodes SET last_seen = ?2, hb_interval = coalesce(?3, hb_interval), hb_n = coalesce(?4, hb_n),"
-		       " hb_worst = coalesce(?5, hb_worst), hb_hash = coalesce(?6, hb_hash),"
-		       " insecure = ?7, state = 'ok' WHERE name = ?1 RETURNING hash",
+		       " hb_worst = coalesce(?5, hb_worst), hb_hash = coalesce(?6, hb_hash), hb_q = coalesce(?8, hb_q),"
+		       " insecure = ?7, state = 'ok' WHERE name = ?1 RETURNING name",
 	[ST_NODE_ME] = "SELECT last_seq, hash FROM nodes WHERE name = ?1",
 	[ST_NODE_BOARD] = "UPDATE nodes SET board = ?2 WHERE name = ?1",
 	[ST_SWEEP] = "SELECT name, ?1 - last_seen FROM nodes WHERE state = 'ok' AND"
@@ -107,6 +113,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		     XSTR(FC_STORE_DEFAULT_INTERVAL) ")",
 	[ST_MARK_UNREACHABLE] = "UPDATE nodes SET state = 'unreachable' WHERE name = ?1",
 	[ST_KEY_SEEN] = "SELECT fp FROM node_keys WHERE node = ?1",
+	[ST_DIAG_KEYS] = "SELECT code, key FROM diagnoses WHERE node = ?1",
+	[ST_NODE_SAID] = "SELECT hb_q, hb_n, hb_worst, hb_hash, hb_interval FROM nodes WHERE name = ?1"
+			 " AND hb_hash IS NOT NULL AND hb_q IS NOT NULL",
+	[ST_NODE_SET_HASH] = "UPDATE nodes SET hash = ?2,"
+			     " worst = coalesce((SELECT max(severity) FROM diagnoses WHERE node = ?1), 0)"
+			     " WHERE name = ?1",
 	[ST_SET_KEY_SEEN] = "INSERT INTO node_keys (node, fp, at) VALUES (?1, ?2, ?3)"
 			    " ON CONFLICT (node) DO UPDATE SET fp = ?2, at = ?3",
 };
@@ -343,7 +355,7 @@ static char *links_text(const struct fc_diag *d)
 }
 
 static int store_diag(struct fc_store *s, const char *node, const struct fc_report *r,
-		      const struct fc_diag *d, int64_t now)
+		      const struct fc_diag *d, int64_t now, bool resync)
 {
 	sqlite3_stmt *get = s->st[ST_DIAG_GET];
 	bt(get, 1, node);
@@ -383,9 +395,14 @@ static int store_diag(struct fc_store *s, const char *node, const struct fc_repo
 	if ((rc = run(s, st)) < 0)
 		goto out;
 	/* the evidence alone changing is not a change of the diagnosis */
-	if (changed)
+	if (changed) {
+		char *detail = NULL;
+		if (resync && asprintf(&detail, "resync: %s", d->summary) < 0)
+			detail = NULL;
 		rc = history(s, node, now, r->q, r->t, exists ? "change" : "raise", d->code, d->key,
-			     d->severity, d->summary);
+			     d->severity, detail ? detail : d->summary);
+		free(detail);
+	}
 out:
 	cJSON_free(ev);
 	cJSON_free(rem);
@@ -481,7 +498,7 @@ int fc_store_report(struct fc_store *s, const char *node, const struct fc_report
 			goto rollback;
 	}
 	for (size_t i = 0; i < r->nd; i++)
-		if (store_diag(s, node, r, &r->d[i], now) < 0 ||
+		if (store_diag(s, node, r, &r->d[i], now, false) < 0 ||
 		    (r->d[i].absorbs && store_absorbed(s, node, r, &r->d[i], now) < 0))
 			goto rollback;
 	for (size_t i = 0; i < r->nr; i++)
@@ -507,6 +524,80 @@ rollback:
 	return -EIO;
 }
 
+int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *d, size_t n, int64_t now,
+		    unsigned *raised, unsigned *resolved, char hash[9])
+{
+	*raised = *resolved = 0;
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	sqlite3_stmt *st = s->st[ST_NODE_SEQ];
+	bt(st, 1, node);
+	int step = sqlite3_step(st);
+	/* the history's seq: the last report stored (what the set is after) */
+	struct fc_report at = {.q = step == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0};
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (step != SQLITE_ROW)
+		goto rollback; /* a node the store does not know: nothing to mend */
+	/* what the store holds that the node does not raise: resolved */
+	st = s->st[ST_DIAG_KEYS];
+	bt(st, 1, node);
+	cJSON *gone = cJSON_CreateArray();
+	while (gone && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *c = (const char *)sqlite3_column_text(st, 0), *k = (const char *)sqlite3_column_text(st, 1);
+		bool held = false;
+		for (size_t i = 0; i < n && !held; i++)
+			held = strcmp(d[i].code, c) == 0 && strcmp(d[i].key, k) == 0;
+		cJSON *pair = held ? NULL : cJSON_CreateStringArray((const char *const[]){c, k}, 2);
+		if (!held && (!pair || !cJSON_AddItemToArray(gone, pair))) {
+			cJSON_Delete(pair);
+			step = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!gone || step != SQLITE_DONE) {
+		cJSON_Delete(gone);
+		goto rollback;
+	}
+	const cJSON *pair;
+	cJSON_ArrayForEach(pair, gone)
+	{
+		const char *c = cJSON_GetArrayItem(pair, 0)->valuestring, *k = cJSON_GetArrayItem(pair, 1)->valuestring;
+		st = s->st[ST_DIAG_DELETE];
+		bt(st, 1, node);
+		bt(st, 2, c);
+		bt(st, 3, k);
+		if (run(s, st) < 0 ||
+		    history(s, node, now, at.q, 0, "resolve", c, k, 0, "resync: the node does not raise it") < 0) {
+			cJSON_Delete(gone);
+			goto rollback;
+		}
+		(*resolved)++;
+	}
+	cJSON_Delete(gone);
+	for (size_t i = 0; i < n; i++) {
+		int c0 = sqlite3_total_changes(s->db);
+		if (store_diag(s, node, &at, &d[i], now, true) < 0)
+			goto rollback;
+		/* a history row beside the insert or update: raised or changed */
+		*raised += sqlite3_total_changes(s->db) - c0 > 1;
+	}
+	if (set_hash(s, node, hash) < 0)
+		goto rollback;
+	st = s->st[ST_NODE_SET_HASH];
+	bt(st, 1, node);
+	bt(st, 2, hash);
+	if (run(s, st) < 0 || exec(s, "COMMIT") < 0)
+		goto rollback;
+	return 0;
+rollback:
+	exec(s, "ROLLBACK");
+	*raised = *resolved = 0;
+	return -EIO;
+}
+
 int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb *hb, bool insecure,
 		       int64_t now, bool *was_unreachable, char hash[9])
 {
@@ -529,6 +620,7 @@ int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb 
 		bi(st, 4, hb->n);
 		bi(st, 5, hb->w);
 		bt(st, 6, hb->h);
+		bi(st, 8, hb->q);
 	}
 	bi(st, 7, insecure);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -536,9 +628,12 @@ int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb 
 		sqlite3_clear_bindings(st);
 		goto rollback;
 	}
-	snprintf(hash, 9, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	/* the set as the rows hold it, not the hash kept beside them: rows
+	 * lost behind serve's back show as a difference (resync) */
+	if (set_hash(s, node, hash) < 0)
+		goto rollback;
 	if (*was_unreachable && history(s, node, now, 0, 0, "reachable", NULL, NULL, 0, NULL) < 0)
 		goto rollback;
 	if (exec(s, "COMMIT") < 0)
@@ -626,6 +721,24 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
 			fn(g[i].name, g[i].silent, arg);
 	}
 	free(g);
+	return rc;
+}
+
+int fc_store_node_said(struct fc_store *s, const char *node, struct fc_hb *hb)
+{
+	sqlite3_stmt *st = s->st[ST_NODE_SAID];
+	bt(st, 1, node);
+	int step = sqlite3_step(st);
+	int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ENOENT : -EIO;
+	if (rc == 0) {
+		*hb = (struct fc_hb){.q = (uint32_t)sqlite3_column_int64(st, 0),
+				     .n = (uint32_t)sqlite3_column_int64(st, 1),
+				     .w = sqlite3_column_int(st, 2),
+				     .i = (uint32_t)sqlite3_column_int64(st, 4)};
+		snprintf(hb->h, sizeof(hb->h), "%s", (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc;
 }
 

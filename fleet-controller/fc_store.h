@@ -60,6 +60,21 @@ int fc_store_report(struct fc_store *s, const char *node, const struct fc_report
 int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb *hb, bool insecure,
 		       int64_t now, bool *was_unreachable, char hash[9]);
 
+/* What node's last heartbeat with a payload said (a bare one says the
+ * same): 0 with hb filled (not bare), -ENOENT (none yet) or -EIO. */
+int fc_store_node_said(struct fc_store *s, const char *node, struct fc_hb *hb);
+
+/* A resync (PROTOCOL.md: the heartbeat's hash differs from the store's):
+ * d[0..n) is the whole raised set the node answered GET /diag with, as
+ * report items. In one transaction, what the store holds and the node does
+ * not raise is resolved, and what differs or is missing is raised or
+ * changed, each with a history line beginning "resync:". *raised and
+ * *resolved count them; hash gets the stored set's hash after. 0, or -EIO
+ * (nothing changed; also for a node the store does not know). */
+struct fc_diag;
+int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *d, size_t n, int64_t now,
+		    unsigned *raised, unsigned *resolved, char hash[9]);
+
 /* What GET /me answers: the last stored sequence (0: none) and the hash of
  * the stored raised set. board (NULL: not given) is what the node says it
  * runs on, kept for it (the node is stored from then on). 0 or -EIO. */

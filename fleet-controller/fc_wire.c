@@ -225,7 +225,7 @@ out:
 	return rc;
 }
 
-static int diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t size)
+int fc_wire_diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t size)
 {
 	char ctx[32];
 	snprintf(ctx, sizeof(ctx), "d[%d].", idx);
@@ -319,7 +319,7 @@ int fc_wire_report(const void *data, size_t len, struct fc_report *r, char *why,
 			rc = fc_why(why, size, -EINVAL, "\"d\" has more than %d diagnoses", FC_WIRE_DIAG_MAX);
 			goto fail;
 		}
-		if ((rc = diag(it, (int)r->nd, &r->d[r->nd], why, size)) < 0)
+		if ((rc = fc_wire_diag(it, (int)r->nd, &r->d[r->nd], why, size)) < 0)
 			goto fail;
 		r->nd++;
 	}

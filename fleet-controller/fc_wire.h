@@ -83,6 +83,10 @@ int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t
  * free. Borrows data. */
 int fc_wire_report(const void *data, size_t len, struct fc_report *r, char *why, size_t why_size);
 void fc_wire_report_free(struct fc_report *r);
+/* One item of a report's d (idx for the reason) into d, borrowing o: what
+ * fc_wire_report checks of each, also for a resync's set (fc_server). 0, or
+ * -EINVAL with why filled. */
+int fc_wire_diag(const cJSON *o, int idx, struct fc_diag *d, char *why, size_t why_size);
 
 /* The raised set's hash as PROTOCOL.md defines it: FNV-1a 32 over the lines
  * `code \x1f key \x1f severity \n`, sorted bytewise. Feed the lines in

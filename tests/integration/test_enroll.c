@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,10 +308,123 @@ static void test_enroll_revoke_rotate(void **st)
 	assert_int_equal(fmh_stop(b.pid), 0);
 }
 
+/* SQL on serve's database behind its back (WAL: it writes meanwhile). */
+static void sql(const char *db, const char *text)
+{
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	char *err = NULL;
+	if (sqlite3_exec(h, text, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", text, err ? err : "?");
+	sqlite3_close(h);
+}
+
+/* The node's raised set at the controller as sorted "code key" lines. */
+static void stored_set(const char *node, char *out, size_t size)
+{
+	cJSON *j = show(node);
+	const cJSON *d;
+	size_t o = 0;
+	out[0] = '\0';
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(j, "diagnoses"))
+	{
+		int n = snprintf(out + o, size - o, "%s %s;", cJSON_GetStringValue(cJSON_GetObjectItem(d, "code")),
+				 cJSON_GetStringValue(cJSON_GetObjectItem(d, "key")));
+		if (n > 0 && (size_t)n < size - o)
+			o += (size_t)n;
+	}
+	cJSON_Delete(j);
+}
+
+/* Waits until the stored set is want. */
+static void wait_set(const char *node, const char *want, int ms)
+{
+	char have[4096];
+	uint64_t t0 = fm_now_ms();
+	for (;;) {
+		stored_set(node, have, sizeof(have));
+		if (strcmp(have, want) == 0)
+			return;
+		if (fm_now_ms() - t0 > (uint64_t)ms) {
+			fmh_print_tail(ctl.log);
+			fail_msg("%s's stored set is '%s', not '%s', after %d ms", node, have, want, ms);
+		}
+		usleep(50000);
+	}
+}
+
+/* Resync: the store loses rows behind serve's back, or is restored from an
+ * older copy; the heartbeat's hash differs and serve asks the node. */
+static void test_resync(void **st)
+{
+	(void)st;
+	static struct node n;
+	char needle[256], want[4096], snapshot[PATH_MAX + 16], cmd[4 * PATH_MAX];
+	node_init(&n, "pi-resync");
+	enroll(n.name, n.dir, NULL, NULL);
+	snprintf(needle, sizeof(needle), "keys (the file changed): %s reloaded", ctl.keys);
+	wait_count(ctl.log, needle, 1, 10000);
+	/* a copy of the store from before the node ever reported */
+	snprintf(snapshot, sizeof(snapshot), "%s/old.db", dir);
+	snprintf(cmd, sizeof(cmd), "VACUUM INTO '%s'", snapshot);
+	sql(ctl.db, cmd);
+
+	agent_start(&n, "agent.log");
+	snprintf(needle, sizeof(needle), "node %s: report", n.name);
+	wait_count(ctl.log, needle, 1, 15000);
+	/* the node's set settles (etcd and the apiserver refusing) */
+	uint64_t t0 = fm_now_ms();
+	do {
+		stored_set(n.name, want, sizeof(want));
+		usleep(300000);
+		char again[4096];
+		stored_set(n.name, again, sizeof(again));
+		if (want[0] && strcmp(want, again) == 0)
+			break;
+		if (fm_now_ms() - t0 > 20000)
+			fail_msg("%s's set does not settle", n.name);
+	} while (1);
+	print_message("the node's set: %s\n", want);
+
+	/* rows gone and one made up, behind serve's back */
+	snprintf(cmd, sizeof(cmd),
+		 "BEGIN; DELETE FROM diagnoses WHERE node = '%s';"
+		 "INSERT INTO diagnoses (node, code, key, severity, summary, evidence, remedy, explains, raised_at,"
+		 " changed_at, seq) VALUES ('%s', 'clock-unsynced', 'made-up', 2, 'not on the node', '[]', '[]', '[]',"
+		 " 1, 1, 1); COMMIT;",
+		 n.name, n.name);
+	sql(ctl.db, cmd);
+	snprintf(needle, sizeof(needle), "node %s: resync:", n.name);
+	int before = count_log(ctl.log, needle);
+	wait_set(n.name, want, 10000);
+	wait_count(ctl.log, needle, before + 1, 5000);
+	cJSON *j = show(n.name);
+	char *text = cJSON_PrintUnformatted(j);
+	assert_non_null(strstr(text, "resync: the node does not raise it"));
+	assert_non_null(strstr(text, "\"detail\":\"resync: "));
+	cJSON_free(text);
+	cJSON_Delete(j);
+
+	/* the store restored from the copy made before the node reported */
+	int status;
+	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
+	snprintf(cmd, sizeof(cmd), "rm -f %s-wal %s-shm && cp %s %s", ctl.db, ctl.db, snapshot, ctl.db);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	char out[512];
+	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 5000), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(fmh_controller_restart(&ctl, "serve-restored.log"), 0);
+	wait_set(n.name, want, 15000);
+	wait_count(ctl.log, needle, 1, 5000);
+	assert_int_equal(fmh_stop(n.pid), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enroll_revoke_rotate),
+	    cmocka_unit_test(test_resync),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
