@@ -91,7 +91,7 @@ static void test_bad_lines(void **state)
 	(void)state;
 	write_keys("pi-master1 " KEY16 "\n"                 /* 1 fine */
 		   "lonely\n"                               /* 2 one field */
-		   "a b c\n"                                /* 3 three fields */
+		   "a b c d\n"                              /* 3 four fields */
 		   "short 0011\n"                           /* 4 key too short */
 		   "odd " KEY16 "0\n"                       /* 5 odd hex */
 		   "nothex " KEY16 "zz\n"                   /* 6 not hex */
@@ -134,6 +134,95 @@ static void test_empty_and_missing(void **state)
 	assert_int_equal(fc_keys_load(path, &k, NULL), -EINVAL);
 }
 
+static void test_previous_key(void **state)
+{
+	(void)state;
+	write_keys("# rotated\npi-1 " KEY16 " 00112233445566778899aabbccddeeff # new, then old\n", 0600);
+	struct fc_keys *k = NULL;
+	assert_int_equal(fc_keys_load(path, &k, NULL), 0);
+	struct fc_keys_pair p;
+	assert_true(fc_keys_get(k, "pi-1", 4, &p));
+	assert_int_equal(p.len, 16);
+	assert_non_null(p.prev);
+	assert_int_equal(p.prev_len, 16);
+	assert_int_equal(p.prev[15], 0xff);
+	assert_false(p.offer_prev);
+	fc_keys_set_offer_prev(k, "pi-1", 4, true);
+	assert_true(fc_keys_get(k, "pi-1", 4, &p) && p.offer_prev);
+	fc_keys_forget_prev(k, "pi-1", 4);
+	assert_true(fc_keys_get(k, "pi-1", 4, &p));
+	assert_null(p.prev);
+	assert_false(p.offer_prev);
+	fc_keys_delete(&k);
+}
+
+static void test_node_names(void **state)
+{
+	(void)state;
+	/* the one rule: what the keys file, enroll and the API take */
+	write_keys("bad/name " KEY16 "\n-dash " KEY16 "\nok.node_1-a " KEY16 "\n", 0600);
+	struct fm_buf errs;
+	fm_buf_init(&errs, 4096);
+	struct fc_keys *k = NULL;
+	assert_int_equal(fc_keys_load(path, &k, &errs), -EINVAL);
+	assert_non_null(strstr(errs.data, ":1: identity is not a node name"));
+	assert_non_null(strstr(errs.data, ":2: identity is not a node name"));
+	assert_null(strstr(errs.data, ":3:"));
+	fm_buf_free(&errs);
+}
+
+/* The file's text (static buffer). */
+static const char *text(void)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_edit(void **state)
+{
+	(void)state;
+	static const uint8_t k1[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint8_t k2[16] = {0xaa}, k3[16] = {0xbb};
+	struct fm_buf errs;
+	fm_buf_init(&errs, 4096);
+	unlink(path);
+	/* a first node makes the file, 0600 */
+	assert_int_equal(fc_keys_edit(path, "pi-1", FC_KEYS_ADD, k1, 16, &errs), 0);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_string_equal(text(), "pi-1 0102030405060708090a0b0c0d0e0f10\n");
+	/* comments and other lines kept as they are */
+	write_keys("# fleet\npi-1 0102030405060708090a0b0c0d0e0f10  # first\n", 0600);
+	assert_int_equal(fc_keys_edit(path, "pi-2", FC_KEYS_ADD, k2, 16, &errs), 0);
+	assert_int_equal(fc_keys_edit(path, "pi-2", FC_KEYS_ADD, k2, 16, &errs), -EEXIST);
+	assert_non_null(strstr(errs.data, "enrolled already"));
+	/* rotate: new key, the old one kept as previous; a second rotation
+	 * before the node took the first keeps the key it holds */
+	assert_int_equal(fc_keys_edit(path, "pi-1", FC_KEYS_ROTATE, k3, 16, &errs), 0);
+	assert_int_equal(fc_keys_edit(path, "pi-1", FC_KEYS_ROTATE, k2, 16, &errs), 0);
+	assert_string_equal(text(), "# fleet\n"
+				    "pi-1 aa000000000000000000000000000000 0102030405060708090a0b0c0d0e0f10\n"
+				    "pi-2 aa000000000000000000000000000000\n");
+	assert_int_equal(fc_keys_edit(path, "pi-1", FC_KEYS_ROTATE_NOW, k3, 16, &errs), 0);
+	assert_int_equal(fc_keys_edit(path, "pi-2", FC_KEYS_REVOKE, NULL, 0, &errs), 0);
+	assert_string_equal(text(), "# fleet\npi-1 bb000000000000000000000000000000\n");
+	assert_int_equal(fc_keys_edit(path, "pi-2", FC_KEYS_REVOKE, NULL, 0, &errs), -ENOENT);
+	assert_int_equal(fc_keys_edit(path, "no/such", FC_KEYS_ADD, k1, 16, &errs), -EINVAL);
+	/* a file that does not load is not touched */
+	write_keys("pi-1 zz\n", 0600);
+	assert_int_equal(fc_keys_edit(path, "pi-3", FC_KEYS_ADD, k1, 16, &errs), -EINVAL);
+	assert_string_equal(text(), "pi-1 zz\n");
+	write_keys("pi-1 " KEY16 "\n", 0644);
+	assert_int_equal(fc_keys_edit(path, "pi-3", FC_KEYS_ADD, k1, 16, &errs), -EPERM);
+	fm_buf_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +230,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_previous_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
