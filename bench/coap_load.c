@@ -24,6 +24,12 @@
  *       (/proc/PID/schedstat), and this process's CPU time. With
  *       --hold it then prints "holding" and keeps every session open until
  *       SIGTERM or SIGINT.
+ *       Keys changing under load (issue 25): --rekey NODE=FILE makes it read
+ *       NODE's new key (hex) from FILE on SIGUSR1 and reopen NODE's session
+ *       with it, printing "rekeyed NODE at q=N"; --revoked NODE expects
+ *       NODE's session to be closed by the controller (printed "revoked NODE
+ *       closed at q=N", not a failure); --acked FILE writes "NODE Q" for
+ *       every node at the end, Q its last acknowledged report.
  *   coap_load wire --server HOST:PORT [--count K] [--seed S]
  *       three sessions, one after the other, for a capture to tell apart by
  *       source port: node 0 only completes the handshake, node 1 sends K
@@ -39,6 +45,7 @@
  */
 #include "bench_proc.h"
 #include "fm_coap.h"
+#include "fm_conf.h"
 #include "fm_log.h"
 #include "fm_loop.h"
 
@@ -64,12 +71,14 @@ enum kind { KIND_HB, KIND_RP };
 struct node {
 	coap_session_t *s;
 	char id[16];
-	uint8_t key[KEY_LEN];
+	uint8_t key[32];
+	size_t key_len; /* KEY_LEN, or what --rekey read (enroll's: 32) */
 	uint32_t q; /* the last report acknowledged */
 	bool busy;  /* a request is out */
 	bool up;    /* its first heartbeat was answered */
 	bool failed;
 	bool flip; /* which of the two summaries the next report carries */
+	bool revoked; /* --revoked: its session closing is expected */
 };
 
 static struct {
@@ -84,6 +93,9 @@ static struct {
 	bool loading; /* count answers */
 	uint64_t ok, ok_window, other, nacks;
 	bool stop;
+	const char *rekey_node, *rekey_file; /* --rekey NODE=FILE */
+	volatile bool rekey_due;	     /* SIGUSR1 */
+	unsigned revoked_closed;
 } g;
 
 /* splitmix64: a node's key from the seed and its index (a benchmark's keys
@@ -104,6 +116,7 @@ static void node_init(struct node *nd, unsigned i, uint64_t seed)
 		uint64_t v = mix(seed * 1000003u + i * 2u + b / 8);
 		memcpy(nd->key + b, &v, 8);
 	}
+	nd->key_len = KEY_LEN;
 }
 
 static int cmd_keys(int argc, char **argv)
@@ -226,6 +239,22 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 	return COAP_RESPONSE_OK;
 }
 
+/* A --revoked node's session went (the controller closed it): expected;
+ * it sends nothing more. */
+static bool revoked_gone(struct node *nd)
+{
+	if (!nd->revoked)
+		return false;
+	if (!nd->failed) {
+		nd->failed = true;
+		g.revoked_closed++;
+		printf("revoked %s closed at q=%" PRIu32 "\n", nd->id, nd->q);
+		fflush(stdout);
+	}
+	done_with(nd);
+	return true;
+}
+
 static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 		    const coap_nack_reason_t reason, const coap_mid_t mid)
 {
@@ -235,6 +264,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 	if (!nd || !nd->busy)
 		return;
 	g.nacks++;
+	if (revoked_gone(nd))
+		return;
 	if (reason == COAP_NACK_TLS_FAILED || reason == COAP_NACK_NOT_DELIVERABLE ||
 	    reason == COAP_NACK_RST) {
 		if (!nd->failed) {
@@ -251,6 +282,9 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 {
 	struct node *nd = coap_session_get_app_data(session);
 	if (!nd)
+		return 0;
+	if ((event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED) && !g.stop &&
+	    revoked_gone(nd))
 		return 0;
 	if ((event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED) && !nd->failed &&
 	    !g.stop) {
@@ -274,7 +308,7 @@ static void on_signal(struct fm_signal *sig, int signo)
 static int open_session(struct node *nd)
 {
 	char err[300];
-	nd->s = fm_coap_client(g.coap, &g.uri, nd->id, nd->key, KEY_LEN, err, sizeof(err));
+	nd->s = fm_coap_client(g.coap, &g.uri, nd->id, nd->key, nd->key_len, err, sizeof(err));
 	if (!nd->s) {
 		fm_err("%s: %s", nd->id, err);
 		return -EIO;
@@ -374,6 +408,58 @@ static int connect_all(unsigned window, double deadline_s)
 	return g.up == g.n ? 0 : -1;
 }
 
+static void on_usr1(struct fm_signal *sig, int signo)
+{
+	(void)sig;
+	(void)signo;
+	g.rekey_due = true;
+}
+
+/* --rekey: the node's new key from its file (hex, as enroll writes a psk
+ * file), and a new session with it, as an agent does on SIGHUP; what was
+ * out on the old session is sent again on the new (the same q). */
+static void rekey(void)
+{
+	g.rekey_due = false;
+	struct node *nd = NULL;
+	for (unsigned i = 0; i < g.n && !nd; i++)
+		if (strcmp(g.nodes[i].id, g.rekey_node) == 0)
+			nd = &g.nodes[i];
+	FILE *f = fopen(g.rekey_file, "re");
+	char hex[2 * 32 + 8] = "";
+	bool ok = f && fgets(hex, sizeof(hex), f) && strlen(hex) >= 2 * KEY_LEN;
+	if (f)
+		fclose(f);
+	uint8_t key[32];
+	size_t len = 0;
+	hex[strcspn(hex, "\r\n")] = '\0';
+	if (!nd || !ok || fm_conf_hex(hex, strlen(hex), key, sizeof(key), &len) < 0 || len == 0) {
+		fm_err("--rekey %s=%s: no such node or no key in the file", g.rekey_node, g.rekey_file);
+		g.failed++;
+		return;
+	}
+	if (nd->s) {
+		coap_session_set_app_data(nd->s, NULL);
+		coap_session_release(nd->s);
+		nd->s = NULL;
+	}
+	if (nd->busy) {
+		nd->busy = false;
+		g.busy--;
+	}
+	memcpy(nd->key, key, len);
+	nd->key_len = len;
+	if (open_session(nd) < 0) {
+		nd->failed = true;
+		g.failed++;
+		return;
+	}
+	printf("rekeyed %s at q=%" PRIu32 "\n", nd->id, nd->q);
+	fflush(stdout);
+	if (g.nready < g.ready_cap)
+		g.ready[g.nready++] = (unsigned)(nd - g.nodes);
+}
+
 static void load(double seconds, long server_pid)
 {
 	g.nready = 0;
@@ -388,6 +474,8 @@ static void load(double seconds, long server_pid)
 		double t = now_s();
 		if (t >= end)
 			break;
+		if (g.rekey_due && g.rekey_node)
+			rekey();
 		while (g.nready > 0) {
 			struct node *nd = &g.nodes[g.ready[--g.nready]];
 			if (send_req(nd, g.kind) < 0 && !nd->failed) {
@@ -499,6 +587,7 @@ static void usage(void)
 		"usage: coap_load keys N [SEED]\n"
 		"       coap_load run --server HOST:PORT --nodes N [--seed S] [--window W]\n"
 		"                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID] [--hold]\n"
+		"                 [--rekey NODE=FILE] [--revoked NODE] [--acked FILE]\n"
 		"       coap_load wire --server HOST:PORT [--count K] [--seed S]\n");
 }
 
@@ -509,7 +598,9 @@ int main(int argc, char **argv)
 	    {"seed", required_argument, NULL, 'S'},	  {"window", required_argument, NULL, 'w'},
 	    {"seconds", required_argument, NULL, 't'},	  {"kind", required_argument, NULL, 'k'},
 	    {"server-pid", required_argument, NULL, 'p'}, {"hold", no_argument, NULL, 'H'},
-	    {"count", required_argument, NULL, 'c'},	  {NULL, 0, NULL, 0},
+	    {"count", required_argument, NULL, 'c'},	  {"rekey", required_argument, NULL, 'r'},
+	    {"revoked", required_argument, NULL, 'R'},	  {"acked", required_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
 	};
 	if (argc < 2) {
 		usage();
@@ -532,6 +623,7 @@ int main(int argc, char **argv)
 	double seconds = 0;
 	long server_pid = 0;
 	bool hold = false;
+	const char *revoked = NULL, *acked = NULL;
 	enum kind kinds[2] = {KIND_RP, KIND_RP};
 	unsigned nkinds = 0;
 	int c;
@@ -572,6 +664,23 @@ int main(int argc, char **argv)
 		case 'c':
 			count = strtoul(optarg, NULL, 10);
 			break;
+		case 'r': {
+			char *eq = strchr(optarg, '=');
+			if (!eq) {
+				usage();
+				return 2;
+			}
+			*eq = '\0';
+			g.rekey_node = optarg;
+			g.rekey_file = eq + 1;
+			break;
+		}
+		case 'R':
+			revoked = optarg;
+			break;
+		case 'a':
+			acked = optarg;
+			break;
 		default:
 			usage();
 			return 2;
@@ -603,10 +712,12 @@ int main(int argc, char **argv)
 	fm_log_set_level(getenv("COAP_LOAD_DEBUG") ? FM_LOG_DEBUG : FM_LOG_ERR);
 	fm_coap_log_setup(getenv("COAP_LOAD_DEBUG") ? FM_LOG_DEBUG : FM_LOG_ERR);
 	int status = 1;
-	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
+	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT},
+			 sigusr1 = {.ev = FM_EVENT_INIT};
 	g.loop = fm_loop_new();
 	if (!g.loop || fm_signal_init(g.loop, &sigterm, SIGTERM, on_signal) < 0 ||
 	    fm_signal_init(g.loop, &sigint, SIGINT, on_signal) < 0 ||
+	    fm_signal_init(g.loop, &sigusr1, SIGUSR1, on_usr1) < 0 ||
 	    !(g.coap = fm_coap_new(g.loop))) {
 		fprintf(stderr, "coap_load: cannot set up the loop or libcoap: %s\n",
 			strerror(errno));
@@ -628,8 +739,10 @@ int main(int argc, char **argv)
 	g.nodes = calloc(n, sizeof(*g.nodes));
 	if (!g.nodes)
 		goto out;
-	for (unsigned i = 0; i < g.n; i++)
+	for (unsigned i = 0; i < g.n; i++) {
 		node_init(&g.nodes[i], i, seed);
+		g.nodes[i].revoked = revoked && strcmp(g.nodes[i].id, revoked) == 0;
+	}
 	g.kind = KIND_HB;
 	if (connect_all((unsigned)window, now_s() + 60 + n * 0.05) < 0)
 		goto out;
@@ -641,6 +754,17 @@ int main(int argc, char **argv)
 		load(seconds, server_pid);
 		if (g.other || g.failed || g.busy)
 			goto out;
+	}
+	if (acked) {
+		/* what each node had acknowledged: the store must hold exactly
+		 * that many reports of it */
+		FILE *f = fopen(acked, "we");
+		for (unsigned i = 0; f && i < g.n; i++)
+			fprintf(f, "%s %" PRIu32 "\n", g.nodes[i].id, g.nodes[i].q);
+		if (!f || fclose(f) != 0) {
+			fprintf(stderr, "coap_load: --acked %s: %s\n", acked, strerror(errno));
+			goto out;
+		}
 	}
 	if (hold) {
 		printf("holding\n");
@@ -654,6 +778,7 @@ out:
 	fm_coap_delete(&g.coap);
 	fm_signal_close(&sigterm);
 	fm_signal_close(&sigint);
+	fm_signal_close(&sigusr1);
 	fm_loop_delete(&g.loop);
 	if (g.nodes != NULL && !wire)
 		free(g.nodes);

@@ -420,11 +420,140 @@ static void test_resync(void **st)
 	assert_int_equal(fmh_stop(n.pid), 0);
 }
 
+/* The number in "KEY=N" of the last line of the log holding prefix. */
+static long log_value(const char *path, const char *prefix, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	long v = -1;
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *k = strstr(line, key);
+		if (strstr(line, prefix) && k)
+			v = strtol(k + strlen(key), NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Keys changing under load: 100 simulated agents (bench/coap_load) report
+ * back to back while one is rotated and another revoked. */
+static void test_rotation_under_load(void **st)
+{
+	(void)st;
+	const char *load = getenv("FM_COAP_LOAD");
+	assert_non_null(load);
+	char cmd[4 * PATH_MAX], out[4096], log[PATH_MAX + 16], acked[PATH_MAX + 16], keyfile[PATH_MAX + 16];
+	char rot[PATH_MAX + 16], server[64];
+	int status;
+	/* the simulated agents' keys, added while serve runs */
+	int reloads = count_log(ctl.log, "reloaded:");
+	snprintf(cmd, sizeof(cmd), "%s keys 100 | grep -v '^#' >> %s", load, ctl.keys);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
+	assert_int_equal(status, 0);
+	wait_count(ctl.log, "reloaded:", reloads + 1, 10000);
+
+	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
+	snprintf(acked, sizeof(acked), "%s/acked", dir);
+	snprintf(keyfile, sizeof(keyfile), "%s/load-00001.key", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
+	char rekey[PATH_MAX + 32];
+	snprintf(rekey, sizeof(rekey), "load-00001=%s", keyfile);
+	const char *argv[] = {load, "run", "--server", server, "--nodes", "100", "--seconds", "8", "--kind", "rp",
+			      "--rekey", rekey, "--revoked", "load-00002", "--acked", acked, NULL};
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	if (fmh_wait_log_pid(log, "connected nodes=100 failed=0", pid, 60000) < 0) {
+		fmh_print_tail(log);
+		fail_msg("coap_load's 100 sessions did not come up");
+	}
+	/* under load (well into it): rotate one, give it its new key, revoke
+	 * another */
+	wait_count(ctl.log, "node load-00001: report 50 stored", 1, 30000);
+	wait_count(ctl.log, "node load-00002: report 50 stored", 1, 30000);
+
+	snprintf(rot, sizeof(rot), "%s/rotated-load", dir);
+	const char *args[] = {"enroll", "load-00001", "--keys", ctl.keys, "--rotate", "--out", rot, NULL};
+	assert_int_equal(controller(args, out, sizeof(out)), 0);
+	snprintf(cmd, sizeof(cmd), "cp %s/etc/fleetmedic/psk %s", rot, keyfile);
+	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 5000), 0);
+	assert_int_equal(status, 0);
+	wait_count(ctl.log, "reloaded:", reloads + 2, 10000);
+	assert_int_equal(kill(pid, SIGUSR1), 0);
+	const char *rv[] = {"revoke", "load-00002", "--keys", ctl.keys, NULL};
+	assert_int_equal(controller(rv, out, sizeof(out)), 0);
+
+	/* the run ends by itself: every node's acknowledged count written */
+	uint64_t t0 = fm_now_ms();
+	while (count_log(acked, "load-") < 100) {
+		if (fm_now_ms() - t0 > 60000) {
+			fmh_print_tail(log);
+			fail_msg("coap_load did not finish");
+		}
+		usleep(100000);
+	}
+	assert_int_equal(fmh_stop_status(pid, &status), 0);
+	if (status != 0) {
+		fmh_print_tail(log);
+		fail_msg("coap_load: exit %d (a node other than the revoked one failed)", status);
+	}
+	fmh_print_tail(log);
+	wait_count(log, "rekeyed load-00001 at q=", 1, 1000);
+	wait_count(log, "revoked load-00002 closed at q=", 1, 1000);
+	wait_count(ctl.log, "node load-00001 has handshaken with its new key", 1, 1000);
+
+	/* zero lost: every report a node had acknowledged is stored, for each
+	 * of the 99 others (the rotated one too), and the rotated one went on
+	 * reporting after its new handshake */
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open_v2(ctl.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL), SQLITE_OK);
+	FILE *f = fopen(acked, "r");
+	assert_non_null(f);
+	char node[64];
+	unsigned long n_acked, total = 0;
+	int nodes = 0;
+	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
+		sqlite3_bind_text(q, 1, node, -1, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		unsigned long stored = (unsigned long)sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+		if (strcmp(node, "load-00002") == 0)
+			continue;
+		if (stored != n_acked)
+			fail_msg("%s: %lu reports acknowledged, %lu stored", node, n_acked, stored);
+		if (n_acked == 0)
+			fail_msg("%s acknowledged no report", node);
+		total += n_acked;
+		nodes++;
+	}
+	fclose(f);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_int_equal(nodes, 99);
+	long at_rekey = log_value(log, "rekeyed load-00001", "q=");
+	snprintf(cmd, sizeof(cmd), "load-00001 ");
+	f = fopen(acked, "r");
+	long final_q = -1;
+	while (f && fscanf(f, "%63s %lu", node, &n_acked) == 2)
+		if (strcmp(node, "load-00001") == 0)
+			final_q = (long)n_acked;
+	if (f)
+		fclose(f);
+	print_message("99 nodes: %lu reports acknowledged and stored; load-00001 rekeyed at q=%ld, ended at %ld\n",
+		      total, at_rekey, final_q);
+	assert_true(at_rekey >= 0 && final_q > at_rekey);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enroll_revoke_rotate),
 	    cmocka_unit_test(test_resync),
+	    cmocka_unit_test(test_rotation_under_load),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
