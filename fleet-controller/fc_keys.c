@@ -27,7 +27,7 @@ struct entry {
 	size_t key_len;
 	uint8_t prev[FC_KEYS_KEY_MAX]; /* prev_len 0: none */
 	size_t prev_len;
-	bool offer_prev;
+	enum fc_keys_note note;
 };
 
 struct fc_keys {
@@ -180,7 +180,7 @@ static int parse_line(const char *path, unsigned lineno, const char *s, size_t l
 		return -EINVAL;
 	if (nf == 2)
 		e->prev_len = 0;
-	e->offer_prev = false;
+	e->note = FC_KEYS_NOTE_NONE;
 	memcpy(e->id, field[0], flen[0]);
 	e->id[flen[0]] = '\0';
 	e->id_len = flen[0];
@@ -486,15 +486,35 @@ bool fc_keys_get(const struct fc_keys *k, const void *id, size_t id_len, struct 
 	const struct entry *e = find(k, id, id_len);
 	if (!e)
 		return false;
-	*out = (struct fc_keys_pair){e->key, e->key_len, e->prev_len ? e->prev : NULL, e->prev_len, e->offer_prev};
+	*out = (struct fc_keys_pair){e->key, e->key_len, e->prev_len ? e->prev : NULL, e->prev_len, e->note};
 	return true;
 }
 
-void fc_keys_set_offer_prev(struct fc_keys *k, const void *id, size_t id_len, bool prev)
+void fc_keys_set_note(struct fc_keys *k, const void *id, size_t id_len, enum fc_keys_note note)
 {
 	struct entry *e = find(k, id, id_len);
-	if (e)
-		e->offer_prev = prev && e->prev_len;
+	if (e && e->prev_len)
+		e->note = note;
+}
+
+static bool same_key(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+void fc_keys_carry_notes(struct fc_keys *to, const struct fc_keys *from)
+{
+	/* both sorted by identity: one walk */
+	for (size_t i = 0, j = 0; i < to->n && j < from->n;) {
+		struct entry *t = &to->e[i];
+		const struct entry *f = &from->e[j];
+		int c = cmp_entry(t, f);
+		if (c == 0 && t->prev_len && same_key(t->key, t->key_len, f->key, f->key_len) &&
+		    same_key(t->prev, t->prev_len, f->prev, f->prev_len))
+			t->note = f->note;
+		i += c <= 0;
+		j += c >= 0;
+	}
 }
 
 void fc_keys_forget_prev(struct fc_keys *k, const void *id, size_t id_len)
@@ -503,7 +523,7 @@ void fc_keys_forget_prev(struct fc_keys *k, const void *id, size_t id_len)
 	if (e) {
 		explicit_bzero(e->prev, sizeof(e->prev));
 		e->prev_len = 0;
-		e->offer_prev = false;
+		e->note = FC_KEYS_NOTE_NONE;
 	}
 }
 

@@ -43,20 +43,28 @@ const uint8_t *fc_keys_find(const struct fc_keys *k, const void *id, size_t id_l
 size_t fc_keys_count(const struct fc_keys *k);
 
 /* A node's keys: its key, and its previous one (NULL when none) with
- * whether serve offers that one first (the note below). false: no such
+ * serve's note on which to offer its next handshake. false: no such
  * identity. Valid until fc_keys_delete. */
+enum fc_keys_note {
+	FC_KEYS_NOTE_NONE,    /* nothing known here: the store may say */
+	FC_KEYS_NOTE_PREV,    /* the node holds the previous key */
+	FC_KEYS_NOTE_CURRENT, /* it holds the new one (the previous failed) */
+};
 struct fc_keys_pair {
 	const uint8_t *key;
 	size_t len;
 	const uint8_t *prev;
 	size_t prev_len;
-	bool offer_prev;
+	enum fc_keys_note note;
 };
 bool fc_keys_get(const struct fc_keys *k, const void *id, size_t id_len, struct fc_keys_pair *out);
 /* serve's note of which of a rotated node's keys to offer its next
- * handshake (DTLS-PSK names the identity, not the key): the one that failed
- * last is not. Forgotten on a reload. */
-void fc_keys_set_offer_prev(struct fc_keys *k, const void *id, size_t id_len, bool prev);
+ * handshake (DTLS-PSK names the identity, not the key): the one it used
+ * last, or not the one that failed. */
+void fc_keys_set_note(struct fc_keys *k, const void *id, size_t id_len, enum fc_keys_note note);
+/* A reload: the notes of from's rotated nodes go to the same nodes in to
+ * where their keys are the same. */
+void fc_keys_carry_notes(struct fc_keys *to, const struct fc_keys *from);
 /* The node has handshaken with its new key: the previous one is no more. */
 void fc_keys_forget_prev(struct fc_keys *k, const void *id, size_t id_len);
 

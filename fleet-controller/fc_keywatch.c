@@ -48,6 +48,7 @@ void fc_keywatch_reload(struct fc_keywatch *w, const char *cause)
 	}
 	fm_buf_free(&errs);
 	w->last_error[0] = '\0';
+	fc_keys_carry_notes(k, w->keys);
 	size_t before = fc_keys_count(w->keys);
 	int closed = fc_server_set_keys(w->server, k);
 	fc_keys_delete(&w->keys);

@@ -100,24 +100,30 @@ static void key_fp(const uint8_t *key, size_t len, char fp[17])
 }
 
 /* The key to give identity's handshake (*len bytes), or NULL to refuse it.
- * A rotated node (a previous key in the file) gets its new key unless the
- * last handshake with that failed; its previous key is dropped once the
- * store says it has handshaken with the new one (also before a restart). */
+ * A rotated node (a previous key in the file) gets the key it used last:
+ * this serve's note, else the store's record of the key it last handshook
+ * with (a restart forgets no more than the note), else the new one; after a
+ * failure the other. When the store says it has handshaken with the new
+ * one, the previous key is gone for good. */
 static const uint8_t *key_for(struct fc_server *s, const uint8_t *identity, size_t id_len, size_t *len)
 {
 	struct fc_keys_pair p;
 	if (!fc_keys_get(s->keys, identity, id_len, &p))
 		return NULL;
-	if (p.prev) {
+	if (p.prev && p.note == FC_KEYS_NOTE_NONE) {
 		char node[FC_KEYS_ID_MAX + 1], fp[17], seen[17];
 		snprintf(node, sizeof(node), "%.*s", (int)id_len, (const char *)identity);
-		key_fp(p.key, p.len, fp);
-		if (fc_store_key_seen(s->store, node, seen) == 0 && strcmp(seen, fp) == 0) {
-			fc_keys_forget_prev(s->keys, identity, id_len);
-			p.prev = NULL;
+		if (fc_store_key_seen(s->store, node, seen) == 0) {
+			key_fp(p.key, p.len, fp);
+			if (strcmp(seen, fp) == 0) {
+				fc_keys_forget_prev(s->keys, identity, id_len);
+				p.prev = NULL;
+			} else if (key_fp(p.prev, p.prev_len, fp), strcmp(seen, fp) == 0) {
+				p.note = FC_KEYS_NOTE_PREV;
+			}
 		}
 	}
-	if (p.prev && p.offer_prev) {
+	if (p.prev && p.note == FC_KEYS_NOTE_PREV) {
 		*len = p.prev_len;
 		return p.prev;
 	}
@@ -226,11 +232,15 @@ static void key_taken(struct fc_server *s, coap_session_t *session, const char *
 	if (!k || !fc_keys_get(s->keys, node, strlen(node), &p) || !p.prev)
 		return;
 	size_t n = strlen(node);
+	char fp[17];
 	if (k->length == p.prev_len && memcmp(k->s, p.prev, p.prev_len) == 0) {
-		fc_keys_set_offer_prev(s->keys, node, n, true);
+		/* still the old key: offered first from now on, also after a
+		 * restart of serve */
+		fc_keys_set_note(s->keys, node, n, FC_KEYS_NOTE_PREV);
+		key_fp(p.prev, p.prev_len, fp);
+		fc_store_set_key_seen(s->store, node, fp, now_s());
 		return;
 	}
-	char fp[17];
 	key_fp(p.key, p.len, fp);
 	if (fc_store_set_key_seen(s->store, node, fp, now_s()) < 0)
 		return; /* tried again at its next handshake */
@@ -302,9 +312,13 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 		/* an unknown identity was logged by validate_id */
 		if (!ident || fc_keys_find(s->keys, ident->s, ident->length, &len)) {
 			struct fc_keys_pair p;
-			/* a rotated node: the other key next time */
-			if (ident && fc_keys_get(s->keys, ident->s, ident->length, &p) && p.prev)
-				fc_keys_set_offer_prev(s->keys, ident->s, ident->length, !p.offer_prev);
+			const coap_bin_const_t *k = coap_session_get_psk_key(session);
+			/* a rotated node: the other key than this one next time */
+			if (ident && k && fc_keys_get(s->keys, ident->s, ident->length, &p) && p.prev)
+				fc_keys_set_note(s->keys, ident->s, ident->length,
+						 k->length == p.prev_len && memcmp(k->s, p.prev, p.prev_len) == 0
+						     ? FC_KEYS_NOTE_CURRENT
+						     : FC_KEYS_NOTE_PREV);
 			s->c.handshake_failures++;
 			fm_warn("DTLS handshake with %s (PSK identity '%s') failed: wrong key, or not our protocol",
 				peer(session, who, sizeof(who)), id);

@@ -227,6 +227,7 @@ static void test_enroll_revoke_rotate(void **st)
 	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE2);
 	assert_int_equal(count_log(ctl.log, needle), 0);
 
+	int status;
 	/* rotate NODE2: its session goes on with the old key */
 	char old_psk[256] = "";
 	FILE *f = fopen(b.psk, "r");
@@ -241,13 +242,26 @@ static void test_enroll_revoke_rotate(void **st)
 	 * it has handshaken with the new key) */
 	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE2);
 	assert_int_equal(count_log(ctl.log, needle), 0);
+	/* the node restarts still holding its old key: the new one is offered
+	 * first and fails once, then the old one works, and is remembered:
+	 * after serve restarts it is offered first (no failure) */
+	int wrong = count_log(ctl.log, "wrong key, or not our protocol");
+	assert_int_equal(fmh_stop(b.pid), 0);
+	agent_start(&b, "agent-restarted.log");
+	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
+	wait_count(ctl.log, needle, 2, 30000);
+	assert_int_equal(count_log(ctl.log, "wrong key, or not our protocol"), wrong + 1);
+	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
+	assert_int_equal(fmh_controller_restart(&ctl, "serve-rotating.log"), 0);
+	wait_count(ctl.log, needle, 1, 30000);
+	assert_int_equal(count_log(ctl.log, "wrong key, or not our protocol"), 0);
+
 	/* the node gets its new key (its psk file) and SIGHUP */
 	char new_psk[PATH_MAX + 32];
 	snprintf(new_psk, sizeof(new_psk), "%s/etc/fleetmedic/psk", rot);
 	char cmd[3 * PATH_MAX];
 	snprintf(cmd, sizeof(cmd), "cp %s %s", new_psk, b.psk);
 	const char *cp[] = {"sh", "-c", cmd, NULL};
-	int status;
 	assert_int_equal(fmh_run(cp, out, sizeof(out), &status, 5000), 0);
 	assert_int_equal(status, 0);
 	assert_int_equal(kill(b.pid, SIGHUP), 0);

@@ -146,13 +146,25 @@ static void test_previous_key(void **state)
 	assert_non_null(p.prev);
 	assert_int_equal(p.prev_len, 16);
 	assert_int_equal(p.prev[15], 0xff);
-	assert_false(p.offer_prev);
-	fc_keys_set_offer_prev(k, "pi-1", 4, true);
-	assert_true(fc_keys_get(k, "pi-1", 4, &p) && p.offer_prev);
+	assert_int_equal(p.note, FC_KEYS_NOTE_NONE);
+	fc_keys_set_note(k, "pi-1", 4, FC_KEYS_NOTE_PREV);
+	assert_true(fc_keys_get(k, "pi-1", 4, &p) && p.note == FC_KEYS_NOTE_PREV);
+	/* a reload keeps the note where the keys are the same */
+	struct fc_keys *again = NULL;
+	write_keys("pi-0 " KEY16 "\npi-1 " KEY16 " 00112233445566778899aabbccddeeff\npi-2 " KEY16 "\n", 0600);
+	assert_int_equal(fc_keys_load(path, &again, NULL), 0);
+	fc_keys_carry_notes(again, k);
+	assert_true(fc_keys_get(again, "pi-1", 4, &p) && p.note == FC_KEYS_NOTE_PREV);
+	fc_keys_delete(&again);
+	write_keys("pi-1 " KEY16 " 00112233445566778899aabbccddee00\n", 0600); /* another previous key */
+	assert_int_equal(fc_keys_load(path, &again, NULL), 0);
+	fc_keys_carry_notes(again, k);
+	assert_true(fc_keys_get(again, "pi-1", 4, &p) && p.note == FC_KEYS_NOTE_NONE);
+	fc_keys_delete(&again);
 	fc_keys_forget_prev(k, "pi-1", 4);
 	assert_true(fc_keys_get(k, "pi-1", 4, &p));
 	assert_null(p.prev);
-	assert_false(p.offer_prev);
+	assert_int_equal(p.note, FC_KEYS_NOTE_NONE);
 	fc_keys_delete(&k);
 }
 
