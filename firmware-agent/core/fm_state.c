@@ -307,28 +307,41 @@ static void prune(int dfd, const char *name)
 	}
 }
 
-/* Renames name in dfd to a free NAME.bad-STAMP[-N] (into kept). 0 or -errno. */
+/* dfd's name NAME.bad-STAMP (i 1) or NAME.bad-STAMP-i, into kept. 0 or
+ * -ENAMETOOLONG. */
+static int bad_name(const char *name, const char *stamp, int i, char *kept, size_t size)
+{
+	int n = i == 1 ? snprintf(kept, size, "%s.bad-%s", name, stamp)
+		       : snprintf(kept, size, "%s.bad-%s-%d", name, stamp, i);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Renames name in dfd to NAME.bad-STAMP, or -N after the highest N of
+ * that second already there (not the first free one: one pruned must not
+ * make the newest sort as the oldest). Into kept. 0 or -errno. */
 static int rename_aside(int dfd, const char *name, int64_t at, char *kept, size_t size)
 {
 	char stamp[32];
 	struct tm tm;
+	struct stat st;
 	time_t t = (time_t)at;
+	int last = 0, rc;
 	if (!gmtime_r(&t, &tm) || !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
 		snprintf(stamp, sizeof(stamp), "%lld", (long long)at);
 	for (int i = 1; i < 100; i++) {
-		struct stat st;
-		int n = i == 1 ? snprintf(kept, size, "%s.bad-%s", name, stamp)
-			       : snprintf(kept, size, "%s.bad-%s-%d", name, stamp, i);
-		if (n < 0 || (size_t)n >= size)
-			return -ENAMETOOLONG;
+		if ((rc = bad_name(name, stamp, i, kept, size)) < 0)
+			return rc;
 		if (fstatat(dfd, kept, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		if (errno != ENOENT)
+			last = i;
+		else if (errno != ENOENT)
 			return -errno;
-		/* rename moves the entry itself: a symbolic link is moved, never followed */
-		return renameat(dfd, name, dfd, kept) < 0 ? -errno : 0;
 	}
-	return -EEXIST;
+	if (last == 99)
+		return -EEXIST;
+	if ((rc = bad_name(name, stamp, last + 1, kept, size)) < 0)
+		return rc;
+	/* rename moves the entry itself: a symbolic link is moved, never followed */
+	return renameat(dfd, name, dfd, kept) < 0 ? -errno : 0;
 }
 
 int fm_state_quarantine(const char *dir, const char *name, const char *why)
