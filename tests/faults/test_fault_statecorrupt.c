@@ -263,7 +263,7 @@ static void state_dir_damaged(void **st)
 	assert_int_equal(fmh_stop_status(agent, &status), 0);
 	assert_int_equal(status, 0);
 	fmh_fault_line("test_fault_statecorrupt",
-		       "injects=garbage-queue,truncated-cursor,other-owner old_storm=%s raises=3 raise_ms=%llu resolve_ms=%llu",
+		       "injects=statedir-garbage-cutcursor-otherowner old_storm=%s raises=3 raise_ms=%llu resolve_ms=%llu",
 		       storm ? "yes" : "skipped", (unsigned long long)raise_ms, (unsigned long long)resolve_ms);
 }
 
