@@ -150,19 +150,6 @@ static int kept_count(const char *name, char *kept, size_t size)
 	return n;
 }
 
-/* The active diagnosis with this key in show's "diagnoses", or NULL. */
-static const cJSON *active_key(const cJSON *show, const char *key)
-{
-	const cJSON *d;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(show, "diagnoses"))
-	{
-		const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(d, "key"));
-		if (k && strcmp(k, key) == 0)
-			return d;
-	}
-	return NULL;
-}
-
 static const char *const extra[] = {"--heartbeat", "60s", "--collect-interval", "1s", "--hold", "1s",
 				    "--kmsg", "/dev/kmsg", NULL};
 
@@ -187,7 +174,7 @@ static void state_dir_damaged(void **st)
 	for (size_t i = 0; i < 3; i++) {
 		char said[224];
 		assert_int_equal(kept_count(files[i], kept[i], sizeof(kept[i])), 1);
-		const cJSON *d = active_key(j, files[i]);
+		const cJSON *d = fmh_show_active(j, files[i]);
 		if (!d)
 			fail_msg("no active diagnosis keyed %s", files[i]);
 		assert_string_equal(fmh_jstr(d, "code"), "state-corrupt");
@@ -254,9 +241,9 @@ static void state_dir_damaged(void **st)
 	j = fmh_fnode_wait_history(&node, "uplink.json", "resolve", 30000);
 	uint64_t resolve_ms = fm_now_ms() - r0;
 	assert_int_equal(fmh_history_count(j, "state-corrupt", "resolve"), 1);
-	assert_non_null(active_key(j, "journal.state"));
-	assert_non_null(active_key(j, "kmsg.state"));
-	assert_null(active_key(j, "uplink.json"));
+	assert_non_null(fmh_show_active(j, "journal.state"));
+	assert_non_null(fmh_show_active(j, "kmsg.state"));
+	assert_null(fmh_show_active(j, "uplink.json"));
 	cJSON_Delete(j);
 
 	int status;
