@@ -2,7 +2,9 @@
 #include "fm_state.h"
 
 #include "fm_json.h"
+#include "fm_log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One agent per process, one loop thread: the writes' outcome as one record. */
@@ -84,6 +87,20 @@ static int mkdir_p(const char *dir)
 		*s = '/';
 	}
 	return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+int fm_state_dir_usable(const char *dir)
+{
+	struct stat st;
+	int rc = mkdir_p(dir);
+	if (rc == 0 && stat(dir, &st) < 0)
+		rc = -errno;
+	else if (rc == 0 && !S_ISDIR(st.st_mode))
+		rc = -ENOTDIR;
+	/* the filesystem's trouble, not the configuration's */
+	if (rc == -EROFS || rc == -ENOSPC || rc == -EDQUOT || rc == -EIO)
+		return 0;
+	return rc;
 }
 
 /* The write itself, once the arguments are checked: path and tmp in dir. */
@@ -161,7 +178,8 @@ int fm_state_read(const char *dir, const char *name, char *buf, size_t size, siz
 		return -EINVAL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return -ENAMETOOLONG;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put there must not hang the agent's start. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -170,6 +188,10 @@ int fm_state_read(const char *dir, const char *name, char *buf, size_t size, siz
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
+		goto out_close;
+	}
+	if (st.st_uid != geteuid()) {
+		rc = -EPERM;
 		goto out_close;
 	}
 	if (st.st_size > FM_STATE_MAX || (size_t)st.st_size >= size) {
@@ -223,6 +245,175 @@ cJSON *fm_state_read_json(const char *dir, const char *name, int *rc)
 	if (*rc == 0 && (fm_json_too_deep(buf, len) || !(o = cJSON_ParseWithLength(buf, len))))
 		*rc = -EBADMSG;
 	free(buf);
+	return o;
+}
+
+/* --- damaged state --------------------------------------------------------- */
+
+/* The files put aside by this process, the latest per dir/name. */
+#define BAD_MAX 8
+static struct fm_state_bad bad[BAD_MAX];
+static size_t nbad;
+
+static void remember(const struct fm_state_bad *b)
+{
+	size_t i;
+	for (i = 0; i < nbad; i++)
+		if (strcmp(bad[i].dir, b->dir) == 0 && strcmp(bad[i].name, b->name) == 0)
+			break;
+	if (i == BAD_MAX) {
+		/* full: the oldest record goes */
+		memmove(&bad[0], &bad[1], sizeof(bad[0]) * (BAD_MAX - 1));
+		i = BAD_MAX - 1;
+	} else if (i == nbad) {
+		nbad++;
+	}
+	bad[i] = *b;
+}
+
+bool fm_state_bad_at(size_t i, struct fm_state_bad *b)
+{
+	if (i >= nbad)
+		return false;
+	*b = bad[i];
+	return true;
+}
+
+/* Whether entry is one of name's files put aside (NAME.bad-…). */
+static bool is_bad_of(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(entry, name, n) == 0 && strncmp(entry + n, ".bad-", 5) == 0;
+}
+
+static int newer_first(const void *a, const void *b)
+{
+	/* NAME.bad-20250101T000000Z < NAME.bad-20250101T000000Z-2 < …-10 */
+	return strverscmp(*(char *const *)b, *(char *const *)a);
+}
+
+/* Removes all but the newest FM_STATE_BAD_KEEP of name's files put aside
+ * in the open dir dfd. Best effort: what cannot be removed stays. */
+static void prune(int dfd, const char *name)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char *found[64];
+	size_t n = 0;
+	const struct dirent *e;
+	while ((e = readdir(d)) && n < sizeof(found) / sizeof(found[0]))
+		if (is_bad_of(e->d_name, name) && (found[n] = strdup(e->d_name)))
+			n++;
+	closedir(d);
+	qsort(found, n, sizeof(found[0]), newer_first);
+	for (size_t i = 0; i < n; i++) {
+		/* a directory put aside goes only when empty */
+		if (i >= FM_STATE_BAD_KEEP && unlinkat(dfd, found[i], 0) < 0 && errno == EISDIR)
+			(void)unlinkat(dfd, found[i], AT_REMOVEDIR);
+		free(found[i]);
+	}
+}
+
+/* dfd's name NAME.bad-STAMP (i 1) or NAME.bad-STAMP-i, into kept. 0 or
+ * -ENAMETOOLONG. */
+static int bad_name(const char *name, const char *stamp, int i, char *kept, size_t size)
+{
+	int n = i == 1 ? snprintf(kept, size, "%s.bad-%s", name, stamp)
+		       : snprintf(kept, size, "%s.bad-%s-%d", name, stamp, i);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Renames name in dfd to NAME.bad-STAMP, or -N after the highest N of
+ * that second already there (not the first free one: one pruned must not
+ * make the newest sort as the oldest). Into kept. 0 or -errno. */
+static int rename_aside(int dfd, const char *name, int64_t at, char *kept, size_t size)
+{
+	char stamp[32];
+	struct tm tm;
+	struct stat st;
+	time_t t = (time_t)at;
+	int last = 0, rc;
+	if (!gmtime_r(&t, &tm) || !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)at);
+	for (int i = 1; i < 100; i++) {
+		if ((rc = bad_name(name, stamp, i, kept, size)) < 0)
+			return rc;
+		if (fstatat(dfd, kept, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			last = i;
+		else if (errno != ENOENT)
+			return -errno;
+	}
+	if (last == 99)
+		return -EEXIST;
+	if ((rc = bad_name(name, stamp, last + 1, kept, size)) < 0)
+		return rc;
+	/* rename moves the entry itself: a symbolic link is moved, never followed */
+	return renameat(dfd, name, dfd, kept) < 0 ? -errno : 0;
+}
+
+int fm_state_quarantine(const char *dir, const char *name, const char *why)
+{
+	struct fm_state_bad b = {.at = (int64_t)time(NULL)};
+	int rc;
+
+	if (!dir || !name_ok(name))
+		return -EINVAL;
+	snprintf(b.dir, sizeof(b.dir), "%s", dir);
+	snprintf(b.name, sizeof(b.name), "%s", name);
+	snprintf(b.why, sizeof(b.why), "%s", why ? why : "unreadable");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = -errno;
+		goto out_record;
+	}
+	rc = rename_aside(dfd, name, b.at, b.kept, sizeof(b.kept));
+	if (rc == 0) {
+		prune(dfd, name);
+		/* the new name durable before the agent writes the old one anew */
+		if (fsync(dfd) < 0)
+			rc = -errno;
+	} else {
+		b.kept[0] = '\0';
+	}
+	close(dfd);
+out_record:
+	if (b.kept[0])
+		fm_warn("state: %s/%s %s: kept aside as %s, starting from a clean state", dir, name, b.why, b.kept);
+	else
+		fm_warn("state: %s/%s %s and cannot be put aside (%s): starting from a clean state", dir, name,
+			b.why, strerror(-rc));
+	remember(&b);
+	return rc;
+}
+
+/* What a read's error (rc) says of the file, into why: for the log and the
+ * diagnosis. */
+static void why_of(int rc, char *why, size_t size)
+{
+	switch (rc) {
+	case -EBADMSG: snprintf(why, size, "is not JSON (truncated or damaged)"); break;
+	case -ELOOP: snprintf(why, size, "is a symbolic link (not followed)"); break;
+	case -EINVAL: snprintf(why, size, "is not a regular file"); break;
+	case -EPERM: snprintf(why, size, "is not owned by the agent's user (uid %u)", (unsigned)geteuid()); break;
+	case -EFBIG: snprintf(why, size, "is larger than any state the agent writes"); break;
+	default: snprintf(why, size, "cannot be read (%s)", strerror(-rc)); break;
+	}
+}
+
+cJSON *fm_state_load_json(const char *dir, const char *name, int *rc)
+{
+	cJSON *o = fm_state_read_json(dir, name, rc);
+	/* none yet, or nothing said of the file: not put aside */
+	if (!o && *rc != -ENOENT && *rc != -ENOMEM && *rc != -ENAMETOOLONG && *rc != -ENOTDIR) {
+		char why[96];
+		why_of(*rc, why, sizeof(why));
+		(void)fm_state_quarantine(dir, name, why);
+	}
 	return o;
 }
 

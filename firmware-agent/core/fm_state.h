@@ -32,7 +32,10 @@ int fm_file_replace(const char *dir, const char *name, const void *data, size_t 
 
 /* Reads dir/name into buf (NUL-terminated; *len excludes the NUL). 0,
  * -ENOENT (no such state yet), -EFBIG (larger than size - 1 or FM_STATE_MAX:
- * not ours, refused), or -errno. */
+ * not ours, refused), -ELOOP (a symbolic link: never followed), -EINVAL (not
+ * a regular file), -EPERM (not owned by the agent's effective uid: not a
+ * file it wrote), or -errno. The owner is the opened fd's (fstat), so
+ * nothing can be swapped in between the check and the read. */
 int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len);
 
 /* The JSON forms, for state kept as one JSON object. write takes ownership
@@ -67,5 +70,50 @@ bool fm_state_failure_is_new(void);
  * (/proc/self/mountinfo: the state dir is the agent's, not the host's under
  * --root). 0 or -errno (-ENOENT: not found). */
 int fm_state_device(const char *dir, char *dev, size_t size);
+
+/* Whether dir can be the state dir at all, for `run` to refuse at start
+ * what only the configuration can mend: creates it as fm_state_write would;
+ * 0, or -ENOTDIR (it or a parent is a file), -EACCES … A filesystem in
+ * trouble (read-only, full, I/O errors) is not refused: the agent runs on
+ * and says so (state-unwritable). */
+int fm_state_dir_usable(const char *dir);
+
+/* --- damaged state: kept aside, never fatal (issue 25) ------------------ */
+
+/* How many files put aside are kept per state file (NAME.bad-*): the
+ * oldest go first. */
+#define FM_STATE_BAD_KEEP 3
+
+/* Puts dir/name aside, a file the agent cannot take (not JSON, not the
+ * shape it writes, not its own, a symbolic link …; why says which, for
+ * the log and the diagnosis): renamed to NAME.bad-YYYYMMDDTHHMMSSZ (UTC;
+ * "-2", "-3" … appended when that is taken) in the same dir, never
+ * followed or opened; of NAME's files put aside only the newest
+ * FM_STATE_BAD_KEEP are kept; the dir is fsync'ed. Logs one warning and
+ * records it for fm_state_bad_at (the run loop's agent.state fact, the
+ * diagnosis state-corrupt), also when the rename fails (then the file
+ * stays where it is and the agent's next write replaces it). The caller
+ * starts from a clean state either way. 0 or -errno (of the rename).
+ * Borrows everything. */
+int fm_state_quarantine(const char *dir, const char *name, const char *why);
+
+/* fm_state_read_json for the agent's own state read back at start: a file
+ * that is there but not what the agent writes (anything but -ENOENT and
+ * -ENOMEM: not JSON, too big, not its owner's, a link, unreadable) is put
+ * aside by fm_state_quarantine and NULL returned with *rc set as
+ * fm_state_read_json: the caller starts afresh. */
+cJSON *fm_state_load_json(const char *dir, const char *name, int *rc);
+
+/* A state file this process put aside. */
+struct fm_state_bad {
+	char dir[PATH_MAX];
+	char name[128]; /* the state file */
+	char kept[192]; /* what it is now called in dir ("": could not be moved) */
+	char why[192];
+	int64_t at;	/* when, seconds since the epoch */
+};
+/* The i-th file put aside by this process (the latest of each dir/name,
+ * at most 8 names): true and *b set, false past the last. */
+bool fm_state_bad_at(size_t i, struct fm_state_bad *b);
 
 #endif

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,12 +148,44 @@ static void agent_status(void *arg, cJSON *o)
 	cJSON_AddBoolToObject(o, "insecure", a->o->insecure);
 }
 
+/* The state files put aside at start (fm_state_quarantine): one fact each,
+ * keyed DIR/NAME, "corrupt" while the file kept aside is still there. So
+ * state-corrupt is raised once per file and stands for the life of this
+ * process, until somebody who has looked at the file removes it (then it
+ * resolves after the hold); a restart of the agent, which starts clean,
+ * resolves it too. One that could not be moved aside stands for the
+ * process's life. */
+static void put_corrupt_facts(struct fm_facts *facts)
+{
+	struct fm_state_bad b;
+	for (size_t i = 0; fm_state_bad_at(i, &b); i++) {
+		char id[PATH_MAX + 160], kept[PATH_MAX + 200];
+		struct stat st;
+		snprintf(id, sizeof(id), "%s/%s", b.dir, b.name);
+		snprintf(kept, sizeof(kept), "%s/%s", b.dir, b.kept);
+		if (b.kept[0] && lstat(kept, &st) < 0) {
+			fm_facts_remove(facts, "agent.state", id);
+			continue;
+		}
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", "corrupt");
+		cJSON_AddStringToObject(f, "path", b.dir);
+		cJSON_AddStringToObject(f, "file", b.name);
+		cJSON_AddStringToObject(f, "kept", b.kept);
+		cJSON_AddStringToObject(f, "reason", b.why);
+		cJSON_AddNumberToObject(f, "at", (double)b.at);
+		fm_facts_put(facts, "agent.state", id, f);
+	}
+}
+
 /* The state dir's writes (fm_state polled): a fact once one failed,
- * "unwritable" while they fail, "ok" again after one worked. */
+ * "unwritable" while they fail, "ok" again after one worked; and the files
+ * put aside. */
 static void put_state_fact(void *arg, struct fm_facts *facts)
 {
 	(void)arg;
 	struct fm_state_status st;
+	put_corrupt_facts(facts);
 	fm_state_status(&st);
 	if (!st.failed)
 		return;
@@ -716,6 +749,15 @@ static int agent_open(struct agent *a, struct fm_opts *o)
 		return -1;
 	}
 	a->co = (struct fm_collect_opts){.timeout_ms = (int)o->timeout_ms, .tls_max = o->tls_max};
+	/* The only state trouble that stops run: a state dir that cannot be
+	 * one (a file, no permission). A damaged file in it is put aside and
+	 * the agent runs on (state-corrupt); a full or read-only one is
+	 * reported (state-unwritable). */
+	int rc = fm_state_dir_usable(o->state_dir);
+	if (rc < 0) {
+		fprintf(stderr, "fleetmedic-agent: --state-dir %s: %s\n", o->state_dir, strerror(-rc));
+		return -1;
+	}
 	if (!(a->queue = fm_queue_open(o->state_dir, 0, err, sizeof(err)))) {
 		fprintf(stderr, "fleetmedic-agent: %s\n", err);
 		return -1;

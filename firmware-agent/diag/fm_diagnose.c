@@ -46,6 +46,7 @@ static const struct code_info {
 	{"cert-expiring", "certificate", true, {NULL}},
 	{"throttled", "board", true, {NULL}},
 	{"state-unwritable", "agent", false, {NULL}},
+	{"state-corrupt", "agent", false, {NULL}},
 };
 
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
@@ -1056,6 +1057,32 @@ static void rule_logs(struct ctx *c)
 
 /* --- rules: the agent itself --------------------------------------------- */
 
+/* A state file the agent could not take at start (agent.state "corrupt",
+ * one per file, put by the run loop while the copy kept aside is there):
+ * put aside, the agent started from a clean state. A warning keyed by the
+ * file's name: what it held (unsent reports, a log cursor) is lost, the
+ * agent itself runs; a damaged state file is often the first sign of a
+ * damaged filesystem. */
+static void rule_state_corrupt(struct ctx *c, const cJSON *f)
+{
+	const char *dir = str_or(f, "path", "?"), *file = str_or(f, "file", "?"), *kept = str_or(f, "kept", "");
+	cJSON *d;
+	if (kept[0])
+		d = emit(c, "state-corrupt", "warning", file,
+			 "the agent's state file %s/%s %s: kept aside as %s, the agent started from a clean state",
+			 dir, file, str_or(f, "reason", "?"), kept);
+	else
+		d = emit(c, "state-corrupt", "warning", file,
+			 "the agent's state file %s/%s %s and could not be put aside: the agent started from a clean state",
+			 dir, file, str_or(f, "reason", "?"));
+	evidence(c, d, f, FIELDS("path", "file", "kept", "reason", "at"));
+	if (kept[0])
+		remedy(c, d, "ls -ln %s/%s.bad-*", dir, file);
+	remedy(c, d, "journalctl -k | grep -iE 'I/O error|EXT4-fs error|read-only'");
+	if (kept[0])
+		remedy(c, d, "rm %s/%s once looked at (this diagnosis resolves then)", dir, kept);
+}
+
 /* The state dir cannot be written (agent.state, put by the run loop): the
  * agent still reports, but what it would need after a restart (the unsent
  * reports, the journal and kmsg cursors) is in its memory only. A warning:
@@ -1066,7 +1093,13 @@ static void rule_agent(struct ctx *c)
 {
 	for (size_t i = 0; i < fm_facts_count(c->facts); i++) {
 		const cJSON *f = fm_facts_at(c->facts, i);
-		if (!kind_is(f, "agent.state") || strcmp(str_or(f, "state", "ok"), "unwritable") != 0)
+		if (!kind_is(f, "agent.state"))
+			continue;
+		if (strcmp(str_or(f, "state", "ok"), "corrupt") == 0) {
+			rule_state_corrupt(c, f);
+			continue;
+		}
+		if (strcmp(str_or(f, "state", "ok"), "unwritable") != 0)
 			continue;
 		const char *dir = str_or(f, "path", str_or(f, "id", "?"));
 		cJSON *d = emit(c, "state-unwritable", "warning", str_or(f, "id", dir),

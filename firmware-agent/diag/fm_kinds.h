@@ -13,7 +13,7 @@
 #include <stdbool.h>
 
 #define FM_KINDS(X)                                                                           \
-	X("agent.state", "the agent's own state dir: writes failing (run)")                    \
+	X("agent.state", "the agent's own state dir: writes failing, a file put aside (run)")  \
 	X("apiserver.endpoint", "kube-apiserver reached or not (fm_apiserver)")                 \
 	X("apiserver.version", "its /version")                                                  \
 	X("apiserver.livez", "its /livez, failed checks named")                                 \

@@ -131,11 +131,13 @@ struct fm_queue *fm_queue_open(const char *state_dir, size_t max_bytes, char *er
 	}
 	q->max_bytes = max_bytes ? max_bytes : FM_QUEUE_DEFAULT_MAX;
 	if (state_dir) {
+		/* A file this agent did not write (garbage, another owner, a
+		 * link) is put aside and the queue starts empty: the reports
+		 * it held are lost, those from now on are sent (issue 25). */
 		int rc = 0;
-		cJSON *o = fm_state_read_json(state_dir, STATE_FILE, &rc);
-		if (!o && rc != -ENOENT) {
-			snprintf(err, err_size, "%s/%s: %s", state_dir, STATE_FILE,
-				 rc == -EBADMSG ? "not JSON: not a queue this agent wrote" : strerror(-rc));
+		cJSON *o = fm_state_load_json(state_dir, STATE_FILE, &rc);
+		if (!o && rc == -ENOMEM) {
+			snprintf(err, err_size, "out of memory");
 			fm_queue_delete(&q);
 			return NULL;
 		}
@@ -151,18 +153,15 @@ struct fm_queue *fm_queue_open(const char *state_dir, size_t max_bytes, char *er
 					ok = ok && report_ok(r);
 				}
 			}
-			if (!ok) {
-				snprintf(err, err_size, "%s/%s: not the shape of a queue this agent wrote", state_dir,
-					 STATE_FILE);
+			if (ok) {
+				q->last_seq = (uint32_t)last->valuedouble;
+				q->reports = reports;
+				q->reported = reported;
+			} else {
+				(void)fm_state_quarantine(state_dir, STATE_FILE, "is not the shape of a queue this agent writes");
 				cJSON_Delete(reports);
 				cJSON_Delete(reported);
-				cJSON_Delete(o);
-				fm_queue_delete(&q);
-				return NULL;
 			}
-			q->last_seq = (uint32_t)last->valuedouble;
-			q->reports = reports;
-			q->reported = reported;
 			cJSON_Delete(o);
 		}
 	}

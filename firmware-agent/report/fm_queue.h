@@ -30,9 +30,11 @@
 struct fm_queue;
 
 /* Opens the queue of state_dir (NULL: kept in memory only), reading what
- * an earlier run left. max_bytes: the bound (0: FM_QUEUE_DEFAULT_MAX). NULL
- * with err set when the file exists but is not ours (not JSON, wrong
- * shape) or cannot be read: refusing is better than overwriting a queue. */
+ * an earlier run left. max_bytes: the bound (0: FM_QUEUE_DEFAULT_MAX). A
+ * file there that is not ours (not JSON, wrong shape, another owner's,
+ * unreadable) is put aside (fm_state_quarantine: kept whole, state-corrupt)
+ * and the queue starts empty: the agent runs on rather than restarting in
+ * a loop. NULL with err set only when out of memory. */
 struct fm_queue *fm_queue_open(const char *state_dir, size_t max_bytes, char *err, size_t err_size);
 /* Frees and NULLs *q (every change is already on disk); accepts NULL. */
 void fm_queue_delete(struct fm_queue **q);

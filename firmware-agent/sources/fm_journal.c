@@ -207,13 +207,9 @@ static void load_last(struct fm_journal *jr, const cJSON *l)
 static void load_state(struct fm_journal *jr)
 {
 	int rc;
-	cJSON *o = fm_state_read_json(jr->state_dir, STATE_FILE, &rc);
-	if (!o) {
-		if (rc != -ENOENT)
-			fm_warn("journal: state in %s unreadable (%s): starting afresh", jr->state_dir,
-				strerror(-rc));
-		return;
-	}
+	cJSON *o = fm_state_load_json(jr->state_dir, STATE_FILE, &rc);
+	if (!o)
+		return; /* none, or put aside: as on a first start */
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cursor");
 	if (cJSON_IsString(c) && strlen(c->valuestring) < CURSOR_MAX &&
 	    fm_journal_parse_cursor(c->valuestring, &jr->pos)) {
@@ -224,7 +220,7 @@ static void load_state(struct fm_journal *jr)
 		load_last(jr, cJSON_GetObjectItemCaseSensitive(o, "last"));
 		jr->resumed = true;
 	} else {
-		fm_warn("journal: state in %s holds no cursor: starting afresh", jr->state_dir);
+		(void)fm_state_quarantine(jr->state_dir, STATE_FILE, "holds no journal cursor (truncated or damaged)");
 	}
 	cJSON_Delete(o);
 }

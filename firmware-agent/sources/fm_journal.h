@@ -23,7 +23,10 @@
  * it scanned.
  *
  * Where it starts without saved state: at since_us (realtime), or at the
- * start of the current boot when since_us is 0.
+ * start of the current boot when since_us is 0. A journal.state it cannot
+ * take (cut short, not its own: fm_state_load_json) is put aside and it
+ * starts the same way; lines read again are counted again, and raise only
+ * what falls inside the log rules' window (an hour), as on a first start.
  */
 #ifndef FM_JOURNAL_H
 #define FM_JOURNAL_H

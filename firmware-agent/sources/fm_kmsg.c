@@ -127,13 +127,15 @@ static void save_state(struct fm_kmsg *k)
 static void load_state(struct fm_kmsg *k)
 {
 	int rc;
-	cJSON *o = fm_state_read_json(k->state_dir, STATE_FILE, &rc);
+	cJSON *o = fm_state_load_json(k->state_dir, STATE_FILE, &rc);
 	if (!o)
-		return;
+		return; /* none, or put aside: as on a first start */
 	const cJSON *boot = cJSON_GetObjectItemCaseSensitive(o, "boot_id");
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
 	uint64_t sq;
-	if (cJSON_IsString(boot) && strcmp(boot->valuestring, k->boot_id) == 0 && fm_json_u64(seq, &sq)) {
+	if (!cJSON_IsString(boot) || !fm_json_u64(seq, &sq)) {
+		(void)fm_state_quarantine(k->state_dir, STATE_FILE, "holds no boot id and sequence number (truncated or damaged)");
+	} else if (strcmp(boot->valuestring, k->boot_id) == 0) {
 		k->have_seq = true;
 		k->last_seq = k->skip_to = sq;
 		if (!fm_json_u64(cJSON_GetObjectItemCaseSensitive(o, "records"), &k->records))

@@ -11,7 +11,8 @@
  * the facts kmsg.match (see fm_rules.h), the reader itself is kmsg.source
  * (id: the path). With a state dir the last sequence number and the match
  * counts are kept in kmsg.state, so a restart in the same boot resumes after
- * the last record it read.
+ * the last record it read. A kmsg.state it cannot take is put aside
+ * (fm_state_load_json) and it starts as without one: at the ring's end.
  */
 #ifndef FM_KMSG_H
 #define FM_KMSG_H

@@ -153,19 +153,6 @@ static cJSON *state_json(const char *name)
 	return o;
 }
 
-/* The active diagnosis of code in show's "diagnoses", or NULL. */
-static const cJSON *active(const cJSON *show, const char *code)
-{
-	const cJSON *d;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(show, "diagnoses"))
-	{
-		const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(d, "code"));
-		if (c && strcmp(c, code) == 0)
-			return d;
-	}
-	return NULL;
-}
-
 /* Whether a string of arr starts with prefix. */
 static bool starts(const cJSON *arr, const char *prefix)
 {
@@ -211,7 +198,7 @@ static void state_dir_full(void **st)
 	uint64_t raise_ms = fm_now_ms() - t0;
 	cJSON_Delete(j);
 	j = fmh_fnode_wait_history(&node, "faulta", "raise", 30000);
-	const cJSON *d = active(j, "state-unwritable");
+	const cJSON *d = fmh_show_active(j, "state-unwritable");
 	if (!d)
 		fail_msg("state-unwritable is not among the node's diagnoses");
 	/* The agent's summary whole (its log); the controller's (long strings
@@ -278,7 +265,7 @@ static void state_dir_full(void **st)
 	uint64_t resolve_ms = fm_now_ms() - f0;
 	assert_int_equal(fmh_history_count(j, "faultb", "resolve"), 1);
 	assert_int_equal(fmh_history_count(j, "state-unwritable", "raise"), 1);
-	assert_null(active(j, "state-unwritable"));
+	assert_null(fmh_show_active(j, "state-unwritable"));
 	fmh_history_ordered(j);
 	uint32_t ctl_q = (uint32_t)fmh_jnum(j, "last_seq");
 	cJSON_Delete(j);

@@ -136,6 +136,19 @@ int fmh_history_index(const cJSON *show, const char *key, const char *event)
 	return -1;
 }
 
+const cJSON *fmh_show_active(const cJSON *show, const char *key)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(show, "diagnoses"))
+	{
+		const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(d, "key"));
+		const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(d, "code"));
+		if ((k && strcmp(k, key) == 0) || (c && strcmp(c, key) == 0))
+			return d;
+	}
+	return NULL;
+}
+
 void fmh_history_ordered(const cJSON *show)
 {
 	double last = 0;

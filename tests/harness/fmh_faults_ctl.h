@@ -56,6 +56,10 @@ void fmh_history_ordered(const cJSON *show);
 /* The index in show's history of the row with key and event, -1 if none. */
 int fmh_history_index(const cJSON *show, const char *key, const char *event);
 
+/* The diagnosis in show's "diagnoses" (the active ones) whose key or code
+ * is key, or NULL. Borrowed from show. */
+const cJSON *fmh_show_active(const cJSON *show, const char *key);
+
 /* Fails the test unless each of the n (key or code, event) pairs of want is
  * in show's history exactly once, in want's order. */
 void fmh_history_once_in_order(const cJSON *show, const char *const want[][2], size_t n);

@@ -814,6 +814,47 @@ static void state_unwritable(void **state)
 	fm_facts_delete(&f);
 }
 
+/* A state file put aside at start: a warning keyed by the file's name,
+ * naming where it was kept; one per file; the fact gone (the kept file
+ * removed), nothing. */
+static void state_corrupt(void **state)
+{
+	(void)state;
+	struct fm_facts *f = fm_facts_new();
+	fmh_put_fact(f, "agent.state", "/var/lib/fleetmedic/uplink.json",
+	    "{\"state\":\"corrupt\",\"path\":\"/var/lib/fleetmedic\",\"file\":\"uplink.json\","
+	    "\"kept\":\"uplink.json.bad-20250101T000000Z\",\"reason\":\"is not JSON (truncated or damaged)\",\"at\":1735689600}");
+	fmh_put_fact(f, "agent.state", "/var/lib/fleetmedic/journal.state",
+	    "{\"state\":\"corrupt\",\"path\":\"/var/lib/fleetmedic\",\"file\":\"journal.state\","
+	    "\"kept\":\"\",\"reason\":\"holds no journal cursor (truncated or damaged)\",\"at\":1735689600}");
+	cJSON *d = fm_diagnose(f, NOW);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	const cJSON *s = NULL, *x;
+	cJSON_ArrayForEach(x, d)
+	{
+		assert_string_equal(cJSON_GetObjectItem(x, "code")->valuestring, "state-corrupt");
+		assert_string_equal(cJSON_GetObjectItem(x, "severity")->valuestring, "warning");
+		if (strcmp(cJSON_GetObjectItem(x, "key")->valuestring, "uplink.json") == 0)
+			s = x;
+	}
+	assert_non_null(s);
+	assert_string_equal(cJSON_GetObjectItem(s, "summary")->valuestring,
+			    "the agent's state file /var/lib/fleetmedic/uplink.json is not JSON (truncated or damaged): kept aside as uplink.json.bad-20250101T000000Z, the agent started from a clean state");
+	assert_true(has_evidence(s, "agent.state"));
+	assert_true(lists(s, "remedy", "ls -ln /var/lib/fleetmedic/uplink.json.bad-*"));
+	assert_true(lists(s, "remedy", "rm /var/lib/fleetmedic/uplink.json.bad-20250101T000000Z once looked at (this diagnosis resolves then)"));
+	const cJSON *j = diag(d, "state-corrupt");
+	assert_non_null(j);
+	cJSON_Delete(d);
+
+	fm_facts_remove(f, "agent.state", "/var/lib/fleetmedic/uplink.json");
+	fm_facts_remove(f, "agent.state", "/var/lib/fleetmedic/journal.state");
+	d = fm_diagnose(f, NOW);
+	assert_null(diag(d, "state-corrupt"));
+	cJSON_Delete(d);
+	fm_facts_delete(&f);
+}
+
 static cJSON *one(const char *code, const char *key)
 {
 	char buf[256];
@@ -1028,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(incident_2_data_root_elsewhere),
 		cmocka_unit_test(runtime_down),
 		cmocka_unit_test(state_unwritable),
+		cmocka_unit_test(state_corrupt),
 		cmocka_unit_test(track_holds_and_resolves_once),
 		cmocka_unit_test(track_same_millisecond),
 		cmocka_unit_test(track_symptom_folds_into_cause_at_once),

@@ -266,18 +266,40 @@ static void floor_and_reported(void **state)
 	fm_queue_delete(&q);
 }
 
+/* A queue file this agent did not write (garbage, or JSON of another
+ * shape): put aside, the queue starts empty and is written anew. */
 static void not_our_file(void **state)
 {
 	(void)state;
 	char d[256], err[256];
+	struct fm_state_bad b;
 	dir(d, sizeof(d));
 	assert_int_equal(fm_state_write(d, "uplink.json", "not json", 8), 0);
-	assert_null(fm_queue_open(d, 0, err, sizeof(err)));
-	assert_non_null(strstr(err, "uplink.json"));
+	struct fm_queue *q = fm_queue_open(d, 0, err, sizeof(err));
+	assert_non_null(q);
+	assert_int_equal(fm_queue_count(q), 0);
+	assert_int_equal(fm_queue_last_seq(q), 0);
+	fm_queue_delete(&q);
+	size_t i = 0;
+	while (fm_state_bad_at(i, &b) && strcmp(b.dir, d) != 0)
+		i++;
+	assert_string_equal(b.dir, d);
+	assert_string_equal(b.name, "uplink.json");
+	assert_non_null(strstr(b.why, "not JSON"));
+
 	const char *bad = "{\"last_q\":1,\"reports\":[{\"t\":1,\"items\":[7]}],\"reported\":[]}";
 	assert_int_equal(fm_state_write(d, "uplink.json", bad, strlen(bad)), 0);
-	assert_null(fm_queue_open(d, 0, err, sizeof(err)));
-	assert_non_null(strstr(err, "shape"));
+	q = fm_queue_open(d, 0, err, sizeof(err));
+	assert_non_null(q);
+	assert_int_equal(fm_queue_count(q), 0);
+	assert_true(fm_state_bad_at(i, &b));
+	assert_non_null(strstr(b.why, "shape"));
+	/* the next push writes a queue of the agent's own */
+	assert_int_equal(fm_queue_push(q, items1(raised("x", "1", 3, "m")), 1), 0);
+	fm_queue_delete(&q);
+	q = fm_queue_open(d, 0, err, sizeof(err));
+	assert_int_equal(fm_queue_count(q), 1);
+	fm_queue_delete(&q);
 }
 
 int main(void)
