@@ -23,6 +23,7 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_controller.h"
+#include "fmh_faults_ctl.h"
 #include "fmh_uplink.h"
 
 #include <errno.h>
@@ -63,25 +64,11 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* How many times needle is in the file at path. */
-static int count_log(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char line[4096];
-	int n = 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* Waits (at most ms) until needle is in the log at least n times. */
 static void wait_count(const char *path, const char *needle, int n, int ms)
 {
 	uint64_t t0 = fm_now_ms();
-	while (count_log(path, needle) < n) {
+	while (fmh_log_count(path, needle) < n) {
 		if (fm_now_ms() - t0 > (uint64_t)ms) {
 			fmh_print_tail(path);
 			fail_msg("'%s' not %d times in %s within %d ms", needle, n, path, ms);
@@ -198,7 +185,7 @@ static void test_enroll_revoke_rotate(void **st)
 	wait_count(ctl.log, needle, 1, 15000);
 
 	/* revoke NODE1: its session closes right after the reload */
-	int reloads = count_log(ctl.log, "reloaded:");
+	int reloads = fmh_log_count(ctl.log, "reloaded:");
 	const char *rv[] = {"revoke", NODE1, "--keys", ctl.keys, NULL};
 	uint64_t t0 = fm_now_ms();
 	assert_int_equal(controller(rv, out, sizeof(out)), 0);
@@ -209,7 +196,7 @@ static void test_enroll_revoke_rotate(void **st)
 		      (unsigned long long)closed_ms);
 	/* the close is the reload's doing, in the same pass: its line says so */
 	wait_count(ctl.log, "1 session closed", 1, 1000);
-	assert_int_equal(count_log(ctl.log, "reloaded:"), reloads + 1);
+	assert_int_equal(fmh_log_count(ctl.log, "reloaded:"), reloads + 1);
 	/* its next handshake is refused */
 	snprintf(needle, sizeof(needle), "unknown PSK identity '%s'", NODE1);
 	wait_count(ctl.log, needle, 1, 15000);
@@ -223,9 +210,9 @@ static void test_enroll_revoke_rotate(void **st)
 		usleep(100000);
 	}
 	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
-	assert_int_equal(count_log(ctl.log, needle), 1);
+	assert_int_equal(fmh_log_count(ctl.log, needle), 1);
 	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE2);
-	assert_int_equal(count_log(ctl.log, needle), 0);
+	assert_int_equal(fmh_log_count(ctl.log, needle), 0);
 
 	int status;
 	/* rotate NODE2: its session goes on with the old key */
@@ -241,20 +228,20 @@ static void test_enroll_revoke_rotate(void **st)
 	/* NODE2's session is not closed by the rotation (nor later, until
 	 * it has handshaken with the new key) */
 	snprintf(needle, sizeof(needle), "node %s: DTLS session with", NODE2);
-	assert_int_equal(count_log(ctl.log, needle), 0);
+	assert_int_equal(fmh_log_count(ctl.log, needle), 0);
 	/* the node restarts still holding its old key: the new one is offered
 	 * first and fails once, then the old one works, and is remembered:
 	 * after serve restarts it is offered first (no failure) */
-	int wrong = count_log(ctl.log, "wrong key, or not our protocol");
+	int wrong = fmh_log_count(ctl.log, "wrong key, or not our protocol");
 	assert_int_equal(fmh_stop(b.pid), 0);
 	agent_start(&b, "agent-restarted.log");
 	snprintf(needle, sizeof(needle), "as '%s'", NODE2);
 	wait_count(ctl.log, needle, 2, 30000);
-	assert_int_equal(count_log(ctl.log, "wrong key, or not our protocol"), wrong + 1);
+	assert_int_equal(fmh_log_count(ctl.log, "wrong key, or not our protocol"), wrong + 1);
 	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
 	assert_int_equal(fmh_controller_restart(&ctl, "serve-rotating.log"), 0);
 	wait_count(ctl.log, needle, 1, 30000);
-	assert_int_equal(count_log(ctl.log, "wrong key, or not our protocol"), 0);
+	assert_int_equal(fmh_log_count(ctl.log, "wrong key, or not our protocol"), 0);
 
 	/* the node gets its new key (its psk file) and SIGHUP */
 	char new_psk[PATH_MAX + 32];
@@ -279,7 +266,7 @@ static void test_enroll_revoke_rotate(void **st)
 		 stale.dir, b.conf, stale.dir, old_psk, stale.dir, stale.dir);
 	assert_int_equal(fmh_run(cp, out, sizeof(out), &status, 5000), 0);
 	assert_int_equal(status, 0);
-	int failures = count_log(ctl.log, "wrong key, or not our protocol");
+	int failures = fmh_log_count(ctl.log, "wrong key, or not our protocol");
 	agent_start(&stale, "agent.log");
 	wait_count(ctl.log, "wrong key, or not our protocol", failures + 1, 15000);
 	assert_int_equal(fmh_stop(stale.pid), 0);
@@ -307,7 +294,7 @@ static void test_enroll_revoke_rotate(void **st)
 	wait_count(ctl.log, "the keys in use stay", 1, 10000);
 	assert_int_equal(kill(ctl.pid, SIGHUP), 0);
 	wait_count(ctl.log, "keys (SIGHUP): the file still does not load", 1, 10000);
-	assert_int_equal(count_log(ctl.log, "the keys in use stay"), 1);
+	assert_int_equal(fmh_log_count(ctl.log, "the keys in use stay"), 1);
 	/* enroll and revoke do not edit a file that does not load */
 	const char *rv2[] = {"revoke", NODE2, "--keys", ctl.keys, NULL};
 	assert_int_equal(controller(rv2, out, sizeof(out)), 2);
@@ -410,7 +397,7 @@ static void test_resync(void **st)
 		 n.name, n.name);
 	sql(ctl.db, cmd);
 	snprintf(needle, sizeof(needle), "node %s: resync:", n.name);
-	int before = count_log(ctl.log, needle);
+	int before = fmh_log_count(ctl.log, needle);
 	wait_set(n.name, want, 10000);
 	wait_count(ctl.log, needle, before + 1, 5000);
 	cJSON *j = show(n.name);
@@ -461,7 +448,7 @@ static void test_rotation_under_load(void **st)
 	char rot[PATH_MAX + 16], server[64];
 	int status;
 	/* the simulated agents' keys, added while serve runs */
-	int reloads = count_log(ctl.log, "reloaded:");
+	int reloads = fmh_log_count(ctl.log, "reloaded:");
 	snprintf(cmd, sizeof(cmd), "%s keys 100 | grep -v '^#' >> %s", load, ctl.keys);
 	const char *sh[] = {"sh", "-c", cmd, NULL};
 	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
@@ -500,7 +487,7 @@ static void test_rotation_under_load(void **st)
 
 	/* the run ends by itself: every node's acknowledged count written */
 	uint64_t t0 = fm_now_ms();
-	while (count_log(acked, "load-") < 100) {
+	while (fmh_log_count(acked, "load-") < 100) {
 		if (fm_now_ms() - t0 > 60000) {
 			fmh_print_tail(log);
 			fail_msg("coap_load did not finish");
