@@ -437,6 +437,28 @@ static long log_value(const char *path, const char *prefix, const char *key)
 	return v;
 }
 
+/* Waits (at most ms) until pid (ours, not reaped) has exited by itself:
+ * /proc says it is a zombie. */
+static void wait_exited(pid_t pid, int ms)
+{
+	char path[64], stat[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	uint64_t t0 = fm_now_ms();
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		stat[n] = '\0';
+		const char *close = strrchr(stat, ')');
+		if (!f || (close && close[1] == ' ' && close[2] == 'Z'))
+			return;
+		if (fm_now_ms() - t0 > (uint64_t)ms)
+			fail_msg("pid %d did not exit within %d ms", (int)pid, ms);
+		usleep(50000);
+	}
+}
+
 /* Keys changing under load: 100 simulated agents (bench/coap_load) report
  * back to back while one is rotated and another revoked. */
 static void test_rotation_under_load(void **st)
@@ -494,6 +516,7 @@ static void test_rotation_under_load(void **st)
 		}
 		usleep(100000);
 	}
+	wait_exited(pid, 60000);
 	assert_int_equal(fmh_stop_status(pid, &status), 0);
 	if (status != 0) {
 		fmh_print_tail(log);
