@@ -174,6 +174,8 @@ static char *metrics(struct fc_http *h)
 		{"dtls_handshakes", "DTLS sessions that made a request.", c.handshakes},
 		{"dtls_handshake_failures", "DTLS handshakes refused (unknown identity, wrong key).", c.handshake_failures},
 		{"triage_requests", "Triage requests taken.", c.triage_requests},
+		{"resyncs", "Nodes asked for their whole raised set (their heartbeat's hash differed).", c.resyncs},
+		{"sessions_closed", "DTLS sessions closed for a revoked or replaced key.", c.sessions_closed},
 		{"store_errors", "Agent requests the store could not take (answered 5.00).", c.store_errors},
 		{"http_requests", "HTTP requests served.", h->requests},
 		{"http_unauthorized", "HTTP requests refused for their token.", h->unauthorized},

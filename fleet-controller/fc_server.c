@@ -203,6 +203,7 @@ static void close_session(struct fc_server *s, coap_session_t *session, const ch
 {
 	char who[80];
 	fm_notice("node %s: DTLS session with %s closed: %s", node, peer(session, who, sizeof(who)), why);
+	s->c.sessions_closed++;
 	if (s->relay)
 		fc_relay_forget(s->relay, node, session);
 	untrack(s, session);
@@ -534,6 +535,8 @@ static void resync(struct fc_server *s, const char *node, const struct fc_hb *hb
 	r->at = now;
 	if (fc_relay_submit(s->relay, &req, resync_done, r) < 0)
 		r->busy = false;
+	else
+		s->c.resyncs++;
 }
 
 static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
@@ -822,7 +825,8 @@ fail:
 void fc_server_counters(const struct fc_server *s, struct fc_server_counters *out)
 {
 	*out = s->c;
-	out->triage_requests = fc_relay_requests(s->relay);
+	/* the relay counts the resyncs' requests too: they are not triage */
+	out->triage_requests = fc_relay_requests(s->relay) - s->c.resyncs;
 }
 
 void fc_server_delete(struct fc_server **ps)

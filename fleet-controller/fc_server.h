@@ -79,7 +79,9 @@ struct fc_server_counters {
 	uint64_t refused;	     /* 4.xx answers: malformed, unknown node */
 	uint64_t handshakes;	     /* DTLS sessions that made a request */
 	uint64_t handshake_failures; /* wrong key, unknown identity */
-	uint64_t triage_requests;    /* taken from the control socket */
+	uint64_t triage_requests;    /* taken from the control socket or HTTP */
+	uint64_t resyncs;	     /* GET /diag asked for a set that differed */
+	uint64_t sessions_closed;    /* for a revoked or replaced key */
 	uint64_t store_errors;	     /* 5.00 answers */
 };
 void fc_server_counters(const struct fc_server *s, struct fc_server_counters *out);
