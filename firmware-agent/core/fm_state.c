@@ -104,7 +104,10 @@ int fm_state_dir_usable(const char *dir)
 }
 
 /* The write itself, once the arguments are checked: path and tmp in dir. */
-static int write_atomic(const char *dir, const char *path, const char *tmp, const void *data, size_t len)
+/* keep_owner: the file keeps the owner and group of what it replaces
+ * (else the writer's). */
+static int write_atomic(const char *dir, const char *path, const char *tmp, const void *data, size_t len,
+			bool keep_owner)
 {
 	int rc;
 
@@ -115,6 +118,9 @@ static int write_atomic(const char *dir, const char *path, const char *tmp, cons
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, data, len);
+	struct stat old;
+	if (rc == 0 && keep_owner && stat(path, &old) == 0 && fchown(fd, old.st_uid, old.st_gid) < 0)
+		rc = -errno;
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -152,7 +158,7 @@ int fm_state_write(const char *dir, const char *name, const void *data, size_t l
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	return note(dir, name, write_atomic(dir, path, tmp, data, len));
+	return note(dir, name, write_atomic(dir, path, tmp, data, len, false));
 }
 
 int fm_file_replace(const char *dir, const char *name, const void *data, size_t len)
@@ -164,7 +170,7 @@ int fm_file_replace(const char *dir, const char *name, const void *data, size_t 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	return write_atomic(dir, path, tmp, data, len);
+	return write_atomic(dir, path, tmp, data, len, true);
 }
 
 int fm_state_read(const char *dir, const char *name, char *buf, size_t size, size_t *len)

@@ -27,7 +27,9 @@ int fm_state_write(const char *dir, const char *name, const void *data, size_t l
 
 /* The same atomic replacement of dir/name, with no size bound and not
  * counted in fm_state_status (the controller's key store: enroll, revoke).
- * The file is created 0600 (its owner's alone). 0, -EINVAL or -errno. */
+ * The file is made 0600, with the owner and group of the file it replaces
+ * (a key store a service user reads stays readable to it). 0, -EINVAL or
+ * -errno. */
 int fm_file_replace(const char *dir, const char *name, const void *data, size_t len);
 
 /* Reads dir/name into buf (NUL-terminated; *len excludes the NUL). 0,

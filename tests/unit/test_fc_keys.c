@@ -230,6 +230,14 @@ static void test_edit(void **state)
 	write_keys("pi-1 zz\n", 0600);
 	assert_int_equal(fc_keys_edit(path, "pi-3", FC_KEYS_ADD, k1, 16, &errs), -EINVAL);
 	assert_string_equal(text(), "pi-1 zz\n");
+	/* a store a service user owns stays its own */
+	write_keys("pi-1 " KEY16 "\n", 0600);
+	assert_int_equal(chown(path, 4242, 4243), 0);
+	assert_int_equal(fc_keys_edit(path, "pi-3", FC_KEYS_ADD, k1, 16, &errs), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_uid, 4242);
+	assert_int_equal(sb.st_gid, 4243);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	write_keys("pi-1 " KEY16 "\n", 0644);
 	assert_int_equal(fc_keys_edit(path, "pi-3", FC_KEYS_ADD, k1, 16, &errs), -EPERM);
 	fm_buf_free(&errs);
