@@ -322,6 +322,64 @@ static void test_absorbed_and_board(void **state)
 	fc_store_delete(&s);
 }
 
+/* Resync (issue 25): the node's whole set replaces what the store holds,
+ * each difference a "resync:" history line; a heartbeat's hash is the
+ * rows', and a bare heartbeat's what the last with a payload said. */
+static void test_resync(void **state)
+{
+	(void)state;
+	struct fc_store *s;
+	char why[160], hash[9];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	store(s, "r1", "{\"q\":1,\"d\":[" RAISE_A "," RAISE_B "]}", 1000, FC_STORE_STORED, 0);
+	struct fc_hb hb = {.q = 1, .n = 2, .w = 3, .i = 60}, said;
+	bool back;
+	assert_int_equal(fc_store_heartbeat(s, "r1", &hb, false, 1001, &back, hash), 0);
+	snprintf(hb.h, sizeof(hb.h), "%s", hash);
+	assert_int_equal(fc_store_heartbeat(s, "r1", &hb, false, 1002, &back, hash), 0);
+	assert_int_equal(fc_store_node_said(s, "r1", &said), 0);
+	assert_int_equal(said.q, 1);
+	assert_string_equal(said.h, hash);
+	assert_int_equal(fc_store_node_said(s, "nobody", &said), -ENOENT);
+	/* the node now raises B changed and C, not A */
+	struct fc_report r;
+	decode("{\"q\":9,\"d\":[{\"c\":\"clock-unsynced\",\"s\":3,\"k\":\"\",\"m\":\"no NTP for a day\"},"
+	       "{\"c\":\"fs-readonly\",\"s\":3,\"k\":\"/\",\"m\":\"read-only\"}]}",
+	       &r);
+	unsigned raised, resolved;
+	char after[9];
+	assert_int_equal(fc_store_resync(s, "r1", r.d, r.nd, 1003, &raised, &resolved, after), 0);
+	assert_int_equal(raised, 2);
+	assert_int_equal(resolved, 1);
+	/* the same set again changes nothing */
+	assert_int_equal(fc_store_resync(s, "r1", r.d, r.nd, 1004, &raised, &resolved, hash), 0);
+	assert_int_equal(raised, 0);
+	assert_int_equal(resolved, 0);
+	assert_string_equal(hash, after);
+	/* the heartbeat's hash is the rows' */
+	assert_int_equal(fc_store_heartbeat(s, "r1", &(struct fc_hb){.bare = true}, false, 1005, &back, hash), 0);
+	assert_string_equal(hash, after);
+	assert_int_equal(fc_store_resync(s, "unknown", r.d, r.nd, 1006, &raised, &resolved, hash), -EIO);
+	fc_wire_report_free(&r);
+	int rc;
+	cJSON *show = fc_store_show(s, "r1", 50, 1007, &rc);
+	assert_non_null(show);
+	assert_int_equal(cJSON_GetArraySize(field(show, "diagnoses")), 2);
+	int resync_lines = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, field(show, "history"))
+	{
+		const cJSON *detail = cJSON_GetObjectItem(h, "detail");
+		if (cJSON_IsString(detail) && strncmp(detail->valuestring, "resync: ", 8) == 0)
+			resync_lines++;
+	}
+	assert_int_equal(resync_lines, 3);
+	/* the node's seq stays its last report's */
+	assert_int_equal((int)field(show, "last_seq")->valuedouble, 1);
+	cJSON_Delete(show);
+	fc_store_delete(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +387,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
