@@ -1,0 +1,111 @@
+#include "fc_retain.h"
+
+#include "fc_store.h"
+#include "fm_log.h"
+#include "fm_loop.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct fc_retain {
+	struct fm_timer tick;
+	struct fc_store *store;
+	int64_t retain_s, forget_s;
+	int batch, batches;
+	struct fc_retain_counters c;
+	uint64_t run;	/* lines pruned since the backlog began */
+	bool failing;	/* complain once, and once when it works again */
+};
+
+static void on_forgotten(const char *node, int64_t silent_s, void *arg)
+{
+	struct fc_retain *r = arg;
+	r->c.forgotten++;
+	fm_notice("node %s forgotten: silent for %lld days (--forget); its history stays until --retain",
+		  node, (long long)(silent_s / 86400));
+}
+
+static void failed(struct fc_retain *r, const char *what)
+{
+	r->c.errors++;
+	if (!r->failing)
+		fm_warn("retention: cannot %s (the store said why); trying again every tick", what);
+	r->failing = true;
+}
+
+static void on_tick(struct fm_timer *t)
+{
+	struct fc_retain *r = container_of(t, struct fc_retain, tick);
+	int64_t now = (int64_t)time(NULL);
+	bool ok = true;
+	if (r->forget_s &&
+	    fc_store_forget(r->store, now, now - r->forget_s, FC_RETAIN_FORGET_MAX, on_forgotten, r) < 0) {
+		failed(r, "drop silent nodes");
+		ok = false;
+	}
+	if (!r->retain_s)
+		goto out;
+	int n = r->batch;
+	for (int i = 0; i < r->batches && n == r->batch; i++) {
+		if ((n = fc_store_prune(r->store, now - r->retain_s, r->batch)) < 0) {
+			failed(r, "prune history");
+			ok = false;
+			break;
+		}
+		r->c.pruned += (uint64_t)n;
+		r->run += (uint64_t)n;
+	}
+	/* a backlog drained (or the lines of one tick) */
+	if (n >= 0 && n < r->batch && r->run) {
+		fm_info("retention: %llu history lines older than %lld days pruned", (unsigned long long)r->run,
+			(long long)(r->retain_s / 86400));
+		r->run = 0;
+	}
+out:
+	if (ok && r->failing) {
+		fm_notice("retention: works again");
+		r->failing = false;
+	}
+}
+
+struct fc_retain *fc_retain_new(struct fm_loop *loop, const struct fc_retain_conf *conf, char *why,
+				size_t why_size)
+{
+	struct fc_retain *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	r->tick = (struct fm_timer)FM_TIMER_INIT;
+	r->store = conf->store;
+	r->retain_s = conf->retain_s;
+	r->forget_s = conf->forget_s;
+	r->batch = conf->batch > 0 ? conf->batch : FC_RETAIN_BATCH;
+	r->batches = conf->batches > 0 ? conf->batches : FC_RETAIN_BATCHES;
+	unsigned every = conf->tick_ms ? conf->tick_ms : 1000;
+	int rc;
+	if ((rc = fm_timer_init(loop, &r->tick, on_tick)) < 0 || (rc = fm_timer_arm(&r->tick, every, every)) < 0) {
+		snprintf(why, why_size, "retention: cannot arm its timer: %s", strerror(-rc));
+		fc_retain_delete(&r);
+		return NULL;
+	}
+	return r;
+}
+
+void fc_retain_delete(struct fc_retain **pr)
+{
+	if (!pr || !*pr)
+		return;
+	fm_timer_close(&(*pr)->tick);
+	free(*pr);
+	*pr = NULL;
+}
+
+void fc_retain_counters(const struct fc_retain *r, struct fc_retain_counters *out)
+{
+	*out = r->c;
+}

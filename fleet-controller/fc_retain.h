@@ -1,0 +1,46 @@
+/* fc_retain: serve's retention (issue 25), a timer of its own on serve's
+ * loop. Each tick (once a second) drops the nodes silent for longer than
+ * --forget (fc_store_forget, logged once each), then prunes history lines
+ * older than --retain in a few batches of a few hundred rows, each batch
+ * its own short transaction (fc_store_prune): a backlog (a year-old store
+ * given --retain 90d) drains over many ticks, and a report waits at most
+ * one batch. The raised set is never pruned.
+ */
+#ifndef FC_RETAIN_H
+#define FC_RETAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_RETAIN_DEFAULT_S (90 * 86400) /* --retain's default */
+#define FC_RETAIN_BATCH 500		 /* history rows per transaction */
+#define FC_RETAIN_BATCHES 4		 /* transactions per tick at most */
+#define FC_RETAIN_FORGET_MAX 16		 /* nodes dropped per tick at most */
+
+struct fm_loop;
+struct fc_store;
+struct fc_retain;
+
+struct fc_retain_conf {
+	struct fc_store *store;
+	int64_t retain_s; /* history older than this goes; 0: kept forever */
+	int64_t forget_s; /* a node silent longer than this goes; 0: never */
+	unsigned tick_ms; /* 0: 1000 */
+	int batch;	  /* 0: FC_RETAIN_BATCH */
+	int batches;	  /* 0: FC_RETAIN_BATCHES */
+};
+
+struct fc_retain_counters {
+	uint64_t pruned;    /* history lines deleted */
+	uint64_t forgotten; /* nodes dropped */
+	uint64_t errors;    /* batches that failed (the store logs why) */
+};
+
+/* Arms the timer on loop. Borrows loop and store until fc_retain_delete.
+ * NULL with why filled. */
+struct fc_retain *fc_retain_new(struct fm_loop *loop, const struct fc_retain_conf *conf, char *why,
+				size_t why_size);
+void fc_retain_delete(struct fc_retain **r);
+void fc_retain_counters(const struct fc_retain *r, struct fc_retain_counters *out);
+
+#endif
