@@ -240,6 +240,8 @@ static void test_open(void **state)
 	assert_string_equal(field(d, "code")->valuestring, "clock-unsynced");
 	assert_string_equal(field(d, "component")->valuestring, "");
 	assert_int_equal(cJSON_GetArraySize(field(d, "links")), 0);
+	/* its history came through the rebuild of version 3 */
+	assert_int_equal(count_events(show, "raise"), 1);
 	cJSON_Delete(show);
 	fc_store_delete(&s);
 	/* a newer schema is refused, not misread */
@@ -321,6 +323,158 @@ static void test_absorbed_and_board(void **state)
 	fc_store_delete(&s);
 }
 
+/* Counts rows of one table of the store with a where clause (the test
+ * reads the file directly: fc_store has no count of history). */
+static int count_rows(const char *sql_where)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", sql_where);
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+#define DAY 86400
+
+/* Retention: lines older than the limit go, newer stay; a diagnosis still
+ * raised (and its raise line) stays whatever its age; a batch deletes at
+ * most its limit, and a short one says nothing older is left. */
+static void test_prune(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int64_t t0 = 1000 * DAY;
+	/* day 0: B raised on old-1 and stays raised; A raised and resolved */
+	store(s, "old-1", "{\"q\":1,\"d\":[" RAISE_B "," RAISE_A "]}", t0, FC_STORE_STORED, 0);
+	store(s, "old-1", "{\"q\":2,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}", t0 + 60,
+	      FC_STORE_STORED, 0);
+	/* 1,200 more old lines: A raised and resolved 600 times on node n */
+	for (int i = 0; i < 600; i++) {
+		char json[512];
+		snprintf(json, sizeof(json), "{\"q\":%d,\"d\":[" RAISE_A "]}", 2 * i + 1);
+		store(s, "n", json, t0 + 100 + i, FC_STORE_STORED, 0);
+		snprintf(json, sizeof(json), "{\"q\":%d,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}",
+			 2 * i + 2);
+		store(s, "n", json, t0 + 100 + i, FC_STORE_STORED, 0);
+	}
+	/* day 100: recent lines */
+	store(s, "n", "{\"q\":1201,\"d\":[" RAISE_A "]}", t0 + 100 * DAY, FC_STORE_STORED, 0);
+	store(s, "old-1", "{\"q\":3,\"d\":[{\"c\":\"clock-unsynced\",\"s\":3,\"k\":\"\",\"m\":\"worse\"}]}",
+	      t0 + 100 * DAY, FC_STORE_STORED, 0);
+	assert_int_equal(count_rows("history"), 3 + 1200 + 2);
+
+	/* keep 90 days at day 100: every line of day 0 but B's raise */
+	int64_t before = t0 + 10 * DAY;
+	assert_int_equal(fc_store_prune(s, before, 500), 500);
+	assert_int_equal(count_rows("history"), 1205 - 500);
+	assert_int_equal(fc_store_prune(s, before, 500), 500);
+	/* 203 old lines were left, one of them kept */
+	assert_int_equal(fc_store_prune(s, before, 500), 202);
+	assert_int_equal(fc_store_prune(s, before, 500), 0);
+	assert_int_equal(count_rows("history"), 3);
+	assert_int_equal(count_rows("history WHERE at < 1000 * 86400 + 10 * 86400"), 1);
+	assert_int_equal(count_rows("history WHERE event = 'raise' AND code = 'clock-unsynced' AND at = 1000 * 86400"), 1);
+
+	/* the raised set whatever its age: B (day 0, changed on day 100) and A */
+	int rc;
+	cJSON *show = fc_store_show(s, "old-1", 20, t0 + 100 * DAY, &rc);
+	assert_non_null(show);
+	assert_int_equal(cJSON_GetArraySize(field(show, "diagnoses")), 1);
+	const cJSON *d = cJSON_GetArrayItem(field(show, "diagnoses"), 0);
+	assert_string_equal(field(d, "code")->valuestring, "clock-unsynced");
+	assert_int_equal(field(d, "raised_at")->valuedouble, (double)t0);
+	assert_int_equal(count_events(show, "raise"), 1);
+	assert_int_equal(count_events(show, "change"), 1);
+	assert_int_equal(cJSON_GetArraySize(field(show, "history")), 2);
+	cJSON_Delete(show);
+	show = fc_store_show(s, "n", 20, t0 + 100 * DAY, &rc);
+	assert_int_equal(cJSON_GetArraySize(field(show, "diagnoses")), 1);
+	assert_int_equal(cJSON_GetArraySize(field(show, "history")), 1);
+	cJSON_Delete(show);
+
+	/* once B is resolved its old raise line goes too; new lines go on
+	 * with ids above the old ones */
+	store(s, "old-1", "{\"q\":4,\"r\":[[\"clock-unsynced\",\"\"]]}", t0 + 101 * DAY, FC_STORE_STORED, 0);
+	assert_int_equal(fc_store_prune(s, t0 + 11 * DAY, 500), 1);
+	assert_int_equal(count_rows("history WHERE at < 1000 * 86400 + 11 * 86400"), 0);
+	assert_int_equal(count_rows("history WHERE id > 1205"), 1);
+	/* the lines of the last 90 days all stay */
+	assert_int_equal(fc_store_prune(s, t0 + 100 * DAY, 500), 0);
+	assert_int_equal(count_rows("history"), 3);
+	fc_store_delete(&s);
+}
+
+static void on_forgotten(const char *node, int64_t silent, void *arg)
+{
+	int *calls = arg;
+	assert_string_equal(node, "gone");
+	assert_int_equal(silent, 31 * DAY);
+	(*calls)++;
+}
+
+/* --forget: a node silent for longer is dropped with its raised set, its
+ * history stays with a "forgotten" line; a node heard from is not; one
+ * that speaks again starts anew, its old lines still there. */
+static void test_forget(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256], hash[9];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int64_t t0 = 1000 * DAY;
+	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_A "," RAISE_B "]}", t0, FC_STORE_STORED, 0);
+	store(s, "here", "{\"q\":1,\"d\":[" RAISE_B "]}", t0, FC_STORE_STORED, 0);
+	struct fc_hb hb = {.q = 1, .n = 1, .w = 2, .h = "811c9dc5", .i = 120};
+	bool back;
+	assert_int_equal(fc_store_heartbeat(s, "here", &hb, false, t0 + 29 * DAY, &back, hash), 0);
+	int calls = 0;
+	int64_t now = t0 + 31 * DAY;
+	/* silent for 31 days; --forget 30d */
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 16, on_forgotten, &calls), 1);
+	assert_int_equal(calls, 1);
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 16, on_forgotten, &calls), 0);
+	assert_int_equal(calls, 1);
+	int rc;
+	assert_null(fc_store_show(s, "gone", 20, now, &rc));
+	assert_int_equal(rc, -ENOENT);
+	assert_int_equal(count_rows("diagnoses WHERE node = 'gone'"), 0);
+	assert_int_equal(count_rows("history WHERE node = 'gone' AND event = 'forgotten'"
+				    " AND detail = 'forgotten after 31 days silent'"),
+			 1);
+	assert_int_equal(count_rows("history WHERE node = 'gone' AND event = 'raise'"), 2);
+	cJSON *nodes = fc_store_nodes(s, now);
+	assert_int_equal(cJSON_GetArraySize(nodes), 1);
+	assert_string_equal(field(cJSON_GetArrayItem(nodes, 0), "node")->valuestring, "here");
+	cJSON_Delete(nodes);
+	/* back: a new node, with its old lines and the forgotten one */
+	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_B "]}", now + 1, FC_STORE_STORED, 0);
+	cJSON *show = fc_store_show(s, "gone", 20, now + 1, &rc);
+	assert_non_null(show);
+	assert_int_equal(field(show, "first_seen")->valuedouble, (double)(now + 1));
+	assert_int_equal(count_events(show, "forgotten"), 1);
+	assert_int_equal(count_events(show, "raise"), 3);
+	cJSON_Delete(show);
+	/* a batch of at most limit nodes, the longest silent first */
+	for (int i = 0; i < 5; i++) {
+		char node[16];
+		snprintf(node, sizeof(node), "x%d", i);
+		assert_int_equal(fc_store_heartbeat(s, node, &hb, false, t0 + i, &back, hash), 0);
+	}
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 2, NULL, NULL), 2);
+	assert_int_equal(count_rows("nodes WHERE name IN ('x0', 'x1')"), 0);
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 16, NULL, NULL), 3);
+	assert_int_equal(count_rows("nodes"), 2);
+	fc_store_delete(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +482,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
