@@ -16,22 +16,19 @@ struct fc_retain {
 	struct fc_store *store;
 	int64_t retain_s, forget_s;
 	int batch, batches;
-	struct fc_retain_counters c;
 	uint64_t run;	/* lines pruned since the backlog began */
 	bool failing;	/* complain once, and once when it works again */
 };
 
 static void on_forgotten(const char *node, int64_t silent_s, void *arg)
 {
-	struct fc_retain *r = arg;
-	r->c.forgotten++;
+	(void)arg;
 	fm_notice("node %s forgotten: silent for %lld days (--forget); its history stays until --retain",
 		  node, (long long)(silent_s / 86400));
 }
 
 static void failed(struct fc_retain *r, const char *what)
 {
-	r->c.errors++;
 	if (!r->failing)
 		fm_warn("retention: cannot %s (the store said why); trying again every tick", what);
 	r->failing = true;
@@ -43,7 +40,7 @@ static void on_tick(struct fm_timer *t)
 	int64_t now = (int64_t)time(NULL);
 	bool ok = true;
 	if (r->forget_s &&
-	    fc_store_forget(r->store, now, now - r->forget_s, FC_RETAIN_FORGET_MAX, on_forgotten, r) < 0) {
+	    fc_store_forget(r->store, now, now - r->forget_s, FC_RETAIN_FORGET_MAX, on_forgotten, NULL) < 0) {
 		failed(r, "drop silent nodes");
 		ok = false;
 	}
@@ -56,7 +53,6 @@ static void on_tick(struct fm_timer *t)
 			ok = false;
 			break;
 		}
-		r->c.pruned += (uint64_t)n;
 		r->run += (uint64_t)n;
 	}
 	/* a backlog drained (or the lines of one tick) */
@@ -103,9 +99,4 @@ void fc_retain_delete(struct fc_retain **pr)
 	fm_timer_close(&(*pr)->tick);
 	free(*pr);
 	*pr = NULL;
-}
-
-void fc_retain_counters(const struct fc_retain *r, struct fc_retain_counters *out)
-{
-	*out = r->c;
 }

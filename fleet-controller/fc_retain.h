@@ -30,17 +30,10 @@ struct fc_retain_conf {
 	int batches;	  /* 0: FC_RETAIN_BATCHES */
 };
 
-struct fc_retain_counters {
-	uint64_t pruned;    /* history lines deleted */
-	uint64_t forgotten; /* nodes dropped */
-	uint64_t errors;    /* batches that failed (the store logs why) */
-};
-
 /* Arms the timer on loop. Borrows loop and store until fc_retain_delete.
  * NULL with why filled. */
 struct fc_retain *fc_retain_new(struct fm_loop *loop, const struct fc_retain_conf *conf, char *why,
 				size_t why_size);
 void fc_retain_delete(struct fc_retain **r);
-void fc_retain_counters(const struct fc_retain *r, struct fc_retain_counters *out);
 
 #endif
