@@ -23,8 +23,8 @@ struct fc_retain {
 static void on_forgotten(const char *node, int64_t silent_s, void *arg)
 {
 	(void)arg;
-	fm_notice("node %s forgotten: silent for %lld days (--forget); its history stays until --retain",
-		  node, (long long)(silent_s / 86400));
+	fm_notice("node %s forgotten: silent for %lld h (--forget); its history stays until --retain", node,
+		  (long long)(silent_s / 3600));
 }
 
 static void failed(struct fc_retain *r, const char *what)

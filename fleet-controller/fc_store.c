@@ -691,8 +691,12 @@ int fc_store_forget(struct fc_store *s, int64_t now, int64_t before, int limit,
 	int done = 0;
 	for (int i = 0; i < n && rc == 0; i++) {
 		char detail[64];
-		snprintf(detail, sizeof(detail), "forgotten after %lld days silent",
-			 (long long)(g[i].silent / 86400));
+		if (g[i].silent >= 86400)
+			snprintf(detail, sizeof(detail), "forgotten after %lld days silent",
+				 (long long)(g[i].silent / 86400));
+		else
+			snprintf(detail, sizeof(detail), "forgotten after %lld h silent",
+				 (long long)(g[i].silent / 3600));
 		if (exec(s, "BEGIN IMMEDIATE") < 0) {
 			rc = -EIO;
 			break;
