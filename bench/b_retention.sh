@@ -36,10 +36,11 @@ bench_init
 bench_controller "$build" 1000 42
 val() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-# history lines older than 90 days in a store
+# history lines of a store older than $cutoff (90 days before the fill ended:
+# fixed, so the count does not move with the clock)
 old_lines() {
-    python3 -c 'import sqlite3,sys,time; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True)
-print(c.execute("SELECT count(*) FROM history WHERE at < ?", (int(time.time()) - 90*86400,)).fetchone()[0])' "$1"
+    python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True)
+print(c.execute("SELECT count(*) FROM history WHERE at < ?", (int(sys.argv[2]),)).fetchone()[0])' "$1" "$cutoff"
 }
 
 # --- size: a simulated year ---------------------------------------------------
@@ -51,6 +52,7 @@ result=$(grep '^result' <<<"$year")
 
 # --- ingest with and without a pruning backlog ---------------------------------
 "$sim" fill --db "$BENCH_TMP/fill.db" --nodes "$fill_nodes" --days "$fill_days" >/dev/null
+cutoff=$(( $(date +%s) - 90 * 86400 ))
 backlog=$(old_lines "$BENCH_TMP/fill.db")
 : >"$BENCH_TMP/off"; : >"$BENCH_TMP/on"; : >"$BENCH_TMP/pruned"
 for r in $(seq "$runs"); do
