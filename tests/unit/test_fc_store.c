@@ -475,6 +475,44 @@ static void test_forget(void **state)
 	fc_store_delete(&s);
 }
 
+/* A version 2 store (before retention: history's CHECK without
+ * "forgotten", no history_at): serve's open rebuilds history, keeping its
+ * lines and ids, and a forgotten line can be written after. */
+static void test_open_v2(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	store(s, "old", "{\"q\":1,\"d\":[" RAISE_A "," RAISE_B "]}", 1000, FC_STORE_STORED, 0);
+	fc_store_delete(&s);
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+				      "CREATE TABLE v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL,"
+				      " at INTEGER NOT NULL, seq INTEGER, agent_time INTEGER, event TEXT NOT NULL"
+				      " CHECK (event IN ('raise', 'change', 'resolve', 'gap', 'unreachable', 'reachable')),"
+				      " code TEXT, key TEXT, severity INTEGER, detail TEXT);"
+				      "INSERT INTO v2 SELECT * FROM history; DROP TABLE history;"
+				      "ALTER TABLE v2 RENAME TO history; CREATE INDEX history_node ON history (node, id);"
+				      "PRAGMA user_version = 2",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* the old CHECK refuses the new event */
+	assert_int_not_equal(sqlite3_exec(h, "INSERT INTO history (node, at, event) VALUES ('x', 1, 'forgotten')",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(count_rows("sqlite_schema WHERE name = 'history_at'"), 0);
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	assert_int_equal(count_rows("sqlite_schema WHERE name = 'history_at'"), 1);
+	assert_int_equal(count_rows("history WHERE node = 'old' AND event = 'raise' AND id IN (1, 2)"), 2);
+	/* new lines go on above the old ids */
+	assert_int_equal(fc_store_forget(s, 100 * DAY, 50 * DAY, 16, NULL, NULL), 1);
+	assert_int_equal(count_rows("history WHERE event = 'forgotten' AND id = 3"), 1);
+	fc_store_delete(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +522,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_v2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
