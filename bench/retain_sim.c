@@ -23,6 +23,11 @@
  *       the same history without pruning, its last day ending now (the
  *       real clock): a backlog for `serve --retain` (nodes sim-NNNNN, so
  *       coap_load's load-NNNNN stay new).
+ *
+ *   retain_sim drain --db FILE [--retain-days 90]
+ *       prunes what is older than --retain-days (before now) in batches of
+ *       FC_RETAIN_BATCH until none is left, each timed: how long one batch
+ *       holds the store (a report waits at most that long).
  */
 #include "fc_retain.h"
 #include "fc_store.h"
@@ -141,9 +146,54 @@ static void line(const char *db, const char *what, int day, int64_t pruned)
 	fflush(stdout);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int drain(const char *db, int retain_days)
+{
+	struct fc_store *s;
+	char why[4300];
+	if (fc_store_open(db, true, &s, why, sizeof(why)) < 0) {
+		fprintf(stderr, "retain_sim: %s\n", why);
+		return 1;
+	}
+	int64_t before = (int64_t)time(NULL) - (int64_t)retain_days * DAY, lines = 0;
+	size_t n = 0, cap = 0;
+	double *t = NULL;
+	int k;
+	do {
+		double t0 = mono();
+		k = fc_store_prune(s, before, FC_RETAIN_BATCH);
+		if (k == FC_RETAIN_BATCH) {
+			if (n == cap) {
+				double *nt = realloc(t, (cap = cap ? 2 * cap : 1024) * sizeof(*t));
+				if (!nt)
+					break;
+				t = nt;
+			}
+			t[n++] = mono() - t0;
+		}
+		lines += k > 0 ? k : 0;
+	} while (k == FC_RETAIN_BATCH);
+	fc_store_delete(&s);
+	if (k < 0 || !n) {
+		fprintf(stderr, "retain_sim: drain: %s\n", k < 0 ? "the store failed" : "nothing to prune");
+		free(t);
+		return 1;
+	}
+	qsort(t, n, sizeof(*t), cmp_double);
+	printf("drain lines=%lld batches=%zu batch_ms_median=%.2f batch_ms_p99=%.2f batch_ms_max=%.2f\n",
+	       (long long)lines, n, 1000 * t[n / 2], 1000 * t[n * 99 / 100], 1000 * t[n - 1]);
+	free(t);
+	return 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: retain_sim year|fill --db FILE [--nodes N] [--days D] [--retain-days R]"
+	fprintf(stderr, "usage: retain_sim year|fill|drain --db FILE [--nodes N] [--days D] [--retain-days R]"
 			" [--incidents K] [--max-mb MB]\n");
 }
 
@@ -155,7 +205,8 @@ int main(int argc, char **argv)
 	    {"incidents", required_argument, NULL, 'i'}, {"max-mb", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
-	if (argc < 2 || (strcmp(argv[1], "year") != 0 && strcmp(argv[1], "fill") != 0)) {
+	if (argc < 2 || (strcmp(argv[1], "year") != 0 && strcmp(argv[1], "fill") != 0 &&
+			 strcmp(argv[1], "drain") != 0)) {
 		usage();
 		return 2;
 	}
@@ -181,6 +232,8 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (strcmp(argv[1], "drain") == 0)
+		return drain(db, retain_days);
 	struct sim m = {.nodes = nodes};
 	char why[4300];
 	if (fc_store_open(db, true, &m.s, why, sizeof(why)) < 0) {

@@ -15,7 +15,7 @@ struct fc_retain {
 	struct fm_timer tick;
 	struct fc_store *store;
 	int64_t retain_s, forget_s;
-	int batch, batches;
+	int batch;
 	uint64_t run;	/* lines pruned since the backlog began */
 	bool failing;	/* complain once, and once when it works again */
 };
@@ -46,13 +46,11 @@ static void on_tick(struct fm_timer *t)
 	}
 	if (!r->retain_s)
 		goto out;
-	int n = r->batch;
-	for (int i = 0; i < r->batches && n == r->batch; i++) {
-		if ((n = fc_store_prune(r->store, now - r->retain_s, r->batch)) < 0) {
-			failed(r, "prune history");
-			ok = false;
-			break;
-		}
+	int n = fc_store_prune(r->store, now - r->retain_s, r->batch);
+	if (n < 0) {
+		failed(r, "prune history");
+		ok = false;
+	} else {
 		r->run += (uint64_t)n;
 	}
 	/* a backlog drained (or the lines of one tick) */
@@ -81,8 +79,7 @@ struct fc_retain *fc_retain_new(struct fm_loop *loop, const struct fc_retain_con
 	r->retain_s = conf->retain_s;
 	r->forget_s = conf->forget_s;
 	r->batch = conf->batch > 0 ? conf->batch : FC_RETAIN_BATCH;
-	r->batches = conf->batches > 0 ? conf->batches : FC_RETAIN_BATCHES;
-	unsigned every = conf->tick_ms ? conf->tick_ms : 1000;
+	unsigned every = conf->tick_ms ? conf->tick_ms : FC_RETAIN_TICK_MS;
 	int rc;
 	if ((rc = fm_timer_init(loop, &r->tick, on_tick)) < 0 || (rc = fm_timer_arm(&r->tick, every, every)) < 0) {
 		snprintf(why, why_size, "retention: cannot arm its timer: %s", strerror(-rc));
