@@ -17,6 +17,7 @@ struct fc_retain {
 	int64_t retain_s, forget_s;
 	int batch;
 	uint64_t run;	/* lines pruned since the backlog began */
+	int64_t next;	/* nothing left to do: look again from then */
 	bool failing;	/* complain once, and once when it works again */
 };
 
@@ -30,7 +31,8 @@ static void on_forgotten(const char *node, int64_t silent_s, void *arg)
 static void failed(struct fc_retain *r, const char *what)
 {
 	if (!r->failing)
-		fm_warn("retention: cannot %s (the store said why); trying again every tick", what);
+		fm_warn("retention: cannot %s (the store said why); trying again in %d s", what,
+			FC_RETAIN_IDLE_S);
 	r->failing = true;
 }
 
@@ -38,15 +40,20 @@ static void on_tick(struct fm_timer *t)
 {
 	struct fc_retain *r = container_of(t, struct fc_retain, tick);
 	int64_t now = (int64_t)time(NULL);
+	if (now < r->next)
+		return;
 	bool ok = true;
+	int f = 0;
 	if (r->forget_s &&
-	    fc_store_forget(r->store, now, now - r->forget_s, FC_RETAIN_FORGET_MAX, on_forgotten, NULL) < 0) {
+	    (f = fc_store_forget(r->store, now, now - r->forget_s, FC_RETAIN_FORGET_MAX, on_forgotten, NULL)) < 0) {
 		failed(r, "drop silent nodes");
 		ok = false;
 	}
+	bool more = f == FC_RETAIN_FORGET_MAX;
 	if (!r->retain_s)
 		goto out;
 	int n = fc_store_prune(r->store, now - r->retain_s, r->batch);
+	more = more || n == r->batch;
 	if (n < 0) {
 		failed(r, "prune history");
 		ok = false;
@@ -60,6 +67,9 @@ static void on_tick(struct fm_timer *t)
 		r->run = 0;
 	}
 out:
+	/* caught up: what crosses the limit next is a few lines a minute, and
+	 * each look walks past the standing raise lines kept */
+	r->next = more ? 0 : now + FC_RETAIN_IDLE_S;
 	if (ok && r->failing) {
 		fm_notice("retention: works again");
 		r->failing = false;

@@ -5,7 +5,9 @@
  * (fc_store_prune). One batch a tick, not a loop of them, so the loop
  * serves the agents between any two: a backlog (a year-old store given
  * --retain 90d) drains at 2,000 lines a second, and a report waits at most
- * one batch. The raised set is never pruned.
+ * one batch. Once a tick finds less than a batch (and fewer nodes to
+ * forget than it may drop), it looks again FC_RETAIN_IDLE_S later. The
+ * raised set is never pruned.
  */
 #ifndef FC_RETAIN_H
 #define FC_RETAIN_H
@@ -16,6 +18,7 @@
 #define FC_RETAIN_DEFAULT_S (90 * 86400) /* --retain's default */
 #define FC_RETAIN_BATCH 500		 /* history rows per transaction, one a tick */
 #define FC_RETAIN_TICK_MS 250
+#define FC_RETAIN_IDLE_S 60		 /* caught up: looked at again after this */
 #define FC_RETAIN_FORGET_MAX 16		 /* nodes dropped per tick at most */
 
 struct fm_loop;
