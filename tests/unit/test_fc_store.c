@@ -1,8 +1,11 @@
 /* fc_store: reports stored once, in one transaction; gaps, resolves,
  * heartbeats, unreachable after missed intervals (injected clock); the
- * nodes/show views; the schema version. A real SQLite file in a temp dir. */
+ * nodes/show views; the schema version; retention (prune, forget, and
+ * fc_retain's timer on a real loop). A real SQLite file in a temp dir. */
+#include "fc_retain.h"
 #include "fc_store.h"
 #include "fc_wire.h"
+#include "fm_loop.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -341,6 +345,7 @@ static int count_rows(const char *sql_where)
 }
 
 #define DAY 86400
+#define HOUR_S 3600
 
 /* Retention: lines older than the limit go, newer stay; a diagnosis still
  * raised (and its raise line) stays whatever its age; a batch deletes at
@@ -513,6 +518,59 @@ static void test_open_v2(void **state)
 	fc_store_delete(&s);
 }
 
+/* fc_retain on a real loop and the real clock: lines 100 days old go
+ * with --retain 90d, never more than a batch a tick, the recent ones stay;
+ * a node silent for 40 days goes with --forget 30d, one heard from an hour
+ * ago stays. */
+static void test_retain_timer(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int64_t now = (int64_t)time(NULL), old = now - 100 * DAY;
+	for (int i = 0; i < 300; i++) {
+		char json[512];
+		snprintf(json, sizeof(json), "{\"q\":%d,\"d\":[" RAISE_A "]}", 2 * i + 1);
+		store(s, "n", json, old + i, FC_STORE_STORED, 0);
+		snprintf(json, sizeof(json), "{\"q\":%d,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}",
+			 2 * i + 2);
+		store(s, "n", json, old + i, FC_STORE_STORED, 0);
+	}
+	store(s, "n", "{\"q\":601,\"d\":[" RAISE_B "]}", now - HOUR_S, FC_STORE_STORED, 0);
+	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_B "]}", now - 40 * DAY, FC_STORE_STORED, 0);
+	assert_int_equal(count_rows("history"), 602);
+	struct fm_loop *loop = fm_loop_new();
+	assert_non_null(loop);
+	struct fc_retain_conf conf = {.store = s, .retain_s = 90 * DAY, .forget_s = 30 * DAY, .tick_ms = 5, .batch = 100};
+	struct fc_retain *r = fc_retain_new(loop, &conf, why, sizeof(why));
+	assert_non_null(r);
+	char old_sql[96];
+	snprintf(old_sql, sizeof(old_sql), "history WHERE at < %lld", (long long)(now - 90 * DAY));
+	int left = count_rows(old_sql), ticks = 0;
+	assert_int_equal(left, 600);
+	for (uint64_t deadline = fm_now_ms() + 20000; left > 0 && fm_now_ms() < deadline;) {
+		int ran = fm_loop_run_once(loop, 100);
+		assert_true(ran >= 0);
+		int now_left = count_rows(old_sql);
+		assert_true(left - now_left <= 100 * ran); /* a batch a tick at most */
+		left = now_left;
+		ticks += ran;
+	}
+	assert_int_equal(left, 0);
+	assert_true(ticks >= 6);
+	assert_int_equal(count_rows("history WHERE event = 'forgotten' AND node = 'gone'"), 1);
+	assert_int_equal(count_rows("nodes WHERE name = 'gone'"), 0);
+	assert_int_equal(count_rows("nodes WHERE name = 'n'"), 1);
+	/* n's recent raise; gone's (40 days old: its history stays) and its
+	 * forgotten line */
+	assert_int_equal(count_rows("history"), 3);
+	fc_retain_delete(&r);
+	assert_null(r);
+	fm_loop_delete(&loop);
+	fc_store_delete(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +581,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retain_timer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
