@@ -347,6 +347,20 @@ static int count_rows(const char *sql_where)
 #define DAY 86400
 #define HOUR_S 3600
 
+/* A raised and resolved on node cycles times, a second apart from from
+ * (reports 1 .. 2 * cycles): 2 * cycles history lines. */
+static void flap(struct fc_store *s, const char *node, int cycles, int64_t from)
+{
+	for (int i = 0; i < cycles; i++) {
+		char json[512];
+		snprintf(json, sizeof(json), "{\"q\":%d,\"d\":[" RAISE_A "]}", 2 * i + 1);
+		store(s, node, json, from + i, FC_STORE_STORED, 0);
+		snprintf(json, sizeof(json), "{\"q\":%d,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}",
+			 2 * i + 2);
+		store(s, node, json, from + i, FC_STORE_STORED, 0);
+	}
+}
+
 /* Retention: lines older than the limit go, newer stay; a diagnosis still
  * raised (and its raise line) stays whatever its age; a batch deletes at
  * most its limit, and a short one says nothing older is left. */
@@ -362,14 +376,7 @@ static void test_prune(void **state)
 	store(s, "old-1", "{\"q\":2,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}", t0 + 60,
 	      FC_STORE_STORED, 0);
 	/* 1,200 more old lines: A raised and resolved 600 times on node n */
-	for (int i = 0; i < 600; i++) {
-		char json[512];
-		snprintf(json, sizeof(json), "{\"q\":%d,\"d\":[" RAISE_A "]}", 2 * i + 1);
-		store(s, "n", json, t0 + 100 + i, FC_STORE_STORED, 0);
-		snprintf(json, sizeof(json), "{\"q\":%d,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}",
-			 2 * i + 2);
-		store(s, "n", json, t0 + 100 + i, FC_STORE_STORED, 0);
-	}
+	flap(s, "n", 600, t0 + 100);
 	/* day 100: recent lines */
 	store(s, "n", "{\"q\":1201,\"d\":[" RAISE_A "]}", t0 + 100 * DAY, FC_STORE_STORED, 0);
 	store(s, "old-1", "{\"q\":3,\"d\":[{\"c\":\"clock-unsynced\",\"s\":3,\"k\":\"\",\"m\":\"worse\"}]}",
@@ -529,14 +536,7 @@ static void test_retain_timer(void **state)
 	char why[256];
 	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
 	int64_t now = (int64_t)time(NULL), old = now - 100 * DAY;
-	for (int i = 0; i < 300; i++) {
-		char json[512];
-		snprintf(json, sizeof(json), "{\"q\":%d,\"d\":[" RAISE_A "]}", 2 * i + 1);
-		store(s, "n", json, old + i, FC_STORE_STORED, 0);
-		snprintf(json, sizeof(json), "{\"q\":%d,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}",
-			 2 * i + 2);
-		store(s, "n", json, old + i, FC_STORE_STORED, 0);
-	}
+	flap(s, "n", 300, old);
 	store(s, "n", "{\"q\":601,\"d\":[" RAISE_B "]}", now - HOUR_S, FC_STORE_STORED, 0);
 	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_B "]}", now - 40 * DAY, FC_STORE_STORED, 0);
 	assert_int_equal(count_rows("history"), 602);
