@@ -107,13 +107,16 @@ Ingest while pruning: \`taskset -c 0 fleetmedic-controller serve ... --db COPY -
 $fill_days days of $fill_nodes other nodes' history ending now (\`retain_sim fill\`, $backlog lines older than
 90 days: a backlog that lasts the whole run), $runs runs each way, alternated.
 
-| serve | reports stored /s (median of $runs) |
-| --- | --- |
-| --retain off (nothing to prune) | $off |
-| --retain 90d (pruning its backlog throughout) | $on |
+| serve | reports stored /s (median of $runs) | each run, in order |
+| --- | ---: | --- |
+| --retain off (nothing to prune) | $off | $(paste -sd' ' "$BENCH_TMP/off" | sed 's/ /, /g') |
+| --retain 90d (pruning its backlog throughout) | $on | $(paste -sd' ' "$BENCH_TMP/on" | sed 's/ /, /g') |
 
 - ratio pruning / not: $(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }'); lines pruned during a pruning run (median): $pruned.
 - One batch, the whole backlog of another copy pruned by \`retain_sim drain --retain-days 90\` (CPU 0, no load):
   $(val lines "$drain") lines in $(val batches "$drain") batches of 500, $(val batch_ms_median "$drain") ms each (median),
-  p99 $(val batch_ms_p99 "$drain") ms, max $(val batch_ms_max "$drain") ms: what a report can wait behind pruning.
+  p99 $(val batch_ms_p99 "$drain") ms, max $(val batch_ms_max "$drain") ms: what a report can wait behind pruning. The long
+  ones are, it seems, those whose commit runs SQLite's automatic WAL checkpoint (every 1,000 pages; under
+  strace, a smaller drain made one fdatasync pair every four batches or so), which a report's own commit
+  runs just as often at this rate of writing.
 MD
