@@ -50,13 +50,28 @@ static const char schema_v2[] =
 	"ALTER TABLE diagnoses ADD COLUMN component TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE diagnoses ADD COLUMN links TEXT NOT NULL DEFAULT '[]';";
 
-/* Version 3 (issue 25): the fingerprint (fc_server: 8 bytes of SHA-256,
- * never the key) of the key each node last handshook with, which retires a
- * rotated node's previous key for good. */
+/* Version 3 (issue 25): retention. history_at finds the lines older than
+ * --retain, oldest first; a node dropped by --forget leaves a "forgotten"
+ * line. SQLite cannot alter a CHECK: the table is rebuilt the documented
+ * way (new table, copy, drop, rename), its ids kept, so the AUTOINCREMENT
+ * sequence goes on from the largest. And keys: the fingerprint (fc_server:
+ * 8 bytes of SHA-256, never the key) of the key each node last handshook
+ * with, which retires a rotated node's previous key for good; the q of the
+ * last heartbeat with a payload, which a bare one repeats (resync compares
+ * the store with what the node says). */
 static const char schema_v3[] =
+	"CREATE TABLE history_v3 ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" node TEXT NOT NULL, at INTEGER NOT NULL, seq INTEGER, agent_time INTEGER,"
+	" event TEXT NOT NULL CHECK (event IN ('raise', 'change', 'resolve', 'gap', 'unreachable', 'reachable',"
+	" 'forgotten')),"
+	" code TEXT, key TEXT, severity INTEGER, detail TEXT);"
+	"INSERT INTO history_v3 SELECT id, node, at, seq, agent_time, event, code, key, severity, detail FROM history;"
+	"DROP TABLE history;"
+	"ALTER TABLE history_v3 RENAME TO history;"
+	"CREATE INDEX history_node ON history (node, id);"
+	"CREATE INDEX history_at ON history (at);"
 	"CREATE TABLE node_keys (node TEXT PRIMARY KEY, fp TEXT NOT NULL, at INTEGER NOT NULL);"
-	/* and the q of the last heartbeat with a payload, which a bare one
-	 * repeats (resync compares the store with what the node says) */
 	"ALTER TABLE nodes ADD COLUMN hb_q INTEGER;";
 
 enum stmt {
@@ -80,6 +95,10 @@ enum stmt {
 	ST_NODE_SAID,
 	ST_NODE_SET_HASH,
 	ST_SET_KEY_SEEN,
+	ST_PRUNE,
+	ST_FORGET_FIND,
+	ST_FORGET_DIAGS,
+	ST_FORGET_NODE,
 	ST_COUNT
 };
 
@@ -121,6 +140,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " WHERE name = ?1",
 	[ST_SET_KEY_SEEN] = "INSERT INTO node_keys (node, fp, at) VALUES (?1, ?2, ?3)"
 			    " ON CONFLICT (node) DO UPDATE SET fp = ?2, at = ?3",
+	/* oldest first through history_at; the raise line of a diagnosis
+	 * that still stands (its node, code, key and raised_at) is kept */
+	[ST_PRUNE] = "DELETE FROM history WHERE id IN (SELECT h.id FROM history h WHERE h.at < ?1 AND NOT EXISTS"
+		     " (SELECT 1 FROM diagnoses d WHERE h.event = 'raise' AND d.node = h.node AND d.code = h.code"
+		     " AND d.key = h.key AND d.raised_at = h.at) ORDER BY h.at LIMIT ?2)",
+	[ST_FORGET_FIND] = "SELECT name, ?1 - last_seen FROM nodes WHERE last_seen < ?2 ORDER BY last_seen LIMIT ?3",
+	[ST_FORGET_DIAGS] = "DELETE FROM diagnoses WHERE node = ?1",
+	[ST_FORGET_NODE] = "DELETE FROM nodes WHERE name = ?1 AND last_seen < ?2",
 };
 
 struct fc_store {
@@ -762,6 +789,79 @@ int fc_store_set_key_seen(struct fc_store *s, const char *node, const char *fp, 
 	bt(st, 2, fp);
 	bi(st, 3, now);
 	return run(s, st);
+}
+
+int fc_store_prune(struct fc_store *s, int64_t before, int limit)
+{
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	sqlite3_stmt *st = s->st[ST_PRUNE];
+	bi(st, 1, before);
+	bi(st, 2, limit);
+	int n = 0;
+	if (run(s, st) < 0 || ((n = sqlite3_changes(s->db)), exec(s, "COMMIT") < 0)) {
+		exec(s, "ROLLBACK");
+		return -EIO;
+	}
+	return n;
+}
+
+int fc_store_forget(struct fc_store *s, int64_t now, int64_t before, int limit,
+		    void (*fn)(const char *node, int64_t silent_s, void *arg), void *arg)
+{
+	/* as fc_store_sweep: collect, then one transaction per node */
+	struct gone {
+		char name[FC_WIRE_KEY_MAX + 1];
+		int64_t silent;
+	} *g = limit > 0 ? calloc((size_t)limit, sizeof(*g)) : NULL;
+	if (limit <= 0)
+		return 0;
+	if (!g)
+		return -ENOMEM;
+	int n = 0, rc = 0, step = SQLITE_DONE;
+	sqlite3_stmt *st = s->st[ST_FORGET_FIND];
+	bi(st, 1, now);
+	bi(st, 2, before);
+	bi(st, 3, limit);
+	while (n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(g[n].name, sizeof(g[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
+		g[n++].silent = sqlite3_column_int64(st, 1);
+	}
+	if (n < limit && step != SQLITE_DONE)
+		rc = -EIO;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	int done = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		char detail[64];
+		if (g[i].silent >= 86400)
+			snprintf(detail, sizeof(detail), "forgotten after %lld days silent",
+				 (long long)(g[i].silent / 86400));
+		else
+			snprintf(detail, sizeof(detail), "forgotten after %lld h silent",
+				 (long long)(g[i].silent / 3600));
+		if (exec(s, "BEGIN IMMEDIATE") < 0) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_stmt *d = s->st[ST_FORGET_DIAGS], *x = s->st[ST_FORGET_NODE];
+		bt(d, 1, g[i].name);
+		bt(x, 1, g[i].name);
+		bi(x, 2, before);
+		if (run(s, d) < 0 || run(s, x) < 0 ||
+		    (sqlite3_changes(s->db) &&
+		     history(s, g[i].name, now, 0, 0, "forgotten", NULL, NULL, 0, detail) < 0) ||
+		    exec(s, "COMMIT") < 0) {
+			exec(s, "ROLLBACK");
+			rc = -EIO;
+			break;
+		}
+		done++;
+		if (fn)
+			fn(g[i].name, g[i].silent, arg);
+	}
+	free(g);
+	return rc < 0 ? rc : done;
 }
 
 const char *fc_store_severity_name(int severity)

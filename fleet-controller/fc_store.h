@@ -9,7 +9,11 @@
  *              changed at, the report that last touched it
  *   node_keys  the fingerprint of the key each node last handshook with
  *   history    every raise, change, resolve, gap, unreachable and
- *              reachable, with the report's sequence number and time
+ *              reachable, with the report's sequence number and time; a
+ *              "forgotten" line for a node dropped by fc_store_forget.
+ *              A resolved diagnosis is its history lines (the diagnoses
+ *              table holds the raised set only), so retention is
+ *              fc_store_prune on history.
  *
  * WAL mode, so `nodes` and `show` (other processes) read while `serve`
  * writes. The schema is versioned with PRAGMA user_version; a file of a
@@ -86,6 +90,25 @@ int fc_store_me(struct fc_store *s, const char *node, const char *board, int64_t
  * calls fn once per node that changed. 0 or -EIO. */
 int fc_store_sweep(struct fc_store *s, int64_t now,
 		   void (*fn)(const char *node, int64_t silent_s, void *arg), void *arg);
+
+/* Retention (issue 25). Deletes up to limit history lines older than
+ * before (at < before), oldest first, in one short transaction, so a
+ * caller that calls it a few times a tick never holds up ingest for long.
+ * The "raise" line of a diagnosis that still stands is kept whatever its
+ * age (as is the diagnosis itself: the raised set is never pruned). The
+ * number deleted (fewer than limit: nothing older is left), or -EIO.
+ * Freed pages are reused by later writes: the file stops growing once the
+ * window is full, without VACUUM. */
+int fc_store_prune(struct fc_store *s, int64_t before, int limit);
+
+/* Drops up to limit nodes last heard from before `before`, the longest
+ * silent first, each in a transaction of its own: its row and its raised
+ * diagnoses go, its history stays (pruned by age as any other) with a
+ * "forgotten" line, "forgotten after N days silent". A node that speaks
+ * again starts anew. fn (may be NULL) is called once per node dropped.
+ * The number dropped, or -EIO / -ENOMEM. */
+int fc_store_forget(struct fc_store *s, int64_t now, int64_t before, int limit,
+		    void (*fn)(const char *node, int64_t silent_s, void *arg), void *arg);
 
 /* The fleet as JSON (caller owns it): an array of
  * {"node","board","state","worst","codes":[...],"n","first_seen","last_seen",

@@ -6,6 +6,7 @@
 #include "fc_relay.h"
 #include "fc_alert.h"
 #include "fc_http.h"
+#include "fc_retain.h"
 #include "fc_server.h"
 #include "fc_store.h"
 #include "fm_buf.h"
@@ -46,6 +47,7 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  serve --listen HOST:PORT --keys FILE [--db FILE] [--insecure] [-v]\n"
 		"        [--http HOST:PORT [--http-token FILE]] [--alertmanager URL]...\n"
+		"        [--retain DURATION] [--forget DURATION]\n"
 		"        serve agents (DTLS-PSK; CoAPS's port is 5684). FILE holds one\n"
 		"        'NODE HEXKEY' a line (# comments, key 16..64 bytes) and must not be\n"
 		"        readable by group or others. --insecure serves plain CoAP instead\n"
@@ -63,6 +65,11 @@ static void usage(FILE *out)
 		"        stands and resolved when the node resolves it; an unreachable node\n"
 		"        is one node-unreachable alert. One that does not answer gets it all\n"
 		"        once back; it never holds up the agents' reports.\n"
+		"        --retain DURATION (90d): history lines older than this are pruned, a\n"
+		"        few hundred at a time, while serving (0 or off: kept forever); the\n"
+		"        diagnoses a node still has raised are never pruned. --forget\n"
+		"        DURATION (off): a node not heard from for this long is dropped with\n"
+		"        its raised diagnoses, a 'forgotten' history line left for it.\n"
 		"  nodes [--db FILE] [--json]\n"
 		"        every node: board, last seen, state (ok|unreachable), worst severity,\n"
 		"        the codes of its raised diagnoses\n"
@@ -113,13 +120,26 @@ struct opts {
 	int verbose;
 	long history;
 	uint64_t timeout_ms;
+	int64_t retain_s, forget_s;
 	const char *args[ARGS_MAX]; /* positional */
 	int nargs;
 };
 
 enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT,
        OPT_HTTP, OPT_HTTP_TOKEN, OPT_ALERTMANAGER, OPT_ALERT_RESEND, OPT_ROTATE, OPT_NOW, OPT_CONTROLLER,
-       OPT_OUT };
+       OPT_OUT, OPT_RETAIN, OPT_FORGET };
+
+/* --retain, --forget: a duration of 1h or more, or 0 / off. */
+static int parse_age(const char *opt, const char *arg, int64_t *s)
+{
+	uint64_t ms = 0;
+	if (strcmp(arg, "off") != 0 && (fm_conf_duration_ms(arg, &ms) < 0 || (ms && ms < 3600000))) {
+		fprintf(stderr, "fleetmedic-controller: %s %s: give a duration of 1h or more (90d), or off\n", opt, arg);
+		return -1;
+	}
+	*s = (int64_t)(ms / 1000);
+	return 0;
+}
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -140,6 +160,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"now", no_argument, NULL, OPT_NOW},
 		{"controller", required_argument, NULL, OPT_CONTROLLER},
 		{"out", required_argument, NULL, OPT_OUT},
+		{"retain", required_argument, NULL, OPT_RETAIN},
+		{"forget", required_argument, NULL, OPT_FORGET},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -148,6 +170,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->db = FC_STORE_DEFAULT_DB;
 	o->history = 20;
 	o->timeout_ms = 150000;
+	o->retain_s = FC_RETAIN_DEFAULT_S;
 	optind = 2; /* after the command */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
@@ -186,6 +209,14 @@ static int parse(int argc, char **argv, struct opts *o)
 				fprintf(stderr, "fleetmedic-controller: --alert-resend %s: give a duration of 1s to 1h\n", optarg);
 				return -1;
 			}
+			break;
+		case OPT_RETAIN:
+			if (parse_age("--retain", optarg, &o->retain_s) < 0)
+				return -1;
+			break;
+		case OPT_FORGET:
+			if (parse_age("--forget", optarg, &o->forget_s) < 0)
+				return -1;
 			break;
 		case OPT_TIMEOUT:
 			if (fm_conf_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0 ||
@@ -261,6 +292,7 @@ static int cmd_serve(const struct opts *o)
 	struct fc_http *http = NULL;
 	struct fc_alerts *alerts = NULL;
 	struct fc_keywatch *keywatch = NULL;
+	struct fc_retain *retain = NULL;
 	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
 	char why[PATH_MAX + 160];
 
@@ -298,6 +330,13 @@ static int cmd_serve(const struct opts *o)
 		goto out;
 	}
 	keys = NULL; /* keywatch's now */
+	if (o->retain_s || o->forget_s) {
+		struct fc_retain_conf rc = {.store = store, .retain_s = o->retain_s, .forget_s = o->forget_s};
+		if (!(retain = fc_retain_new(loop, &rc, why, sizeof(why)))) {
+			fprintf(stderr, "fleetmedic-controller: %s\n", why);
+			goto out;
+		}
+	}
 	if (o->nalertmanager) {
 		struct fc_alerts_conf ac = {.urls = o->alertmanager, .n = o->nalertmanager, .store = store,
 					    .resend_ms = o->alert_resend_ms};
@@ -325,6 +364,7 @@ static int cmd_serve(const struct opts *o)
 out:
 	fc_http_delete(&http);
 	fc_alerts_delete(&alerts);
+	fc_retain_delete(&retain);
 	fc_server_delete(&server);
 	fc_keywatch_delete(&keywatch);
 	fm_signal_close(&sigterm);

@@ -1,8 +1,11 @@
 /* fc_store: reports stored once, in one transaction; gaps, resolves,
  * heartbeats, unreachable after missed intervals (injected clock); the
- * nodes/show views; the schema version. A real SQLite file in a temp dir. */
+ * nodes/show views; the schema version; retention (prune, forget, and
+ * fc_retain's timer on a real loop). A real SQLite file in a temp dir. */
+#include "fc_retain.h"
 #include "fc_store.h"
 #include "fc_wire.h"
+#include "fm_loop.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -241,6 +245,8 @@ static void test_open(void **state)
 	assert_string_equal(field(d, "code")->valuestring, "clock-unsynced");
 	assert_string_equal(field(d, "component")->valuestring, "");
 	assert_int_equal(cJSON_GetArraySize(field(d, "links")), 0);
+	/* its history came through the rebuild of version 3 */
+	assert_int_equal(count_events(show, "raise"), 1);
 	cJSON_Delete(show);
 	fc_store_delete(&s);
 	/* a newer schema is refused, not misread */
@@ -380,6 +386,251 @@ static void test_resync(void **state)
 	fc_store_delete(&s);
 }
 
+/* Counts rows of one table of the store with a where clause (the test
+ * reads the file directly: fc_store has no count of history). */
+static int count_rows(const char *sql_where)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", sql_where);
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+#define DAY 86400
+#define HOUR_S 3600
+
+/* A raised and resolved on node cycles times, a second apart from from
+ * (reports 1 .. 2 * cycles): 2 * cycles history lines. */
+static void flap(struct fc_store *s, const char *node, int cycles, int64_t from)
+{
+	for (int i = 0; i < cycles; i++) {
+		char json[512];
+		snprintf(json, sizeof(json), "{\"q\":%d,\"d\":[" RAISE_A "]}", 2 * i + 1);
+		store(s, node, json, from + i, FC_STORE_STORED, 0);
+		snprintf(json, sizeof(json), "{\"q\":%d,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}",
+			 2 * i + 2);
+		store(s, node, json, from + i, FC_STORE_STORED, 0);
+	}
+}
+
+/* Retention: lines older than the limit go, newer stay; a diagnosis still
+ * raised (and its raise line) stays whatever its age; a batch deletes at
+ * most its limit, and a short one says nothing older is left. */
+static void test_prune(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int64_t t0 = 1000 * DAY;
+	/* day 0: B raised on old-1 and stays raised; A raised and resolved */
+	store(s, "old-1", "{\"q\":1,\"d\":[" RAISE_B "," RAISE_A "]}", t0, FC_STORE_STORED, 0);
+	store(s, "old-1", "{\"q\":2,\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}", t0 + 60,
+	      FC_STORE_STORED, 0);
+	/* 1,200 more old lines: A raised and resolved 600 times on node n */
+	flap(s, "n", 600, t0 + 100);
+	/* day 100: recent lines */
+	store(s, "n", "{\"q\":1201,\"d\":[" RAISE_A "]}", t0 + 100 * DAY, FC_STORE_STORED, 0);
+	store(s, "old-1", "{\"q\":3,\"d\":[{\"c\":\"clock-unsynced\",\"s\":3,\"k\":\"\",\"m\":\"worse\"}]}",
+	      t0 + 100 * DAY, FC_STORE_STORED, 0);
+	assert_int_equal(count_rows("history"), 3 + 1200 + 2);
+
+	/* keep 90 days at day 100: every line of day 0 but B's raise */
+	int64_t before = t0 + 10 * DAY;
+	assert_int_equal(fc_store_prune(s, before, 500), 500);
+	assert_int_equal(count_rows("history"), 1205 - 500);
+	assert_int_equal(fc_store_prune(s, before, 500), 500);
+	/* 203 old lines were left, one of them kept */
+	assert_int_equal(fc_store_prune(s, before, 500), 202);
+	assert_int_equal(fc_store_prune(s, before, 500), 0);
+	assert_int_equal(count_rows("history"), 3);
+	assert_int_equal(count_rows("history WHERE at < 1000 * 86400 + 10 * 86400"), 1);
+	assert_int_equal(count_rows("history WHERE event = 'raise' AND code = 'clock-unsynced' AND at = 1000 * 86400"), 1);
+
+	/* the raised set whatever its age: B (day 0, changed on day 100) and A */
+	int rc;
+	cJSON *show = fc_store_show(s, "old-1", 20, t0 + 100 * DAY, &rc);
+	assert_non_null(show);
+	assert_int_equal(cJSON_GetArraySize(field(show, "diagnoses")), 1);
+	const cJSON *d = cJSON_GetArrayItem(field(show, "diagnoses"), 0);
+	assert_string_equal(field(d, "code")->valuestring, "clock-unsynced");
+	assert_int_equal(field(d, "raised_at")->valuedouble, (double)t0);
+	assert_int_equal(count_events(show, "raise"), 1);
+	assert_int_equal(count_events(show, "change"), 1);
+	assert_int_equal(cJSON_GetArraySize(field(show, "history")), 2);
+	cJSON_Delete(show);
+	show = fc_store_show(s, "n", 20, t0 + 100 * DAY, &rc);
+	assert_int_equal(cJSON_GetArraySize(field(show, "diagnoses")), 1);
+	assert_int_equal(cJSON_GetArraySize(field(show, "history")), 1);
+	cJSON_Delete(show);
+
+	/* once B is resolved its old raise line goes too; new lines go on
+	 * with ids above the old ones */
+	store(s, "old-1", "{\"q\":4,\"r\":[[\"clock-unsynced\",\"\"]]}", t0 + 101 * DAY, FC_STORE_STORED, 0);
+	assert_int_equal(fc_store_prune(s, t0 + 11 * DAY, 500), 1);
+	assert_int_equal(count_rows("history WHERE at < 1000 * 86400 + 11 * 86400"), 0);
+	assert_int_equal(count_rows("history WHERE id > 1205"), 1);
+	/* the lines of the last 90 days all stay */
+	assert_int_equal(fc_store_prune(s, t0 + 100 * DAY, 500), 0);
+	assert_int_equal(count_rows("history"), 3);
+	fc_store_delete(&s);
+}
+
+static void on_forgotten(const char *node, int64_t silent, void *arg)
+{
+	int *calls = arg;
+	assert_string_equal(node, "gone");
+	assert_int_equal(silent, 31 * DAY);
+	(*calls)++;
+}
+
+/* --forget: a node silent for longer is dropped with its raised set, its
+ * history stays with a "forgotten" line; a node heard from is not; one
+ * that speaks again starts anew, its old lines still there. */
+static void test_forget(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256], hash[9];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int64_t t0 = 1000 * DAY;
+	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_A "," RAISE_B "]}", t0, FC_STORE_STORED, 0);
+	store(s, "here", "{\"q\":1,\"d\":[" RAISE_B "]}", t0, FC_STORE_STORED, 0);
+	struct fc_hb hb = {.q = 1, .n = 1, .w = 2, .h = "811c9dc5", .i = 120};
+	bool back;
+	assert_int_equal(fc_store_heartbeat(s, "here", &hb, false, t0 + 29 * DAY, &back, hash), 0);
+	int calls = 0;
+	int64_t now = t0 + 31 * DAY;
+	/* silent for 31 days; --forget 30d */
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 16, on_forgotten, &calls), 1);
+	assert_int_equal(calls, 1);
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 16, on_forgotten, &calls), 0);
+	assert_int_equal(calls, 1);
+	int rc;
+	assert_null(fc_store_show(s, "gone", 20, now, &rc));
+	assert_int_equal(rc, -ENOENT);
+	assert_int_equal(count_rows("diagnoses WHERE node = 'gone'"), 0);
+	assert_int_equal(count_rows("history WHERE node = 'gone' AND event = 'forgotten'"
+				    " AND detail = 'forgotten after 31 days silent'"),
+			 1);
+	assert_int_equal(count_rows("history WHERE node = 'gone' AND event = 'raise'"), 2);
+	cJSON *nodes = fc_store_nodes(s, now);
+	assert_int_equal(cJSON_GetArraySize(nodes), 1);
+	assert_string_equal(field(cJSON_GetArrayItem(nodes, 0), "node")->valuestring, "here");
+	cJSON_Delete(nodes);
+	/* back: a new node, with its old lines and the forgotten one */
+	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_B "]}", now + 1, FC_STORE_STORED, 0);
+	cJSON *show = fc_store_show(s, "gone", 20, now + 1, &rc);
+	assert_non_null(show);
+	assert_int_equal(field(show, "first_seen")->valuedouble, (double)(now + 1));
+	assert_int_equal(count_events(show, "forgotten"), 1);
+	assert_int_equal(count_events(show, "raise"), 3);
+	cJSON_Delete(show);
+	/* a batch of at most limit nodes, the longest silent first */
+	for (int i = 0; i < 5; i++) {
+		char node[16];
+		snprintf(node, sizeof(node), "x%d", i);
+		assert_int_equal(fc_store_heartbeat(s, node, &hb, false, t0 + i, &back, hash), 0);
+	}
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 2, NULL, NULL), 2);
+	assert_int_equal(count_rows("nodes WHERE name IN ('x0', 'x1')"), 0);
+	assert_int_equal(fc_store_forget(s, now, now - 30 * DAY, 16, NULL, NULL), 3);
+	assert_int_equal(count_rows("nodes"), 2);
+	fc_store_delete(&s);
+}
+
+/* A version 2 store (before retention: history's CHECK without
+ * "forgotten", no history_at): serve's open rebuilds history, keeping its
+ * lines and ids, and a forgotten line can be written after. */
+static void test_open_v2(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	store(s, "old", "{\"q\":1,\"d\":[" RAISE_A "," RAISE_B "]}", 1000, FC_STORE_STORED, 0);
+	fc_store_delete(&s);
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+				      "CREATE TABLE v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL,"
+				      " at INTEGER NOT NULL, seq INTEGER, agent_time INTEGER, event TEXT NOT NULL"
+				      " CHECK (event IN ('raise', 'change', 'resolve', 'gap', 'unreachable', 'reachable')),"
+				      " code TEXT, key TEXT, severity INTEGER, detail TEXT);"
+				      "INSERT INTO v2 SELECT * FROM history; DROP TABLE history;"
+				      "ALTER TABLE v2 RENAME TO history; CREATE INDEX history_node ON history (node, id);"
+				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q;"
+				      "PRAGMA user_version = 2",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* the old CHECK refuses the new event */
+	assert_int_not_equal(sqlite3_exec(h, "INSERT INTO history (node, at, event) VALUES ('x', 1, 'forgotten')",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(count_rows("sqlite_schema WHERE name = 'history_at'"), 0);
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	assert_int_equal(count_rows("sqlite_schema WHERE name = 'history_at'"), 1);
+	assert_int_equal(count_rows("history WHERE node = 'old' AND event = 'raise' AND id IN (1, 2)"), 2);
+	/* new lines go on above the old ids */
+	assert_int_equal(fc_store_forget(s, 100 * DAY, 50 * DAY, 16, NULL, NULL), 1);
+	assert_int_equal(count_rows("history WHERE event = 'forgotten' AND id = 3"), 1);
+	fc_store_delete(&s);
+}
+
+/* fc_retain on a real loop and the real clock: lines 100 days old go
+ * with --retain 90d, never more than a batch a tick, the recent ones stay;
+ * a node silent for 40 days goes with --forget 30d, one heard from an hour
+ * ago stays. */
+static void test_retain_timer(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	int64_t now = (int64_t)time(NULL), old = now - 100 * DAY;
+	flap(s, "n", 300, old);
+	store(s, "n", "{\"q\":601,\"d\":[" RAISE_B "]}", now - HOUR_S, FC_STORE_STORED, 0);
+	store(s, "gone", "{\"q\":1,\"d\":[" RAISE_B "]}", now - 40 * DAY, FC_STORE_STORED, 0);
+	assert_int_equal(count_rows("history"), 602);
+	struct fm_loop *loop = fm_loop_new();
+	assert_non_null(loop);
+	struct fc_retain_conf conf = {.store = s, .retain_s = 90 * DAY, .forget_s = 30 * DAY, .tick_ms = 5, .batch = 100};
+	struct fc_retain *r = fc_retain_new(loop, &conf, why, sizeof(why));
+	assert_non_null(r);
+	char old_sql[96];
+	snprintf(old_sql, sizeof(old_sql), "history WHERE at < %lld", (long long)(now - 90 * DAY));
+	int left = count_rows(old_sql), ticks = 0;
+	assert_int_equal(left, 600);
+	for (uint64_t deadline = fm_now_ms() + 20000; left > 0 && fm_now_ms() < deadline;) {
+		int ran = fm_loop_run_once(loop, 100);
+		assert_true(ran >= 0);
+		int now_left = count_rows(old_sql);
+		assert_true(left - now_left <= 100 * ran); /* a batch a tick at most */
+		left = now_left;
+		ticks += ran;
+	}
+	assert_int_equal(left, 0);
+	assert_true(ticks >= 6);
+	assert_int_equal(count_rows("history WHERE event = 'forgotten' AND node = 'gone'"), 1);
+	assert_int_equal(count_rows("nodes WHERE name = 'gone'"), 0);
+	assert_int_equal(count_rows("nodes WHERE name = 'n'"), 1);
+	/* n's recent raise; gone's (40 days old: its history stays) and its
+	 * forgotten line */
+	assert_int_equal(count_rows("history"), 3);
+	fc_retain_delete(&r);
+	assert_null(r);
+	fm_loop_delete(&loop);
+	fc_store_delete(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +639,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retain_timer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
