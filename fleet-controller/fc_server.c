@@ -51,8 +51,6 @@ struct resync {
 	char node[FC_KEYS_ID_MAX + 1];
 	int64_t at;	    /* the last ask (0: never) */
 	bool busy;	    /* its answer awaited */
-	bool waited;	    /* a heartbeat said waited_q past the store's */
-	uint32_t waited_q;
 	struct fc_server *s;
 };
 
@@ -502,30 +500,19 @@ static struct resync *resync_entry(struct fc_server *s, const char *node)
 }
 
 /* The node's set differs from the store's: ask it for the whole set over
- * its session (PROTOCOL.md, "The set hash"). When it says it has sent
- * reports the store has not got (its q past the store's), they may be on
- * their way: asked only when its next heartbeat says the same q again
- * (they were lost: a store restored from an older copy). */
+ * its session (PROTOCOL.md, "The set hash"), unless reports still wait in
+ * its queue ("u": a queue draining after an outage; the set is compared
+ * again once they are delivered). A node whose q is past the store's with
+ * nothing waiting had reports acknowledged that the store lost (restored
+ * from an older copy): asked too. */
 static void resync(struct fc_server *s, const char *node, const struct fc_hb *hb, const char *hash)
 {
-	uint32_t q;
-	char stored[9];
 	struct resync *r;
-	if (!s->relay || fc_store_me(s->store, node, NULL, now_s(), &q, stored) < 0 ||
-	    !(r = resync_entry(s, node)))
+	if (!s->relay || hb->waiting || !(r = resync_entry(s, node)))
 		return;
 	int64_t now = now_s();
-	if (hb->q > q && !(r->waited && r->waited_q == hb->q)) {
-		r->waited = true;
-		r->waited_q = hb->q;
-		fm_info("node %s: its raised set (%s) differs from the stored one (%s), reports up to %u of its "
-			"%u stored: waiting a heartbeat for the rest",
-			node, hb->h, hash, q, hb->q);
-		return;
-	}
 	if (r->busy || (r->at && now - r->at < FC_SERVER_RESYNC_S))
 		return;
-	r->waited = false;
 	struct fc_relay_request req = {.timeout_ms = 30000};
 	snprintf(req.node, sizeof(req.node), "%s", node);
 	snprintf(req.path, sizeof(req.path), "diag");

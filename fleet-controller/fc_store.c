@@ -56,9 +56,9 @@ static const char schema_v2[] =
  * way (new table, copy, drop, rename), its ids kept, so the AUTOINCREMENT
  * sequence goes on from the largest. And keys: the fingerprint (fc_server:
  * 8 bytes of SHA-256, never the key) of the key each node last handshook
- * with, which retires a rotated node's previous key for good; the q of the
- * last heartbeat with a payload, which a bare one repeats (resync compares
- * the store with what the node says). */
+ * with, which retires a rotated node's previous key for good; the q and u
+ * of the last heartbeat with a payload, which a bare one repeats (resync
+ * compares the store with what the node says). */
 static const char schema_v3[] =
 	"CREATE TABLE history_v3 ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -72,7 +72,8 @@ static const char schema_v3[] =
 	"CREATE INDEX history_node ON history (node, id);"
 	"CREATE INDEX history_at ON history (at);"
 	"CREATE TABLE node_keys (node TEXT PRIMARY KEY, fp TEXT NOT NULL, at INTEGER NOT NULL);"
-	"ALTER TABLE nodes ADD COLUMN hb_q INTEGER;";
+	"ALTER TABLE nodes ADD COLUMN hb_q INTEGER;"
+	"ALTER TABLE nodes ADD COLUMN hb_u INTEGER;";
 
 enum stmt {
 	ST_NODE_ENSURE,
@@ -124,6 +125,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 				 " WHERE name = ?1",
 	[ST_NODE_HB] = "UPDATE nodes SET last_seen = ?2, hb_interval = coalesce(?3, hb_interval), hb_n = coalesce(?4, hb_n),"
 		       " hb_worst = coalesce(?5, hb_worst), hb_hash = coalesce(?6, hb_hash), hb_q = coalesce(?8, hb_q),"
+		       " hb_u = coalesce(?9, hb_u),"
 		       " insecure = ?7, state = 'ok' WHERE name = ?1 RETURNING name",
 	[ST_NODE_ME] = "SELECT last_seq, hash FROM nodes WHERE name = ?1",
 	[ST_NODE_BOARD] = "UPDATE nodes SET board = ?2 WHERE name = ?1",
@@ -133,7 +135,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MARK_UNREACHABLE] = "UPDATE nodes SET state = 'unreachable' WHERE name = ?1",
 	[ST_KEY_SEEN] = "SELECT fp FROM node_keys WHERE node = ?1",
 	[ST_DIAG_KEYS] = "SELECT code, key FROM diagnoses WHERE node = ?1",
-	[ST_NODE_SAID] = "SELECT hb_q, hb_n, hb_worst, hb_hash, hb_interval FROM nodes WHERE name = ?1"
+	[ST_NODE_SAID] = "SELECT hb_q, hb_n, hb_worst, hb_hash, hb_interval, hb_u FROM nodes WHERE name = ?1"
 			 " AND hb_hash IS NOT NULL AND hb_q IS NOT NULL",
 	[ST_NODE_SET_HASH] = "UPDATE nodes SET hash = ?2,"
 			     " worst = coalesce((SELECT max(severity) FROM diagnoses WHERE node = ?1), 0)"
@@ -648,6 +650,7 @@ int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb 
 		bi(st, 5, hb->w);
 		bt(st, 6, hb->h);
 		bi(st, 8, hb->q);
+		bi(st, 9, hb->waiting);
 	}
 	bi(st, 7, insecure);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -761,7 +764,8 @@ int fc_store_node_said(struct fc_store *s, const char *node, struct fc_hb *hb)
 		*hb = (struct fc_hb){.q = (uint32_t)sqlite3_column_int64(st, 0),
 				     .n = (uint32_t)sqlite3_column_int64(st, 1),
 				     .w = sqlite3_column_int(st, 2),
-				     .i = (uint32_t)sqlite3_column_int64(st, 4)};
+				     .i = (uint32_t)sqlite3_column_int64(st, 4),
+				     .waiting = sqlite3_column_int(st, 5) == 1};
 		snprintf(hb->h, sizeof(hb->h), "%s", (const char *)sqlite3_column_text(st, 3));
 	}
 	sqlite3_reset(st);

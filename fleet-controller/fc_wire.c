@@ -197,13 +197,14 @@ int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t
 	cJSON *o = parse(data, len, why, size, &rc);
 	if (!o)
 		return rc;
-	int64_t q = 0, n = 0, w = 0, i = 0;
+	int64_t q = 0, n = 0, w = 0, i = 0, u = 0;
 	const char *h = NULL;
 	memset(hb, 0, sizeof(*hb));
 	if ((rc = need_int(o, "q", 0, UINT32_MAX, &q, why, size)) < 0 ||
 	    (rc = need_int(o, "n", 0, UINT32_MAX, &n, why, size)) < 0 ||
 	    (rc = need_int(o, "w", 0, 3, &w, why, size)) < 0 ||
-	    (rc = need_int(o, "i", 1, FC_WIRE_HB_INTERVAL_MAX, &i, why, size)) < 0)
+	    (rc = need_int(o, "i", 1, FC_WIRE_HB_INTERVAL_MAX, &i, why, size)) < 0 ||
+	    (rc = get_int(o, "u", 0, 1, &u, why, size)) < 0)
 		goto out;
 	/* "i" is the interval in a heartbeat; insecurity is the session's. */
 	if ((rc = get_str(o, "h", ANY_TEXT, &h, "", why, size)) <= 0) {
@@ -218,6 +219,7 @@ int fc_wire_hb(const void *data, size_t len, struct fc_hb *hb, char *why, size_t
 	hb->n = (uint32_t)n;
 	hb->w = (int)w;
 	hb->i = (uint32_t)i;
+	hb->waiting = u == 1;
 	memcpy(hb->h, h, 9);
 	rc = 0;
 out:

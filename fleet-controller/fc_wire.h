@@ -35,6 +35,7 @@ struct fc_hb {
 	char h[9];  /* 8 lowercase hex digits */
 	uint32_t i; /* heartbeat interval, s (1..FC_WIRE_HB_INTERVAL_MAX) */
 	bool bare;  /* an empty heartbeat: alive, the rest as last given */
+	bool waiting; /* "u": reports wait in the node's queue */
 };
 
 /* One entry of d[]. Strings and arrays borrow from the report's tree. */

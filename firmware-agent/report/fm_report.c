@@ -135,7 +135,7 @@ uint32_t fm_report_hash(const cJSON *active)
 }
 
 int fm_report_heartbeat(char *buf, size_t size, uint32_t last_q, const cJSON *active,
-			uint32_t interval_s)
+			uint32_t interval_s, bool waiting)
 {
 	int n = 0, w = 0;
 	const cJSON *d;
@@ -146,8 +146,8 @@ int fm_report_heartbeat(char *buf, size_t size, uint32_t last_q, const cJSON *ac
 		if (s > w)
 			w = s;
 	}
-	int len = snprintf(buf, size, "{\"q\":%" PRIu32 ",\"n\":%d,\"w\":%d,\"h\":\"%08" PRIx32 "\",\"i\":%" PRIu32 "}",
-			   last_q, n, w, fm_report_hash(active), interval_s);
+	int len = snprintf(buf, size, "{\"q\":%" PRIu32 ",\"n\":%d,\"w\":%d,\"h\":\"%08" PRIx32 "\",\"i\":%" PRIu32 "%s}",
+			   last_q, n, w, fm_report_hash(active), interval_s, waiting ? ",\"u\":1" : "");
 	if (len < 0 || (size_t)len >= size)
 		return -EMSGSIZE;
 	return len;

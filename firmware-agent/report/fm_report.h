@@ -50,10 +50,11 @@ void fm_report_key(const char *key, char *out, size_t size);
 uint32_t fm_report_hash(const cJSON *active);
 
 /* Writes the heartbeat {"q","n","w","h","i"} for the raised set active
- * (long form) into buf (NUL-terminated). Returns its length (at most
+ * (long form) into buf (NUL-terminated), and "u":1 when waiting (reports
+ * wait in the queue). Returns its length (at most
  * FM_HEARTBEAT_MAX), or -EMSGSIZE when size is too small. */
 int fm_report_heartbeat(char *buf, size_t size, uint32_t last_q, const cJSON *active,
-			uint32_t interval_s);
+			uint32_t interval_s, bool waiting);
 
 /* The item of one fm_diag_track change ("change": raised, changed or
  * resolved), as a new cJSON (caller owns), or NULL for something that is not

@@ -137,7 +137,10 @@ static void send_heartbeat(struct fm_uplink *u)
 		return;
 	char buf[FM_HEARTBEAT_MAX + 1];
 	cJSON *active = u->active(u->arg);
-	int n = fm_report_heartbeat(buf, sizeof(buf), fm_queue_last_seq(u->q), active, u->heartbeat_s);
+	/* u: reports still wait in the queue (the controller holds its resync
+	 * until they are delivered) */
+	int n = fm_report_heartbeat(buf, sizeof(buf), fm_queue_last_seq(u->q), active, u->heartbeat_s,
+				    fm_queue_count(u->q) > 0);
 	cJSON_Delete(active);
 	if (n <= 0)
 		return;

@@ -232,7 +232,7 @@ static void test_open(void **state)
 	sqlite3 *v1;
 	assert_int_equal(sqlite3_open(db, &v1), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(v1, "ALTER TABLE diagnoses DROP COLUMN component; ALTER TABLE diagnoses DROP COLUMN links;"
-				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q;"
+				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q; ALTER TABLE nodes DROP COLUMN hb_u;"
 				      "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(v1);
 	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), -EPROTO);
@@ -566,7 +566,7 @@ static void test_open_v2(void **state)
 				      " code TEXT, key TEXT, severity INTEGER, detail TEXT);"
 				      "INSERT INTO v2 SELECT * FROM history; DROP TABLE history;"
 				      "ALTER TABLE v2 RENAME TO history; CREATE INDEX history_node ON history (node, id);"
-				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q;"
+				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q; ALTER TABLE nodes DROP COLUMN hb_u;"
 				      "PRAGMA user_version = 2",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);

@@ -35,7 +35,7 @@ static void heartbeat_budget(void **state)
 		cJSON_AddItemToArray(active, d);
 	}
 	/* The largest values every field can take. */
-	int n = fm_report_heartbeat(buf, sizeof(buf), UINT32_MAX, active, 86400 * 7);
+	int n = fm_report_heartbeat(buf, sizeof(buf), UINT32_MAX, active, 86400 * 7, true);
 	assert_true(n > 0);
 	assert_true(n <= FM_HEARTBEAT_MAX);
 	cJSON *hb = cJSON_Parse(buf);
@@ -44,12 +44,13 @@ static void heartbeat_budget(void **state)
 	assert_int_equal(cJSON_GetObjectItem(hb, "w")->valueint, 3);
 	assert_int_equal(strlen(cJSON_GetObjectItem(hb, "h")->valuestring), 8);
 	assert_int_equal(cJSON_GetObjectItem(hb, "i")->valueint, 86400 * 7);
+	assert_int_equal(cJSON_GetObjectItem(hb, "u")->valueint, 1);
 	cJSON_Delete(hb);
-	assert_int_equal(fm_report_heartbeat(buf, 20, 1, active, 120), -EMSGSIZE);
+	assert_int_equal(fm_report_heartbeat(buf, 20, 1, active, 120, false), -EMSGSIZE);
 	cJSON_Delete(active);
 
 	cJSON *none = cJSON_CreateArray();
-	n = fm_report_heartbeat(buf, sizeof(buf), 0, none, 120);
+	n = fm_report_heartbeat(buf, sizeof(buf), 0, none, 120, false);
 	assert_string_equal(buf, "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}");
 	cJSON_Delete(none);
 }
