@@ -443,6 +443,9 @@ static void rekey(void)
 		coap_session_release(nd->s);
 		nd->s = NULL;
 	}
+	/* a node with nothing out is on the ready stack already: pushed
+	 * again, it would be sent twice and counted busy twice */
+	bool was_busy = nd->busy;
 	if (nd->busy) {
 		nd->busy = false;
 		g.busy--;
@@ -456,7 +459,7 @@ static void rekey(void)
 	}
 	printf("rekeyed %s at q=%" PRIu32 "\n", nd->id, nd->q);
 	fflush(stdout);
-	if (g.nready < g.ready_cap)
+	if (was_busy && g.nready < g.ready_cap)
 		g.ready[g.nready++] = (unsigned)(nd - g.nodes);
 }
 
@@ -478,6 +481,11 @@ static void load(double seconds, long server_pid)
 			rekey();
 		while (g.nready > 0) {
 			struct node *nd = &g.nodes[g.ready[--g.nready]];
+			if (nd->busy) {
+				fm_err("%s: on the ready stack with a request out", nd->id);
+				g.failed++;
+				continue;
+			}
 			if (send_req(nd, g.kind) < 0 && !nd->failed) {
 				nd->failed = true;
 				g.failed++;
@@ -494,6 +502,15 @@ static void load(double seconds, long server_pid)
 	double drain = t1 + 10;
 	while (g.busy > 0 && now_s() < drain && !g.stop)
 		pump(100);
+	/* what never came back, named: which node, at which q, in which state */
+	for (unsigned i = 0, named = 0; i < g.n && named < 5; i++) {
+		const struct node *nd = &g.nodes[i];
+		if (!nd->busy)
+			continue;
+		named++;
+		fm_err("%s: unanswered at q=%" PRIu32 " (session state %d%s)", nd->id, nd->q,
+		       nd->s ? (int)coap_session_get_state(nd->s) : -1, nd->revoked ? ", revoked" : "");
+	}
 	double dt = t1 - t0;
 	char body[1024];
 	struct node probe = g.nodes[0];
