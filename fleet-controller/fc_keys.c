@@ -376,6 +376,18 @@ static void edit_one(void *arg, const char *line, size_t l, int r, const struct 
 	}
 }
 
+const char *fc_keys_dir(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, size, ".");
+	else if (slash == path)
+		snprintf(dir, size, "/");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - path), path);
+	return slash ? slash + 1 : path;
+}
+
 int fc_keys_edit(const char *path, const char *node, enum fc_keys_op op, const uint8_t *key, size_t key_len,
 		 struct fm_buf *errs)
 {
@@ -383,19 +395,12 @@ int fc_keys_edit(const char *path, const char *node, enum fc_keys_op op, const u
 		complain(errs, "'%s' is not a node name (%s)", node, FM_NODE_NAME_RULE);
 		return -EINVAL;
 	}
-	char dir[PATH_MAX], base[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	if (slash && slash[1] == '\0') {
+	char dir[PATH_MAX];
+	const char *base = fc_keys_dir(path, dir, sizeof(dir));
+	if (!*base) {
 		complain(errs, "%s: a file, not a directory", path);
 		return -EINVAL;
 	}
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : path);
 	/* One editor at a time (another enroll, revoke): the lock is on the
 	 * directory, which a rename of the file does not replace. */
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -82,6 +82,11 @@ void fc_keys_forget_prev(struct fc_keys *k, const void *id, size_t id_len);
  *   FC_KEYS_REVOKE      node's line goes
  * -ENOENT when node is not there (but for ADD). 0, or -errno with a line in
  * errs saying why. key is ignored for REVOKE. */
+/* The directory of the keys file at path into dir (size bytes; "." for a
+ * bare name), and its name within it (a pointer into path; "" when path
+ * ends in '/'): what enroll locks and serve watches. */
+const char *fc_keys_dir(const char *path, char *dir, size_t size);
+
 enum fc_keys_op { FC_KEYS_ADD, FC_KEYS_ROTATE, FC_KEYS_ROTATE_NOW, FC_KEYS_REVOKE };
 int fc_keys_edit(const char *path, const char *node, enum fc_keys_op op, const uint8_t *key, size_t key_len,
 		 struct fm_buf *errs);

@@ -103,14 +103,7 @@ struct fc_keywatch *fc_keywatch_new(struct fm_loop *loop, const char *path, stru
 		goto fail;
 	}
 	char dir[PATH_MAX];
-	char *slash = strrchr(w->path, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == w->path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - w->path), w->path);
-	w->base = slash ? slash + 1 : w->path;
+	w->base = fc_keys_dir(w->path, dir, sizeof(dir));
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, size, "--keys: inotify: %s", strerror(errno));

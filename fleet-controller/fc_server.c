@@ -111,12 +111,14 @@ static const uint8_t *key_for(struct fc_server *s, const uint8_t *identity, size
 	if (p.prev && p.note == FC_KEYS_NOTE_NONE) {
 		char node[FC_KEYS_ID_MAX + 1], fp[17], seen[17];
 		snprintf(node, sizeof(node), "%.*s", (int)id_len, (const char *)identity);
+		char prev_fp[17];
 		if (fc_store_key_seen(s->store, node, seen) == 0) {
 			key_fp(p.key, p.len, fp);
+			key_fp(p.prev, p.prev_len, prev_fp);
 			if (strcmp(seen, fp) == 0) {
 				fc_keys_forget_prev(s->keys, identity, id_len);
 				p.prev = NULL;
-			} else if (key_fp(p.prev, p.prev_len, fp), strcmp(seen, fp) == 0) {
+			} else if (strcmp(seen, prev_fp) == 0) {
 				p.note = FC_KEYS_NOTE_PREV;
 			}
 		}

@@ -383,6 +383,9 @@ static char *links_text(const struct fc_diag *d)
 	return t;
 }
 
+/* Stores one raised or changed diagnosis (resync: its history line says
+ * so). 1 when it was a raise or a change (a history line), 0 when only its
+ * evidence or nothing changed, -EIO. */
 static int store_diag(struct fc_store *s, const char *node, const struct fc_report *r,
 		      const struct fc_diag *d, int64_t now, bool resync)
 {
@@ -431,6 +434,8 @@ static int store_diag(struct fc_store *s, const char *node, const struct fc_repo
 		rc = history(s, node, now, r->q, r->t, exists ? "change" : "raise", d->code, d->key,
 			     d->severity, detail ? detail : d->summary);
 		free(detail);
+		if (rc == 0)
+			rc = 1;
 	}
 out:
 	cJSON_free(ev);
@@ -607,11 +612,10 @@ int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *
 	}
 	cJSON_Delete(gone);
 	for (size_t i = 0; i < n; i++) {
-		int c0 = sqlite3_total_changes(s->db);
-		if (store_diag(s, node, &at, &d[i], now, true) < 0)
+		int rc = store_diag(s, node, &at, &d[i], now, true);
+		if (rc < 0)
 			goto rollback;
-		/* a history row beside the insert or update: raised or changed */
-		*raised += sqlite3_total_changes(s->db) - c0 > 1;
+		*raised += rc == 1;
 	}
 	if (set_hash(s, node, hash) < 0)
 		goto rollback;

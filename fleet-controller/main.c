@@ -264,6 +264,16 @@ static void on_signal(struct fm_signal *sig, int signo)
 	fm_loop_stop(sig->ev.loop);
 }
 
+/* Prints errs' lines (fc_keys' reasons, "PATH:LINE: what"), each after
+ * "fleetmedic-controller: " and prefix. */
+static void print_errs(const struct fm_buf *errs, const char *prefix)
+{
+	for (const char *l = errs->data, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		fprintf(stderr, "fleetmedic-controller: %s%.*s\n", prefix, nl ? (int)(nl - l) : (int)strlen(l), l);
+	}
+}
+
 static int cmd_serve(const struct opts *o)
 {
 	if (!o->listen || !o->keys || o->nargs) {
@@ -298,11 +308,8 @@ static int cmd_serve(const struct opts *o)
 
 	fm_buf_init(&errs, 16384);
 	if (fc_keys_load(o->keys, &keys, &errs) < 0) {
-		/* one line per bad line of the file, each "PATH:LINE: what" */
-		for (const char *l = errs.data, *nl; l && *l; l = nl ? nl + 1 : NULL) {
-			nl = strchr(l, '\n');
-			fprintf(stderr, "fleetmedic-controller: --keys %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
-		}
+		/* one line per bad line of the file */
+		print_errs(&errs, "--keys ");
 		if (!errs.data)
 			fprintf(stderr, "fleetmedic-controller: cannot load --keys\n");
 		goto out;
@@ -622,15 +629,6 @@ static int cmd_triage(const struct opts *o)
 	return status;
 }
 
-/* Prints errs' lines (fc_keys_edit's reasons), each prefixed. */
-static void print_errs(const struct fm_buf *errs)
-{
-	for (const char *l = errs->data, *nl; l && *l; l = nl ? nl + 1 : NULL) {
-		nl = strchr(l, '\n');
-		fprintf(stderr, "fleetmedic-controller: %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
-	}
-}
-
 /* The node's side of an enrollment: its config lines and psk file. */
 static int write_node_files(const struct opts *o, const char *node, const char *conf, const char *hex)
 {
@@ -696,7 +694,7 @@ static int cmd_enroll(const struct opts *o)
 	explicit_bzero(key, sizeof(key));
 	int status = EXIT_OK;
 	if (rc < 0) {
-		print_errs(&errs);
+		print_errs(&errs, "");
 		status = rc == -EEXIST || rc == -ENOENT || rc == -EINVAL ? EXIT_USAGE : EXIT_FINDING;
 		goto out;
 	}
@@ -739,7 +737,7 @@ static int cmd_revoke(const struct opts *o)
 	const char *keys = o->keys ? o->keys : FC_DEFAULT_KEYS;
 	int rc = fc_keys_edit(keys, o->args[0], FC_KEYS_REVOKE, NULL, 0, &errs);
 	if (rc < 0)
-		print_errs(&errs);
+		print_errs(&errs, "");
 	else
 		printf("%s: revoked (out of %s)\n", o->args[0], keys);
 	fm_buf_free(&errs);
