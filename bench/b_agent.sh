@@ -143,6 +143,16 @@ echo "| mapping ($first, steady) | Rss kB | Private_Dirty kB |"
 echo "| --- | ---: | ---: |"
 awk -v a="$first" '$1 == "map" && $2 == "steady" && $3 == a && n++ < 12 { printf "| %s | %d | %d |\n", $4, $5, $6 }' "$out"
 
+# The verdict on the worst agent (its rate over all its windows), not on
+# the average of them all: FIELD of the idle lines / DIVISOR against GOAL.
+worst() { # FIELD DIVISOR GOAL FORMAT
+    awk -v f="$1" -v d="$2" -v g="$3" -v fmt="$4" '$1 == "idle" { s[$2] += $f; t[$2] += $4 }
+        END {
+            for (a in s) { r = s[a] / t[a] / d; if (!(w in s) || r > best) { best = r; w = a } }
+            printf "%s (the worst agent, %s: " fmt ")", best <= g ? "met" : "NOT met", w, best
+        }' "$out"
+}
+
 cat <<MD
 
 ### Idle: nothing written to any part of the node ($windows windows of ${window} s × $n agents)
@@ -154,8 +164,8 @@ cat <<MD
 | context switches per minute (voluntary + nonvoluntary, every thread) | $(awk '$1 == "idle" { print $7 * 60 / $4 }' "$out" | bench_stats | awk '{ printf "%.0f | %.0f | %.0f", $1, $2, $3 }') | |
 | wake-ups per second (context switches / s) | $(awk '$1 == "idle" { print $7 / $4 }' "$out" | bench_stats | awk '{ printf "%.2f | %.2f | %.2f", $1, $2, $3 }') | ≤ 1 |
 
-- goal ≤ 1 wake-up per second: $(awk '$1 == "idle" { s += $7; t += $4 } END { printf "%s (%.2f on average)", s / t <= 1 ? "met" : "NOT met", s / t }' "$out")
-- goal ≤ 0.1 % of a core: $(awk '$1 == "idle" { s += $8; t += $4 } END { printf "%s (%.3f %% on average)", s / t / 1e7 <= 0.1 ? "met" : "NOT met", s / t / 1e7 }' "$out")
+- goal ≤ 1 wake-up per second: $(worst 7 1 1 "%.2f")
+- goal ≤ 0.1 % of a core: $(worst 8 1e7 0.1 "%.3f %%")
 
 ### Startup: exec to READY=1 ($runs runs each, one agent at a time, a fresh state dir each)
 

@@ -24,6 +24,9 @@ log="$out/share/guest.log"
 val() { awk -v n="$1" '$1 == "figure" && $2 == n { print $3; exit }' "$log"; }
 note() { awk -v n="$1" '$1 == "figure" && $2 == n { $1 = $2 = $3 = ""; sub(/^ +/, ""); print; exit }' "$log"; }
 kb() { awk -v k="$1" 'BEGIN { printf "%.2f MB", k / 1024 }'; }
+goal() { # WHAT FIGURE LIMIT SHOWN
+    echo "- goal $1: $(awk -v v="$(val "$2")" -v l="$3" 'BEGIN { print (v != "" && v <= l) ? "met" : "NOT met" }') ($4)"
+}
 
 cat <<EOF
 ## board
@@ -46,4 +49,10 @@ guest log \`build/board/arm64/share/guest.log\` has the same figure lines).
 | \`systemctl start\` to READY=1 | $(val start_to_ready_ms) ms | | Type=notify (TCG) |
 | SIGSTOP to NRestarts=1 | $(val watchdog_restart_ms) ms | | WatchdogSec 30 s + RestartSec 5 s |
 | \`systemd-analyze security\` exposure | $(val security_exposure) | | in the guest, systemd 252 |
+
+$(goal "the agent's VmRSS on the board ≤ 4 MB, steady" steady_vmrss_kb 4096 "$(kb "$(val steady_vmrss_kb)")")
+$(goal "the agent's Private_Dirty on the board ≤ 1 MB, steady" steady_private_dirty_kb 1024 "$(kb "$(val steady_private_dirty_kb)")")
+$(goal "the agent's VmRSS on the board ≤ 4 MB, after the burst" burst_vmrss_kb 4096 "$(kb "$(val burst_vmrss_kb)")")
+$(goal "the agent's Private_Dirty on the board ≤ 1 MB, after the burst" burst_private_dirty_kb 1024 "$(kb "$(val burst_private_dirty_kb)")")
+$(goal "a kubelet line to the controller's show ≤ 1000 ms on the board" conflict_latency_ms 1000 "$(val conflict_latency_ms) ms")
 EOF

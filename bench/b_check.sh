@@ -83,7 +83,7 @@ echo "1 s), $runs runs per case; wall time from exec to exit. Budget (issue 7): 
 echo
 echo "| servers | etcd's state as the agent saw it | median s | min s | max s | exit | budget |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-status=0
+status=0 worst=0
 for case in refused silent leaderless; do
     times=() rc=0 state=
     for _ in $(seq $runs); do
@@ -98,9 +98,13 @@ for case in refused silent leaderless; do
     med=$(sed -n "$(( (runs + 1) / 2 ))p" <<<"$sorted"); min=$(head -1 <<<"$sorted"); max=$(tail -1 <<<"$sorted")
     ok=$(awk -v m="$max" 'BEGIN { print (m < 3) ? "met" : "MISSED" }')
     [ "$ok" = met ] || status=1
+    worst=$(awk -v a="$worst" -v b="$max" 'BEGIN { print (b > a) ? b : a }')
     echo "| $case | $state | $med | $min | $max | $rc | < 3 s (max): $ok |"
 done
 echo
-echo "Sources run one after another, each request with its own 1 s deadline;"
-echo "\"silent\" is the worst case (every request waits its whole deadline)."
+echo "- goal check with every server down, under 3 s: $(awk -v m="$worst" 'BEGIN { print (m < 3) ? "met" : "NOT met" }') (the slowest run $worst s)"
+echo
+echo "Sources are asked side by side (fm_gather: each source in a child process of its own),"
+echo "each request with its own 1 s deadline, the whole gathering cut at 2.8 s; \"silent\" is"
+echo "the worst case (every source's request waits its whole deadline, in parallel)."
 exit $status

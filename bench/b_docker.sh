@@ -26,5 +26,7 @@ die event on the /events stream), $count exits.
 | --- | --- | --- | --- | --- |
 | $count | ${med} ms | ${p99} ms | ${max} ms | 100 ms |
 
+- goal exit to fact within 100 ms (median): $([ "$med" -le 100 ] && echo met || echo "NOT met") (${med} ms)
+
 Command: \`FMH_DOCKER_EXITS=$n $bin\` (bench/b_docker.sh)
 MD

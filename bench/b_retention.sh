@@ -97,6 +97,7 @@ $(grep '^year' <<<"$year" | while read -r l; do
     echo "| $(val day "$l") | $(mb "$(val db_bytes "$l")") | $(mb "$(val wal_bytes "$l")") | $(val history "$l") | $(val free_pages "$l") | $(val pruned "$l") |"
 done)
 
+- goal a year of 1000 nodes under $max_mb MB (file + -wal, pruned to 90 days): $(awk -v b="$(val max_after_full_bytes "$result")" -v m="$max_mb" 'BEGIN { print (b <= m * 1048576) ? "met" : "NOT met" }') ($(mb "$(val max_after_full_bytes "$result")") MB at most)
 - Largest file + -wal after the window filled (day 90 on): $(mb "$(val max_after_full_bytes "$result")") MB, under the stated
   bound of $max_mb MB (checked by retain_sim); at day 120 $(mb "$(val at_full_bytes "$result")") MB, at the end
   $(mb "$(val end_bytes "$result")") MB: the freed pages are reused, the file stops growing once 90 days are held.

@@ -86,6 +86,11 @@ for t in $triplets; do
              "$( [ "$s" -le 2621440 ] && echo met || echo MISSED ) | $( [ "$s" -le 1572864 ] && echo met || echo not yet ) |"
     done
 done
+echo
+for t in $triplets; do
+    s=$(stat -c %s "$parent/$t/firmware-agent/fleetmedic-agent")
+    echo "- goal the $t agent ≤ 1.7 MB (1782579 bytes; issue 27): $( [ "$s" -le 1782579 ] && echo met || echo "NOT met" ) ($(awk -v s="$s" 'BEGIN { printf "%.2f MB", s / 1048576 }'))"
+done
 for t in $triplets; do
     for p in firmware-agent/fleetmedic-agent fleet-controller/fleetmedic-controller; do
         map="$parent/$t/$p.map"

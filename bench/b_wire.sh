@@ -62,7 +62,8 @@ heartbeats at 1 s ($cycles cycles of three), scaled to 30 an hour (120 s).
 
 - per idle heartbeat, everything included: **$per_hb bytes** ($idle_bytes bytes over $idle_up heartbeats, $idle_down answers)
 - a healthy node's hour (30 heartbeats, no handshake: the session outlives
-  the hour, see below): **$hour bytes**; budget 4096: $verdict
+  the hour, see below): **$hour bytes**
+- goal a healthy node's hour on the wire ≤ 4096 bytes: $verdict ($hour bytes)
 - before this change (commit b8b4637, same capture): every heartbeat a
   confirmable POST with its JSON, answered 2.04: 129 + 63 = 192 bytes a
   heartbeat, 5760 bytes an hour.

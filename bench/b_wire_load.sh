@@ -82,14 +82,14 @@ report $rp_payload bytes (incident 1 cut to the 320-byte budget, as in b_control
 | incident-1 report: CON POST /rp + piggybacked 2.04 ACK | $(row "$BENCH_TMP/rp" 1) | $(bench_stats <"$BENCH_TMP/rp_pk" | cut -d' ' -f1) |
 | DTLS-PSK session: handshake (with cookie exchange) + close_notify | $(row "$BENCH_TMP/hs" 0) | $(bench_stats <"$BENCH_TMP/hs_pk" | cut -d' ' -f1) |
 
-Healthy node-hour from these, heartbeats only on one long-lived session (the goal is
-≤ 4 kB): every 60 s $(hour 60) B, every 120 s $(hour 120) B, every 300 s $(hour 300) B;
-≤ 4 kB needs an interval of at least $(awk -v b="$hb" 'BEGIN { printf "%.0f", 3600 * b / 4000 }') s. A session that has to be set up
-again (libcoap drops an idle server session after 300 s; a NAT binding may expire sooner)
-costs $(awk -v h="$hs" 'BEGIN { printf "%.0f", h }') B more each time. Command: \`bench/b_wire_load.sh BUILD_DIR\`.
-These are the generated client's figures (every heartbeat a confirmable POST);
-the agent's own, from \`run\` (non-confirmable heartbeats, every third confirmable,
-GET /me per session), are the "Uplink: bytes on the wire" section (b_wire.sh).
+A node-hour if every heartbeat were a confirmable POST with its JSON (this client's way,
+not the agent's), on one long-lived session: every 60 s $(hour 60) B, every 120 s $(hour 120) B,
+every 300 s $(hour 300) B. A session that has to be set up again (serve frees a server session
+idle for FC_SERVER_SESSION_IDLE_S, 1200 s; a NAT binding may expire sooner) costs
+$(awk -v h="$hs" 'BEGIN { printf "%.0f", h }') B more each time. Command: \`bench/b_wire_load.sh BUILD_DIR\`.
+The goal (a healthy node-hour ≤ 4 kB) is judged on the agent's own figure, from \`run\`
+(non-confirmable empty heartbeats, every third confirmable, GET /me per session): the
+"Uplink: bytes on the wire" section (b_wire.sh).
 ${anchor:+
 $anchor}
 MD

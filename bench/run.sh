@@ -82,4 +82,28 @@ else
     cp "$out" "$here/RESULTS.md"
     echo "bench: wrote bench/RESULTS.md" >&2
 fi
+
+# Goals at a glance: every section states each of its goals as one line
+# "- goal WHAT: VERDICT (FIGURE)", VERDICT met or NOT met (or both, for a
+# goal judged at two moments); the table at the top is those lines, made
+# again from the whole file each time (so a BENCH_ONLY run keeps it true).
+python3 - "$here/RESULTS.md" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+text = re.sub(r'(?ms)^## Goals at a glance\n.*?(?=^## )', '', text)
+head, *secs = re.split(r'(?m)^(?=## )', text)
+rows = []
+for sec in secs:
+    title = sec.splitlines()[0][3:].strip()
+    for m in re.finditer(r'(?m)^- goal (.+?): (.*)$', sec):
+        what, verdict = m.group(1), m.group(2).strip()
+        mark = 'NOT met' if 'NOT met' in verdict else ('met' if re.search(r'\bmet\b', verdict) else '?')
+        rows.append('| %s | %s | %s | %s |' % (what, mark, verdict.replace('|', '\\|'), title))
+table = ['## Goals at a glance', '',
+         'Every "- goal" line of the sections below, in their order; a section not run',
+         'since it began stating its goals this way is missing here.', '',
+         '| goal | verdict | as the section says it | section |', '| --- | --- | --- | --- |'] + rows
+open(path, 'w').write(head.rstrip('\n') + '\n\n' + '\n'.join(table) + '\n\n' + ''.join(secs))
+PY
 exit $failed
