@@ -74,16 +74,22 @@ echo "\`build/TRIPLET/\`, and each library's share: the sizes of its input secti
 echo "that stay in the program (after \`--gc-sections\`; .bss and debug sections not"
 echo "counted), summed per library from the link map \`build/TRIPLET/*/PROGRAM.map\`."
 echo "Our own code is one group: with LTO it is linked as ltrans objects. Deterministic"
-echo "for a given build: one measurement. Budget 2.5 MB (2621440 bytes) each, goal"
-echo "1.5 MB (1572864). Mbed TLS trimmed by toolchains/mbedtls-target.h."
+echo "for a given build: one measurement. The agent's budget 2.5 MB (2621440 bytes,"
+echo "asserted by tests/check_cross.sh), goal 1.5 MB (1572864); the controller has no"
+echo "budget (it runs on the fleet's server, or a board beside the agent), its size is"
+echo "said for the record. Mbed TLS trimmed by toolchains/mbedtls-target.h."
 echo
 echo "| triplet | program | stripped bytes | budget 2.5 MB | goal 1.5 MB |"
 echo "| --- | --- | --- | --- | --- |"
 for t in $triplets; do
     for p in firmware-agent/fleetmedic-agent fleet-controller/fleetmedic-controller; do
         s=$(stat -c %s "$parent/$t/$p")
-        echo "| $t | $(basename "$p") | $s ($(awk -v s="$s" 'BEGIN { printf "%.2f MB", s / 1048576 }')) |" \
-             "$( [ "$s" -le 2621440 ] && echo met || echo MISSED ) | $( [ "$s" -le 1572864 ] && echo met || echo not yet ) |"
+        if [ "$(basename "$p")" = fleetmedic-agent ]; then
+            verdicts="$( [ "$s" -le 2621440 ] && echo met || echo MISSED ) | $( [ "$s" -le 1572864 ] && echo met || echo not yet )"
+        else
+            verdicts="(the agent's; not the controller's) | "
+        fi
+        echo "| $t | $(basename "$p") | $s ($(awk -v s="$s" 'BEGIN { printf "%.2f MB", s / 1048576 }')) | $verdicts |"
     done
 done
 echo
