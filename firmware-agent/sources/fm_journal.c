@@ -267,7 +267,7 @@ static int open_journal(struct fm_journal *jr)
 			 jr->dir[0] ? jr->dir : "(system)", strerror(-rc));
 		return rc;
 	}
-	/* No sd_journal_add_match(): entry_source() picks our entries. With the
+	/* No sd_journal_add_match(): entry_read() picks our entries. With the
 	 * eleven terms (five units, five UNIT=, the kernel) sd_journal_next()
 	 * looks each term up in the file for every entry it returns; on a
 	 * journal of kubelet lines that cost 2.0 s per million entries against
@@ -305,18 +305,65 @@ static const char *field(sd_journal *j, const char *name, size_t name_len, size_
 	return (const char *)d + name_len + 1;
 }
 
-static int entry_source(sd_journal *j)
+/* The name=value item data points at, when its name is name (name_len
+ * bytes); the value and its length, else NULL. */
+static const char *item_value(const void *data, size_t l, const char *name, size_t name_len, size_t *len)
 {
-	size_t len;
-	const char *v = field(j, "_SYSTEMD_UNIT", 13, &len);
-	int src = v ? fm_rules_source_of_unit(v, len) : -1;
-	if (src >= 0)
-		return src;
-	if ((v = field(j, "UNIT", 4, &len)) && (src = fm_rules_source_of_unit(v, len)) >= 0)
-		return src;
-	if ((v = field(j, "_TRANSPORT", 10, &len)) && len == 6 && memcmp(v, "kernel", 6) == 0)
-		return FM_RULES_SRC_KERNEL;
-	return -1;
+	const char *d = data;
+	if (l <= name_len || d[name_len] != '=' || memcmp(d, name, name_len) != 0)
+		return NULL;
+	*len = l - name_len - 1;
+	return d + name_len + 1;
+}
+
+/* The current entry's source (-1: not one of ours) and, for one of ours,
+ * its MESSAGE (NULL when it has none), in one walk over its fields: each
+ * sd_journal_get_data() walks them from the first, and MESSAGE, a data
+ * object of its own for nearly every entry, is written last and comes
+ * last (an entry's items are in the order of their objects in the file).
+ * The unit decides as sd-journal would have it asked in this order:
+ * _SYSTEMD_UNIT when it names one of ours, else UNIT, else the kernel's
+ * _TRANSPORT. A value stays valid only until the next field is read, so
+ * a MESSAGE met before the source was known is asked for again. */
+static int entry_read(sd_journal *j, const char **msg, size_t *msg_len)
+{
+	int by_unit = -1, by_UNIT = -1;
+	bool kernel = false, msg_seen = false;
+	const void *d;
+	size_t l, len;
+	const char *v;
+	*msg = NULL;
+	sd_journal_restart_data(j);
+	while (sd_journal_enumerate_available_data(j, &d, &l) > 0) {
+		switch (*(const char *)d) {
+		case '_':
+			if ((v = item_value(d, l, "_SYSTEMD_UNIT", 13, &len)))
+				by_unit = fm_rules_source_of_unit(v, len);
+			else if ((v = item_value(d, l, "_TRANSPORT", 10, &len)))
+				kernel = len == 6 && memcmp(v, "kernel", 6) == 0;
+			break;
+		case 'U':
+			if ((v = item_value(d, l, "UNIT", 4, &len)))
+				by_UNIT = fm_rules_source_of_unit(v, len);
+			break;
+		case 'M':
+			if ((v = item_value(d, l, "MESSAGE", 7, &len))) {
+				msg_seen = true;
+				if (by_unit >= 0) { /* decided: nothing after it changes that */
+					*msg = v;
+					*msg_len = len;
+					return by_unit;
+				}
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	int src = by_unit >= 0 ? by_unit : by_UNIT >= 0 ? by_UNIT : kernel ? FM_RULES_SRC_KERNEL : -1;
+	if (src >= 0 && msg_seen)
+		*msg = field(j, "MESSAGE", 7, msg_len);
+	return src;
 }
 
 /* Whether the current entry is at or before the saved position (it was
@@ -372,11 +419,11 @@ static bool is_rewrite(const struct fm_journal *jr, const struct entry_id *id)
  * not a rewrite of the last; false when it is not counted. */
 static bool handle_entry(struct fm_journal *jr)
 {
-	int src = entry_source(jr->j);
+	size_t len = 0;
+	const char *msg;
+	int src = entry_read(jr->j, &msg, &len);
 	if (src < 0)
 		return false;
-	size_t len = 0;
-	const char *msg = field(jr->j, "MESSAGE", 7, &len);
 	struct entry_id id = {.set = true};
 	if (sd_journal_get_realtime_usec(jr->j, &id.realtime) < 0)
 		id.set = false; /* a corrupt entry: counted, never taken for a rewrite */
@@ -702,10 +749,10 @@ int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsi
 			break;
 		if ((rc = sd_journal_previous(j)) <= 0)
 			break;
-		if (entry_source(j) != want)
+		size_t mlen = 0;
+		const char *msg;
+		if (entry_read(j, &msg, &mlen) != want)
 			continue;
-		size_t mlen;
-		const char *msg = field(j, "MESSAGE", 7, &mlen);
 		if (!msg || (plen && !memmem(msg, mlen, pattern, plen)))
 			continue;
 		uint64_t usec = 0;
