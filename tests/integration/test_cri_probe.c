@@ -9,8 +9,11 @@
  * place; and a runtime that is gone, said so. */
 #include "fmh_check.h"
 #include "fmh_containerd.h"
+#include "fmh_events.h"
 #include "fmh_journal.h"
 #include "fm_harness.h"
+#include "fm_cri.h"
+#include "fm_loop.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,12 +382,100 @@ static void test_k3s_node(void **state)
 	cJSON_Delete(r.json);
 }
 
+/* The agent's exit watch (fm_cri_watch: containerd 1.6 has no CRI event
+ * stream, so containerd's /tasks/exit, told on once the CRI's
+ * ContainerStatus agrees) beside containerd's own event client, `ctr
+ * events` on the same socket, from the same SIGKILL of a container's
+ * process. FMH_CRI_EXITS repeats it (bench/b_docker.sh). */
+struct watch_seen {
+	uint64_t exit_us; /* the first "exit" told after it was cleared */
+};
+
+static void on_watch(void *arg, const char *what)
+{
+	struct watch_seen *w = arg;
+	if (strcmp(what, "exit") == 0 && !w->exit_us)
+		w->exit_us = fmh_now_us();
+}
+
+/* One kube-scheduler pod (attempt i) whose container's process is
+ * SIGKILLed: true when the watch told the exit within ms, with the time
+ * from the kill to it and to ctr's /tasks/exit line in *ms_watch and
+ * *ms_ctr. */
+static bool one_exit(struct fm_loop *loop, struct fmh_events *ev, struct watch_seen *seen, int i, int ms,
+		     double *ms_watch, double *ms_ctr)
+{
+	char out[8192], pod[65], ctr[65], name[64], uid[40];
+	snprintf(name, sizeof(name), "kube-scheduler-exit%d", i);
+	snprintf(uid, sizeof(uid), "%032x", 0x3c41 + i);
+	id_of(CRI(out, "runp", name, NS, uid, "0"), out, pod);
+	id_of(CRI(out, "create", pod, "kube-scheduler", "0", "sleep", "3600"), out, ctr);
+	assert_int_equal(CRI(out, "start", ctr), 0);
+	pid_t shim, init;
+	assert_int_equal(fmh_containerd_task_pids(&ctd, ctr, &shim, &init), 0);
+	/* ctr is subscribed: it saw this container's task start */
+	assert_true(fmh_events_seen(ev, "/tasks/start", ctr, 10000) > 0);
+	/* what the watch had to tell of the start is told */
+	for (uint64_t quiet = fm_now_ms() + 200; fm_now_ms() < quiet;)
+		assert_true(fm_loop_run_once(loop, 50) >= 0);
+	seen->exit_us = 0;
+	uint64_t t0 = fmh_now_us(), end = fm_now_ms() + (uint64_t)ms;
+	assert_int_equal(kill(init, SIGKILL), 0);
+	while (!seen->exit_us && fm_now_ms() < end)
+		assert_true(fm_loop_run_once(loop, 50) >= 0);
+	uint64_t t_ctr = fmh_events_seen(ev, "/tasks/exit", ctr, 5000);
+	assert_true(t_ctr > t0);
+	*ms_watch = seen->exit_us ? (double)(seen->exit_us - t0) / 1000 : -1;
+	*ms_ctr = (double)(t_ctr - t0) / 1000;
+	assert_int_equal(CRI(out, "rm", ctr), 0);
+	assert_int_equal(CRI(out, "stopp", pod), 0);
+	assert_int_equal(CRI(out, "rmp", pod), 0);
+	return seen->exit_us != 0;
+}
+
+/* The agent's exit watch (fm_cri_watch: containerd 1.6 has no CRI event
+ * stream, so containerd's /tasks/exit, told on once the CRI's
+ * ContainerStatus agrees) beside containerd's own event client, `ctr
+ * events` on the same socket, from the same SIGKILL of a container's
+ * process. FMH_CRI_EXITS repeats it (bench/b_docker.sh). */
+static void test_watch_exit_beside_ctr_events(void **state)
+{
+	(void)state;
+	char err[256];
+	struct watch_seen seen = {0};
+	struct fm_loop *loop = fm_loop_new();
+	assert_non_null(loop);
+	struct fm_cri_watch_opts wo = {.endpoint = ctd.endpoint, .on_event = on_watch, .arg = &seen};
+	struct fm_cri_watch *w = fm_cri_watch_new(loop, &wo, err, sizeof(err));
+	assert_non_null(w);
+	const char *argv[] = {"/usr/bin/ctr", "--address", ctd.sock, "events", NULL};
+	struct fmh_events *ev = fmh_events_start(argv);
+	if (!ev)
+		fail_msg("cannot run /usr/bin/ctr (Debian's containerd): %s", strerror(errno));
+	/* The watch's subscription says nothing when it is in place: exits
+	 * until one is told (a first one may come before it) */
+	double lat, lat_ctr;
+	int i = 0;
+	while (!one_exit(loop, ev, &seen, i, 3000, &lat, &lat_ctr))
+		if (++i == 5)
+			fail_msg("the watch told none of 5 exits within 3 s each");
+	int reps = getenv("FMH_CRI_EXITS") ? atoi(getenv("FMH_CRI_EXITS")) : 1;
+	for (int k = 0; k < (reps > 0 ? reps : 1); k++) {
+		assert_true(one_exit(loop, ev, &seen, ++i, 10000, &lat, &lat_ctr));
+		print_message("cri-exit-latency-ms: %.3f ctr-events-ms: %.3f\n", lat, lat_ctr);
+	}
+	fmh_events_stop(&ev);
+	fm_cri_watch_delete(&w);
+	fm_loop_delete(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runtime_and_control_plane),
 	    cmocka_unit_test(test_check_reserved_name),
 	    cmocka_unit_test(test_k3s_node),
+	    cmocka_unit_test(test_watch_exit_beside_ctr_events),
 	    cmocka_unit_test(test_found_under_root),
 	    cmocka_unit_test(test_absent),
 	    cmocka_unit_test(test_runtime_down),

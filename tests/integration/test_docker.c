@@ -9,6 +9,7 @@
 #include "fm_loop.h"
 #include "fmh_check.h"
 #include "fmh_docker.h"
+#include "fmh_events.h"
 #include "fm_harness.h"
 
 #include <setjmp.h>
@@ -20,9 +21,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +31,7 @@
 #define SANDBOX(n) "k8s_POD_kube-apiserver-pi-master1_kube-system_" UID "_" #n
 
 static struct fmh_docker dk;
+static struct fmh_events *cli; /* docker events, beside the watcher */
 
 static void api(const char *method, const char *path, int want, char *out, size_t size)
 {
@@ -215,13 +214,6 @@ static void test_incident2_logs_unreadable(void **state)
 
 /* --- the live watcher, in process -------------------------------------------- */
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 struct seen {
 	char id[13];
 	const char *want_state;
@@ -235,83 +227,7 @@ static void observe(void *arg, const cJSON *fact, bool dropped)
 	    strcmp(fmh_jstr(fact, "id"), s->id) != 0)
 		return;
 	if (strcmp(fmh_jstr(fact, "state"), s->want_state) == 0)
-		s->at_us = now_us();
-}
-
-/* The runtime's own event client beside the watcher: Debian's docker CLI
- * (`docker events`, start and die of every container) on the same daemon;
- * a thread stamps each line the moment it arrives, so the watcher's
- * latency and the CLI's are measured from the same kill. */
-#define CLI_LINES 256
-static struct cli {
-	pid_t pid;
-	int fd;
-	pthread_t th;
-	pthread_mutex_t mu;
-	int n;
-	char line[CLI_LINES][96];
-	uint64_t at_us[CLI_LINES];
-} cli = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void *cli_read(void *arg)
-{
-	(void)arg;
-	char buf[4096];
-	size_t have = 0;
-	for (;;) {
-		ssize_t r = read(cli.fd, buf + have, sizeof(buf) - 1 - have);
-		if (r <= 0)
-			return NULL;
-		uint64_t t = now_us();
-		have += (size_t)r;
-		char *nl;
-		while ((nl = memchr(buf, '\n', have))) {
-			*nl = '\0';
-			pthread_mutex_lock(&cli.mu);
-			if (cli.n < CLI_LINES) {
-				snprintf(cli.line[cli.n], sizeof(cli.line[0]), "%s", buf);
-				cli.at_us[cli.n++] = t;
-			}
-			pthread_mutex_unlock(&cli.mu);
-			have -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, have);
-		}
-		if (have == sizeof(buf) - 1)
-			have = 0; /* a line that long is not the format asked for */
-	}
-}
-
-static void cli_start(void)
-{
-	int p[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-	char *argv[] = {"/usr/bin/docker", "-H",       dk.host, "events", "--filter", "event=start", "--filter",
-			"event=die",	   "--format", "{{.Action}} {{.ID}}", NULL};
-	extern char **environ;
-	int rc = posix_spawn(&cli.pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (rc != 0) {
-		close(p[0]);
-		fail_msg("cannot run %s (Debian's docker.io): %s", argv[0], strerror(rc));
-	}
-	cli.fd = p[0];
-	assert_int_equal(pthread_create(&cli.th, NULL, cli_read, NULL), 0);
-}
-
-static void cli_stop(void)
-{
-	if (cli.pid <= 0)
-		return;
-	kill(cli.pid, SIGTERM);
-	waitpid(cli.pid, NULL, 0);
-	cli.pid = 0;
-	pthread_join(cli.th, NULL); /* its read ends with the CLI */
-	close(cli.fd);
-	cli.fd = -1;
+		s->at_us = fmh_now_us();
 }
 
 /* POST /containers/ID/kill from a thread of its own: dockerd answers it
@@ -328,30 +244,9 @@ static void *kill_thread(void *arg)
 {
 	struct killer *k = arg;
 	char out[4096];
-	k->t0_us = now_us();
+	k->t0_us = fmh_now_us();
 	k->rc = fmh_docker_api_want(&dk, "POST", k->path, 204, out, sizeof(out));
 	return NULL;
-}
-
-/* When the CLI printed "ACTION ID..." for the container id (12 chars); 0
- * when it has not within ms. */
-static uint64_t cli_seen(const char *action, const char *id, int ms)
-{
-	char want[96];
-	snprintf(want, sizeof(want), "%s %s", action, id);
-	uint64_t end = fm_now_ms() + (uint64_t)ms;
-	do {
-		pthread_mutex_lock(&cli.mu);
-		for (int i = 0; i < cli.n; i++)
-			if (strncmp(cli.line[i], want, strlen(want)) == 0) {
-				uint64_t t = cli.at_us[i];
-				pthread_mutex_unlock(&cli.mu);
-				return t;
-			}
-		pthread_mutex_unlock(&cli.mu);
-		usleep(2000);
-	} while (fm_now_ms() < end);
-	return 0;
 }
 
 typedef bool (*pred_fn)(struct fm_facts *f, const void *arg);
@@ -408,7 +303,12 @@ static void test_watch_latency_crashloop_restart(void **state)
 	/* Latency: from the kill to the fact, and to `docker events` printing
 	 * the same die; FMH_DOCKER_EXITS repeats it (bench/b_docker.sh). */
 	int reps = getenv("FMH_DOCKER_EXITS") ? atoi(getenv("FMH_DOCKER_EXITS")) : 1;
-	cli_start();
+	/* the runtime's own event client, on the same daemon */
+	const char *cli_argv[] = {"/usr/bin/docker", "-H", dk.host, "events", "--filter", "event=start",
+				  "--filter", "event=die", "--format", "{{.Action}} {{.ID}}", NULL};
+	cli = fmh_events_start(cli_argv);
+	if (!cli)
+		fail_msg("cannot run /usr/bin/docker (Debian's docker.io): %s", strerror(errno));
 	for (int i = 0; i < (reps > 0 ? reps : 1); i++) {
 		char name[200];
 		snprintf(name, sizeof(name), "k8s_etcd_etcd-pi-master1_kube-system_" UID "_%d", 100 + i);
@@ -417,7 +317,7 @@ static void test_watch_latency_crashloop_restart(void **state)
 		snprintf(s.id, sizeof(s.id), "%.12s", id);
 		assert_true(run_until(loop, facts, ctr_state, &s, 10000));
 		/* the CLI is subscribed: it saw this container start */
-		assert_true(cli_seen("start", s.id, 10000) > 0);
+		assert_true(fmh_events_seen(cli, "start ", s.id, 10000) > 0);
 		s.want_state = "exited";
 		fm_facts_observe(facts, observe, &s);
 		struct killer k = {.rc = -1};
@@ -428,7 +328,7 @@ static void test_watch_latency_crashloop_restart(void **state)
 		assert_int_equal(k.rc, 0);
 		assert_true(seen);
 		fm_facts_observe(facts, NULL, NULL);
-		uint64_t t0 = k.t0_us, t_cli = cli_seen("die", s.id, 5000);
+		uint64_t t0 = k.t0_us, t_cli = fmh_events_seen(cli, "die ", s.id, 5000);
 		assert_true(t_cli > t0);
 		double lat = (double)(s.at_us - t0) / 1000, lat_cli = (double)(t_cli - t0) / 1000;
 		print_message("docker-exit-latency-ms: %.3f docker-events-ms: %.3f\n", lat, lat_cli);
@@ -437,7 +337,7 @@ static void test_watch_latency_crashloop_restart(void **state)
 		assert_int_equal((int)fmh_jnum(c, "exit_code"), 137);
 	}
 
-	cli_stop();
+	fmh_events_stop(&cli);
 
 	/* A crash loop: the scheduler exits three times. */
 	char cid[65];
@@ -569,7 +469,5 @@ int main(void)
 		cmocka_unit_test(test_remove_guarded),
 		cmocka_unit_test(test_nothing_left),
 	};
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cli_stop(); /* when a failure left it running */
-	return rc;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
