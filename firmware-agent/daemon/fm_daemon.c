@@ -462,7 +462,8 @@ static void on_etcd_change(void *arg, bool up)
 	source_again(arg, source_index("etcd"));
 }
 
-/* The CRI runtime told of a container's exit (the CRI agreeing), or went
+/* The CRI runtime told of a container's exit (at once, and again with the
+ * CRI agreeing: fm_cri.h), or went
  * away, or answers again: the runtime collected alone now, not at the
  * next --collect-interval (the CRI's facts come from its lists). */
 static void on_cri_event(void *arg, const char *what)

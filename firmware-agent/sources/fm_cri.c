@@ -337,6 +337,8 @@ static bool on_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t len, vo
 	return rc == 0;
 }
 
+static void early_exits(struct fm_cri_collection *k);
+
 static void finish(struct fm_cri_collection *k, const struct fm_grpc_result *failed)
 {
 	cJSON *f = k->runtime;
@@ -382,6 +384,8 @@ static void finish(struct fm_cri_collection *k, const struct fm_grpc_result *fai
 	char runtime[64];
 	snprintf(runtime, sizeof(runtime), "%s", name && name[0] ? name : "cri");
 	fm_facts_put(k->facts, "cri.runtime", k->endpoint, f);
+	if (k->answered)
+		early_exits(k);
 	if (k->answered)
 		fm_cri_put_containers(k->facts, k->ctrs, k->nctrs, (long long)time(NULL), CRASHLOOP_EXITS,
 				      CRASHLOOP_WINDOW_S, runtime);
@@ -568,11 +572,16 @@ struct fm_cri_watch {
 	struct fm_cri_watch_opts o;
 	char endpoint[128];
 	struct fm_timer retry, settle, recheck;
-	/* Exits told by the events service, each told on once the CRI says
-	 * so too: containerd's CRI plugin takes the same event and updates
-	 * its container a moment later, and a collection before that would
-	 * still list it running. */
-	char pending[MAX_PENDING][65];
+	/* Exits told by the events service, told on at once and again once
+	 * the CRI says so too: containerd's CRI plugin takes the same event,
+	 * deletes the task and only then updates its container (~50 ms
+	 * later), so a collection meanwhile would still list it running;
+	 * early_exits() takes these as exited. */
+	struct pending {
+		char id[65];
+		uint32_t status;
+		long long at_s;
+	} pending[MAX_PENDING];
 	int npending, tries;
 	bool asking;
 	uint64_t backoff_ms, exits;
@@ -584,6 +593,31 @@ struct fm_cri_watch {
 static void subscribe(struct fm_cri_watch *w);
 
 static void ask_settled(struct fm_cri_watch *w);
+
+/* The process's watch (run has one; check none): the collections take its
+ * pending exits. */
+static struct fm_cri_watch *the_watch;
+
+/* A container the CRI still lists running whose exit the events service
+ * told: exited, with the event's status, now. */
+static void early_exits(struct fm_cri_collection *k)
+{
+	for (int p = 0; the_watch && p < the_watch->npending; p++) {
+		const struct pending *e = &the_watch->pending[p];
+		for (size_t i = 0; i < k->nctrs; i++) {
+			struct fm_docker_ctr *o = &k->ctrs[i];
+			if (strcmp(o->id, e->id) != 0 || strcmp(o->state, "running") != 0)
+				continue;
+			snprintf(o->state, sizeof(o->state), "exited");
+			o->exit_code = (int)e->status;
+			o->finished_s = e->at_s;
+			rfc3339(o->finished_at, sizeof(o->finished_at), (int64_t)e->at_s * 1000000000);
+			if (k->k.running > 0)
+				k->k.running--;
+			k->k.exited++;
+		}
+	}
+}
 
 /* One call of the watch's own beside its stream (2 s at most): 0, or
  * -errno when it cannot start (on_done is not called then). */
@@ -601,7 +635,7 @@ static int watch_call(struct fm_cri_watch *w, const char *method, const Protobuf
 /* The first pending exit is told on: the CRI agrees, or gave up asking. */
 static void settled(struct fm_cri_watch *w)
 {
-	memmove(w->pending[0], w->pending[1], (size_t)(w->npending - 1) * sizeof(w->pending[0]));
+	memmove(&w->pending[0], &w->pending[1], (size_t)(w->npending - 1) * sizeof(w->pending[0]));
 	w->npending--;
 	w->tries = 0;
 	w->o.on_event(w->o.arg, "exit");
@@ -644,7 +678,7 @@ static void on_status_done(const struct fm_grpc_result *res, void *ctx)
 static void ask_settled(struct fm_cri_watch *w)
 {
 	Runtime__V1__ContainerStatusRequest m = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-	m.container_id = w->pending[0];
+	m.container_id = w->pending[0].id;
 	w->asking = true;
 	if (watch_call(w, "ContainerStatus", &m.base, SMALL_MSG, on_status_msg, on_status_done) < 0) {
 		w->asking = false;
@@ -668,13 +702,15 @@ static bool on_event_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t l
 	if (fm_cri_parse_event(msg, len, id, sizeof(id), &status) == 1) {
 		w->exits++;
 		fm_info("cri: container %.12s exited (status %u)", id, status);
-		if (w->npending == MAX_PENDING) {
-			w->o.on_event(w->o.arg, "exit"); /* a burst: told at once */
-		} else {
-			snprintf(w->pending[w->npending++], sizeof(w->pending[0]), "%.64s", id);
+		if (w->npending < MAX_PENDING) { /* else a burst: told at once only */
+			struct pending *p = &w->pending[w->npending++];
+			snprintf(p->id, sizeof(p->id), "%.64s", id);
+			p->status = status;
+			p->at_s = (long long)time(NULL);
 			if (w->npending == 1 && !w->asking && !fm_timer_armed(&w->settle))
 				ask_settled(w);
 		}
+		w->o.on_event(w->o.arg, "exit");
 	}
 	w->backoff_ms = BACKOFF_MIN_MS; /* the stream works */
 	return true;
@@ -845,6 +881,7 @@ struct fm_cri_watch *fm_cri_watch_new(struct fm_loop *loop, const struct fm_cri_
 		return NULL;
 	}
 	subscribe(w);
+	the_watch = w;
 	return w;
 }
 
@@ -854,6 +891,8 @@ void fm_cri_watch_delete(struct fm_cri_watch **wp)
 	if (!w)
 		return;
 	w->deleting = true;
+	if (the_watch == w)
+		the_watch = NULL;
 	fm_grpc_delete(&w->g);
 	fm_timer_close(&w->retry);
 	fm_timer_close(&w->settle);

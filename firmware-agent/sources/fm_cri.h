@@ -105,7 +105,11 @@ void fm_cri_put_containers(struct fm_facts *facts, const struct fm_docker_ctr *c
  * events service (Subscribe to /tasks/exit in k8s.io: containerd 1.6,
  * whose CRI has none). on_event(arg, what) for each exit ("exit"), when
  * the stream ends ("down": the runtime went away) and when the runtime
- * answers again after that ("up"); the caller collects then. Reconnects
+ * answers again after that ("up"); the caller collects then. An exit from
+ * containerd's events is told twice: at once, and again once the CRI no
+ * longer lists the container running (its plugin deletes the task first);
+ * a collection in between takes it as exited, with the event's status
+ * (the process's one watch: run's). Reconnects
  * with back-off (250 ms doubling to backoff_max_ms). A runtime with
  * neither stream is left alone once it says so (UNIMPLEMENTED): the
  * collection's relist is all there is. */
