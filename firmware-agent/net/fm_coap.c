@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ struct fm_coap {
 	void *lookup_arg;
 	uint8_t key[FM_COAP_PSK_MAX]; /* the key the last lookup found */
 	coap_bin_const_t key_bin;
+	fm_coap_pass_fn pass; /* fm_coap_set_pass */
+	void *pass_arg;
+	bool in_pass; /* fm_coap_process is running */
 };
 
 /* --- log --------------------------------------------------------------------- */
@@ -72,9 +76,31 @@ void fm_coap_log_setup(enum fm_log_level level)
 
 /* --- the context in our loop -------------------------------------------------- */
 
+/* Whether libcoap's epoll fd has an event ready (a datagram waits). */
+static bool ready(const struct fm_coap *c)
+{
+	struct pollfd p = {.fd = coap_context_get_coap_fd(c->ctx), .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
 void fm_coap_process(struct fm_coap *c)
 {
-	coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+	if (!c->pass || c->in_pass) {
+		/* no hook, or a handler's own call (a request sent from it):
+		 * the pass is the outer call's */
+		coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+	} else {
+		/* libcoap reads one datagram per endpoint per call: drain what
+		 * waits, so the pass holds every request that came */
+		c->in_pass = true;
+		coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+		for (int i = 1; i < FM_COAP_PASS_MAX && ready(c); i++)
+			coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+		c->pass(c, c->pass_arg);
+		c->in_pass = false;
+	}
+	/* also runs what the pass triggered (coap_async_trigger): libcoap
+	 * checks its async list here */
 	coap_tick_t now;
 	coap_ticks(&now);
 	unsigned int ms = coap_io_prepare_epoll(c->ctx, now);
@@ -162,6 +188,12 @@ void *fm_coap_owner(const coap_context_t *ctx)
 {
 	struct fm_coap *c = fm_coap_of(ctx);
 	return c ? c->owner : NULL;
+}
+
+void fm_coap_set_pass(struct fm_coap *c, fm_coap_pass_fn fn, void *arg)
+{
+	c->pass = fn;
+	c->pass_arg = arg;
 }
 
 /* --- keys ---------------------------------------------------------------------- */
