@@ -75,6 +75,8 @@ void fm_coap_process(struct fm_coap *c);
  * coap_async_trigger goes out in the same pass. fn NULL: none (the agent's
  * case). */
 #define FM_COAP_PASS_MAX 512
+/* The most datagrams one coap_io_do_epoll call is given to read. */
+#define FM_COAP_ROUND_MAX 64
 typedef void (*fm_coap_pass_fn)(struct fm_coap *c, void *arg);
 void fm_coap_set_pass(struct fm_coap *c, fm_coap_pass_fn fn, void *arg);
 
