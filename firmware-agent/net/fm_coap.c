@@ -85,13 +85,14 @@ void fm_coap_log_setup(enum fm_log_level level)
  * socket's event is given to coap_io_do_epoll several times over, so one
  * call reads several datagrams (a read past the last one is an EAGAIN
  * libcoap takes quietly). The count doubles while datagrams keep coming,
- * from 4, so a lone request costs 3 reads more. libcoap's timerfd (event
+ * from 16 (each call walks every session: fewer calls), so a lone request
+ * costs 15 reads more (an EAGAIN each, ~1 us). libcoap's timerfd (event
  * data NULL) is given once: a second read of it would block. */
 static void drain(struct fm_coap *c)
 {
 	int fd = coap_context_get_coap_fd(c->ctx);
 	struct epoll_event got[8], ev[FM_COAP_ROUND_MAX];
-	unsigned done = 0, times = 4;
+	unsigned done = 0, times = 16;
 	while (done < FM_COAP_PASS_MAX) {
 		int n = epoll_wait(fd, got, 8, 0);
 		if (n <= 0)
