@@ -30,10 +30,10 @@ struct sess {
 struct held {
 	struct held *next, *prev; /* fc_server.live */
 	coap_async_t *async;
-	coap_mid_t mid;		  /* the request's: the answer is its ACK */
+	coap_mid_t mid; /* the request's: the answer is its ACK */
 	bool con;
-	uint64_t at_ms;		  /* when it came */
-	coap_pdu_code_t code;	  /* the answer, set at the commit */
+	uint64_t at_ms;	      /* when it came */
+	coap_pdu_code_t code; /* the answer, set at the commit */
 	char node[FC_KEYS_ID_MAX + 1];
 	struct fc_report r; /* logged once committed, then freed */
 	enum fc_store_outcome outcome;
@@ -610,11 +610,13 @@ static void log_stored(const char *node, const struct fc_report *r)
 
 /* A report's outcome, once its transaction has committed: logged and
  * counted. */
-static void committed(struct fc_server *s, const char *node, struct fc_report *r, enum fc_store_outcome outcome,
-		      uint32_t gap_from, uint32_t gap_to, bool insecure)
+static void committed(struct fc_server *s, const char *node, struct fc_report *r,
+		      enum fc_store_outcome outcome, uint32_t gap_from, uint32_t gap_to,
+		      bool insecure)
 {
 	if (gap_from)
-		fm_warn("node %s: reports %u..%u never arrived (got %u)", node, gap_from, gap_to, r->q);
+		fm_warn("node %s: reports %u..%u never arrived (got %u)", node, gap_from, gap_to,
+			r->q);
 	if (outcome == FC_STORE_DUPLICATE) {
 		fm_info("node %s: report %u stored before, not again", node, r->q);
 		s->c.reports_duplicate++;
@@ -677,13 +679,15 @@ static int commit_pass(struct fc_server *s)
 {
 	int rc = fc_store_batch_commit(s->store);
 	if (rc < 0 && s->npass)
-		fm_err("store: %zu reports could not be committed: none acknowledged (their nodes send them again)",
+		fm_err("store: %zu reports could not be committed: none acknowledged (their nodes "
+		       "send them again)",
 		       s->npass);
 	for (size_t i = 0; i < s->npass; i++) {
 		struct held *h = s->pass[i];
 		h->code = rc == 0 ? COAP_RESPONSE_CODE_CHANGED : COAP_RESPONSE_CODE_INTERNAL_ERROR;
 		if (rc == 0)
-			committed(s, h->node, &h->r, h->outcome, h->gap_from, h->gap_to, h->insecure);
+			committed(s, h->node, &h->r, h->outcome, h->gap_from, h->gap_to,
+				  h->insecure);
 		fc_wire_report_free(&h->r);
 		coap_async_trigger(h->async);
 	}
@@ -986,6 +990,7 @@ void fc_server_delete(struct fc_server **ps)
 	while (s->live) {
 		struct held *h = s->live;
 		unlink_held(s, h);
+		coap_async_set_app_data(h->async, NULL);
 		fc_wire_report_free(&h->r);
 		free(h);
 	}

@@ -99,7 +99,8 @@ static void drain(struct fm_coap *c)
 			break;
 		size_t k = 0;
 		for (int i = 0; i < n; i++)
-			for (unsigned j = 0; j < (got[i].data.ptr ? times : 1) && k < FM_COAP_ROUND_MAX; j++)
+			for (unsigned j = 0;
+			     j < (got[i].data.ptr ? times : 1) && k < FM_COAP_ROUND_MAX; j++)
 				ev[k++] = got[i];
 		coap_io_do_epoll(c->ctx, ev, k);
 		done += (unsigned)k;

@@ -42,7 +42,8 @@ static char dir[PATH_MAX];
 static int setup(void **st)
 {
 	(void)st;
-	if (fmh_init() < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 || fmh_controller_start(&ctl, false) < 0)
+	if (fmh_init() < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 ||
+	    fmh_controller_start(&ctl, false) < 0)
 		return -1;
 	return 0;
 }
@@ -88,7 +89,8 @@ static void test_kill_under_load(void **st)
 	(void)st;
 	const char *load = getenv("FM_COAP_LOAD");
 	assert_non_null(load);
-	char cmd[2 * PATH_MAX], out[4096], log[PATH_MAX + 16], log2[PATH_MAX + 16], acked[PATH_MAX + 16];
+	char cmd[2 * PATH_MAX], out[4096], log[PATH_MAX + 16], log2[PATH_MAX + 16],
+	    acked[PATH_MAX + 16];
 	char server[64];
 	int status;
 
@@ -103,8 +105,8 @@ static void test_kill_under_load(void **st)
 	snprintf(acked, sizeof(acked), "%s/acked", dir);
 	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
 	/* longer than the test: it ends by SIGTERM once serve is dead */
-	const char *argv[] = {load, "run", "--server", server, "--nodes", "100", "--seconds", "600", "--kind", "rp",
-			      "--acked", acked, NULL};
+	const char *argv[] = {load,  "run",    "--server", server,    "--nodes", "100", "--seconds",
+			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
 	pid_t pid = fmh_spawn(argv, log);
 	assert_true(pid > 0);
 	wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
@@ -133,7 +135,9 @@ static void test_kill_under_load(void **st)
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
 	sqlite3_finalize(q);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL),
+	    SQLITE_OK);
 	FILE *f = fopen(acked, "r");
 	assert_non_null(f);
 	char node[64];
@@ -141,15 +145,18 @@ static void test_kill_under_load(void **st)
 	int nodes = 0;
 	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
 		sqlite3_bind_text(q, 1, node, -1, SQLITE_TRANSIENT);
-		unsigned long stored = sqlite3_step(q) == SQLITE_ROW ? (unsigned long)sqlite3_column_int64(q, 0) : 0;
+		unsigned long stored =
+		    sqlite3_step(q) == SQLITE_ROW ? (unsigned long)sqlite3_column_int64(q, 0) : 0;
 		sqlite3_reset(q);
 		if (stored < n_acked) {
-			print_error("%s: %lu reports acknowledged, only %lu stored\n", node, n_acked, stored);
+			print_error("%s: %lu reports acknowledged, only %lu stored\n", node,
+				    n_acked, stored);
 			lost += n_acked - stored;
 		}
 		/* one request out per node: at most one stored and unanswered */
 		if (stored > n_acked + 1)
-			print_error("%s: %lu stored, but only %lu acknowledged\n", node, stored, n_acked);
+			print_error("%s: %lu stored, but only %lu acknowledged\n", node, stored,
+				    n_acked);
 		total_acked += n_acked;
 		total_stored += stored;
 		nodes++;
@@ -157,9 +164,10 @@ static void test_kill_under_load(void **st)
 	fclose(f);
 	sqlite3_finalize(q);
 	sqlite3_close(h);
-	print_message("kill -9 under load: %d nodes, %lu reports acknowledged, %lu stored (%lu stored but "
-		      "unanswered when serve died), %lu acknowledged and lost\n",
-		      nodes, total_acked, total_stored, total_stored - total_acked + lost, lost);
+	print_message(
+	    "kill -9 under load: %d nodes, %lu reports acknowledged, %lu stored (%lu stored but "
+	    "unanswered when serve died), %lu acknowledged and lost\n",
+	    nodes, total_acked, total_stored, total_stored - total_acked + lost, lost);
 	assert_int_equal(nodes, NODES);
 	assert_int_equal(lost, 0);
 	assert_true(total_stored <= total_acked + NODES);
@@ -170,8 +178,8 @@ static void test_kill_under_load(void **st)
 	 * acknowledged and not stored twice) */
 	snprintf(log2, sizeof(log2), "%s/coap_load2.log", dir);
 	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
-	const char *argv2[] = {load, "run", "--server", server, "--nodes", "100", "--seconds", "1", "--kind", "rp",
-			       NULL};
+	const char *argv2[] = {load,	    "run", "--server", server, "--nodes", "100",
+			       "--seconds", "1",   "--kind",   "rp",   NULL};
 	pid = fmh_spawn(argv2, log2);
 	assert_true(pid > 0);
 	status = wait_exit(pid, 60000);

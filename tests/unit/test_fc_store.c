@@ -177,7 +177,9 @@ static int64_t seen_seq(const char *node)
 	sqlite3_stmt *q = NULL;
 	int64_t v = -1;
 	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_text(q, 1, node, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int64(q, 0);
@@ -210,7 +212,8 @@ static void test_batch(void **state)
 	/* a write that fails (a resync of a node never stored) is undone
 	 * alone: the batch goes on */
 	unsigned raised, resolved;
-	assert_int_equal(fc_store_resync(s, "nobody", NULL, 0, 1000, &raised, &resolved, hash), -EIO);
+	assert_int_equal(fc_store_resync(s, "nobody", NULL, 0, 1000, &raised, &resolved, hash),
+			 -EIO);
 	store(s, "n1", "{\"q\":2,\"r\":[[\"clock-unsynced\",\"\"]]}", 1001, FC_STORE_STORED, 0);
 	/* nothing committed yet: another connection sees no node */
 	assert_int_equal(seen_seq("n1"), -1);
