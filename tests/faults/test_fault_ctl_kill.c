@@ -191,6 +191,9 @@ static void test_kill_under_load(void **st)
 	wait_for(log2, "failed=0 unanswered=0", 0, 1000, NULL);
 	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
 	assert_int_equal(status, 0);
+	fmh_fault_line("test_fault_ctl_kill",
+		       "injects=serve-sigkill-under-load nodes=%d acked=%lu stored=%lu acked_lost=%lu", nodes,
+		       total_acked, total_stored, lost);
 }
 
 int main(void)
