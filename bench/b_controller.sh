@@ -94,6 +94,29 @@ for r in $(seq "$runs"); do
     bench_stop "$serve_pid"
 done
 
+# --- where serve's time goes: one more report phase, under perf ----------------------
+# (call graphs from DWARF: the build keeps no frame pointers). BENCH_CONTROLLER_PERF=0:
+# none. Shares are of serve's samples; a function's share includes its callees.
+prof=
+if command -v perf >/dev/null && [ "${BENCH_CONTROLLER_PERF:-1}" != 0 ]; then
+    start_serve p
+    taskset -c 1 "${BENCH_GUARD[@]}" "$load" run --server "127.0.0.1:$port" --nodes "$nodes" --seed "$seed" \
+        --seconds "$secs" --kind rp >"$BENCH_TMP/perf-load.out" 2>&1 &
+    lp=$!
+    bench_track "$lp"
+    if bench_wait_line "$BENCH_TMP/perf-load.out" '^connected' 120 "$lp" &&
+        perf record -q -F 499 --call-graph dwarf,16384 -p "$serve_pid" -o "$BENCH_TMP/perf.data" \
+            -- sleep $((secs > 2 ? secs - 1 : 1)) >/dev/null 2>&1; then
+        prof=$(perf report -i "$BENCH_TMP/perf.data" --children --sort sym --stdio -g none 2>/dev/null || true)
+    fi
+    wait "$lp" || true
+    bench_stop "$serve_pid"
+fi
+share() { # SYMBOL [self] -> its % of serve's samples (with callees; self: its own), "?" if absent
+    awk -v s="$1" -v self="${2:-}" '$NF == s && $1 ~ /%$/ { v = self ? $2 : $1; sub("%", "", v); print v; f = 1; exit }
+        END { if (!f) print "?" }' <<<"$prof"
+}
+
 read -r rss100 _ <<<"$(bench_stats <"$BENCH_TMP/with100")"
 read -r rssN _ <<<"$(bench_stats <"$BENCH_TMP/with$nodes")"
 read -r rp_rate _ <<<"$(bench_stats <"$BENCH_TMP/rp.rate")"
@@ -127,12 +150,60 @@ Commands: \`taskset -c 0 fleetmedic-controller serve --listen 127.0.0.1:PORT --k
 | DTLS-PSK handshakes + first heartbeat per second (64 in set-up at once) | $(row "$BENCH_TMP/hs" 0) |
 
 - Report: incident 1's diagnosis as one report carries it, cut to DESIGN.md's 320-byte budget
-  ($rp_bytes bytes of JSON at q = 1), every report a change the store writes (diagnosis row, history line, the node's sequence number, one
-  transaction each). After each run the store was checked: the nodes' last stored
+  ($rp_bytes bytes of JSON at q = 1), every report a change the store writes (diagnosis row, history line, the node's sequence number).
+  Group commit (fc_server.h): every report of one loop pass (the datagrams waiting when serve
+  looked) in one SQLite transaction, a savepoint each; no report acknowledged before that
+  transaction has committed: its answer is held with libcoap's coap_register_async and
+  released with coap_async_trigger once the COMMIT returned, sent as the request's
+  piggybacked ACK, so the wire is as before: 2 datagrams, 463 bytes a report
+  (bench/b_wire_load.sh); one held past 100 ms goes as a separate CON response (3 datagrams).
+  After each run the store was checked: the nodes' last stored
   sequence numbers add up to the reports the generator saw confirmed.
+- Durability (WAL, synchronous=NORMAL): a COMMIT has written the WAL (the OS's page cache)
+  without an fsync; the WAL is synced at checkpoints. A committed report survives serve
+  dying in any way (a crash, kill -9: the next open replays the WAL; fault/test_fault_ctl_kill
+  kills serve under 100 agents reporting back to back and finds every acknowledged report
+  stored); a power cut or a kernel crash may roll back the last transactions (never
+  corrupts): those agents' next heartbeat says a q past the store's, and serve asks them for
+  their whole set (resync).
 - serve's time during the report phase (median): $(busy rp) of the window on CPU 0 / waiting
   for CPU 0 (taken by other processes on this shared machine); the per-CPU-second row is
   the figure that does not depend on how much of the core others took.
+
+$(if [ -n "$prof" ]; then cat <<PROF
+Where serve's time goes during the report phase (one more run, \`perf record --call-graph dwarf\`
+on serve for $((secs > 2 ? secs - 1 : 1)) s; share of serve's samples, a function with what it calls):
+
+| part | share |
+| --- | ---: |
+| the report's SQL: fc_store_report (its statements, savepoint and release) | $(share fc_store_report) % |
+| of which store_diag (the diagnosis row: SELECT, UPDATE with its JSON arrays printed again, history INSERT) | $(share store_diag) % |
+| the commits: fc_store_batch_commit (COMMIT: WAL write, checkpoints) | $(share fc_store_batch_commit) % |
+| DTLS, requests: mbedtls_ssl_read (decrypt) | $(share mbedtls_ssl_read) % |
+| DTLS, answers: coap_dtls_send (encrypt, sendmsg) | $(share coap_dtls_send) % |
+| the report's JSON: fc_wire_report (cJSON parse, checks) | $(share fc_wire_report) % |
+| libcoap walking every session at each coap_io_do_epoll / prepare: coap_io_prepare_io_lkd, its own time | $(share coap_io_prepare_io_lkd self) % |
+| libcoap's async list, linear: coap_find_async_lkd + coap_register_async_lkd, own time | $(share coap_find_async_lkd self) + $(share coap_register_async_lkd self) % |
+| receiving: recvmsg | $(share __libc_recvmsg) % |
+PROF
+fi)
+
+$(awk -v v="$rp_cpu" 'BEGIN { exit !(v < 20000) }' && cat <<LEVER
+- The goal, 20,000 reports per CPU-second of serve, is not reached (median $(fmt "$rp_cpu")).
+  The batches are large (60 to 90 reports a commit with 1000 agents, counted once with a
+  temporary counter in serve, 2026-12-06), so the commit is no longer the cost; each
+  report's own work is. The next lever is the report's SQL
+  (fc_store_report above): 7 to 8 statements a report (INSERT OR IGNORE of the node,
+  its last_seq, the diagnosis row's SELECT and UPDATE with evidence, remedy, explains
+  and links printed to JSON again, a history INSERT, the set's hash re-read from all of
+  the node's rows, the node's UPDATE): keep the set's hash up to date from the change
+  instead of re-reading the rows, skip the UPDATE's unchanged JSON columns, and fold the
+  node's two statements into one UPSERT. After it: libcoap's walk over every session at
+  each coap_io_do_epoll (coap_io_prepare_io_lkd; serve now calls it a few times a pass,
+  not twice a datagram) and its linear async list (each request looks its token up in
+  it), both inside libcoap; then DTLS and one sendmsg per answer.
+LEVER
+)
 
 | serve's memory | median | min | max |
 | --- | ---: | ---: | ---: |

@@ -21,7 +21,9 @@
  *       arrived within the T seconds (requests still out then are waited for
  *       and counted in total_ok only), with the time the controller
  *       (--server-pid) spent on a CPU and waiting for one meanwhile
- *       (/proc/PID/schedstat), and this process's CPU time. With
+ *       (/proc/PID/schedstat), and this process's CPU time. An answer
+ *       whose token is not that of the node's request out (a second
+ *       answer to a retransmitted one) is counted as stray, not taken. With
  *       --hold it then prints "holding" and keeps every session open until
  *       SIGTERM or SIGINT.
  *       Keys changing under load (issue 25): --rekey NODE=FILE makes it read
@@ -29,7 +31,10 @@
  *       with it, printing "rekeyed NODE at q=N"; --revoked NODE expects
  *       NODE's session to be closed by the controller (printed "revoked NODE
  *       closed at q=N", not a failure); --acked FILE writes "NODE Q" for
- *       every node at the end, Q its last acknowledged report.
+ *       every node at the end, Q its last acknowledged report: also when
+ *       the run failed (a session failed, the server died) or was stopped
+ *       by SIGTERM or SIGINT, as what was acknowledged is known all the
+ *       same (written to FILE.tmp and renamed: never seen half-written).
  *   coap_load wire --server HOST:PORT [--count K] [--seed S]
  *       three sessions, one after the other, for a capture to tell apart by
  *       source port: node 0 only completes the handshake, node 1 sends K
@@ -79,6 +84,8 @@ struct node {
 	bool failed;
 	bool flip; /* which of the two summaries the next report carries */
 	bool revoked; /* --revoked: its session closing is expected */
+	uint8_t tok[8]; /* the token of the request out */
+	size_t tok_len;
 };
 
 static struct {
@@ -91,7 +98,7 @@ static struct {
 	unsigned nready, ready_cap;
 	enum kind kind;
 	bool loading; /* count answers */
-	uint64_t ok, ok_window, other, nacks;
+	uint64_t ok, ok_window, other, nacks, stray;
 	bool stop;
 	const char *rekey_node, *rekey_file; /* --rekey NODE=FILE */
 	volatile bool rekey_due;	     /* SIGUSR1 */
@@ -179,6 +186,8 @@ static int send_req(struct node *nd, enum kind kind)
 	if (!pdu)
 		return -ENOMEM;
 	coap_session_new_token(nd->s, &tlen, tok);
+	memcpy(nd->tok, tok, tlen);
+	nd->tok_len = tlen;
 	if (!coap_add_token(pdu, tlen, tok) ||
 	    !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path), (const uint8_t *)path) ||
 	    !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
@@ -215,6 +224,13 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 	struct node *nd = coap_session_get_app_data(session);
 	if (!nd || !nd->busy)
 		return COAP_RESPONSE_OK;
+	/* an answer to an earlier request (a second one to a retransmission,
+	 * which the server took as a duplicate) is not this one's */
+	coap_bin_const_t tok = coap_pdu_get_token(received);
+	if (tok.length != nd->tok_len || memcmp(tok.s, nd->tok, tok.length) != 0) {
+		g.stray++;
+		return COAP_RESPONSE_OK;
+	}
 	coap_pdu_code_t code = coap_pdu_get_code(received);
 	if (code != COAP_RESPONSE_CODE_CHANGED) {
 		size_t len = 0;
@@ -517,11 +533,11 @@ static void load(double seconds, long server_pid)
 	size_t bytes = g.kind == KIND_RP ? rp_payload(&probe, body, sizeof(body))
 					 : hb_payload(&probe, body, sizeof(body));
 	printf("load kind=%s payload_bytes=%zu nodes=%u seconds=%.3f ok=%" PRIu64
-	       " per_s=%.1f total_ok=%" PRIu64 " other=%" PRIu64 " nacks=%" PRIu64
+	       " per_s=%.1f total_ok=%" PRIu64 " other=%" PRIu64 " stray=%" PRIu64 " nacks=%" PRIu64
 	       " failed=%u unanswered=%u server_cpu_s=%.3f server_wait_s=%.3f"
 	       " client_cpu_s=%.3f\n",
 	       g.kind == KIND_RP ? "rp" : "hb", bytes, g.n, dt, g.ok_window,
-	       dt > 0 ? g.ok_window / dt : 0, g.ok, g.other, g.nacks, g.failed, g.busy,
+	       dt > 0 ? g.ok_window / dt : 0, g.ok, g.other, g.stray, g.nacks, g.failed, g.busy,
 	       sched ? srv1 - srv0 : -1, sched ? wait1 - wait0 : -1, me1 - me0);
 	fflush(stdout);
 }
@@ -596,6 +612,22 @@ static int cmd_wire(unsigned count, uint64_t seed)
 	       coap_dtls_cid_is_supported() ? 1 : 0, g.other);
 	fflush(stdout);
 	return p0 && p1 && p2 && hb_ok == count && rp_ok == count && g.other == 0 ? 0 : 1;
+}
+
+/* --acked FILE: "NODE Q" a line, Q the node's last acknowledged report;
+ * written whole to FILE.tmp, then renamed, so a reader never sees half. */
+static int write_acked(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	for (unsigned i = 0; f && i < g.n; i++)
+		fprintf(f, "%s %" PRIu32 "\n", g.nodes[i].id, g.nodes[i].q);
+	if (!f || fclose(f) != 0 || rename(tmp, path) < 0) {
+		fprintf(stderr, "coap_load: --acked %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 static void usage(void)
@@ -772,17 +804,11 @@ int main(int argc, char **argv)
 		if (g.other || g.failed || g.busy)
 			goto out;
 	}
-	if (acked) {
-		/* what each node had acknowledged: the store must hold exactly
-		 * that many reports of it */
-		FILE *f = fopen(acked, "we");
-		for (unsigned i = 0; f && i < g.n; i++)
-			fprintf(f, "%s %" PRIu32 "\n", g.nodes[i].id, g.nodes[i].q);
-		if (!f || fclose(f) != 0) {
-			fprintf(stderr, "coap_load: --acked %s: %s\n", acked, strerror(errno));
-			goto out;
-		}
-	}
+	/* what each node had acknowledged: the store must hold exactly that
+	 * many reports of it */
+	if (acked && write_acked(acked) < 0)
+		goto out;
+	acked = NULL;
 	if (hold) {
 		printf("holding\n");
 		fflush(stdout);
@@ -791,6 +817,10 @@ int main(int argc, char **argv)
 	}
 	status = 0;
 out:
+	/* a failed run (a session failed, the server died, SIGTERM) says what
+	 * was acknowledged all the same: a lower bound of what is stored */
+	if (acked && g.nodes && !wire)
+		write_acked(acked);
 	g.stop = true;
 	fm_coap_delete(&g.coap);
 	fm_signal_close(&sigterm);

@@ -73,8 +73,12 @@ fresh = [s.rstrip('\n') + '\n\n' for s in fresh]
 by_title = {title(s): s for s in fresh}
 out = [by_title.pop(title(s), s) for s in old]
 out += list(by_title.values())
-head = re.sub(r'(?m)^- re-run \(BENCH_ONLY=.*\n', '', head)
-head = re.sub(r'(?m)^(- commit: .*\n)', r'\1- re-run (BENCH_ONLY=%s): %s, commit %s\n' % (only, date, commit), head, count=1)
+# one line per set of sections re-run, the newest last (a set run again
+# replaces its line)
+head = re.sub(r'(?m)^- re-run \(BENCH_ONLY=%s\):.*\n' % re.escape(only), '', head)
+line = '- re-run (BENCH_ONLY=%s): %s, commit %s\n' % (only, date, commit)
+runs = list(re.finditer(r'(?m)^- (commit|re-run \(BENCH_ONLY=[^)]*\)): .*\n', head))
+head = head[:runs[-1].end()] + line + head[runs[-1].end():] if runs else head + line
 open(path, 'w').write(head + ''.join(out))
 PY
     echo "bench: replaced the sections of $only in bench/RESULTS.md" >&2

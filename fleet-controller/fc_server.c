@@ -25,6 +25,22 @@ struct sess {
 	bool seen;  /* its first request came (the handshake is done) */
 };
 
+/* A report's answer, held until the pass's transaction commits (see the
+ * header): the app data of its coap_async_t; freed when answered. */
+struct held {
+	struct held *next, *prev; /* fc_server.live */
+	coap_async_t *async;
+	coap_mid_t mid; /* the request's: the answer is its ACK */
+	bool con;
+	uint64_t at_ms;	      /* when it came */
+	coap_pdu_code_t code; /* the answer, set at the commit */
+	char node[FC_KEYS_ID_MAX + 1];
+	struct fc_report r; /* logged once committed, then freed */
+	enum fc_store_outcome outcome;
+	uint32_t gap_from, gap_to;
+	bool insecure;
+};
+
 struct fc_server {
 	struct fm_loop *loop;
 	struct fc_keys *keys;
@@ -43,6 +59,9 @@ struct fc_server {
 	bool closing;
 	struct resync *resyncs; /* the nodes asked for their set lately */
 	size_t nresyncs, capresyncs;
+	struct held **pass; /* the reports stored in the pass's transaction */
+	size_t npass, cappass;
+	struct held *live; /* every held answer not yet sent */
 };
 
 /* A node whose heartbeat's hash differed from the store's: asked for its
@@ -545,6 +564,9 @@ static void on_hb(coap_resource_t *resource, coap_session_t *session, const coap
 		answer_text(response, COAP_RESPONSE_CODE_BAD_REQUEST, why);
 		return;
 	}
+	/* in the pass's transaction (answered at once all the same: the
+	 * answer promises nothing stored) */
+	fc_store_batch_begin(s->store);
 	if (fc_store_heartbeat(s->store, node, &hb, s->insecure, now_s(), &back, hash) < 0) {
 		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
 		return;
@@ -586,6 +608,117 @@ static void log_stored(const char *node, const struct fc_report *r)
 			r->r[i].key, us);
 }
 
+/* A report's outcome, once its transaction has committed: logged and
+ * counted. */
+static void committed(struct fc_server *s, const char *node, struct fc_report *r,
+		      enum fc_store_outcome outcome, uint32_t gap_from, uint32_t gap_to,
+		      bool insecure)
+{
+	if (gap_from)
+		fm_warn("node %s: reports %u..%u never arrived (got %u)", node, gap_from, gap_to,
+			r->q);
+	if (outcome == FC_STORE_DUPLICATE) {
+		fm_info("node %s: report %u stored before, not again", node, r->q);
+		s->c.reports_duplicate++;
+	} else {
+		log_stored(node, r);
+		s->c.reports++;
+	}
+	if (r->insecure || insecure)
+		fm_warn("node %s: report %u came over an insecure session", node, r->q);
+}
+
+static void unlink_held(struct fc_server *s, struct held *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		s->live = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+/* Holds request's answer until the pass's transaction commits: NULL when
+ * libcoap or memory cannot (the caller then commits and answers now). */
+static struct held *hold(struct fc_server *s, coap_session_t *session, const coap_pdu_t *request)
+{
+	if (s->npass == s->cappass) {
+		size_t cap = s->cappass ? 2 * s->cappass : 64;
+		struct held **n = realloc(s->pass, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		s->pass = n;
+		s->cappass = cap;
+	}
+	struct held *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	/* delay 0: until coap_async_trigger; a retransmission meanwhile is
+	 * answered by libcoap with an empty ACK */
+	h->async = coap_register_async(session, request, 0);
+	if (!h->async) {
+		free(h);
+		return NULL;
+	}
+	coap_async_set_app_data(h->async, h);
+	h->mid = coap_pdu_get_mid(request);
+	h->con = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+	h->at_ms = fm_now_ms();
+	h->next = s->live;
+	if (s->live)
+		s->live->prev = h;
+	s->live = h;
+	s->pass[s->npass++] = h;
+	return h;
+}
+
+/* The pass's end (fm_coap's pass hook; also before GET /me reads the
+ * store): its transaction commits, then every answer held for it is
+ * released; libcoap sends them before the loop sleeps. */
+static int commit_pass(struct fc_server *s)
+{
+	int rc = fc_store_batch_commit(s->store);
+	if (rc < 0 && s->npass)
+		fm_err("store: %zu reports could not be committed: none acknowledged (their nodes "
+		       "send them again)",
+		       s->npass);
+	for (size_t i = 0; i < s->npass; i++) {
+		struct held *h = s->pass[i];
+		h->code = rc == 0 ? COAP_RESPONSE_CODE_CHANGED : COAP_RESPONSE_CODE_INTERNAL_ERROR;
+		if (rc == 0)
+			committed(s, h->node, &h->r, h->outcome, h->gap_from, h->gap_to,
+				  h->insecure);
+		fc_wire_report_free(&h->r);
+		coap_async_trigger(h->async);
+	}
+	s->npass = 0;
+	return rc;
+}
+
+static void on_pass(struct fm_coap *c, void *arg)
+{
+	(void)c;
+	commit_pass(arg);
+}
+
+/* libcoap's second call for a held report, after coap_async_trigger: the
+ * answer decided at the commit, as the request's piggybacked ACK when it
+ * is still in time (see the header), else libcoap's CON. */
+static void answer_held(struct fc_server *s, struct held *h, coap_pdu_t *response)
+{
+	if (h->code == COAP_RESPONSE_CODE_CHANGED)
+		coap_pdu_set_code(response, h->code);
+	else
+		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
+	if (h->con && fm_now_ms() - h->at_ms <= FC_SERVER_PIGGYBACK_MS) {
+		coap_pdu_set_type(response, COAP_MESSAGE_ACK);
+		coap_pdu_set_mid(response, h->mid);
+	}
+	coap_async_set_app_data(h->async, NULL);
+	unlink_held(s, h);
+	free(h);
+}
+
 static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
 		  const coap_string_t *query, coap_pdu_t *response)
 {
@@ -595,6 +728,13 @@ static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap
 	const uint8_t *data;
 	size_t len;
 	struct fc_report r;
+	/* held, now released: the same request once more, from libcoap */
+	coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
+	struct held *h = async ? coap_async_get_app_data(async) : NULL;
+	if (h && h->code) {
+		answer_held(s, h, response);
+		return;
+	}
 	if (!node_of(s, session, query, response, node) || !body_of(request, response, &data, &len))
 		return;
 	if (s->relay)
@@ -606,22 +746,33 @@ static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap
 	}
 	enum fc_store_outcome outcome;
 	uint32_t gap_from, gap_to;
+	bool batch = fc_store_batch_begin(s->store) == 0;
 	int rc = fc_store_report(s->store, node, &r, s->insecure, now_s(), &outcome, &gap_from, &gap_to);
 	if (rc < 0) {
 		/* not acknowledged: the agent keeps it queued and sends it again */
 		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
+		fc_wire_report_free(&r);
+		return;
+	}
+	if (batch && (h = hold(s, session, request))) {
+		snprintf(h->node, sizeof(h->node), "%s", node);
+		h->r = r; /* h owns it now */
+		h->outcome = outcome;
+		h->gap_from = gap_from;
+		h->gap_to = gap_to;
+		h->insecure = s->insecure;
+		/* nothing to send now: an empty non-confirmable response is
+		 * dropped by libcoap (no_response()), so the request's ACK
+		 * waits for the answer */
+		coap_pdu_set_type(response, COAP_MESSAGE_NON);
+		return;
+	}
+	/* cannot hold it: the pass's transaction commits now (and the
+	 * answers held for it go), then this one is answered */
+	if (commit_pass(s) < 0) {
+		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
 	} else {
-		if (gap_from)
-			fm_warn("node %s: reports %u..%u never arrived (got %u)", node, gap_from, gap_to, r.q);
-		if (outcome == FC_STORE_DUPLICATE) {
-			fm_info("node %s: report %u stored before, not again", node, r.q);
-			s->c.reports_duplicate++;
-		} else {
-			log_stored(node, &r);
-			s->c.reports++;
-		}
-		if (r.insecure || s->insecure)
-			fm_warn("node %s: report %u came over an insecure session", node, r.q);
+		committed(s, node, &r, outcome, gap_from, gap_to, s->insecure);
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
 	}
 	fc_wire_report_free(&r);
@@ -647,6 +798,8 @@ static void on_me(coap_resource_t *resource, coap_session_t *session, const coap
 	}
 	if (s->relay)
 		fc_relay_seen(s->relay, node, session);
+	/* the q said must be committed: the node drops what it holds up to it */
+	commit_pass(s);
 	if (fc_store_me(s->store, node, blen > 0 ? board : NULL, now_s(), &q, hash) < 0) {
 		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot read the store");
 		return;
@@ -760,6 +913,7 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 		goto fail;
 	}
 	fm_coap_set_owner(s->coap, s);
+	fm_coap_set_pass(s->coap, on_pass, s);
 	s->ctx = fm_coap_context(s->coap);
 	/* libcoap frees an idle server session after 300 s: two heartbeats
 	 * lost in a row (they are non-confirmable) would then cost the node a
@@ -829,10 +983,22 @@ void fc_server_delete(struct fc_server **ps)
 	}
 	s->nsess = 0;
 	s->closing = true;
+	/* what the last pass wrote (heartbeats: every report's answer was
+	 * released in its pass); answers still held cannot go any more */
+	if (s->store)
+		fc_store_batch_commit(s->store);
+	while (s->live) {
+		struct held *h = s->live;
+		unlink_held(s, h);
+		coap_async_set_app_data(h->async, NULL);
+		fc_wire_report_free(&h->r);
+		free(h);
+	}
 	fm_timer_close(&s->sweep);
 	fc_relay_delete(&s->relay);
 	fm_coap_delete(&s->coap);
 	free(s->resyncs);
+	free(s->pass);
 	free(s->sess);
 	free(s);
 	*ps = NULL;

@@ -20,6 +20,25 @@
  * An idle DTLS session is kept FC_SERVER_SESSION_IDLE_S (libcoap's default
  * is 300 s, too close to the 120 s heartbeat of a link that loses one).
  *
+ * Group commit: every report that came in one loop pass (fm_coap's pass:
+ * the datagrams waiting when libcoap was called) is stored in one SQLite
+ * transaction, and none is acknowledged before that transaction has
+ * committed. A report's handler stores it (a savepoint of the pass's
+ * transaction) and holds its answer with libcoap's coap_register_async,
+ * leaving libcoap nothing to send; at the pass's end the transaction
+ * commits and each held answer is released (coap_async_trigger): 2.04, or
+ * 5.00 when the commit failed (the agent keeps the report and sends it
+ * again). libcoap then calls the handler again and the answer goes as the
+ * request's piggybacked ACK (its Message ID, kept), as before: 2 datagrams
+ * a report, no byte more. Held past FC_SERVER_PIGGYBACK_MS (a long pass, a
+ * commit that waited for a lock) the client may have retransmitted and had
+ * an empty ACK from libcoap already, so the answer goes as libcoap's
+ * separate response (CON, which the client acknowledges: 3 datagrams
+ * instead of 2). Heartbeats are stored in
+ * the pass's transaction too but answered at once (their answer promises
+ * nothing stored); GET /me commits the pass's transaction first, so the q
+ * it says is committed.
+ *
  * Resources: POST /hb, POST /rp, GET /me. The CoAP context, its loop
  * integration and the endpoint are fm_coap's (the agent's uplink shares it). A timer marks nodes unreachable
  * after FC_STORE_MISSED_MAX missed heartbeat intervals, logged once per
@@ -38,6 +57,16 @@
  * asked for the whole set (GET /diag) at most once in this many seconds;
  * at most this many such nodes are remembered. */
 #define FC_SERVER_RESYNC_S 10
+/* A held answer released within this many ms of its request's arrival
+ * goes piggybacked (RFC 7252 §5.2.1: the ACK may carry the response; the
+ * agent retransmits after its ACK_TIMEOUT, 2 s by default, 100 ms at the
+ * least). Later it goes as a separate response: the client may have
+ * retransmitted meanwhile and had libcoap's empty ACK. The request's wait
+ * in the socket before it was read is not seen here, so a client that
+ * retransmitted just before may still get the piggybacked answer after an
+ * empty ACK of the same Message ID: libcoap's client (the agent's) matches
+ * it by its token all the same. */
+#define FC_SERVER_PIGGYBACK_MS 100
 #define FC_SERVER_RESYNC_MAX 4096
 
 struct fm_loop;

@@ -49,6 +49,22 @@ enum fc_store_outcome {
 	FC_STORE_DUPLICATE, /* q <= the node's last: acknowledged, not stored */
 };
 
+/* Group commit: every write from fc_store_batch_begin to
+ * fc_store_batch_commit is one transaction (BEGIN IMMEDIATE .. COMMIT), each
+ * write a savepoint inside it, so one that fails is undone alone and the
+ * others stand. What a write reads in a batch includes the batch's earlier
+ * writes. Durability (WAL, synchronous=NORMAL): once the COMMIT returns, the
+ * batch survives serve dying in any way (a crash, kill -9) - the next open
+ * replays the WAL; it does not survive the machine losing power or the
+ * kernel dying before the WAL's next fsync (at a checkpoint): the last
+ * transactions may then roll back, never half of one, and the file is never
+ * corrupt. fc_store_batch_begin: 0, or -EIO (no batch: writes then run in
+ * transactions of their own); a second begin is a no-op. commit: 0 (also
+ * with no batch open), or -EIO: the whole batch is rolled back. */
+int fc_store_batch_begin(struct fc_store *s);
+int fc_store_batch_commit(struct fc_store *s);
+bool fc_store_batch_open(const struct fc_store *s);
+
 /* Stores r for node in one transaction (see PROTOCOL.md: a report is a
  * delta). A report whose q is not above the node's last is not stored
  * (*outcome FC_STORE_DUPLICATE). When q skips numbers, a "gap" history row is

@@ -62,8 +62,23 @@ void fm_coap_set_owner(struct fm_coap *c, void *owner);
 void *fm_coap_owner(const struct coap_context_t *ctx);
 
 /* Lets libcoap do what is due now (after a coap_send, a session made) and
- * re-arms the timer for its next timeout. */
+ * re-arms the timer for its next timeout. With a pass hook (below), first
+ * every datagram waiting is handled (up to FM_COAP_PASS_MAX), then the hook
+ * runs, then what it triggered is sent; a call from inside a handler or the
+ * hook only lets libcoap send and read, as without a hook. */
 void fm_coap_process(struct fm_coap *c);
+
+/* A loop pass's end (a server's group commit: fc_server): fn(c, arg) runs
+ * once per fm_coap_process, after libcoap has handled every request that
+ * was waiting, before libcoap checks its timers and async list, so a
+ * response held with coap_register_async and released in fn with
+ * coap_async_trigger goes out in the same pass. fn NULL: none (the agent's
+ * case). */
+#define FM_COAP_PASS_MAX 512
+/* The most datagrams one coap_io_do_epoll call is given to read. */
+#define FM_COAP_ROUND_MAX 64
+typedef void (*fm_coap_pass_fn)(struct fm_coap *c, void *arg);
+void fm_coap_set_pass(struct fm_coap *c, fm_coap_pass_fn fn, void *arg);
 
 /* Reads the hex key in path (whitespace around it ignored) into key. 0, or
  * -errno with err saying why: -EPERM when group or others may read the file

@@ -1,4 +1,5 @@
-/* fc_store: reports stored once, in one transaction; gaps, resolves,
+/* fc_store: reports stored once, in one transaction (or a batch's
+ * savepoint: group commit); gaps, resolves,
  * heartbeats, unreachable after missed intervals (injected clock); the
  * nodes/show views; the schema version; retention (prune, forget, and
  * fc_retain's timer on a real loop). A real SQLite file in a temp dir. */
@@ -166,6 +167,75 @@ static void test_reports(void **state)
 	assert_int_equal(cJSON_GetArraySize(nodes), 2);
 	cJSON_Delete(nodes);
 	fc_store_delete(&s);
+}
+
+/* node's last_seq as another connection sees it (committed only); -1: no
+ * such node. */
+static int64_t seen_seq(const char *node)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	int64_t v = -1;
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(q, 1, node, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return v;
+}
+
+/* Group commit: the writes of a batch are one transaction, each a
+ * savepoint (one failing is undone alone), seen by the batch's own later
+ * writes, by nobody else before the commit; closed without a commit, the
+ * batch is gone. */
+static void test_batch(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL;
+	char why[256], hash[9];
+	bool back;
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	assert_false(fc_store_batch_open(s));
+	assert_int_equal(fc_store_batch_commit(s), 0); /* none open: nothing to do */
+	assert_int_equal(fc_store_batch_begin(s), 0);
+	assert_int_equal(fc_store_batch_begin(s), 0); /* one batch */
+	assert_true(fc_store_batch_open(s));
+	store(s, "n1", "{\"q\":1,\"d\":[" RAISE_B "]}", 1000, FC_STORE_STORED, 0);
+	/* a retransmission in the same pass: the batch's own write is seen */
+	store(s, "n1", "{\"q\":1,\"d\":[" RAISE_B "]}", 1000, FC_STORE_DUPLICATE, 0);
+	struct fc_hb hb = {.h = "811c9dc5", .i = 120};
+	assert_int_equal(fc_store_heartbeat(s, "n2", &hb, false, 1000, &back, hash), 0);
+	/* a write that fails (a resync of a node never stored) is undone
+	 * alone: the batch goes on */
+	unsigned raised, resolved;
+	assert_int_equal(fc_store_resync(s, "nobody", NULL, 0, 1000, &raised, &resolved, hash),
+			 -EIO);
+	store(s, "n1", "{\"q\":2,\"r\":[[\"clock-unsynced\",\"\"]]}", 1001, FC_STORE_STORED, 0);
+	/* nothing committed yet: another connection sees no node */
+	assert_int_equal(seen_seq("n1"), -1);
+	assert_int_equal(seen_seq("n2"), -1);
+	assert_int_equal(fc_store_batch_commit(s), 0);
+	assert_false(fc_store_batch_open(s));
+	assert_int_equal(seen_seq("n1"), 2);
+	assert_int_equal(seen_seq("n2"), 0);
+	int rc;
+	cJSON *show = fc_store_show(s, "n1", 20, 1002, &rc);
+	assert_non_null(show);
+	assert_int_equal(count_events(show, "raise"), 1);
+	assert_int_equal(count_events(show, "resolve"), 1);
+	cJSON_Delete(show);
+	/* outside a batch, a write is its own transaction again */
+	store(s, "n1", "{\"q\":3}", 1003, FC_STORE_STORED, 0);
+	assert_int_equal(seen_seq("n1"), 3);
+	/* a batch never committed (serve dying) leaves nothing */
+	assert_int_equal(fc_store_batch_begin(s), 0);
+	store(s, "n1", "{\"q\":4}", 1004, FC_STORE_STORED, 0);
+	fc_store_delete(&s);
+	assert_int_equal(seen_seq("n1"), 3);
 }
 
 static void on_silent(const char *node, int64_t silent, void *arg)
@@ -636,6 +706,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),

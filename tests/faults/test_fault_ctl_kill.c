@@ -1,0 +1,205 @@
+/* serve killed (SIGKILL) while 100 simulated agents (bench/coap_load, real
+ * DTLS-PSK sessions) report back to back, then started again on the same
+ * database: every report any agent had acknowledged is in the store
+ * (nodes.last_seq >= the node's last acknowledged q), the database is
+ * whole (PRAGMA integrity_check), and the restarted serve takes reports
+ * again.
+ *
+ * What it guards: a report is acknowledged only once its transaction has
+ * committed (fc_server's group commit), and a committed transaction
+ * survives the process dying (WAL, synchronous=NORMAL: the WAL is in the
+ * OS's page cache; only the OS dying could lose it, which no test here
+ * does).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fm_harness.h"
+#include "fm_loop.h"
+#include "fmh_controller.h"
+#include "fmh_faults_ctl.h"
+#include "fmh_uplink.h"
+
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NODES 100
+
+static struct fmh_controller ctl;
+static char dir[PATH_MAX];
+
+static int setup(void **st)
+{
+	(void)st;
+	if (fmh_init() < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 ||
+	    fmh_controller_start(&ctl, false) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	fmh_cleanup();
+	return 0;
+}
+
+/* Waits (at most ms) for needle in the log at path, or fails the test with
+ * the log's tail and, when given, another's. */
+static void wait_for(const char *path, const char *needle, pid_t pid, int ms, const char *other)
+{
+	if (fmh_wait_log_pid(path, needle, pid, ms) == 0)
+		return;
+	fmh_print_tail(path);
+	if (other)
+		fmh_print_tail(other);
+	fail_msg("'%s' not in %s within %d ms", needle, path, ms);
+}
+
+/* Waits (at most ms) for pid (an fmh_spawn child, not reaped) to exit by
+ * itself, on its pidfd, then reaps it: its exit status. A signal sent to
+ * it while it exits could end it another way. */
+static int wait_exit(pid_t pid, int ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	assert_true(fd >= 0);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int n = poll(&p, 1, ms);
+	close(fd);
+	if (n != 1)
+		fail_msg("pid %d did not exit within %d ms", (int)pid, ms);
+	int status;
+	assert_int_equal(fmh_stop_status(pid, &status), 0);
+	return status;
+}
+
+static void test_kill_under_load(void **st)
+{
+	(void)st;
+	const char *load = getenv("FM_COAP_LOAD");
+	assert_non_null(load);
+	char cmd[2 * PATH_MAX], out[4096], log[PATH_MAX + 16], log2[PATH_MAX + 16],
+	    acked[PATH_MAX + 16];
+	char server[64];
+	int status;
+
+	/* the simulated agents' keys, taken by serve without a restart */
+	snprintf(cmd, sizeof(cmd), "%s keys %d | grep -v '^#' >> %s", load, NODES, ctl.keys);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
+	assert_int_equal(status, 0);
+	wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
+
+	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
+	snprintf(acked, sizeof(acked), "%s/acked", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
+	/* longer than the test: it ends by SIGTERM once serve is dead */
+	const char *argv[] = {load,  "run",    "--server", server,    "--nodes", "100", "--seconds",
+			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
+	/* well into the load: the first and the last node have reports
+	 * stored (and acknowledged) back to back */
+	wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
+	wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
+
+	/* kill -9 mid-stream, reaped at once */
+	assert_int_equal(kill(ctl.pid, SIGKILL), 0);
+	assert_int_equal(fmh_stop_status(ctl.pid, &status), 0);
+	assert_int_equal(status, 128 + SIGKILL);
+	ctl.pid = 0;
+	/* the agents: what each had acknowledged when serve died */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	wait_for(acked, "load-00099 ", pid, 30000, log);
+	wait_exit(pid, 30000);
+
+	/* serve again on the same database (the WAL replayed at open) */
+	assert_int_equal(fmh_controller_restart(&ctl, "serve-after-kill.log"), 0);
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open_v2(ctl.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+	sqlite3_finalize(q);
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL),
+	    SQLITE_OK);
+	FILE *f = fopen(acked, "r");
+	assert_non_null(f);
+	char node[64];
+	unsigned long n_acked, total_acked = 0, total_stored = 0, lost = 0;
+	int nodes = 0;
+	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
+		sqlite3_bind_text(q, 1, node, -1, SQLITE_TRANSIENT);
+		unsigned long stored =
+		    sqlite3_step(q) == SQLITE_ROW ? (unsigned long)sqlite3_column_int64(q, 0) : 0;
+		sqlite3_reset(q);
+		if (stored < n_acked) {
+			print_error("%s: %lu reports acknowledged, only %lu stored\n", node,
+				    n_acked, stored);
+			lost += n_acked - stored;
+		}
+		/* one request out per node: at most one stored and unanswered */
+		if (stored > n_acked + 1)
+			print_error("%s: %lu stored, but only %lu acknowledged\n", node, stored,
+				    n_acked);
+		total_acked += n_acked;
+		total_stored += stored;
+		nodes++;
+	}
+	fclose(f);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	print_message(
+	    "kill -9 under load: %d nodes, %lu reports acknowledged, %lu stored (%lu stored but "
+	    "unanswered when serve died), %lu acknowledged and lost\n",
+	    nodes, total_acked, total_stored, total_stored - total_acked + lost, lost);
+	assert_int_equal(nodes, NODES);
+	assert_int_equal(lost, 0);
+	assert_true(total_stored <= total_acked + NODES);
+	/* the load was on: serve had stored 20 of the first and the last node's */
+	assert_true(total_acked >= 2 * NODES);
+
+	/* the restarted serve takes reports (q from 1 again: duplicates,
+	 * acknowledged and not stored twice) */
+	snprintf(log2, sizeof(log2), "%s/coap_load2.log", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
+	const char *argv2[] = {load,	    "run", "--server", server, "--nodes", "100",
+			       "--seconds", "1",   "--kind",   "rp",   NULL};
+	pid = fmh_spawn(argv2, log2);
+	assert_true(pid > 0);
+	status = wait_exit(pid, 60000);
+	if (status != 0) {
+		fmh_print_tail(log2);
+		fmh_print_tail(ctl.log);
+		fail_msg("coap_load against the restarted serve: exit %d", status);
+	}
+	wait_for(log2, "failed=0 unanswered=0", 0, 1000, NULL);
+	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
+	assert_int_equal(status, 0);
+	fmh_fault_line("test_fault_ctl_kill",
+		       "injects=serve-sigkill-under-load nodes=%d acked=%lu stored=%lu acked_lost=%lu", nodes,
+		       total_acked, total_stored, lost);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_kill_under_load),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
