@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #define REQUEST_MAX 2048
-#define NODES_MAX 4096
+/* Nodes whose session is kept: more than a keys file can hold
+ * (FC_KEYS_FILE_MAX, ~100 bytes a node). */
+#define NODES_MAX (1u << 18)
 
 struct pending {
 	struct fc_relay *relay;
@@ -50,8 +52,13 @@ struct fc_relay {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct pending *pending;
 	size_t npending;
-	struct node_session *nodes;
+	struct node_session *nodes; /* in the order first seen; never removed */
 	size_t nnodes, cap;
+	/* open addressing over nodes by name: index + 1, 0 empty; a power of
+	 * two, at least twice nnodes (every request of every node looks its
+	 * node up: fc_relay_seen) */
+	uint32_t *slot;
+	size_t nslots;
 	uint64_t requests; /* triage requests taken (parsed) */
 };
 
@@ -96,12 +103,57 @@ static void finish(struct pending *p, const char *code, const char *payload, siz
 	free(p);
 }
 
+/* FNV-1a */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* Where node is in the index, or the empty slot it would take. */
+static uint32_t *slot_of(struct fc_relay *r, const char *node)
+{
+	size_t mask = r->nslots - 1;
+	for (size_t i = name_hash(node) & mask;; i = (i + 1) & mask)
+		if (!r->slot[i] || strcmp(r->nodes[r->slot[i] - 1].node, node) == 0)
+			return &r->slot[i];
+}
+
 static struct node_session *find_node(struct fc_relay *r, const char *node)
 {
-	for (size_t i = 0; i < r->nnodes; i++)
-		if (strcmp(r->nodes[i].node, node) == 0)
-			return &r->nodes[i];
-	return NULL;
+	if (!r->nslots)
+		return NULL;
+	uint32_t i = *slot_of(r, node);
+	return i ? &r->nodes[i - 1] : NULL;
+}
+
+/* Room for one more node: the array and the index grown as needed. */
+static bool make_room(struct fc_relay *r)
+{
+	if (r->nnodes >= NODES_MAX)
+		return false;
+	if (r->nnodes == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		struct node_session *nn = realloc(r->nodes, cap * sizeof(*nn));
+		if (!nn)
+			return false;
+		r->nodes = nn;
+		r->cap = cap;
+	}
+	if (2 * (r->nnodes + 1) > r->nslots) {
+		size_t nslots = r->nslots ? 2 * r->nslots : 32;
+		uint32_t *slot = calloc(nslots, sizeof(*slot)), *old = r->slot;
+		if (!slot)
+			return false;
+		r->slot = slot;
+		r->nslots = nslots;
+		for (size_t i = 0; i < r->nnodes; i++)
+			*slot_of(r, r->nodes[i].node) = (uint32_t)i + 1;
+		free(old);
+	}
+	return true;
 }
 
 static int send_request(struct fc_relay *r, struct pending *p, coap_session_t *session)
@@ -143,20 +195,11 @@ void fc_relay_forget(struct fc_relay *r, const char *node, coap_session_t *sessi
 unsigned fc_relay_seen(struct fc_relay *r, const char *node, coap_session_t *session)
 {
 	struct node_session *n = find_node(r, node);
-	if (!n && r->nnodes < NODES_MAX) {
-		if (r->nnodes == r->cap) {
-			size_t cap = r->cap ? 2 * r->cap : 16;
-			struct node_session *nn = realloc(r->nodes, cap * sizeof(*nn));
-			if (nn) {
-				r->nodes = nn;
-				r->cap = cap;
-			}
-		}
-		if (r->nnodes < r->cap) {
-			n = &r->nodes[r->nnodes++];
-			memset(n, 0, sizeof(*n));
-			snprintf(n->node, sizeof(n->node), "%s", node);
-		}
+	if (!n && make_room(r)) {
+		n = &r->nodes[r->nnodes++];
+		memset(n, 0, sizeof(*n));
+		snprintf(n->node, sizeof(n->node), "%s", node);
+		*slot_of(r, n->node) = (uint32_t)r->nnodes;
 	}
 	if (n) {
 		if (n->session != session) {
@@ -420,6 +463,7 @@ void fc_relay_delete(struct fc_relay **pr)
 		if (r->nodes[i].session)
 			coap_session_release(r->nodes[i].session);
 	free(r->nodes);
+	free(r->slot);
 	if (r->listen.fd >= 0) {
 		int fd = r->listen.fd;
 		fm_loop_del(&r->listen);
