@@ -476,22 +476,24 @@ static void triage_relay(void **state)
  * (fm_coap: libcoap and Mbed TLS with 16 kB buffers) -- a report of
  * DESIGN.md's whole budget (FC_WIRE_PAYLOAD_MAX, one datagram) and a triage
  * answer of 12 kB, block-wise (12 blocks of 1024 bytes) through serve's
- * relay. serve says which Mbed TLS it runs: records of at most 1472 bytes. */
+ * relay. serve says which Mbed TLS it runs: 1472-byte records. */
 #define BIG_ANSWER_LEN 12000
 static char big_body[BIG_ANSWER_LEN + 1];
 static coap_pdu_code_t big_code;
 static int big_answers;
 
-static void big_resource(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-			 const coap_string_t *query, coap_pdu_t *response)
+static void big_resource(coap_resource_t *resource, coap_session_t *session,
+			 const coap_pdu_t *request, const coap_string_t *query,
+			 coap_pdu_t *response)
 {
 	coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
-	coap_add_data_large_response(resource, session, request, response, query, COAP_MEDIATYPE_APPLICATION_JSON,
-				     -1, 0, strlen(big_body), (const uint8_t *)big_body, NULL, NULL);
+	coap_add_data_large_response(resource, session, request, response, query,
+				     COAP_MEDIATYPE_APPLICATION_JSON, -1, 0, strlen(big_body),
+				     (const uint8_t *)big_body, NULL, NULL);
 }
 
-static coap_response_t big_answer(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
-				  const coap_mid_t mid)
+static coap_response_t big_answer(coap_session_t *session, const coap_pdu_t *sent,
+				  const coap_pdu_t *received, const coap_mid_t mid)
 {
 	(void)session;
 	(void)sent;
@@ -503,8 +505,8 @@ static coap_response_t big_answer(coap_session_t *session, const coap_pdu_t *sen
 
 /* Sends a CON POST of payload to path and runs the loop until it is
  * answered; the answer's code. */
-static coap_pdu_code_t post(struct fm_loop *loop, struct fm_coap *node, coap_session_t *s, const char *path,
-			    const char *payload)
+static coap_pdu_code_t post(struct fm_loop *loop, struct fm_coap *node, coap_session_t *s,
+			    const char *path, const char *payload)
 {
 	int before = big_answers;
 	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, s);
@@ -526,11 +528,12 @@ static void small_buffers_carry_the_largest(void **state)
 	/* a maximal report: incident 1's, its message and one more piece
 	 * of evidence padded to FC_WIRE_PAYLOAD_MAX bytes exactly */
 	char report[FC_WIRE_PAYLOAD_MAX + 1], m[FC_WIRE_TEXT_MAX + 1], e[FC_WIRE_TEXT_MAX + 1];
-	const char *fmt = "{\"q\":18,\"t\":1732345678,\"b\":\"rpi4\",\"d\":["
-			  "{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"" INCIDENT1_KEY "\","
-			  "\"m\":\"%s\",\"e\":[\"docker.stale_attempt:8470235abd66\",\"%s\"],"
-			  "\"x\":[\"apiserver-unreachable\"],\"f\":[\"docker rm 8470235abd66 5c0e4b1d2a90\"]}],"
-			  "\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}";
+	const char *fmt =
+	    "{\"q\":18,\"t\":1732345678,\"b\":\"rpi4\",\"d\":["
+	    "{\"c\":\"container-name-conflict\",\"s\":3,\"k\":\"" INCIDENT1_KEY "\","
+	    "\"m\":\"%s\",\"e\":[\"docker.stale_attempt:8470235abd66\",\"%s\"],"
+	    "\"x\":[\"apiserver-unreachable\"],\"f\":[\"docker rm 8470235abd66 5c0e4b1d2a90\"]}],"
+	    "\"r\":[[\"etcd-unreachable\",\"https://127.0.0.1:2379\"]]}";
 	int bare = snprintf(NULL, 0, fmt, "", "");
 	size_t pad = FC_WIRE_PAYLOAD_MAX - (size_t)bare, mlen = pad / 2;
 	memset(m, 'm', mlen);
@@ -542,7 +545,8 @@ static void small_buffers_carry_the_largest(void **state)
 	assert_int_equal(snprintf(report, sizeof(report), fmt, m, e), FC_WIRE_PAYLOAD_MAX);
 
 	/* a triage answer of BIG_ANSWER_LEN bytes of JSON */
-	const char *head = "{\"stand_in\":true,\"pad\":\"", *tail = "\",\"end\":\"block-wise-end\"}";
+	const char *head = "{\"stand_in\":true,\"pad\":\"",
+		   *tail = "\",\"end\":\"block-wise-end\"}";
 	size_t fill = BIG_ANSWER_LEN - strlen(head) - strlen(tail);
 	strcpy(big_body, head);
 	for (size_t i = 0; i < fill; i++)
@@ -561,12 +565,13 @@ static void small_buffers_carry_the_largest(void **state)
 	struct fm_coap_uri u;
 	char err[200], log[PATH_MAX];
 	assert_int_equal(fm_coap_parse_uri(ctl.url, &u, err, sizeof(err)), 0);
-	coap_session_t *s = fm_coap_client(node, &u, FMH_NODE_A, (const uint8_t *)FMH_KEY_A, strlen(FMH_KEY_A), err,
-					   sizeof(err));
+	coap_session_t *s = fm_coap_client(node, &u, FMH_NODE_A, (const uint8_t *)FMH_KEY_A,
+					   strlen(FMH_KEY_A), err, sizeof(err));
 	assert_non_null(s);
-	assert_int_equal(post(loop, node, s, "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}"),
-			 COAP_RESPONSE_CODE_CHANGED);
-	wait_log("records of at most 1472 bytes in)");
+	assert_int_equal(
+	    post(loop, node, s, "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}"),
+	    COAP_RESPONSE_CODE_CHANGED);
+	wait_log(", 1472-byte records in)");
 
 	assert_int_equal(post(loop, node, s, "rp", report), COAP_RESPONSE_CODE_CHANGED);
 	cJSON *sh = show(FMH_NODE_A);
