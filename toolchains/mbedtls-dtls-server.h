@@ -10,21 +10,25 @@
  * MBEDTLS_SSL_{IN,OUT}_CONTENT_LEN plus the record overhead, 16384 each by
  * default: ~33 kB of the ~40 kB each connected node cost the controller
  * (issue 27, bench/RESULTS.md "Controller ingest"). The controller only
- * speaks DTLS-PSK carrying CoAP, whose records are far smaller:
- *  - out: libcoap never builds a PDU larger than the session's MTU
- *    (COAP_DEFAULT_MTU 1152; neither fm_coap nor the controller sets
- *    another) less DTLS's overhead, and passes that MTU to
- *    mbedtls_ssl_set_mtu; long answers go block-wise (libcoap's
- *    COAP_BLOCK_USE_LIBCOAP, blocks of at most 1024 bytes); the handshake
- *    messages of DTLS-PSK (ServerHello, ServerKeyExchange with the PSK hint
- *    and an ECDHE share, HelloVerifyRequest) are a few hundred bytes;
- *  - in: the agent's records obey the same MTU (its libcoap is the same and
- *    sets the same 1152), and libcoap reads a datagram into a buffer of
- *    COAP_RXBUFFER_SIZE (1472) bytes anyway, so no record it hands Mbed TLS
- *    carries more than 1472 - 13 (header) bytes.
- * 1472 bytes each way thus holds anything libcoap can send or receive; a
- * peer sending a longer record gets a record_overflow alert (as it would for
- * a datagram libcoap truncated).
+ * speaks DTLS-PSK carrying CoAP, and every datagram of it is at most libcoap's
+ * COAP_DEFAULT_MTU, 1152 bytes, which libcoap passes to mbedtls_ssl_set_mtu
+ * (neither fm_coap, the controller nor the agent sets another MTU):
+ *  - out: libcoap builds no PDU larger than the MTU less DTLS's overhead;
+ *    the controller's are heartbeat and report answers, GET /me's and triage
+ *    requests (a few hundred bytes at most); the handshake messages of
+ *    DTLS-PSK (HelloVerifyRequest, ServerHello, ServerKeyExchange with the
+ *    hint and an ECDHE share) are well under 200 bytes each;
+ *  - in: the agent's records obey its own libcoap's 1152-byte MTU: the
+ *    largest is a report of DESIGN.md's whole budget (1024 bytes of
+ *    payload, one datagram) or a block of a triage answer (libcoap's
+ *    block-wise mode picks 1024-byte blocks to fit the MTU); its
+ *    ClientHello offers PSK suites only.
+ * A record's plaintext is smaller than its datagram, so 1152 bytes each way
+ * holds anything either end's libcoap sends; a peer sending a longer record
+ * gets a record_overflow alert and no session. Each buffer is the content
+ * length plus Mbed TLS's worst-case record overhead (header, IV, MAC, CBC
+ * padding, Connection ID: ~380 bytes on the host, less on the boards
+ * without CBC): ~3 kB a session instead of ~33 kB.
  *
  * Why this and not the alternatives:
  *  - MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH shrinks the buffers after the
@@ -38,5 +42,5 @@
  * as the defaults ssl.h gives them (deps.sh checks this), so no structure
  * layout differs and the libcoap, fm_coap and fm_tls objects compiled
  * against the installed headers link against either libmbedtls.a. */
-#define MBEDTLS_SSL_IN_CONTENT_LEN  1472
-#define MBEDTLS_SSL_OUT_CONTENT_LEN 1472
+#define MBEDTLS_SSL_IN_CONTENT_LEN  1152
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 1152

@@ -476,7 +476,7 @@ static void triage_relay(void **state)
  * (fm_coap: libcoap and Mbed TLS with 16 kB buffers) -- a report of
  * DESIGN.md's whole budget (FC_WIRE_PAYLOAD_MAX, one datagram) and a triage
  * answer of 12 kB, block-wise (12 blocks of 1024 bytes) through serve's
- * relay. serve says which Mbed TLS it runs: 1472-byte records. */
+ * relay. serve says which Mbed TLS it runs: 1152-byte records. */
 #define BIG_ANSWER_LEN 12000
 static char big_body[BIG_ANSWER_LEN + 1];
 static coap_pdu_code_t big_code;
@@ -571,7 +571,7 @@ static void small_buffers_carry_the_largest(void **state)
 	assert_int_equal(
 	    post(loop, node, s, "hb", "{\"q\":0,\"n\":0,\"w\":0,\"h\":\"811c9dc5\",\"i\":120}"),
 	    COAP_RESPONSE_CODE_CHANGED);
-	wait_log(", 1472-byte records in)");
+	wait_log(", 1152-byte records in)");
 
 	assert_int_equal(post(loop, node, s, "rp", report), COAP_RESPONSE_CODE_CHANGED);
 	cJSON *sh = show(FMH_NODE_A);
