@@ -582,7 +582,7 @@ static void small_buffers_carry_the_largest(void **state)
 	cJSON_Delete(sh);
 
 	snprintf(log, sizeof(log), "%s/triage-big.log", ctl.dir);
-	pid_t t = triage(log, "journal", NULL, NULL, NULL);
+	pid_t t = triage(log, "journal", "kubelet", NULL, NULL);
 	pump_until(loop, log, "\"end\":\t\"block-wise-end\"");
 	assert_int_equal(exit_status(t, log), 0);
 	/* the whole body, in order */
