@@ -168,7 +168,7 @@ $(mem_rows Private_Dirty pd)
   (issue 27): MBEDTLS_SSL_IN_CONTENT_LEN and MBEDTLS_SSL_OUT_CONTENT_LEN 1152, libcoap's MTU,
   instead of 16384, so a DTLS session's two record buffers take ~3 kB, not ~33 kB (the agent
   keeps 16 kB records for etcd and kube-apiserver); before, 40.0 kB a node (Private_Dirty,
-  N = 1000). Issue 27's bound, 8 kB a node at N = 1000 and 10,000, is
+  N = 1000). Issue 27's bound, 8 kB a node at N = $nodes and $big, is
   $(awk -v a="$pd_big" -v b="$pd_nodes" 'BEGIN { print (a <= 8 && b <= 8) ? "met" : "not met" }') (Private_Dirty $(fmt "$pd_nodes" 1) and $(fmt "$pd_big" 1) kB). Most of the rest is libcoap's
   per-session Mbed TLS state, one allocation of ~3.8 kB (sizeof on x86-64: SSL context
   568 B, entropy pool 832, CTR-DRBG 344, SSL configuration 392, two certificate structures
