@@ -367,8 +367,10 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 			struct sess *t = coap_session_get_app_data(session);
 			if (!t || !t->seen) {
 				char who[80];
-				fm_info("DTLS session with %s as '%s' (%s)", peer(session, who, sizeof(who)), node,
-					fm_coap_session_cipher(session));
+				fm_info("DTLS session with %s as '%s' (%s, %d-byte records in)",
+					peer(session, who, sizeof(who)), node,
+					fm_coap_session_cipher(session),
+					fm_coap_session_record_max(session));
 				if (t)
 					t->seen = true;
 				s->c.handshakes++;

@@ -64,7 +64,7 @@ deps)
     out=$("$top/toolchains/deps.sh" "$triplet" 2>&1)
     echo "$out"
     grep -q "are cached in $prefix" <<<"$out" || fail "deps.sh $triplet did not reuse $prefix"
-    for f in libmbedtls.a libmbedx509.a libmbedcrypto.a libcoap-3.a libcjson.a libsystemd.a libyaml.a \
+    for f in libmbedtls.a dtls-server/libmbedtls.a libmbedx509.a libmbedcrypto.a libcoap-3.a libcjson.a libsystemd.a libyaml.a \
              libsqlite3.a libzstd.a liblz4.a liblzma.a libcap.a; do
         [ -f "$prefix/lib/$f" ] || fail "$f missing from $prefix"
     done

@@ -54,7 +54,11 @@ if [ -n "$debarch" ]; then
     cross_files=("$here/linux-cross.cmake" "$mbedtls_config")
 fi
 
-stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} "${cross_files[@]}" |
+# The controller's SSL library (toolchains/mbedtls-dtls-server.h) is in every
+# prefix: a change to it is a new prefix, like any other input here.
+dtls_server_config="$here/mbedtls-dtls-server.h"
+stamp=$(cat "$lock" "$0" "$here/debian-fetch.sh" ${toolchain:+"$toolchain"} "${cross_files[@]}" \
+        "$dtls_server_config" |
         sha256sum | cut -c1-12)
 prefix="$cache/deps/$triplet-$stamp"
 if [ "$print_prefix" = 1 ]; then printf '%s\n' "$prefix"; exit 0; fi
@@ -171,6 +175,30 @@ fi
 build "$src" "$work/mbedtls" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
       -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON \
       -DMBEDTLS_FATAL_WARNINGS=OFF
+
+# The controller's libmbedtls.a: the same sources and configuration plus
+# toolchains/mbedtls-dtls-server.h (DTLS record buffers sized for CoAP, see
+# there), only the SSL library built again, installed beside the other as
+# lib/dtls-server/libmbedtls.a. The two macros it sets must appear in no
+# installed header but as ssl.h's defaults: then no structure differs between
+# the two builds, and what was compiled against the installed headers
+# (libcoap, fm_coap, fm_tls) links against either.
+say "building Mbed TLS's SSL library again for the controller (DTLS record buffers)"
+uses=$(grep -rnE 'MBEDTLS_SSL_(IN|OUT)_CONTENT_LEN' "$prefix/include" | sed "s|^$prefix/include/||" |
+       grep -vE '^[^:]+:[0-9]+:[[:space:]]*(\*|/\*|//)' |
+       grep -vE '^mbedtls/ssl\.h:[0-9]+:#(if !defined\(|define )MBEDTLS_SSL_(IN|OUT)_CONTENT_LEN(\)| 16384)$' || true)
+[ -z "$uses" ] || die "Mbed TLS's installed headers use the record buffer sizes beyond their defaults: $uses"
+cp -a "$src" "$src-dtls-server"
+cat "$dtls_server_config" >>"$src-dtls-server/include/mbedtls/mbedtls_config.h"
+db="$work/mbedtls-dtls-server"
+cmake -S "$src-dtls-server" -B "$db" "${cmake_common[@]}" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
+      -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON \
+      -DMBEDTLS_FATAL_WARNINGS=OFF >"$db.log" 2>&1 &&
+    cmake --build "$db" -j "$jobs" --target mbedtls >>"$db.log" 2>&1 ||
+    { tail -40 "$db.log" >&2; die "building the controller's Mbed TLS failed (log: $db.log)"; }
+mkdir -p "$prefix/lib/dtls-server"
+cp "$db/library/libmbedtls.a" "$prefix/lib/dtls-server/libmbedtls.a"
+cp "$dtls_server_config" "$prefix/lib/dtls-server/"
 
 say "building cJSON"
 src=$(unpack cjson)

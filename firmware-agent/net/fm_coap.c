@@ -485,3 +485,12 @@ const char *fm_coap_session_cipher(const struct coap_session_t *s)
 	const char *name = mbedtls_ssl_get_ciphersuite((const mbedtls_ssl_context *)tls);
 	return name ? name : "none";
 }
+
+int fm_coap_session_record_max(const struct coap_session_t *s)
+{
+	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+	void *tls = s ? coap_session_get_tls(s, &lib) : NULL;
+	if (!tls || lib != COAP_TLS_LIBRARY_MBEDTLS)
+		return -1;
+	return mbedtls_ssl_get_max_in_record_payload((const mbedtls_ssl_context *)tls);
+}

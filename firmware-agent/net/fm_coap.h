@@ -132,4 +132,10 @@ bool fm_coap_session_identity(const struct coap_session_t *s, char *buf, size_t 
  * has forward secrecy; "none" for a plain session or before the handshake. */
 const char *fm_coap_session_cipher(const struct coap_session_t *s);
 
+/* The largest record payload a DTLS session takes in: Mbed TLS's
+ * MBEDTLS_SSL_IN_CONTENT_LEN as the libmbedtls.a linked was built (16384 by
+ * default, 1152 in the controller: toolchains/mbedtls-dtls-server.h); -1 for
+ * a plain session. */
+int fm_coap_session_record_max(const struct coap_session_t *s);
+
 #endif
