@@ -10,6 +10,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 30
 FUZZ_TARGETS ?= kubeconfig hal rules kmsg docker report triage http promtext etcd apiserver manifest certs conf answer queue state keys control diagnose grpc cri httpapi
 # The boards: 64-bit ARM (Pi 3/4/5 64-bit, Jetson) and ARMv7 (Pi OS 32-bit).
+# cross-x86_64-linux-gnu is no board: the same static configuration for this
+# machine, which bench/b_agent.sh (make bench) builds and measures beside
+# the dynamic agent.
 CROSS_TRIPLETS ?= aarch64-linux-gnu arm-linux-gnueabihf
 # make install: which build goes into DESTDIR (a board's root file system).
 TRIPLET ?= aarch64-linux-gnu

@@ -4,8 +4,11 @@
 #   toolchains/deps.sh [--print-prefix] [TRIPLET [TOOLCHAIN_FILE]]
 #
 # TRIPLET is native (the default: Mbed TLS, libcoap, cJSON and libmicrohttpd; the rest are
-# the host's -dev packages, the @host lines of the lock), aarch64-linux-gnu or
-# arm-linux-gnueabihf. For a cross triplet (toolchain file default:
+# the host's -dev packages, the @host lines of the lock), aarch64-linux-gnu,
+# arm-linux-gnueabihf or x86_64-linux-gnu. The last is no board: the boards'
+# static configuration built for an x86_64 build machine with its native gcc,
+# so bench/b_agent.sh measures the static agent beside the dynamic one
+# without an emulator. For a cross triplet (toolchain file default:
 # toolchains/TRIPLET.cmake) the prefix holds every library the static agent
 # and controller link: the three above built for size (Mbed TLS with
 # toolchains/mbedtls-target.h), libsystemd.a built from Debian 12's systemd
@@ -44,7 +47,8 @@ case "$triplet" in
 native) debarch= ;;
 aarch64-linux-gnu) debarch=arm64 cpu_family=aarch64 cpu=aarch64 ;;
 arm-linux-gnueabihf) debarch=armhf cpu_family=arm cpu=armv7 ;;
-*) die "unknown triplet '$triplet' (native, aarch64-linux-gnu, arm-linux-gnueabihf)" ;;
+x86_64-linux-gnu) debarch=amd64 cpu_family=x86_64 cpu=x86_64 ;;
+*) die "unknown triplet '$triplet' (native, aarch64-linux-gnu, arm-linux-gnueabihf, x86_64-linux-gnu)" ;;
 esac
 cross_files=() mbedtls_config=
 if [ -n "$debarch" ]; then
