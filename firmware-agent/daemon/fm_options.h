@@ -16,6 +16,12 @@
 #define EXIT_FINDING 1
 #define EXIT_USAGE   2
 
+/* --save-interval's default: the journal cursor and kmsg sequence written
+ * at most every 5 minutes on a node whose logs keep coming (issue 27: a
+ * healthy node's agent writes at most 64 kB and 60 fsyncs an hour; one
+ * write is a 4 kB page and two fsyncs). */
+#define FM_SAVE_INTERVAL_MS (5 * 60 * 1000)
+
 struct fm_opts {
 	bool json;
 	bool follow;
@@ -33,6 +39,8 @@ struct fm_opts {
 	int log_level; /* enum fm_log_level; 0: not given */
 	bool insecure, allow_rm;
 	const char *listen;
+	uint64_t save_ms; /* --save-interval; meaningful when save_set */
+	bool save_set;
 	/* which options the command line gave (they win over --config) */
 	uint64_t given;
 };
