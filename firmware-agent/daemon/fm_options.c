@@ -76,7 +76,7 @@ void fm_usage(FILE *out)
 		"  --state-dir DIR        keep the journal cursor and kmsg sequence here, so a\n"
 		"                         restart resumes where it stopped (--follow)\n"
 		"  --save-interval D      write the journal cursor and kmsg sequence at most\n"
-		"                         this often (5m), at exit and when journal files\n"
+		"                         this often (30m), at exit and when journal files\n"
 		"                         rotate; 0: after every batch read (flash wear: see\n"
 		"                         the README). After SIGKILL the entries since the last\n"
 		"                         write are read and counted again, once\n"
