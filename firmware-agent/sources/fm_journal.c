@@ -73,6 +73,8 @@ struct fm_journal {
 	bool dirty;	  /* counted entries not in journal.state yet */
 	bool save_now;	  /* files were rotated or removed: write at the next batch's end */
 	bool saved_once;  /* journal.state holds a cursor (read back or written) */
+	bool save_failed; /* the last write failed: the next batch writes again */
+	uint64_t failures; /* fm_state_failures() after the last write */
 	uint64_t saves;	  /* journal.state written by this process */
 	/* The last entry of ours handled: a writer's second copy of it is
 	 * not counted again (see is_rewrite). Kept across reopens and, in the
@@ -184,11 +186,14 @@ static void save_state(struct fm_journal *jr)
 	int rc = fm_state_write_json(jr->state_dir, STATE_FILE, o);
 	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("journal: cannot save state in %s: %s", jr->state_dir, strerror(-rc));
-	/* A failed write is not retried at once: the next timer or the exit
-	 * writes again (a full card must not be written after every batch). */
-	jr->dirty = jr->save_now = false;
+	/* A failed write is tried again at the next batch (a full or
+	 * read-only card costs no flash), not by a loop of its own. */
+	jr->dirty = rc < 0;
+	jr->save_failed = rc < 0;
+	jr->save_now = false;
 	jr->saved_once = true;
-	jr->saves++;
+	jr->failures = fm_state_failures();
+	jr->saves += rc == 0;
 	if (jr->save.ev.fd >= 0)
 		fm_timer_disarm(&jr->save);
 }
@@ -196,7 +201,9 @@ static void save_state(struct fm_journal *jr)
 /* The counts changed: journal.state is written at once when it matters
  * (save_ms 0; no cursor saved yet, so a restart would re-read the whole
  * boot; files rotated or removed since the last write, so a vacuum may
- * take entries counted since), else within save_ms. Between two writes a
+ * take entries counted since; the last write failed, or another in the
+ * state dir did since: the file on disk may be stale while the dir is
+ * back, test_fault_statefull), else within save_ms. Between two writes a
  * SIGKILL loses only the position: the restart reads again from the last
  * cursor written, with the counts written with it, so every entry is
  * counted once still; only entries whose file is removed before the
@@ -205,7 +212,8 @@ static void save_soon(struct fm_journal *jr)
 {
 	if (!jr->state_dir[0])
 		return;
-	if (jr->save_ms == 0 || !jr->saved_once || jr->save_now || jr->save.ev.fd < 0) {
+	if (jr->save_ms == 0 || !jr->saved_once || jr->save_now || jr->save_failed ||
+	    jr->failures != fm_state_failures() || jr->save.ev.fd < 0) {
 		save_state(jr);
 		return;
 	}

@@ -37,6 +37,8 @@ struct fm_kmsg {
 	uint64_t save_ms;     /* see fm_kmsg_opts */
 	bool dirty;	      /* records read that kmsg.state does not hold yet */
 	bool saved_once;      /* kmsg.state holds this boot's sequence number */
+	bool save_failed;     /* the last write failed: the next records write again */
+	uint64_t failures;    /* fm_state_failures() after the last write */
 	uint64_t saves;	      /* kmsg.state written by this process */
 	char buf[FM_KMSG_RECORD_MAX + 1];
 };
@@ -127,15 +129,18 @@ static void save_state(struct fm_kmsg *k)
 	int rc = fm_state_write_json(k->state_dir, STATE_FILE, o);
 	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("kmsg: cannot save state in %s: %s", k->state_dir, strerror(-rc));
-	k->dirty = false;
+	k->dirty = rc < 0;
+	k->save_failed = rc < 0;
 	k->saved_once = true;
-	k->saves++;
+	k->failures = fm_state_failures();
+	k->saves += rc == 0;
 	if (k->save.ev.fd >= 0)
 		fm_timer_disarm(&k->save);
 }
 
 /* Records were read: kmsg.state is written at once when none of this boot
- * is there yet (or save_ms is 0, or there is no loop), else within save_ms
+ * is there yet (or save_ms is 0, or there is no loop, or a write in the
+ * state dir failed since the last of kmsg.state), else within save_ms
  * and at exit (issue 27: a kernel that logs a line a minute must not cost
  * the card two fsyncs a minute). After SIGKILL the restart reads again
  * from the last sequence number written, with the counts written with it:
@@ -146,7 +151,8 @@ static void save_soon(struct fm_kmsg *k)
 	if (!k->state_dir[0] || !k->have_seq)
 		return;
 	k->dirty = true;
-	if (k->save_ms == 0 || !k->saved_once || k->save.ev.fd < 0) {
+	if (k->save_ms == 0 || !k->saved_once || k->save_failed || k->failures != fm_state_failures() ||
+	    k->save.ev.fd < 0) {
 		save_state(k);
 		return;
 	}
