@@ -149,9 +149,7 @@ for j in "${!a_pid[@]}"; do
     done
 done
 
-# the window: the storm, the outage, strace on every agent
-bench_stop "$down_pid"
-start_writer storm 1.02 17 10
+# the window: strace on every agent, then the storm and the outage
 outage_flap() {
     local dev=$T/outage/root/sys/fs/ext4/flashbench k=0
     mkdir -p "$dev"
@@ -161,8 +159,6 @@ outage_flap() {
         sleep 30
     done
 }
-outage_flap &
-bench_track "$!"
 declare -a s_pid io0 lines0
 for j in "${!a_pid[@]}"; do
     strace -f -c -e trace=fsync,fdatasync,rename,renameat,renameat2 -o "${a_dir[j]}/strace" -p "${a_pid[j]}" 2>/dev/null &
@@ -179,6 +175,11 @@ for j in "${!a_pid[@]}"; do
     lines0[j]=$(wc -l <"${a_dir[j]}/log")
     io0[j]=$(awk '/^write_bytes:/ { print $2 }' "/proc/${a_pid[j]}/io")
 done
+# both counts start here, before the storm and the outage do
+bench_stop "$down_pid"
+start_writer storm 1.02 17 10
+outage_flap &
+bench_track "$!"
 t0=$(date +%s.%N)
 sleep "$window"
 declare -a io1 lines1

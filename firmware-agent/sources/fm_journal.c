@@ -69,13 +69,13 @@ struct fm_journal {
 	struct fm_journal_pos pos;
 	bool resuming; /* skip entries up to and including cursor */
 	bool resumed;  /* started from saved state */
-	uint64_t save_ms; /* see fm_journal_opts */
-	bool dirty;	  /* counted entries not in journal.state yet */
-	bool save_now;	  /* files were rotated or removed: write at the next batch's end */
-	bool saved_once;  /* journal.state holds a cursor (read back or written) */
-	bool save_failed; /* the last write failed: the next batch writes again */
+	uint64_t save_ms;  /* see fm_journal_opts */
+	bool dirty;	   /* counted entries not in journal.state yet */
+	bool save_now;	   /* files were rotated or removed: write at the next batch's end */
+	bool saved_once;   /* journal.state holds a cursor (read back or written) */
+	bool save_failed;  /* the last write failed: the next batch writes again */
 	uint64_t failures; /* fm_state_failures() after the last write */
-	uint64_t saves;	  /* journal.state written by this process */
+	uint64_t saves;	   /* journal.state written by this process */
 	/* The last entry of ours handled: a writer's second copy of it is
 	 * not counted again (see is_rewrite). Kept across reopens and, in the
 	 * state file, across restarts. */

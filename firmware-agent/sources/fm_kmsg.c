@@ -151,8 +151,8 @@ static void save_soon(struct fm_kmsg *k)
 	if (!k->state_dir[0] || !k->have_seq)
 		return;
 	k->dirty = true;
-	if (k->save_ms == 0 || !k->saved_once || k->save_failed || k->failures != fm_state_failures() ||
-	    k->save.ev.fd < 0) {
+	if (k->save_ms == 0 || !k->saved_once || k->save_failed ||
+	    k->failures != fm_state_failures() || k->save.ev.fd < 0) {
 		save_state(k);
 		return;
 	}

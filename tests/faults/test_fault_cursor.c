@@ -43,8 +43,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ID_A "eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b"
-#define ID_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID_A	"eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b"
+#define ID_B	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HOLD_MS 1000
 
 /* The node's first entries (fmh_fnode_init): five routine kubelet lines. */
@@ -91,7 +91,9 @@ static void wait_state_seen(const struct fmh_fnode *n, long long want, uint64_t 
 static long long live_num(const struct fmh_fnode *n, const char *kind, const char *id_part, const char *key)
 {
 	int status;
-	cJSON *j = fmh_controller_json(&n->ctl, &status, "triage", FMH_NODE_A, "facts", kind, "--timeout", "20s", NULL);
+	/* 5 s: answered (or refused) before the harness's 10 s for the
+	 * client; a request to the killed agent's session waits that long */
+	cJSON *j = fmh_controller_json(&n->ctl, &status, "triage", FMH_NODE_A, "facts", kind, "--timeout", "5s", NULL);
 	/* --json: {"code":"2.05","payload":"<the agent's answer, JSON text>"} */
 	cJSON *facts = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "payload")));
 	long long v = -1;
