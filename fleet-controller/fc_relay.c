@@ -86,7 +86,10 @@ static void finish(struct pending *p, const char *code, const char *payload, siz
 			fcntl(p->ev.fd, F_SETFL, fl & ~O_NONBLOCK);
 			size_t n = strlen(line);
 			line[n] = '\n';
-			(void)!write(p->ev.fd, line, n + 1);
+			/* MSG_NOSIGNAL: a client gone before its answer (killed at
+			 * its own deadline) must not take serve down with SIGPIPE
+			 * (test_fault_cursor under load) */
+			(void)!send(p->ev.fd, line, n + 1, MSG_NOSIGNAL);
 			cJSON_free(line);
 		}
 		int fd = p->ev.fd;

@@ -42,6 +42,11 @@ void fm_state_status(struct fm_state_status *st)
 	*st = status;
 }
 
+uint64_t fm_state_failures(void)
+{
+	return status.failed;
+}
+
 bool fm_state_failure_is_new(void)
 {
 	return status.failing == 1;

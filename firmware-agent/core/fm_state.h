@@ -62,6 +62,10 @@ struct fm_state_status {
 };
 /* Copies the status into *st. */
 void fm_state_status(struct fm_state_status *st);
+/* st.failed alone, for the writers that write late (the journal and kmsg
+ * cursors, --save-interval): a failure since their last write says their
+ * file may be the one left stale, so they write at once. */
+uint64_t fm_state_failures(void);
 /* Whether the last write failed as the first of a run of failures in its
  * dir: the one a caller logs (an outage of the disk is one line in the
  * log, not one per write; the run loop's agent.state fact counts them). */

@@ -530,6 +530,8 @@ static void say_restart_keys(const char *path, const struct fm_opts *now, const 
 		if (!same_str(k[i].was, k[i].is))
 			fm_warn("run: SIGHUP: %s changed in %s: it takes effect when the agent restarts", k[i].key,
 				path);
+	if (now->save_set != fresh->save_set || now->save_ms != fresh->save_ms)
+		fm_warn("run: SIGHUP: save-interval changed in %s: it takes effect when the agent restarts", path);
 }
 
 static struct fm_uplink_opts uplink_opts(const struct agent *a, const struct fm_opts *o, const uint8_t *key,

@@ -75,6 +75,11 @@ void fm_usage(FILE *out)
 		"  --since DURATION       look back this far (default 1h; --follow: the current boot)\n"
 		"  --state-dir DIR        keep the journal cursor and kmsg sequence here, so a\n"
 		"                         restart resumes where it stopped (--follow)\n"
+		"  --save-interval D      write the journal cursor and kmsg sequence at most\n"
+		"                         this often (30m), at exit and when journal files\n"
+		"                         rotate; 0: after every batch read (flash wear: see\n"
+		"                         the README). After SIGKILL the entries since the last\n"
+		"                         write are read and counted again, once\n"
 		"  --rules-dir DIR        more log rules: every DIR/*.rules beside the built-in ones\n"
 		"  --config FILE          options as 'key = value' lines (keys: the long options\n"
 		"                         without --; '#' comments); the command line wins\n"
@@ -105,8 +110,9 @@ void fm_usage(FILE *out)
 		"heartbeat, allow-actions, hold, collect-interval, collect-idle, timeout, tls-max,\n"
 		"log-level, and controller, psk-file, insecure, ack-timeout, max-retransmit,\n"
 		"retry-max (a new session to the controller; the queue is kept). The other\n"
-		"keys (the sources' endpoints and paths, root, state-dir, rules-dir, since,\n"
-		"listen, psk-identity) take effect at restart; a change of one is logged.\n"
+		"keys (the sources' endpoints and paths, root, state-dir, save-interval,\n"
+		"rules-dir, since, listen, psk-identity) take effect at restart; a change of\n"
+		"one is logged.\n"
 		"\n"
 		"Without these the agent finds the control plane under --root: kubeadm's\n"
 		"/etc/kubernetes/manifests/*.yaml, pki/ and admin.conf, or k3s's\n"
@@ -129,7 +135,7 @@ enum {
 	OPT_ETCD_KEY, OPT_APISERVER, OPT_KUBECONFIG, OPT_DOCKER_HOST, OPT_RUNTIME_ENDPOINT, OPT_JOURNAL_DIR, OPT_KMSG,
 	OPT_SINCE, OPT_CONFIG, OPT_CONTROLLER, OPT_PSK_IDENTITY, OPT_PSK_FILE, OPT_STATE_DIR, OPT_RULES_DIR,
 	OPT_HEARTBEAT, OPT_INSECURE, OPT_LISTEN, OPT_ALLOW_ACTIONS, OPT_COLLECT_INTERVAL, OPT_COLLECT_IDLE, OPT_HOLD,
-	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX, OPT_LOG_LEVEL,
+	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT, OPT_RETRY_MAX, OPT_LOG_LEVEL, OPT_SAVE_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -166,6 +172,7 @@ static const struct option long_opts[] = {
 	{"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
 	{"retry-max", required_argument, NULL, OPT_RETRY_MAX},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"save-interval", required_argument, NULL, OPT_SAVE_INTERVAL},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -237,6 +244,11 @@ static int apply_opt(int c, const char *v, struct fm_opts *o, char *err, size_t 
 		return duration_opt("--ack-timeout", v, 100, 60000, &o->ack_timeout_ms, err, err_size);
 	case OPT_RETRY_MAX:
 		return duration_opt("--retry-max", v, 100, 86400000, &o->retry_max_ms, err, err_size);
+	case OPT_SAVE_INTERVAL:
+		if (duration_opt("--save-interval", v, 0, 86400000, &o->save_ms, err, err_size) < 0)
+			return -1;
+		o->save_set = true;
+		break;
 	case OPT_MAX_RETRANSMIT: {
 		char *end;
 		unsigned long n = strtoul(v, &end, 10);

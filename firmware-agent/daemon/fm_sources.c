@@ -274,15 +274,21 @@ static void *start_journal(struct fm_loop *loop, const struct fm_discovery *d, c
 		stop_journal(jf);
 		return NULL;
 	}
-	struct fm_journal_opts jo = {.dir = o->journal_dir, .state_dir = o->state_dir, .rules = jf->rules,
-				     .since_us = o->since_ms ? realtime_ago(o->since_ms * 1000) : 0};
+	uint64_t save_ms = o->save_set ? o->save_ms : FM_SAVE_INTERVAL_MS;
+	struct fm_journal_opts jo = {.dir = o->journal_dir,
+				     .state_dir = o->state_dir,
+				     .rules = jf->rules,
+				     .since_us = o->since_ms ? realtime_ago(o->since_ms * 1000) : 0,
+				     .save_ms = save_ms};
 	if (!(jf->journal = fm_journal_new(loop, &jo, facts, err, err_size))) {
 		stop_journal(jf);
 		return NULL;
 	}
 	if (kmsg_wanted(o)) {
 		struct fm_kmsg_opts ko = {.path = o->kmsg ? o->kmsg : "/dev/kmsg",
-					  .state_dir = o->state_dir, .rules = jf->rules};
+					  .state_dir = o->state_dir,
+					  .rules = jf->rules,
+					  .save_ms = save_ms};
 		if (!(jf->kmsg = fm_kmsg_new(loop, &ko, facts, err, err_size))) {
 			stop_journal(jf);
 			return NULL;

@@ -77,6 +77,7 @@ struct fm_journal {
 	struct fm_event ev;
 	struct fm_timer timeout; /* sd_journal_get_timeout */
 	struct fm_timer more;	 /* the rest of a batch that ran out of budget */
+	struct fm_timer save;	 /* the state written save_ms after it first changed */
 	char id[PATH_MAX];	 /* the directory, or "system" */
 	char dir[PATH_MAX];	 /* "" for the system journal */
 	char state_dir[PATH_MAX];
@@ -85,6 +86,13 @@ struct fm_journal {
 	struct fm_journal_pos pos;
 	bool resuming; /* skip entries up to and including cursor */
 	bool resumed;  /* started from saved state */
+	uint64_t save_ms;  /* see fm_journal_opts */
+	bool dirty;	   /* counted entries not in journal.state yet */
+	bool save_now;	   /* files were rotated or removed: write at the next batch's end */
+	bool saved_once;   /* journal.state holds a cursor (read back or written) */
+	bool save_failed;  /* the last write failed: the next batch writes again */
+	uint64_t failures; /* fm_state_failures() after the last write */
+	uint64_t saves;	   /* journal.state written by this process */
 	/* The last entry of ours handled: a writer's second copy of it is
 	 * not counted again (see is_rewrite). Kept across reopens and, in the
 	 * state file, across restarts. */
@@ -173,6 +181,7 @@ static void put_source(struct fm_journal *jr, const char *state, const char *rea
 	cJSON_AddNumberToObject(f, "matches_dropped", (double)fm_rules_hits_dropped(jr->hits));
 	cJSON_AddNumberToObject(f, "entries_rewritten", (double)jr->rewrites);
 	cJSON_AddNumberToObject(f, "reopens", (double)jr->reopens);
+	cJSON_AddNumberToObject(f, "state_saves", (double)jr->saves);
 	fm_facts_put(jr->facts, "journal.source", jr->id, f);
 }
 
@@ -195,6 +204,39 @@ static void save_state(struct fm_journal *jr)
 	int rc = fm_state_write_json(jr->state_dir, STATE_FILE, o);
 	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("journal: cannot save state in %s: %s", jr->state_dir, strerror(-rc));
+	/* A failed write is tried again at the next batch (a full or
+	 * read-only card costs no flash), not by a loop of its own. */
+	jr->dirty = rc < 0;
+	jr->save_failed = rc < 0;
+	jr->save_now = false;
+	jr->saved_once = true;
+	jr->failures = fm_state_failures();
+	jr->saves += rc == 0;
+	if (jr->save.ev.fd >= 0)
+		fm_timer_disarm(&jr->save);
+}
+
+/* The counts changed: journal.state is written at once when it matters
+ * (save_ms 0; no cursor saved yet, so a restart would re-read the whole
+ * boot; files rotated or removed since the last write, so a vacuum may
+ * take entries counted since; the last write failed, or another in the
+ * state dir did since: the file on disk may be stale while the dir is
+ * back, test_fault_statefull), else within save_ms. Between two writes a
+ * SIGKILL loses only the position: the restart reads again from the last
+ * cursor written, with the counts written with it, so every entry is
+ * counted once still; only entries whose file is removed before the
+ * restart are not counted again. */
+static void save_soon(struct fm_journal *jr)
+{
+	if (!jr->state_dir[0])
+		return;
+	if (jr->save_ms == 0 || !jr->saved_once || jr->save_now || jr->save_failed ||
+	    jr->failures != fm_state_failures() || jr->save.ev.fd < 0) {
+		save_state(jr);
+		return;
+	}
+	if (!fm_timer_armed(&jr->save))
+		fm_timer_arm(&jr->save, jr->save_ms, 0);
 }
 
 static uint64_t num(const cJSON *o, const char *key)
@@ -237,6 +279,7 @@ static void load_state(struct fm_journal *jr)
 		fm_rules_hits_restore(jr->hits, cJSON_GetObjectItemCaseSensitive(o, "hits"));
 		load_last(jr, cJSON_GetObjectItemCaseSensitive(o, "last"));
 		jr->resumed = true;
+		jr->saved_once = true;
 	} else {
 		(void)fm_state_quarantine(jr->state_dir, STATE_FILE, "holds no journal cursor (truncated or damaged)");
 	}
@@ -512,13 +555,15 @@ static int drain(struct fm_journal *jr, bool bounded)
 		}
 		free(c);
 	}
+	if (handled || jr->rewrites != rewrites)
+		jr->dirty = true;
+	/* cursor and counts together (save_soon), then tell; a batch of
+	 * other units' entries only moves the cursor in memory (reading them
+	 * again after a restart counts nothing). Not after every batch: on an
+	 * SD card each write is a page and two fsyncs (issue 27). */
+	if (jr->dirty)
+		save_soon(jr);
 	if (handled || jr->rewrites != rewrites) {
-		/* cursor and counts together, then tell; a batch of other units'
-		 * entries only moves the cursor in memory (reading them again
-		 * after a restart counts nothing). After every batch, not less
-		 * often: the file holding entries counted since the last save
-		 * may be vacuumed before a restart (test_rotation_vacuum). */
-		save_state(jr);
 		fm_rules_hits_publish(jr->hits, "journal.match", jr->facts);
 		put_source(jr, "ok", NULL);
 	}
@@ -641,8 +686,12 @@ static void process(struct fm_journal *jr)
 		fail(jr, rc);
 		return;
 	}
-	if (rc == SD_JOURNAL_INVALIDATE && jr->cursor[0])
+	if (rc == SD_JOURNAL_INVALIDATE && jr->cursor[0]) {
 		jr->resuming = true;
+		/* a rotation, and maybe a vacuum: the entries counted since the
+		 * last write may be in a file that goes next */
+		jr->save_now = true;
+	}
 	if (!fm_timer_armed(&jr->more))
 		work(jr);
 }
@@ -661,6 +710,13 @@ static void on_timer(struct fm_timer *t)
 static void on_timeout(struct fm_timer *t)
 {
 	process(container_of(t, struct fm_journal, timeout));
+}
+
+static void on_save(struct fm_timer *t)
+{
+	struct fm_journal *jr = container_of(t, struct fm_journal, save);
+	if (jr->dirty)
+		save_state(jr);
 }
 
 /* sd-journal may need a wake-up without an fd event (files on a network
@@ -686,6 +742,7 @@ void fm_journal_delete(struct fm_journal **jp)
 	fm_loop_del(&jr->ev);
 	fm_timer_close(&jr->timeout);
 	fm_timer_close(&jr->more);
+	fm_timer_close(&jr->save);
 	save_state(jr);
 	if (jr->j)
 		sd_journal_close(jr->j);
@@ -703,7 +760,9 @@ static struct fm_journal *make(struct fm_loop *loop, const struct fm_journal_opt
 	jr->ev.fd = -1;
 	jr->timeout.ev.fd = -1;
 	jr->more.ev.fd = -1;
+	jr->save.ev.fd = -1;
 	jr->loop = loop;
+	jr->save_ms = o->save_ms;
 	jr->facts = facts;
 	jr->rules = o->rules;
 	jr->since_us = o->since_us;
@@ -732,7 +791,8 @@ struct fm_journal *fm_journal_new(struct fm_loop *loop, const struct fm_journal_
 	if ((rc = open_journal(jr)) < 0)
 		goto out_fail;
 	if ((rc = fm_timer_init(loop, &jr->timeout, on_timeout)) < 0 ||
-	    (rc = fm_timer_init(loop, &jr->more, on_timer)) < 0 || (rc = watch(jr)) < 0) {
+	    (rc = fm_timer_init(loop, &jr->more, on_timer)) < 0 ||
+	    (rc = fm_timer_init(loop, &jr->save, on_save)) < 0 || (rc = watch(jr)) < 0) {
 		snprintf(jr->error, sizeof(jr->error), "journal: %s", strerror(-rc));
 		goto out_fail;
 	}

@@ -12,13 +12,21 @@
  * is done in batches (a time and count budget per wake-up) so a backlog of a
  * million entries does not block the loop. The journal is read unfiltered
  * (sd-journal's matches on the eleven unit/kernel terms cost three times the
- * reading itself) and each entry's source is checked here. After each batch
- * that held entries of ours the cursor of the last entry read and the match
- * counts are written together,
- * atomically, to journal.state in the state dir: a restart (even after
- * SIGKILL) resumes exactly after the last entry counted, none lost, none
- * counted twice, also when the files were rotated or the one holding the
- * cursor was vacuumed meanwhile. After a catch-up the journal is closed and
+ * reading itself) and each entry's source is checked here. The cursor of
+ * the last entry read and the match counts are written together,
+ * atomically, to journal.state in the state dir: not after every batch
+ * (on an SD card each write is a page and two fsyncs, issue 27) but within
+ * save_ms of the first entry of ours counted since the last write, at
+ * once when files were rotated or removed (a vacuum may take entries
+ * counted since) or no cursor was written yet, and at exit. A restart
+ * after a clean exit resumes exactly after the last entry counted, none
+ * lost, none counted twice, also when the files were rotated or the one
+ * holding the cursor was vacuumed meanwhile. After SIGKILL it resumes
+ * from the last write, with the counts written with it: the entries since
+ * are read again and counted once still (the diagnoses they raise were
+ * reported already: the uplink's reported set keeps them from being
+ * raised twice); only those whose file is removed before the restart are
+ * not counted again. After a catch-up the journal is closed and
  * reopened at the cursor, which drops sd-journal's mmap cache of the files
  * it scanned.
  *
@@ -42,6 +50,7 @@ struct fm_journal_opts {
 	const char *state_dir;	      /* NULL: nothing persisted */
 	const struct fm_rules *rules; /* borrowed; outlives the follower */
 	uint64_t since_us;	      /* CLOCK_REALTIME µs; 0: the current boot */
+	uint64_t save_ms;	      /* the longest counted entries stay unsaved; 0: after every batch */
 };
 
 struct fm_journal;

@@ -11,7 +11,9 @@
  * the facts kmsg.match (see fm_rules.h), the reader itself is kmsg.source
  * (id: the path). With a state dir the last sequence number and the match
  * counts are kept in kmsg.state, so a restart in the same boot resumes after
- * the last record it read. A kmsg.state it cannot take is put aside
+ * the last record it read (written within save_ms of a change and at exit:
+ * after SIGKILL, after the last record written, the records since read and
+ * counted again from the counts written with it). A kmsg.state it cannot take is put aside
  * (fm_state_load_json) and it starts as without one: at the ring's end.
  */
 #ifndef FM_KMSG_H
@@ -51,6 +53,7 @@ struct fm_kmsg_opts {
 	 * end (only what is logged from now on). */
 	bool from_start;
 	uint64_t since_mono_us;
+	uint64_t save_ms; /* the longest records read stay unsaved; 0: after every wake-up */
 };
 
 struct fm_kmsg;

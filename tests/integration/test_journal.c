@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,13 +138,23 @@ static void test_missing_dir(void **state)
 	free(r);
 }
 
-static pid_t start_follow(const struct jdir *j, const char *log)
+/* save_interval: --save-interval's value (NULL: the default, 30m). */
+static pid_t start_follow_save(const struct jdir *j, const char *log, const char *save_interval)
 {
 	const char *argv[] = {fmh_agent(), "probe", "journal", "--follow", "--json", "--journal-dir", j->dir,
-			      "--state-dir", j->state, "--kmsg", "none", NULL};
+			      "--state-dir", j->state, "--kmsg", "none", NULL, NULL, NULL};
+	if (save_interval) {
+		argv[11] = "--save-interval";
+		argv[12] = save_interval;
+	}
 	pid_t pid = fmh_spawn(argv, log);
 	assert_true(pid > 0);
 	return pid;
+}
+
+static pid_t start_follow(const struct jdir *j, const char *log)
+{
+	return start_follow_save(j, log, NULL);
 }
 
 static void wait_seen(const char *log, pid_t pid, long long n)
@@ -256,7 +267,10 @@ static void counted_then_restart(const struct jdir *j, const char *log, pid_t pi
 
 /* SIGKILL at arbitrary points while the agent works through a stream, more
  * entries appended while it is dead: after the last restart the counts are
- * exactly what was appended - none lost, none counted twice. */
+ * exactly what was appended - none lost, none counted twice. With the
+ * default --save-interval (30m) nothing is written after the first batch
+ * until the exit, so every restart reads again from there: the counts
+ * written with that cursor make the re-read count each entry once. */
 static void test_exactly_once_kill(void **state)
 {
 	(void)state;
@@ -309,10 +323,15 @@ static int count_files(const char *dir)
 
 /* Rotation (the file renamed to an archived name, a new one started) while
  * the agent runs and while it is down, and vacuum deleting the file that
- * holds the saved cursor: still exactly once. */
-static void test_rotation_vacuum(void **state)
+ * holds the saved cursor: still exactly once. every_batch: the state
+ * written after every batch (--save-interval 0) and the agent SIGKILLed;
+ * else the default (written within 30 minutes) and SIGTERM, which writes it
+ * at exit: after a SIGKILL the entries read since the last write are
+ * counted again from their files, and those the vacuum took are not
+ * (fm_journal.h). */
+static void rotation_vacuum(bool every_batch)
 {
-	(void)state;
+	const char *save = every_batch ? "0" : NULL;
 	struct jdir j;
 	char log[PATH_MAX + 32];
 	long long entries = 0, conflicts = 0;
@@ -321,14 +340,17 @@ static void test_rotation_vacuum(void **state)
 	conflicts += append_batch(&j, 600);
 	entries += 600;
 	snprintf(log, sizeof(log), "%s/agent0.log", j.tmp);
-	pid_t pid = start_follow(&j, log);
+	pid_t pid = start_follow_save(&j, log, save);
 	wait_seen(log, pid, entries);
 	/* rotation while it follows */
 	assert_int_equal(fmh_journal_rotate(j.dir, 1), 0);
 	conflicts += append_batch(&j, 300);
 	entries += 300;
 	wait_seen(log, pid, entries);
-	kill9(pid);
+	if (every_batch)
+		kill9(pid);
+	else
+		assert_int_equal(fmh_stop(pid), 0);
 
 	/* down: rotate again, append, rotate, append, then vacuum the oldest
 	 * archived file (the first, which the cursor no longer is in) and the
@@ -344,7 +366,7 @@ static void test_rotation_vacuum(void **state)
 	assert_int_equal(count_files(j.dir), 2); /* the last archived file and the active one: the cursor's file is gone */
 
 	snprintf(log, sizeof(log), "%s/agent1.log", j.tmp);
-	pid = start_follow(&j, log);
+	pid = start_follow_save(&j, log, save);
 	wait_seen(log, pid, entries);
 	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
 			 conflicts);
@@ -354,6 +376,18 @@ static void test_rotation_vacuum(void **state)
 	assert_int_equal(fmh_follow_count(log, "journal.match", "container-name-conflict.docker/" CONFLICT_ID),
 			 conflicts);
 	assert_int_equal(fmh_stop(pid), 0);
+}
+
+static void test_rotation_vacuum_kill(void **state)
+{
+	(void)state;
+	rotation_vacuum(true);
+}
+
+static void test_rotation_vacuum(void **state)
+{
+	(void)state;
+	rotation_vacuum(false);
 }
 
 /* A burst while the agent follows (issue 11's flood, small): 60,000 entries
@@ -391,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_missing_dir),
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_exactly_once_kill),
+		cmocka_unit_test(test_rotation_vacuum_kill),
 		cmocka_unit_test(test_rotation_vacuum),
 		cmocka_unit_test(test_burst),
 	};
