@@ -20,7 +20,9 @@
  *       "startup full|empty RUN MS"
  *   memory: N agents (default 3, each its own identity and state dir, at
  *     most 3) run side by side on the node, with the defaults (collection
- *     every 10 s, heartbeat 120 s). For S seconds (60) a trickle of 5
+ *     every 10 s, heartbeat 120 s) but --save-interval 0 (the persisted
+ *     cursor below is how an agent is seen to have read to the end). For S
+ *     seconds (60) a trickle of 5
  *     kubelet entries every 2 s goes to the journal; then, once every agent
  *     has read the last entry (its persisted cursor in journal.state is the
  *     journal's last one) and the controller lists every node:
@@ -174,8 +176,12 @@ static int agent_args(int i, bool full, const char *state, const char **argv, in
 		fmh_psk_file(dir, name, hex, psk[i], sizeof(psk[i]));
 	}
 	int n = 0;
+	/* --save-interval 0: journal.state written after every batch, as
+	 * before the 30-minute default (issue 27 item 4), so its cursor tells
+	 * when an agent has read to the journal's end; the idle windows write
+	 * nothing either way */
 	const char *head[] = {fmh_agent(), "run", "--controller", ctl.url, "--psk-identity", nodes[i],
-			      "--psk-file", psk[i], "--state-dir", state};
+			      "--psk-file", psk[i], "--state-dir", state, "--save-interval", "0"};
 	for (size_t k = 0; k < sizeof(head) / sizeof(head[0]); k++)
 		argv[n++] = head[k];
 	if (full) {

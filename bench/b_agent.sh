@@ -141,8 +141,9 @@ mTLS with kubeadm's PKI; a private dockerd running the apiserver pod's attempt 2
 and its sandbox; journal files written by systemd-journal-remote and followed with
 --journal-dir; the apiserver TLS stand-in; the real /dev/kmsg; the board under the
 node's root) and \`fleetmedic-controller serve\` (DTLS-PSK) every agent reports to.
-The agents run with the defaults: collection of etcd, apiserver and board every
-10 s, heartbeat 120 s. Builds measured, one after the other on the same node: ${names[*]}.
+The agents run with the defaults (collection of etcd, apiserver and board every
+10 s, heartbeat 120 s) but \`--save-interval 0\`: the cursor persisted after every batch is
+how an agent is seen to have read to the journal's end. Builds measured, one after the other on the same node: ${names[*]}.
 \`$(basename "$build")\` is the optimised dynamic build (the build machine's shared libraries)$(
   [ "${#builds[@]}" = 2 ] && printf '; %s is the boards'"'"' static configuration (make cross: -Os, LTO, --gc-sections, stripped, Mbed TLS trimmed by toolchains/mbedtls-target.h, libsystemd.a from Debian 12'"'"'s systemd source) built for x86_64 (toolchains/deps.sh x86_64-linux-gnu, make cross-x86_64-linux-gnu), so the board'"'"'s memory is measured natively' "${names[1]}").
 Command: \`bench/b_agent.sh BUILD_DIR\`, i.e. per build \`${cmd[*]##*/}\`
