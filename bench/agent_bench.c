@@ -102,13 +102,6 @@ static int fail(const char *what)
 	return 1;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
-
 /* A datagram socket bound at dir/notify-NAME for the agent's sd_notify. The
  * fd, or -errno. */
 static int notify_socket(const char *name, char *path, size_t size)
@@ -137,7 +130,7 @@ static int64_t wait_ready(int fd, uint64_t t0_us, pid_t pid, int limit_ms)
 {
 	char buf[4096];
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = fm_now_us();
 		int64_t left = (int64_t)t0_us + (int64_t)limit_ms * 1000 - (int64_t)now;
 		if (left <= 0)
 			return -ETIMEDOUT;
@@ -154,7 +147,7 @@ static int64_t wait_ready(int fd, uint64_t t0_us, pid_t pid, int limit_ms)
 			continue;
 		}
 		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-		uint64_t at = now_us();
+		uint64_t at = fm_now_us();
 		if (n < 0)
 			continue;
 		buf[n] = '\0';
@@ -215,7 +208,7 @@ static int64_t agent_start(struct agent *a, int i, bool full, const char *tag)
 	if (fd < 0)
 		return fd;
 	setenv("NOTIFY_SOCKET", sock, 1);
-	uint64_t t0 = now_us();
+	uint64_t t0 = fm_now_us();
 	a->pid = fmh_spawn(argv, a->log);
 	unsetenv("NOTIFY_SOCKET");
 	int64_t us = a->pid < 0 ? (int64_t)a->pid : wait_ready(fd, t0, a->pid, READY_LIMIT_MS);
@@ -566,10 +559,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < agents; i++)
 			if (cost_of(ag[i].pid, &a[i]) < 0)
 				return fail("reading an agent's CPU time");
-		uint64_t w0 = now_us();
+		uint64_t w0 = fm_now_us();
 		/* the window is the measurement, not a wait for an event */
 		sleep((unsigned)window);
-		double secs = (double)(now_us() - w0) / 1e6;
+		double secs = (double)(fm_now_us() - w0) / 1e6;
 		for (int i = 0; i < agents; i++) {
 			if (!running(ag[i].pid) || cost_of(ag[i].pid, &b[i]) < 0)
 				return fail("an agent exited while idle");

@@ -44,7 +44,7 @@ void fm_loop_before_sleep(struct fm_loop *loop, fm_loop_hook_fn fn, void *arg)
 	loop->before_sleep_arg = arg;
 }
 
-static uint64_t now_us(void)
+uint64_t fm_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -53,7 +53,7 @@ static uint64_t now_us(void)
 
 uint64_t fm_now_ms(void)
 {
-	return now_us() / 1000u;
+	return fm_now_us() / 1000u;
 }
 
 struct fm_loop *fm_loop_new(void)
@@ -175,9 +175,9 @@ int fm_loop_run_once(struct fm_loop *loop, int timeout_ms)
 		/* Consumed: a del from inside the callback has nothing to clear. */
 		evs[i].data.ptr = NULL;
 		fm_event_fn fn = ev->fn;
-		uint64_t start = now_us();
+		uint64_t start = fm_now_us();
 		fn(ev, evs[i].events);
-		uint64_t took = now_us() - start;
+		uint64_t took = fm_now_us() - start;
 		if (took > loop->max_dispatch_us)
 			loop->max_dispatch_us = took;
 		if (took > SLOW_CALLBACK_US)

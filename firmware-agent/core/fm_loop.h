@@ -98,6 +98,8 @@ uint64_t fm_loop_max_dispatch_us(const struct fm_loop *loop);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t fm_now_ms(void);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t fm_now_us(void);
 
 /* Timers ---------------------------------------------------------------------
  * fm_timer_init makes the timerfd and registers it (disarmed). 0 or -errno. */

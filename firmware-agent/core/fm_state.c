@@ -455,3 +455,46 @@ int fm_state_device(const char *dir, char *dev, size_t size)
 					  : snprintf(dev, size, "%u:%u", major(st.st_dev), minor(st.st_dev));
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+/* --- fm_saver ------------------------------------------------------------------ */
+
+void fm_saver_prepare(struct fm_saver *s, uint64_t save_ms)
+{
+	memset(s, 0, sizeof(*s));
+	s->timer.ev.fd = -1;
+	s->save_ms = save_ms;
+}
+
+int fm_saver_init(struct fm_saver *s, struct fm_loop *loop, fm_timer_fn fn)
+{
+	return fm_timer_init(loop, &s->timer, fn);
+}
+
+void fm_saver_close(struct fm_saver *s)
+{
+	fm_timer_close(&s->timer);
+}
+
+bool fm_saver_due(struct fm_saver *s, bool urgent)
+{
+	s->dirty = true;
+	if (s->save_ms == 0 || !s->saved_once || urgent || s->failed || s->failures != fm_state_failures() ||
+	    s->timer.ev.fd < 0)
+		return true;
+	if (!fm_timer_armed(&s->timer))
+		fm_timer_arm(&s->timer, s->save_ms, 0);
+	return false;
+}
+
+void fm_saver_wrote(struct fm_saver *s, int rc)
+{
+	/* a failed write is tried again at the next change (a full or
+	 * read-only card costs no flash), not by a loop of its own */
+	s->dirty = rc < 0;
+	s->failed = rc < 0;
+	s->saved_once = true;
+	s->failures = fm_state_failures();
+	s->saves += rc == 0;
+	if (s->timer.ev.fd >= 0)
+		fm_timer_disarm(&s->timer);
+}

@@ -10,6 +10,8 @@
 #ifndef FM_STATE_H
 #define FM_STATE_H
 
+#include "fm_loop.h"
+
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -70,6 +72,35 @@ uint64_t fm_state_failures(void);
  * dir: the one a caller logs (an outage of the disk is one line in the
  * log, not one per write; the run loop's agent.state fact counts them). */
 bool fm_state_failure_is_new(void);
+
+/* When a position file that changes often is written (the journal's and
+ * the kernel log's cursors, --save-interval): at most every save_ms while
+ * it changes (issue 27: on an SD card each write is a page and two
+ * fsyncs), and at once when it matters: save_ms 0, nothing written or
+ * read back yet (a restart would read the whole boot again), the caller
+ * says so (urgent), the last write failed, or another write in the state
+ * dir failed since (the file on disk may be the stale one), or no timer.
+ * The caller writes (and then calls fm_saver_wrote) when fm_saver_due says
+ * so, and when its timer fires with dirty set. */
+struct fm_saver {
+	struct fm_timer timer; /* the caller's callback; ev.fd -1 until initialised */
+	uint64_t save_ms;
+	bool dirty;	       /* changes the file does not hold yet */
+	bool saved_once;       /* the file holds a position (read back or written) */
+	bool failed;	       /* the last write failed: the next change writes again */
+	uint64_t failures;     /* fm_state_failures() after the last write */
+	uint64_t saves;	       /* written by this process */
+};
+/* Before anything else (fm_saver_init may come later, or never). */
+void fm_saver_prepare(struct fm_saver *s, uint64_t save_ms);
+/* The timer on loop, fn its callback. 0 or -errno. */
+int fm_saver_init(struct fm_saver *s, struct fm_loop *loop, fm_timer_fn fn);
+void fm_saver_close(struct fm_saver *s);
+/* A change to write: true when it must be written now, else the timer is
+ * armed (when it is not already). */
+bool fm_saver_due(struct fm_saver *s, bool urgent);
+/* The file was written (rc 0) or not (-errno). */
+void fm_saver_wrote(struct fm_saver *s, int rc);
 
 /* The device holding dir ("loop3" for /dev/loop3; "MAJ:MIN" when the mount
  * table does not name one), from the agent's own mount table

@@ -77,7 +77,6 @@ struct fm_journal {
 	struct fm_event ev;
 	struct fm_timer timeout; /* sd_journal_get_timeout */
 	struct fm_timer more;	 /* the rest of a batch that ran out of budget */
-	struct fm_timer save;	 /* the state written save_ms after it first changed */
 	char id[PATH_MAX];	 /* the directory, or "system" */
 	char dir[PATH_MAX];	 /* "" for the system journal */
 	char state_dir[PATH_MAX];
@@ -86,13 +85,8 @@ struct fm_journal {
 	struct fm_journal_pos pos;
 	bool resuming; /* skip entries up to and including cursor */
 	bool resumed;  /* started from saved state */
-	uint64_t save_ms;  /* see fm_journal_opts */
-	bool dirty;	   /* counted entries not in journal.state yet */
-	bool save_now;	   /* files were rotated or removed: write at the next batch's end */
-	bool saved_once;   /* journal.state holds a cursor (read back or written) */
-	bool save_failed;  /* the last write failed: the next batch writes again */
-	uint64_t failures; /* fm_state_failures() after the last write */
-	uint64_t saves;	   /* journal.state written by this process */
+	struct fm_saver saver; /* when journal.state is written (save_ms: fm_journal_opts) */
+	bool save_now;	       /* files were rotated or removed: write at the next batch's end */
 	/* The last entry of ours handled: a writer's second copy of it is
 	 * not counted again (see is_rewrite). Kept across reopens and, in the
 	 * state file, across restarts. */
@@ -181,7 +175,7 @@ static void put_source(struct fm_journal *jr, const char *state, const char *rea
 	cJSON_AddNumberToObject(f, "matches_dropped", (double)fm_rules_hits_dropped(jr->hits));
 	cJSON_AddNumberToObject(f, "entries_rewritten", (double)jr->rewrites);
 	cJSON_AddNumberToObject(f, "reopens", (double)jr->reopens);
-	cJSON_AddNumberToObject(f, "state_saves", (double)jr->saves);
+	cJSON_AddNumberToObject(f, "state_saves", (double)jr->saver.saves);
 	fm_facts_put(jr->facts, "journal.source", jr->id, f);
 }
 
@@ -204,39 +198,22 @@ static void save_state(struct fm_journal *jr)
 	int rc = fm_state_write_json(jr->state_dir, STATE_FILE, o);
 	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("journal: cannot save state in %s: %s", jr->state_dir, strerror(-rc));
-	/* A failed write is tried again at the next batch (a full or
-	 * read-only card costs no flash), not by a loop of its own. */
-	jr->dirty = rc < 0;
-	jr->save_failed = rc < 0;
+	fm_saver_wrote(&jr->saver, rc);
 	jr->save_now = false;
-	jr->saved_once = true;
-	jr->failures = fm_state_failures();
-	jr->saves += rc == 0;
-	if (jr->save.ev.fd >= 0)
-		fm_timer_disarm(&jr->save);
 }
 
 /* The counts changed: journal.state is written at once when it matters
- * (save_ms 0; no cursor saved yet, so a restart would re-read the whole
- * boot; files rotated or removed since the last write, so a vacuum may
- * take entries counted since; the last write failed, or another in the
- * state dir did since: the file on disk may be stale while the dir is
- * back, test_fault_statefull), else within save_ms. Between two writes a
+ * (fm_saver_due; here also when files were rotated or removed since the
+ * last write, so a vacuum may take entries counted since), else within
+ * save_ms. Between two writes a
  * SIGKILL loses only the position: the restart reads again from the last
  * cursor written, with the counts written with it, so every entry is
  * counted once still; only entries whose file is removed before the
  * restart are not counted again. */
 static void save_soon(struct fm_journal *jr)
 {
-	if (!jr->state_dir[0])
-		return;
-	if (jr->save_ms == 0 || !jr->saved_once || jr->save_now || jr->save_failed ||
-	    jr->failures != fm_state_failures() || jr->save.ev.fd < 0) {
+	if (jr->state_dir[0] && fm_saver_due(&jr->saver, jr->save_now))
 		save_state(jr);
-		return;
-	}
-	if (!fm_timer_armed(&jr->save))
-		fm_timer_arm(&jr->save, jr->save_ms, 0);
 }
 
 static uint64_t num(const cJSON *o, const char *key)
@@ -279,7 +256,7 @@ static void load_state(struct fm_journal *jr)
 		fm_rules_hits_restore(jr->hits, cJSON_GetObjectItemCaseSensitive(o, "hits"));
 		load_last(jr, cJSON_GetObjectItemCaseSensitive(o, "last"));
 		jr->resumed = true;
-		jr->saved_once = true;
+		jr->saver.saved_once = true;
 	} else {
 		(void)fm_state_quarantine(jr->state_dir, STATE_FILE, "holds no journal cursor (truncated or damaged)");
 	}
@@ -506,25 +483,18 @@ static bool handle_entry(struct fm_journal *jr)
 	return true;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void rearm(struct fm_journal *jr);
 
 /* Handles the entries that are there, within the budget (unbounded for the
  * one-shot). Returns 1 when entries remain, 0 at the end, -errno. */
 static int drain(struct fm_journal *jr, bool bounded)
 {
-	uint64_t t0 = now_us();
+	uint64_t t0 = fm_now_us();
 	size_t read = 0, handled = 0; /* all entries, ours */
 	uint64_t rewrites = jr->rewrites;
 	int rc = 1; /* cut by the budget before reading: entries may remain */
 	for (;;) {
-		if (bounded && read % BATCH_CLOCK_EVERY == BATCH_CLOCK_EVERY - 1 && now_us() - t0 > BATCH_US)
+		if (bounded && read % BATCH_CLOCK_EVERY == BATCH_CLOCK_EVERY - 1 && fm_now_us() - t0 > BATCH_US)
 			break;
 		if (bounded && read >= BATCH_ENTRIES)
 			break;
@@ -555,13 +525,12 @@ static int drain(struct fm_journal *jr, bool bounded)
 		}
 		free(c);
 	}
-	if (handled || jr->rewrites != rewrites)
-		jr->dirty = true;
 	/* cursor and counts together (save_soon), then tell; a batch of
 	 * other units' entries only moves the cursor in memory (reading them
-	 * again after a restart counts nothing). Not after every batch: on an
-	 * SD card each write is a page and two fsyncs (issue 27). */
-	if (jr->dirty)
+	 * again after a restart counts nothing); a write that failed is tried
+	 * again. Not after every batch: on an SD card each write is a page
+	 * and two fsyncs (issue 27). */
+	if (handled || jr->rewrites != rewrites || jr->saver.dirty)
 		save_soon(jr);
 	if (handled || jr->rewrites != rewrites) {
 		fm_rules_hits_publish(jr->hits, "journal.match", jr->facts);
@@ -714,8 +683,8 @@ static void on_timeout(struct fm_timer *t)
 
 static void on_save(struct fm_timer *t)
 {
-	struct fm_journal *jr = container_of(t, struct fm_journal, save);
-	if (jr->dirty)
+	struct fm_journal *jr = container_of(t, struct fm_journal, saver.timer);
+	if (jr->saver.dirty)
 		save_state(jr);
 }
 
@@ -728,7 +697,7 @@ static void rearm(struct fm_journal *jr)
 		fm_timer_disarm(&jr->timeout);
 		return;
 	}
-	uint64_t now = now_us();
+	uint64_t now = fm_now_us();
 	fm_timer_arm(&jr->timeout, t > now ? (t - now + 999) / 1000 : 1, 0);
 }
 
@@ -742,7 +711,7 @@ void fm_journal_delete(struct fm_journal **jp)
 	fm_loop_del(&jr->ev);
 	fm_timer_close(&jr->timeout);
 	fm_timer_close(&jr->more);
-	fm_timer_close(&jr->save);
+	fm_saver_close(&jr->saver);
 	save_state(jr);
 	if (jr->j)
 		sd_journal_close(jr->j);
@@ -760,9 +729,8 @@ static struct fm_journal *make(struct fm_loop *loop, const struct fm_journal_opt
 	jr->ev.fd = -1;
 	jr->timeout.ev.fd = -1;
 	jr->more.ev.fd = -1;
-	jr->save.ev.fd = -1;
+	fm_saver_prepare(&jr->saver, o->save_ms);
 	jr->loop = loop;
-	jr->save_ms = o->save_ms;
 	jr->facts = facts;
 	jr->rules = o->rules;
 	jr->since_us = o->since_us;
@@ -792,7 +760,7 @@ struct fm_journal *fm_journal_new(struct fm_loop *loop, const struct fm_journal_
 		goto out_fail;
 	if ((rc = fm_timer_init(loop, &jr->timeout, on_timeout)) < 0 ||
 	    (rc = fm_timer_init(loop, &jr->more, on_timer)) < 0 ||
-	    (rc = fm_timer_init(loop, &jr->save, on_save)) < 0 || (rc = watch(jr)) < 0) {
+	    (rc = fm_saver_init(&jr->saver, loop, on_save)) < 0 || (rc = watch(jr)) < 0) {
 		snprintf(jr->error, sizeof(jr->error), "journal: %s", strerror(-rc));
 		goto out_fail;
 	}
@@ -858,12 +826,12 @@ int fm_journal_tail(const char *dir, const char *unit, const char *pattern, unsi
 		sd_journal_close(j);
 		return -ENOMEM;
 	}
-	uint64_t t0 = now_us();
+	uint64_t t0 = fm_now_us();
 	size_t plen = pattern ? strlen(pattern) : 0;
 	unsigned found = 0;
 	rc = sd_journal_seek_tail(j);
 	for (long scanned = 0; rc >= 0 && found < count && scanned < TAIL_SCAN_MAX; scanned++) {
-		if ((scanned & 1023) == 1023 && now_us() - t0 > TAIL_SCAN_US)
+		if ((scanned & 1023) == 1023 && fm_now_us() - t0 > TAIL_SCAN_US)
 			break;
 		if ((rc = sd_journal_previous(j)) <= 0)
 			break;

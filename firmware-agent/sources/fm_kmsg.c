@@ -33,13 +33,7 @@ struct fm_kmsg {
 	uint64_t since_mono_us;
 	uint64_t records, matched, overruns, missed;
 	bool changed;
-	struct fm_timer save; /* kmsg.state written save_ms after it first changed */
-	uint64_t save_ms;     /* see fm_kmsg_opts */
-	bool dirty;	      /* records read that kmsg.state does not hold yet */
-	bool saved_once;      /* kmsg.state holds this boot's sequence number */
-	bool save_failed;     /* the last write failed: the next records write again */
-	uint64_t failures;    /* fm_state_failures() after the last write */
-	uint64_t saves;	      /* kmsg.state written by this process */
+	struct fm_saver saver; /* when kmsg.state is written (save_ms: fm_kmsg_opts) */
 	char buf[FM_KMSG_RECORD_MAX + 1];
 };
 
@@ -112,7 +106,7 @@ static void put_source(struct fm_kmsg *k, const char *state, const char *reason)
 	cJSON_AddNumberToObject(f, "overruns", (double)k->overruns);
 	cJSON_AddNumberToObject(f, "missed", (double)k->missed);
 	cJSON_AddNumberToObject(f, "matches_dropped", (double)fm_rules_hits_dropped(k->hits));
-	cJSON_AddNumberToObject(f, "state_saves", (double)k->saves);
+	cJSON_AddNumberToObject(f, "state_saves", (double)k->saver.saves);
 	fm_facts_put(k->facts, "kmsg.source", k->path, f);
 }
 
@@ -129,18 +123,12 @@ static void save_state(struct fm_kmsg *k)
 	int rc = fm_state_write_json(k->state_dir, STATE_FILE, o);
 	if (rc < 0 && fm_state_failure_is_new())
 		fm_warn("kmsg: cannot save state in %s: %s", k->state_dir, strerror(-rc));
-	k->dirty = rc < 0;
-	k->save_failed = rc < 0;
-	k->saved_once = true;
-	k->failures = fm_state_failures();
-	k->saves += rc == 0;
-	if (k->save.ev.fd >= 0)
-		fm_timer_disarm(&k->save);
+	fm_saver_wrote(&k->saver, rc);
 }
 
-/* Records were read: kmsg.state is written at once when none of this boot
- * is there yet (or save_ms is 0, or there is no loop, or a write in the
- * state dir failed since the last of kmsg.state), else within save_ms
+/* Records were read: kmsg.state is written at once when it matters
+ * (fm_saver_due: none of this boot there yet, save_ms 0, no loop, a
+ * failed write), else within save_ms
  * and at exit (issue 27: a kernel that logs a line a minute must not cost
  * the card two fsyncs a minute). After SIGKILL the restart reads again
  * from the last sequence number written, with the counts written with it:
@@ -148,22 +136,14 @@ static void save_state(struct fm_kmsg *k)
  * (then counted as missed). */
 static void save_soon(struct fm_kmsg *k)
 {
-	if (!k->state_dir[0] || !k->have_seq)
-		return;
-	k->dirty = true;
-	if (k->save_ms == 0 || !k->saved_once || k->save_failed ||
-	    k->failures != fm_state_failures() || k->save.ev.fd < 0) {
+	if (k->state_dir[0] && k->have_seq && fm_saver_due(&k->saver, false))
 		save_state(k);
-		return;
-	}
-	if (!fm_timer_armed(&k->save))
-		fm_timer_arm(&k->save, k->save_ms, 0);
 }
 
 static void on_save(struct fm_timer *t)
 {
-	struct fm_kmsg *k = container_of(t, struct fm_kmsg, save);
-	if (k->dirty)
+	struct fm_kmsg *k = container_of(t, struct fm_kmsg, saver.timer);
+	if (k->saver.dirty)
 		save_state(k);
 }
 
@@ -181,7 +161,7 @@ static void load_state(struct fm_kmsg *k)
 		(void)fm_state_quarantine(k->state_dir, STATE_FILE, "holds no boot id and sequence number (truncated or damaged)");
 	} else if (strcmp(boot->valuestring, k->boot_id) == 0) {
 		k->have_seq = true;
-		k->saved_once = true;
+		k->saver.saved_once = true;
 		k->last_seq = k->skip_to = sq;
 		if (!fm_json_u64(cJSON_GetObjectItemCaseSensitive(o, "records"), &k->records))
 			k->records = 0;
@@ -277,7 +257,7 @@ void fm_kmsg_delete(struct fm_kmsg **kp)
 		return;
 	struct fm_kmsg *k = *kp;
 	fm_loop_del(&k->ev);
-	fm_timer_close(&k->save);
+	fm_saver_close(&k->saver);
 	save_state(k);
 	if (k->fd >= 0)
 		close(k->fd);
@@ -296,8 +276,7 @@ struct fm_kmsg *fm_kmsg_new(struct fm_loop *loop, const struct fm_kmsg_opts *o, 
 		return NULL;
 	}
 	k->ev.fd = -1;
-	k->save.ev.fd = -1;
-	k->save_ms = o->save_ms;
+	fm_saver_prepare(&k->saver, o->save_ms);
 	k->fd = -1;
 	k->facts = facts;
 	k->rules = o->rules;
@@ -318,7 +297,7 @@ struct fm_kmsg *fm_kmsg_new(struct fm_loop *loop, const struct fm_kmsg_opts *o, 
 	}
 	if (k->state_dir[0])
 		load_state(k);
-	if (loop && (rc = fm_timer_init(loop, &k->save, on_save)) < 0) {
+	if (loop && (rc = fm_saver_init(&k->saver, loop, on_save)) < 0) {
 		snprintf(err, err_size, "kernel log %s: %s", k->path, strerror(-rc));
 		goto out_delete;
 	}

@@ -25,13 +25,11 @@
 #include "fmh_uplink.h"
 
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NODES 100
@@ -68,16 +66,11 @@ static void wait_for(const char *path, const char *needle, pid_t pid, int ms, co
 }
 
 /* Waits (at most ms) for pid (an fmh_spawn child, not reaped) to exit by
- * itself, on its pidfd, then reaps it: its exit status. A signal sent to
- * it while it exits could end it another way. */
+ * itself, then reaps it: its exit status. A signal sent to it while it
+ * exits could end it another way. */
 static int wait_exit(pid_t pid, int ms)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	assert_true(fd >= 0);
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int n = poll(&p, 1, ms);
-	close(fd);
-	if (n != 1)
+	if (fmh_wait_exit(pid, ms) < 0)
 		fail_msg("pid %d did not exit within %d ms", (int)pid, ms);
 	int status;
 	assert_int_equal(fmh_stop_status(pid, &status), 0);

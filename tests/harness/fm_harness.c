@@ -735,6 +735,29 @@ static int watch_dir_of(const char *path)
 	return fd;
 }
 
+int fmh_wait_exit(pid_t pid, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (;;) {
+		enum child_state st = child_state(pid);
+		if (st != CHILD_RUNNING) {
+			if (fd >= 0)
+				close(fd);
+			return st == CHILD_EXITED ? 0 : -ESRCH;
+		}
+		int left = remaining_ms(deadline);
+		if (left == 0) {
+			if (fd >= 0)
+				close(fd);
+			return -ETIMEDOUT;
+		}
+		/* no pidfd (an old kernel): asked every 10 ms */
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		poll(&p, fd >= 0 ? 1 : 0, fd >= 0 ? left : (left < 10 ? left : 10));
+	}
+}
+
 int fmh_wait_log_pid(const char *log_path, const char *needle, pid_t pid, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;

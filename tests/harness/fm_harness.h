@@ -129,6 +129,14 @@ int fmh_wait_log(const char *log_path, const char *needle, int timeout_ms);
  */
 int fmh_wait_log_pid(const char *log_path, const char *needle, pid_t pid, int timeout_ms);
 
+/*
+ * Waits up to timeout_ms (0: only asks) for pid, a recorded fmh_spawn()
+ * process, to exit by itself: woken by its pidfd. The exited process is
+ * left for fmh_stop_status() to reap. Returns 0 or -ETIMEDOUT (-ESRCH when
+ * it is not a child of ours any more).
+ */
+int fmh_wait_exit(pid_t pid, int timeout_ms);
+
 /* Prints the last bytes (at most 4 KiB) of the log at path to stderr,
  * between marks naming it: what a failing test leaves to read. */
 void fmh_print_tail(const char *path);

@@ -2,6 +2,7 @@
 #include "fmh_events.h"
 
 #include "fm_harness.h"
+#include "fm_loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LINES	 512
@@ -24,13 +24,6 @@ struct fmh_events {
 	char line[LINES][LINE_MAX_];
 	uint64_t at_us[LINES];
 };
-
-uint64_t fmh_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void keep(struct fmh_events *e, const char *line, size_t len, uint64_t t)
 {
@@ -53,7 +46,7 @@ static void *reader(void *arg)
 			continue;
 		if (r <= 0)
 			return NULL;
-		uint64_t t = fmh_now_us();
+		uint64_t t = fm_now_us();
 		have += (size_t)r;
 		char *nl;
 		while ((nl = memchr(buf, '\n', have))) {
@@ -100,7 +93,7 @@ struct fmh_events *fmh_events_start(const char *const argv[])
 
 uint64_t fmh_events_seen(struct fmh_events *e, const char *a, const char *b, int timeout_ms)
 {
-	uint64_t end = fmh_now_us() + (uint64_t)timeout_ms * 1000u;
+	uint64_t end = fm_now_us() + (uint64_t)timeout_ms * 1000u;
 	do {
 		pthread_mutex_lock(&e->mu);
 		for (int i = 0; i < e->n; i++)
@@ -111,7 +104,7 @@ uint64_t fmh_events_seen(struct fmh_events *e, const char *a, const char *b, int
 			}
 		pthread_mutex_unlock(&e->mu);
 		usleep(2000);
-	} while (fmh_now_us() < end);
+	} while (fm_now_us() < end);
 	return 0;
 }
 

@@ -10,9 +10,6 @@
 
 #include <stdint.h>
 
-/* CLOCK_MONOTONIC in microseconds. */
-uint64_t fmh_now_us(void);
-
 struct fmh_events;
 
 /* Runs argv (argv[0] a path) with its stdout read by the stamping thread.

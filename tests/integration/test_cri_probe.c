@@ -441,7 +441,7 @@ static bool one_exit(struct fm_loop *loop, struct fmh_events *ev, struct watch_s
 	for (uint64_t quiet = fm_now_ms() + 200; fm_now_ms() < quiet;)
 		assert_true(fm_loop_run_once(loop, 50) >= 0);
 	int told = seen->exits;
-	uint64_t t0 = fmh_now_us(), end = fm_now_ms() + (uint64_t)ms, t_fact = 0;
+	uint64_t t0 = fm_now_us(), end = fm_now_ms() + (uint64_t)ms, t_fact = 0;
 	assert_int_equal(kill(init, SIGKILL), 0);
 	while (!t_fact && fm_now_ms() < end) {
 		assert_true(fm_loop_run_once(loop, 50) >= 0);
@@ -449,7 +449,7 @@ static bool one_exit(struct fm_loop *loop, struct fmh_events *ev, struct watch_s
 			continue;
 		told = seen->exits;
 		if (collected_exited(loop, ctr))
-			t_fact = fmh_now_us();
+			t_fact = fm_now_us();
 	}
 	uint64_t t_ctr = fmh_events_seen(ev, "/tasks/exit", ctr, 5000);
 	assert_true(t_ctr > t0);

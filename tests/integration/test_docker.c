@@ -227,7 +227,7 @@ static void observe(void *arg, const cJSON *fact, bool dropped)
 	    strcmp(fmh_jstr(fact, "id"), s->id) != 0)
 		return;
 	if (strcmp(fmh_jstr(fact, "state"), s->want_state) == 0)
-		s->at_us = fmh_now_us();
+		s->at_us = fm_now_us();
 }
 
 /* POST /containers/ID/kill from a thread of its own: dockerd answers it
@@ -244,7 +244,7 @@ static void *kill_thread(void *arg)
 {
 	struct killer *k = arg;
 	char out[4096];
-	k->t0_us = fmh_now_us();
+	k->t0_us = fm_now_us();
 	k->rc = fmh_docker_api_want(&dk, "POST", k->path, 204, out, sizeof(out));
 	return NULL;
 }

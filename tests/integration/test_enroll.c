@@ -437,29 +437,11 @@ static long log_value(const char *path, const char *prefix, const char *key)
 	return v;
 }
 
-/* Whether pid (ours, not reaped) has exited: /proc says it is a zombie. */
-static bool exited(pid_t pid)
-{
-	char path[64], stat[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
-	if (f)
-		fclose(f);
-	stat[n] = '\0';
-	const char *close = strrchr(stat, ')');
-	return !f || (close && close[1] == ' ' && close[2] == 'Z');
-}
-
 /* Waits (at most ms) until pid (ours, not reaped) has exited by itself. */
 static void wait_exited(pid_t pid, int ms)
 {
-	uint64_t t0 = fm_now_ms();
-	while (!exited(pid)) {
-		if (fm_now_ms() - t0 > (uint64_t)ms)
-			fail_msg("pid %d did not exit within %d ms", (int)pid, ms);
-		usleep(50000);
-	}
+	if (fmh_wait_exit(pid, ms) < 0)
+		fail_msg("pid %d did not exit within %d ms", (int)pid, ms);
 }
 
 /* Keys changing under load: 100 simulated agents (bench/coap_load) report
@@ -514,7 +496,7 @@ static void test_rotation_under_load(void **st)
 	uint64_t t0 = fm_now_ms();
 	while (fmh_log_count(acked, "load-") < 100) {
 		/* exited without writing it: a node's request went unanswered */
-		bool gone = exited(pid) && fmh_log_count(acked, "load-") < 100;
+		bool gone = fmh_wait_exit(pid, 0) == 0 && fmh_log_count(acked, "load-") < 100;
 		if (gone || fm_now_ms() - t0 > 60000) {
 			fmh_print_tail(log);
 			fmh_print_tail(ctl.log);
