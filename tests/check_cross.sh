@@ -9,7 +9,10 @@
 #       both)
 #   tests/check_cross.sh deps    BUILD_DIR TRIPLET   the build links the prefix
 #       toolchains/deps.sh TRIPLET names, deps.sh reuses it without building,
-#       and its libsystemd.a reads zstd, lz4 and xz journals
+#       its libsystemd.a reads zstd and lz4 journals (and not xz: deps.sh
+#       says why), and the libraries deps.sh compiles for size are the ones
+#       installed: zstd without a compressor or the legacy formats, none of
+#       the five with unwind tables
 #   tests/check_cross.sh package BUILD_DIR TRIPLET   the .deb holds the agent,
 #       its unit, its config (a conffile) and the state directory, for the
 #       right Debian architecture, with no Depends
@@ -65,12 +68,23 @@ deps)
     echo "$out"
     grep -q "are cached in $prefix" <<<"$out" || fail "deps.sh $triplet did not reuse $prefix"
     for f in libmbedtls.a dtls-server/libmbedtls.a libmbedx509.a libmbedcrypto.a libcoap-3.a libcjson.a libsystemd.a libyaml.a \
-             libsqlite3.a libzstd.a liblz4.a liblzma.a libcap.a; do
+             libsqlite3.a libzstd.a liblz4.a libcap.a libnghttp2.a libprotobuf-c.a; do
         [ -f "$prefix/lib/$f" ] || fail "$f missing from $prefix"
     done
+    [ -e "$prefix/lib/liblzma.a" ] && fail "liblzma.a is in $prefix: no supported journald writes xz"
     undef=$("$triplet-nm" -u "$prefix/lib/libsystemd.a" 2>/dev/null | awk '{ print $2 }' | sort -u)
-    for sym in ZSTD_decompressStream LZ4F_decompress lzma_code; do
+    for sym in ZSTD_decompressStream LZ4F_decompress; do
         grep -qx "$sym" <<<"$undef" || fail "libsystemd.a does not call $sym: journals compressed so cannot be read"
+    done
+    grep -qx lzma_code <<<"$undef" && fail "libsystemd.a is built with xz"
+    defined=$("$triplet-nm" --defined-only "$prefix/lib/libzstd.a" 2>/dev/null | awk 'NF == 3 { print $3 }')
+    grep -qx ZSTD_decompressDCtx <<<"$defined" || fail "libzstd.a does not decompress"
+    for sym in ZSTD_compress2 ZSTDv07_decompress; do
+        grep -qx "$sym" <<<"$defined" && fail "libzstd.a has $sym: not the decompress-only build of deps.sh"
+    done
+    for f in libzstd.a liblz4.a libyaml.a libnghttp2.a libprotobuf-c.a; do
+        "$triplet-readelf" -SW "$prefix/lib/$f" | grep -q ' \.eh_frame ' &&
+            fail "$f has unwind tables: not compiled for size by deps.sh"
     done
     # The trimmed Mbed TLS is the one installed (its header is what libcoap
     # and the agent were compiled against).

@@ -14,8 +14,9 @@
 # toolchains/mbedtls-target.h), libsystemd.a built from Debian 12's systemd
 # source with meson (only the library; every optional feature off but the
 # journal's compressors), and the static libraries of Debian 12's target -dev
-# packages (the @target lines: libyaml, SQLite, zstd, lz4, xz, libcap) with
-# pkg-config files pointing into the prefix.
+# packages (the @target lines: libyaml, SQLite, zstd, lz4, libcap, nghttp2,
+# protobuf-c) with pkg-config files pointing into the prefix, five of them
+# compiled again from source for size (see below).
 #
 # Every source file named in toolchains/deps.lock is fetched with
 # `apt-get source --download-only` through a private apt configuration (its own
@@ -215,7 +216,8 @@ src=$(unpack libcoap3)
 build "$src" "$work/libcoap" -DDTLS_BACKEND=mbedtls -DENABLE_DTLS=ON -DWITH_EPOLL=ON \
       -DENABLE_EXAMPLES=OFF -DENABLE_DOCS=OFF -DENABLE_TESTS=OFF -DENABLE_OSCORE=OFF \
       -DENABLE_TCP=OFF -DENABLE_WS=OFF -DENABLE_AF_UNIX=OFF -DENABLE_PROXY_CODE=OFF \
-      -DENABLE_THREAD_SAFE=OFF -DMBEDTLS_INCLUDE_DIRS="$prefix/include" \
+      -DENABLE_THREAD_SAFE=OFF -DENABLE_Q_BLOCK=OFF -DWITH_OBSERVE_PERSIST=OFF \
+      -DMBEDTLS_INCLUDE_DIRS="$prefix/include" \
       -DMBEDTLS_LIBRARY="$prefix/lib/libmbedtls.a" -DMBEDX509_LIBRARY="$prefix/lib/libmbedx509.a" \
       -DMBEDCRYPTO_LIBRARY="$prefix/lib/libmbedcrypto.a"
 
@@ -261,7 +263,60 @@ if [ -n "$debarch" ]; then
             -e '/^Requires.private:/s/ *libselinux//' "$pc" >"$prefix/lib/pkgconfig/$(basename "$pc")"
     done
 
-    say "building libsystemd (systemd 252, static, journal with zstd, lz4 and xz)"
+    # For size (issue 27): the static libraries of five of those packages
+    # compiled again from the same version's Debian source, -Os with a
+    # section a function and no unwind tables (Debian builds them -O2/-O3
+    # with unwind tables and whole objects: 290 kB more in the aarch64 agent),
+    # replacing the packages' (their headers and .pc files are the same
+    # version's and stay). zstd is built to decompress only (the journal is
+    # only read here; libsystemd's compressing calls are in sections
+    # --gc-sections drops) and without the pre-1.0 legacy formats no journald
+    # ever wrote.
+    say "compiling zstd (decompress-only), lz4, libyaml, nghttp2 and protobuf-c for size"
+    size_cflags="-Os $cross_cflags"
+    xmake=(make -j "$jobs" CC="$triplet-gcc" AR="$triplet-gcc-ar")
+    src=$(unpack libzstd)
+    # ZSTD_LIB_MINIFY: zstd's own switch for size (no legacy formats, one
+    # Huffman and one sequence decoder, no forced inlining; about half the
+    # speed on the few journal fields big enough to be compressed, > 512 B).
+    (cd "$src/lib" && CFLAGS="$size_cflags" "${xmake[@]}" libzstd.a ZSTD_LIB_COMPRESSION=0 \
+        ZSTD_LIB_DICTBUILDER=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LIB_MINIFY=1) >"$work/zstd.log" 2>&1 ||
+        { tail -40 "$work/zstd.log" >&2; die "building zstd failed (log: $work/zstd.log)"; }
+    cp "$src/lib/libzstd.a" "$prefix/lib/"
+    src=$(unpack lz4)
+    (cd "$src/lib" && CFLAGS="$size_cflags" "${xmake[@]}" liblz4.a) >"$work/lz4.log" 2>&1 ||
+        { tail -40 "$work/lz4.log" >&2; die "building lz4 failed (log: $work/lz4.log)"; }
+    cp "$src/lib/liblz4.a" "$prefix/lib/"
+    # CMake builds (cmake_common: MinSizeRel, cross_cflags) into their own
+    # directories; only the library is taken.
+    sizebuild() { # NAME LIBRARY-IN-BUILD-DIR cmake-args...
+        local name=$1 lib=$2 d="$work/$1-size" s; shift 2
+        s=$(unpack "$name")
+        { cmake -S "$s" -B "$d" "${cmake_common[@]}" "$@" &&
+          cmake --build "$d" -j "$jobs"; } >"$d.log" 2>&1 ||
+            { tail -40 "$d.log" >&2; die "building $name failed (log: $d.log)"; }
+        cp "$d/$lib" "$prefix/lib/"
+    }
+    sizebuild libyaml libyaml.a -DBUILD_TESTING=OFF
+    sizebuild nghttp2 lib/libnghttp2.a -DENABLE_LIB_ONLY=ON -DENABLE_STATIC_LIB=ON \
+        -DENABLE_SHARED_LIB=OFF -DENABLE_DOC=OFF
+    # protobuf-c's runtime is one file; its build system would want protoc.
+    src=$(unpack protobuf-c)
+    "$triplet-gcc" $size_cflags -I"$src" -c "$src/protobuf-c/protobuf-c.c" -o "$work/protobuf-c.o" &&
+        rm -f "$prefix/lib/libprotobuf-c.a" &&
+        "$triplet-gcc-ar" rcs "$prefix/lib/libprotobuf-c.a" "$work/protobuf-c.o" ||
+        die "building protobuf-c failed"
+
+    # Which journald writes what (systemd's meson, since 249: zstd if built
+    # with it, else lz4, else xz; before 249 the same order in journal-file.c;
+    # zstd exists since 246, lz4 since 216): Debian 12 and Raspberry Pi OS
+    # bookworm (252), Ubuntu 22.04 (249) and 24.04 (255), L4T R36 (22.04):
+    # zstd. Ubuntu 20.04 (245: before zstd) and so L4T R35, Ubuntu 18.04
+    # (237) and so L4T R32: lz4. None of them writes xz: only a journald
+    # older than 216 or built without both. So no xz: an entry's field a
+    # journald from before 2014 compressed is skipped by
+    # sd_journal_enumerate_available_data, the rest of the entry is read.
+    say "building libsystemd (systemd 252, static, journal with zstd and lz4)"
     src=$(unpack systemd)
     cat >"$work/meson-cross.ini" <<EOF
 [binaries]
@@ -293,7 +348,7 @@ EOF
     # comes first on PATH.
     debpath=/usr/bin:/bin:$PATH
     PATH=$debpath meson setup "$sb" "$src" --cross-file "$work/meson-cross.ini" "${off[@]}" \
-        -Dxz=true -Dlz4=true -Dzstd=true -Dstatic-libsystemd=no-pic -Dmode=release \
+        -Dxz=false -Dlz4=true -Dzstd=true -Dstatic-libsystemd=no-pic -Dmode=release \
         -Dtests=false -Dslow-tests=false -Dfuzz-tests=false -Dtranslations=false -Dutmp=false \
         -Defi=false -Dtpm=false -Dhwdb=false -Dsmack=false -Dima=false -Didn=false \
         -Dnss-myhostname=false -Dnss-systemd=false -Dkernel-install=false -Danalyze=false \
@@ -322,10 +377,10 @@ Name: systemd
 Description: systemd library, static (sd-journal, sd_notify)
 Version: 252
 Libs: -L\${libdir} -lsystemd
-Libs.private: -lzstd -llz4 -llzma -lcap -lrt -pthread
+Libs.private: -lzstd -llz4 -lcap -lrt -pthread
 Cflags: -I\${includedir}
 EOF
-    for f in libsystemd.a libyaml.a libsqlite3.a libzstd.a liblz4.a liblzma.a libcap.a; do
+    for f in libsystemd.a libyaml.a libsqlite3.a libzstd.a liblz4.a libcap.a libnghttp2.a libprotobuf-c.a; do
         [ -f "$prefix/lib/$f" ] || die "$f is missing from $prefix"
     done
 fi

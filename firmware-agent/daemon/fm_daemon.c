@@ -879,7 +879,7 @@ static void agent_watch_cri(struct agent *a, const struct fm_opts *o)
 		return;
 	struct fm_cri_watch_opts wo = {.endpoint = a->cri_endpoint,
 				       .backoff_max_ms = o->collect_ms < 5000 ? o->collect_ms : 5000,
-				       .on_event = on_cri_event, .arg = a};
+				       .on_event = on_cri_event, .arg = a, .facts = a->ss.facts};
 	if (!(a->cri_watch = fm_cri_watch_new(a->ss.loop, &wo, err, sizeof(err))))
 		fm_warn("run: the container runtime's exits are not watched (only collected every %llums): %s",
 			(unsigned long long)o->collect_ms, err);

@@ -693,6 +693,33 @@ static void on_settle(struct fm_timer *t)
 		ask_settled(w);
 }
 
+/* The container's cri.container fact in facts, if it says running:
+ * exited, with the event's status and time (what early_exits gives the
+ * collection that follows). */
+static void mark_exited(struct fm_facts *facts, const struct pending *e)
+{
+	char sid[13];
+	short_id(sid, e->id);
+	const cJSON *c = fm_facts_get(facts, "cri.container", sid);
+	const char *state = c ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "state")) : NULL;
+	if (!state || strcmp(state, "running") != 0)
+		return;
+	cJSON *f = cJSON_Duplicate(c, true);
+	char at[40];
+	rfc3339(at, sizeof(at), (int64_t)e->at_s * 1000000000);
+	if (!f)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(f, "state");
+	cJSON_DeleteItemFromObjectCaseSensitive(f, "exit_code");
+	cJSON_DeleteItemFromObjectCaseSensitive(f, "exited_at");
+	if (!cJSON_AddStringToObject(f, "state", "exited") || !cJSON_AddNumberToObject(f, "exit_code", e->status) ||
+	    !cJSON_AddStringToObject(f, "exited_at", at)) {
+		cJSON_Delete(f);
+		return;
+	}
+	fm_facts_put(facts, "cri.container", sid, f);
+}
+
 static bool on_event_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t len, void *ctx)
 {
 	(void)call;
@@ -707,6 +734,8 @@ static bool on_event_msg(struct fm_grpc_call *call, const uint8_t *msg, size_t l
 			snprintf(p->id, sizeof(p->id), "%.64s", id);
 			p->status = status;
 			p->at_s = (long long)time(NULL);
+			if (w->o.facts)
+				mark_exited(w->o.facts, p);
 			if (w->npending == 1 && !w->asking && !fm_timer_armed(&w->settle))
 				ask_settled(w);
 		}

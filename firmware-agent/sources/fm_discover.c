@@ -229,13 +229,13 @@ static void take_credentials(struct fm_endpoint *ep, struct fm_kubeconfig *kc)
 	set(ep->key, sizeof(ep->key), kc->key_file);
 }
 
-static void add_file(char list[][PATH_MAX], int *n, const char *path)
+static void add_file(char **list, int *n, const char *path)
 {
 	for (int i = 0; i < *n; i++)
 		if (!strcmp(list[i], path))
 			return;
-	if (*n < FM_DISCOVER_MAX_FILES && path[0])
-		set(list[(*n)++], PATH_MAX, path);
+	if (*n < FM_DISCOVER_MAX_FILES && path[0] && strlen(path) < PATH_MAX && (list[*n] = strdup(path)))
+		(*n)++;
 }
 
 /* A node name as Kubernetes has them: lower-case letters, digits, '-', '.'. */
@@ -627,4 +627,9 @@ void fm_discovery_free(struct fm_discovery *d)
 		free(eps[i]->token);
 		eps[i]->ca_pem = eps[i]->cert_pem = eps[i]->key_pem = eps[i]->token = NULL;
 	}
+	for (int i = 0; i < d->n_pki_dirs; i++)
+		free(d->pki_dirs[i]);
+	for (int i = 0; i < d->n_kubeconfigs; i++)
+		free(d->kubeconfigs[i]);
+	d->n_pki_dirs = d->n_kubeconfigs = 0;
 }

@@ -74,11 +74,14 @@ struct fm_discovery {
 	struct fm_endpoint etcd;      /* client URL, etcd CA, a client cert etcd trusts */
 	char etcd_metrics_url[256];   /* plain http --listen-metrics-urls, or "" */
 	struct fm_endpoint apiserver; /* URL, CA, credentials (from admin.conf / k3s.yaml) */
-	/* Directories whose certificates are checked (PKI, k3s server/tls). */
-	char pki_dirs[FM_DISCOVER_MAX_FILES][PATH_MAX];
+	/* Directories whose certificates are checked (PKI, k3s server/tls),
+	 * and kubeconfig files whose embedded certificates are: malloc'd
+	 * (fm_discovery_free), not PATH_MAX arrays, which made this structure
+	 * 100 kB that the running agent keeps, zeroed and so resident, on its
+	 * stack (issue 27: Private_Dirty). */
+	char *pki_dirs[FM_DISCOVER_MAX_FILES];
 	int n_pki_dirs;
-	/* Kubeconfig files whose embedded certificates are checked. */
-	char kubeconfigs[FM_DISCOVER_MAX_FILES][PATH_MAX];
+	char *kubeconfigs[FM_DISCOVER_MAX_FILES];
 	int n_kubeconfigs;
 	char notes[1024]; /* what was looked at and not found, for --help-me output */
 };

@@ -398,11 +398,9 @@ static void on_collected(void *ctx, int rc)
 	*(int *)ctx = rc == 0 ? 1 : -1;
 }
 
-/* A collection of the runtime, as run makes one when the watch tells an
- * exit: whether it lists container id (64 hex) exited. */
-static bool collected_exited(struct fm_loop *loop, const char *id)
+/* A collection of the runtime into facts, as run makes one. */
+static void collect_into(struct fm_loop *loop, struct fm_facts *facts)
 {
-	struct fm_facts *facts = fm_facts_new();
 	struct fm_collect_opts co = {.timeout_ms = 5000};
 	int done = 0;
 	struct fm_cri_collection *k = fm_cri_collection_new(loop, ctd.endpoint, "test", &co, facts, on_collected, &done);
@@ -410,22 +408,39 @@ static bool collected_exited(struct fm_loop *loop, const char *id)
 	while (!done)
 		assert_true(fm_loop_run_once(loop, 50) >= 0);
 	assert_int_equal(done, 1);
+	fm_cri_collection_delete(&k);
+}
+
+/* The state facts give container id (64 hex), "" if none. */
+static const char *ctr_state(const struct fm_facts *facts, const char *id)
+{
 	char sid[13];
 	snprintf(sid, sizeof(sid), "%.12s", id);
 	const cJSON *c = fm_facts_get(facts, "cri.container", sid);
-	bool exited = c && strcmp(fmh_jstr(c, "state"), "exited") == 0;
-	fm_cri_collection_delete(&k);
+	return c ? fmh_jstr(c, "state") : "";
+}
+
+/* A collection of the runtime, as run makes one when the watch tells an
+ * exit: whether it lists container id exited. */
+static bool collected_exited(struct fm_loop *loop, const char *id)
+{
+	struct fm_facts *facts = fm_facts_new();
+	assert_non_null(facts);
+	collect_into(loop, facts);
+	bool exited = strcmp(ctr_state(facts, id), "exited") == 0;
 	fm_facts_delete(&facts);
 	return exited;
 }
 
-/* One kube-scheduler pod (attempt i) whose container's process is
- * SIGKILLed, collected each time the watch tells an exit until the
- * collection lists it exited: true when that happened within ms, with the
- * time from the kill to it and to ctr's /tasks/exit line in *ms_fact and
- * *ms_ctr. */
-static bool one_exit(struct fm_loop *loop, struct fmh_events *ev, struct watch_seen *seen, int i, int ms,
-		     double *ms_fact, double *ms_ctr)
+/* One kube-scheduler pod (attempt i), collected into facts (the watch's,
+ * as run's), whose container's process is SIGKILLed: true when facts said
+ * it exited within ms (the watch marks it on containerd's event), with the
+ * time from the kill to that and to ctr's /tasks/exit line in *ms_fact and
+ * *ms_ctr; then a collection made each time the watch tells an exit lists
+ * it exited too (the CRI's word, or the watch's pending exit while the CRI
+ * still says running). */
+static bool one_exit(struct fm_loop *loop, struct fm_facts *facts, struct fmh_events *ev, struct watch_seen *seen,
+		     int i, int ms, double *ms_fact, double *ms_ctr)
 {
 	char out[8192], pod[65], ctr[65], name[64], uid[40];
 	snprintf(name, sizeof(name), "kube-scheduler-exit%d", i);
@@ -440,17 +455,26 @@ static bool one_exit(struct fm_loop *loop, struct fmh_events *ev, struct watch_s
 	/* what the watch had to tell before is told */
 	for (uint64_t quiet = fm_now_ms() + 200; fm_now_ms() < quiet;)
 		assert_true(fm_loop_run_once(loop, 50) >= 0);
+	collect_into(loop, facts);
+	assert_string_equal(ctr_state(facts, ctr), "running");
 	int told = seen->exits;
 	uint64_t t0 = fm_now_us(), end = fm_now_ms() + (uint64_t)ms, t_fact = 0;
 	assert_int_equal(kill(init, SIGKILL), 0);
 	while (!t_fact && fm_now_ms() < end) {
 		assert_true(fm_loop_run_once(loop, 50) >= 0);
+		if (strcmp(ctr_state(facts, ctr), "exited") == 0)
+			t_fact = fm_now_us();
+	}
+	bool collected = false;
+	while (t_fact && !collected && fm_now_ms() < end) {
+		assert_true(fm_loop_run_once(loop, 50) >= 0);
 		if (seen->exits == told)
 			continue;
 		told = seen->exits;
-		if (collected_exited(loop, ctr))
-			t_fact = fm_now_us();
+		collected = collected_exited(loop, ctr);
 	}
+	if (t_fact && !collected)
+		fail_msg("the watch marked %.12s exited, but no collection listed it so within %d ms", ctr, ms);
 	uint64_t t_ctr = fmh_events_seen(ev, "/tasks/exit", ctr, 5000);
 	assert_true(t_ctr > t0);
 	*ms_fact = t_fact ? (double)(t_fact - t0) / 1000 : -1;
@@ -474,7 +498,9 @@ static void test_watch_exit_beside_ctr_events(void **state)
 	struct watch_seen seen = {0};
 	struct fm_loop *loop = fm_loop_new();
 	assert_non_null(loop);
-	struct fm_cri_watch_opts wo = {.endpoint = ctd.endpoint, .on_event = on_watch, .arg = &seen};
+	struct fm_facts *facts = fm_facts_new();
+	assert_non_null(facts);
+	struct fm_cri_watch_opts wo = {.endpoint = ctd.endpoint, .on_event = on_watch, .arg = &seen, .facts = facts};
 	struct fm_cri_watch *w = fm_cri_watch_new(loop, &wo, err, sizeof(err));
 	assert_non_null(w);
 	const char *argv[] = {"/usr/bin/ctr", "--address", ctd.sock, "events", NULL};
@@ -485,16 +511,17 @@ static void test_watch_exit_beside_ctr_events(void **state)
 	 * until one is told (a first one may come before it) */
 	double lat, lat_ctr;
 	int i = 0;
-	while (!one_exit(loop, ev, &seen, i, 3000, &lat, &lat_ctr))
+	while (!one_exit(loop, facts, ev, &seen, i, 3000, &lat, &lat_ctr))
 		if (++i == 5)
 			fail_msg("the watch told none of 5 exits within 3 s each");
 	int reps = getenv("FMH_CRI_EXITS") ? atoi(getenv("FMH_CRI_EXITS")) : 1;
 	for (int k = 0; k < (reps > 0 ? reps : 1); k++) {
-		assert_true(one_exit(loop, ev, &seen, ++i, 10000, &lat, &lat_ctr));
+		assert_true(one_exit(loop, facts, ev, &seen, ++i, 10000, &lat, &lat_ctr));
 		print_message("cri-exit-latency-ms: %.3f ctr-events-ms: %.3f\n", lat, lat_ctr);
 	}
 	fmh_events_stop(&ev);
 	fm_cri_watch_delete(&w);
+	fm_facts_delete(&facts);
 	fm_loop_delete(&loop);
 }
 
