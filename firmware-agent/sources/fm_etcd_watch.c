@@ -26,6 +26,11 @@ struct fm_etcd_watch {
 	bool down;    /* the stream failed and none is up since */
 	bool pending; /* what to tell on_change: the last transition */
 	bool stopping;
+	/* A collection saw etcd answer (fm_etcd_watch_now) while no stream
+	 * was up: the attempt that follows failing is etcd going away again
+	 * (etcd killed while its watch was still being set up), told as a
+	 * stream ending is; once a prod. */
+	bool seen_answer;
 };
 
 static void start(struct fm_etcd_watch *w);
@@ -58,6 +63,7 @@ static int on_body(void *ctx, const char *data, size_t len)
 	/* Whatever etcd streams is not read: any byte says the watch stands. */
 	if (!w->up) {
 		w->up = true;
+		w->seen_answer = false;
 		w->backoff_ms = w->o.backoff_min_ms;
 		if (w->down) {
 			w->down = false;
@@ -84,9 +90,16 @@ static void on_done(struct fm_httpc *c, void *ctx)
 			c->fail ? fm_httpc_fail_name(c->fail) : "closed");
 		w->down = true;
 		tell(w, false);
+	} else if (w->seen_answer) {
+		fm_info("etcd watch: %s answered a collection a moment ago, the stream to it fails (%s)", w->o.ep->url,
+			c->fail ? fm_httpc_fail_name(c->fail) : "closed");
+		w->seen_answer = false;
+		w->down = true;
+		tell(w, false);
 	} else {
-		/* Never set up (etcd down since the agent started): nothing to
-		 * tell now, but its coming up is news. */
+		/* Never set up (etcd down since the agent started, or since its
+		 * death was told): nothing to tell now, but its coming up is
+		 * news. */
 		w->down = true;
 	}
 	w->up = false;
@@ -168,8 +181,12 @@ void fm_etcd_watch_delete(struct fm_etcd_watch **wp)
 
 void fm_etcd_watch_now(struct fm_etcd_watch *w)
 {
-	/* a retry armed means no request is in flight */
-	if (!w || w->up || w->stopping || !fm_timer_armed(&w->retry))
+	if (!w || w->up || w->stopping)
+		return;
+	w->seen_answer = true;
+	/* a retry armed means no request is in flight (one in flight is the
+	 * attempt whose failure is now news) */
+	if (!fm_timer_armed(&w->retry))
 		return;
 	fm_timer_disarm(&w->retry);
 	w->backoff_ms = w->o.backoff_min_ms;

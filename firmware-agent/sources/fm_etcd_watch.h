@@ -52,7 +52,9 @@ void fm_etcd_watch_delete(struct fm_etcd_watch **w);
 
 /* etcd was seen answering (a collection): when the stream is down and
  * waiting out its back-off, it is tried again now, so etcd's next death is
- * told by the stream rather than found by the next collection. */
+ * told by the stream rather than found by the next collection. The attempt
+ * then under way (this one, or one already connecting) failing is told as
+ * a death too (on_change false): etcd went away before its stream stood. */
 void fm_etcd_watch_now(struct fm_etcd_watch *w);
 
 /* Whether the stream is established now. */
