@@ -63,7 +63,7 @@ $runs runs each way, alternated (bench/b_http.sh).
 | with --http | $on |
 
 - ratio with / without: $(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }') (the HTTP side reads the store only when asked).
-- goal ingest with \`--http\` within 10 % of without (ratio ≥ 0.90): $(awk -v a="$on" -v b="$off" 'BEGIN { r = a / b; printf "%s (%.2f)", r >= 0.90 ? "met" : "NOT met", r }')
+- goal ingest with \`--http\` within 10 % of without (ratio ≥ 0.90): $(awk -v a="$on" -v b="$off" 'BEGIN { r = a / b; printf "%s (%.2f)", (r >= 0.90 ? "met" : "NOT met"), r }')
 
 curl on the store the last run left ($nodes nodes, each with a raised diagnosis), 20 requests each:
 
