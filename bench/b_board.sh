@@ -15,6 +15,8 @@
 set -euo pipefail
 build=${1:?usage: b_board.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 parent=$(dirname "$(readlink -f "$build")")
 make -C "$top" cross BUILD="$parent" >&2
 out="$parent/board-bench/arm64"
@@ -24,13 +26,6 @@ log="$out/share/guest.log"
 val() { awk -v n="$1" '$1 == "figure" && $2 == n { print $3; exit }' "$log"; }
 note() { awk -v n="$1" '$1 == "figure" && $2 == n { $1 = $2 = $3 = ""; sub(/^ +/, ""); print; exit }' "$log"; }
 kb() { awk -v k="$1" 'BEGIN { printf "%.2f MB", k / 1024 }'; }
-by_mapping() { # SMAPS -> "[heap] 1328 kB, [stack] 164 kB, ..." (the five biggest)
-    [ -s "$1" ] || { echo "(no smaps copied)"; return; }
-    awk '/^[0-9a-f]+-[0-9a-f]+ / { m = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", m) }
-         /^Private_Dirty:/ { pd[m] += $2 }
-         END { for (k in pd) if (pd[k] > 0) printf "%d\t%s\n", pd[k], k }' "$1" |
-        sort -nr | head -5 | awk -F'\t' '{ printf "%s%s %d kB", (NR > 1 ? ", " : ""), $2, $1 }'
-}
 goal() { # WHAT FIGURE LIMIT SHOWN
     echo "- goal $1: $(awk -v v="$(val "$2")" -v l="$3" 'BEGIN { print (v != "" && v <= l) ? "met" : "NOT met" }') ($4)"
 }
@@ -62,5 +57,5 @@ $(goal "the agent's Private_Dirty on the board ≤ 1 MB, steady" steady_private_
 $(goal "the agent's VmRSS on the board ≤ 4 MB, after the burst" burst_vmrss_kb 4096 "$(kb "$(val burst_vmrss_kb)")")
 $(goal "the agent's Private_Dirty on the board ≤ 1 MB, after the burst" burst_private_dirty_kb 1024 "$(kb "$(val burst_private_dirty_kb)")")
 $(goal "a kubelet line to the controller's show ≤ 1000 ms on the board" conflict_latency_ms 1000 "$(val conflict_latency_ms) ms")
-- the agent's Private_Dirty after the burst by mapping (the guest's copy of its smaps): $(by_mapping "$out/share/guest/agent-smaps-burst.txt")
+- the agent's Private_Dirty after the burst by mapping (the guest's copy of its smaps): $(bench_smaps_by_mapping "$out/share/guest/agent-smaps-burst.txt")
 EOF

@@ -12,6 +12,8 @@ set -euo pipefail
 
 build=$(readlink -f "${1:?usage: bench/b_journal.sh BUILD_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 agent=$build/firmware-agent/fleetmedic-agent
 remote=/lib/systemd/systemd-journal-remote
 n=${BENCH_JOURNAL_ENTRIES:-1000000}
@@ -120,10 +122,7 @@ sleep 0.5
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$fpid/status")
 fpd=$(awk '/^Private_Dirty/ {print $2}' "/proc/$fpid/smaps_rollup")
 # what is dirty, by mapping (the reason when the goal is missed)
-fmaps=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { m = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", m) }
-             /^Private_Dirty:/ { pd[m] += $2 }
-             END { for (k in pd) if (pd[k] > 0) printf "%d\t%s\n", pd[k], k }' "/proc/$fpid/smaps" |
-        sort -nr | head -5 | awk -F'\t' '{ printf "%s%s %d kB", (NR > 1 ? ", " : ""), $2, $1 }')
+fmaps=$(bench_smaps_by_mapping "/proc/$fpid/smaps")
 kill -TERM "$fpid"; wait "$fpid" || true
 
 # where the one-shot scan's time goes: one more run under perf, the share

@@ -274,3 +274,13 @@ bench_ne_mem() {
     local pid
     for pid in "${BENCH_NE_PIDS[@]}"; do bench_mem "$pid" || return 1; done
 }
+
+# The five mappings with the most Private_Dirty in an smaps file:
+# "[heap] 1328 kB, [stack] 164 kB, ..." (b_journal, b_board).
+bench_smaps_by_mapping() { # SMAPS
+    [ -r "$1" ] || { echo "(no smaps)"; return; }
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { m = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", m) }
+         /^Private_Dirty:/ { pd[m] += $2 }
+         END { for (k in pd) if (pd[k] > 0) printf "%d\t%s\n", pd[k], k }' "$1" |
+        sort -nr | head -5 | awk -F'\t' '{ printf "%s%s %d kB", (NR > 1 ? ", " : ""), $2, $1 }'
+}

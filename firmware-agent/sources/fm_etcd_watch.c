@@ -85,14 +85,10 @@ static void on_done(struct fm_httpc *c, void *ctx)
 		fm_info("etcd watch: %s answered HTTP %d; retried in %llu ms", w->o.ep->url, c->status,
 			(unsigned long long)w->o.backoff_max_ms);
 		wait = w->o.backoff_max_ms;
-	} else if (w->up) {
-		fm_info("etcd watch: the stream to %s ended (%s)", w->o.ep->url,
-			c->fail ? fm_httpc_fail_name(c->fail) : "closed");
-		w->down = true;
-		tell(w, false);
-	} else if (w->seen_answer) {
-		fm_info("etcd watch: %s answered a collection a moment ago, the stream to it fails (%s)", w->o.ep->url,
-			c->fail ? fm_httpc_fail_name(c->fail) : "closed");
+	} else if (w->up || w->seen_answer) {
+		fm_info(w->up ? "etcd watch: the stream to %s ended (%s)"
+			      : "etcd watch: %s answered a collection a moment ago, the stream to it fails (%s)",
+			w->o.ep->url, c->fail ? fm_httpc_fail_name(c->fail) : "closed");
 		w->seen_answer = false;
 		w->down = true;
 		tell(w, false);
