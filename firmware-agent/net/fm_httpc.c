@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,10 @@ static int connect_next(struct fm_httpc *c)
 		return -1;
 	/* EAGAIN is not "in progress" (connect(2)): on a unix socket the
 	 * server's accept queue is full, and the socket stays unconnected. */
+	/* Every write is a whole message (a request, a TLS record): Nagle's
+	 * algorithm would only hold its last segment back for an ACK. */
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (connect(c->fd, sa, c->addrlens[c->cur_addr]) == 0 || errno == EINPROGRESS) {
 		c->state = FM_HTTPC_CONNECTING;
 		if (want(c, EPOLLOUT) < 0) {
@@ -372,7 +377,7 @@ static bool retry_fresh(struct fm_httpc *c)
 
 static void do_send(struct fm_httpc *c)
 {
-	size_t total = c->head_len + c->req.body_len;
+	size_t total = c->head_len + c->tail_len;
 	while (c->sent < total) {
 		const char *p;
 		size_t len;
@@ -606,6 +611,15 @@ int fm_httpc_start(struct fm_httpc *c, const struct fm_httpc_req *req)
 	if (hl < 0)
 		return (int)hl;
 	c->head_len = (size_t)hl;
+	/* One write, so one TLS record and one segment: a body sent after the
+	 * head waited, without TCP_NODELAY, for the server's delayed ACK of the
+	 * head (40 ms a request against etcd). */
+	c->tail_len = c->req.body_len;
+	if (c->req.body_len && c->req.body_len <= sizeof(c->head) - c->head_len) {
+		memcpy(c->head + c->head_len, c->req.body, c->req.body_len);
+		c->head_len += c->req.body_len;
+		c->tail_len = 0;
+	}
 	c->started_ms = fm_now_ms();
 	int rc = fm_timer_arm(&c->deadline, (uint64_t)c->req.timeout_ms, 0);
 	if (rc)

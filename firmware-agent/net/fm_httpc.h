@@ -112,8 +112,9 @@ struct fm_httpc {
 	int naddrs, cur_addr;
 	enum fm_httpc_state state;
 	struct fm_httpc_req req;
-	char head[2048];
+	char head[2048]; /* the request's head, and its body when both fit */
 	size_t head_len, sent;
+	size_t tail_len; /* the body's bytes sent from req.body after head (0: in head) */
 	uint64_t started_ms;
 	bool reused;    /* this request went out on a kept-alive connection */
 	bool got_bytes; /* any byte of the answer arrived */

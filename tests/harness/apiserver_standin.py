@@ -533,6 +533,10 @@ class Server(ThreadingHTTPServer):
         # The handshake runs in the request's thread: a client that stalls
         # in it holds only that thread.
         request.settimeout(10)
+        # Go's net package sets TCP_NODELAY on every TCP connection, so
+        # kube-apiserver does: without it a head and a body written apart
+        # wait for the client's delayed ACK (40 ms an answer).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:

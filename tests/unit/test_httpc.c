@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ struct sconn {
 	size_t len;
 	const struct script *sc;
 	int next_piece;
+	bool read_any;
 };
 
 struct srv {
@@ -74,6 +76,7 @@ struct srv {
 	int requests;
 	char req[8192]; /* the last request, head and body */
 	size_t req_len;
+	size_t first_read; /* bytes the last connection's first recv returned */
 	struct sconn conns[MAX_CONNS];
 };
 
@@ -202,6 +205,9 @@ static void on_sconn_io(struct fm_event *ev, uint32_t events)
 			return;
 		}
 		k->len += (size_t)n;
+		if (!k->read_any)
+			k->srv->first_read = (size_t)n;
+		k->read_any = true;
 		if (!sconn_serve(k))
 			return;
 	}
@@ -917,6 +923,15 @@ static void test_post_body_tcp(void **state)
 	assert_true(strstr(q, want) < end);
 	assert_int_equal(f->srv.req_len, (size_t)(end + 4 - q) + sizeof(body) - 1);
 	assert_memory_equal(end + 4, body, sizeof(body) - 1);
+	/* Head and body in one write: the whole request is the connection's
+	 * first read (two writes, the body waited for the head's ACK). */
+	assert_int_equal(f->srv.first_read, f->srv.req_len);
+	/* and no Nagle on the kept-alive connection */
+	int nodelay = 0;
+	socklen_t nl = sizeof(nodelay);
+	assert_true(f->c.fd >= 0);
+	assert_int_equal(getsockopt(f->c.fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl), 0);
+	assert_int_equal(nodelay, 1);
 }
 
 static void test_require_2xx_503(void **state)
