@@ -113,7 +113,13 @@ static int lite_open(struct fc_db *db, const char *path, bool writable, char *wh
 		return fc_why(why, size, -EIO, "%s: %s", path, db->lite ? sqlite3_errmsg(db->lite) : "cannot open");
 	sqlite3_busy_timeout(db->lite, 2000);
 	sqlite3_extended_result_codes(db->lite, 1);
-	if (fc_db_version(db) < 0)
+	/* is it a database at all: asked quietly, the reason is why's one line */
+	sqlite3_stmt *probe = NULL;
+	int step = sqlite3_prepare_v2(db->lite, "PRAGMA user_version", -1, &probe, NULL) == SQLITE_OK
+			   ? sqlite3_step(probe)
+			   : SQLITE_ERROR;
+	sqlite3_finalize(probe);
+	if (step != SQLITE_ROW)
 		return fc_why(why, size, -EIO, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(db->lite));
 	/* WAL: readers (nodes, show) never block the writer. NORMAL: a COMMIT
 	 * writes the WAL (the OS's page cache) without an fsync; the WAL is
