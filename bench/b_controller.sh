@@ -215,7 +215,7 @@ $(awk -v v="$rp_cpu" 'BEGIN { exit !(v < 20000) }' && cat <<LEVER
   The batches are large (60 to 90 reports a commit with 1000 agents, counted once with a
   temporary counter in serve, 2026-12-06), so the commit is no longer the cost; each
   report's own work is. The next lever is the report's SQL
-  (fc_store_report above): 7 to 8 statements a report (INSERT OR IGNORE of the node,
+  (fc_store_report above): 7 to 8 statements a report (the node's INSERT .. ON CONFLICT DO NOTHING,
   its last_seq, the diagnosis row's SELECT and UPDATE with evidence, remedy, explains
   and links printed to JSON again, a history INSERT, the set's hash re-read from all of
   the node's rows, the node's UPDATE): keep the set's hash up to date from the change

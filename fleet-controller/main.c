@@ -8,6 +8,7 @@
 #include "fc_http.h"
 #include "fc_retain.h"
 #include "fc_server.h"
+#include "fc_db.h"
 #include "fc_store.h"
 #include "fm_buf.h"
 #include "fm_coap.h"
@@ -20,7 +21,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static void usage(FILE *out)
 		"reports over CoAP/DTLS-PSK and keeps them in one SQLite file.\n"
 		"\n"
 		"commands:\n"
-		"  serve --listen HOST:PORT --keys FILE [--db FILE] [--insecure] [-v]\n"
+		"  serve --listen HOST:PORT --keys FILE [--db FILE|CONNINFO] [--insecure] [-v]\n"
 		"        [--http HOST:PORT [--http-token FILE]] [--alertmanager URL]...\n"
 		"        [--retain DURATION] [--forget DURATION]\n"
 		"        serve agents (DTLS-PSK; CoAPS's port is 5684). FILE holds one\n"
@@ -70,10 +70,10 @@ static void usage(FILE *out)
 		"        diagnoses a node still has raised are never pruned. --forget\n"
 		"        DURATION (off): a node not heard from for this long is dropped with\n"
 		"        its raised diagnoses, a 'forgotten' history line left for it.\n"
-		"  nodes [--db FILE] [--json]\n"
+		"  nodes [--db FILE|CONNINFO] [--json]\n"
 		"        every node: board, last seen, state (ok|unreachable), worst severity,\n"
 		"        the codes of its raised diagnoses\n"
-		"  show NODE [--db FILE] [--json] [--history N]\n"
+		"  show NODE [--db FILE|CONNINFO] [--json] [--history N]\n"
 		"        a node's diagnoses with evidence, remedy and what they explain, then\n"
 		"        its last N (20) history lines\n"
 		"  triage NODE WHAT [ARGS...] [--timeout DURATION] [--control PATH] [--json]\n"
@@ -100,8 +100,12 @@ static void usage(FILE *out)
 		"        refuses its next handshake; its history stays in the database\n"
 		"  --version | --help\n"
 		"\n"
-		"--db defaults to %s; --control (serve's triage socket, mode 0600)\n"
-		"to the database's path with .sock appended.\n"
+		"--db defaults to %s (an SQLite file); a PostgreSQL database is\n"
+		"named by a libpq connection string or URI instead (postgresql://..., or\n"
+		"\"host=... dbname=...\"; a password from PGPASSWORD or ~/.pgpass, never on\n"
+		"the command line). --db @FILE takes FILE's first line; FLEETMEDIC_DB in the\n"
+		"environment stands for a --db not given. --control (serve's triage socket, mode 0600) defaults\n"
+		"to the database's path with .sock appended (PostgreSQL: the default's).\n"
 		"A node is unreachable after %d missed heartbeat intervals.\n"
 		"exit status: 0 done, 1 serve failed while running, 2 usage or configuration\n"
 		"error (unknown node, unreadable key file, no database).\n"
@@ -123,6 +127,7 @@ struct opts {
 	int64_t retain_s, forget_s;
 	const char *args[ARGS_MAX]; /* positional */
 	int nargs;
+	char db_text[4096]; /* --db @FILE's first line */
 };
 
 enum { OPT_LISTEN = 256, OPT_KEYS, OPT_DB, OPT_INSECURE, OPT_JSON, OPT_HISTORY, OPT_CONTROL, OPT_TIMEOUT,
@@ -138,6 +143,41 @@ static int parse_age(const char *opt, const char *arg, int64_t *s)
 		return -1;
 	}
 	*s = (int64_t)(ms / 1000);
+	return 0;
+}
+
+/* A connection string with a password in it (key=value or a URI's
+ * user:password@). */
+static bool db_has_password(const char *db)
+{
+	if (!fc_db_is_postgresql(db))
+		return false;
+	if (strstr(db, "password="))
+		return true;
+	const char *u = strstr(db, "://"), *at = u ? strchr(u + 3, '@') : NULL;
+	return at && memchr(u + 3, ':', (size_t)(at - (u + 3)));
+}
+
+/* --db @FILE: the store named by FILE's first line (a connection string
+ * with a password stays out of ps). */
+static int read_db_file(struct opts *o)
+{
+	const char *path = o->db + 1;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "fleetmedic-controller: --db @%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	bool ok = fgets(o->db_text, sizeof(o->db_text), f) != NULL;
+	fclose(f);
+	size_t n = ok ? strcspn(o->db_text, "\r\n") : 0;
+	if (!ok || n == 0 || n == sizeof(o->db_text) - 1) {
+		fprintf(stderr, "fleetmedic-controller: --db @%s: give the database on its first line (at most %zu bytes)\n",
+			path, sizeof(o->db_text) - 2);
+		return -1;
+	}
+	o->db_text[n] = '\0';
+	o->db = o->db_text;
 	return 0;
 }
 
@@ -167,7 +207,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	o->db = FC_STORE_DEFAULT_DB;
+	const char *env_db = getenv("FLEETMEDIC_DB");
+	o->db = env_db && *env_db ? env_db : FC_STORE_DEFAULT_DB;
 	o->history = 20;
 	o->timeout_ms = 150000;
 	o->retain_s = FC_RETAIN_DEFAULT_S;
@@ -236,6 +277,11 @@ static int parse(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
+	if (o->db[0] == '@' && read_db_file(o) < 0)
+		return -1;
+	if (o->db != env_db && o->db != o->db_text && db_has_password(o->db))
+		fprintf(stderr, "fleetmedic-controller: warning: the password in --db shows in ps; give it in "
+				"PGPASSWORD or ~/.pgpass, or the string in a file (--db @FILE) or FLEETMEDIC_DB\n");
 	for (; optind < argc; optind++) {
 		if (o->nargs == ARGS_MAX) {
 			fprintf(stderr, "fleetmedic-controller: unexpected argument %s (see --help)\n", argv[optind]);
@@ -246,12 +292,13 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* --control, or the database's path with .sock appended. */
+/* --control, or the database's path with .sock appended (a PostgreSQL
+ * store has no path: beside the default database). */
 static const char *control_path(const struct opts *o, char *buf, size_t size)
 {
 	if (o->control)
 		return o->control;
-	snprintf(buf, size, "%s.sock", o->db);
+	snprintf(buf, size, "%s.sock", fc_db_is_postgresql(o->db) ? FC_STORE_DEFAULT_DB : o->db);
 	return buf;
 }
 
@@ -747,7 +794,7 @@ static int cmd_revoke(const struct opts *o)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("fleetmedic-controller %s (SQLite %s)\n", FM_VERSION, sqlite3_libversion());
+		printf("fleetmedic-controller %s (%s)\n", FM_VERSION, fc_db_versions());
 		return EXIT_OK;
 	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

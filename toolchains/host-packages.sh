@@ -54,6 +54,13 @@ pkgs=(
   # maintainer scripts run under qemu-user-static through binfmt_misc),
   # booted in qemu-system-aarch64/-arm, each run on a qcow2 overlay
   mmdebstrap arch-test qemu-system-arm qemu-utils
+  # the controller's shared store (issue 28): libpq to build with, and a real
+  # PostgreSQL 15 server the tests start privately (tests/harness/fmh_pg:
+  # initdb into a temporary directory, a unix socket only); psql comes with
+  # it (postgresql-client-15). Its package makes a cluster "main" of its own,
+  # which nothing here uses (on a host booted with systemd, also started on
+  # :5432)
+  libpq-dev postgresql-15
 )
 
 missing=()

@@ -39,6 +39,22 @@ cJSON *fm_containers_fact(const struct fm_docker_ctr *c)
 	return f;
 }
 
+cJSON *fm_containers_exited(const cJSON *fact, double exit_code, const char *exited_at)
+{
+	cJSON *f = cJSON_Duplicate(fact, true);
+	if (!f)
+		return NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(f, "state");
+	cJSON_DeleteItemFromObjectCaseSensitive(f, "exit_code");
+	cJSON_DeleteItemFromObjectCaseSensitive(f, "exited_at");
+	if (!cJSON_AddStringToObject(f, "state", "exited") || !cJSON_AddNumberToObject(f, "exit_code", exit_code) ||
+	    !cJSON_AddStringToObject(f, "exited_at", exited_at)) {
+		cJSON_Delete(f);
+		return NULL;
+	}
+	return f;
+}
+
 static bool same_group(const struct fm_docker_ctr *a, const struct fm_docker_ctr *b)
 {
 	return strcmp(a->kn.ns, b->kn.ns) == 0 && strcmp(a->kn.pod, b->kn.pod) == 0 &&

@@ -23,6 +23,10 @@
 
 /* The container fact of c (caller owns it). */
 cJSON *fm_containers_fact(const struct fm_docker_ctr *c);
+/* A copy of the container fact (caller owns it) as an exit event tells
+ * it: state "exited", exit_code, exited_at (RFC 3339), what a collection
+ * would then find. NULL when out of memory. */
+cJSON *fm_containers_exited(const cJSON *fact, double exit_code, const char *exited_at);
 /* Puts a stale-attempt fact of kind ("docker.stale_attempt",
  * "cri.stale_attempt") for each stale container of ctrs. */
 void fm_containers_put_stale(struct fm_facts *set, const char *kind, const struct fm_docker_ctr *ctrs, size_t n);

@@ -704,19 +704,11 @@ static void mark_exited(struct fm_facts *facts, const struct pending *e)
 	const char *state = c ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "state")) : NULL;
 	if (!state || strcmp(state, "running") != 0)
 		return;
-	cJSON *f = cJSON_Duplicate(c, true);
 	char at[40];
 	rfc3339(at, sizeof(at), (int64_t)e->at_s * 1000000000);
+	cJSON *f = fm_containers_exited(c, e->status, at);
 	if (!f)
 		return;
-	cJSON_DeleteItemFromObjectCaseSensitive(f, "state");
-	cJSON_DeleteItemFromObjectCaseSensitive(f, "exit_code");
-	cJSON_DeleteItemFromObjectCaseSensitive(f, "exited_at");
-	if (!cJSON_AddStringToObject(f, "state", "exited") || !cJSON_AddNumberToObject(f, "exit_code", e->status) ||
-	    !cJSON_AddStringToObject(f, "exited_at", at)) {
-		cJSON_Delete(f);
-		return;
-	}
 	fm_facts_put(facts, "cri.container", sid, f);
 }
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "fc_db.h"
 #include "fm_harness.h"
 #include "fm_loop.h"
 #include "fmh_controller.h"
@@ -26,7 +27,6 @@
 
 #include <limits.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,27 +120,31 @@ static void test_kill_under_load(void **st)
 
 	/* serve again on the same database (the WAL replayed at open) */
 	assert_int_equal(fmh_controller_restart(&ctl, "serve-after-kill.log"), 0);
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(ctl.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
-	sqlite3_finalize(q);
-	assert_int_equal(
-	    sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL),
-	    SQLITE_OK);
+	/* read on a connection of our own: SQLite's file (WAL replayed) or
+	 * the PostgreSQL database (FMH_STORE=postgresql) */
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(ctl.db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = NULL;
+	if (fc_db_engine(h) == FC_DB_SQLITE) {
+		q = fc_db_prepare(h, "PRAGMA integrity_check", false);
+		assert_non_null(q);
+		assert_int_equal(fc_db_step(q), 1);
+		assert_string_equal(fc_db_col_text(q, 0), "ok");
+		fc_db_finalize(q);
+	}
+	q = fc_db_prepare(h, "SELECT last_seq FROM nodes WHERE name = ?1", false);
+	assert_non_null(q);
 	FILE *f = fopen(acked, "r");
 	assert_non_null(f);
 	char node[64];
 	unsigned long n_acked, total_acked = 0, total_stored = 0, lost = 0;
 	int nodes = 0;
 	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
-		sqlite3_bind_text(q, 1, node, -1, SQLITE_TRANSIENT);
-		unsigned long stored =
-		    sqlite3_step(q) == SQLITE_ROW ? (unsigned long)sqlite3_column_int64(q, 0) : 0;
-		sqlite3_reset(q);
+		fc_db_bind_text(q, 1, node);
+		unsigned long stored = fc_db_step(q) == 1 ? (unsigned long)fc_db_col_int(q, 0) : 0;
+		fc_db_reset(q);
 		if (stored < n_acked) {
 			print_error("%s: %lu reports acknowledged, only %lu stored\n", node,
 				    n_acked, stored);
@@ -155,8 +159,8 @@ static void test_kill_under_load(void **st)
 		nodes++;
 	}
 	fclose(f);
-	sqlite3_finalize(q);
-	sqlite3_close(h);
+	fc_db_finalize(q);
+	fc_db_close(&h);
 	print_message(
 	    "kill -9 under load: %d nodes, %lu reports acknowledged, %lu stored (%lu stored but "
 	    "unanswered when serve died), %lu acknowledged and lost\n",

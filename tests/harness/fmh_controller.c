@@ -1,4 +1,5 @@
 #include "fmh_controller.h"
+#include "fmh_pg.h"
 
 #include "fm_loop.h"
 
@@ -62,6 +63,44 @@ static int write_keys(const char *path)
 	return fclose(f) == 0 ? 0 : -EIO;
 }
 
+bool fmh_controller_pg(void)
+{
+	const char *s = getenv("FMH_STORE");
+	return s && strcmp(s, "postgresql") == 0;
+}
+
+static struct fmh_pg pg;
+
+/* The harness's cleanup (a test's teardown) stops the cluster and removes
+ * its directory: the next controller starts another. */
+static void forget_pg(void)
+{
+	pg.pid = 0;
+}
+
+/* A fresh database of the process's PostgreSQL (started on first use). */
+static int pg_database(char *conninfo, size_t size)
+{
+	static int made;
+	int rc;
+	if (!pg.pid && ((rc = fmh_on_cleanup(forget_pg)) < 0 || (rc = fmh_pg_start(&pg)) < 0))
+		return rc;
+	char name[32];
+	snprintf(name, sizeof(name), "fleet%d", ++made);
+	return fmh_pg_createdb(&pg, name, conninfo, size);
+}
+
+int fmh_controller_store_args(const struct fmh_controller *c, const char **argv, int n)
+{
+	argv[n++] = "--db";
+	argv[n++] = c->db;
+	if (c->control[0]) {
+		argv[n++] = "--control";
+		argv[n++] = c->control;
+	}
+	return n;
+}
+
 static int start(struct fmh_controller *c, bool insecure, bool http, const char *const *extra)
 {
 	int rc;
@@ -71,6 +110,11 @@ static int start(struct fmh_controller *c, bool insecure, bool http, const char 
 		return rc;
 	snprintf(c->keys, sizeof(c->keys), "%s/keys", c->dir);
 	snprintf(c->db, sizeof(c->db), "%s/fleet.db", c->dir);
+	if (fmh_controller_pg()) {
+		if ((rc = pg_database(c->db, sizeof(c->db))) < 0)
+			return rc;
+		snprintf(c->control, sizeof(c->control), "%s/control.sock", c->dir);
+	}
 	snprintf(c->log, sizeof(c->log), "%s/serve.log", c->dir);
 	if ((rc = write_keys(c->keys)) < 0)
 		return rc;
@@ -86,15 +130,15 @@ static int start(struct fmh_controller *c, bool insecure, bool http, const char 
 		snprintf(http_listen, sizeof(http_listen), "127.0.0.1:%d", c->http_port);
 		snprintf(c->http_url, sizeof(c->http_url), "http://127.0.0.1:%d", c->http_port);
 	}
-	const char *argv[24] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db, "-v"};
-	int n = 9;
+	const char *argv[28] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "-v"};
+	int n = fmh_controller_store_args(c, argv, 7);
 	if (insecure)
 		argv[n++] = "--insecure";
 	if (http) {
 		argv[n++] = "--http";
 		argv[n++] = http_listen;
 	}
-	for (size_t i = 0; extra && extra[i] && n < 23; i++)
+	for (size_t i = 0; extra && extra[i] && n < 27; i++)
 		argv[n++] = extra[i];
 	c->pid = fmh_spawn(argv, c->log);
 	if (c->pid < 0)
@@ -166,7 +210,7 @@ int fmh_coap(const struct fmh_controller *c, const char *identity, const char *k
 
 cJSON *fmh_controller_json(const struct fmh_controller *c, int *status, ...)
 {
-	const char *argv[16];
+	const char *argv[20];
 	int n = 0;
 	argv[n++] = fmh_controller_bin();
 	va_list ap;
@@ -175,8 +219,7 @@ cJSON *fmh_controller_json(const struct fmh_controller *c, int *status, ...)
 	while ((a = va_arg(ap, const char *)) && n < 10)
 		argv[n++] = a;
 	va_end(ap);
-	argv[n++] = "--db";
-	argv[n++] = c->db;
+	n = fmh_controller_store_args(c, argv, n);
 	argv[n++] = "--json";
 	argv[n] = NULL;
 	static char out[256 * 1024];

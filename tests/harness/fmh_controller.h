@@ -30,7 +30,8 @@ struct fmh_controller {
 	bool insecure;
 	char dir[PATH_MAX];	/* tmpdir: keys, fleet.db, serve.log */
 	char keys[PATH_MAX];
-	char db[PATH_MAX];
+	char db[PATH_MAX];	/* the file, or PostgreSQL's connection string */
+	char control[PATH_MAX]; /* --control given to serve and triage ("": serve's default, beside the file) */
 	char log[PATH_MAX];
 	char url[64];		/* coaps://127.0.0.1:PORT (coap:// insecure) */
 	int http_port;		/* TCP, 127.0.0.1; 0: no --http */
@@ -39,6 +40,17 @@ struct fmh_controller {
 
 /* The controller binary: $FM_CONTROLLER, set by ctest. */
 const char *fmh_controller_bin(void);
+
+/* The store every controller started from here uses: SQLite (a file in
+ * its tmpdir), or with FMH_STORE=postgresql in the environment a fresh
+ * database of one real PostgreSQL the harness starts for the process
+ * (fmh_pg), so a test registered a second time with that variable runs
+ * against PostgreSQL unchanged (issue 28). Its --control is then given
+ * explicitly (a PostgreSQL store has no file to put the socket beside). */
+bool fmh_controller_pg(void);
+/* The arguments that name c's store, into argv at n: "--db" DB and, when
+ * set, "--control" SOCK. The new n. */
+int fmh_controller_store_args(const struct fmh_controller *c, const char **argv, int n);
 
 /* Writes the key store and starts serve (-v) on a free UDP port; waits up
  * to 10 s for it to say it serves. On failure prints its log. 0 or -errno

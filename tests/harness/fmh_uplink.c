@@ -75,8 +75,8 @@ int fmh_controller_restart(struct fmh_controller *c, const char *log_name)
 	char listen[32];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", c->port);
 	snprintf(c->log, sizeof(c->log), "%s/%s", c->dir, log_name);
-	const char *argv[] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "--db", c->db,
-			      "-v", NULL};
+	const char *argv[12] = {fmh_controller_bin(), "serve", "--listen", listen, "--keys", c->keys, "-v"};
+	argv[fmh_controller_store_args(c, argv, 7)] = NULL;
 	c->pid = fmh_spawn(argv, c->log);
 	if (c->pid < 0)
 		return c->pid;

@@ -401,8 +401,12 @@ static int exit_status(pid_t pid, const char *log)
 
 static pid_t triage(const char *log, const char *what, const char *a1, const char *a2, const char *a3)
 {
-	const char *argv[] = {fmh_controller_bin(), "triage", FMH_NODE_A, what, "--db", ctl.db, "--timeout", "20s",
-			      a1, a2, a3, NULL};
+	const char *argv[16] = {fmh_controller_bin(), "triage", FMH_NODE_A, what, "--timeout", "20s"};
+	int n = fmh_controller_store_args(&ctl, argv, 6);
+	argv[n++] = a1;
+	argv[n++] = a2;
+	argv[n++] = a3;
+	argv[n] = NULL;
 	pid_t pid = fmh_spawn(argv, log);
 	assert_true(pid > 0);
 	return pid;

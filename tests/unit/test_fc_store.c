@@ -2,13 +2,23 @@
  * savepoint: group commit); gaps, resolves,
  * heartbeats, unreachable after missed intervals (injected clock); the
  * nodes/show views; the schema version; retention (prune, forget, and
- * fc_retain's timer on a real loop). A real SQLite file in a temp dir. */
+ * fc_retain's timer on a real loop).
+ *
+ * Built twice from this file (issue 28: the same tests against both
+ * stores): test_fc_store on a real SQLite file in a temp dir, and
+ * test_fc_store_pg (FC_TEST_PG) on a real PostgreSQL (tests/harness/fmh_pg:
+ * one cluster for the run, a fresh database a test). What another
+ * connection sees is read through a second fc_db connection. The tests of
+ * SQLite's file and its older schema versions are SQLite's alone; the
+ * PostgreSQL build has its own of opening. */
+#include "fc_db.h"
 #include "fc_retain.h"
 #include "fc_store.h"
 #include "fc_wire.h"
 #include "fm_loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,12 +26,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef FC_TEST_PG
+#include "fmh_pg.h"
+#else
 #include <sqlite3.h>
+#endif
 #include <time.h>
 
 #include <cmocka.h>
 
-static char dir[64], db[128];
+/* What --db is given: the file, or the PostgreSQL connection string. */
+static char db[PATH_MAX + 128];
+
+#ifdef FC_TEST_PG
+static struct fmh_pg pg;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return fmh_pg_start(&pg) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	fmh_pg_stop(&pg);
+	return 0;
+}
+
+/* a fresh database a test */
+static int setup(void **state)
+{
+	(void)state;
+	static int n;
+	char name[32];
+	snprintf(name, sizeof(name), "fleet%d", ++n);
+	return fmh_pg_createdb(&pg, name, db, sizeof(db)) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return 0;
+}
+#else
+static char dir[64];
 
 static int setup(void **state)
 {
@@ -39,6 +88,27 @@ static int teardown(void **state)
 	char cmd[160];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd);
+}
+#endif
+
+/* One integer a statement gives on a connection of its own (committed
+ * data only), text bound to ?1 when arg is given; -1: no row. */
+static int64_t peek(const char *sql, const char *arg)
+{
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = fc_db_prepare(h, sql, false);
+	assert_non_null(q);
+	if (arg)
+		fc_db_bind_text(q, 1, arg);
+	int rc = fc_db_step(q);
+	assert_true(rc >= 0);
+	int64_t v = rc == 1 ? fc_db_col_int(q, 0) : -1;
+	fc_db_finalize(q);
+	fc_db_close(&h);
+	return v;
 }
 
 static void decode(const char *json, struct fc_report *r)
@@ -173,19 +243,7 @@ static void test_reports(void **state)
  * such node. */
 static int64_t seen_seq(const char *node)
 {
-	sqlite3 *h = NULL;
-	sqlite3_stmt *q = NULL;
-	int64_t v = -1;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(q, 1, node, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(h);
-	return v;
+	return peek("SELECT last_seq FROM nodes WHERE name = ?1", node);
 }
 
 /* Group commit: the writes of a batch are one transaction, each a
@@ -280,6 +338,7 @@ static void test_unreachable(void **state)
 	fc_store_delete(&s);
 }
 
+#ifndef FC_TEST_PG
 static void test_open(void **state)
 {
 	(void)state;
@@ -327,6 +386,42 @@ static void test_open(void **state)
 	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "schema version 99"));
 }
+
+#else
+/* PostgreSQL's opening: an empty database holds no fleet (read-only says
+ * so), serve makes the schema, two stores on one database at once, and a
+ * newer schema is refused, not misread. */
+static void test_open_pg(void **state)
+{
+	(void)state;
+	struct fc_store *s = NULL, *t = NULL;
+	char why[256];
+	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "holds no fleet yet"));
+	assert_null(strstr(why, "password"));
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	assert_int_equal(fc_store_open(db, true, &t, why, sizeof(why)), 0); /* a second serve */
+	store(s, "a", "{\"q\":1,\"d\":[" RAISE_B "]}", 1000, FC_STORE_STORED, 0);
+	/* the same report through the other: stored once */
+	store(t, "a", "{\"q\":1,\"d\":[" RAISE_B "]}", 1000, FC_STORE_DUPLICATE, 0);
+	fc_store_delete(&t);
+	fc_store_delete(&s);
+	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), 0);
+	fc_store_delete(&s);
+	assert_int_equal(peek("SELECT version FROM fleetmedic_schema", NULL), 3);
+	struct fc_db *h = NULL;
+	assert_int_equal(fc_db_open(db, true, &h, why, sizeof(why)), 0);
+	assert_int_equal(fc_db_set_version(h, 99), 0);
+	fc_db_close(&h);
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "schema version 99"));
+	/* a server that is not there: the reason, at once */
+	char gone[PATH_MAX + 64];
+	snprintf(gone, sizeof(gone), "host=%s port=1 user=postgres dbname=postgres", pg.dir);
+	assert_int_equal(fc_store_open(gone, true, &s, why, sizeof(why)), -EIO);
+	assert_non_null(strstr(why, "cannot connect"));
+}
+#endif
 
 /* A diagnosis with z resolves the node's diagnoses of the codes it
  * explains (each with a history line naming it), whatever their keys, and
@@ -456,21 +551,13 @@ static void test_resync(void **state)
 	fc_store_delete(&s);
 }
 
-/* Counts rows of one table of the store with a where clause (the test
- * reads the file directly: fc_store has no count of history). */
+/* Counts rows of one table of the store with a where clause (read on a
+ * connection of its own: fc_store has no count of history). */
 static int count_rows(const char *sql_where)
 {
-	sqlite3 *h;
-	sqlite3_stmt *st;
 	char sql[256];
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", sql_where);
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return n;
+	return (int)peek(sql, NULL);
 }
 
 #define DAY 86400
@@ -616,6 +703,7 @@ static void test_forget(void **state)
 	fc_store_delete(&s);
 }
 
+#ifndef FC_TEST_PG
 /* A version 2 store (before retention: history's CHECK without
  * "forgotten", no history_at): serve's open rebuilds history, keeping its
  * lines and ids, and a forgotten line can be written after. */
@@ -654,6 +742,8 @@ static void test_open_v2(void **state)
 	assert_int_equal(count_rows("history WHERE event = 'forgotten' AND id = 3"), 1);
 	fc_store_delete(&s);
 }
+
+#endif
 
 /* fc_retain on a real loop and the real clock: lines 100 days old go
  * with --retain 90d, never more than a batch a tick, the recent ones stay;
@@ -707,13 +797,23 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+#ifdef FC_TEST_PG
+	    cmocka_unit_test_setup_teardown(test_open_pg, setup, teardown),
+#else
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+#endif
 	    cmocka_unit_test_setup_teardown(test_absorbed_and_board, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+#ifndef FC_TEST_PG
 	    cmocka_unit_test_setup_teardown(test_open_v2, setup, teardown),
+#endif
 	    cmocka_unit_test_setup_teardown(test_retain_timer, setup, teardown),
 	};
+#ifdef FC_TEST_PG
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+#else
 	return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
 }
