@@ -250,6 +250,18 @@ for k in "${!builds[@]}"; do
     echo "- goal ≤ 1 wake-up per second ($what): $(worst 7 1 1 "%.2f")"
     echo "- goal ≤ 0.1 % of a core ($what): $(worst 8 1e7 0.1 "%.3f %%")"
 done
+cat <<'MD'
+- what wakes an idle agent (strace -f of one, 2026-12-07): only the collection every 10 s,
+  about 19 returns of epoll_wait within ~40 ms: a new TCP connection to etcd and one to the
+  apiserver, each TLS handshake's flights, one request and answer per etcd call, the board
+  reads. Nothing in between (the heartbeat is every 120 s). Before c0ea85c each etcd request
+  also waited 40 ms for etcd's delayed ACK of its head (head and body were two writes
+  without TCP_NODELAY): a collection took ~300 ms. The rate is the collection's round trips
+  over 10 s, so agents differ by what their node answers. Next lever: keep the connections
+  to etcd and the apiserver open from one collection to the next (fm_httpc keeps a
+  connection alive; the probes open a new one each time), which takes the handshakes'
+  wake-ups away, about half; or TLS session resumption.
+MD
 
 cat <<MD
 
