@@ -301,49 +301,31 @@ void fc_store_delete(struct fc_store **ps)
 	*ps = NULL;
 }
 
-/* Binding helpers: NULL text binds NULL. */
-static void bt(struct fc_db_stmt *st, int i, const char *v)
-{
-	fc_db_bind_text(st, i, v);
-}
-
-static void bi(struct fc_db_stmt *st, int i, int64_t v)
-{
-	fc_db_bind_int(st, i, v);
-}
-
-/* Runs a statement that returns no rows (or ignores them) and resets it. */
-static int run(struct fc_store *s, struct fc_db_stmt *st)
-{
-	(void)s;
-	return fc_db_run(st);
-}
-
 static int history(struct fc_store *s, const char *node, int64_t at, int64_t seq, int64_t agent_time,
 		   const char *event, const char *code, const char *key, int severity, const char *detail)
 {
 	struct fc_db_stmt *st = s->st[ST_HISTORY];
-	bt(st, 1, node);
-	bi(st, 2, at);
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_int(st, 2, at);
 	if (seq)
-		bi(st, 3, seq);
+		fc_db_bind_int(st, 3, seq);
 	if (agent_time)
-		bi(st, 4, agent_time);
-	bt(st, 5, event);
-	bt(st, 6, code);
-	bt(st, 7, key);
+		fc_db_bind_int(st, 4, agent_time);
+	fc_db_bind_text(st, 5, event);
+	fc_db_bind_text(st, 6, code);
+	fc_db_bind_text(st, 7, key);
 	if (severity)
-		bi(st, 8, severity);
-	bt(st, 9, detail);
-	return run(s, st);
+		fc_db_bind_int(st, 8, severity);
+	fc_db_bind_text(st, 9, detail);
+	return fc_db_run(st);
 }
 
 static int ensure_node(struct fc_store *s, const char *node, int64_t now)
 {
 	struct fc_db_stmt *st = s->st[ST_NODE_ENSURE];
-	bt(st, 1, node);
-	bi(st, 2, now);
-	return run(s, st);
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_int(st, 2, now);
+	return fc_db_run(st);
 }
 
 /* The hash of node's stored raised set, as "%08x". */
@@ -352,7 +334,7 @@ static int set_hash(struct fc_store *s, const char *node, char hash[9])
 	struct fc_db_stmt *st = s->st[ST_SET_HASH];
 	uint32_t h = FC_WIRE_HASH_INIT;
 	int rc;
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	while ((rc = fc_db_step(st)) == 1)
 		h = fc_wire_hash_line(h, fc_db_col_text(st, 0),
 				      fc_db_col_text(st, 1), (int)fc_db_col_int(st, 2));
@@ -401,9 +383,9 @@ static int store_diag(struct fc_store *s, const char *node, const struct fc_repo
 		      const struct fc_diag *d, int64_t now, bool resync)
 {
 	struct fc_db_stmt *get = s->st[ST_DIAG_GET];
-	bt(get, 1, node);
-	bt(get, 2, d->code);
-	bt(get, 3, d->key);
+	fc_db_bind_text(get, 1, node);
+	fc_db_bind_text(get, 2, d->code);
+	fc_db_bind_text(get, 3, d->key);
 	int step = fc_db_step(get);
 	bool exists = step == 1;
 	bool changed = !exists;
@@ -420,21 +402,21 @@ static int store_diag(struct fc_store *s, const char *node, const struct fc_repo
 	if (step != 1 && step != 0)
 		goto out;
 	struct fc_db_stmt *st = s->st[exists ? ST_DIAG_UPDATE : ST_DIAG_INSERT];
-	bt(st, 1, node);
-	bt(st, 2, d->code);
-	bt(st, 3, d->key);
-	bi(st, 4, d->severity);
-	bt(st, 5, d->summary);
-	bt(st, 6, evt);
-	bt(st, 7, remt);
-	bt(st, 8, ext);
-	bi(st, 9, now);
-	bi(st, 10, r->q);
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_text(st, 2, d->code);
+	fc_db_bind_text(st, 3, d->key);
+	fc_db_bind_int(st, 4, d->severity);
+	fc_db_bind_text(st, 5, d->summary);
+	fc_db_bind_text(st, 6, evt);
+	fc_db_bind_text(st, 7, remt);
+	fc_db_bind_text(st, 8, ext);
+	fc_db_bind_int(st, 9, now);
+	fc_db_bind_int(st, 10, r->q);
 	if (exists)
-		bi(st, 11, changed);
-	bt(st, 12, d->component ? d->component : "");
-	bt(st, 13, links ? links : "[]");
-	if ((rc = run(s, st)) < 0)
+		fc_db_bind_int(st, 11, changed);
+	fc_db_bind_text(st, 12, d->component ? d->component : "");
+	fc_db_bind_text(st, 13, links ? links : "[]");
+	if ((rc = fc_db_run(st)) < 0)
 		goto out;
 	/* the evidence alone changing is not a change of the diagnosis */
 	if (changed) {
@@ -466,8 +448,8 @@ static int store_absorbed(struct fc_store *s, const char *node, const struct fc_
 	cJSON_ArrayForEach(x, d->explains)
 	{
 		struct fc_db_stmt *st = s->st[ST_DIAG_DELETE_CODE];
-		bt(st, 1, node);
-		bt(st, 2, x->valuestring);
+		fc_db_bind_text(st, 1, node);
+		fc_db_bind_text(st, 2, x->valuestring);
 		/* the keys first, then their history lines: one statement
 		 * runs at a time on the connection */
 		cJSON *keys = cJSON_CreateArray();
@@ -499,10 +481,10 @@ static int store_resolved(struct fc_store *s, const char *node, const struct fc_
 			  const struct fc_resolved *x, int64_t now)
 {
 	struct fc_db_stmt *st = s->st[ST_DIAG_DELETE];
-	bt(st, 1, node);
-	bt(st, 2, x->code);
-	bt(st, 3, x->key);
-	if (run(s, st) < 0)
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_text(st, 2, x->code);
+	fc_db_bind_text(st, 3, x->key);
+	if (fc_db_run(st) < 0)
 		return -EIO;
 	/* A resolve of something never stored here (its raise was in a lost
 	 * report) is history all the same. */
@@ -515,28 +497,28 @@ static int store_resolved(struct fc_store *s, const char *node, const struct fc_
  * so that one write failing undoes that write alone. */
 static int tx_begin(struct fc_store *s)
 {
-	return run(s, s->st[s->batch ? ST_SAVEPOINT : ST_BEGIN]);
+	return fc_db_run(s->st[s->batch ? ST_SAVEPOINT : ST_BEGIN]);
 }
 
 static int tx_commit(struct fc_store *s)
 {
-	return run(s, s->st[s->batch ? ST_RELEASE : ST_COMMIT]);
+	return fc_db_run(s->st[s->batch ? ST_RELEASE : ST_COMMIT]);
 }
 
 /* Undoes the write; 0 or -EIO. */
 static int tx_rollback(struct fc_store *s)
 {
 	if (!s->batch)
-		return run(s, s->st[ST_ROLLBACK]);
-	int rc = run(s, s->st[ST_ROLLBACK_TO]);
-	return run(s, s->st[ST_RELEASE]) < 0 ? -EIO : rc;
+		return fc_db_run(s->st[ST_ROLLBACK]);
+	int rc = fc_db_run(s->st[ST_ROLLBACK_TO]);
+	return fc_db_run(s->st[ST_RELEASE]) < 0 ? -EIO : rc;
 }
 
 int fc_store_batch_begin(struct fc_store *s)
 {
 	if (s->batch)
 		return 0;
-	if (run(s, s->st[ST_BEGIN]) < 0)
+	if (fc_db_run(s->st[ST_BEGIN]) < 0)
 		return -EIO;
 	s->batch = true;
 	return 0;
@@ -552,9 +534,9 @@ int fc_store_batch_commit(struct fc_store *s)
 	if (!s->batch)
 		return 0;
 	s->batch = false;
-	if (run(s, s->st[ST_COMMIT]) == 0)
+	if (fc_db_run(s->st[ST_COMMIT]) == 0)
 		return 0;
-	run(s, s->st[ST_ROLLBACK]);
+	fc_db_run(s->st[ST_ROLLBACK]);
 	return -EIO;
 }
 
@@ -568,7 +550,7 @@ int fc_store_report(struct fc_store *s, const char *node, const struct fc_report
 	if (ensure_node(s, node, now) < 0)
 		goto rollback;
 	struct fc_db_stmt *st = s->st[ST_NODE_SEQ];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	if (fc_db_step(st) != 1) {
 		fc_db_reset(st);
 		goto rollback;
@@ -598,13 +580,13 @@ int fc_store_report(struct fc_store *s, const char *node, const struct fc_report
 	if (set_hash(s, node, hash) < 0)
 		goto rollback;
 	st = s->st[ST_NODE_AFTER_REPORT];
-	bt(st, 1, node);
-	bi(st, 2, r->q);
-	bi(st, 3, now);
-	bt(st, 4, r->board);
-	bi(st, 5, insecure || r->insecure);
-	bt(st, 6, hash);
-	if (run(s, st) < 0 || tx_commit(s) < 0)
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_int(st, 2, r->q);
+	fc_db_bind_int(st, 3, now);
+	fc_db_bind_text(st, 4, r->board);
+	fc_db_bind_int(st, 5, insecure || r->insecure);
+	fc_db_bind_text(st, 6, hash);
+	if (fc_db_run(st) < 0 || tx_commit(s) < 0)
 		goto rollback;
 	*outcome = FC_STORE_STORED;
 	return 0;
@@ -621,7 +603,7 @@ int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *
 	if (tx_begin(s) < 0)
 		return -EIO;
 	struct fc_db_stmt *st = s->st[ST_NODE_SEQ];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	int step = fc_db_step(st);
 	/* the history's seq: the last report stored (what the set is after) */
 	struct fc_report at = {.q = step == 1 ? (uint32_t)fc_db_col_int(st, 0) : 0};
@@ -630,7 +612,7 @@ int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *
 		goto rollback; /* a node the store does not know: nothing to mend */
 	/* what the store holds that the node does not raise: resolved */
 	st = s->st[ST_DIAG_KEYS];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	cJSON *gone = cJSON_CreateArray();
 	while (gone && (step = fc_db_step(st)) == 1) {
 		const char *c = fc_db_col_text(st, 0), *k = fc_db_col_text(st, 1);
@@ -654,10 +636,10 @@ int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *
 	{
 		const char *c = cJSON_GetArrayItem(pair, 0)->valuestring, *k = cJSON_GetArrayItem(pair, 1)->valuestring;
 		st = s->st[ST_DIAG_DELETE];
-		bt(st, 1, node);
-		bt(st, 2, c);
-		bt(st, 3, k);
-		if (run(s, st) < 0 ||
+		fc_db_bind_text(st, 1, node);
+		fc_db_bind_text(st, 2, c);
+		fc_db_bind_text(st, 3, k);
+		if (fc_db_run(st) < 0 ||
 		    history(s, node, now, at.q, 0, "resolve", c, k, 0, "resync: the node does not raise it") < 0) {
 			cJSON_Delete(gone);
 			goto rollback;
@@ -674,9 +656,9 @@ int fc_store_resync(struct fc_store *s, const char *node, const struct fc_diag *
 	if (set_hash(s, node, hash) < 0)
 		goto rollback;
 	st = s->st[ST_NODE_SET_HASH];
-	bt(st, 1, node);
-	bt(st, 2, hash);
-	if (run(s, st) < 0 || tx_commit(s) < 0)
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_text(st, 2, hash);
+	if (fc_db_run(st) < 0 || tx_commit(s) < 0)
 		goto rollback;
 	return 0;
 rollback:
@@ -694,22 +676,22 @@ int fc_store_heartbeat(struct fc_store *s, const char *node, const struct fc_hb 
 	if (ensure_node(s, node, now) < 0)
 		goto rollback;
 	struct fc_db_stmt *st = s->st[ST_NODE_SEQ];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	if (fc_db_step(st) == 1)
 		*was_unreachable = strcmp(fc_db_col_text(st, 1), "unreachable") == 0;
 	fc_db_reset(st);
 	st = s->st[ST_NODE_HB];
-	bt(st, 1, node);
-	bi(st, 2, now);
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_int(st, 2, now);
 	if (!hb->bare) { /* a bare one leaves what the node said last (NULL) */
-		bi(st, 3, hb->i);
-		bi(st, 4, hb->n);
-		bi(st, 5, hb->w);
-		bt(st, 6, hb->h);
-		bi(st, 8, hb->q);
-		bi(st, 9, hb->waiting);
+		fc_db_bind_int(st, 3, hb->i);
+		fc_db_bind_int(st, 4, hb->n);
+		fc_db_bind_int(st, 5, hb->w);
+		fc_db_bind_text(st, 6, hb->h);
+		fc_db_bind_int(st, 8, hb->q);
+		fc_db_bind_int(st, 9, hb->waiting);
 	}
-	bi(st, 7, insecure);
+	fc_db_bind_int(st, 7, insecure);
 	if (fc_db_step(st) != 1) {
 		fc_db_reset(st);
 		goto rollback;
@@ -737,13 +719,13 @@ int fc_store_me(struct fc_store *s, const char *node, const char *board, int64_t
 		if (ensure_node(s, node, now) < 0)
 			return -EIO;
 		struct fc_db_stmt *b = s->st[ST_NODE_BOARD];
-		bt(b, 1, node);
-		bt(b, 2, board);
-		if (run(s, b) < 0)
+		fc_db_bind_text(b, 1, node);
+		fc_db_bind_text(b, 2, board);
+		if (fc_db_run(b) < 0)
 			return -EIO;
 	}
 	struct fc_db_stmt *st = s->st[ST_NODE_ME];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	int rc = fc_db_step(st);
 	*q = 0;
 	snprintf(hash, 9, "%08x", FC_WIRE_HASH_INIT);
@@ -766,7 +748,7 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
 	size_t n = 0, cap = 0;
 	int rc = 0, step;
 	struct fc_db_stmt *st = s->st[ST_SWEEP];
-	bi(st, 1, now);
+	fc_db_bind_int(st, 1, now);
 	while ((step = fc_db_step(st)) == 1) {
 		if (n == cap) {
 			size_t nc = cap ? 2 * cap : 8;
@@ -792,8 +774,8 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
 			break;
 		}
 		st = s->st[ST_MARK_UNREACHABLE];
-		bt(st, 1, g[i].name);
-		if (run(s, st) < 0 ||
+		fc_db_bind_text(st, 1, g[i].name);
+		if (fc_db_run(st) < 0 ||
 		    history(s, g[i].name, now, 0, 0, "unreachable", NULL, NULL, 0, detail) < 0 ||
 		    tx_commit(s) < 0) {
 			tx_rollback(s);
@@ -810,7 +792,7 @@ int fc_store_sweep(struct fc_store *s, int64_t now,
 int fc_store_node_said(struct fc_store *s, const char *node, struct fc_hb *hb)
 {
 	struct fc_db_stmt *st = s->st[ST_NODE_SAID];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	int step = fc_db_step(st);
 	int rc = step == 1 ? 0 : step == 0 ? -ENOENT : -EIO;
 	if (rc == 0) {
@@ -828,7 +810,7 @@ int fc_store_node_said(struct fc_store *s, const char *node, struct fc_hb *hb)
 int fc_store_key_seen(struct fc_store *s, const char *node, char fp[17])
 {
 	struct fc_db_stmt *st = s->st[ST_KEY_SEEN];
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	int step = fc_db_step(st);
 	int rc = step == 1 ? 0 : step == 0 ? -ENOENT : -EIO;
 	if (rc == 0)
@@ -840,10 +822,10 @@ int fc_store_key_seen(struct fc_store *s, const char *node, char fp[17])
 int fc_store_set_key_seen(struct fc_store *s, const char *node, const char *fp, int64_t now)
 {
 	struct fc_db_stmt *st = s->st[ST_SET_KEY_SEEN];
-	bt(st, 1, node);
-	bt(st, 2, fp);
-	bi(st, 3, now);
-	return run(s, st);
+	fc_db_bind_text(st, 1, node);
+	fc_db_bind_text(st, 2, fp);
+	fc_db_bind_int(st, 3, now);
+	return fc_db_run(st);
 }
 
 int fc_store_prune(struct fc_store *s, int64_t before, int limit)
@@ -851,10 +833,10 @@ int fc_store_prune(struct fc_store *s, int64_t before, int limit)
 	if (tx_begin(s) < 0)
 		return -EIO;
 	struct fc_db_stmt *st = s->st[ST_PRUNE];
-	bi(st, 1, before);
-	bi(st, 2, limit);
+	fc_db_bind_int(st, 1, before);
+	fc_db_bind_int(st, 2, limit);
 	int n = 0;
-	if (run(s, st) < 0 || ((n = fc_db_changes(s->db)), tx_commit(s) < 0)) {
+	if (fc_db_run(st) < 0 || ((n = fc_db_changes(s->db)), tx_commit(s) < 0)) {
 		tx_rollback(s);
 		return -EIO;
 	}
@@ -875,9 +857,9 @@ int fc_store_forget(struct fc_store *s, int64_t now, int64_t before, int limit,
 		return -ENOMEM;
 	int n = 0, rc = 0, step = 0;
 	struct fc_db_stmt *st = s->st[ST_FORGET_FIND];
-	bi(st, 1, now);
-	bi(st, 2, before);
-	bi(st, 3, limit);
+	fc_db_bind_int(st, 1, now);
+	fc_db_bind_int(st, 2, before);
+	fc_db_bind_int(st, 3, limit);
 	while (n < limit && (step = fc_db_step(st)) == 1) {
 		snprintf(g[n].name, sizeof(g[n].name), "%s", fc_db_col_text(st, 0));
 		g[n++].silent = fc_db_col_int(st, 1);
@@ -899,10 +881,10 @@ int fc_store_forget(struct fc_store *s, int64_t now, int64_t before, int limit,
 			break;
 		}
 		struct fc_db_stmt *d = s->st[ST_FORGET_DIAGS], *x = s->st[ST_FORGET_NODE];
-		bt(d, 1, g[i].name);
-		bt(x, 1, g[i].name);
-		bi(x, 2, before);
-		if (run(s, d) < 0 || run(s, x) < 0 ||
+		fc_db_bind_text(d, 1, g[i].name);
+		fc_db_bind_text(x, 1, g[i].name);
+		fc_db_bind_int(x, 2, before);
+		if (fc_db_run(d) < 0 || fc_db_run(x) < 0 ||
 		    (fc_db_changes(s->db) &&
 		     history(s, g[i].name, now, 0, 0, "forgotten", NULL, NULL, 0, detail) < 0) ||
 		    tx_commit(s) < 0) {
@@ -1067,7 +1049,7 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 	*rc = -EIO;
 	if (!st || !d || !h)
 		goto out;
-	bt(st, 1, node);
+	fc_db_bind_text(st, 1, node);
 	int step = fc_db_step(st);
 	if (step == 0) {
 		*rc = -ENOENT;
@@ -1077,7 +1059,7 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 		goto out;
 	o = node_json(st, now);
 	cJSON *diags = cJSON_AddArrayToObject(o, "diagnoses");
-	bt(d, 1, node);
+	fc_db_bind_text(d, 1, node);
 	while ((step = fc_db_step(d)) == 1) {
 		cJSON *x = cJSON_CreateObject();
 		add_col(x, "code", d, 0);
@@ -1097,8 +1079,8 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 	if (step != 0)
 		goto fail;
 	cJSON *hist = cJSON_AddArrayToObject(o, "history");
-	bt(h, 1, node);
-	bi(h, 2, history_max);
+	fc_db_bind_text(h, 1, node);
+	fc_db_bind_int(h, 2, history_max);
 	while ((step = fc_db_step(h)) == 1) {
 		cJSON *x = cJSON_CreateObject();
 		static const char *const cols[] = {"at", "seq", "event", "code", "key", "severity", "detail"};

@@ -289,12 +289,12 @@ static int connect_next(struct fm_httpc *c)
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
-	/* EAGAIN is not "in progress" (connect(2)): on a unix socket the
-	 * server's accept queue is full, and the socket stays unconnected. */
 	/* Every write is a whole message (a request, a TLS record): Nagle's
 	 * algorithm would only hold its last segment back for an ACK. */
 	if (sa->sa_family != AF_UNIX)
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	/* EAGAIN is not "in progress" (connect(2)): on a unix socket the
+	 * server's accept queue is full, and the socket stays unconnected. */
 	if (connect(c->fd, sa, c->addrlens[c->cur_addr]) == 0 || errno == EINPROGRESS) {
 		c->state = FM_HTTPC_CONNECTING;
 		if (want(c, EPOLLOUT) < 0) {

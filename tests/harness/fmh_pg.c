@@ -31,10 +31,8 @@ static int bindir(char *out, size_t size)
 
 static int spawn(struct fmh_pg *p)
 {
-	char bin[64], postgres[96], data[PATH_MAX + 8], port[16];
-	if (bindir(bin, sizeof(bin)) < 0)
-		return -ENOENT;
-	snprintf(postgres, sizeof(postgres), "%s/postgres", bin);
+	char postgres[96], data[PATH_MAX + 8], port[16];
+	snprintf(postgres, sizeof(postgres), "%s/postgres", p->bin);
 	snprintf(data, sizeof(data), "%s/data", p->dir);
 	snprintf(port, sizeof(port), "%d", p->port);
 	const char *argv[] = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--",
@@ -60,9 +58,8 @@ static int spawn(struct fmh_pg *p)
 int fmh_pg_start(struct fmh_pg *p)
 {
 	memset(p, 0, sizeof(*p));
-	char bin[64];
 	struct passwd *pw = getpwnam("postgres");
-	if (bindir(bin, sizeof(bin)) < 0 || !pw) {
+	if (bindir(p->bin, sizeof(p->bin)) < 0 || !pw) {
 		fprintf(stderr, "fmh_pg: no PostgreSQL server (/usr/lib/postgresql/*/bin/postgres) or no "
 				"`postgres` account: toolchains/host-packages.sh installs postgresql-15\n");
 		return -ENOENT;
@@ -77,7 +74,7 @@ int fmh_pg_start(struct fmh_pg *p)
 	if (p->port < 0)
 		return p->port;
 	char initdb[96], data[PATH_MAX + 8], out[4096];
-	snprintf(initdb, sizeof(initdb), "%s/initdb", bin);
+	snprintf(initdb, sizeof(initdb), "%s/initdb", p->bin);
 	snprintf(data, sizeof(data), "%s/data", p->dir);
 	/* --no-sync: a test's cluster need not survive the machine; the
 	 * server itself still fsyncs as in production (fsync stays on) */

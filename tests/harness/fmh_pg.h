@@ -14,6 +14,7 @@
 struct fmh_pg {
 	pid_t pid;		   /* the postmaster; 0 when stopped */
 	int port;		   /* names the socket (.s.PGSQL.<port>) */
+	char bin[64];		   /* the server's bin directory */
 	char dir[PATH_MAX];	   /* the tmpdir: data/, the socket, postgres.log */
 	char log[PATH_MAX + 16];   /* dir/postgres.log */
 	char conninfo[PATH_MAX + 96]; /* libpq: the cluster's "postgres" database as its superuser */
