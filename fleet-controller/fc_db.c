@@ -2,6 +2,7 @@
 
 #include "fc_wire.h"
 #include "fm_log.h"
+#include "fm_loop.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -24,6 +25,15 @@ struct fc_db {
 	PGconn *pg;
 	unsigned prepared; /* persistent statements named so far */
 	int64_t changes;
+	bool writable;
+	/* The connection was lost (the server restarted, the network): each
+	 * statement fails at once until a reset, tried with back-off, brings
+	 * it back. gen counts the connections: a prepared statement of an
+	 * earlier one is prepared again before it runs. */
+	bool lost;
+	unsigned gen;
+	uint64_t retry_at_ms, backoff_ms;
+	char listen[64]; /* the channel LISTENed to, again after a reset */
 #endif
 };
 
@@ -35,6 +45,7 @@ struct fc_db_stmt {
 #ifdef FC_WITH_POSTGRESQL
 	char *sql;           /* with $N */
 	char name[16];       /* a prepared statement's ("": run with its text) */
+	unsigned gen;        /* the connection it was prepared on */
 	int nparams;
 	Oid types[MAX_PARAMS]; /* 0: PostgreSQL infers it; text for a number not used */
 	char *values[MAX_PARAMS];
@@ -162,17 +173,85 @@ static bool pg_ok(const PGresult *res)
 	return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
 }
 
-static int pg_exec(struct fc_db *db, const char *sql)
+static bool pg_alive(struct fc_db *db);
+
+/* After a statement failed: whether it failed because the connection is
+ * gone (then lost is set, and the failure is said once, here). */
+static bool pg_check_lost(struct fc_db *db)
 {
+	if (db->lost || PQstatus(db->pg) != CONNECTION_BAD)
+		return db->lost;
+	db->lost = true;
+	db->backoff_ms = FC_DB_RETRY_MIN_MS;
+	db->retry_at_ms = fm_now_ms() + db->backoff_ms;
+	char e[512];
+	fm_err("store %s: the connection is lost (%s); every write fails until it is back, tried from %u ms to "
+	       "every %u s", db->name, pg_error(db, NULL, e, sizeof(e)), FC_DB_RETRY_MIN_MS, FC_DB_RETRY_MAX_MS / 1000);
+	return true;
+}
+
+static int pg_exec_quiet(struct fc_db *db, const char *sql, bool quiet)
+{
+	if (!pg_alive(db))
+		return -EIO;
 	PGresult *res = PQexec(db->pg, sql);
 	int rc = 0;
 	if (!res || !pg_ok(res)) {
 		char e[512];
-		fm_err("store %s: %s: %s", db->name, sql, pg_error(db, res, e, sizeof(e)));
+		if (!pg_check_lost(db) && !quiet)
+			fm_err("store %s: %s: %s", db->name, sql, pg_error(db, res, e, sizeof(e)));
 		rc = -EIO;
 	}
 	PQclear(res);
 	return rc;
+}
+
+static int pg_exec(struct fc_db *db, const char *sql)
+{
+	return pg_exec_quiet(db, sql, false);
+}
+
+/* What every connection is set to: */
+static int pg_setup(struct fc_db *db)
+{
+	/* every statement's own commit waits for the WAL's flush (the
+	 * server's default, said here in case a role or database changed it):
+	 * an acknowledged report is on the server's disk */
+	if (pg_exec(db, "SET synchronous_commit = on") < 0 || pg_exec(db, "SET client_min_messages = warning") < 0 ||
+	    (!db->writable && pg_exec(db, "SET default_transaction_read_only = on") < 0))
+		return -EIO;
+	if (db->listen[0]) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "LISTEN %s", db->listen);
+		if (pg_exec(db, sql) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Whether the connection is there to use: when it was lost, a reset is
+ * tried once its back-off has passed (blocking, as every statement is:
+ * on a unix socket or loopback a server that is down refuses at once). */
+static bool pg_alive(struct fc_db *db)
+{
+	if (!db->lost)
+		return true;
+	uint64_t now = fm_now_ms();
+	if (now < db->retry_at_ms)
+		return false;
+	PQreset(db->pg);
+	if (PQstatus(db->pg) == CONNECTION_OK) {
+		db->lost = false;
+		db->gen++;
+		if (pg_setup(db) == 0) {
+			fm_notice("store %s: the connection is back", db->name);
+			return true;
+		}
+		db->lost = true;
+	}
+	db->backoff_ms = db->backoff_ms * 2 > FC_DB_RETRY_MAX_MS ? FC_DB_RETRY_MAX_MS : db->backoff_ms * 2;
+	db->retry_at_ms = fm_now_ms() + db->backoff_ms;
+	return false;
 }
 
 static int pg_open(struct fc_db *db, const char *target, bool writable, char *why, size_t size)
@@ -198,11 +277,8 @@ static int pg_open(struct fc_db *db, const char *target, bool writable, char *wh
 	if (PQserverVersion(db->pg) < 100000)
 		return fc_why(why, size, -EPROTO, "%s: server version %d; PostgreSQL 10 or later is needed",
 			      db->name, PQserverVersion(db->pg));
-	/* every statement's own commit waits for the WAL's flush (the
-	 * server's default, said here in case a role or database changed it):
-	 * an acknowledged report is on the server's disk */
-	if (pg_exec(db, "SET synchronous_commit = on") < 0 || pg_exec(db, "SET client_min_messages = warning") < 0 ||
-	    (!writable && pg_exec(db, "SET default_transaction_read_only = on") < 0))
+	db->writable = writable;
+	if (pg_setup(db) < 0)
 		return fc_why(why, size, -EIO, "%s: cannot set the session up", db->name);
 	if (fc_db_version(db) < 0)
 		return fc_why(why, size, -EIO, "%s: cannot read the schema version", db->name);
@@ -247,6 +323,24 @@ static int pg_text(struct fc_db_stmt *st, const char *sql)
 	return 0;
 }
 
+/* Prepares st under its name on the connection there is now. */
+static int pg_prepare_named(struct fc_db *db, struct fc_db_stmt *st)
+{
+	if (!pg_alive(db))
+		return -EIO;
+	PGresult *res = PQprepare(db->pg, st->name, st->sql, st->nparams, st->types);
+	int rc = 0;
+	if (!res || !pg_ok(res)) {
+		char e[512];
+		if (!pg_check_lost(db))
+			fm_err("store %s: %s: %s", db->name, st->sql, pg_error(db, res, e, sizeof(e)));
+		rc = -EIO;
+	}
+	PQclear(res);
+	st->gen = db->gen;
+	return rc;
+}
+
 static struct fc_db_stmt *pg_prepare(struct fc_db *db, struct fc_db_stmt *st, const char *sql, bool persistent)
 {
 	int rc = pg_text(st, sql);
@@ -260,16 +354,11 @@ static struct fc_db_stmt *pg_prepare(struct fc_db *db, struct fc_db_stmt *st, co
 	if (!persistent || st->nparams == 0)
 		return st;
 	snprintf(st->name, sizeof(st->name), "fc%u", db->prepared++);
-	PGresult *res = PQprepare(db->pg, st->name, st->sql, st->nparams, st->types);
-	if (!res || !pg_ok(res)) {
-		char e[512];
-		fm_err("store %s: %s: %s", db->name, sql, pg_error(db, res, e, sizeof(e)));
-		PQclear(res);
+	if (pg_prepare_named(db, st) < 0) {
 		st->name[0] = '\0';
 		fc_db_finalize(st);
 		return NULL;
 	}
-	PQclear(res);
 	return st;
 }
 
@@ -277,13 +366,16 @@ static int pg_step(struct fc_db_stmt *st)
 {
 	struct fc_db *db = st->db;
 	if (!st->res) {
+		if (!pg_alive(db) || (st->name[0] && st->gen != db->gen && pg_prepare_named(db, st) < 0))
+			return -EIO;
 		const char *const *v = (const char *const *)st->values;
 		st->res = st->name[0]	     ? PQexecPrepared(db->pg, st->name, st->nparams, v, NULL, NULL, 0)
 			  : st->nparams == 0 ? PQexec(db->pg, st->sql)
 					     : PQexecParams(db->pg, st->sql, st->nparams, st->types, v, NULL, NULL, 0);
 		if (!st->res || !pg_ok(st->res)) {
 			char e[512];
-			fm_err("store %s: %s: %s", db->name, st->sql, pg_error(db, st->res, e, sizeof(e)));
+			if (!pg_check_lost(db))
+				fm_err("store %s: %s: %s", db->name, st->sql, pg_error(db, st->res, e, sizeof(e)));
 			PQclear(st->res);
 			st->res = NULL;
 			return -EIO;
@@ -390,7 +482,7 @@ void fc_db_finalize(struct fc_db_stmt *st)
 #ifdef FC_WITH_POSTGRESQL
 	if (st->db->engine == FC_DB_POSTGRESQL)
 		fc_db_reset(st);
-	if (st->name[0] && st->db->pg && PQstatus(st->db->pg) == CONNECTION_OK) {
+	if (st->name[0] && st->db->pg && PQstatus(st->db->pg) == CONNECTION_OK && st->gen == st->db->gen) {
 		char sql[48];
 		snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
 		PQclear(PQexec(st->db->pg, sql));
@@ -551,4 +643,67 @@ int fc_db_set_version(struct fc_db *db, int version)
 			 " DELETE FROM fleetmedic_schema; INSERT INTO fleetmedic_schema VALUES (%d)",
 			 version);
 	return fc_db_exec(db, sql);
+}
+
+int fc_db_socket(struct fc_db *db)
+{
+#ifdef FC_WITH_POSTGRESQL
+	if (db->engine == FC_DB_POSTGRESQL)
+		return db->lost ? -1 : PQsocket(db->pg);
+#endif
+	(void)db;
+	return -1;
+}
+
+bool fc_db_lost(struct fc_db *db)
+{
+#ifdef FC_WITH_POSTGRESQL
+	if (db->engine == FC_DB_POSTGRESQL)
+		return !pg_alive(db);
+#endif
+	(void)db;
+	return false;
+}
+
+int fc_db_listen(struct fc_db *db, const char *channel)
+{
+#ifdef FC_WITH_POSTGRESQL
+	if (db->engine == FC_DB_POSTGRESQL) {
+		if (strlen(channel) >= sizeof(db->listen) || strspn(channel, "abcdefghijklmnopqrstuvwxyz_") != strlen(channel))
+			return -EINVAL;
+		snprintf(db->listen, sizeof(db->listen), "%s", channel);
+		char sql[96];
+		snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+		return pg_exec(db, sql);
+	}
+#endif
+	(void)db;
+	(void)channel;
+	return -ENOTSUP;
+}
+
+int fc_db_notifies(struct fc_db *db, void (*fn)(const char *channel, const char *payload, void *arg), void *arg)
+{
+#ifdef FC_WITH_POSTGRESQL
+	if (db->engine == FC_DB_POSTGRESQL) {
+		if (!pg_alive(db))
+			return -EIO;
+		if (!PQconsumeInput(db->pg)) {
+			pg_check_lost(db);
+			return -EIO;
+		}
+		PGnotify *n;
+		int count = 0;
+		while ((n = PQnotifies(db->pg))) {
+			fn(n->relname, n->extra, arg);
+			PQfreemem(n);
+			count++;
+		}
+		return count;
+	}
+#endif
+	(void)db;
+	(void)fn;
+	(void)arg;
+	return 0;
 }

@@ -85,6 +85,28 @@ int64_t fc_db_changes(struct fc_db *db);
 int fc_db_version(struct fc_db *db);
 int fc_db_set_version(struct fc_db *db, int version);
 
+/* PostgreSQL: a connection lost (the server restarted) makes every
+ * statement fail at once (-EIO, said once in the log) until it is back: a
+ * reset is tried when a statement is to run, first FC_DB_RETRY_MIN_MS after
+ * the loss, the wait doubling to FC_DB_RETRY_MAX_MS. The statements
+ * prepared on the old connection are prepared again, the channel listened
+ * to is listened to again. What the lost connection had not committed is
+ * gone: its writer is told -EIO and has acknowledged nothing. */
+#define FC_DB_RETRY_MIN_MS 100
+#define FC_DB_RETRY_MAX_MS 5000
+/* Whether the connection is lost now (a reset is tried first when due);
+ * false for SQLite. */
+bool fc_db_lost(struct fc_db *db);
+
+/* Notifications (PostgreSQL's LISTEN/NOTIFY; -ENOTSUP for SQLite). Listens
+ * to channel (lower-case letters and '_'; again after a reset). The
+ * connection's socket (-1: none, or lost) to wait on for them; then
+ * fc_db_notifies reads what arrived and calls fn for each (those that came
+ * in while other statements ran are among them): how many, or -EIO. */
+int fc_db_listen(struct fc_db *db, const char *channel);
+int fc_db_socket(struct fc_db *db);
+int fc_db_notifies(struct fc_db *db, void (*fn)(const char *channel, const char *payload, void *arg), void *arg);
+
 /* The libraries behind it, for --version: "SQLite 3.40.1, libpq 15.8". */
 const char *fc_db_versions(void);
 

@@ -36,6 +36,7 @@ struct pending {
 	size_t token_len;
 	fc_relay_done_fn done; /* an in-process asker (fc_relay_submit), or NULL */
 	void *done_ctx;
+	uint64_t away; /* handed to another serve (fc_relay_set_away): its id */
 	struct pending *next;
 };
 
@@ -60,6 +61,9 @@ struct fc_relay {
 	uint32_t *slot;
 	size_t nslots;
 	uint64_t requests; /* triage requests taken (parsed) */
+	fc_relay_away_fn away;
+	void *away_arg;
+	uint64_t away_next; /* the last away id given */
 };
 
 static void finish(struct pending *p, const char *code, const char *payload, size_t len, const char *error)
@@ -226,10 +230,36 @@ unsigned fc_relay_seen(struct fc_relay *r, const char *node, coap_session_t *ses
 	return waiting;
 }
 
+void fc_relay_set_away(struct fc_relay *r, fc_relay_away_fn fn, void *arg)
+{
+	r->away = fn;
+	r->away_arg = arg;
+}
+
+void fc_relay_away_done(struct fc_relay *r, uint64_t id, const char *code, const char *payload, size_t len,
+			const char *error)
+{
+	for (struct pending *p = r->pending; p; p = p->next)
+		if (p->away == id) {
+			if (!error && len > FC_RELAY_ANSWER_MAX)
+				error = "the node's answer is larger than 16 KiB";
+			finish(p, code, payload, len, error);
+			return;
+		}
+}
+
+bool fc_relay_away_waits(const struct fc_relay *r, uint64_t id)
+{
+	for (const struct pending *p = r->pending; p; p = p->next)
+		if (p->away == id)
+			return true;
+	return false;
+}
+
 static struct pending *by_token(struct fc_relay *r, coap_bin_const_t tok)
 {
 	for (struct pending *p = r->pending; p; p = p->next)
-		if (p->sent && p->token_len == tok.length && memcmp(p->token, tok.s, tok.length) == 0)
+		if (p->sent && !p->away && p->token_len == tok.length && memcmp(p->token, tok.s, tok.length) == 0)
 			return p;
 	return NULL;
 }
@@ -298,7 +328,10 @@ static void dispatch(struct pending *p)
 			finish(p, NULL, NULL, 0, "cannot send the request over the node's session");
 		else
 			fm_coap_process(r->coap);
+	} else if (r->away && (p->away = ++r->away_next, r->away(r->away_arg, &p->req, p->away))) {
+		p->sent = true; /* the other serve sends it; not this one at a heartbeat */
 	} else {
+		p->away = 0;
 		fm_info("triage: %s has no fresh session; held for its next heartbeat", p->req.node);
 	}
 }

@@ -70,6 +70,19 @@ void fc_relay_cancel(struct fc_relay *r, void *ctx);
 /* How many triage requests it has taken (0 for NULL). */
 uint64_t fc_relay_requests(const struct fc_relay *r);
 
+/* Several serves on one store (fc_peers): a request for a node this serve
+ * has no fresh session for is offered to fn, which returns true when it
+ * handed the request to the serve that holds the node's session; its
+ * answer comes back through fc_relay_away_done with the same id (or the
+ * request's deadline passes as for any other). fn false: held here for the
+ * node's next heartbeat, as without it. fc_relay_away_waits: whether the
+ * request of that id still waits (its asker may have gone). */
+typedef bool (*fc_relay_away_fn)(void *arg, const struct fc_relay_request *req, uint64_t id);
+void fc_relay_set_away(struct fc_relay *r, fc_relay_away_fn fn, void *arg);
+void fc_relay_away_done(struct fc_relay *r, uint64_t id, const char *code, const char *payload, size_t len,
+			const char *error);
+bool fc_relay_away_waits(const struct fc_relay *r, uint64_t id);
+
 /* The client side (the triage command): sends one request to the serve
  * listening on control_path and waits for its answer (the deadline is
  * timeout_ms plus a second). Returns the answer object (caller frees) or NULL

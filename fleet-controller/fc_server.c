@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A live server session, tracked from libcoap's SERVER_SESSION_NEW to its
  * _DEL (libcoap has no way to walk them): what a key reload closes. */
@@ -62,6 +64,9 @@ struct fc_server {
 	struct held **pass; /* the reports stored in the pass's transaction */
 	size_t npass, cappass;
 	struct held *live; /* every held answer not yet sent */
+	char id[FC_STORE_SERVE_ID_LEN + 1]; /* this serve's, in the store's serves */
+	bool up;			    /* its row written */
+	int64_t renewed;		    /* when alive_at was last renewed */
 };
 
 /* A node whose heartbeat's hash differed from the store's: asked for its
@@ -351,6 +356,35 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 	return 0;
 }
 
+/* The node's session is this serve's now (several serves on one store:
+ * fc_peers relays triage to the serve that holds it). */
+static void hold_session(struct fc_server *s, const char *node)
+{
+	if (s->up && fc_store_hold(s->store, node, s->id, now_s()) < 0)
+		fm_warn("node %s: cannot record in the store that this serve holds its session", node);
+}
+
+/* The serve's row: written at the start, renewed every
+ * FC_STORE_SERVE_RENEW_S, written again when it is gone (a store that was
+ * down, or rows removed behind serve's back). */
+static void serve_alive(struct fc_server *s)
+{
+	int64_t now = now_s();
+	if (s->up && now - s->renewed < FC_STORE_SERVE_RENEW_S)
+		return;
+	int rc = s->up ? fc_store_serve_alive(s->store, s->id, now) : -ENOENT;
+	if (rc == -ENOENT) {
+		char host[256] = "?";
+		gethostname(host, sizeof(host) - 1);
+		rc = fc_store_serve_up(s->store, s->id, host, s->address, now);
+		if (rc == 0 && !s->up)
+			fm_info("this serve is %s in the store's serves", s->id);
+		s->up = rc == 0;
+	}
+	if (rc == 0)
+		s->renewed = now;
+}
+
 /* The node a request is about (see the header). false: answered already. */
 static bool node_of(struct fc_server *s, coap_session_t *session, const coap_string_t *query,
 		    coap_pdu_t *response, char node[FC_KEYS_ID_MAX + 1])
@@ -375,6 +409,7 @@ static bool node_of(struct fc_server *s, coap_session_t *session, const coap_str
 					t->seen = true;
 				s->c.handshakes++;
 				key_taken(s, session, node);
+				hold_session(s, node);
 			}
 			return true;
 		}
@@ -820,6 +855,7 @@ static void on_silent(const char *node, int64_t silent_s, void *arg)
 static void on_sweep(struct fm_timer *t)
 {
 	struct fc_server *s = container_of(t, struct fc_server, sweep);
+	serve_alive(s);
 	fc_store_sweep(s->store, now_s(), on_silent, s);
 	if (s->relay)
 		fc_relay_tick(s->relay);
@@ -949,6 +985,14 @@ struct fc_server *fc_server_new(struct fm_loop *loop, const struct fc_server_con
 	}
 	if (conf->control && !(s->relay = fc_relay_new(loop, s->coap, conf->control, why, size)))
 		goto fail;
+	uint8_t rnd[FC_STORE_SERVE_ID_LEN / 2];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		fc_why(why, size, -1, "getrandom: %s", strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+	serve_alive(s);
 	unsigned every = conf->sweep_ms ? conf->sweep_ms : 1000;
 	if ((rc = fm_timer_init(loop, &s->sweep, on_sweep)) < 0 || (rc = fm_timer_arm(&s->sweep, every, every)) < 0) {
 		fc_why(why, size, -1, "cannot make the sweep timer: %s", strerror(-rc));
@@ -987,8 +1031,12 @@ void fc_server_delete(struct fc_server **ps)
 	s->closing = true;
 	/* what the last pass wrote (heartbeats: every report's answer was
 	 * released in its pass); answers still held cannot go any more */
-	if (s->store)
+	if (s->store) {
 		fc_store_batch_commit(s->store);
+		if (s->up && fc_store_serve_down(s->store, s->id, now_s()) < 0)
+			fm_warn("cannot remove this serve's row from the store (others take it for dead in %d s)",
+				FC_STORE_SERVE_DEAD_S);
+	}
 	while (s->live) {
 		struct held *h = s->live;
 		unlink_held(s, h);
@@ -1009,6 +1057,11 @@ void fc_server_delete(struct fc_server **ps)
 const char *fc_server_address(const struct fc_server *s)
 {
 	return s->address;
+}
+
+const char *fc_server_id(const struct fc_server *s)
+{
+	return s->id;
 }
 
 struct fc_relay *fc_server_relay(struct fc_server *s)

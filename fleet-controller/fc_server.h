@@ -115,6 +115,9 @@ struct fc_server_counters {
 };
 void fc_server_counters(const struct fc_server *s, struct fc_server_counters *out);
 
+/* Its id in the store's serves (fc_store.h): random, 16 hex digits. */
+const char *fc_server_id(const struct fc_server *s);
+
 /* Its triage relay (NULL without a control socket). */
 struct fc_relay *fc_server_relay(struct fc_server *s);
 

@@ -163,6 +163,24 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 int fc_store_key_seen(struct fc_store *s, const char *node, char fp[17]);
 int fc_store_set_key_seen(struct fc_store *s, const char *node, const char *fp, int64_t now);
 
+/* Several serves on one store (issue 28). Each serve has an id (16 hex
+ * digits, random) and a row in serves while it runs, renewed every
+ * FC_STORE_SERVE_RENEW_S (fc_store_serve_alive: -ENOENT when the row is
+ * gone, and the caller writes it again); one not renewed for
+ * FC_STORE_SERVE_DEAD_S is taken for dead (killed: nobody removed it).
+ * Each records the nodes whose sessions it holds (fc_store_hold, when a
+ * node speaks on a new session); fc_store_holder says which live serve
+ * holds a node's (-ENOENT: none). fc_store_serve_down removes a serve's
+ * rows (its clean exit) and those of serves dead for a day. 0 or -EIO. */
+#define FC_STORE_SERVE_ID_LEN 16
+#define FC_STORE_SERVE_RENEW_S 2
+#define FC_STORE_SERVE_DEAD_S 6
+int fc_store_serve_up(struct fc_store *s, const char *id, const char *host, const char *listen, int64_t now);
+int fc_store_serve_alive(struct fc_store *s, const char *id, int64_t now);
+int fc_store_serve_down(struct fc_store *s, const char *id, int64_t now);
+int fc_store_hold(struct fc_store *s, const char *node, const char *id, int64_t now);
+int fc_store_holder(struct fc_store *s, const char *node, int64_t now, char id[FC_STORE_SERVE_ID_LEN + 1]);
+
 /* "none", "info", "warning", "critical" for 0..3. */
 const char *fc_store_severity_name(int severity);
 

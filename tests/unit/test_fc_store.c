@@ -111,6 +111,15 @@ static int64_t peek(const char *sql, const char *arg)
 	return v;
 }
 
+/* Counts rows of one table of the store with a where clause (read on a
+ * connection of its own: fc_store has no count of history). */
+static int count_rows(const char *sql_where)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", sql_where);
+	return (int)peek(sql, NULL);
+}
+
 static void decode(const char *json, struct fc_report *r)
 {
 	char why[160];
@@ -338,7 +347,69 @@ static void test_unreachable(void **state)
 	fc_store_delete(&s);
 }
 
+/* Two serves on one store (two connections, as two processes would have):
+ * each has its row, the node's session is held by the serve it last spoke
+ * to, a serve not renewed for FC_STORE_SERVE_DEAD_S holds nothing, one gone
+ * cleanly holds nothing at once; both sweeping the same silent node write
+ * one "unreachable" line between them and tell it once. */
+static void test_serves(void **state)
+{
+	(void)state;
+	struct fc_store *a = NULL, *b = NULL;
+	char why[256], id[FC_STORE_SERVE_ID_LEN + 1], hash[9];
+	const char *ida = "aaaaaaaaaaaaaaaa", *idb = "bbbbbbbbbbbbbbbb";
+	assert_int_equal(fc_store_open(db, true, &a, why, sizeof(why)), 0);
+	assert_int_equal(fc_store_open(db, true, &b, why, sizeof(why)), 0);
+	assert_int_equal(fc_store_serve_up(a, ida, "host-a", "127.0.0.1:5684", 1000), 0);
+	assert_int_equal(fc_store_serve_up(b, idb, "host-b", "127.0.0.1:5685", 1000), 0);
+	assert_int_equal(count_rows("serves"), 2);
+	assert_int_equal(fc_store_holder(a, "n1", 1000, id), -ENOENT);
+	assert_int_equal(fc_store_hold(a, "n1", ida, 1000), 0);
+	assert_int_equal(fc_store_holder(b, "n1", 1001, id), 0);
+	assert_string_equal(id, ida);
+	/* the node fails over to b */
+	assert_int_equal(fc_store_hold(b, "n1", idb, 1002), 0);
+	assert_int_equal(fc_store_holder(a, "n1", 1002, id), 0);
+	assert_string_equal(id, idb);
+	assert_int_equal(count_rows("sessions"), 1);
+	/* b not renewed: dead after FC_STORE_SERVE_DEAD_S, alive when renewed */
+	assert_int_equal(fc_store_holder(a, "n1", 1000 + FC_STORE_SERVE_DEAD_S + 1, id), -ENOENT);
+	assert_int_equal(fc_store_serve_alive(b, idb, 1000 + FC_STORE_SERVE_DEAD_S), 0);
+	assert_int_equal(fc_store_holder(a, "n1", 1000 + FC_STORE_SERVE_DEAD_S + 1, id), 0);
+	/* b stops: its row and sessions go; its renewal says the row is gone */
+	assert_int_equal(fc_store_serve_down(b, idb, 1010), 0);
+	assert_int_equal(fc_store_holder(a, "n1", 1010, id), -ENOENT);
+	assert_int_equal(count_rows("sessions"), 0);
+	assert_int_equal(fc_store_serve_alive(b, idb, 1011), -ENOENT);
+	assert_int_equal(count_rows("serves"), 1);
+	/* the row of a serve dead for a day goes with the next clean stop */
+	assert_int_equal(fc_store_serve_up(b, idb, "host-b", "127.0.0.1:5685", 1011), 0);
+	assert_int_equal(fc_store_serve_down(a, ida, 1011 + 86401), 0);
+	assert_int_equal(count_rows("serves"), 0);
+
+	/* a silent node, swept by both */
+	struct fc_hb hb = {.q = 0, .n = 0, .w = 0, .h = "811c9dc5", .i = 2};
+	bool back;
+	assert_int_equal(fc_store_heartbeat(a, "pi-master1", &hb, false, 2000, &back, hash), 0);
+	int calls = 0;
+	assert_int_equal(fc_store_sweep(a, 2007, on_silent, &calls), 0);
+	assert_int_equal(fc_store_sweep(b, 2007, on_silent, &calls), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(count_rows("history WHERE node = 'pi-master1' AND event = 'unreachable'"), 1);
+	/* back through b: one "reachable" line, seen by a's sweep as ok */
+	assert_int_equal(fc_store_heartbeat(b, "pi-master1", &hb, false, 2008, &back, hash), 0);
+	assert_true(back);
+	assert_int_equal(fc_store_sweep(a, 2009, on_silent, &calls), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(count_rows("history WHERE node = 'pi-master1' AND event = 'reachable'"), 1);
+	fc_store_delete(&b);
+	fc_store_delete(&a);
+}
+
 #ifndef FC_TEST_PG
+/* what version 4 added (several serves), dropped to make an older store */
+#define DROP_V4 "DROP TABLE serves; DROP TABLE sessions; DROP TABLE relay;"
+
 static void test_open(void **state)
 {
 	(void)state;
@@ -362,7 +433,7 @@ static void test_open(void **state)
 	assert_int_equal(sqlite3_open(db, &v1), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(v1, "ALTER TABLE diagnoses DROP COLUMN component; ALTER TABLE diagnoses DROP COLUMN links;"
 				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q; ALTER TABLE nodes DROP COLUMN hb_u;"
-				      "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+				      DROP_V4 "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(v1);
 	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "run 'serve'"));
@@ -408,7 +479,7 @@ static void test_open_pg(void **state)
 	fc_store_delete(&s);
 	assert_int_equal(fc_store_open(db, false, &s, why, sizeof(why)), 0);
 	fc_store_delete(&s);
-	assert_int_equal(peek("SELECT version FROM fleetmedic_schema", NULL), 3);
+	assert_int_equal(peek("SELECT version FROM fleetmedic_schema", NULL), 4);
 	struct fc_db *h = NULL;
 	assert_int_equal(fc_db_open(db, true, &h, why, sizeof(why)), 0);
 	assert_int_equal(fc_db_set_version(h, 99), 0);
@@ -551,14 +622,6 @@ static void test_resync(void **state)
 	fc_store_delete(&s);
 }
 
-/* Counts rows of one table of the store with a where clause (read on a
- * connection of its own: fc_store has no count of history). */
-static int count_rows(const char *sql_where)
-{
-	char sql[256];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", sql_where);
-	return (int)peek(sql, NULL);
-}
 
 #define DAY 86400
 #define HOUR_S 3600
@@ -725,7 +788,7 @@ static void test_open_v2(void **state)
 				      "INSERT INTO v2 SELECT * FROM history; DROP TABLE history;"
 				      "ALTER TABLE v2 RENAME TO history; CREATE INDEX history_node ON history (node, id);"
 				      "DROP TABLE node_keys; ALTER TABLE nodes DROP COLUMN hb_q; ALTER TABLE nodes DROP COLUMN hb_u;"
-				      "PRAGMA user_version = 2",
+				      DROP_V4 "PRAGMA user_version = 2",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	/* the old CHECK refuses the new event */
@@ -736,6 +799,7 @@ static void test_open_v2(void **state)
 	assert_int_equal(count_rows("sqlite_schema WHERE name = 'history_at'"), 0);
 	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
 	assert_int_equal(count_rows("sqlite_schema WHERE name = 'history_at'"), 1);
+	assert_int_equal(count_rows("sqlite_schema WHERE name IN ('serves', 'sessions', 'relay')"), 3);
 	assert_int_equal(count_rows("history WHERE node = 'old' AND event = 'raise' AND id IN (1, 2)"), 2);
 	/* new lines go on above the old ids */
 	assert_int_equal(fc_store_forget(s, 100 * DAY, 50 * DAY, 16, NULL, NULL), 1);
@@ -797,6 +861,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_serves, setup, teardown),
 #ifdef FC_TEST_PG
 	    cmocka_unit_test_setup_teardown(test_open_pg, setup, teardown),
 #else
