@@ -655,6 +655,16 @@ int fc_db_socket(struct fc_db *db)
 	return -1;
 }
 
+unsigned fc_db_generation(const struct fc_db *db)
+{
+#ifdef FC_WITH_POSTGRESQL
+	return db->gen;
+#else
+	(void)db;
+	return 0;
+#endif
+}
+
 bool fc_db_lost(struct fc_db *db)
 {
 #ifdef FC_WITH_POSTGRESQL

@@ -105,6 +105,9 @@ bool fc_db_lost(struct fc_db *db);
  * in while other statements ran are among them): how many, or -EIO. */
 int fc_db_listen(struct fc_db *db, const char *channel);
 int fc_db_socket(struct fc_db *db);
+/* Counts the connections: it changes when a lost one is back (its socket
+ * is a new one). */
+unsigned fc_db_generation(const struct fc_db *db);
 int fc_db_notifies(struct fc_db *db, void (*fn)(const char *channel, const char *payload, void *arg), void *arg);
 
 /* The libraries behind it, for --version: "SQLite 3.40.1, libpq 15.8". */

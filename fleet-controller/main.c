@@ -3,6 +3,7 @@
  * PROTOCOL.md) into SQLite; `nodes` and `show` read that database. */
 #include "fc_keys.h"
 #include "fc_keywatch.h"
+#include "fc_peers.h"
 #include "fc_relay.h"
 #include "fc_alert.h"
 #include "fc_http.h"
@@ -351,6 +352,7 @@ static int cmd_serve(const struct opts *o)
 	struct fc_alerts *alerts = NULL;
 	struct fc_keywatch *keywatch = NULL;
 	struct fc_retain *retain = NULL;
+	struct fc_peers *peers = NULL;
 	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT};
 	char why[PATH_MAX + 160];
 
@@ -385,6 +387,13 @@ static int cmd_serve(const struct opts *o)
 		goto out;
 	}
 	keys = NULL; /* keywatch's now */
+	/* several serves on one PostgreSQL store: triage through any of them */
+	if (fc_db_is_postgresql(o->db) && fc_server_relay(server) &&
+	    !(peers = fc_peers_new(loop, o->db, store, fc_server_relay(server), fc_server_id(server), why,
+				   sizeof(why)))) {
+		fprintf(stderr, "fleetmedic-controller: %s\n", why);
+		goto out;
+	}
 	if (o->retain_s || o->forget_s) {
 		struct fc_retain_conf rc = {.store = store, .retain_s = o->retain_s, .forget_s = o->forget_s};
 		if (!(retain = fc_retain_new(loop, &rc, why, sizeof(why)))) {
@@ -420,6 +429,7 @@ out:
 	fc_http_delete(&http);
 	fc_alerts_delete(&alerts);
 	fc_retain_delete(&retain);
+	fc_peers_delete(&peers);
 	fc_server_delete(&server);
 	fc_keywatch_delete(&keywatch);
 	fm_signal_close(&sigterm);

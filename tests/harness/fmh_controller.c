@@ -101,7 +101,8 @@ int fmh_controller_store_args(const struct fmh_controller *c, const char **argv,
 	return n;
 }
 
-static int start(struct fmh_controller *c, bool insecure, bool http, const char *const *extra)
+static int start(struct fmh_controller *c, bool insecure, bool http, const char *const *extra,
+		 const struct fmh_controller *beside)
 {
 	int rc;
 	memset(c, 0, sizeof(*c));
@@ -110,13 +111,18 @@ static int start(struct fmh_controller *c, bool insecure, bool http, const char 
 		return rc;
 	snprintf(c->keys, sizeof(c->keys), "%s/keys", c->dir);
 	snprintf(c->db, sizeof(c->db), "%s/fleet.db", c->dir);
-	if (fmh_controller_pg()) {
+	if (beside) {
+		/* its keys and store; a socket of its own */
+		snprintf(c->keys, sizeof(c->keys), "%s", beside->keys);
+		snprintf(c->db, sizeof(c->db), "%s", beside->db);
+		snprintf(c->control, sizeof(c->control), "%s/control.sock", c->dir);
+	} else if (fmh_controller_pg()) {
 		if ((rc = pg_database(c->db, sizeof(c->db))) < 0)
 			return rc;
 		snprintf(c->control, sizeof(c->control), "%s/control.sock", c->dir);
 	}
 	snprintf(c->log, sizeof(c->log), "%s/serve.log", c->dir);
-	if ((rc = write_keys(c->keys)) < 0)
+	if (!beside && (rc = write_keys(c->keys)) < 0)
 		return rc;
 	if ((c->port = fmh_free_udp_port()) < 0)
 		return c->port;
@@ -156,17 +162,28 @@ static int start(struct fmh_controller *c, bool insecure, bool http, const char 
 
 int fmh_controller_start(struct fmh_controller *c, bool insecure)
 {
-	return start(c, insecure, false, NULL);
+	return start(c, insecure, false, NULL, NULL);
 }
 
 int fmh_controller_start_http(struct fmh_controller *c, bool insecure)
 {
-	return start(c, insecure, true, NULL);
+	return start(c, insecure, true, NULL, NULL);
 }
 
 int fmh_controller_start_with(struct fmh_controller *c, bool insecure, bool http, const char *const *extra)
 {
-	return start(c, insecure, http, extra);
+	return start(c, insecure, http, extra, NULL);
+}
+
+int fmh_controller_start_beside(struct fmh_controller *c, const struct fmh_controller *first, bool http,
+				const char *const *extra)
+{
+	return start(c, first->insecure, http, extra, first);
+}
+
+struct fmh_pg *fmh_controller_pg_cluster(void)
+{
+	return pg.pid ? &pg : NULL;
 }
 
 int fmh_controller_stop(struct fmh_controller *c, int *status)

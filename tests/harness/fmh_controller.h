@@ -72,6 +72,16 @@ int fmh_curl(const char *const *prefix, const char *method, const char *url, con
 	     size_t size);
 /* Either, with more of serve's options (NULL ended; strings borrowed). */
 int fmh_controller_start_with(struct fmh_controller *c, bool insecure, bool http, const char *const *extra);
+/* A second serve on first's store and key store (several serves on one
+ * PostgreSQL database, issue 28): its own port, tmpdir, log and --control,
+ * and with http its own HTTP port. 0 or -errno as fmh_controller_start. */
+int fmh_controller_start_beside(struct fmh_controller *c, const struct fmh_controller *first, bool http,
+				const char *const *extra);
+/* The PostgreSQL the controllers of this process use (started with the
+ * first of them under FMH_STORE=postgresql; NULL before): a test restarts
+ * it (fmh_pg_stop, fmh_pg_restart) to see the controllers ride it out. */
+struct fmh_pg *fmh_controller_pg_cluster(void);
+
 /* Stops it (SIGTERM, then as fmh_stop); its directory stays until cleanup.
  * *status gets its exit status. 0 or -ESRCH. */
 int fmh_controller_stop(struct fmh_controller *c, int *status);
