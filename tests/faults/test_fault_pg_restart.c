@@ -1,0 +1,183 @@
+/* PostgreSQL restarted (fast shutdown, then started again on the same
+ * directory) while 100 simulated agents (bench/coap_load, real DTLS-PSK
+ * sessions) report back to back to a serve on it (issue 28): serve is not
+ * restarted; it says the connection is lost, answers 5.00 meanwhile (the
+ * agents keep their reports), resets the connection with back-off and
+ * stores again by itself; afterwards every report any agent had
+ * acknowledged is in the database.
+ *
+ * What it guards: a report is acknowledged only once its transaction has
+ * committed on the server (synchronous_commit on: the WAL flushed); a
+ * transaction the lost connection had open is the server's to roll back,
+ * and nothing of it was acknowledged. Registered with FMH_STORE=postgresql.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fc_db.h"
+#include "fm_harness.h"
+#include "fm_loop.h"
+#include "fmh_controller.h"
+#include "fmh_faults_ctl.h"
+#include "fmh_pg.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NODES 100
+
+static struct fmh_controller ctl;
+static char dir[PATH_MAX];
+
+static int setup(void **st)
+{
+	(void)st;
+	if (!fmh_controller_pg()) {
+		fprintf(stderr, "test_fault_pg_restart: runs with FMH_STORE=postgresql\n");
+		return -1;
+	}
+	if (fmh_init() < 0 || fmh_tmpdir(dir, sizeof(dir)) < 0 || fmh_controller_start(&ctl, false) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	fmh_cleanup();
+	return 0;
+}
+
+/* Waits (at most ms) for needle in the log at path, or fails the test with
+ * the log's tail and, when given, another's. */
+static void wait_for(const char *path, const char *needle, pid_t pid, int ms, const char *other)
+{
+	if (fmh_wait_log_pid(path, needle, pid, ms) == 0)
+		return;
+	fmh_print_tail(path);
+	if (other)
+		fmh_print_tail(other);
+	fail_msg("'%s' not in %s within %d ms", needle, path, ms);
+}
+
+/* The sum of the nodes' stored sequence numbers (a fresh connection). */
+static int64_t stored_total(void)
+{
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(ctl.db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = fc_db_prepare(h, "SELECT coalesce(sum(last_seq), 0) FROM nodes", false);
+	assert_non_null(q);
+	assert_int_equal(fc_db_step(q), 1);
+	int64_t v = fc_db_col_int(q, 0);
+	fc_db_finalize(q);
+	fc_db_close(&h);
+	return v;
+}
+
+static void test_pg_restart_under_load(void **st)
+{
+	(void)st;
+	const char *load = getenv("FM_COAP_LOAD");
+	assert_non_null(load);
+	char cmd[2 * PATH_MAX], out[4096], log[PATH_MAX + 16], acked[PATH_MAX + 16];
+	char server[64];
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s keys %d | grep -v '^#' >> %s", load, NODES, ctl.keys);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
+	assert_int_equal(status, 0);
+	wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
+
+	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
+	snprintf(acked, sizeof(acked), "%s/acked", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
+	const char *argv[] = {load,  "run",    "--server", server,    "--nodes", "100", "--seconds",
+			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
+	wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
+	wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
+
+	/* the database goes away under the load, and comes back */
+	struct fmh_pg *pg = fmh_controller_pg_cluster();
+	assert_non_null(pg);
+	assert_int_equal(fmh_pg_stop(pg), 0);
+	wait_for(ctl.log, "the connection is lost", ctl.pid, 30000, log);
+	uint64_t down_at = fm_now_ms();
+	assert_int_equal(fmh_pg_restart(pg), 0);
+	wait_for(ctl.log, "the connection is back", ctl.pid, 30000, log);
+	uint64_t back_ms = fm_now_ms() - down_at;
+	/* ingest resumes by itself: every node stores two more, at least */
+	int64_t at_back = stored_total(), now_total = at_back;
+	uint64_t t0 = fm_now_ms();
+	while ((now_total = stored_total()) < at_back + 2 * NODES && fm_now_ms() - t0 < 60000)
+		usleep(100 * 1000);
+	if (now_total < at_back + 2 * NODES) {
+		fmh_print_tail(ctl.log);
+		fmh_print_tail(log);
+		fail_msg("ingest did not resume: %lld stored when the connection was back, %lld a minute later",
+			 (long long)at_back, (long long)now_total);
+	}
+	uint64_t resumed_ms = fm_now_ms() - t0;
+	assert_true(kill(ctl.pid, 0) == 0); /* the same serve, never restarted */
+
+	/* the agents stop: what each had acknowledged, against the store */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	wait_for(acked, "load-00099 ", pid, 30000, log);
+	assert_int_equal(fmh_wait_exit(pid, 30000), 0);
+	assert_int_equal(fmh_stop_status(pid, &status), 0);
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(ctl.db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = fc_db_prepare(h, "SELECT last_seq FROM nodes WHERE name = ?1", false);
+	assert_non_null(q);
+	FILE *f = fopen(acked, "r");
+	assert_non_null(f);
+	char node[64];
+	unsigned long n_acked, total_acked = 0, lost = 0;
+	int nodes = 0;
+	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
+		fc_db_bind_text(q, 1, node);
+		unsigned long stored = fc_db_step(q) == 1 ? (unsigned long)fc_db_col_int(q, 0) : 0;
+		fc_db_reset(q);
+		if (stored < n_acked) {
+			print_error("%s: %lu reports acknowledged, only %lu stored\n", node, n_acked, stored);
+			lost += n_acked - stored;
+		}
+		total_acked += n_acked;
+		nodes++;
+	}
+	fclose(f);
+	fc_db_finalize(q);
+	fc_db_close(&h);
+	assert_int_equal(nodes, NODES);
+	assert_int_equal(lost, 0);
+	assert_true(total_acked >= (unsigned long)at_back);
+	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
+	assert_int_equal(status, 0);
+	fmh_fault_line("test_fault_pg_restart",
+		       "injects=postgresql-restart-under-load nodes=%d acked=%lu acked_lost=%lu down_to_back_ms=%llu "
+		       "back_to_2x100_stored_ms=%llu",
+		       nodes, total_acked, lost, (unsigned long long)back_ms, (unsigned long long)resumed_ms);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pg_restart_under_load),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
