@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SCHEMA_VERSION 4
@@ -283,6 +284,45 @@ fail:
 	return -EIO;
 }
 
+/* Live serves other than none in a store of version >= 4 (-EIO). */
+static int live_serves(struct fc_db *db)
+{
+	struct fc_db_stmt *st = fc_db_prepare(db, "SELECT count(*) FROM serves WHERE alive_at >= ?1", false);
+	if (!st)
+		return -EIO;
+	fc_db_bind_int(st, 1, (int64_t)time(NULL) - FC_STORE_SERVE_DEAD_S);
+	int n = fc_db_step(st) == 1 ? (int)fc_db_col_int(st, 0) : -EIO;
+	fc_db_finalize(st);
+	return n;
+}
+
+int fc_store_migrate(const char *path, int *from, int *to, int *serves, char *why, size_t size)
+{
+	struct fc_db *db = NULL;
+	*from = *to = -1;
+	*serves = 0;
+	int rc = fc_db_open(path, true, &db, why, size);
+	if (rc < 0)
+		return rc;
+	struct fc_store s = {.db = db};
+	const char *name = fc_db_name(db);
+	int v = fc_db_version(db);
+	*from = v;
+	if (v < 0)
+		rc = fc_why(why, size, -EIO, "%s: cannot read its schema version", name);
+	else if (v > SCHEMA_VERSION)
+		rc = fc_why(why, size, -EPROTO, "%s: schema version %d is newer than this controller's %d", name, v,
+			    SCHEMA_VERSION);
+	else if (v >= 4 && (*serves = live_serves(db)) < 0)
+		rc = fc_why(why, size, -EIO, "%s: cannot read its serves", name);
+	else if (v < SCHEMA_VERSION && migrate(&s, v) < 0)
+		rc = fc_why(why, size, -EIO, "%s: cannot %s the schema (see the log)", name, v ? "upgrade" : "create");
+	else
+		*to = SCHEMA_VERSION;
+	fc_db_close(&db);
+	return rc;
+}
+
 int fc_store_open(const char *path, bool writable, struct fc_store **out, char *why, size_t size)
 {
 	struct fc_store *s = calloc(1, sizeof(*s));
@@ -303,6 +343,17 @@ int fc_store_open(const char *path, bool writable, struct fc_store **out, char *
 		goto out_free;
 	}
 	if (writable) {
+		/* serve upgrades at its start only when no other serve runs on
+		 * the store: one of an older version would go on with a schema
+		 * it does not know (`migrate` is the operator's explicit step) */
+		int others = v >= 4 && v < SCHEMA_VERSION ? live_serves(s->db) : 0;
+		if (others != 0) {
+			rc = fc_why(why, size, -EBUSY,
+				    "%s: schema version %d, and %d serve(s) run on it: stop them, or run "
+				    "'fleetmedic-controller migrate' first",
+				    name, v, others < 0 ? 0 : others);
+			goto out_free;
+		}
 		if (v < SCHEMA_VERSION && migrate(s, v) < 0) {
 			rc = fc_why(why, size, -EIO, "%s: cannot %s the schema (see the log)", name,
 				    v ? "upgrade" : "create");

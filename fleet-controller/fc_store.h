@@ -42,6 +42,14 @@ struct fc_store;
  * missing and bring the schema up to date; otherwise read-only, and a missing
  * file is -ENOENT. 0 with *out set, or -errno with why filled (one line). */
 int fc_store_open(const char *path, bool writable, struct fc_store **out, char *why, size_t why_size);
+
+/* `migrate`: brings path's schema to this controller's version (made when
+ * there is none; the file is created for SQLite), as serve's open does,
+ * but also while other serves run on it (their count, alive within
+ * FC_STORE_SERVE_DEAD_S, into *serves: serve refuses to upgrade a store
+ * others run on, -EBUSY). *from: the version found (0: none), *to: the
+ * version after. 0, or -errno with why filled. */
+int fc_store_migrate(const char *path, int *from, int *to, int *serves, char *why, size_t why_size);
 void fc_store_delete(struct fc_store **s);
 
 enum fc_store_outcome {

@@ -100,6 +100,11 @@ static void usage(FILE *out)
 		"  revoke NODE [--keys FILE]\n"
 		"        NODE out of the keys file: a running serve closes its session and\n"
 		"        refuses its next handshake; its history stays in the database\n"
+		"  migrate [--db FILE|CONNINFO]\n"
+		"        makes the store or brings its schema up to this version, in one\n"
+		"        transaction. serve does the same at its start, unless other serves\n"
+		"        run on the store (PostgreSQL): then it refuses, and migrate is the\n"
+		"        step that upgrades it while they run (restart them after)\n"
 		"  --version | --help\n"
 		"\n"
 		"--db defaults to %s (an SQLite file); a PostgreSQL database is\n"
@@ -784,6 +789,29 @@ out:
 	return status;
 }
 
+static int cmd_migrate(const struct opts *o)
+{
+	if (o->nargs != 0) {
+		fprintf(stderr, "fleetmedic-controller: migrate takes no arguments but --db (see --help)\n");
+		return EXIT_USAGE;
+	}
+	char why[PATH_MAX + 160];
+	int from, to, serves;
+	if (fc_store_migrate(o->db, &from, &to, &serves, why, sizeof(why)) < 0) {
+		fprintf(stderr, "fleetmedic-controller: --db %s\n", why);
+		return EXIT_USAGE;
+	}
+	if (from == to)
+		printf("schema version %d: up to date, nothing to do\n", to);
+	else if (from == 0)
+		printf("schema version %d: made\n", to);
+	else
+		printf("schema version %d -> %d: upgraded\n", from, to);
+	if (serves > 0 && from != to)
+		printf("%d serve(s) run on it: restart them with this version\n", serves);
+	return EXIT_OK;
+}
+
 static int cmd_revoke(const struct opts *o)
 {
 	if (o->nargs != 1) {
@@ -816,7 +844,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(const struct opts *);
 	} cmds[] = {{"serve", cmd_serve},   {"nodes", cmd_nodes},	{"show", cmd_show},
-		    {"triage", cmd_triage}, {"enroll", cmd_enroll}, {"revoke", cmd_revoke}};
+		    {"triage", cmd_triage}, {"enroll", cmd_enroll}, {"revoke", cmd_revoke},
+		    {"migrate", cmd_migrate}};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;

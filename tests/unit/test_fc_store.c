@@ -406,6 +406,27 @@ static void test_serves(void **state)
 	fc_store_delete(&a);
 }
 
+/* `migrate`: makes the schema of an empty store, then finds nothing to do,
+ * and counts the serves that run on it. */
+static void test_migrate(void **state)
+{
+	(void)state;
+	char why[256];
+	int from, to, serves;
+	assert_int_equal(fc_store_migrate(db, &from, &to, &serves, why, sizeof(why)), 0);
+	assert_int_equal(from, 0);
+	assert_int_equal(to, 4);
+	assert_int_equal(serves, 0);
+	struct fc_store *s = NULL;
+	assert_int_equal(fc_store_open(db, true, &s, why, sizeof(why)), 0);
+	assert_int_equal(fc_store_serve_up(s, "cccccccccccccccc", "h", "127.0.0.1:1", (int64_t)time(NULL)), 0);
+	assert_int_equal(fc_store_migrate(db, &from, &to, &serves, why, sizeof(why)), 0);
+	assert_int_equal(from, 4);
+	assert_int_equal(to, 4);
+	assert_int_equal(serves, 1);
+	fc_store_delete(&s);
+}
+
 #ifndef FC_TEST_PG
 /* what version 4 added (several serves), dropped to make an older store */
 #define DROP_V4 "DROP TABLE serves; DROP TABLE sessions; DROP TABLE relay;"
@@ -862,6 +883,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_serves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate, setup, teardown),
 #ifdef FC_TEST_PG
 	    cmocka_unit_test_setup_teardown(test_open_pg, setup, teardown),
 #else
