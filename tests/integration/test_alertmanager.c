@@ -158,12 +158,70 @@ static void unreachable_node(void **state)
 	wait_alert("container-name-conflict", true);
 }
 
+/* The counter of a serve's /metrics named name (-1: not there). */
+static long long metric(const struct fmh_controller *c, const char *name)
+{
+	char url[128], out[65536];
+	snprintf(url, sizeof(url), "%s/metrics", c->http_url);
+	if (fmh_curl(NULL, "GET", url, NULL, out, sizeof(out)) != 200)
+		return -1;
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
+			return atoll(line + strlen(name) + 1);
+	return -1;
+}
+
+/* How many alerts Alertmanager holds for our node and code. */
+static int alerts_of(const char *code)
+{
+	cJSON *all = fmh_alertmanager_alerts(&am);
+	int n = 0;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, all)
+	{
+		const cJSON *l = cJSON_GetObjectItem(a, "labels");
+		n += fmh_jstr(l, "code") && strcmp(fmh_jstr(l, "code"), code) == 0 &&
+		     strcmp(fmh_jstr(l, "node"), FMH_NODE_A) == 0;
+	}
+	cJSON_Delete(all);
+	return n;
+}
+
+/* Two serves on one PostgreSQL store, both sending to one Alertmanager
+ * (issue 28): each sends what the shared store holds, with the same labels
+ * (alertname, node, code, severity: no label names the serve), so
+ * Alertmanager's fingerprint of the label set makes them one alert; a
+ * resolve read from the store by both resolves it. */
+static void two_serves_one_alert(void **state)
+{
+	(void)state;
+	static struct fmh_controller second;
+	const char *extra[] = {"--alertmanager", am.url, "--alert-resend", "2s", NULL};
+	assert_int_equal(fmh_controller_start_beside(&second, &ctl, true, extra), 0);
+	post("rp", "{\"q\":5,\"d\":[" DISK "]}");
+	wait_alert("disk-pressure", true);
+	/* the second has sent it too (its first send, then a resend) */
+	uint64_t t0 = fm_now_ms();
+	while (metric(&second, "fleetmedic_controller_alerts_sent_total") < 2 && fm_now_ms() - t0 < 30000)
+		usleep(100000);
+	assert_true(metric(&second, "fleetmedic_controller_alerts_sent_total") >= 2);
+	assert_int_equal(alerts_of("disk-pressure"), 1);
+	assert_int_equal(alerts_of("container-name-conflict"), 1);
+	post("rp", "{\"q\":6,\"r\":[[\"disk-pressure\",\"/var/lib/etcd\"]]}");
+	wait_alert("disk-pressure", false);
+	int status;
+	assert_int_equal(fmh_controller_stop(&second, &status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(incident1_alert),
 		cmocka_unit_test(outage_loses_nothing),
 		cmocka_unit_test(unreachable_node),
+		/* several serves need PostgreSQL: the _pg variant's last case */
+		cmocka_unit_test(two_serves_one_alert),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	size_t n = sizeof(tests) / sizeof(tests[0]) - !fmh_controller_pg();
+	return _cmocka_run_group_tests("test_alertmanager", tests, n, setup, teardown);
 }
