@@ -142,6 +142,7 @@ static void agent_status(void *arg, cJSON *o)
 	cJSON_AddStringToObject(o, "version", FM_VERSION);
 	cJSON_AddNumberToObject(o, "uptime_s", (double)((fm_now_ms() - a->t0_ms) / 1000));
 	cJSON_AddNumberToObject(o, "q", fm_queue_last_seq(a->queue));
+	cJSON_AddNumberToObject(o, "queued", (double)fm_queue_count(a->queue));
 	cJSON_AddNumberToObject(o, "n", n);
 	cJSON_AddNumberToObject(o, "w", w);
 	cJSON_AddStringToObject(o, "controller", a->o->controller);

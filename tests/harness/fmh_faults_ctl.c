@@ -24,12 +24,19 @@
 
 int fmh_fnode_init(struct fmh_fnode *n, const char *state)
 {
+	return fmh_fnode_init_as(n, state, FMH_NODE_A, FMH_KEY_A, NULL);
+}
+
+int fmh_fnode_init_as(struct fmh_fnode *n, const char *state, const char *identity, const char *key,
+		      const struct fmh_controller *ctl)
+{
 	char hex[128], cmd[PATH_MAX * 2 + 64], out[512];
 	int status;
 	memset(n, 0, sizeof(*n));
+	snprintf(n->identity, sizeof(n->identity), "%s", identity);
 	if (fmh_init() < 0 || fmh_tmpdir(n->dir, sizeof(n->dir)) < 0)
 		return -EIO;
-	fmh_hex(FMH_KEY_A, hex, sizeof(hex));
+	fmh_hex(key, hex, sizeof(hex));
 	fmh_psk_file(n->dir, "psk", hex, n->psk, sizeof(n->psk));
 	if (state)
 		snprintf(n->state, sizeof(n->state), "%s", state);
@@ -50,6 +57,10 @@ int fmh_fnode_init(struct fmh_fnode *n, const char *state)
 	free(text);
 	if (rc < 0)
 		return rc;
+	if (ctl) {
+		n->ctl = *ctl; /* borrowed: its owner stops it */
+		return 0;
+	}
 	return fmh_controller_start(&n->ctl, false);
 }
 
@@ -59,7 +70,7 @@ pid_t fmh_fnode_agent(struct fmh_fnode *n, const char *log_name, char *log, cons
 	/* With --config first, the controller is the file's (SIGHUP may
 	 * change it): the command line would win. */
 	bool from_file = extra && extra[0] && strcmp(extra[0], "--config") == 0;
-	const char *argv[64] = {fmh_agent(), "run", "--psk-identity", FMH_NODE_A,
+	const char *argv[64] = {fmh_agent(), "run", "--psk-identity", n->identity,
 				"--psk-file", n->psk, "--state-dir", n->state, "--root", n->root,
 				"--docker-host", "unix:///nonexistent/docker.sock", "--journal-dir", n->jdir,
 				"--kmsg", "none", "--etcd", etcd ? etcd : "https://127.0.0.1:1",
@@ -101,7 +112,7 @@ void fmh_fnode_ext4_errors(const struct fmh_fnode *n, const char *dev, unsigned 
 cJSON *fmh_fnode_show(const struct fmh_fnode *n)
 {
 	int status;
-	return fmh_controller_json(&n->ctl, &status, "show", FMH_NODE_A, "--history", "1000", NULL);
+	return fmh_controller_json(&n->ctl, &status, "show", n->identity, "--history", "1000", NULL);
 }
 
 static bool row_is(const cJSON *h, const char *key, const char *event)

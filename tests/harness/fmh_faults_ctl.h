@@ -21,6 +21,7 @@
 
 struct fmh_fnode {
 	struct fmh_controller ctl;
+	char identity[64];    /* its PSK identity (FMH_NODE_A unless given) */
 	char dir[PATH_MAX];   /* tmpdir: everything below */
 	char root[PATH_MAX];  /* --root: a copy of the generic-aarch64 board tree */
 	char jdir[PATH_MAX];  /* --journal-dir */
@@ -33,6 +34,10 @@ struct fmh_fnode {
 /* Makes the node in a fresh tmpdir and starts its controller (DTLS-PSK).
  * state: the state dir (NULL: dir/state). 0 or -errno. */
 int fmh_fnode_init(struct fmh_fnode *n, const char *state);
+/* The same as node identity with its text key (FMH_NODE_B/FMH_KEY_B, ...),
+ * reporting to ctl (copied, not started: its owner stops it) when given. */
+int fmh_fnode_init_as(struct fmh_fnode *n, const char *state, const char *identity, const char *key,
+		      const struct fmh_controller *ctl);
 
 /* Starts `run` for n with the node's paths (etcd and apiserver: the URLs
  * given, NULL: a refusing port) and the NULL-terminated extra arguments (at
@@ -46,7 +51,7 @@ pid_t fmh_fnode_agent(struct fmh_fnode *n, const char *log_name, char *log, cons
  * count > 0 raises fs-corruption keyed dev, 0 resolves it. */
 void fmh_fnode_ext4_errors(const struct fmh_fnode *n, const char *dev, unsigned count);
 
-/* The controller's `show pi-master1 --history 1000` (caller frees), or NULL. */
+/* The controller's `show NODE --history 1000` (caller frees), or NULL. */
 cJSON *fmh_fnode_show(const struct fmh_fnode *n);
 
 /* In show's history: how many rows have this key (or this code) and event. */
