@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "fc_db.h"
 #include "fm_harness.h"
 #include "fm_loop.h"
 #include "fmh_check.h"
@@ -29,7 +30,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,17 +309,21 @@ static void test_enroll_revoke_rotate(void **st)
 	assert_int_equal(fmh_stop(b.pid), 0);
 }
 
-/* SQL on serve's database behind its back (WAL: it writes meanwhile). */
+/* SQL on serve's database behind its back (SQLite's WAL or PostgreSQL:
+ * serve writes meanwhile). */
 static void sql(const char *db, const char *text)
 {
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	char *err = NULL;
-	if (sqlite3_exec(h, text, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", text, err ? err : "?");
-	sqlite3_close(h);
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(db, true, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	if (fc_db_exec(h, text) < 0)
+		fail_msg("%s: failed (the log says why)", text);
+	fc_db_close(&h);
 }
+
+/* The tables a copy of the store holds (what a restore brings back). */
+static const char *const copied[] = {"nodes", "diagnoses", "history", "node_keys"};
 
 /* The node's raised set at the controller as sorted "code key" lines. */
 static void stored_set(const char *node, char *out, size_t size)
@@ -361,15 +365,17 @@ static void test_resync(void **st)
 {
 	(void)st;
 	static struct node n;
-	char needle[256], want[4096], snapshot[PATH_MAX + 16], cmd[4 * PATH_MAX];
+	char needle[256], want[4096], cmd[4 * PATH_MAX];
 	node_init(&n, "pi-resync");
 	enroll(n.name, n.dir, NULL, NULL);
 	snprintf(needle, sizeof(needle), "keys (the file changed): %s reloaded", ctl.keys);
 	wait_count(ctl.log, needle, 1, 10000);
-	/* a copy of the store from before the node ever reported */
-	snprintf(snapshot, sizeof(snapshot), "%s/old.db", dir);
-	snprintf(cmd, sizeof(cmd), "VACUUM INTO '%s'", snapshot);
-	sql(ctl.db, cmd);
+	/* a copy of the store from before the node ever reported: its
+	 * tables copied beside them (in SQL both engines run) */
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "CREATE TABLE old_%s AS SELECT * FROM %s", copied[i], copied[i]);
+		sql(ctl.db, cmd);
+	}
 
 	agent_start(&n, "agent.log");
 	snprintf(needle, sizeof(needle), "node %s: report", n.name);
@@ -407,14 +413,18 @@ static void test_resync(void **st)
 	cJSON_free(text);
 	cJSON_Delete(j);
 
-	/* the store restored from the copy made before the node reported */
+	/* the store restored from the copy made before the node reported:
+	 * serve stopped, every table's rows replaced by the copy's */
 	int status;
 	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
-	snprintf(cmd, sizeof(cmd), "rm -f %s-wal %s-shm && cp %s %s", ctl.db, ctl.db, snapshot, ctl.db);
-	const char *sh[] = {"sh", "-c", cmd, NULL};
-	char out[512];
-	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 5000), 0);
-	assert_int_equal(status, 0);
+	size_t o = (size_t)snprintf(cmd, sizeof(cmd), "BEGIN;");
+	for (size_t i = sizeof(copied) / sizeof(copied[0]); i-- > 0;) /* diagnoses before nodes */
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " DELETE FROM %s;", copied[i]);
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " INSERT INTO %s SELECT * FROM old_%s;", copied[i],
+				      copied[i]);
+	snprintf(cmd + o, sizeof(cmd) - o, " COMMIT;");
+	sql(ctl.db, cmd);
 	assert_int_equal(fmh_controller_restart(&ctl, "serve-restored.log"), 0);
 	wait_set(n.name, want, 15000);
 	wait_count(ctl.log, needle, 1, 5000);
@@ -518,21 +528,22 @@ static void test_rotation_under_load(void **st)
 	/* zero lost: every report a node had acknowledged is stored, for each
 	 * of the 99 others (the rotated one too), and the rotated one went on
 	 * reporting after its new handshake */
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(ctl.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT last_seq FROM nodes WHERE name = ?1", -1, &q, NULL), SQLITE_OK);
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(ctl.db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = fc_db_prepare(h, "SELECT last_seq FROM nodes WHERE name = ?1", false);
+	assert_non_null(q);
 	FILE *f = fopen(acked, "r");
 	assert_non_null(f);
 	char node[64];
 	unsigned long n_acked, total = 0;
 	int nodes = 0;
 	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
-		sqlite3_bind_text(q, 1, node, -1, SQLITE_TRANSIENT);
-		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-		unsigned long stored = (unsigned long)sqlite3_column_int64(q, 0);
-		sqlite3_reset(q);
+		fc_db_bind_text(q, 1, node);
+		assert_int_equal(fc_db_step(q), 1);
+		unsigned long stored = (unsigned long)fc_db_col_int(q, 0);
+		fc_db_reset(q);
 		if (strcmp(node, "load-00002") == 0)
 			continue;
 		if (stored != n_acked)
@@ -543,8 +554,8 @@ static void test_rotation_under_load(void **st)
 		nodes++;
 	}
 	fclose(f);
-	sqlite3_finalize(q);
-	sqlite3_close(h);
+	fc_db_finalize(q);
+	fc_db_close(&h);
 	assert_int_equal(nodes, 99);
 	long at_rekey = log_value(log, "rekeyed load-00001", "q=");
 	snprintf(cmd, sizeof(cmd), "load-00001 ");
