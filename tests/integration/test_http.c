@@ -204,12 +204,18 @@ static void token_off_loopback(void **state)
 	assert_int_equal(write(fd, "s3cret-token-0123456789\n", 24), 24);
 	close(fd);
 
-	/* a network namespace of our own: lo up, 10.77.0.1 on it */
-	char script[4 * PATH_MAX];
+	/* a network namespace of our own: lo up, 10.77.0.1 on it; the store
+	 * a file of its own, or the PostgreSQL database of the test's serve
+	 * (its unix socket is a file: reached from any network namespace) */
+	char script[4 * PATH_MAX], db[PATH_MAX + 96];
+	if (fmh_controller_pg())
+		snprintf(db, sizeof(db), "'%s' --control %s/control.sock", ctl.db, dir);
+	else
+		snprintf(db, sizeof(db), "%s/fleet.db", dir);
 	snprintf(script, sizeof(script),
 		 "ip link set lo up && ip addr add 10.77.0.1/32 dev lo && "
-		 "exec \"$0\" serve --listen 127.0.0.1:5684 --keys %s --db %s/fleet.db --http 10.77.0.1:8080 \"$@\"",
-		 ctl.keys, dir);
+		 "exec \"$0\" serve --listen 127.0.0.1:5684 --keys %s --db %s --http 10.77.0.1:8080 \"$@\"",
+		 ctl.keys, db);
 	const char *no_token[] = {"unshare", "--net", "sh", "-c", script, fmh_controller_bin(), NULL};
 	char buf[4096];
 	int status;
