@@ -41,6 +41,7 @@ struct held {
 	enum fc_store_outcome outcome;
 	uint32_t gap_from, gap_to;
 	bool insecure;
+	int64_t arrived; /* s since the epoch: what the store is told */
 };
 
 struct fc_server {
@@ -64,6 +65,10 @@ struct fc_server {
 	struct held **pass; /* the reports stored in the pass's transaction */
 	size_t npass, cappass;
 	struct held *live; /* every held answer not yet sent */
+	/* reports that came while the store's connection was lost, held
+	 * unanswered until it is back (at most FC_SERVER_PARKED_MAX) */
+	struct held **parked;
+	size_t nparked, capparked;
 	char id[FC_STORE_SERVE_ID_LEN + 1]; /* this serve's, in the store's serves */
 	bool up;			    /* its row written */
 	int64_t renewed;		    /* when alive_at was last renewed */
@@ -675,17 +680,18 @@ static void unlink_held(struct fc_server *s, struct held *h)
 		h->next->prev = h->prev;
 }
 
-/* Holds request's answer until the pass's transaction commits: NULL when
- * libcoap or memory cannot (the caller then commits and answers now). */
-static struct held *hold(struct fc_server *s, coap_session_t *session, const coap_pdu_t *request)
+/* Holds request's answer in the list *list (the pass's, or the parked)
+ * until it is released: NULL when libcoap or memory cannot. */
+static struct held *hold_in(struct fc_server *s, coap_session_t *session, const coap_pdu_t *request,
+			    struct held ***list, size_t *n, size_t *cap)
 {
-	if (s->npass == s->cappass) {
-		size_t cap = s->cappass ? 2 * s->cappass : 64;
-		struct held **n = realloc(s->pass, cap * sizeof(*n));
-		if (!n)
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		struct held **l = realloc(*list, c * sizeof(*l));
+		if (!l)
 			return NULL;
-		s->pass = n;
-		s->cappass = cap;
+		*list = l;
+		*cap = c;
 	}
 	struct held *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -701,12 +707,86 @@ static struct held *hold(struct fc_server *s, coap_session_t *session, const coa
 	h->mid = coap_pdu_get_mid(request);
 	h->con = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
 	h->at_ms = fm_now_ms();
+	h->arrived = now_s();
 	h->next = s->live;
 	if (s->live)
 		s->live->prev = h;
 	s->live = h;
-	s->pass[s->npass++] = h;
+	(*list)[(*n)++] = h;
 	return h;
+}
+
+/* Holds request's answer until the pass's transaction commits: NULL when
+ * libcoap or memory cannot (the caller then commits and answers now). */
+static struct held *hold(struct fc_server *s, coap_session_t *session, const coap_pdu_t *request)
+{
+	return hold_in(s, session, request, &s->pass, &s->npass, &s->cappass);
+}
+
+/* Room in the parked list for n more (see the header). */
+static bool park_room(struct fc_server *s, size_t n)
+{
+	if (s->nparked + n > FC_SERVER_PARKED_MAX)
+		return false;
+	if (s->nparked + n > s->capparked) {
+		size_t c = s->capparked ? s->capparked : 64;
+		while (c < s->nparked + n)
+			c *= 2;
+		struct held **l = realloc(s->parked, c * sizeof(*l));
+		if (!l)
+			return false;
+		s->parked = l;
+		s->capparked = c;
+	}
+	if (!s->nparked)
+		fm_warn("store: the connection is lost: reports are held, unanswered, until it is back (at most %d)",
+			FC_SERVER_PARKED_MAX);
+	return true;
+}
+
+/* A report whose store is gone, held unanswered in s->parked. NULL when
+ * full (it is then answered 5.03). */
+static struct held *park(struct fc_server *s, coap_session_t *session, const coap_pdu_t *request)
+{
+	return park_room(s, 1) ? hold_in(s, session, request, &s->parked, &s->nparked, &s->capparked) : NULL;
+}
+
+/* The parked reports stored, once the store is back: in one transaction;
+ * answered 2.04 once it has committed (5.00: a report the store refused
+ * for another reason). Parked again when the connection went again. */
+static void flush_parked(struct fc_server *s)
+{
+	if (!s->nparked || fc_store_lost(s->store) || fc_store_batch_open(s->store))
+		return;
+	size_t n = s->nparked;
+	bool *bad = calloc(n, sizeof(*bad));
+	if (!bad || fc_store_batch_begin(s->store) < 0) {
+		free(bad);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct held *h = s->parked[i];
+		bad[i] = fc_store_report(s->store, h->node, &h->r, h->insecure, h->arrived, &h->outcome, &h->gap_from,
+					 &h->gap_to) < 0;
+	}
+	int rc = fc_store_batch_commit(s->store);
+	if (rc < 0 && fc_store_lost(s->store)) {
+		free(bad); /* all of them again, when it is back */
+		return;
+	}
+	fm_notice("store: back; %zu held report(s) %s", n, rc == 0 ? "stored and answered" : "could not be stored");
+	for (size_t i = 0; i < n; i++) {
+		struct held *h = s->parked[i];
+		bool ok = rc == 0 && !bad[i];
+		h->code = ok ? COAP_RESPONSE_CODE_CHANGED : COAP_RESPONSE_CODE_INTERNAL_ERROR;
+		if (ok)
+			committed(s, h->node, &h->r, h->outcome, h->gap_from, h->gap_to, h->insecure);
+		fc_wire_report_free(&h->r);
+		coap_async_trigger(h->async);
+	}
+	s->nparked = 0;
+	free(bad);
+	fm_coap_process(s->coap);
 }
 
 /* The pass's end (fm_coap's pass hook; also before GET /me reads the
@@ -715,6 +795,15 @@ static struct held *hold(struct fc_server *s, coap_session_t *session, const coa
 static int commit_pass(struct fc_server *s)
 {
 	int rc = fc_store_batch_commit(s->store);
+	if (rc < 0 && s->npass && fc_store_lost(s->store) && park_room(s, s->npass)) {
+		/* the connection went with the transaction: nothing of it is
+		 * acknowledged; stored again (a duplicate if it had committed
+		 * after all) once the store is back */
+		for (size_t i = 0; i < s->npass; i++)
+			s->parked[s->nparked++] = s->pass[i];
+		s->npass = 0;
+		return rc;
+	}
 	if (rc < 0 && s->npass)
 		fm_err("store: %zu reports could not be committed: none acknowledged (their nodes "
 		       "send them again)",
@@ -736,6 +825,7 @@ static void on_pass(struct fm_coap *c, void *arg)
 {
 	(void)c;
 	commit_pass(arg);
+	flush_parked(arg);
 }
 
 /* libcoap's second call for a held report, after coap_async_trigger: the
@@ -783,8 +873,27 @@ static void on_rp(coap_resource_t *resource, coap_session_t *session, const coap
 	}
 	enum fc_store_outcome outcome;
 	uint32_t gap_from, gap_to;
-	bool batch = fc_store_batch_begin(s->store) == 0;
-	int rc = fc_store_report(s->store, node, &r, s->insecure, now_s(), &outcome, &gap_from, &gap_to);
+	/* the store's connection lost (or reports held for it already, which
+	 * a later one must not pass): held until it is back (see the header) */
+	bool lost = s->nparked || fc_store_lost(s->store), batch = false;
+	int rc = -EIO;
+	if (!lost) {
+		batch = fc_store_batch_begin(s->store) == 0;
+		rc = fc_store_report(s->store, node, &r, s->insecure, now_s(), &outcome, &gap_from, &gap_to);
+		lost = rc < 0 && fc_store_lost(s->store);
+	}
+	if (lost && (h = park(s, session, request))) {
+		snprintf(h->node, sizeof(h->node), "%s", node);
+		h->r = r; /* h owns it now */
+		h->insecure = s->insecure;
+		coap_pdu_set_type(response, COAP_MESSAGE_NON); /* nothing to send now */
+		return;
+	}
+	if (lost) {
+		answer_text(response, COAP_RESPONSE_CODE(503), "store unreachable");
+		fc_wire_report_free(&r);
+		return;
+	}
 	if (rc < 0) {
 		/* not acknowledged: the agent keeps it queued and sends it again */
 		answer_text(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot store");
@@ -855,6 +964,7 @@ static void on_silent(const char *node, int64_t silent_s, void *arg)
 static void on_sweep(struct fm_timer *t)
 {
 	struct fc_server *s = container_of(t, struct fc_server, sweep);
+	flush_parked(s);
 	serve_alive(s);
 	fc_store_sweep(s->store, now_s(), on_silent, s);
 	if (s->relay)
@@ -1049,6 +1159,7 @@ void fc_server_delete(struct fc_server **ps)
 	fm_coap_delete(&s->coap);
 	free(s->resyncs);
 	free(s->pass);
+	free(s->parked);
 	free(s->sess);
 	free(s);
 	*ps = NULL;

@@ -39,6 +39,17 @@
  * nothing stored); GET /me commits the pass's transaction first, so the q
  * it says is committed.
  *
+ * The store's connection lost (PostgreSQL restarting; fc_db resets it with
+ * back-off): a report is not answered 5.00 but held, unanswered, its
+ * request's retransmissions given libcoap's empty ACK, up to
+ * FC_SERVER_PARKED_MAX reports (then 5.03: the agent keeps it and tries
+ * later). Every loop pass and every sweep looks whether the store is back;
+ * then the held reports are stored in one transaction and answered as
+ * separate responses once it has committed: none is acknowledged before
+ * it is stored. A pass's transaction the lost connection took with it is
+ * held the same way (stored again: a duplicate, if it had committed). A
+ * report that comes while some are held is held behind them.
+ *
  * Resources: POST /hb, POST /rp, GET /me. The CoAP context, its loop
  * integration and the endpoint are fm_coap's (the agent's uplink shares it). A timer marks nodes unreachable
  * after FC_STORE_MISSED_MAX missed heartbeat intervals, logged once per
@@ -68,6 +79,8 @@
  * it by its token all the same. */
 #define FC_SERVER_PIGGYBACK_MS 100
 #define FC_SERVER_RESYNC_MAX 4096
+/* Reports held while the store's connection is lost (a few kB each). */
+#define FC_SERVER_PARKED_MAX 16384
 
 struct fm_loop;
 struct fc_keys;

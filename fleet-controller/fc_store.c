@@ -996,6 +996,11 @@ int fc_store_forget(struct fc_store *s, int64_t now, int64_t before, int limit,
 	return rc < 0 ? rc : done;
 }
 
+bool fc_store_lost(struct fc_store *s)
+{
+	return fc_db_lost(s->db);
+}
+
 int fc_store_serve_up(struct fc_store *s, const char *id, const char *host, const char *listen, int64_t now)
 {
 	struct fc_db_stmt *st = s->st[ST_SERVE_UP];

@@ -171,6 +171,10 @@ cJSON *fc_store_show(struct fc_store *s, const char *node, int history_max, int6
 int fc_store_key_seen(struct fc_store *s, const char *node, char fp[17]);
 int fc_store_set_key_seen(struct fc_store *s, const char *node, const char *fp, int64_t now);
 
+/* Whether the store's connection is lost (PostgreSQL; a reset is tried
+ * first when its back-off has passed, fc_db.h); false for SQLite. */
+bool fc_store_lost(struct fc_store *s);
+
 /* Several serves on one store (issue 28). Each serve has an id (16 hex
  * digits, random) and a row in serves while it runs, renewed every
  * FC_STORE_SERVE_RENEW_S (fc_store_serve_alive: -ENOENT when the row is
