@@ -53,18 +53,6 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* Waits (at most ms) for needle in the log at path, or fails the test with
- * the log's tail and, when given, another's. */
-static void wait_for(const char *path, const char *needle, pid_t pid, int ms, const char *other)
-{
-	if (fmh_wait_log_pid(path, needle, pid, ms) == 0)
-		return;
-	fmh_print_tail(path);
-	if (other)
-		fmh_print_tail(other);
-	fail_msg("'%s' not in %s within %d ms", needle, path, ms);
-}
-
 /* Waits (at most ms) for pid (an fmh_spawn child, not reaped) to exit by
  * itself, then reaps it: its exit status. A signal sent to it while it
  * exits could end it another way. */
@@ -92,7 +80,7 @@ static void test_kill_under_load(void **st)
 	const char *sh[] = {"sh", "-c", cmd, NULL};
 	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
 	assert_int_equal(status, 0);
-	wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
+	fmh_wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
 
 	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
 	snprintf(acked, sizeof(acked), "%s/acked", dir);
@@ -102,11 +90,11 @@ static void test_kill_under_load(void **st)
 			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
 	pid_t pid = fmh_spawn(argv, log);
 	assert_true(pid > 0);
-	wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
+	fmh_wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
 	/* well into the load: the first and the last node have reports
 	 * stored (and acknowledged) back to back */
-	wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
-	wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
+	fmh_wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
+	fmh_wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
 
 	/* kill -9 mid-stream, reaped at once */
 	assert_int_equal(kill(ctl.pid, SIGKILL), 0);
@@ -115,7 +103,7 @@ static void test_kill_under_load(void **st)
 	ctl.pid = 0;
 	/* the agents: what each had acknowledged when serve died */
 	assert_int_equal(kill(pid, SIGTERM), 0);
-	wait_for(acked, "load-00099 ", pid, 30000, log);
+	fmh_wait_for(acked, "load-00099 ", pid, 30000, log);
 	wait_exit(pid, 30000);
 
 	/* serve again on the same database (the WAL replayed at open) */
@@ -185,7 +173,7 @@ static void test_kill_under_load(void **st)
 		fmh_print_tail(ctl.log);
 		fail_msg("coap_load against the restarted serve: exit %d", status);
 	}
-	wait_for(log2, "failed=0 unanswered=0", 0, 1000, NULL);
+	fmh_wait_for(log2, "failed=0 unanswered=0", 0, 1000, NULL);
 	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
 	assert_int_equal(status, 0);
 	fmh_fault_line("test_fault_ctl_kill",

@@ -56,32 +56,10 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* Waits (at most ms) for needle in the log at path, or fails the test with
- * the log's tail and, when given, another's. */
-static void wait_for(const char *path, const char *needle, pid_t pid, int ms, const char *other)
-{
-	if (fmh_wait_log_pid(path, needle, pid, ms) == 0)
-		return;
-	fmh_print_tail(path);
-	if (other)
-		fmh_print_tail(other);
-	fail_msg("'%s' not in %s within %d ms", needle, path, ms);
-}
-
 /* The sum of the nodes' stored sequence numbers (a fresh connection). */
 static int64_t stored_total(void)
 {
-	struct fc_db *h = NULL;
-	char why[256];
-	if (fc_db_open(ctl.db, false, &h, why, sizeof(why)) < 0)
-		fail_msg("%s", why);
-	struct fc_db_stmt *q = fc_db_prepare(h, "SELECT coalesce(sum(last_seq), 0) FROM nodes", false);
-	assert_non_null(q);
-	assert_int_equal(fc_db_step(q), 1);
-	int64_t v = fc_db_col_int(q, 0);
-	fc_db_finalize(q);
-	fc_db_close(&h);
-	return v;
+	return fmh_store_peek(ctl.db, "SELECT coalesce(sum(last_seq), 0) FROM nodes", NULL);
 }
 
 static void test_pg_restart_under_load(void **st)
@@ -97,7 +75,7 @@ static void test_pg_restart_under_load(void **st)
 	const char *sh[] = {"sh", "-c", cmd, NULL};
 	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
 	assert_int_equal(status, 0);
-	wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
+	fmh_wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
 
 	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
 	snprintf(acked, sizeof(acked), "%s/acked", dir);
@@ -106,22 +84,22 @@ static void test_pg_restart_under_load(void **st)
 			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
 	pid_t pid = fmh_spawn(argv, log);
 	assert_true(pid > 0);
-	wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
-	wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
-	wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
+	fmh_wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
+	fmh_wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
+	fmh_wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
 
 	/* the database goes away under the load, and comes back */
 	struct fmh_pg *pg = fmh_controller_pg_cluster();
 	assert_non_null(pg);
 	assert_int_equal(fmh_pg_stop(pg), 0);
-	wait_for(ctl.log, "the connection is lost", ctl.pid, 30000, log);
+	fmh_wait_for(ctl.log, "the connection is lost", ctl.pid, 30000, log);
 	uint64_t down_at = fm_now_ms();
 	assert_int_equal(fmh_pg_restart(pg), 0);
-	wait_for(ctl.log, "the connection is back", ctl.pid, 30000, log);
+	fmh_wait_for(ctl.log, "the connection is back", ctl.pid, 30000, log);
 	uint64_t back_ms = fm_now_ms() - down_at;
 	/* what came meanwhile was held, unanswered, then stored and answered */
-	wait_for(ctl.log, "reports are held, unanswered, until it is back", ctl.pid, 1000, log);
-	wait_for(ctl.log, "held report(s) stored and answered", ctl.pid, 10000, log);
+	fmh_wait_for(ctl.log, "reports are held, unanswered, until it is back", ctl.pid, 1000, log);
+	fmh_wait_for(ctl.log, "held report(s) stored and answered", ctl.pid, 10000, log);
 	/* ingest resumes by itself: every node stores two more, at least */
 	int64_t at_back = stored_total(), now_total = at_back;
 	uint64_t t0 = fm_now_ms();
@@ -138,7 +116,7 @@ static void test_pg_restart_under_load(void **st)
 
 	/* the agents stop: what each had acknowledged, against the store */
 	assert_int_equal(kill(pid, SIGTERM), 0);
-	wait_for(acked, "load-00099 ", pid, 30000, log);
+	fmh_wait_for(acked, "load-00099 ", pid, 30000, log);
 	assert_int_equal(fmh_wait_exit(pid, 30000), 0);
 	assert_int_equal(fmh_stop_status(pid, &status), 0);
 	/* no agent was refused: held, not answered 5.00 */

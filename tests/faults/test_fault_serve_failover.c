@@ -63,23 +63,9 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* One integer from the shared store, text bound to ?1 (-1: no row). */
 static int64_t peek(const char *sql, const char *arg)
 {
-	struct fc_db *h = NULL;
-	char why[256];
-	if (fc_db_open(s2.db, false, &h, why, sizeof(why)) < 0)
-		fail_msg("%s", why);
-	struct fc_db_stmt *q = fc_db_prepare(h, sql, false);
-	assert_non_null(q);
-	if (arg)
-		fc_db_bind_text(q, 1, arg);
-	int rc = fc_db_step(q);
-	assert_true(rc >= 0);
-	int64_t v = rc == 1 ? fc_db_col_int(q, 0) : -1;
-	fc_db_finalize(q);
-	fc_db_close(&h);
-	return v;
+	return fmh_store_peek(s2.db, sql, arg);
 }
 
 /* The pid of the serve the store says holds the node's session (-1). */

@@ -8,6 +8,7 @@
 
 #include "fmh_faults_ctl.h"
 
+#include "fc_db.h"
 #include "fm_harness.h"
 #include "fm_loop.h"
 #include "fmh_check.h"
@@ -265,4 +266,32 @@ int fmh_tcp_waiting(int port)
 	}
 	fclose(f);
 	return n;
+}
+
+void fmh_wait_for(const char *path, const char *needle, pid_t pid, int ms, const char *other)
+{
+	if (fmh_wait_log_pid(path, needle, pid, ms) == 0)
+		return;
+	fmh_print_tail(path);
+	if (other)
+		fmh_print_tail(other);
+	fail_msg("'%s' not in %s within %d ms", needle, path, ms);
+}
+
+int64_t fmh_store_peek(const char *db, const char *sql, const char *arg)
+{
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = fc_db_prepare(h, sql, false);
+	assert_non_null(q);
+	if (arg)
+		fc_db_bind_text(q, 1, arg);
+	int rc = fc_db_step(q);
+	assert_true(rc >= 0);
+	int64_t v = rc == 1 ? fc_db_col_int(q, 0) : -1;
+	fc_db_finalize(q);
+	fc_db_close(&h);
+	return v;
 }

@@ -90,4 +90,14 @@ int fmh_log_count(const char *path, const char *needle);
 void fmh_asan_small_quarantine(void);
 
 
+/* Waits (at most ms) for needle in the log at path (pid: the writer, 0:
+ * none), or fails the test with the log's tail and, when given, another's. */
+void fmh_wait_for(const char *path, const char *needle, pid_t pid, int ms, const char *other);
+
+/* One integer a statement gives on a connection of its own to a
+ * controller's store (db: the file or the connection string; committed
+ * rows only), text bound to ?1 when arg is given; -1: no row. Fails the
+ * test when the store cannot be read. */
+int64_t fmh_store_peek(const char *db, const char *sql, const char *arg);
+
 #endif
