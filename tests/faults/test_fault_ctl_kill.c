@@ -70,31 +70,9 @@ static void test_kill_under_load(void **st)
 	(void)st;
 	const char *load = getenv("FM_COAP_LOAD");
 	assert_non_null(load);
-	char cmd[2 * PATH_MAX], out[4096], log[PATH_MAX + 16], log2[PATH_MAX + 16],
-	    acked[PATH_MAX + 16];
-	char server[64];
+	char log[PATH_MAX + 16], log2[PATH_MAX + 16], acked[PATH_MAX + 16], server[64];
 	int status;
-
-	/* the simulated agents' keys, taken by serve without a restart */
-	snprintf(cmd, sizeof(cmd), "%s keys %d | grep -v '^#' >> %s", load, NODES, ctl.keys);
-	const char *sh[] = {"sh", "-c", cmd, NULL};
-	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
-	assert_int_equal(status, 0);
-	fmh_wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
-
-	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
-	snprintf(acked, sizeof(acked), "%s/acked", dir);
-	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
-	/* longer than the test: it ends by SIGTERM once serve is dead */
-	const char *argv[] = {load,  "run",    "--server", server,    "--nodes", "100", "--seconds",
-			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
-	pid_t pid = fmh_spawn(argv, log);
-	assert_true(pid > 0);
-	fmh_wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
-	/* well into the load: the first and the last node have reports
-	 * stored (and acknowledged) back to back */
-	fmh_wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
-	fmh_wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
+	pid_t pid = fmh_load_start(&ctl, dir, NODES, log, acked);
 
 	/* kill -9 mid-stream, reaped at once */
 	assert_int_equal(kill(ctl.pid, SIGKILL), 0);
@@ -122,37 +100,16 @@ static void test_kill_under_load(void **st)
 		assert_string_equal(fc_db_col_text(q, 0), "ok");
 		fc_db_finalize(q);
 	}
-	q = fc_db_prepare(h, "SELECT last_seq FROM nodes WHERE name = ?1", false);
-	assert_non_null(q);
-	FILE *f = fopen(acked, "r");
-	assert_non_null(f);
-	char node[64];
-	unsigned long n_acked, total_acked = 0, total_stored = 0, lost = 0;
-	int nodes = 0;
-	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
-		fc_db_bind_text(q, 1, node);
-		unsigned long stored = fc_db_step(q) == 1 ? (unsigned long)fc_db_col_int(q, 0) : 0;
-		fc_db_reset(q);
-		if (stored < n_acked) {
-			print_error("%s: %lu reports acknowledged, only %lu stored\n", node,
-				    n_acked, stored);
-			lost += n_acked - stored;
-		}
-		/* one request out per node: at most one stored and unanswered */
-		if (stored > n_acked + 1)
-			print_error("%s: %lu stored, but only %lu acknowledged\n", node, stored,
-				    n_acked);
-		total_acked += n_acked;
-		total_stored += stored;
-		nodes++;
-	}
-	fclose(f);
-	fc_db_finalize(q);
 	fc_db_close(&h);
+	struct fmh_acked a;
+	fmh_load_acked(ctl.db, acked, &a);
 	print_message(
 	    "kill -9 under load: %d nodes, %lu reports acknowledged, %lu stored (%lu stored but "
 	    "unanswered when serve died), %lu acknowledged and lost\n",
-	    nodes, total_acked, total_stored, total_stored - total_acked + lost, lost);
+	    a.nodes, a.acked, a.stored, a.stored - a.acked + a.lost, a.lost);
+	int nodes = a.nodes;
+	unsigned long total_acked = a.acked, total_stored = a.stored, lost = a.lost;
+	assert_int_equal(a.over, 0);
 	assert_int_equal(nodes, NODES);
 	assert_int_equal(lost, 0);
 	assert_true(total_stored <= total_acked + NODES);

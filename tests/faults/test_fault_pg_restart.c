@@ -65,28 +65,9 @@ static int64_t stored_total(void)
 static void test_pg_restart_under_load(void **st)
 {
 	(void)st;
-	const char *load = getenv("FM_COAP_LOAD");
-	assert_non_null(load);
-	char cmd[2 * PATH_MAX], out[4096], log[PATH_MAX + 16], acked[PATH_MAX + 16];
-	char server[64];
+	char log[PATH_MAX + 16], acked[PATH_MAX + 16];
 	int status;
-
-	snprintf(cmd, sizeof(cmd), "%s keys %d | grep -v '^#' >> %s", load, NODES, ctl.keys);
-	const char *sh[] = {"sh", "-c", cmd, NULL};
-	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
-	assert_int_equal(status, 0);
-	fmh_wait_for(ctl.log, "reloaded:", ctl.pid, 10000, NULL);
-
-	snprintf(log, sizeof(log), "%s/coap_load.log", dir);
-	snprintf(acked, sizeof(acked), "%s/acked", dir);
-	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl.port);
-	const char *argv[] = {load,  "run",    "--server", server,    "--nodes", "100", "--seconds",
-			      "600", "--kind", "rp",	   "--acked", acked,	 NULL};
-	pid_t pid = fmh_spawn(argv, log);
-	assert_true(pid > 0);
-	fmh_wait_for(log, "connected nodes=100 failed=0", pid, 60000, ctl.log);
-	fmh_wait_for(ctl.log, "node load-00000: report 20 stored", ctl.pid, 30000, log);
-	fmh_wait_for(ctl.log, "node load-00099: report 20 stored", ctl.pid, 30000, log);
+	pid_t pid = fmh_load_start(&ctl, dir, NODES, log, acked);
 
 	/* the database goes away under the load, and comes back */
 	struct fmh_pg *pg = fmh_controller_pg_cluster();
@@ -124,40 +105,18 @@ static void test_pg_restart_under_load(void **st)
 		fmh_print_tail(log);
 		fail_msg("an agent had a 5.xx answer during the restart");
 	}
-	struct fc_db *h = NULL;
-	char why[256];
-	if (fc_db_open(ctl.db, false, &h, why, sizeof(why)) < 0)
-		fail_msg("%s", why);
-	struct fc_db_stmt *q = fc_db_prepare(h, "SELECT last_seq FROM nodes WHERE name = ?1", false);
-	assert_non_null(q);
-	FILE *f = fopen(acked, "r");
-	assert_non_null(f);
-	char node[64];
-	unsigned long n_acked, total_acked = 0, lost = 0;
-	int nodes = 0;
-	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
-		fc_db_bind_text(q, 1, node);
-		unsigned long stored = fc_db_step(q) == 1 ? (unsigned long)fc_db_col_int(q, 0) : 0;
-		fc_db_reset(q);
-		if (stored < n_acked) {
-			print_error("%s: %lu reports acknowledged, only %lu stored\n", node, n_acked, stored);
-			lost += n_acked - stored;
-		}
-		total_acked += n_acked;
-		nodes++;
-	}
-	fclose(f);
-	fc_db_finalize(q);
-	fc_db_close(&h);
-	assert_int_equal(nodes, NODES);
-	assert_int_equal(lost, 0);
-	assert_true(total_acked >= (unsigned long)at_back);
+	struct fmh_acked a;
+	fmh_load_acked(ctl.db, acked, &a);
+	assert_int_equal(a.nodes, NODES);
+	assert_int_equal(a.lost, 0);
+	assert_int_equal(a.over, 0);
+	assert_true(a.acked >= (unsigned long)at_back);
 	assert_int_equal(fmh_controller_stop(&ctl, &status), 0);
 	assert_int_equal(status, 0);
 	fmh_fault_line("test_fault_pg_restart",
 		       "injects=postgresql-restart-under-load nodes=%d acked=%lu acked_lost=%lu down_to_back_ms=%llu "
 		       "back_to_2x100_stored_ms=%llu",
-		       nodes, total_acked, lost, (unsigned long long)back_ms, (unsigned long long)resumed_ms);
+		       a.nodes, a.acked, a.lost, (unsigned long long)back_ms, (unsigned long long)resumed_ms);
 }
 
 int main(void)

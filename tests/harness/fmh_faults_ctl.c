@@ -295,3 +295,69 @@ int64_t fmh_store_peek(const char *db, const char *sql, const char *arg)
 	fc_db_close(&h);
 	return v;
 }
+
+pid_t fmh_load_start(const struct fmh_controller *ctl, const char *dir, int nodes, char *log, char *acked)
+{
+	const char *load = getenv("FM_COAP_LOAD");
+	assert_non_null(load);
+	char cmd[2 * PATH_MAX], out[4096], server[64], n[16], needle[64];
+	int status;
+	/* the simulated agents' keys, taken by serve without a restart */
+	snprintf(cmd, sizeof(cmd), "%s keys %d | grep -v '^#' >> %s", load, nodes, ctl->keys);
+	const char *sh[] = {"sh", "-c", cmd, NULL};
+	assert_int_equal(fmh_run(sh, out, sizeof(out), &status, 10000), 0);
+	assert_int_equal(status, 0);
+	fmh_wait_for(ctl->log, "reloaded:", ctl->pid, 10000, NULL);
+	snprintf(log, PATH_MAX + 16, "%s/coap_load.log", dir);
+	snprintf(acked, PATH_MAX + 16, "%s/acked", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", ctl->port);
+	snprintf(n, sizeof(n), "%d", nodes);
+	/* longer than any test: it ends by SIGTERM */
+	const char *argv[] = {load, "run", "--server", server, "--nodes", n, "--seconds", "600", "--kind", "rp",
+			      "--acked", acked, NULL};
+	pid_t pid = fmh_spawn(argv, log);
+	assert_true(pid > 0);
+	snprintf(needle, sizeof(needle), "connected nodes=%d failed=0", nodes);
+	fmh_wait_for(log, needle, pid, 60000, ctl->log);
+	/* well into the load: the first and the last node have reports
+	 * stored (and acknowledged) back to back */
+	fmh_wait_for(ctl->log, "node load-00000: report 20 stored", ctl->pid, 30000, log);
+	snprintf(needle, sizeof(needle), "node load-%05d: report 20 stored", nodes - 1);
+	fmh_wait_for(ctl->log, needle, ctl->pid, 30000, log);
+	return pid;
+}
+
+void fmh_load_acked(const char *db, const char *acked, struct fmh_acked *a)
+{
+	memset(a, 0, sizeof(*a));
+	struct fc_db *h = NULL;
+	char why[256];
+	if (fc_db_open(db, false, &h, why, sizeof(why)) < 0)
+		fail_msg("%s", why);
+	struct fc_db_stmt *q = fc_db_prepare(h, "SELECT last_seq FROM nodes WHERE name = ?1", false);
+	assert_non_null(q);
+	FILE *f = fopen(acked, "r");
+	assert_non_null(f);
+	char node[64];
+	unsigned long n_acked;
+	while (fscanf(f, "%63s %lu", node, &n_acked) == 2) {
+		fc_db_bind_text(q, 1, node);
+		unsigned long stored = fc_db_step(q) == 1 ? (unsigned long)fc_db_col_int(q, 0) : 0;
+		fc_db_reset(q);
+		if (stored < n_acked) {
+			print_error("%s: %lu reports acknowledged, only %lu stored\n", node, n_acked, stored);
+			a->lost += n_acked - stored;
+		}
+		/* one request out per node: at most one stored and unanswered */
+		if (stored > n_acked + 1) {
+			print_error("%s: %lu stored, but only %lu acknowledged\n", node, stored, n_acked);
+			a->over++;
+		}
+		a->acked += n_acked;
+		a->stored += stored;
+		a->nodes++;
+	}
+	fclose(f);
+	fc_db_finalize(q);
+	fc_db_close(&h);
+}

@@ -100,4 +100,22 @@ void fmh_wait_for(const char *path, const char *needle, pid_t pid, int ms, const
  * test when the store cannot be read. */
 int64_t fmh_store_peek(const char *db, const char *sql, const char *arg);
 
+/* bench/coap_load ($FM_COAP_LOAD) against ctl: nodes simulated agents'
+ * keys added to its keys file (reloaded), then `run --kind rp --acked`
+ * reporting back to back; returns once the first and the last node have 20
+ * reports stored. log and acked (PATH_MAX + 16 each) get dir/coap_load.log
+ * and dir/acked. The generator's pid (stop it with SIGTERM: it then writes
+ * acked). Fails the test otherwise. */
+pid_t fmh_load_start(const struct fmh_controller *ctl, const char *dir, int nodes, char *log, char *acked);
+
+/* The generator's acked file against the store db: per node, what it was
+ * told is stored (2.04) and what last_seq the store holds. */
+struct fmh_acked {
+	int nodes;
+	unsigned long acked, stored;
+	unsigned long lost; /* acknowledged, not stored */
+	unsigned long over; /* nodes with more than one stored past the acknowledged */
+};
+void fmh_load_acked(const char *db, const char *acked, struct fmh_acked *a);
+
 #endif
