@@ -51,6 +51,8 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/postgres" ] || ! id postgres >/dev/null 2
     exit 1
 fi
 
+# what else ran on the machine just before (its own processes make it ~2 after)
+load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_init
 bench_controller "$build" "$nodes" "$seed"
 ctl=$BENCH_CTL load=$BENCH_LOAD
@@ -148,7 +150,7 @@ load_done() { # PID FILE SERVE_DIR...: waits for the generator; fails loudly
 # per-run figures: FILE gets one line a run
 add() { awk "BEGIN { print $2 }" >>"$BENCH_TMP/$1"; }
 
-for f in sqlite.rate sqlite.serve sqlite.busy pg1.rate pg1.serve pg1.all pg1.busy pg1.pgshare pg1.batch \
+for f in sqlite.gen pg1.gen pg2.gen sqlite.rate sqlite.serve sqlite.busy pg1.rate pg1.serve pg1.all pg1.busy pg1.pgshare pg1.batch \
     pg2.rate pg2.serve pg2.all pg2.busy pg2.pgshare pg2.skew pg2.batch; do
     : >"$BENCH_TMP/$f"
 done
@@ -164,6 +166,7 @@ for r in $(seq "$runs"); do
     add sqlite.rate "$(val per_s "$l")"
     add sqlite.serve "$ok / $cpu"
     add sqlite.busy "100 * $cpu / $dt"
+    add sqlite.gen "100 * $(val client_cpu_s "$l") / $dt"
     check_store "$d/fleet.db" "$nodes" "$(val total_ok "$l")" "SQLite, run $r"
     bench_stop "$serve_pid"
 
@@ -179,6 +182,7 @@ for r in $(seq "$runs"); do
     add pg1.serve "$ok / $cpu"
     add pg1.all "$ok / ($cpu + $pgcpu)"
     add pg1.busy "100 * ($cpu + $pgcpu) / $dt"
+    add pg1.gen "100 * $(val client_cpu_s "$l") / $dt"
     add pg1.pgshare "100 * $pgcpu / ($cpu + $pgcpu)"
     check_store "$conn" "$nodes" "$(val total_ok "$l")" "PostgreSQL with one serve, run $r"
     bench_stop "$serve_pid"
@@ -210,6 +214,7 @@ for r in $(seq "$runs"); do
     add pg2.serve "($oka + $okb) / ($cpua + $cpub)"
     add pg2.all "($oka + $okb) / ($cpua + $cpub + $pga)"
     add pg2.busy "100 * ($cpua + $cpub + $pga) / $dt"
+    add pg2.gen "100 * ($(val client_cpu_s "$a") + $(val client_cpu_s "$b")) / $dt"
     add pg2.pgshare "100 * $pga / ($cpua + $cpub + $pga)"
     add pg2.skew "100 * ($pgb - $pga) / $pga"
     check_store "$conn" "$nodes" "$(($(val total_ok "$a") + $(val total_ok "$b")))" \
@@ -222,7 +227,6 @@ done
 fstype=$(df -T "$BENCH_TMP" | awk 'NR == 2 { print $2 }')
 sync_method=$(pg_setting wal_sync_method) shared_buffers=$(pg_setting shared_buffers)
 fsync_on=$(pg_setting fsync)
-load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$pg_cpu" = "$serve_cpu" ]; then
     layout="this machine has $ncpu CPUs: serve, the second serve and PostgreSQL (the postmaster, so
 every backend it forks) all on CPU $serve_cpu, the generators on CPU $load_cpu. So every
@@ -273,6 +277,9 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
 | PostgreSQL, one serve: PostgreSQL's share of that CPU, % | $(row "$BENCH_TMP/pg1.pgshare" 0) |
 | PostgreSQL, two serves: both serves + PostgreSQL CPU, % of the window | $(row "$BENCH_TMP/pg2.busy" 0) |
 | PostgreSQL, two serves: PostgreSQL's share of that CPU, % | $(row "$BENCH_TMP/pg2.pgshare" 0) |
+| the generator's CPU (CPU $load_cpu), % of the window: SQLite | $(row "$BENCH_TMP/sqlite.gen" 0) |
+| the same, PostgreSQL with one serve | $(row "$BENCH_TMP/pg1.gen" 0) |
+| the same, PostgreSQL with two serves (both generators) | $(row "$BENCH_TMP/pg2.gen" 0) |
 | PostgreSQL, one serve: reports stored per transaction committed | $(row "$BENCH_TMP/pg1.batch" 1) |
 | PostgreSQL, two serves: reports stored per transaction committed | $(row "$BENCH_TMP/pg2.batch" 1) |
 
@@ -300,8 +307,9 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
   section); PostgreSQL with synchronous_commit=on acknowledges it once the WAL is
   flushed to disk (fdatasync), so it survives a power cut too. Group commit (one
   transaction per loop pass of serve) pays that flush once for the batch.
-- A "% of the window" under 100 % on one core means the server side waited for
-  something other than the CPU (PostgreSQL's WAL flush, the generator); the per
-  CPU-second rows do not depend on it.
-- Load average when the section was written: $load_avg (1, 5, 15 min; $ncpu CPUs).
+- A server side's "% of the window" under 100 % on one core means it waited for
+  something other than the CPU (PostgreSQL's WAL flush; the generator, when its own CPU
+  is near 100 %; other processes on this shared machine); the per CPU-second rows do
+  not depend on it.
+- Load average just before the runs: $load_avg (1, 5, 15 min; $ncpu CPUs).
 MD
