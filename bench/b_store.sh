@@ -311,5 +311,18 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
   something other than the CPU (PostgreSQL's WAL flush; the generator, when its own CPU
   is near 100 %; other processes on this shared machine); the per CPU-second rows do
   not depend on it.
+- SQLite's serve is on a CPU only part of the window, its generator less: sampling
+  serve's /proc/PID/stat and wchan every 5 ms during one such run (by hand, 2026-12-07)
+  found it in epoll_wait, waiting for datagrams, about 40 % of the time and almost never
+  in the disk (D): the 1000 one-outstanding sessions' round trips on this machine, not a
+  CPU, bound SQLite's per-second figure; PostgreSQL's server side is on CPU 0 all the
+  window, so its per-second figure is its per CPU-second one.
+- Where PostgreSQL's cost comes from (the share above; not broken down by statement
+  here): fc_db runs every statement as a round trip of its own to the backend
+  (PQexecPrepared, waiting for its result), and a report is about ten of them (the
+  savepoint, its 7 to 8 statements listed in the controller ingest section, the
+  release), each the backend's own parse of the message, executor start and finish,
+  and on one core two switches between serve and its backend. Levers: fewer statements
+  a report (that section's list), and libpq's pipeline mode for a batch's statements.
 - Load average just before the runs: $load_avg (1, 5, 15 min; $ncpu CPUs).
 MD
