@@ -51,8 +51,16 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/postgres" ] || ! id postgres >/dev/null 2
     exit 1
 fi
 
-# what else ran on the machine just before (its own processes make it ~2 after)
+# what else ran on the machine: the load average just before (its own
+# processes make it ~2 after), and the CPU time others took meanwhile: the
+# machine's busy time (/proc/stat) less this script's and its children's,
+# every one of them reaped by the end (/proc/$$/stat: utime, stime, cutime,
+# cstime), in clock ticks
 load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8; exit }' /proc/stat; }
+own_ticks() { sed 's/.*) //' "/proc/$$/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
+read -r busy0 all0 <<<"$(machine_ticks)"
+own0=$(own_ticks)
 bench_init
 bench_controller "$build" "$nodes" "$seed"
 ctl=$BENCH_CTL load=$BENCH_LOAD
@@ -227,6 +235,12 @@ done
 fstype=$(df -T "$BENCH_TMP" | awk 'NR == 2 { print $2 }')
 sync_method=$(pg_setting wal_sync_method) shared_buffers=$(pg_setting shared_buffers)
 fsync_on=$(pg_setting fsync)
+pg_stop
+read -r busy1 all1 <<<"$(machine_ticks)"
+own1=$(own_ticks)
+others=$(awk -v b=$((busy1 - busy0)) -v a=$((all1 - all0)) -v o=$((own1 - own0)) -v t="$(getconf CLK_TCK)" \
+    'BEGIN { x = b - o; if (x < 0) x = 0; printf "%.1f CPU-seconds of the %.0f the machine had, %.1f %%", x / t, a / t, 100 * x / a }')
+others_pct=$(awk -v b=$((busy1 - busy0)) -v a=$((all1 - all0)) -v o=$((own1 - own0)) 'BEGIN { printf "%.0f", 100 * (b - o) / a }')
 if [ "$pg_cpu" = "$serve_cpu" ]; then
     layout="this machine has $ncpu CPUs: serve, the second serve and PostgreSQL (the postmaster, so
 every backend it forks) all on CPU $serve_cpu, the generators on CPU $load_cpu. So every
@@ -324,5 +338,8 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
   release), each the backend's own parse of the message, executor start and finish,
   and on one core two switches between serve and its backend. Levers: fewer statements
   a report (that section's list), and libpq's pipeline mode for a batch's statements.
-- Load average just before the runs: $load_avg (1, 5, 15 min; $ncpu CPUs).
+- Load average just before the runs: $load_avg (1, 5, 15 min; $ncpu CPUs). Other processes
+  (anything but this script and what it started; the kernel's threads, e.g. its disk
+  writes, among them) took $others while it ran.$([ "$others_pct" -gt 5 ] && printf '\n%s' \
+  "- DISTURBED: other processes took more than 5 % of the machine during these runs; the figures are not this machine's quiet ones.")
 MD
