@@ -326,11 +326,13 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
   is near 100 %; other processes on this shared machine); the per CPU-second rows do
   not depend on it.
 - SQLite's serve is on a CPU only part of the window, its generator less: sampling
-  serve's /proc/PID/stat and wchan every 5 ms during one such run (by hand, 2026-12-07)
-  found it in epoll_wait, waiting for datagrams, about 40 % of the time and almost never
-  in the disk (D): the 1000 one-outstanding sessions' round trips on this machine, not a
-  CPU, bound SQLite's per-second figure; PostgreSQL's server side is on CPU 0 all the
-  window, so its per-second figure is its per CPU-second one.
+  serve's /proc/PID/stat and wchan every 5 ms during one such run with 1000 agents (by
+  hand, 2026-12-07) found it in epoll_wait, waiting for datagrams, about 40 % of the
+  time and almost never waiting for the disk (state D). So neither serve's CPU, nor the
+  disk, nor the generator's CPU bounds SQLite's per-second figure here; what does (the
+  round trips of 1000 sessions with one request out each, timers) is not measured
+  here. PostgreSQL's server side is on CPU 0 all the window: its per-second figure is
+  its per CPU-second one.
 - Where PostgreSQL's cost comes from (the share above; not broken down by statement
   here): fc_db runs every statement as a round trip of its own to the backend
   (PQexecPrepared, waiting for its result), and a report is about ten of them (the
