@@ -20,6 +20,10 @@
 # Each: BENCH_STORE_NODES (1000) simulated agents (DTLS-PSK sessions)
 # sending incident-1-sized reports back to back (one outstanding each) for
 # BENCH_STORE_SECONDS (5); counted: answers 2.04 (the report committed).
+# Requests still out at the end are waited for (coap_load --drain 60: one
+# that serve's full UDP receive buffer dropped waits for CoAP's
+# retransmission, 2 to 3 s and doubling); the datagrams the kernel dropped
+# so are counted (ss -uam: the drops of serve's socket, "d" in skmem).
 # After each run the store is checked: the nodes' last stored sequence
 # numbers add up to the reports the generators saw confirmed.
 # CPUs: serves on CPU 0, PostgreSQL on CPU 2 when there are 3 CPUs (else
@@ -138,7 +142,7 @@ start_load() { # FILE PORT SERVE_PID NODES FIRST [MORE...]
     local file=$1 p=$2 sp=$3 n=$4 first=$5
     shift 5
     taskset -c "$load_cpu" "${BENCH_GUARD[@]}" "$load" run --server "127.0.0.1:$p" --nodes "$n" --first "$first" \
-        --seed "$seed" --seconds "$secs" --kind rp --server-pid "$sp" "$@" >"$file" 2>&1 &
+        --seed "$seed" --seconds "$secs" --kind rp --server-pid "$sp" --drain 60 "$@" >"$file" 2>&1 &
     load_pid=$!
     bench_track "$load_pid"
 }
@@ -157,8 +161,14 @@ load_done() { # PID FILE SERVE_DIR...: waits for the generator; fails loudly
 }
 # per-run figures: FILE gets one line a run
 add() { awk "BEGIN { print $2 }" >>"$BENCH_TMP/$1"; }
+# datagrams the kernel dropped at serve's UDP socket on PORT, its receive
+# buffer full (the socket's whole life: read before serve stops)
+udp_drops() { # PORT
+    ss -uamnH "sport = :$1" | sed -n 's/.*skmem:(.*,d\([0-9]*\)).*/\1/p' | head -1 | grep . ||
+        { echo "b_store: no drop count for UDP port $1 (ss -uam)" >&2; return 1; }
+}
 
-for f in sqlite.gen pg1.gen pg2.gen sqlite.rate sqlite.serve sqlite.busy pg1.rate pg1.serve pg1.all pg1.busy pg1.pgshare pg1.batch \
+for f in sqlite.drop pg1.drop pg2.drop sqlite.gen pg1.gen pg2.gen sqlite.rate sqlite.serve sqlite.busy pg1.rate pg1.serve pg1.all pg1.busy pg1.pgshare pg1.batch \
     pg2.rate pg2.serve pg2.all pg2.busy pg2.pgshare pg2.skew pg2.batch; do
     : >"$BENCH_TMP/$f"
 done
@@ -169,6 +179,7 @@ for r in $(seq "$runs"); do
     start_serve "$d" "$serve_cpu"
     start_load "$BENCH_TMP/sqlite$r.out" "$port" "$serve_pid" "$nodes" 0
     load_done "$load_pid" "$BENCH_TMP/sqlite$r.out" "$d"
+    add sqlite.drop "$(udp_drops "$port")"
     l=$(grep '^load kind=rp ' "$BENCH_TMP/sqlite$r.out")
     ok=$(val ok "$l") cpu=$(val server_cpu_s "$l") dt=$(val seconds "$l")
     add sqlite.rate "$(val per_s "$l")"
@@ -184,6 +195,7 @@ for r in $(seq "$runs"); do
     start_serve "$d" "$serve_cpu" "$conn"
     start_load "$BENCH_TMP/pgone$r.out" "$port" "$serve_pid" "$nodes" 0 --cpu-tree "$pg_pid"
     load_done "$load_pid" "$BENCH_TMP/pgone$r.out" "$d"
+    add pg1.drop "$(udp_drops "$port")"
     l=$(grep '^load kind=rp ' "$BENCH_TMP/pgone$r.out")
     ok=$(val ok "$l") cpu=$(val server_cpu_s "$l") pgcpu=$(val tree_cpu_s "$l") dt=$(val seconds "$l")
     add pg1.rate "$(val per_s "$l")"
@@ -212,6 +224,7 @@ for r in $(seq "$runs"); do
     kill -USR2 "$la" "$lb"
     load_done "$la" "$BENCH_TMP/pgtwo${r}a.out" "$da" "$db_"
     load_done "$lb" "$BENCH_TMP/pgtwo${r}b.out" "$da" "$db_"
+    add pg2.drop "$(udp_drops "$pa") + $(udp_drops "$pb")"
     a=$(grep '^load kind=rp ' "$BENCH_TMP/pgtwo${r}a.out")
     b=$(grep '^load kind=rp ' "$BENCH_TMP/pgtwo${r}b.out")
     oka=$(val ok "$a") okb=$(val ok "$b") cpua=$(val server_cpu_s "$a") cpub=$(val server_cpu_s "$b")
@@ -294,6 +307,9 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
 | the generator's CPU (CPU $load_cpu), % of the window: SQLite | $(row "$BENCH_TMP/sqlite.gen" 0) |
 | the same, PostgreSQL with one serve | $(row "$BENCH_TMP/pg1.gen" 0) |
 | the same, PostgreSQL with two serves (both generators) | $(row "$BENCH_TMP/pg2.gen" 0) |
+| datagrams dropped at serve's UDP socket, its receive buffer full (a run): SQLite | $(row "$BENCH_TMP/sqlite.drop" 0) |
+| the same, PostgreSQL with one serve | $(row "$BENCH_TMP/pg1.drop" 0) |
+| the same, PostgreSQL with two serves (both sockets) | $(row "$BENCH_TMP/pg2.drop" 0) |
 | PostgreSQL, one serve: reports stored per transaction committed | $(row "$BENCH_TMP/pg1.batch" 1) |
 | PostgreSQL, two serves: reports stored per transaction committed | $(row "$BENCH_TMP/pg2.batch" 1) |
 
@@ -328,11 +344,20 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
 - SQLite's serve is on a CPU only part of the window, its generator less: sampling
   serve's /proc/PID/stat and wchan every 5 ms during one such run with 1000 agents (by
   hand, 2026-12-07) found it in epoll_wait, waiting for datagrams, about 40 % of the
-  time and almost never waiting for the disk (state D). So neither serve's CPU, nor the
-  disk, nor the generator's CPU bounds SQLite's per-second figure here; what does (the
-  round trips of 1000 sessions with one request out each, timers) is not measured
-  here. PostgreSQL's server side is on CPU 0 all the window: its per-second figure is
-  its per CPU-second one.
+  time, almost never waiting for the disk (state D). The dropped datagrams say why:
+  serve leaves its UDP socket's receive buffer at the kernel's default
+  (net.core.rmem_default, $(sysctl -n net.core.rmem_default) bytes here: room for a couple of hundred requests), and the
+  generator's $nodes sessions send at once: at the start (in one run by hand, 821
+  dropped in the first 250 ms) and after each batch, whose answers all go out when its
+  transaction has committed. A dropped request is sent again after CoAP's ACK_TIMEOUT
+  (2 to 3 s, then doubling): meanwhile its session sends nothing, serve has fewer
+  requests than it could take, and the agent waits seconds for its answer. The same
+  happens on both stores; PostgreSQL's server side is on CPU 0 all the window even so
+  (its per-second figure is its per CPU-second one), SQLite's is not. A larger
+  SO_RCVBUF on serve's socket would keep such bursts queued (not tried here). Because
+  of these waits a run's last answers can come long after its window: coap_load waits
+  up to 60 s for them (with its default 10 s a run now and then ended with some first
+  reports unanswered); the figures count the answers within the window.
 - Where PostgreSQL's cost comes from (the share above; not broken down by statement
   here): fc_db runs every statement as a round trip of its own to the backend
   (PQexecPrepared, waiting for its result), and a report is about ten of them (the

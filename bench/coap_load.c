@@ -7,7 +7,7 @@
  *       key 16 bytes derived from SEED (default 1) and the node's index.
  *   coap_load run --server HOST:PORT --nodes N [--first K] [--seed S] [--window W]
  *                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID]
- *                 [--cpu-tree PID] [--wait-usr2] [--hold]
+ *                 [--cpu-tree PID] [--wait-usr2] [--drain D] [--hold]
  *       opens N DTLS-PSK sessions (each its own identity, key and UDP
  *       socket, so its own source port), at most W (64) in set-up at once,
  *       for nodes load-K .. load-(K+N-1) (K default 0): two processes with
@@ -26,7 +26,9 @@
  *       for T seconds (one phase per kind given: "rp,hb" runs both), and
  *       prints "load kind=… ok=… per_s=…" counting the 2.04 answers that
  *       arrived within the T seconds (requests still out then are waited for
- *       and counted in total_ok only), with the time the controller
+ *       up to --drain D seconds (10; a request the controller's full
+ *       receive buffer dropped waits for CoAP's retransmission, up to 45 s
+ *       for its last) and counted in total_ok only), with the time the controller
  *       (--server-pid) spent on a CPU and waiting for one meanwhile
  *       (/proc/PID/schedstat), and this process's CPU time; with
  *       --cpu-tree PID also the CPU time of PID and its children over the
@@ -115,6 +117,7 @@ static struct {
 	volatile bool rekey_due;	     /* SIGUSR1 */
 	unsigned revoked_closed;
 	long tree_pid;	  /* --cpu-tree */
+	double drain_s;	  /* --drain */
 	volatile bool go; /* SIGUSR2 (--wait-usr2) */
 } g;
 
@@ -541,7 +544,7 @@ static void load(double seconds, long server_pid)
 	sched = pid_sched(server_pid, &srv1, &wait1) && sched;
 	double tree1 = g.tree_pid > 0 ? fmh_proc_tree_cpu_s(g.tree_pid) : -1;
 	/* what is still out: waited for, so the store's count can be checked */
-	double drain = t1 + 10;
+	double drain = t1 + g.drain_s;
 	while (g.busy > 0 && now_s() < drain && !g.stop)
 		pump(100);
 	/* what never came back, named: which node, at which q, in which state */
@@ -663,7 +666,7 @@ static void usage(void)
 		"usage: coap_load keys N [SEED [FIRST]]\n"
 		"       coap_load run --server HOST:PORT --nodes N [--first K] [--seed S] [--window W]\n"
 		"                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID]\n"
-		"                 [--cpu-tree PID] [--wait-usr2] [--hold]\n"
+		"                 [--cpu-tree PID] [--wait-usr2] [--drain D] [--hold]\n"
 		"                 [--rekey NODE=FILE] [--revoked NODE] [--acked FILE]\n"
 		"       coap_load wire --server HOST:PORT [--count K] [--seed S]\n");
 }
@@ -678,7 +681,7 @@ int main(int argc, char **argv)
 	    {"count", required_argument, NULL, 'c'},	  {"rekey", required_argument, NULL, 'r'},
 	    {"revoked", required_argument, NULL, 'R'},	  {"acked", required_argument, NULL, 'a'},
 	    {"first", required_argument, NULL, 'f'},	  {"cpu-tree", required_argument, NULL, 'T'},
-	    {"wait-usr2", no_argument, NULL, 'W'},
+	    {"wait-usr2", no_argument, NULL, 'W'},	  {"drain", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	if (argc < 2) {
@@ -707,6 +710,7 @@ int main(int argc, char **argv)
 	enum kind kinds[2] = {KIND_RP, KIND_RP};
 	unsigned nkinds = 0;
 	int c;
+	g.drain_s = 10;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -770,6 +774,9 @@ int main(int argc, char **argv)
 		case 'W':
 			wait_usr2 = true;
 			break;
+		case 'D':
+			g.drain_s = strtod(optarg, NULL);
+			break;
 		default:
 			usage();
 			return 2;
@@ -779,7 +786,7 @@ int main(int argc, char **argv)
 	snprintf(uri, sizeof(uri), "coaps://%s", server ? server : "");
 	if (!server || optind != argc ||
 	    (!wire && (n == 0 || n > NODES_MAX || first + n - 1 > INDEX_MAX)) || window == 0 ||
-	    seconds < 0 || count == 0 || count > 100000 ||
+	    seconds < 0 || g.drain_s < 0 || count == 0 || count > 100000 ||
 	    fm_coap_parse_uri(uri, &g.uri, err, sizeof(err)) < 0) {
 		usage();
 		return 2;
