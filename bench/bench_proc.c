@@ -1,8 +1,12 @@
 #include "bench_proc.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 long fmh_proc_kb(const char *path, const char *name)
 {
@@ -19,4 +23,68 @@ long fmh_proc_kb(const char *path, const char *name)
 		}
 	fclose(f);
 	return v;
+}
+
+/* /proc/PID/stat's fields after the command (which may hold spaces and
+ * parentheses: the last ')' ends it): ppid (field 4) and cutime + cstime
+ * (16, 17) in clock ticks. false when the process is gone. */
+static bool proc_stat(long pid, long *ppid, unsigned long long *children_ticks)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	unsigned long long cu = 0, cs = 0;
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime */
+	if (sscanf(p + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %llu %llu", ppid,
+		   &cu, &cs) != 3)
+		return false;
+	*children_ticks = cu + cs;
+	return true;
+}
+
+/* pid's time on a CPU, ns (/proc/PID/schedstat's first field); 0 when gone. */
+static unsigned long long proc_run_ns(long pid)
+{
+	char path[64];
+	unsigned long long run = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &run) != 1)
+		run = 0;
+	fclose(f);
+	return run;
+}
+
+double fmh_proc_tree_cpu_s(long pid)
+{
+	long ppid;
+	unsigned long long reaped, ignored;
+	if (pid <= 0 || !proc_stat(pid, &ppid, &reaped))
+		return -1;
+	unsigned long long run = proc_run_ns(pid);
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		long child = strtol(e->d_name, NULL, 10);
+		if (child != pid && proc_stat(child, &ppid, &ignored) && ppid == pid)
+			run += proc_run_ns(child);
+	}
+	closedir(d);
+	long tick = sysconf(_SC_CLK_TCK);
+	return (double)run / 1e9 + (double)reaped / (double)(tick > 0 ? tick : 100);
 }

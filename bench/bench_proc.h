@@ -7,4 +7,13 @@
  * line is absent. */
 long fmh_proc_kb(const char *path, const char *name);
 
+/* The CPU time, in seconds, of pid and its children (a database server: the
+ * postmaster and its backends): the time on a CPU of pid and of every live
+ * process whose parent is pid (/proc/N/schedstat), plus what pid's children
+ * that ended and were reaped by it used (pid's cutime + cstime,
+ * /proc/PID/stat, in clock ticks). So the difference of two calls counts a
+ * child that ended between them too. Grandchildren count only once their
+ * parent reaped them. -1 when pid is gone. */
+double fmh_proc_tree_cpu_s(long pid);
+
 #endif

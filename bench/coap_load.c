@@ -1,27 +1,39 @@
 /* coap_load: many simulated agents in one process, for the controller's
  * ingest figures (issue 10 item 6) and the wire-byte helper (item 3).
  *
- *   coap_load keys N [SEED]
- *       prints a controller --keys file for nodes load-00000 .. load-(N-1),
- *       each key 16 bytes derived from SEED (default 1) and the node's index.
- *   coap_load run --server HOST:PORT --nodes N [--seed S] [--window W]
- *                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID] [--hold]
+ *   coap_load keys N [SEED [FIRST]]
+ *       prints a controller --keys file for nodes load-FIRST ..
+ *       load-(FIRST+N-1) (FIRST default 0: load-00000 .. load-(N-1)), each
+ *       key 16 bytes derived from SEED (default 1) and the node's index.
+ *   coap_load run --server HOST:PORT --nodes N [--first K] [--seed S] [--window W]
+ *                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID]
+ *                 [--cpu-tree PID] [--wait-usr2] [--drain D] [--hold]
  *       opens N DTLS-PSK sessions (each its own identity, key and UDP
- *       socket, so its own source port), at most W (64) in set-up at once;
+ *       socket, so its own source port), at most W (64) in set-up at once,
+ *       for nodes load-K .. load-(K+N-1) (K default 0): two processes with
+ *       disjoint ranges load one store side by side (bench/b_store.sh);
  *       each session's first request is a healthy heartbeat. Prints
  *       "connected nodes=N failed=F seconds=S per_s=R suite=CIPHER" once every session's
  *       heartbeat was answered 2.04, then with --server-pid the controller's
  *       memory: "server_mem rss_kb=… private_dirty_kb=… rss_anon_kb=…
- *       rss_file_kb=…" (/proc/PID/status, smaps_rollup). With --seconds T every session then
+ *       rss_file_kb=…" (/proc/PID/status, smaps_rollup). With --wait-usr2
+ *       it then prints "waiting" and starts the load phases only on SIGUSR2
+ *       (the sessions kept open meanwhile), so several processes load at
+ *       once. With --seconds T every session then
  *       sends back to back (one request outstanding per session, as a CoAP
  *       client's NSTART=1) reports (rp: incident-1-sized, each a real change
  *       of the stored diagnosis, q counting up from 1) or heartbeats (hb)
  *       for T seconds (one phase per kind given: "rp,hb" runs both), and
  *       prints "load kind=… ok=… per_s=…" counting the 2.04 answers that
  *       arrived within the T seconds (requests still out then are waited for
- *       and counted in total_ok only), with the time the controller
+ *       up to --drain D seconds (10; a request the controller's full
+ *       receive buffer dropped waits for CoAP's retransmission, up to 45 s
+ *       for its last) and counted in total_ok only), with the time the controller
  *       (--server-pid) spent on a CPU and waiting for one meanwhile
- *       (/proc/PID/schedstat), and this process's CPU time. An answer
+ *       (/proc/PID/schedstat), and this process's CPU time; with
+ *       --cpu-tree PID also the CPU time of PID and its children over the
+ *       same window, tree_cpu_s=… (fmh_proc_tree_cpu_s: a database
+ *       server's postmaster and its backends; -1 without). An answer
  *       whose token is not that of the node's request out (a second
  *       answer to a retransmitted one) is counted as stray, not taken. With
  *       --hold it then prints "holding" and keeps every session open until
@@ -69,6 +81,7 @@
 
 #define KEY_LEN	      16
 #define NODES_MAX     20000
+#define INDEX_MAX     99999 /* load-%05u */
 #define HB_INTERVAL_S 120
 
 enum kind { KIND_HB, KIND_RP };
@@ -103,6 +116,9 @@ static struct {
 	const char *rekey_node, *rekey_file; /* --rekey NODE=FILE */
 	volatile bool rekey_due;	     /* SIGUSR1 */
 	unsigned revoked_closed;
+	long tree_pid;	  /* --cpu-tree */
+	double drain_s;	  /* --drain */
+	volatile bool go; /* SIGUSR2 (--wait-usr2) */
 } g;
 
 /* splitmix64: a node's key from the seed and its index (a benchmark's keys
@@ -128,16 +144,20 @@ static void node_init(struct node *nd, unsigned i, uint64_t seed)
 
 static int cmd_keys(int argc, char **argv)
 {
-	if (argc < 3 || argc > 4)
+	if (argc < 3 || argc > 5)
 		return 2;
 	unsigned long n = strtoul(argv[2], NULL, 10);
-	uint64_t seed = argc == 4 ? strtoull(argv[3], NULL, 10) : 1;
-	if (n == 0 || n > NODES_MAX)
+	uint64_t seed = argc >= 4 ? strtoull(argv[3], NULL, 10) : 1;
+	unsigned long first = argc == 5 ? strtoul(argv[4], NULL, 10) : 0;
+	if (n == 0 || n > NODES_MAX || first + n - 1 > INDEX_MAX)
 		return 2;
-	printf("# coap_load keys %lu %" PRIu64 "\n", n, seed);
+	if (argc == 5)
+		printf("# coap_load keys %lu %" PRIu64 " %lu\n", n, seed, first);
+	else
+		printf("# coap_load keys %lu %" PRIu64 "\n", n, seed);
 	for (unsigned i = 0; i < n; i++) {
 		struct node nd;
-		node_init(&nd, i, seed);
+		node_init(&nd, (unsigned)first + i, seed);
 		printf("%s ", nd.id);
 		for (unsigned b = 0; b < KEY_LEN; b++)
 			printf("%02x", nd.key[b]);
@@ -431,6 +451,13 @@ static void on_usr1(struct fm_signal *sig, int signo)
 	g.rekey_due = true;
 }
 
+static void on_usr2(struct fm_signal *sig, int signo)
+{
+	(void)sig;
+	(void)signo;
+	g.go = true;
+}
+
 /* --rekey: the node's new key from its file (hex, as enroll writes a psk
  * file), and a new session with it, as an agent does on SIGHUP; what was
  * out on the old session is sent again on the new (the same q). */
@@ -487,6 +514,7 @@ static void load(double seconds, long server_pid)
 			g.ready[g.nready++] = i;
 	double srv0 = 0, srv1 = 0, wait0 = 0, wait1 = 0;
 	bool sched = pid_sched(server_pid, &srv0, &wait0);
+	double tree0 = g.tree_pid > 0 ? fmh_proc_tree_cpu_s(g.tree_pid) : -1;
 	double me0 = self_cpu_s(), t0 = now_s(), end = t0 + seconds;
 	g.loading = true;
 	while (!g.stop) {
@@ -514,8 +542,9 @@ static void load(double seconds, long server_pid)
 	g.loading = false;
 	double t1 = now_s(), me1 = self_cpu_s();
 	sched = pid_sched(server_pid, &srv1, &wait1) && sched;
+	double tree1 = g.tree_pid > 0 ? fmh_proc_tree_cpu_s(g.tree_pid) : -1;
 	/* what is still out: waited for, so the store's count can be checked */
-	double drain = t1 + 10;
+	double drain = t1 + g.drain_s;
 	while (g.busy > 0 && now_s() < drain && !g.stop)
 		pump(100);
 	/* what never came back, named: which node, at which q, in which state */
@@ -535,10 +564,11 @@ static void load(double seconds, long server_pid)
 	printf("load kind=%s payload_bytes=%zu nodes=%u seconds=%.3f ok=%" PRIu64
 	       " per_s=%.1f total_ok=%" PRIu64 " other=%" PRIu64 " stray=%" PRIu64 " nacks=%" PRIu64
 	       " failed=%u unanswered=%u server_cpu_s=%.3f server_wait_s=%.3f"
-	       " client_cpu_s=%.3f\n",
+	       " client_cpu_s=%.3f tree_cpu_s=%.3f\n",
 	       g.kind == KIND_RP ? "rp" : "hb", bytes, g.n, dt, g.ok_window,
 	       dt > 0 ? g.ok_window / dt : 0, g.ok, g.other, g.stray, g.nacks, g.failed, g.busy,
-	       sched ? srv1 - srv0 : -1, sched ? wait1 - wait0 : -1, me1 - me0);
+	       sched ? srv1 - srv0 : -1, sched ? wait1 - wait0 : -1, me1 - me0,
+	       tree0 >= 0 && tree1 >= 0 ? tree1 - tree0 : -1);
 	fflush(stdout);
 }
 
@@ -633,9 +663,10 @@ static int write_acked(const char *path)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: coap_load keys N [SEED]\n"
-		"       coap_load run --server HOST:PORT --nodes N [--seed S] [--window W]\n"
-		"                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID] [--hold]\n"
+		"usage: coap_load keys N [SEED [FIRST]]\n"
+		"       coap_load run --server HOST:PORT --nodes N [--first K] [--seed S] [--window W]\n"
+		"                 [--seconds T --kind rp|hb|rp,hb] [--server-pid PID]\n"
+		"                 [--cpu-tree PID] [--wait-usr2] [--drain D] [--hold]\n"
 		"                 [--rekey NODE=FILE] [--revoked NODE] [--acked FILE]\n"
 		"       coap_load wire --server HOST:PORT [--count K] [--seed S]\n");
 }
@@ -649,6 +680,8 @@ int main(int argc, char **argv)
 	    {"server-pid", required_argument, NULL, 'p'}, {"hold", no_argument, NULL, 'H'},
 	    {"count", required_argument, NULL, 'c'},	  {"rekey", required_argument, NULL, 'r'},
 	    {"revoked", required_argument, NULL, 'R'},	  {"acked", required_argument, NULL, 'a'},
+	    {"first", required_argument, NULL, 'f'},	  {"cpu-tree", required_argument, NULL, 'T'},
+	    {"wait-usr2", no_argument, NULL, 'W'},	  {"drain", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	if (argc < 2) {
@@ -667,7 +700,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *server = NULL;
-	unsigned long n = 0, window = 64, count = 20;
+	unsigned long n = 0, window = 64, count = 20, first = 0;
+	bool wait_usr2 = false;
 	uint64_t seed = 1;
 	double seconds = 0;
 	long server_pid = 0;
@@ -676,6 +710,7 @@ int main(int argc, char **argv)
 	enum kind kinds[2] = {KIND_RP, KIND_RP};
 	unsigned nkinds = 0;
 	int c;
+	g.drain_s = 10;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -730,6 +765,18 @@ int main(int argc, char **argv)
 		case 'a':
 			acked = optarg;
 			break;
+		case 'f':
+			first = strtoul(optarg, NULL, 10);
+			break;
+		case 'T':
+			g.tree_pid = strtol(optarg, NULL, 10);
+			break;
+		case 'W':
+			wait_usr2 = true;
+			break;
+		case 'D':
+			g.drain_s = strtod(optarg, NULL);
+			break;
 		default:
 			usage();
 			return 2;
@@ -737,8 +784,9 @@ int main(int argc, char **argv)
 	}
 	char uri[300], err[300];
 	snprintf(uri, sizeof(uri), "coaps://%s", server ? server : "");
-	if (!server || optind != argc || (!wire && (n == 0 || n > NODES_MAX)) || window == 0 ||
-	    seconds < 0 || count == 0 || count > 100000 ||
+	if (!server || optind != argc ||
+	    (!wire && (n == 0 || n > NODES_MAX || first + n - 1 > INDEX_MAX)) || window == 0 ||
+	    seconds < 0 || g.drain_s < 0 || count == 0 || count > 100000 ||
 	    fm_coap_parse_uri(uri, &g.uri, err, sizeof(err)) < 0) {
 		usage();
 		return 2;
@@ -762,11 +810,12 @@ int main(int argc, char **argv)
 	fm_coap_log_setup(getenv("COAP_LOAD_DEBUG") ? FM_LOG_DEBUG : FM_LOG_ERR);
 	int status = 1;
 	struct fm_signal sigterm = {.ev = FM_EVENT_INIT}, sigint = {.ev = FM_EVENT_INIT},
-			 sigusr1 = {.ev = FM_EVENT_INIT};
+			 sigusr1 = {.ev = FM_EVENT_INIT}, sigusr2 = {.ev = FM_EVENT_INIT};
 	g.loop = fm_loop_new();
 	if (!g.loop || fm_signal_init(g.loop, &sigterm, SIGTERM, on_signal) < 0 ||
 	    fm_signal_init(g.loop, &sigint, SIGINT, on_signal) < 0 ||
 	    fm_signal_init(g.loop, &sigusr1, SIGUSR1, on_usr1) < 0 ||
+	    fm_signal_init(g.loop, &sigusr2, SIGUSR2, on_usr2) < 0 ||
 	    !(g.coap = fm_coap_new(g.loop))) {
 		fprintf(stderr, "coap_load: cannot set up the loop or libcoap: %s\n",
 			strerror(errno));
@@ -789,7 +838,7 @@ int main(int argc, char **argv)
 	if (!g.nodes)
 		goto out;
 	for (unsigned i = 0; i < g.n; i++) {
-		node_init(&g.nodes[i], i, seed);
+		node_init(&g.nodes[i], (unsigned)first + i, seed);
 		g.nodes[i].revoked = revoked && strcmp(g.nodes[i].id, revoked) == 0;
 	}
 	g.kind = KIND_HB;
@@ -797,6 +846,14 @@ int main(int argc, char **argv)
 		goto out;
 	if (server_pid > 0)
 		print_server_mem(server_pid);
+	if (wait_usr2) {
+		printf("waiting\n");
+		fflush(stdout);
+		while (!g.go && !g.stop)
+			pump(100);
+		if (g.stop)
+			goto out;
+	}
 	for (unsigned k = 0; seconds > 0 && k < (nkinds ? nkinds : 1); k++) {
 		g.kind = kinds[k];
 		g.ok = g.ok_window = g.nacks = 0;
@@ -826,6 +883,7 @@ out:
 	fm_signal_close(&sigterm);
 	fm_signal_close(&sigint);
 	fm_signal_close(&sigusr1);
+	fm_signal_close(&sigusr2);
 	fm_loop_delete(&g.loop);
 	if (g.nodes != NULL && !wire)
 		free(g.nodes);

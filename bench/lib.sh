@@ -28,7 +28,8 @@
 #                              $BENCH_LOAD (checked), and a --keys file for coap_load's
 #                              NODES nodes in $BENCH_KEYS
 #   bench_serve DIR [CMD...]   `fleetmedic-controller serve` on a free UDP port of
-#                              127.0.0.1 with $BENCH_KEYS and a fresh DIR/fleet.db, run
+#                              127.0.0.1 with $BENCH_KEYS and a fresh DIR/fleet.db (or
+#                              --db $BENCH_SERVE_DB when set: a PostgreSQL database), run
 #                              under CMD when given (e.g. taskset -c 0); returns once it
 #                              listens: $BENCH_SERVE_PID (tracked), $BENCH_SERVE_PORT,
 #                              log in DIR/serve.log
@@ -218,15 +219,17 @@ bench_controller() {
     chmod 600 "$BENCH_KEYS"
 }
 
-# BENCH_SERVE_EXTRA: more of serve's options (an array; empty by default)
+# BENCH_SERVE_EXTRA: more of serve's options (an array; empty by default);
+# BENCH_SERVE_DB: serve's --db instead of DIR/fleet.db (empty by default)
 BENCH_SERVE_EXTRA=()
+BENCH_SERVE_DB=
 bench_serve() {
     local dir=$1
     shift
     rm -rf "$dir" && mkdir -p "$dir"
     BENCH_SERVE_PORT=$(bench_free_port udp)
     "$@" "${BENCH_GUARD[@]}" "$BENCH_CTL" serve --listen "127.0.0.1:$BENCH_SERVE_PORT" --keys "$BENCH_KEYS" \
-        --db "$dir/fleet.db" "${BENCH_SERVE_EXTRA[@]}" >"$dir/serve.log" 2>&1 &
+        --db "${BENCH_SERVE_DB:-$dir/fleet.db}" "${BENCH_SERVE_EXTRA[@]}" >"$dir/serve.log" 2>&1 &
     BENCH_SERVE_PID=$!
     bench_track "$BENCH_SERVE_PID"
     bench_wait_listen udp "$BENCH_SERVE_PORT" 10
