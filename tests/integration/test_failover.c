@@ -11,7 +11,9 @@
  *   - A down at start: the agent reports to B; A started: back to A;
  *   - both down: whole rounds fail, each followed by the back-off (which
  *     doubles up to --retry-max; said once at WARNING); B started: the
- *     queue, in order, to B.
+ *     queue, in order, to B;
+ *   - SIGHUP: the config file's one controller (down) becomes a list
+ *     ("A, B"): the agent reaches B.
  * Every wait is on an event (a log line, a stored row) with a deadline.
  */
 #include <setjmp.h>
@@ -329,12 +331,50 @@ static void both_down(void **st)
 	assert_int_equal(status, 0);
 }
 
+/* SIGHUP reads the config file's list again: one controller (down) and
+ * the agent waits; two (the second up) and the queue goes to the second. */
+static void sighup_list(void **st)
+{
+	(void)st;
+	char log[PATH_MAX], want[256], hb[16];
+	assert_int_equal(fmh_controller_stop(&node.ctl, NULL), 0);
+	snprintf(hb, sizeof(hb), "%ds", HB_S);
+	FILE *f = fopen(node.conf, "w");
+	assert_non_null(f);
+	fprintf(f, "controller = %s\nheartbeat = %s\nack-timeout = 200ms\nmax-retransmit = 2\nretry-max = %s\n",
+		node.ctl.url, hb, RETRY_MAX);
+	assert_int_equal(fclose(f), 0);
+	const char *extra[] = {"--config", node.conf, "--collect-interval", "200ms", "--hold", "1s", NULL};
+	agent_pid = fmh_fnode_agent(&node, "agent.log", log, NULL, NULL, extra);
+	snprintf(want, sizeof(want), "uplink: %s unreachable (", node.ctl.url);
+	wait_log(log, want, agent_pid, 15000);
+
+	/* The list, comma and blank separated, the first still down. */
+	f = fopen(node.conf, "w");
+	assert_non_null(f);
+	fprintf(f, "controller = %s, %s\nheartbeat = %s\nack-timeout = 200ms\nmax-retransmit = 2\nretry-max = %s\n",
+		node.ctl.url, b.url, hb, RETRY_MAX);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(kill(agent_pid, SIGHUP), 0);
+	snprintf(want, sizeof(want), "applied: controller %s, %s (new session)", node.ctl.url, b.url);
+	wait_log(log, want, agent_pid, 5000);
+	cJSON *j = wait_history(&b, "mmcblk0p2", "raise", 15000, log);
+	cJSON_Delete(j);
+	snprintf(want, sizeof(want), "uplink: session with %s open", b.url);
+	wait_log(log, want, agent_pid, 1000);
+	int status;
+	assert_int_equal(fmh_stop_status(agent_pid, &status), 0);
+	agent_pid = 0;
+	assert_int_equal(status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(failover_on_kill, setup_each, teardown_each),
 		cmocka_unit_test_setup_teardown(first_down_at_start, setup_each, teardown_each),
 		cmocka_unit_test_setup_teardown(both_down, setup_each, teardown_each),
+		cmocka_unit_test_setup_teardown(sighup_list, setup_each, teardown_each),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown_all);
 }
