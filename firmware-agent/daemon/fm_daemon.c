@@ -59,8 +59,7 @@ struct agent {
 	const struct fm_opts *cli; /* the command line alone, for SIGHUP */
 	struct fm_config_text cf; /* --config's text, which o points into */
 	/* What SIGHUP may change and o points to (the file's text is not
-	 * kept): the controller, the key file and the key. */
-	char controller[512];
+	 * kept): the key file and the key (the controllers are o's own). */
 	char psk_file[PATH_MAX];
 	uint8_t key[FM_COAP_PSK_MAX];
 	size_t key_len;
@@ -145,7 +144,7 @@ static void agent_status(void *arg, cJSON *o)
 	cJSON_AddNumberToObject(o, "queued", (double)fm_queue_count(a->queue));
 	cJSON_AddNumberToObject(o, "n", n);
 	cJSON_AddNumberToObject(o, "w", w);
-	cJSON_AddStringToObject(o, "controller", a->o->controller);
+	cJSON_AddStringToObject(o, "controller", fm_uplink_controller(a->uplink));
 	cJSON_AddBoolToObject(o, "insecure", a->o->insecure);
 }
 
@@ -231,7 +230,7 @@ static void say_status(struct agent *a)
 	size_t queued = fm_queue_count(a->queue);
 	if (len > 0 && (size_t)len < sizeof(line))
 		snprintf(line + len, sizeof(line) - (size_t)len, "; controller %s %s; %zu queued",
-			 a->o->controller ? a->o->controller : "(none)",
+			 fm_uplink_controller(a->uplink),
 			 fm_uplink_ready(a->uplink) ? "reached" : "not reached", queued);
 	if (strcmp(line, last) == 0)
 		return;
@@ -535,35 +534,70 @@ static void say_restart_keys(const char *path, const struct fm_opts *now, const 
 		fm_warn("run: SIGHUP: save-interval changed in %s: it takes effect when the agent restarts", path);
 }
 
+/* The uplink's options from o (borrowed: o's controllers, key). */
 static struct fm_uplink_opts uplink_opts(const struct agent *a, const struct fm_opts *o, const uint8_t *key,
 					 size_t key_len)
 {
-	return (struct fm_uplink_opts){
-		.controller = o->controller, .identity = o->psk_identity ? o->psk_identity : a->node,
+	struct fm_uplink_opts uo = {
+		.n_controllers = o->n_controllers, .identity = o->psk_identity ? o->psk_identity : a->node,
 		.key = key, .key_len = key_len, .insecure = o->insecure, .board = a->board,
 		.heartbeat_s = (uint32_t)(o->heartbeat_ms / 1000), .ack_timeout_ms = o->ack_timeout_ms,
 		.max_retransmit = o->max_retransmit, .retry_min_ms = o->ack_timeout_ms ? o->ack_timeout_ms / 2 : 0,
 		.retry_max_ms = o->retry_max_ms,
 	};
+	for (size_t i = 0; i < o->n_controllers && i < FM_UPLINK_CONTROLLERS_MAX; i++)
+		uo.controllers[i] = o->controllers[i];
+	return uo;
 }
 
-/* The controller's address and key as o gives them: the key into key. 0,
- * or -1 with err saying why. */
+/* Whether the two lists of controllers are the same, in the same order. */
+static bool same_controllers(const struct fm_opts *x, const struct fm_opts *y)
+{
+	if (x->n_controllers != y->n_controllers)
+		return false;
+	for (size_t i = 0; i < x->n_controllers; i++)
+		if (strcmp(x->controllers[i], y->controllers[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The controllers as one line, "A, B" (for the log). */
+static const char *controller_list(const struct fm_opts *o, char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_controllers && n < size; i++) {
+		int w = snprintf(buf + n, size - n, "%s%s", i ? ", " : "", o->controllers[i]);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+	return buf;
+}
+
+/* The controllers' addresses and the key as o gives them: the key into
+ * key. Every address is checked (plain CoAP only with --insecure); the key
+ * is read when one of them is DTLS, or for --listen. 0, or -1 with err
+ * saying why. */
 static int controller_key(const struct fm_opts *o, uint8_t *key, size_t *key_len, char *err, size_t err_size)
 {
 	struct fm_coap_uri uri;
+	bool secure = false;
 	*key_len = 0;
-	if (!o->controller) {
+	if (!o->n_controllers) {
 		snprintf(err, err_size, "run needs --controller coaps://HOST[:PORT]");
 		return -1;
 	}
-	if (fm_coap_parse_uri(o->controller, &uri, err, err_size) < 0)
-		return -1;
-	if (!uri.secure && !o->insecure) {
-		snprintf(err, err_size, "%s is plain CoAP: give --insecure to allow it", o->controller);
-		return -1;
+	for (size_t i = 0; i < o->n_controllers; i++) {
+		if (fm_coap_parse_uri(o->controllers[i], &uri, err, err_size) < 0)
+			return -1;
+		if (!uri.secure && !o->insecure) {
+			snprintf(err, err_size, "%s is plain CoAP: give --insecure to allow it", o->controllers[i]);
+			return -1;
+		}
+		secure = secure || uri.secure;
 	}
-	if (!uri.secure && !o->listen)
+	if (!secure && !o->listen)
 		return 0;
 	if (!o->psk_file) {
 		snprintf(err, err_size, "DTLS-PSK needs --psk-file FILE (the key in hex)");
@@ -588,7 +622,7 @@ static void on_hup(struct fm_signal *s, int signo)
 	 * has goes back to its default; the command line still wins. */
 	struct fm_opts fresh = *a->cli;
 	struct fm_config_text cf;
-	char err[600];
+	char err[600], list[FM_CONTROLLERS_MAX * (FM_CONTROLLER_URL_MAX + 2)];
 	uint8_t key[FM_COAP_PSK_MAX];
 	size_t key_len = 0;
 	if (fm_read_config(o->config, &fresh, &cf, err, sizeof(err)) < 0) {
@@ -600,16 +634,15 @@ static void on_hup(struct fm_signal *s, int signo)
 		fm_err("run: SIGHUP: %s: %s; the running configuration stays", o->config, err);
 		goto out_free;
 	}
-	if (strlen(fresh.controller) >= sizeof(a->controller) ||
-	    (fresh.psk_file && strlen(fresh.psk_file) >= sizeof(a->psk_file))) {
-		fm_err("run: SIGHUP: %s: controller or psk-file too long; the running configuration stays", o->config);
+	if (fresh.psk_file && strlen(fresh.psk_file) >= sizeof(a->psk_file)) {
+		fm_err("run: SIGHUP: %s: psk-file too long; the running configuration stays", o->config);
 		goto out_free;
 	}
 	say_restart_keys(o->config, o, &fresh);
 
 	/* The uplink anew when anything it was made with changed; the queue
 	 * stays, so nothing queued is lost or sent twice. */
-	bool relink = strcmp(fresh.controller, o->controller) != 0 || fresh.insecure != o->insecure ||
+	bool relink = !same_controllers(&fresh, o) || fresh.insecure != o->insecure ||
 		      key_len != a->key_len || memcmp(key, a->key, key_len) != 0 ||
 		      fresh.ack_timeout_ms != o->ack_timeout_ms || fresh.max_retransmit != o->max_retransmit ||
 		      fresh.retry_max_ms != o->retry_max_ms;
@@ -619,7 +652,7 @@ static void on_hup(struct fm_signal *s, int signo)
 		a->uplink = fm_uplink_new(a->ss.loop, a->coap, &uo, a->queue, agent_active, a, err, sizeof(err));
 		if (!a->uplink) {
 			/* Checked above, so only memory: the old one back. */
-			fm_err("run: SIGHUP: %s; the controller stays %s", err, o->controller);
+			fm_err("run: SIGHUP: %s; the controllers stay %s", err, controller_list(o, list, sizeof(list)));
 			uo = uplink_opts(a, o, a->key, a->key_len);
 			a->uplink = fm_uplink_new(a->ss.loop, a->coap, &uo, a->queue, agent_active, a, err, sizeof(err));
 			a->triage.uplink = a->uplink;
@@ -630,9 +663,9 @@ static void on_hup(struct fm_signal *s, int signo)
 			goto out_free;
 		}
 		a->triage.uplink = a->uplink;
-		snprintf(a->controller, sizeof(a->controller), "%s", fresh.controller);
+		memcpy(o->controllers, fresh.controllers, sizeof(o->controllers));
+		o->n_controllers = fresh.n_controllers;
 		snprintf(a->psk_file, sizeof(a->psk_file), "%s", fresh.psk_file ? fresh.psk_file : "");
-		o->controller = a->controller;
 		o->psk_file = fresh.psk_file ? a->psk_file : NULL;
 		memcpy(a->key, key, key_len);
 		a->key_len = key_len;
@@ -660,7 +693,7 @@ static void on_hup(struct fm_signal *s, int signo)
 	o->log_level = fresh.log_level;
 	fm_notice("run: SIGHUP: %s applied: controller %s%s, heartbeat %llus, actions %s, hold %llums, "
 		  "collect-interval %llums, timeout %llums",
-		  o->config, o->controller, relink ? " (new session)" : "",
+		  o->config, controller_list(o, list, sizeof(list)), relink ? " (new session)" : "",
 		  (unsigned long long)(o->heartbeat_ms / 1000), o->allow_rm ? "rm" : "none",
 		  (unsigned long long)o->hold_ms, (unsigned long long)o->collect_ms,
 		  (unsigned long long)o->timeout_ms);
@@ -893,7 +926,7 @@ int fm_daemon_run(struct fm_opts *o, const struct fm_opts *cli)
 			  .sighup = {.ev = FM_EVENT_INIT}};
 	int status = EXIT_USAGE;
 
-	if (!o->controller) {
+	if (!o->n_controllers) {
 		fprintf(stderr, "fleetmedic-agent: run needs --controller coaps://HOST[:PORT]\n");
 		return EXIT_USAGE;
 	}
@@ -912,7 +945,8 @@ int fm_daemon_run(struct fm_opts *o, const struct fm_opts *cli)
 		fm_timer_arm(&a.watchdog_timer, wd / 2000 ? wd / 2000 : 1, wd / 2000 ? wd / 2000 : 1);
 	notify("READY=1");
 	say_status(&a);
-	fm_notice("run: node %s reporting to %s (heartbeat %us, state in %s)", a.node, o->controller,
+	char list[FM_CONTROLLERS_MAX * (FM_CONTROLLER_URL_MAX + 2)];
+	fm_notice("run: node %s reporting to %s (heartbeat %us, state in %s)", a.node, controller_list(o, list, sizeof(list)),
 		  (unsigned)(o->heartbeat_ms / 1000), o->state_dir);
 	status = fm_loop_run(a.ss.loop) < 0 ? EXIT_FINDING : 0;
 

@@ -85,7 +85,14 @@ void fm_usage(FILE *out)
 		"                         without --; '#' comments); the command line wins\n"
 		"\n"
 		"run:\n"
-		"  --controller URL       coaps://HOST[:PORT] (port 5684), or coap:// with --insecure\n"
+		"  --controller URL       coaps://HOST[:PORT] (port 5684), or coap:// with --insecure;\n"
+		"                         up to 8: given again, or a list in one value (commas\n"
+		"                         or blanks: the config file's one 'controller' line).\n"
+		"                         Reports go to the first that answers; a failed\n"
+		"                         session moves on to the next at once, and the\n"
+		"                         back-off comes only after all failed in a row.\n"
+		"                         While on another, the first is tried again (back-off\n"
+		"                         doubling to --retry-max) and taken back when it answers\n"
 		"  --psk-identity NODE    DTLS-PSK identity (default: the node name)\n"
 		"  --psk-file FILE        the key, in hex, readable by its owner only\n"
 		"  --state-dir DIR        queue, sequence numbers, journal cursor (/var/lib/fleetmedic)\n"
@@ -189,6 +196,56 @@ static int duration_opt(const char *name, const char *v, uint64_t min_ms, uint64
 	return 0;
 }
 
+/* --controller's value into o's list: one address, or several separated by
+ * commas or blanks (what the config file's one "controller" line holds;
+ * the command line takes the same). Each must parse as a CoAP URI (the
+ * --insecure rule is checked by run, which has every option); more than
+ * FM_CONTROLLERS_MAX in all, or one twice, is refused. 0 or -1 with err
+ * set. */
+static int add_controllers(struct fm_opts *o, const char *v, char *err, size_t err_size)
+{
+	size_t added = 0;
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, ", \t");
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (n >= FM_CONTROLLER_URL_MAX) {
+			snprintf(err, err_size, "--controller %.64s...: longer than %d bytes", p, FM_CONTROLLER_URL_MAX - 1);
+			return -1;
+		}
+		if (o->n_controllers == FM_CONTROLLERS_MAX) {
+			snprintf(err, err_size, "--controller %.*s: more than %d controllers (the agent tries at most %d)",
+				 (int)n, p, FM_CONTROLLERS_MAX, FM_CONTROLLERS_MAX);
+			return -1;
+		}
+		char *url = o->controllers[o->n_controllers];
+		memcpy(url, p, n);
+		url[n] = '\0';
+		struct fm_coap_uri uri;
+		char why[400];
+		if (fm_coap_parse_uri(url, &uri, why, sizeof(why)) < 0) {
+			snprintf(err, err_size, "--controller %s", why);
+			return -1;
+		}
+		for (size_t i = 0; i < o->n_controllers; i++) {
+			if (strcmp(o->controllers[i], url) == 0) {
+				snprintf(err, err_size, "--controller %s: given twice", url);
+				return -1;
+			}
+		}
+		o->n_controllers++;
+		added++;
+		p += n;
+	}
+	if (!added) {
+		snprintf(err, err_size, "--controller '%.64s': no address (give coaps://HOST[:PORT])", v);
+		return -1;
+	}
+	return 0;
+}
+
 /* One option (code of long_opts, its value or NULL) into o. 0, or -1 with
  * err saying what is wrong (without a prefix: the caller says where). */
 static int apply_opt(int c, const char *v, struct fm_opts *o, char *err, size_t err_size)
@@ -226,7 +283,7 @@ static int apply_opt(int c, const char *v, struct fm_opts *o, char *err, size_t 
 		o->since = v;
 		break;
 	case OPT_CONFIG: o->config = v; break;
-	case OPT_CONTROLLER: o->controller = v; break;
+	case OPT_CONTROLLER: return add_controllers(o, v, err, err_size);
 	case OPT_PSK_IDENTITY: o->psk_identity = v; break;
 	case OPT_PSK_FILE: o->psk_file = v; break;
 	case OPT_STATE_DIR: o->state_dir = v; break;
@@ -339,6 +396,10 @@ static int config_line(void *arg, const char *k, const char *v, char *why, size_
 	struct fm_opts scratch = *o;
 	if (o->given & (1ull << (opt->val - OPT_JSON)))
 		o = &scratch;
+	/* The file's list replaces (the command line's, in the copy, is
+	 * not added to: the count would be theirs together). */
+	if (opt->val == OPT_CONTROLLER)
+		o->n_controllers = 0;
 	if (opt->has_arg == no_argument) {
 		bool on = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1");
 		if (!on && strcmp(v, "false") && strcmp(v, "no") && strcmp(v, "0")) {

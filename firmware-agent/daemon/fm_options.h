@@ -25,6 +25,14 @@
  * and 8 fsyncs. */
 #define FM_SAVE_INTERVAL_MS (30 * 60 * 1000)
 
+/* run's controllers (issue 28): --controller given up to 8 times, or a
+ * list in one value (the config file takes a key once: "controller = A, B"),
+ * tried in that order (fm_uplink.h says how the agent fails over). Each
+ * address is at most FM_CONTROLLER_URL_MAX - 1 bytes (fm_coap_parse_uri
+ * takes no more). */
+#define FM_CONTROLLERS_MAX    8
+#define FM_CONTROLLER_URL_MAX 300
+
 struct fm_opts {
 	bool json;
 	bool follow;
@@ -35,7 +43,13 @@ struct fm_opts {
 	const char *etcd_url, *etcd_ca, *etcd_cert, *etcd_key;
 	const char *apiserver_url, *kubeconfig;
 	const char *docker_host, *runtime_endpoint, *journal_dir, *kmsg, *since, *config;
-	const char *controller, *psk_identity, *psk_file, *state_dir, *rules_dir;
+	const char *psk_identity, *psk_file, *state_dir, *rules_dir;
+	/* --controller, in the order given, each one's syntax checked (the
+	 * --insecure rule is run's: it needs every option). Held by value, not
+	 * pointing into argv or the file's text: a copy of the options (SIGHUP's
+	 * fresh read) stands alone. */
+	char controllers[FM_CONTROLLERS_MAX][FM_CONTROLLER_URL_MAX];
+	size_t n_controllers;
 	/* run */
 	uint64_t heartbeat_ms, collect_ms, collect_idle_ms, hold_ms, ack_timeout_ms, retry_max_ms;
 	unsigned max_retransmit;

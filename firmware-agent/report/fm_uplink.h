@@ -15,11 +15,29 @@
  * until its answer has no "t" (or 5 minutes passed). A confirmable
  * heartbeat answered {"t":N} starts queue mode too.
  *
- * When the controller is not reachable (libcoap gives up retransmitting,
- * DTLS fails or closes), the session is dropped and a new one is tried
- * after a back-off that doubles from retry_min to retry_max; reports stay in
- * the queue meanwhile (nothing is lost, nothing sent twice: the controller
- * keeps the last stored q).
+ * Several controllers (issue 28), in order of preference: the session goes
+ * to the first that answers. When a session fails (libcoap gives up
+ * retransmitting a confirmable message, DTLS fails or closes, GET /me or a
+ * report is answered 4.01 or 5.xx), it is dropped and the next controller
+ * of the list is tried at once; only when every controller failed in a row
+ * does the back-off apply (doubling from retry_min to retry_max), after
+ * which the round starts again from the first. With one controller that is
+ * the back-off after every failure, as before. Reports stay in the queue
+ * meanwhile and every new session asks GET /me first, so whichever
+ * controller is reached gets them in order from where its store stands
+ * (nothing is lost, nothing stored twice: a controller keeps the last
+ * stored q; controllers sharing one store resume from it).
+ *
+ * Coming back ("prefer the first"): while the session is with another
+ * controller than the first, a second session to the first is tried now
+ * and then (after retry_min, then doubling to retry_max; not while in queue
+ * mode): a DTLS handshake and GET /me. When the first answers, the agent
+ * moves back to it (the other session is dropped: a report out on it is
+ * sent again, which the controllers take once); when it does not, the
+ * healthy session is kept and the next try waits twice as long. So a fleet
+ * that failed over goes back to its first controller within retry_max of
+ * its return. The cost while the first stays away: one handshake attempt
+ * per retry_max (a ClientHello and its retransmissions).
  *
  * libcoap's response, NACK and event handlers of the context are the
  * uplink's; other modules (the triage resources) add resources only.
@@ -34,8 +52,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define FM_UPLINK_CONTROLLERS_MAX 8
+
 struct fm_uplink_opts {
-	const char *controller; /* coaps://HOST[:PORT] or coap:// (insecure) */
+	/* coaps://HOST[:PORT] or coap:// (insecure), the first preferred */
+	const char *controllers[FM_UPLINK_CONTROLLERS_MAX];
+	size_t n_controllers; /* 1..FM_UPLINK_CONTROLLERS_MAX */
 	const char *identity;	/* PSK identity: the node name */
 	const uint8_t *key;	/* PSK */
 	size_t key_len;
@@ -55,9 +77,9 @@ typedef cJSON *(*fm_uplink_active_fn)(void *arg);
 struct fm_uplink;
 
 /* Starts the uplink on c (whose handlers it takes; c's loop is loop) with
- * the queue q (borrowed; outlives the uplink): opens the first session.
- * Copies o's strings and key. NULL with err set when the controller's
- * address is wrong or needs --insecure. */
+ * the queue q (borrowed; outlives the uplink): opens the first session, to
+ * the first controller. Copies o's strings and key. NULL with err set when
+ * a controller's address is wrong or needs --insecure, or there is none. */
 struct fm_uplink *fm_uplink_new(struct fm_loop *loop, struct fm_coap *c, const struct fm_uplink_opts *o,
 				struct fm_queue *q, fm_uplink_active_fn active, void *arg, char *err,
 				size_t err_size);
@@ -78,7 +100,8 @@ void fm_uplink_set_heartbeat(struct fm_uplink *u, uint32_t heartbeat_s);
 bool fm_uplink_is_session(const struct fm_uplink *u, const struct coap_session_t *s);
 /* Whether the session is up and GET /me has been answered. */
 bool fm_uplink_ready(const struct fm_uplink *u);
-/* The controller's address as given. */
+/* The address, as given, of the controller the session is with (or being
+ * opened to); valid until the uplink moves to another. "(none)" for NULL. */
 const char *fm_uplink_controller(const struct fm_uplink *u);
 
 #endif

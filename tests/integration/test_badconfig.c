@@ -217,6 +217,9 @@ static void run_checks(void **st)
 	} cases[] = {
 		{{"--controller", "http://127.0.0.1"}, "give coaps://HOST[:PORT]"},
 		{{"--controller", "coap://127.0.0.1"}, "--insecure"},
+		/* every one of several is held to the same rules */
+		{{"--controller", ctl, "--controller", "coap://127.0.0.1"}, "coap://127.0.0.1 is plain CoAP: give --insecure"},
+		{{"--controller", ctl, "--controller", "coaps://127.0.0.1:0"}, "the port must be 1..65535"},
 		{{"--controller", "coaps://127.0.0.1:70000"}, "the port must be 1..65535"},
 		{{"--controller", ctl}, "needs --psk-file"},
 		{{"--controller", ctl, "--psk-file", missing}, "No such file or directory"},
