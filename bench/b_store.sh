@@ -30,7 +30,14 @@
 # beside serve on CPU 0), the second serve on CPU 3 when there are 4 (else
 # CPU 0), the generators on CPU 1. Each figure: median, min and max of
 # BENCH_STORE_RUNS (3) runs, the three set-ups taking turns within a run.
-# ctest's bench/store runs it small, for its checks, not figures.
+# failover   fault/test_fault_serve_failover BENCH_STORE_FAILOVER_RUNS (5)
+#            times (ctest): two serves on one PostgreSQL, three real agents
+#            given both, the first serve SIGKILLed while they report; per
+#            node, the time from the kill to its first report stored through
+#            the other serve (its log's monotonic instant): median and max of
+#            all the runs' nodes.
+# ctest's bench/store runs it small, for its checks, not figures (and no
+# failover runs: they are a ctest of their own).
 set -euo pipefail
 build=$(readlink -f "${1:?usage: bench/b_store.sh BUILD_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -266,6 +273,37 @@ the second serve on CPU $serve2_cpu, the generators on CPU $load_cpu ($ncpu CPUs
 is not comparable between the stores, per CPU-second is"
 fi
 
+# --- failover: the fault test's figure, several times ---------------------------------
+fo_runs=${BENCH_STORE_FAILOVER_RUNS:-5}
+: >"$BENCH_TMP/fo.ms"
+for r in $(seq "$fo_runs"); do
+    out=$(ctest --test-dir "$build" -R '^fault/test_fault_serve_failover$' -V 2>&1) || {
+        echo "$out" | tail -60 >&2; echo "b_store: the failover test failed (run $r)" >&2; exit 1; }
+    each=$(sed -n 's/.*FAULT test_fault_serve_failover .*kill_to_first_stored_each_ms=\([0-9,]*\).*/\1/p' <<<"$out")
+    [ -n "$each" ] || { echo "b_store: no FAULT line from the failover test" >&2; exit 1; }
+    tr ',' '\n' <<<"$each" >>"$BENCH_TMP/fo.ms"
+done
+fo_row=
+if [ "$fo_runs" -gt 0 ]; then
+    fo_row="
+Failover (\`ctest -R fault/test_fault_serve_failover\`, $fo_runs runs): two serves on one PostgreSQL,
+three real agents (\`fleetmedic-agent run --controller S1 --controller S2\`, heartbeat 10 s,
+ack-timeout 500 ms, max-retransmit 2) whose boards' ext4 error counters change every 700 ms
+(a report each), S1 SIGKILLed in the middle; per node the time from the kill to its first
+report stored through S2:
+
+| failover: kill to the first report stored through the other serve, ms | median | min | max |
+| --- | ---: | ---: | ---: |
+| $(wc -l <"$BENCH_TMP/fo.ms") nodes over $fo_runs runs | $(row "$BENCH_TMP/fo.ms" 0) |
+
+- On loopback a killed serve's port answers ICMP port unreachable, which the agent takes
+  as the session's failure at once; a serve whose host is gone answers nothing, and the
+  agent moves on after its confirmable report's retransmissions: ack-timeout × (1 + 2 + 4)
+  with max-retransmit 2 (3.5 s at 500 ms, up to 1.5× that with CoAP's random factor), at
+  the defaults (2 s, 4) 62 s to 93 s. The test checks every node is on S2 within two
+  heartbeat intervals, every report stored once and none marked unreachable."
+fi
+
 cat <<MD
 ## Controller ingest by store: SQLite beside PostgreSQL, one and two serves
 
@@ -369,4 +407,5 @@ two serves: \`--nodes $half --first 0\` and \`--nodes $((nodes - half)) --first 
   (anything but this script and what it started; the kernel's threads, e.g. its disk
   writes, among them) took $others while it ran.$([ "$others_pct" -gt 5 ] && printf '\n%s' \
   "- DISTURBED: other processes took more than 5 % of the machine during these runs; the figures are not this machine's quiet ones.")
+$fo_row
 MD

@@ -242,17 +242,20 @@ static void kill_serve_while_reporting(void **st)
 	/* the failover time: from the kill to the node's first report stored
 	 * through S2 (S2 stored none before: the agents were on S1) */
 	uint64_t sorted[NODES];
+	char each[NODES * 24] = "";
 	for (int i = 0; i < NODES; i++) {
 		uint64_t us = first_stored_us(ids[i]);
 		assert_true(us > kill_us);
 		sorted[i] = (us - kill_us) / 1000;
+		snprintf(each + strlen(each), sizeof(each) - strlen(each), "%s%llu", i ? "," : "",
+			 (unsigned long long)sorted[i]);
 	}
 	qsort(sorted, NODES, sizeof(sorted[0]), cmp_u64);
 	fmh_fault_line("test_fault_serve_failover",
 		       "injects=serve-sigkill-two-serves nodes=%d heartbeat_s=%d kill_to_first_stored_median_ms=%llu "
-		       "kill_to_first_stored_max_ms=%llu",
+		       "kill_to_first_stored_max_ms=%llu kill_to_first_stored_each_ms=%s",
 		       NODES, HEARTBEAT_S, (unsigned long long)sorted[NODES / 2],
-		       (unsigned long long)sorted[NODES - 1]);
+		       (unsigned long long)sorted[NODES - 1], each);
 }
 
 int main(void)
