@@ -28,7 +28,7 @@ need '^fuzz-replay/' 22 "fuzz corpus replays"
 need '^cross/qemu/' 2 "board builds under qemu"
 need '^cross/(static|deps|package|install)/' 8 "board build checks"
 need '^check/' 5 "build checks"
-need '_pg$' 14 "the controller's tests on PostgreSQL (issue 28)"
+need '_pg$' 11 "the controller's tests on PostgreSQL (issue 28)"
 need '^(integration/test_peers|fault/test_fault_pg_restart|fault/test_fault_serve_failover|integration/test_failover)$' 4 \
     "several serves and agents failing over (issue 28)"
 exit $status
