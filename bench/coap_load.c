@@ -40,7 +40,8 @@
  *       SIGTERM or SIGINT.
  *       Keys changing under load (issue 25): --rekey NODE=FILE makes it read
  *       NODE's new key (hex) from FILE on SIGUSR1 and reopen NODE's session
- *       with it, printing "rekeyed NODE at q=N"; --revoked NODE expects
+ *       with it, printing "rekeyed NODE at q=N" (the load phase then lasts
+ *       until the rekey and 2 s more, up to 60 s past --seconds); --revoked NODE expects
  *       NODE's session to be closed by the controller (printed "revoked NODE
  *       closed at q=N", not a failure); --acked FILE writes "NODE Q" for
  *       every node at the end, Q its last acknowledged report: also when
@@ -115,6 +116,7 @@ static struct {
 	bool stop;
 	const char *rekey_node, *rekey_file; /* --rekey NODE=FILE */
 	volatile bool rekey_due;	     /* SIGUSR1 */
+	bool rekeyed;			     /* done (once per run) */
 	unsigned revoked_closed;
 	long tree_pid;	  /* --cpu-tree */
 	double drain_s;	  /* --drain */
@@ -501,6 +503,7 @@ static void rekey(void)
 		return;
 	}
 	printf("rekeyed %s at q=%" PRIu32 "\n", nd->id, nd->q);
+	g.rekeyed = true;
 	fflush(stdout);
 	if (was_busy && g.nready < g.ready_cap)
 		g.ready[g.nready++] = (unsigned)(nd - g.nodes);
@@ -519,10 +522,16 @@ static void load(double seconds, long server_pid)
 	g.loading = true;
 	while (!g.stop) {
 		double t = now_s();
-		if (t >= end)
+		/* with --rekey the window lasts until the rekey (SIGUSR1) has
+		 * been done and 2 s more, so the node reports with its new key
+		 * however long the caller took to send it (60 s at most) */
+		if (t >= end && !(g.rekey_node && !g.rekeyed && t < end + 60))
 			break;
-		if (g.rekey_due && g.rekey_node)
+		if (g.rekey_due && g.rekey_node) {
 			rekey();
+			if (end < now_s() + 2)
+				end = now_s() + 2;
+		}
 		while (g.nready > 0) {
 			struct node *nd = &g.nodes[g.ready[--g.nready]];
 			if (nd->busy) {
@@ -536,7 +545,7 @@ static void load(double seconds, long server_pid)
 			}
 		}
 		fm_coap_process(g.coap);
-		int ms = (int)((end - t) * 1000) + 1;
+		int ms = end > t ? (int)((end - t) * 1000) + 1 : 100;
 		pump(ms < 100 ? ms : 100);
 	}
 	g.loading = false;
