@@ -51,19 +51,30 @@ static bool proc_stat(long pid, long *ppid, unsigned long long *children_ticks)
 	return true;
 }
 
-/* pid's time on a CPU, ns (/proc/PID/schedstat's first field); 0 when gone. */
-static unsigned long long proc_run_ns(long pid)
+bool fmh_proc_sched(long pid, double *on_cpu_s, double *waiting_s)
 {
 	char path[64];
-	unsigned long long run = 0;
+	unsigned long long run, wait;
+	if (pid <= 0)
+		return false;
 	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &run) != 1)
-		run = 0;
+		return false;
+	int n = fscanf(f, "%llu %llu", &run, &wait);
 	fclose(f);
-	return run;
+	if (n != 2)
+		return false;
+	*on_cpu_s = (double)run / 1e9;
+	*waiting_s = (double)wait / 1e9;
+	return true;
+}
+
+/* pid's time on a CPU, s; 0 when gone. */
+static double proc_run_s(long pid)
+{
+	double run, wait;
+	return fmh_proc_sched(pid, &run, &wait) ? run : 0;
 }
 
 double fmh_proc_tree_cpu_s(long pid)
@@ -72,7 +83,7 @@ double fmh_proc_tree_cpu_s(long pid)
 	unsigned long long reaped, ignored;
 	if (pid <= 0 || !proc_stat(pid, &ppid, &reaped))
 		return -1;
-	unsigned long long run = proc_run_ns(pid);
+	double run = proc_run_s(pid);
 	DIR *d = opendir("/proc");
 	if (!d)
 		return -1;
@@ -82,9 +93,9 @@ double fmh_proc_tree_cpu_s(long pid)
 			continue;
 		long child = strtol(e->d_name, NULL, 10);
 		if (child != pid && proc_stat(child, &ppid, &ignored) && ppid == pid)
-			run += proc_run_ns(child);
+			run += proc_run_s(child);
 	}
 	closedir(d);
 	long tick = sysconf(_SC_CLK_TCK);
-	return (double)run / 1e9 + (double)reaped / (double)(tick > 0 ? tick : 100);
+	return run + (double)reaped / (double)(tick > 0 ? tick : 100);
 }

@@ -7,6 +7,12 @@
  * line is absent. */
 long fmh_proc_kb(const char *path, const char *name);
 
+#include <stdbool.h>
+
+/* pid's time on a CPU and waiting for one, s (/proc/PID/schedstat's first
+ * two fields); false when pid is gone (or not > 0). */
+bool fmh_proc_sched(long pid, double *on_cpu_s, double *waiting_s);
+
 /* The CPU time, in seconds, of pid and its children (a database server: the
  * postmaster and its backends): the time on a CPU of pid and of every live
  * process whose parent is pid (/proc/N/schedstat), plus what pid's children

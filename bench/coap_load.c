@@ -377,28 +377,6 @@ static double self_cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* pid's time on a CPU and waiting for one (on a runqueue), seconds, from
- * /proc/PID/schedstat; false when unknown. The wait says how much of the
- * machine others took while the controller had work. */
-static bool pid_sched(long pid, double *on_cpu, double *waiting)
-{
-	char path[64];
-	unsigned long long run, wait;
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	int n = fscanf(f, "%llu %llu", &run, &wait);
-	fclose(f);
-	if (n != 2)
-		return false;
-	*on_cpu = (double)run / 1e9;
-	*waiting = (double)wait / 1e9;
-	return true;
-}
-
 /* The controller's memory, as bench/lib.sh's bench_mem reads it. */
 static void print_server_mem(long pid)
 {
@@ -516,7 +494,7 @@ static void load(double seconds, long server_pid)
 		if (g.nodes[i].up && !g.nodes[i].failed)
 			g.ready[g.nready++] = i;
 	double srv0 = 0, srv1 = 0, wait0 = 0, wait1 = 0;
-	bool sched = pid_sched(server_pid, &srv0, &wait0);
+	bool sched = fmh_proc_sched(server_pid, &srv0, &wait0);
 	double tree0 = g.tree_pid > 0 ? fmh_proc_tree_cpu_s(g.tree_pid) : -1;
 	double me0 = self_cpu_s(), t0 = now_s(), end = t0 + seconds;
 	g.loading = true;
@@ -550,7 +528,7 @@ static void load(double seconds, long server_pid)
 	}
 	g.loading = false;
 	double t1 = now_s(), me1 = self_cpu_s();
-	sched = pid_sched(server_pid, &srv1, &wait1) && sched;
+	sched = fmh_proc_sched(server_pid, &srv1, &wait1) && sched;
 	double tree1 = g.tree_pid > 0 ? fmh_proc_tree_cpu_s(g.tree_pid) : -1;
 	/* what is still out: waited for, so the store's count can be checked */
 	double drain = t1 + g.drain_s;

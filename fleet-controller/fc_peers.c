@@ -65,6 +65,7 @@ struct fc_peers {
 	size_t naway;
 	struct taken *taken;
 	uint64_t expired_at_ms;
+	bool due; /* a notification for this serve came: read the tables */
 };
 
 static int64_t wall_ms(void)
@@ -226,23 +227,27 @@ static void collect(struct fc_peers *p)
 			i++;
 }
 
+/* Every serve LISTENs on the one channel; a notification names the serve
+ * it is for: only that one reads the tables for it. */
 static void on_notify(const char *channel, const char *payload, void *arg)
 {
 	(void)channel;
-	(void)payload;
-	(void)arg;
+	struct fc_peers *p = arg;
+	if (payload && strcmp(payload, p->id) == 0)
+		p->due = true;
 }
 
 static void watch(struct fc_peers *p);
 
-/* What the notifications say is in the tables: read them until no more
- * arrive meanwhile. */
+/* What the notifications for this serve say is in the tables: read them
+ * until no more come meanwhile. */
 static void work(struct fc_peers *p)
 {
-	for (int round = 0; round < 8; round++) {
+	for (int round = 0; round < 8 && p->due; round++) {
+		p->due = false;
 		take(p);
 		collect(p);
-		if (fc_db_notifies(p->db, on_notify, p) <= 0)
+		if (fc_db_notifies(p->db, on_notify, p) < 0)
 			break;
 	}
 	watch(p);
@@ -292,6 +297,7 @@ static void on_tick(struct fm_timer *t)
 		fc_db_run(st);
 		p->expired_at_ms = now;
 	}
+	p->due = true; /* once a second whatever came: a notification lost with a connection */
 	work(p);
 }
 

@@ -682,17 +682,27 @@ static void unlink_held(struct fc_server *s, struct held *h)
 
 /* Holds request's answer in the list *list (the pass's, or the parked)
  * until it is released: NULL when libcoap or memory cannot. */
+/* Room in *list (n used, cap allocated) for more held answers. */
+static bool room(struct held ***list, size_t n, size_t *cap, size_t more)
+{
+	if (n + more <= *cap)
+		return true;
+	size_t c = *cap ? *cap : 64;
+	while (c < n + more)
+		c *= 2;
+	struct held **l = realloc(*list, c * sizeof(*l));
+	if (!l)
+		return false;
+	*list = l;
+	*cap = c;
+	return true;
+}
+
 static struct held *hold_in(struct fc_server *s, coap_session_t *session, const coap_pdu_t *request,
 			    struct held ***list, size_t *n, size_t *cap)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 64;
-		struct held **l = realloc(*list, c * sizeof(*l));
-		if (!l)
-			return NULL;
-		*list = l;
-		*cap = c;
-	}
+	if (!room(list, *n, cap, 1))
+		return NULL;
 	struct held *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -726,18 +736,8 @@ static struct held *hold(struct fc_server *s, coap_session_t *session, const coa
 /* Room in the parked list for n more (see the header). */
 static bool park_room(struct fc_server *s, size_t n)
 {
-	if (s->nparked + n > FC_SERVER_PARKED_MAX)
+	if (s->nparked + n > FC_SERVER_PARKED_MAX || !room(&s->parked, s->nparked, &s->capparked, n))
 		return false;
-	if (s->nparked + n > s->capparked) {
-		size_t c = s->capparked ? s->capparked : 64;
-		while (c < s->nparked + n)
-			c *= 2;
-		struct held **l = realloc(s->parked, c * sizeof(*l));
-		if (!l)
-			return false;
-		s->parked = l;
-		s->capparked = c;
-	}
 	if (!s->nparked)
 		fm_warn("store: the connection is lost: reports are held, unanswered, until it is back (at most %d)",
 			FC_SERVER_PARKED_MAX);
